@@ -1,0 +1,44 @@
+# Builds the two native artefacts into build/Release/ (see DESIGN.md, "native/"):
+#   tsrun_native.node  the N-API addon loaded only by src/native.ts
+#   tsrun-init         the static launcher that enters namespaces and execs the container
+# `npm install` runs `node-gyp rebuild`, which reads this file.
+{
+  "variables": {
+    # Link tsrun-init statically when the static libc and libseccomp exist:
+    # it then runs in any rootfs and cannot pick up a container's libraries.
+    # `cc -print-file-name=X` prints a path only when X is found.
+    "tsrun_static%": "<!(sh -c 'cc -print-file-name=libseccomp.a | grep -q / && cc -print-file-name=libc.a | grep -q / && echo 1 || echo 0')",
+  },
+  "targets": [
+    {
+      "target_name": "tsrun_native",
+      "sources": [
+        "native/addon/addon.c",
+        "native/addon/args.c",
+        "native/addon/errors.c",
+        "native/addon/misc.c",
+        "native/addon/mount.c",
+        "native/addon/overlay.c",
+        "native/addon/xattr.c",
+      ],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-Wall", "-Wextra", "-D_GNU_SOURCE"],
+      # cflags_c comes after node-gyp's Release -O3 on the command line, so -O2 wins.
+      "cflags_c": ["-O2"],
+    },
+    {
+      "target_name": "tsrun-init",
+      "type": "executable",
+      # Add new native/init/*.c files to this list.
+      "sources": [
+        "native/init/main.c",
+      ],
+      "cflags": ["-Wall", "-Wextra", "-D_GNU_SOURCE"],
+      "cflags_c": ["-O2"],
+      "libraries": ["-lseccomp"],
+      "conditions": [
+        ["tsrun_static==1", {"ldflags": ["-static"]}],
+      ],
+    },
+  ],
+}

@@ -1,0 +1,38 @@
+/*
+ * Registration only: the table below is the whole JS surface of the addon and
+ * must match NativeAddon in src/native.ts (initPath is added in TypeScript).
+ */
+#include "addon.h"
+
+napi_value js_undefined(napi_env env)
+{
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  return undef;
+}
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
+{
+  static const struct {
+    const char *name;
+    napi_callback fn;
+  } table[] = {
+    { "mount", js_mount },
+    { "umount2", js_umount2 },
+    { "mountOverlay", js_mount_overlay },
+    { "mknod", js_mknod },
+    { "lgetxattr", js_lgetxattr },
+    { "lsetxattr", js_lsetxattr },
+    { "llistxattr", js_llistxattr },
+    { "lremovexattr", js_lremovexattr },
+    { "flock", js_flock },
+  };
+
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+    napi_value fn;
+    if (napi_create_function(env, table[i].name, NAPI_AUTO_LENGTH, table[i].fn, NULL, &fn) != napi_ok ||
+        napi_set_named_property(env, exports, table[i].name, fn) != napi_ok)
+      return NULL;
+  }
+  return exports;
+}

@@ -1,0 +1,24 @@
+/* The bindings exported to src/native.ts (NativeAddon); one file per area. */
+#ifndef TSRUN_ADDON_H
+#define TSRUN_ADDON_H
+
+#include <node_api.h>
+
+/* mount.c */
+napi_value js_mount(napi_env env, napi_callback_info info);
+napi_value js_umount2(napi_env env, napi_callback_info info);
+/* overlay.c */
+napi_value js_mount_overlay(napi_env env, napi_callback_info info);
+/* xattr.c */
+napi_value js_lgetxattr(napi_env env, napi_callback_info info);
+napi_value js_lsetxattr(napi_env env, napi_callback_info info);
+napi_value js_llistxattr(napi_env env, napi_callback_info info);
+napi_value js_lremovexattr(napi_env env, napi_callback_info info);
+/* misc.c */
+napi_value js_mknod(napi_env env, napi_callback_info info);
+napi_value js_flock(napi_env env, napi_callback_info info);
+
+/* Every void binding returns undefined; shared so each file need not fetch it. */
+napi_value js_undefined(napi_env env);
+
+#endif

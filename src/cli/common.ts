@@ -1,0 +1,101 @@
+/**
+ * Helpers shared by the command files: the stores for the global --root, and
+ * small output helpers. Only src/cli/ prints; ops return data.
+ */
+import type { Command } from 'commander';
+import { openCtx, DEFAULT_ROOT, type Ctx } from '../ops/context.js';
+import { TsrunError } from "../util/errors.js";
+
+export interface GlobalOpts {
+  root: string;
+  debug: boolean;
+}
+
+export function globalOpts(cmd: Command): GlobalOpts {
+  let top: Command = cmd;
+  while (top.parent) top = top.parent;
+  const o = top.opts<{ root?: string; debug?: boolean }>();
+  return { root: o.root ?? process.env.TSRUN_ROOT ?? DEFAULT_ROOT, debug: !!o.debug };
+}
+
+export function ctxOf(cmd: Command): Ctx {
+  const g = globalOpts(cmd);
+  return openCtx(g.root, g.debug);
+}
+
+/** Collect a repeatable option into an array (commander's reducer). */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function parseIntOption(name: string) {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value)) throw new TsrunError('USAGE', `invalid value ${JSON.stringify(value)} for ${name}: not an integer`);
+    return Number(value);
+  };
+}
+
+/** Print rows as docker does: columns padded to the widest cell, three spaces apart. */
+export function printTable(headers: string[], rows: string[][]): void {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('   ')
+      .trimEnd();
+  process.stdout.write([line(headers), ...rows.map(line)].join('\n') + '\n');
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 4) + '\n');
+}
+
+/** "About a minute ago", "3 hours ago": docker's human durations. */
+export function humanAgo(iso: string | undefined, now = Date.now()): string {
+  if (!iso) return 'N/A';
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return 'N/A';
+  return `${humanDuration(Math.max(0, now - t) / 1000)} ago`;
+}
+
+export function humanDuration(s: number): string {
+  if (s < 1) return 'Less than a second';
+  if (s < 60) return `${Math.floor(s)} second${Math.floor(s) === 1 ? '' : 's'}`;
+  const m = Math.round(s / 60);
+  if (m === 1) return 'About a minute';
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(s / 3600);
+  if (h === 1) return 'About an hour';
+  if (h < 48) return `${h} hours`;
+  const d = Math.round(s / 86400);
+  if (d < 14) return `${d} days`;
+  if (d < 60) return `${Math.round(d / 7)} weeks`;
+  if (d < 730) return `${Math.round(d / 30)} months`;
+  return `${Math.round(d / 365)} years`;
+}
+
+/** Sizes as docker prints them: 1.23MB, 5.6kB (decimal units). */
+export function humanSize(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  const s = v < 10 && i > 0 ? v.toFixed(2) : v < 100 && i > 0 ? v.toFixed(1) : Math.round(v).toString();
+  return `${s.replace(/\.?0+$/, (m) => (m.startsWith('.') ? '' : m))}${units[i]}`;
+}
+
+/**
+ * Wrap a command action: its return value (a number) becomes the exit code.
+ * Every command registers its handler through this.
+ */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void) {
+  return async function (this: Command, ...args: A): Promise<void> {
+    const r = await fn(...args);
+    const cmd = args[args.length - 1] as Command & { _tsrunResult?: number };
+    if (typeof r === 'number') cmd._tsrunResult = r;
+  };
+}
+

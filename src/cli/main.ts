@@ -1,0 +1,142 @@
+/**
+ * tsrun's entry point: argv → one command module → exit code.
+ * The only place that decides exit codes: a TsrunError's own exitCode, 125
+ * for anything else, or the number a command returns (a container's status).
+ *
+ * For start-up speed only the module of the command being run is imported;
+ * `tsrun --help` imports them all.
+ */
+import { Command, CommanderError } from 'commander';
+import { TsrunError, EXIT, isTsrunError } from '../util/errors.js';
+
+/** command name → module under ./commands/ (each exports `register(program)`). */
+const COMMANDS: Record<string, string> = {
+  // images
+  import: 'import',
+  load: 'load',
+  save: 'save',
+  images: 'images',
+  tag: 'tag',
+  rmi: 'rmi',
+  image: 'image',
+  history: 'history',
+  inspect: 'inspect',
+  // registries
+  pull: 'pull',
+  push: 'push',
+  login: 'login',
+  logout: 'logout',
+  // containers
+  run: 'run',
+  create: 'create',
+  start: 'start',
+  ps: 'ps',
+  stop: 'stop',
+  kill: 'kill',
+  restart: 'restart',
+  wait: 'wait',
+  rm: 'rm',
+  logs: 'logs',
+  exec: 'exec',
+  export: 'export',
+  rename: 'rename',
+  top: 'top',
+  pause: 'pause',
+  unpause: 'unpause',
+  container: 'container',
+  commit: 'commit',
+  diff: 'diff',
+};
+
+export type Register = (program: Command) => void;
+
+function buildProgram(): Command {
+  const program = new Command('tsrun')
+    .description('A daemonless container runtime: run, commit, save and push OCI images')
+    .version('0.1.0', '-v, --version')
+    .option('--root <dir>', 'store directory (env TSRUN_ROOT)', process.env.TSRUN_ROOT ?? '/var/lib/tsrun')
+    .option('--debug', 'print stack traces and debug output')
+    .enablePositionalOptions()
+    .showSuggestionAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} /* errors are printed once, below */ });
+  return program;
+}
+
+/** The first argv word that is not a global option or its value. */
+function commandName(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--root') {
+      i++;
+      continue;
+    }
+    if (a.startsWith('-')) continue;
+    return a;
+  }
+  return undefined;
+}
+
+async function registerCommands(program: Command, names: string[]): Promise<void> {
+  for (const name of names) {
+    const file = COMMANDS[name];
+    if (!file) continue;
+    try {
+      const mod = (await import(`./commands/${file}.js`)) as { register: Register };
+      mod.register(program);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(`commands/${file}.js`)) continue; // not written yet
+      throw err;
+    }
+  }
+}
+
+function printError(err: unknown, debug: boolean): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
+    const msg = err.message.replace(/^error: /, '');
+    process.stderr.write(`tsrun: ${msg}; see 'tsrun --help'\n`);
+    return EXIT.RUNTIME;
+  }
+  if (isTsrunError(err)) {
+    process.stderr.write(`tsrun: ${err.message}${err.hint ? ` (${err.hint})` : ''}\n`);
+    if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
+    return err.exitCode;
+  }
+  const e = err as Error;
+  process.stderr.write(`tsrun: ${e?.message?.split('\n')[0] ?? String(err)}\n`);
+  if (debug && e?.stack) process.stderr.write(`${e.stack}\n`);
+  return EXIT.RUNTIME;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const name = commandName(argv);
+  const debug = argv.includes('--debug');
+  try {
+    if (name && COMMANDS[name]) await registerCommands(program, [name]);
+    else await registerCommands(program, Object.keys(COMMANDS));
+    if (name && !COMMANDS[name]) throw new TsrunError('USAGE', `unknown command ${JSON.stringify(name)}`, { hint: "see 'tsrun --help'" });
+    let code: number = EXIT.OK;
+    program.hook('postAction', (_t, action) => {
+      const r = (action as Command & { _tsrunResult?: number })._tsrunResult;
+      if (typeof r === 'number') code = r;
+    });
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    return printError(err, debug);
+  }
+}
+
+const isEntry = process.argv[1] && /(?:bin\/tsrun|cli\/main\.js)$/.test(process.argv[1]);
+if (isEntry) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      process.exitCode = printError(err, process.argv.includes('--debug'));
+    },
+  );
+}

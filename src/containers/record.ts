@@ -1,0 +1,139 @@
+/**
+ * Container records. ROOT/containers/ID/ holds
+ *   config.json   ContainerConfig: what the container is (fixed at create; rename changes name)
+ *   state.json    ContainerState: where it is in its life (written atomically at each transition)
+ *   upper/ work/  the overlay upper and work dirs: the container's changes
+ *   rootfs/       mount point of the merged root filesystem while it runs
+ *   hostname hosts resolv.conf   bind-mounted into the container, never part of a commit
+ *   ctr.log       output of a detached container (json-lines: {stream,time,log})
+ *   exit.json     written by the monitor (tsrun-init) when the process ends: { exitCode, signal?, finishedAt }
+ *
+ * Status machine: created → running ⇄ paused → exited (→ running again by start/restart) ; removal deletes the dir.
+ * The true status of a "running" record is refreshed from the kernel (is the monitor pid alive, did it
+ * write exit.json) by `refresh` in src/containers/status.ts before any verb acts on it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { TsrunError } from '../util/errors.js';
+import { readJsonIfExists, writeJsonAtomic } from '../util/atomic.js';
+import type { Ctx } from '../ops/context.js';
+
+export type Status = 'created' | 'running' | 'paused' | 'exited';
+
+export interface Mount {
+  type: 'bind' | 'tmpfs';
+  source?: string;
+  destination: string;
+  readonly?: boolean;
+  options?: string[];
+}
+
+export interface ContainerConfig {
+  id: string;
+  name: string;
+  created: string;
+  /** What the user asked for (e.g. "busybox"), shown by ps. */
+  image: string;
+  /** Config digest of the image. */
+  imageId: string;
+  /** Chain IDs of the image's layers, bottom first: the overlay lower dirs (reversed). */
+  layers: string[];
+  /** Process: the resolved argv (entrypoint + cmd), env, cwd, user. */
+  path: string;
+  args: string[];
+  env: string[];
+  workingDir: string;
+  user: string;
+  hostname: string;
+  tty: boolean;
+  openStdin: boolean;
+  stopSignal: string;
+  stopTimeout?: number;
+  labels: Record<string, string>;
+  /** Host-level settings (docker's HostConfig). */
+  host: {
+    autoRemove: boolean;
+    mounts: Mount[];
+    readonlyRootfs: boolean;
+    network: 'none' | 'host';
+    privileged: boolean;
+    capAdd: string[];
+    capDrop: string[];
+    noNewPrivileges: boolean;
+    /** 'default' | 'unconfined' | path of a JSON profile (copied into the container dir at create). */
+    seccomp: string;
+    init: boolean;
+    ulimits: { name: string; soft: number; hard: number }[];
+  };
+}
+
+export interface ContainerState {
+  status: Status;
+  /** PID (in the host's namespace) of the container's process 1, while running. */
+  pid?: number;
+  /** PID of the tsrun-init monitor that reaps the container and writes exit.json. */
+  monitorPid?: number;
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number;
+  /** Set when tsrun itself failed to start the process. */
+  error?: string;
+  restartCount?: number;
+}
+
+export interface Container {
+  dir: string;
+  config: ContainerConfig;
+  state: ContainerState;
+}
+
+export function containerDir(ctx: Ctx, id: string): string {
+  return path.join(ctx.containersDir, id);
+}
+
+export function newContainerId(): string {
+  return crypto.randomBytes(32).toString('hex');
+}
+
+export function readContainer(ctx: Ctx, id: string): Container | undefined {
+  const dir = containerDir(ctx, id);
+  const config = readJsonIfExists<ContainerConfig>(path.join(dir, 'config.json'));
+  if (!config) return undefined;
+  const state = readJsonIfExists<ContainerState>(path.join(dir, 'state.json')) ?? { status: 'created' };
+  return { dir, config, state };
+}
+
+export function writeState(c: Container, state: ContainerState): void {
+  writeJsonAtomic(path.join(c.dir, 'state.json'), state);
+  c.state = state;
+}
+
+export function writeConfig(c: Container): void {
+  writeJsonAtomic(path.join(c.dir, 'config.json'), c.config);
+}
+
+/** All containers with a complete record (a dir without config.json is a create that died: swept by rm/prune). */
+export function listContainers(ctx: Ctx): Container[] {
+  const out: Container[] = [];
+  for (const id of fs.readdirSync(ctx.containersDir)) {
+    if (!/^[a-f0-9]{64}$/.test(id)) continue;
+    const c = readContainer(ctx, id);
+    if (c) out.push(c);
+  }
+  return out.sort((a, b) => (a.config.created < b.config.created ? 1 : -1));
+}
+
+/** Find a container by full ID, name, or unique ID prefix, like docker. */
+export function findContainer(ctx: Ctx, ref: string): Container {
+  const all = listContainers(ctx);
+  const name = ref.startsWith('/') ? ref.slice(1) : ref;
+  const exact = all.find((c) => c.config.id === ref || c.config.name === name);
+  if (exact) return exact;
+  if (/^[a-f0-9]+$/.test(ref)) {
+    const hits = all.filter((c) => c.config.id.startsWith(ref));
+    if (hits.length === 1) return hits[0]!;
+    if (hits.length > 1) throw new TsrunError('AMBIGUOUS', `container ID prefix ${ref} matches ${hits.length} containers`, { hint: 'give more characters of the ID or use the name' });
+  }
+  throw new TsrunError('NOT_FOUND', `no such container: ${ref}`, { hint: 'see `tsrun ps -a`' });
+}

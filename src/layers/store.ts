@@ -1,0 +1,157 @@
+/**
+ * Layer store: one unpacked, read-only directory per layer, keyed by chain ID,
+ * under ROOT/layers/HEX/ (HEX = the chain ID's hex). Each holds
+ *   diff/        the layer's files, whiteouts in overlay form (char 0/0, opaque xattr)
+ *   layer.json   { chainId, diffId, parent, size }
+ *
+ * Lifecycle: `ensure` takes a per-layer flock, and if the layer is not there
+ * yet unpacks it into ROOT/layers/.tmp/PID-RAND/ and renames that into place.
+ * So a layer directory either is complete or does not exist, two processes
+ * that race unpack it once, and a SIGKILL leaves only a temp dir that
+ * `sweep` removes. Layers are never modified once in place; a layer is
+ * removed by `gc` only when no image and no container uses it (the caller
+ * computes that set under the store lock: reference counts are derived, not
+ * stored, so a crash cannot leave them wrong).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { TsrunError, hasCode } from '../util/errors.js';
+import { encoded, checkDigest } from '../oci/digest.js';
+import { fsyncDir, writeJsonAtomic } from '../util/atomic.js';
+import { withLock } from '../util/lock.js';
+import { pidAlive } from '../content/store.js';
+
+export interface LayerInfo {
+  chainId: string;
+  diffId: string;
+  /** Chain ID of the layer below, or null for a base layer. */
+  parent: string | null;
+  /** Bytes of file content in the layer (uncompressed). */
+  size: number;
+}
+
+export class LayerStore {
+  readonly dir: string;
+  private readonly tmpDir: string;
+  private readonly lockDir: string;
+
+  constructor(root: string) {
+    this.dir = path.join(root, 'layers');
+    this.tmpDir = path.join(this.dir, '.tmp');
+    this.lockDir = path.join(this.dir, '.locks');
+    fs.mkdirSync(this.tmpDir, { recursive: true });
+    fs.mkdirSync(this.lockDir, { recursive: true });
+  }
+
+  private layerDir(chainId: string): string {
+    return path.join(this.dir, encoded(checkDigest(chainId, 'chain ID')));
+  }
+
+  /** The directory to use as an overlay lower dir. */
+  diffDir(chainId: string): string {
+    return path.join(this.layerDir(chainId), 'diff');
+  }
+
+  has(chainId: string): boolean {
+    return fs.existsSync(path.join(this.layerDir(chainId), 'layer.json'));
+  }
+
+  info(chainId: string): LayerInfo {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(this.layerDir(chainId), 'layer.json'), 'utf8')) as LayerInfo;
+    } catch (err) {
+      if (hasCode(err, 'ENOENT')) throw new TsrunError('NOT_FOUND', `layer ${chainId} is not in the layer store`, { hint: 'pull or load the image again' });
+      throw err;
+    }
+  }
+
+  /**
+   * Make sure the layer exists. `fill` unpacks it into an empty directory and
+   * returns the content size; it is called at most once across racing
+   * processes. Throws what `fill` throws, leaving nothing behind.
+   */
+  async ensure(
+    chainId: string,
+    parent: string | null,
+    diffId: string,
+    fill: (diffDir: string) => Promise<{ size: number }>,
+  ): Promise<LayerInfo> {
+    if (this.has(chainId)) return this.info(chainId);
+    return withLock(path.join(this.lockDir, encoded(chainId)), async () => {
+      if (this.has(chainId)) return this.info(chainId);
+      const tmp = this.makeTemp();
+      try {
+        const diff = path.join(tmp, 'diff');
+        fs.mkdirSync(diff, { mode: 0o755 });
+        const { size } = await fill(diff);
+        const info: LayerInfo = { chainId, diffId, parent, size };
+        writeJsonAtomic(path.join(tmp, 'layer.json'), info);
+        fs.renameSync(tmp, this.layerDir(chainId));
+        fsyncDir(this.dir);
+        return info;
+      } catch (err) {
+        fs.rmSync(tmp, { recursive: true, force: true });
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Put a directory that the caller already filled (e.g. commit copying an
+   * upper dir) into place as a layer. `dir` must be on the same filesystem;
+   * it comes from `makeTemp()` and holds diff/.
+   */
+  adopt(tmp: string, info: LayerInfo): LayerInfo {
+    if (this.has(info.chainId)) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      return this.info(info.chainId);
+    }
+    writeJsonAtomic(path.join(tmp, 'layer.json'), info);
+    try {
+      fs.renameSync(tmp, this.layerDir(info.chainId));
+    } catch (err) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      if (hasCode(err, 'ENOTEMPTY') || hasCode(err, 'EEXIST')) return this.info(info.chainId); // raced with another adopt
+      throw err;
+    }
+    fsyncDir(this.dir);
+    return info;
+  }
+
+  /** A fresh temp directory inside the store (same filesystem, so rename works). */
+  makeTemp(): string {
+    const tmp = path.join(this.tmpDir, `${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
+    fs.mkdirSync(tmp, { mode: 0o700 });
+    return tmp;
+  }
+
+  list(): string[] {
+    return fs
+      .readdirSync(this.dir)
+      .filter((n) => /^[a-f0-9]{64}$/.test(n) && fs.existsSync(path.join(this.dir, n, 'layer.json')))
+      .map((n) => `sha256:${n}`);
+  }
+
+  /** Remove every layer not in `keep`. Call only under the store lock. Returns the removed chain IDs. */
+  gc(keep: ReadonlySet<string>): string[] {
+    const removed: string[] = [];
+    for (const chainId of this.list()) {
+      if (keep.has(chainId)) continue;
+      // rename first so a half-deleted layer is never visible under its name
+      const doomed = path.join(this.tmpDir, `${process.pid}-rm-${encoded(chainId)}`);
+      fs.renameSync(this.layerDir(chainId), doomed);
+      fs.rmSync(doomed, { recursive: true, force: true });
+      removed.push(chainId);
+    }
+    return removed;
+  }
+
+  /** Remove temp dirs of processes that died mid-unpack. */
+  sweep(): void {
+    for (const name of fs.readdirSync(this.tmpDir)) {
+      const pid = Number(name.split('-')[0]);
+      if (pid && pid !== process.pid && !pidAlive(pid)) fs.rmSync(path.join(this.tmpDir, name), { recursive: true, force: true });
+    }
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The one loader of the compiled addon (build/Release/tsrun_native.node).
+ * Nothing else touches the .node file. Every function throws a Node-style
+ * error (err.code = 'EPERM', err.errno, err.syscall) on failure.
+ *
+ * The addon is for host-side work only: it never enters namespaces, because
+ * Node is multi-threaded and unshare() from Node moves one thread only.
+ * Entering namespaces is tsrun-init's job (native/init/).
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import fs from 'node:fs';
+
+export interface OverlayOptions {
+  /** Lower dirs, topmost first (overlayfs order). Passed one by one with `lowerdir+`. */
+  lowerdirs: string[];
+  upperdir?: string;
+  workdir?: string;
+  /** Extra fsconfig string options, e.g. { redirect_dir: 'off', metacopy: 'off', index: 'off' }. */
+  options?: Record<string, string>;
+  /** Mount read-only (MOUNT_ATTR_RDONLY). */
+  readonly?: boolean;
+}
+
+export interface NativeAddon {
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  umount2(target: string, flags: number): void;
+  /** fsopen("overlay") + fsconfig(lowerdir+ per layer, upperdir, workdir, options) + fsmount + move_mount. */
+  mountOverlay(target: string, opts: OverlayOptions): void;
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  /** Returns null when the attribute does not exist (ENODATA). */
+  lgetxattr(path: string, name: string): Buffer | null;
+  lsetxattr(path: string, name: string, value: Buffer, flags: number): void;
+  llistxattr(path: string): string[];
+  lremovexattr(path: string, name: string): void;
+  /** flock(2) on an open fd; op is LOCK_SH/LOCK_EX (| LOCK_NB). Returns false on EWOULDBLOCK with LOCK_NB. */
+  flock(fd: number, op: number): boolean;
+  /** Absolute path of the tsrun-init launcher executable built next to the addon. */
+  initPath(): string;
+}
+
+/** Mount flags from <sys/mount.h> that TypeScript code passes to mount()/umount2(). */
+export const MS = {
+  RDONLY: 1,
+  NOSUID: 2,
+  NODEV: 4,
+  NOEXEC: 8,
+  REMOUNT: 32,
+  BIND: 4096,
+  MOVE: 8192,
+  REC: 16384,
+  PRIVATE: 1 << 18,
+  SLAVE: 1 << 19,
+} as const;
+export const MNT_DETACH = 2;
+export const LOCK = { SH: 1, EX: 2, NB: 4, UN: 8 } as const;
+export const XATTR_CREATE = 1;
+export const XATTR_REPLACE = 2;
+
+let cached: NativeAddon | undefined;
+
+/** Directory holding the compiled artefacts (addon and tsrun-init). */
+export function nativeBuildDir(): string {
+  // dist/src/native.js → ../../build/Release ; src/native.ts (tests via tsx) → ../build/Release
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (const rel of ['../../build/Release', '../build/Release']) {
+    const dir = path.resolve(here, rel);
+    if (fs.existsSync(path.join(dir, 'tsrun_native.node'))) return dir;
+  }
+  return path.resolve(here, '../../build/Release');
+}
+
+export function native(): NativeAddon {
+  if (cached) return cached;
+  const dir = nativeBuildDir();
+  const require = createRequire(import.meta.url);
+  try {
+    const addon = require(path.join(dir, 'tsrun_native.node')) as Omit<NativeAddon, 'initPath'>;
+    cached = { ...addon, initPath: () => path.join(dir, 'tsrun-init') };
+  } catch (err) {
+    const e = new Error(`cannot load the native addon from ${dir}: run \`npm install\` (it builds native/ with node-gyp)`);
+    (e as NodeJS.ErrnoException).code = 'ENATIVE';
+    throw e;
+  }
+  return cached;
+}

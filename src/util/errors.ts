@@ -1,0 +1,80 @@
+/**
+ * Typed errors. Every failure a user can see is a TsrunError with a stable
+ * code, a one-line message that says what failed on what, and a hint that
+ * says what to do. The CLI entry (src/cli/main.ts) is the one place that turns
+ * them into output and an exit code; nothing else prints or exits.
+ */
+
+/** Exit codes follow docker: 125 for tsrun's own failures, 126/127 for exec. */
+export const EXIT = {
+  OK: 0,
+  /** tsrun itself failed (bad flag, unknown image, store error). */
+  RUNTIME: 125,
+  /** The container command exists but cannot be executed. */
+  CANNOT_EXEC: 126,
+  /** The container command was not found. */
+  NOT_FOUND: 127,
+} as const;
+
+export type ErrorCode =
+  | 'USAGE' // bad flag or argument
+  | 'NOT_FOUND' // unknown image, container, tag, blob
+  | 'AMBIGUOUS' // an ID prefix that matches several things
+  | 'CONFLICT' // name already in use, image in use, wrong container state
+  | 'INVALID_REFERENCE' // image reference that does not parse
+  | 'INVALID_ARCHIVE' // malformed tar, archive, manifest or config
+  | 'UNSAFE_PATH' // a path that escapes its root
+  | 'DIGEST_MISMATCH' // content whose digest or size is not what its descriptor says
+  | 'TOO_LARGE' // a size or count bound was exceeded
+  | 'UNSUPPORTED' // a media type, platform or feature tsrun does not handle
+  | 'REGISTRY' // a registry answered with an error
+  | 'AUTH' // 401/403 from a registry
+  | 'NETWORK' // connection refused, DNS failure, reset
+  | 'PERMISSION' // not root, read-only store
+  | 'SYSCALL' // a system call failed
+  | 'EXEC_NOT_FOUND' // container command not found (exit 127)
+  | 'EXEC_DENIED' // container command cannot be executed (exit 126)
+  | 'INTERNAL';
+
+export class TsrunError extends Error {
+  readonly code: ErrorCode;
+  readonly hint?: string;
+  /** Exit code the CLI uses for this error; docker's 125 unless the error says otherwise. */
+  readonly exitCode: number;
+
+  constructor(code: ErrorCode, message: string, opts: { hint?: string; cause?: unknown; exitCode?: number } = {}) {
+    super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
+    this.name = 'TsrunError';
+    this.code = code;
+    this.hint = opts.hint;
+    this.exitCode =
+      opts.exitCode ?? (code === 'EXEC_NOT_FOUND' ? EXIT.NOT_FOUND : code === 'EXEC_DENIED' ? EXIT.CANNOT_EXEC : EXIT.RUNTIME);
+  }
+}
+
+export const usageError = (message: string, hint?: string) => new TsrunError('USAGE', message, { hint });
+export const notFound = (message: string, hint?: string) => new TsrunError('NOT_FOUND', message, { hint });
+export const conflict = (message: string, hint?: string) => new TsrunError('CONFLICT', message, { hint });
+export const invalidArchive = (message: string, hint?: string) => new TsrunError('INVALID_ARCHIVE', message, { hint });
+export const unsafePath = (message: string) =>
+  new TsrunError('UNSAFE_PATH', message, { hint: 'the archive or layer is malformed or hostile; nothing was written' });
+
+/** Wrap a Node system error (ENOENT, EPERM …) with what tsrun was doing. */
+export function syscallError(what: string, err: unknown): TsrunError {
+  const e = err as NodeJS.ErrnoException;
+  const detail = e && e.code ? `${e.code}${e.message ? `: ${e.message.replace(/^\w+: /, '')}` : ''}` : String(err);
+  const hint = e?.code === 'EPERM' || e?.code === 'EACCES' ? 'tsrun needs to run as root' : undefined;
+  return new TsrunError(e?.code === 'EPERM' || e?.code === 'EACCES' ? 'PERMISSION' : 'SYSCALL', `${what}: ${detail}`, {
+    hint,
+    cause: err,
+  });
+}
+
+export function isTsrunError(err: unknown): err is TsrunError {
+  return err instanceof TsrunError;
+}
+
+/** True for Node errors with the given errno code (ENOENT, EEXIST …). */
+export function hasCode(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
+}

@@ -1,0 +1,66 @@
+/**
+ * Advisory locks with flock(2). The kernel drops a flock when its holder dies,
+ * so a tsrun process killed with SIGKILL never leaves a stale lock behind.
+ */
+import fs from 'node:fs';
+import { native, LOCK } from '../native.js';
+
+export interface Lock {
+  release(): void;
+}
+
+function take(file: string, op: number): Lock | undefined {
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  let ok = false;
+  try {
+    ok = native().flock(fd, op);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  if (!ok) {
+    fs.closeSync(fd);
+    return undefined;
+  }
+  let released = false;
+  return {
+    release() {
+      if (released) return;
+      released = true;
+      fs.closeSync(fd); // closing the last fd drops the flock
+    },
+  };
+}
+
+/** Block until the exclusive lock on `file` is ours. */
+export function lockExclusive(file: string): Lock {
+  return take(file, LOCK.EX)!;
+}
+
+export function lockShared(file: string): Lock {
+  return take(file, LOCK.SH)!;
+}
+
+/** Try once; undefined when another process holds it. */
+export function tryLockExclusive(file: string): Lock | undefined {
+  return take(file, LOCK.EX | LOCK.NB);
+}
+
+/** Run fn while holding the exclusive lock on `file`. */
+export async function withLock<T>(file: string, fn: () => T | Promise<T>): Promise<T> {
+  const lock = lockExclusive(file);
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}
+
+export function withLockSync<T>(file: string, fn: () => T): T {
+  const lock = lockExclusive(file);
+  try {
+    return fn();
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Test helpers: run the real CLI as a subprocess against a temporary --root,
+ * and clean up every mount and process a test made, even when it fails.
+ */
+import { spawnSync, spawn, type SpawnSyncReturns } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** Repository root (tests run from dist/test/helpers). */
+export const REPO = path.resolve(here, '../../..');
+export const TSRUN = path.join(REPO, 'bin', 'tsrun');
+export const FIXTURES = path.join(REPO, 'test', 'fixtures', '.cache');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  signal: NodeJS.Signals | null;
+}
+
+export interface CliOptions {
+  input?: string | Buffer;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  cwd?: string;
+}
+
+/** Run `tsrun --root ROOT ARGS…` and wait for it. */
+export function tsrun(root: string, args: string[], opts: CliOptions = {}): CliResult {
+  const r: SpawnSyncReturns<Buffer> = spawnSync(process.execPath, [TSRUN, '--root', root, ...args], {
+    input: opts.input,
+    env: { ...process.env, ...opts.env },
+    timeout: opts.timeoutMs ?? 120_000,
+    cwd: opts.cwd,
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  return {
+    code: r.status ?? (r.signal ? 128 : -1),
+    stdout: r.stdout?.toString() ?? '',
+    stderr: r.stderr?.toString() ?? '',
+    signal: r.signal,
+  };
+}
+
+/** Like tsrun() but fails the test with the CLI's stderr when the exit code is not 0. */
+export function tsrunOk(root: string, args: string[], opts: CliOptions = {}): string {
+  const r = tsrun(root, args, opts);
+  if (r.code !== 0) throw new Error(`tsrun ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+/** Start tsrun without waiting (for signals, SIGKILL tests, detached checks). */
+export function tsrunSpawn(root: string, args: string[], opts: CliOptions = {}) {
+  return spawn(process.execPath, [TSRUN, '--root', root, ...args], {
+    env: { ...process.env, ...opts.env },
+    cwd: opts.cwd,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+/** Mount points at or below dir, deepest first. */
+export function mountsUnder(dir: string): string[] {
+  const real = fs.realpathSync(dir);
+  const out: string[] = [];
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const mp = line.split(' ')[4];
+    if (!mp) continue;
+    const unescaped = mp.replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (unescaped === real || unescaped.startsWith(real + '/')) out.push(unescaped);
+  }
+  return out.sort((a, b) => b.length - a.length);
+}
+
+/** PIDs of processes whose cwd, root or executable lies below dir (containers started by a test). */
+function processesUnder(dir: string): number[] {
+  const real = fs.realpathSync(dir);
+  const pids: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    for (const link of ['root', 'cwd']) {
+      try {
+        const t = fs.readlinkSync(`/proc/${name}/${link}`);
+        if (t === real || t.startsWith(real + '/')) {
+          pids.push(Number(name));
+          break;
+        }
+      } catch {
+        /* gone or not ours */
+      }
+    }
+  }
+  return pids;
+}
+
+export interface TempRoot {
+  /** The --root directory. */
+  root: string;
+  /** A scratch dir next to it for test files. */
+  scratch: string;
+  /** Kill processes left in it, unmount everything below it, remove it. */
+  cleanup(): void;
+}
+
+/** A fresh tsrun root for one test; call cleanup() in after()/finally. */
+export function tempRoot(prefix = 'tsrun-test-'): TempRoot {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const root = path.join(base, 'root');
+  const scratch = path.join(base, 'scratch');
+  fs.mkdirSync(root);
+  fs.mkdirSync(scratch);
+  return {
+    root,
+    scratch,
+    cleanup() {
+      cleanupDir(base);
+    },
+  };
+}
+
+export function cleanupDir(base: string): void {
+  if (!fs.existsSync(base)) return;
+  for (const pid of processesUnder(base)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  for (let round = 0; round < 3; round++) {
+    const mounts = mountsUnder(base);
+    if (!mounts.length) break;
+    for (const m of mounts) spawnSync('umount', ['-l', m]);
+  }
+  // cgroups made by tests are removed by `tsrun rm`; rm -rf of the tree is the last step
+  spawnSync('rm', ['-rf', '--one-file-system', base]);
+}
+
+/**
+ * The busybox rootfs tarball (built once from Debian's busybox-static by
+ * scripts/make-busybox-rootfs.sh and cached under test/fixtures/.cache).
+ */
+export function busyboxTar(): string {
+  const out = path.join(FIXTURES, 'busybox-rootfs.tar');
+  if (!fs.existsSync(out)) {
+    fs.mkdirSync(FIXTURES, { recursive: true });
+    const r = spawnSync(path.join(REPO, 'scripts', 'make-busybox-rootfs.sh'), [out], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('could not build the busybox rootfs fixture');
+  }
+  return out;
+}
+
+/** Import the busybox rootfs into ROOT as REF (default busybox:latest); returns the image ID. */
+export function importBusybox(root: string, ref = 'busybox:latest', extra: string[] = []): string {
+  return tsrunOk(root, ['import', ...extra, busyboxTar(), ref]).trim();
+}
+
+/** A snapshot of a store's files (path → size/mode/link target) to assert that a failed command changed nothing. */
+export function snapshotTree(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of fs.readdirSync(d).sort()) {
+      const p = path.join(d, name);
+      const st = fs.lstatSync(p);
+      const rel = path.relative(dir, p);
+      if (rel.endsWith('.lock')) continue; // lock files appear on first use and hold no data
+      out.push(`${rel} ${st.mode.toString(8)} ${st.isFile() ? st.size : ''} ${st.isFile() && st.size < 1 << 20 ? fs.readFileSync(p).toString('base64').slice(0, 64) : ''}`);
+      if (st.isDirectory()) walk(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
