@@ -251,7 +251,7 @@ test('mountOverlay: a flag option given as an empty string', (t) => {
   }
 });
 
-test('mountOverlay: a missing lowerdir throws with the kernel log in the message', (t) => {
+test('mountOverlay: a missing lowerdir throws ENOENT naming the layer', (t) => {
   const { lowers, upper, work, merged } = overlayFixture(tmpdir(t));
   const missing = path.join(path.dirname(merged), 'missing-layer');
   const e = assertErrno(
@@ -261,11 +261,10 @@ test('mountOverlay: a missing lowerdir throws with the kernel log in the message
     merged,
   );
   assert.ok(e.message.includes(`lowerdir+=${missing}`), e.message);
-  assert.ok(/overlay/.test(e.message), e.message);
   assert.ok(!isMountpoint(merged));
 });
 
-test('mountOverlay: an unknown option fails with EINVAL naming the option', (t) => {
+test('mountOverlay: an unknown option fails with EINVAL and the kernel fs-context log', (t) => {
   const { lowers, merged } = overlayFixture(tmpdir(t));
   const e = assertErrno(
     () => native().mountOverlay(merged, { lowerdirs: lowers, options: { no_such_option: 'on' } }),
@@ -274,4 +273,6 @@ test('mountOverlay: an unknown option fails with EINVAL naming the option', (t) 
     merged,
   );
   assert.ok(e.message.includes('no_such_option=on'), e.message);
+  assert.ok(e.message.includes("e overlay: Unknown parameter 'no_such_option'"), e.message);
+  assert.ok(!isMountpoint(merged));
 });
