@@ -46,9 +46,23 @@ export function tryLockExclusive(file: string): Lock | undefined {
   return take(file, LOCK.EX | LOCK.NB);
 }
 
+/**
+ * Wait for the exclusive lock without blocking the event loop: a blocking
+ * flock would stall every other async task of this process (parallel layer
+ * downloads) and deadlock two waiters in one process.
+ */
+export async function lockExclusiveAsync(file: string, pollMs = 10): Promise<Lock> {
+  for (;;) {
+    const l = tryLockExclusive(file);
+    if (l) return l;
+    await new Promise((r) => setTimeout(r, pollMs));
+    pollMs = Math.min(pollMs * 2, 100);
+  }
+}
+
 /** Run fn while holding the exclusive lock on `file`. */
 export async function withLock<T>(file: string, fn: () => T | Promise<T>): Promise<T> {
-  const lock = lockExclusive(file);
+  const lock = await lockExclusiveAsync(file);
   try {
     return await fn();
   } finally {

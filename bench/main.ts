@@ -1,0 +1,33 @@
+/**
+ * `npm run bench`: tsrun and its peers side by side, in one run, with ratios.
+ * Not a test: it prints numbers and never fails on them.
+ * Usage: npm run bench [-- images|run|commit|registry ...]
+ */
+type Bench = { name: string; file: string; fn: string };
+
+const BENCHES: Bench[] = [
+  { name: 'images', file: './images.js', fn: 'benchImages' },
+  { name: 'run', file: './run.js', fn: 'benchRun' },
+  { name: 'commit', file: './commit.js', fn: 'benchCommit' },
+  { name: 'registry', file: './registry.js', fn: 'benchRegistry' },
+];
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    console.error('bench: run as root (containers need namespaces and mounts)');
+    process.exit(1);
+  }
+  const want = process.argv.slice(2);
+  for (const b of BENCHES) {
+    if (want.length && !want.includes(b.name)) continue;
+    console.log(`\n=== ${b.name} ===`);
+    try {
+      const mod = (await import(b.file)) as Record<string, () => Promise<void>>;
+      await mod[b.fn]!();
+    } catch (err) {
+      console.log(`(${b.name} benchmark failed: ${(err as Error).message})`);
+    }
+  }
+}
+
+void main();

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh Debian/Ubuntu machine, as root:
+#  - Debian packages tsrun and its tests need (only those missing are installed)
+#  - npm dependencies, the native build (node-gyp) and the TypeScript build
+#  - the busybox rootfs fixture
+# Safe to run again: each step checks before it acts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ "$(id -u)" = 0 ] || { echo "setup.sh: run as root (tsrun needs mounts and namespaces)" >&2; exit 1; }
+
+# Runtime needs: busybox-static (the demo image), zstd (zstd layers), libseccomp-dev (tsrun-init links it
+# statically), build tools. Test peers: podman, skopeo, umoci, crun, runc, docker-registry, apache2-utils
+# (htpasswd), openssl, uidmap (podman), util-linux (script), iproute2, procps, attr, libcap2-bin.
+PKGS=(busybox-static zstd libseccomp-dev build-essential python3 make g++ pkg-config
+      podman skopeo umoci crun runc docker-registry apache2-utils openssl uidmap
+      util-linux iproute2 procps attr libcap2-bin time)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Debian docker-registry package starts a system registry on :5000; tests start their own.
+if systemctl is-active --quiet docker-registry 2>/dev/null; then systemctl stop docker-registry || true; fi
+
+# npm deps + native build + tsc. `npm ci` runs the root package's install (node-gyp) and prepare (tsc)
+# scripts; skip it when the lock file has not changed since the last successful run.
+stamp=node_modules/.tsrun-setup-stamp
+want=$(sha256sum package-lock.json binding.gyp | sha256sum | cut -c1-16)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -f build/Release/tsrun_native.node ] || [ ! -x build/Release/tsrun-init ]; then
+  npm ci --no-audit --no-fund
+  echo "$want" > "$stamp"
+else
+  npx node-gyp build >/dev/null  # cheap when nothing changed; picks up edited C sources
+fi
+npx tsc -p tsconfig.json
+
+mkdir -p test/fixtures/.cache
+[ -f test/fixtures/.cache/busybox-rootfs.tar ] || scripts/make-busybox-rootfs.sh test/fixtures/.cache/busybox-rootfs.tar
+echo "setup: ready"
