@@ -65,6 +65,12 @@ export interface ContainerConfig {
     seccomp: string;
     init: boolean;
     ulimits: { name: string; soft: number; hard: number }[];
+    /**
+     * Container paths tsrun mounts onto (/etc/hostname, /etc/hosts, /etc/resolv.conf,
+     * volume and tmpfs targets). When missing from the image, tsrun-init creates them
+     * as empty placeholders in upper/; commit leaves those placeholders out.
+     */
+    bindTargets?: string[];
   };
 }
 
@@ -74,6 +80,9 @@ export interface ContainerState {
   pid?: number;
   /** PID of the tsrun-init monitor that reaps the container and writes exit.json. */
   monitorPid?: number;
+  /** Start time (field 22 of /proc/PID/stat) of pid and monitorPid: a different value means the PID was reused. */
+  pidStart?: number;
+  monitorStart?: number;
   startedAt?: string;
   finishedAt?: string;
   exitCode?: number;

@@ -134,8 +134,55 @@ export function cleanupDir(base: string): void {
     if (!mounts.length) break;
     for (const m of mounts) spawnSync('umount', ['-l', m]);
   }
-  // cgroups made by tests are removed by `tsrun rm`; rm -rf of the tree is the last step
+  removeContainerCgroups(base);
   spawnSync('rm', ['-rf', '--one-file-system', base]);
+}
+
+/**
+ * Remove the cgroups of containers below base, as recorded in each
+ * containers/ID/cgroup.json: a test that failed before `rm -f` must not
+ * leave cgroups behind. Only dirs named tsrun-* under /sys/fs/cgroup are touched.
+ */
+function removeContainerCgroups(base: string): void {
+  const dirs: string[] = [];
+  const walk = (d: string, depth: number) => {
+    let names: string[];
+    try {
+      names = fs.readdirSync(d);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const p = path.join(d, n);
+      if (n === 'cgroup.json') {
+        try {
+          const rec = JSON.parse(fs.readFileSync(p, 'utf8')) as { dirs?: string[] };
+          for (const c of rec.dirs ?? []) if (c.startsWith('/sys/fs/cgroup/') && path.basename(c).startsWith('tsrun-')) dirs.push(c);
+        } catch {
+          /* unreadable record: nothing to remove */
+        }
+      } else if (depth < 4 && !n.startsWith('.') && ['root', 'containers'].includes(n) || /^[a-f0-9]{64}$/.test(n)) {
+        walk(p, depth + 1);
+      }
+    }
+  };
+  walk(base, 0);
+  for (const dir of dirs) {
+    for (let i = 0; i < 20 && fs.existsSync(dir); i++) {
+      try {
+        for (const pid of fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }
+        fs.rmdirSync(dir);
+      } catch {
+        spawnSync('sleep', ['0.05']);
+      }
+    }
+  }
 }
 
 /**

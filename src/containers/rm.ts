@@ -1,0 +1,121 @@
+/**
+ * rm: remove a container record and everything it owns. A running container
+ * is refused unless forced (then killed first). The order makes a crash at
+ * any point safe: kill → cgroup → mounts below the dir (e.g. left by a tsrun
+ * killed mid-export) → rename the dir to a trash name (from then on it is
+ * never listed) → delete it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type { Ctx } from '../ops/context.js';
+import { conflict, syscallError, TsrunError } from '../util/errors.js';
+import { native, MNT_DETACH } from '../native.js';
+import type { Container } from './record.js';
+import { isRunning, refresh, releaseCgroup } from './status.js';
+import { signalContainer, parseSignal } from './kill.js';
+import { waitForExit } from './wait.js';
+import { cgroupPids } from '../runtime/cgroups.js';
+
+export interface RmOptions {
+  force?: boolean;
+  /** -v: anonymous volumes; tsrun has none, accepted for docker compatibility. */
+  volumes?: boolean;
+}
+
+function unescapeMount(s: string): string {
+  return s.replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** Mount points at or below dir, deepest first. */
+export function mountsBelow(dir: string): string[] {
+  let real = dir;
+  try {
+    real = fs.realpathSync(dir);
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const mp = line.split(' ')[4];
+    if (!mp) continue;
+    const m = unescapeMount(mp);
+    if (m === real || m.startsWith(real + '/')) out.push(m);
+  }
+  return out.sort((a, b) => b.length - a.length);
+}
+
+export function unmountBelow(dir: string): void {
+  for (let round = 0; round < 5; round++) {
+    const mounts = mountsBelow(dir);
+    if (!mounts.length) return;
+    for (const m of mounts) {
+      try {
+        native().umount2(m, MNT_DETACH);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EINVAL' && code !== 'ENOENT') throw syscallError(`cannot unmount ${m}`, err);
+      }
+    }
+  }
+}
+
+/** Delete a container dir: rename it out of the listing first, so a half-deleted container never shows. */
+export function removeDir(ctx: Ctx, dir: string): void {
+  const trash = path.join(ctx.containersDir, `.trash-${path.basename(dir).slice(0, 12)}-${crypto.randomBytes(4).toString('hex')}`);
+  try {
+    fs.renameSync(dir, trash);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw syscallError(`cannot remove container dir ${dir}`, err);
+  }
+  unmountBelow(trash);
+  fs.rmSync(trash, { recursive: true, force: true });
+}
+
+export async function removeContainer(ctx: Ctx, c0: Container, opts: RmOptions = {}): Promise<void> {
+  let c = refresh(ctx, c0);
+  if (isRunning(c)) {
+    if (!opts.force) {
+      throw conflict(`cannot remove container ${c.config.name}: it is ${c.state.status}`, 'stop it first or use -f');
+    }
+    signalContainer(ctx, c, parseSignal('KILL'));
+    const exited = await waitForExit(ctx, c, 10_000);
+    if (!exited) throw new TsrunError('SYSCALL', `container ${c.config.name} did not exit after SIGKILL`, { hint: 'try again in a moment' });
+    c = exited;
+  }
+  // a created-but-never-started or crashed container may still have processes in its cgroup
+  if (cgroupPids(c.config.id, ctx).length) signalContainer(ctx, c, parseSignal('KILL'));
+  releaseCgroup(ctx, c.config.id);
+  unmountBelow(c.dir);
+  removeDir(ctx, c.dir);
+}
+
+/**
+ * Remove leftovers: trash dirs of an interrupted rm, and container dirs
+ * without config.json (a create that was killed) older than a minute (a
+ * younger one may be a create still in progress).
+ */
+export function sweepContainers(ctx: Ctx, minAgeMs = 60_000): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(ctx.containersDir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const dir = path.join(ctx.containersDir, name);
+    try {
+      if (name.startsWith('.trash-')) {
+        unmountBelow(dir);
+        fs.rmSync(dir, { recursive: true, force: true });
+      } else if (/^[a-f0-9]{64}$/.test(name) && !fs.existsSync(path.join(dir, 'config.json'))) {
+        if (Date.now() - fs.statSync(dir).mtimeMs < minAgeMs) continue;
+        releaseCgroup(ctx, name);
+        removeDir(ctx, dir);
+      }
+    } catch {
+      /* best effort; the next rm tries again */
+    }
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The true status of a container record. state.json says what tsrun last
+ * knew; the kernel knows better. `refresh` reconciles the two before any verb
+ * acts (youki style): a running/paused record whose monitor wrote exit.json is
+ * exited with that code; one whose process and monitor are both gone (or
+ * whose PIDs were reused) is exited with 137 and error "monitor lost".
+ *
+ * Transitions are written under ROOT/containers/ID/lock so two tsrun
+ * processes refreshing at once agree.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Ctx } from '../ops/context.js';
+import { readJsonIfExists } from '../util/atomic.js';
+import { lockExclusive } from '../util/lock.js';
+import { conflict } from '../util/errors.js';
+import { readContainer, writeState, type Container, type ContainerState } from './record.js';
+import { cgroupPids, killCgroup, removeCgroup, thawCgroup } from '../runtime/cgroups.js';
+
+export interface ExitRecord {
+  exitCode: number;
+  signal?: string;
+  finishedAt: string;
+}
+
+/** Start time of a process (field 22 of /proc/PID/stat, clock ticks since boot); undefined when it is gone. */
+export function procStartTime(pid: number): number | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // comm (field 2) may contain spaces and parens: the fields after it start after the last ')'
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const state = rest[0];
+  if (state === 'Z' || state === 'X') return undefined; // a zombie is not running any more
+  const v = Number(rest[22 - 3]);
+  return Number.isFinite(v) ? v : undefined;
+}
+
+/** The one-letter state of a process (R, S, D, T, Z …), undefined when gone. */
+export function procState(pid: number): string | undefined {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ')[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Is `pid` alive and still the process that started at `start` (when known)? */
+export function sameProcessAlive(pid: number | undefined, start: number | undefined): boolean {
+  if (!pid) return false;
+  const now = procStartTime(pid);
+  if (now === undefined) return false;
+  return start === undefined || now === start;
+}
+
+export function isRunning(c: Container): boolean {
+  return c.state.status === 'running' || c.state.status === 'paused';
+}
+
+export function readExit(c: Container): ExitRecord | undefined {
+  try {
+    return readJsonIfExists<ExitRecord>(path.join(c.dir, 'exit.json'));
+  } catch {
+    return undefined; // torn or foreign: the monitor writes atomically, so treat as not yet written
+  }
+}
+
+/** The new state when the record says live but the kernel disagrees; undefined when nothing changed. */
+function reconcile(c: Container): ContainerState | undefined {
+  if (!isRunning(c)) return undefined;
+  const exit = readExit(c);
+  if (exit) {
+    return { ...c.state, status: 'exited', exitCode: exit.exitCode, finishedAt: exit.finishedAt, pid: undefined, monitorPid: undefined };
+  }
+  const procAlive = sameProcessAlive(c.state.pid, c.state.pidStart);
+  const monitorAlive = sameProcessAlive(c.state.monitorPid, c.state.monitorStart);
+  if (procAlive || monitorAlive) return undefined;
+  return {
+    ...c.state,
+    status: 'exited',
+    exitCode: 137,
+    finishedAt: new Date().toISOString(),
+    error: 'monitor lost',
+    pid: undefined,
+    monitorPid: undefined,
+  };
+}
+
+/** Kill what is left of an exited container's processes and remove its cgroup. */
+export function releaseCgroup(ctx: Ctx, id: string): void {
+  try {
+    if (cgroupPids(id, ctx).length) killCgroup(id, 'SIGKILL', ctx);
+    else thawCgroup(id, ctx);
+    removeCgroup(id, ctx);
+  } catch {
+    /* best effort: rm retries, and a leftover empty cgroup is harmless */
+  }
+}
+
+/** Re-read the container and bring its status in line with the kernel. Returns the fresh record. */
+export function refresh(ctx: Ctx, c: Container): Container {
+  if (!isRunning(c) || !reconcile(c)) return c;
+  const lock = lockExclusive(path.join(c.dir, 'lock'));
+  try {
+    const fresh = readContainer(ctx, c.config.id) ?? c;
+    const next = reconcile(fresh);
+    if (next) writeState(fresh, next);
+    if (next || fresh.state.status === 'exited') releaseCgroup(ctx, fresh.config.id);
+    return fresh;
+  } finally {
+    lock.release();
+  }
+}
+
+/** Throw CONFLICT unless the container is running (or paused, when allowed). */
+export function requireRunning(c: Container, verb: string, allowPaused = true): void {
+  if (c.state.status === 'running' || (allowPaused && c.state.status === 'paused')) return;
+  if (c.state.status === 'paused') throw conflict(`cannot ${verb} container ${c.config.name}: it is paused`, `unpause it first: tsrun unpause ${c.config.name}`);
+  throw conflict(`cannot ${verb} container ${c.config.name}: it is not running (status ${c.state.status})`, `start it first: tsrun start ${c.config.name}`);
+}

@@ -1,0 +1,41 @@
+/**
+ * stop: the container's stop signal (default SIGTERM) to process 1, up to
+ * `timeout` seconds of grace, then SIGKILL to the whole cgroup. Stopping a
+ * container that is not running is a no-op, as in docker.
+ */
+import type { Ctx } from '../ops/context.js';
+import { TsrunError } from '../util/errors.js';
+import type { Container } from './record.js';
+import { isRunning, refresh } from './status.js';
+import { parseSignal, signalContainer } from './kill.js';
+import { waitForExit } from './wait.js';
+import { thawCgroup } from '../runtime/cgroups.js';
+
+export interface StopOptions {
+  /** Seconds of grace; default the container's stopTimeout or 10. Negative waits forever. */
+  timeout?: number;
+  /** Signal instead of the container's StopSignal. */
+  signal?: string;
+}
+
+export async function stopContainer(ctx: Ctx, c0: Container, opts: StopOptions = {}): Promise<Container> {
+  const c = refresh(ctx, c0);
+  if (!isRunning(c)) return c;
+  const signal = parseSignal(opts.signal ?? (c.config.stopSignal || 'SIGTERM'));
+  const timeout = opts.timeout ?? c.config.stopTimeout ?? 10;
+  signalContainer(ctx, c, signal);
+  // a frozen process cannot act on its signal: thaw so it can exit
+  if (c.state.status === 'paused') thawCgroup(c.config.id, ctx);
+  if (signal.number !== 9) {
+    const exited = await waitForExit(ctx, c, timeout < 0 ? Infinity : timeout * 1000);
+    if (exited) return exited;
+  }
+  signalContainer(ctx, c, parseSignal('KILL'));
+  const killed = await waitForExit(ctx, c, 10_000);
+  if (!killed) {
+    throw new TsrunError('SYSCALL', `container ${c.config.name} did not exit after SIGKILL`, {
+      hint: 'a process may be stuck in the kernel (D state); try again later',
+    });
+  }
+  return killed;
+}

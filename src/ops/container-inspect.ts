@@ -1,0 +1,86 @@
+/** `inspect` of a container: docker's JSON shape, from the record and the kernel's view. */
+import path from 'node:path';
+import type { Ctx } from './context.js';
+import type { Container } from '../containers/record.js';
+import { refresh } from '../containers/status.js';
+
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+export function inspectContainer(ctx: Ctx, c0: Container): Record<string, unknown> {
+  const c = refresh(ctx, c0);
+  const { config: k, state: s } = c;
+  const running = s.status === 'running' || s.status === 'paused';
+  const lowers = [...k.layers].reverse().map((l) => ctx.layers.diffDir(l));
+  return {
+    Id: k.id,
+    Created: k.created,
+    Path: k.path,
+    Args: k.args,
+    State: {
+      Status: s.status,
+      Running: running,
+      Paused: s.status === 'paused',
+      Restarting: false,
+      OOMKilled: false,
+      Dead: false,
+      Pid: running ? (s.pid ?? 0) : 0,
+      ExitCode: s.exitCode ?? 0,
+      Error: s.error ?? '',
+      StartedAt: s.startedAt ?? ZERO_TIME,
+      FinishedAt: s.finishedAt ?? ZERO_TIME,
+    },
+    Image: k.imageId,
+    LogPath: path.join(c.dir, 'ctr.log'),
+    Name: `/${k.name}`,
+    RestartCount: s.restartCount ?? 0,
+    Driver: 'overlay',
+    Platform: 'linux',
+    HostConfig: {
+      AutoRemove: k.host.autoRemove,
+      NetworkMode: k.host.network,
+      Privileged: k.host.privileged,
+      ReadonlyRootfs: k.host.readonlyRootfs,
+      CapAdd: k.host.capAdd,
+      CapDrop: k.host.capDrop,
+      SecurityOpt: [
+        ...(k.host.noNewPrivileges ? ['no-new-privileges'] : []),
+        ...(k.host.seccomp && k.host.seccomp !== 'default' ? [`seccomp=${k.host.seccomp}`] : []),
+      ],
+      Init: k.host.init,
+      Ulimits: k.host.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
+      Binds: k.host.mounts.filter((m) => m.type === 'bind').map((m) => `${m.source}:${m.destination}${m.readonly ? ':ro' : ''}`),
+      Tmpfs: Object.fromEntries(k.host.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.destination, (m.options ?? []).join(',')])),
+    },
+    GraphDriver: {
+      Name: 'overlay',
+      Data: {
+        LowerDir: lowers.join(':'),
+        UpperDir: path.join(c.dir, 'upper'),
+        WorkDir: path.join(c.dir, 'work'),
+        MergedDir: path.join(c.dir, 'rootfs'),
+      },
+    },
+    Mounts: k.host.mounts.map((m) => ({
+      Type: m.type,
+      Source: m.source ?? '',
+      Destination: m.destination,
+      Mode: m.readonly ? 'ro' : '',
+      RW: !m.readonly,
+      Propagation: m.type === 'bind' ? 'rprivate' : '',
+    })),
+    Config: {
+      Hostname: k.hostname,
+      User: k.user,
+      Env: k.env,
+      Cmd: k.args.length || k.path ? [k.path, ...k.args] : null,
+      Image: k.image,
+      WorkingDir: k.workingDir,
+      Entrypoint: null,
+      Labels: k.labels,
+      Tty: k.tty,
+      OpenStdin: k.openStdin,
+      StopSignal: k.stopSignal,
+      ...(k.stopTimeout !== undefined ? { StopTimeout: k.stopTimeout } : {}),
+    },
+  };
+}

@@ -1,0 +1,336 @@
+/**
+ * Cgroups of containers. Each container gets one cgroup named `tsrun-<id12>`
+ * directly below the cgroup tsrun itself runs in (read from /proc/self/cgroup),
+ * or below $TSRUN_CGROUP_PARENT when set (tests). tsrun never creates cgroups
+ * anywhere else.
+ *
+ * Both layouts are supported:
+ *  - v2 (unified): /sys/fs/cgroup is cgroup2. One dir; controllers are enabled
+ *    in the parent's subtree_control when the kernel allows it (it refuses while
+ *    the parent holds processes; cgroup.kill and cgroup.freeze work without).
+ *  - v1: one hierarchy per controller; the container gets a dir in each of
+ *    pids, memory, cpu, cpuacct, freezer, devices, blkio, cpuset that is mounted.
+ *
+ * The location is computed in one place (`cgroupDirs`). tsrun's own cgroup is
+ * not the same for every caller (here each login session has its own memory
+ * cgroup), so createCgroup records the dirs it made in
+ * ROOT/containers/ID/cgroup.json, and every function given the Ctx uses that
+ * record: any tsrun process finds the cgroup of any container again.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Ctx } from '../ops/context.js';
+import { hasCode, syscallError } from '../util/errors.js';
+import { readJsonIfExists, writeJsonAtomic } from '../util/atomic.js';
+
+const V1_CONTROLLERS = ['pids', 'memory', 'cpu', 'cpuacct', 'freezer', 'devices', 'blkio', 'cpuset'] as const;
+
+interface Hierarchy {
+  /** Mount point of the hierarchy. */
+  mount: string;
+  /** Controllers it carries (v1), empty for v2. */
+  controllers: string[];
+}
+
+export interface CgroupLayout {
+  version: 1 | 2;
+  /** Directories of the container's cgroup: one for v2, one per mounted controller for v1. */
+  dirs: string[];
+  /** v1: controller → dir (freezer is needed for pause and kill). v2: '' → dir. */
+  byController: Map<string, string>;
+}
+
+function unescapeMount(s: string): string {
+  return s.replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** cgroup mounts from /proc/self/mountinfo. */
+function cgroupMounts(): { v2?: string; v1: Hierarchy[] } {
+  const v1: Hierarchy[] = [];
+  let v2: string | undefined;
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const left = line.slice(0, sep).split(' ');
+    const right = line.slice(sep + 3).split(' ');
+    const mount = unescapeMount(left[4] ?? '');
+    const fstype = right[0];
+    if (fstype === 'cgroup2' && mount === '/sys/fs/cgroup') v2 = mount;
+    if (fstype === 'cgroup') {
+      const opts = (right[2] ?? '').split(',');
+      const controllers = opts.filter((o) => (V1_CONTROLLERS as readonly string[]).includes(o));
+      if (controllers.length) v1.push({ mount, controllers });
+    }
+  }
+  return { v2, v1 };
+}
+
+/** controller list ("memory", "cpu,cpuacct", "" for v2) → path of tsrun's own cgroup. */
+function ownCgroups(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line);
+    if (!m) continue;
+    for (const c of m[1]!.split(',')) out.set(c, m[2]!);
+  }
+  return out;
+}
+
+function cgroupName(id: string): string {
+  return `tsrun-${id.slice(0, 12)}`;
+}
+
+interface RecordedLayout {
+  version: 1 | 2;
+  dirs: string[];
+  byController: [string, string][];
+}
+
+function recordFile(ctx: Ctx, id: string): string {
+  return path.join(ctx.containersDir, id, 'cgroup.json');
+}
+
+/** Where the container's cgroup lives: as recorded at creation when ctx is given, else computed. */
+export function cgroupDirs(id: string, ctx?: Ctx): CgroupLayout {
+  if (ctx) {
+    let rec: RecordedLayout | undefined;
+    try {
+      rec = readJsonIfExists<RecordedLayout>(recordFile(ctx, id));
+    } catch {
+      rec = undefined;
+    }
+    if (rec && Array.isArray(rec.dirs)) {
+      // only dirs below a cgroup mount named tsrun-<id12>: the record is ours, but never trust a path blindly
+      const name = cgroupName(id);
+      const ok = (d: string) => d.startsWith('/sys/fs/cgroup/') && path.basename(d) === name && !d.includes('/../');
+      return { version: rec.version, dirs: rec.dirs.filter(ok), byController: new Map(rec.byController.filter(([, d]) => ok(d))) };
+    }
+  }
+  return computeDirs(id);
+}
+
+/** The single place that decides where a new container cgroup goes. */
+function computeDirs(id: string): CgroupLayout {
+  const override = process.env.TSRUN_CGROUP_PARENT;
+  const own = ownCgroups();
+  const mounts = cgroupMounts();
+  const name = cgroupName(id);
+  const byController = new Map<string, string>();
+  if (mounts.v2) {
+    const parent = override ?? own.get('') ?? '/';
+    const dir = path.join(mounts.v2, parent, name);
+    byController.set('', dir);
+    return { version: 2, dirs: [dir], byController };
+  }
+  const dirs: string[] = [];
+  for (const h of mounts.v1) {
+    const parent = override ?? own.get(h.controllers[0]!) ?? '/';
+    const dir = path.join(h.mount, parent, name);
+    dirs.push(dir);
+    for (const c of h.controllers) byController.set(c, dir);
+  }
+  return { version: 1, dirs, byController };
+}
+
+function readTrim(file: string): string {
+  return fs.readFileSync(file, 'utf8').trim();
+}
+
+/** cpuset starts with empty cpus/mems in a new v1 cgroup; a process cannot join until they are set. */
+function initCpuset(dir: string): void {
+  for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+    const mine = path.join(dir, f);
+    if (readTrim(mine) !== '') continue;
+    // walk up until a parent has a value (intermediate dirs made by TSRUN_CGROUP_PARENT may be empty too)
+    const chain: string[] = [];
+    let d = path.dirname(dir);
+    while (d.length > 1 && readTrim(path.join(d, f)) === '') {
+      chain.unshift(d);
+      d = path.dirname(d);
+    }
+    const value = readTrim(path.join(d, f));
+    for (const c of [...chain, dir]) fs.writeFileSync(path.join(c, f), value);
+  }
+}
+
+function enableV2Controllers(dir: string): void {
+  const parent = path.dirname(dir);
+  let available: string[] = [];
+  try {
+    available = readTrim(path.join(parent, 'cgroup.controllers')).split(/\s+/).filter(Boolean);
+  } catch {
+    return;
+  }
+  for (const c of ['pids', 'memory', 'cpu', 'io', 'cpuset']) {
+    if (!available.includes(c)) continue;
+    try {
+      fs.writeFileSync(path.join(parent, 'cgroup.subtree_control'), `+${c}`);
+    } catch {
+      /* EBUSY while the parent holds processes (no internal processes rule): freeze and kill still work */
+    }
+  }
+}
+
+/** Make the container's cgroup; returns the cgroup.procs files its init must be written to. */
+export function createCgroup(ctx: Ctx, id: string): { procsFiles: string[] } {
+  const layout = computeDirs(id);
+  if (ctx?.containersDir && fs.existsSync(path.join(ctx.containersDir, id))) {
+    const rec: RecordedLayout = { version: layout.version, dirs: layout.dirs, byController: [...layout.byController] };
+    writeJsonAtomic(recordFile(ctx, id), rec);
+  }
+  const procsFiles: string[] = [];
+  for (const dir of layout.dirs) {
+    try {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+      if (layout.version === 1 && dir === layout.byController.get('cpuset')) initCpuset(dir);
+    } catch (err) {
+      throw syscallError(`cannot create cgroup ${dir}`, err);
+    }
+    procsFiles.push(path.join(dir, 'cgroup.procs'));
+  }
+  if (layout.version === 2) enableV2Controllers(layout.dirs[0]!);
+  return { procsFiles };
+}
+
+/** True when the container's cgroup exists somewhere. */
+export function cgroupExists(id: string, ctx?: Ctx): boolean {
+  return cgroupDirs(id, ctx).dirs.some((d) => fs.existsSync(d));
+}
+
+/** PIDs in the container's cgroup (union over hierarchies; empty when it does not exist). */
+export function cgroupPids(id: string, ctx?: Ctx): number[] {
+  const pids = new Set<number>();
+  for (const dir of cgroupDirs(id, ctx).dirs) {
+    let text: string;
+    try {
+      text = fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8');
+    } catch (err) {
+      if (hasCode(err, 'ENOENT')) continue;
+      throw err;
+    }
+    for (const l of text.split('\n')) if (l.trim()) pids.add(Number(l));
+  }
+  return [...pids].sort((a, b) => a - b);
+}
+
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function freezerDir(layout: CgroupLayout): string | undefined {
+  return layout.version === 2 ? layout.dirs[0] : layout.byController.get('freezer');
+}
+
+function isFrozen(layout: CgroupLayout, dir: string): boolean {
+  if (layout.version === 1) return readTrim(path.join(dir, 'freezer.state')) === 'FROZEN';
+  return /^frozen 1$/m.test(fs.readFileSync(path.join(dir, 'cgroup.events'), 'utf8'));
+}
+
+/** Freeze every process of the container and wait until the kernel says it is frozen. */
+export function freezeCgroup(id: string, ctx?: Ctx, timeoutMs = 5000): void {
+  const layout = cgroupDirs(id, ctx);
+  const dir = freezerDir(layout);
+  if (!dir || !fs.existsSync(dir)) throw syscallError(`cannot freeze container ${id.slice(0, 12)}`, Object.assign(new Error('no freezer cgroup'), { code: 'ENOENT' }));
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      // v1 can get stuck in FREEZING if a task is in uninterruptible sleep; writing FROZEN again retries
+      if (layout.version === 1) fs.writeFileSync(path.join(dir, 'freezer.state'), 'FROZEN');
+      else fs.writeFileSync(path.join(dir, 'cgroup.freeze'), '1');
+      if (isFrozen(layout, dir)) return;
+      if (Date.now() > deadline) break;
+      sleepMs(10);
+    }
+  } catch (err) {
+    throw syscallError(`cannot freeze cgroup ${dir}`, err);
+  }
+  thawCgroup(id, ctx);
+  throw syscallError(`cannot freeze cgroup ${dir}`, Object.assign(new Error('timed out waiting for the freezer'), { code: 'ETIMEDOUT' }));
+}
+
+export function thawCgroup(id: string, ctx?: Ctx): void {
+  const layout = cgroupDirs(id, ctx);
+  const dir = freezerDir(layout);
+  if (!dir || !fs.existsSync(dir)) return;
+  try {
+    if (layout.version === 1) fs.writeFileSync(path.join(dir, 'freezer.state'), 'THAWED');
+    else fs.writeFileSync(path.join(dir, 'cgroup.freeze'), '0');
+  } catch (err) {
+    if (!hasCode(err, 'ENOENT')) throw syscallError(`cannot thaw cgroup ${dir}`, err);
+  }
+}
+
+/** True when the container's freezer says frozen. */
+export function cgroupFrozen(id: string, ctx?: Ctx): boolean {
+  const layout = cgroupDirs(id, ctx);
+  const dir = freezerDir(layout);
+  try {
+    return !!dir && isFrozen(layout, dir);
+  } catch {
+    return false;
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals | number): number {
+  return typeof signal === 'number' ? signal : (os.constants.signals[signal] ?? 9);
+}
+
+/**
+ * Signal every process in the container's cgroup. Frozen first (v1, and v2
+ * without cgroup.kill) so nothing can fork a new process between listing and
+ * signalling; the signal is delivered on thaw.
+ */
+export function killCgroup(id: string, signal: NodeJS.Signals | number = 'SIGKILL', ctx?: Ctx): void {
+  const layout = cgroupDirs(id, ctx);
+  const signo = signalNumber(signal);
+  if (layout.version === 2 && signo === 9) {
+    const killFile = path.join(layout.dirs[0]!, 'cgroup.kill');
+    if (fs.existsSync(killFile)) {
+      fs.writeFileSync(killFile, '1');
+      return;
+    }
+  }
+  if (!cgroupExists(id, ctx)) return;
+  const wasFrozen = cgroupFrozen(id, ctx);
+  let frozen = false;
+  try {
+    freezeCgroup(id, ctx);
+    frozen = true;
+  } catch {
+    /* no freezer: signal anyway, racing with forks */
+  }
+  try {
+    for (const pid of cgroupPids(id, ctx)) {
+      try {
+        process.kill(pid, signo);
+      } catch (err) {
+        if (!hasCode(err, 'ESRCH')) throw err;
+      }
+    }
+  } finally {
+    // a paused container stays paused for other signals; SIGKILL must thaw or nothing dies
+    if (frozen && (!wasFrozen || signo === 9)) thawCgroup(id, ctx);
+  }
+}
+
+/** Remove the container's cgroup dirs; tolerates missing dirs, retries briefly while busy (processes still dying). */
+export function removeCgroup(id: string, ctx?: Ctx, timeoutMs = 3000): void {
+  const layout = cgroupDirs(id, ctx);
+  const deadline = Date.now() + timeoutMs;
+  for (const dir of layout.dirs) {
+    for (;;) {
+      try {
+        fs.rmdirSync(dir);
+        break;
+      } catch (err) {
+        if (hasCode(err, 'ENOENT')) break;
+        if (hasCode(err, 'EBUSY') && Date.now() < deadline) {
+          sleepMs(20);
+          continue;
+        }
+        throw syscallError(`cannot remove cgroup ${dir}`, err);
+      }
+    }
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Lifecycle verbs on real containers started by `tsrun run` (tsrun-init,
+ * namespaces, overlay): stop, kill, wait, logs, export of a change made
+ * inside, top, pause, restart, and the truth after a foreground `tsrun run`
+ * is SIGKILLed.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { tempRoot, tsrun, tsrunOk, tsrunSpawn, importBusybox, mountsUnder, snapshotTree, type TempRoot } from '../helpers/cli.js';
+import { cgroupExists, cgroupPids, killCgroup, removeCgroup } from '../../src/runtime/cgroups.js';
+import { procState } from '../../src/containers/status.js';
+import { openCtx, type Ctx } from '../../src/ops/context.js';
+
+let t: TempRoot;
+let ctx: Ctx;
+const ids: string[] = [];
+
+before(() => {
+  t = tempRoot('tsrun-lifecycle-run-');
+  importBusybox(t.root);
+  ctx = openCtx(t.root);
+});
+
+after(() => {
+  for (const id of ids) {
+    tsrun(t.root, ['rm', '-f', id]);
+    try {
+      killCgroup(id, 'SIGKILL', ctx);
+      removeCgroup(id, ctx);
+    } catch {
+      /* best effort */
+    }
+  }
+  t.cleanup();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, fn: () => boolean, ms = 10000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function runD(args: string[]): string {
+  const id = tsrunOk(t.root, ['run', '-d', ...args]).trim();
+  assert.match(id, /^[a-f0-9]{64}$/);
+  ids.push(id);
+  return id;
+}
+
+function alive(pid: number): boolean {
+  const s = procState(pid);
+  return s !== undefined && s !== 'Z';
+}
+
+function inspect(ref: string) {
+  return JSON.parse(tsrunOk(t.root, ['inspect', ref]))[0];
+}
+
+test('stop kills a container ignoring TERM after -t 1; the cgroup goes with it', async () => {
+  const id = runD(['--name', 'r_stop', 'busybox', 'sh', '-c', "trap '' TERM; while :; do sleep 0.1; done"]);
+  const pid = inspect(id).State.Pid as number;
+  assert.ok(alive(pid));
+  const t0 = Date.now();
+  assert.equal(tsrunOk(t.root, ['stop', '-t', '1', 'r_stop']), 'r_stop\n');
+  assert.ok(Date.now() - t0 >= 1000);
+  assert.ok(!alive(pid));
+  assert.equal(inspect(id).State.ExitCode, 137);
+  assert.ok(!cgroupExists(id, ctx));
+});
+
+test('kill -s USR1 reaches the trap; wait prints the exit code', async () => {
+  runD(['--name', 'r_kill', 'busybox', 'sh', '-c', 'trap "echo got-usr1; exit 7" USR1; echo ready; while :; do sleep 0.1; done']);
+  await until('ready', () => tsrun(t.root, ['logs', 'r_kill']).stdout.includes('ready'));
+  tsrunOk(t.root, ['kill', '-s', 'SIGUSR1', 'r_kill']);
+  assert.equal(tsrunOk(t.root, ['wait', 'r_kill']), '7\n');
+  assert.equal(tsrunOk(t.root, ['logs', 'r_kill']), 'ready\ngot-usr1\n');
+  assert.match(tsrunOk(t.root, ['ps', '-a', '-f', 'name=r_kill']), /Exited \(7\)/);
+});
+
+test('logs -f follows a running container to its end; -t adds timestamps', async () => {
+  runD(['--name', 'r_logs', 'busybox', 'sh', '-c', 'echo one; sleep 1; echo two >&2; echo three']);
+  const r = tsrun(t.root, ['logs', '-f', 'r_logs']);
+  assert.equal(r.stdout, 'one\nthree\n');
+  assert.equal(r.stderr, 'two\n');
+  // stdout and stderr come through two pipes, so their relative order is not fixed: check each line
+  const ts = tsrun(t.root, ['logs', '-t', 'r_logs']);
+  assert.match(ts.stdout, /^\d{4}-\d\d-\d\dT\S+Z one\n\d{4}-\d\d-\d\dT\S+Z three\n$/);
+  assert.match(ts.stderr, /^\d{4}-\d\d-\d\dT\S+Z two\n$/);
+});
+
+test('export of a running container holds a change made inside it', async () => {
+  runD(['--name', 'r_export', 'busybox', 'sh', '-c', 'echo inside > /made-inside; rm /bin/true; sleep 100']);
+  const dir = path.join(t.root, 'containers', inspect('r_export').Id);
+  await until('the change', () => fs.existsSync(path.join(dir, 'upper', 'made-inside')));
+  const out = path.join(t.scratch, 'r_export.tar');
+  tsrunOk(t.root, ['export', '-o', out, 'r_export']);
+  const names = spawnSync('tar', ['-tf', out], { encoding: 'utf8' }).stdout.split('\n');
+  assert.ok(names.includes('made-inside') && names.includes('bin/busybox'));
+  assert.ok(!names.includes('bin/true'), 'a file removed inside is not exported');
+  assert.equal(spawnSync('tar', ['-xOf', out, 'made-inside'], { encoding: 'utf8' }).stdout, 'inside\n');
+  assert.deepEqual(mountsUnder(t.root), []);
+});
+
+test('top shows the sleep; pause freezes, ps says Paused, unpause thaws', async () => {
+  const id = runD(['--name', 'r_top', 'busybox', 'sleep', '100']);
+  assert.match(tsrunOk(t.root, ['top', 'r_top']), /sleep 100\n/);
+  tsrunOk(t.root, ['pause', 'r_top']);
+  assert.match(tsrunOk(t.root, ['ps', '-f', 'name=r_top']), /\(Paused\)/);
+  const pid = inspect(id).State.Pid as number;
+  assert.notEqual(procState(pid), 'R');
+  tsrunOk(t.root, ['unpause', 'r_top']);
+  assert.doesNotMatch(tsrunOk(t.root, ['ps', '-f', 'name=r_top']), /Paused/);
+  tsrunOk(t.root, ['rm', '-f', 'r_top']);
+  assert.ok(!alive(pid) && !cgroupExists(id, ctx));
+});
+
+test('restart runs the container again', async () => {
+  const id = runD(['--name', 'r_restart', 'busybox', 'sh', '-c', 'echo start; sleep 100']);
+  const pid1 = inspect(id).State.Pid as number;
+  tsrunOk(t.root, ['restart', '-t', '0', 'r_restart']);
+  const st = inspect(id).State;
+  assert.equal(st.Status, 'running');
+  assert.notEqual(st.Pid, pid1);
+  assert.ok(!alive(pid1));
+  await until('second start logged', () => tsrun(t.root, ['logs', 'r_restart']).stdout === 'start\nstart\n');
+});
+
+test('rm refuses a running container (store unchanged); rm -f leaves no process, cgroup, mount or dir', async () => {
+  const id = runD(['--name', 'r_rm', 'busybox', 'sleep', '100']);
+  const pid = inspect(id).State.Pid as number;
+  const before = snapshotTree(t.root);
+  const r = tsrun(t.root, ['rm', 'r_rm']);
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /^tsrun: .*\(stop it first or use -f\)\n$/);
+  assert.deepEqual(snapshotTree(t.root), before);
+  tsrunOk(t.root, ['rm', '-f', 'r_rm']);
+  assert.ok(!alive(pid));
+  assert.ok(!cgroupExists(id, ctx));
+  assert.ok(!fs.existsSync(path.join(t.root, 'containers', id)));
+  assert.deepEqual(mountsUnder(t.root), []);
+});
+
+test('SIGKILL of a foreground `tsrun run`: ps tells the truth and rm -f cleans everything', async () => {
+  const child = tsrunSpawn(t.root, ['run', '--name', 'r_fg', 'busybox', 'sleep', '100']);
+  const exited = new Promise((r) => child.once('exit', r));
+  await until('the container to run', () => /r_fg/.test(tsrun(t.root, ['ps', '--format', '{{.Names}}']).stdout));
+  const id = inspect('r_fg').Id as string;
+  ids.push(id);
+  const pid = inspect('r_fg').State.Pid as number;
+  child.kill('SIGKILL');
+  await exited;
+  await sleep(200);
+  const row = tsrunOk(t.root, ['ps', '-a', '-f', 'name=r_fg']);
+  const st = inspect('r_fg').State;
+  // either the monitor kept it running (then ps says Up) or it went down with tsrun (then Exited): never a lie
+  if (alive(pid)) assert.match(row, /Up /);
+  else assert.match(row, /Exited \(\d+\)/);
+  assert.equal(st.Running, alive(pid));
+  tsrunOk(t.root, ['rm', '-f', 'r_fg']);
+  await until('process gone', () => !alive(pid));
+  assert.ok(!cgroupExists(id, ctx));
+  assert.deepEqual(cgroupPids(id, ctx), []);
+  assert.deepEqual(mountsUnder(t.root), []);
+  assert.ok(!fs.existsSync(path.join(t.root, 'containers', id)));
+});
