@@ -1,0 +1,83 @@
+/** `tsrun image …`: the image commands grouped, as `docker image` does. */
+import readline from 'node:readline';
+import type { Command } from 'commander';
+import { action, ctxOf, humanSize, printJson } from '../common.js';
+import { addImagesCommand } from './images.js';
+import { addRmiCommand } from './rmi.js';
+import { addHistoryCommand } from './history.js';
+import { addImportCommand } from './import.js';
+import { addLoadCommand } from './load.js';
+import { addSaveCommand } from './save.js';
+import { register as registerTag } from './tag.js';
+import { inspectImage } from '../../ops/image-inspect.js';
+import { pruneImages } from '../../ops/prune.js';
+import { isTsrunError } from '../../util/errors.js';
+
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.readable) return false;
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await new Promise<string>((resolve) => {
+      rl.question(question, resolve);
+      rl.once('close', () => resolve(''));
+    });
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export function addImageInspect(parent: Command, name = 'inspect'): Command {
+  return parent
+    .command(name)
+    .description('Display detailed information on one or more images')
+    .argument('<image...>', 'image names or IDs')
+    .action(
+      action(async (images: string[], _opts: unknown, cmd: Command) => {
+        const ctx = ctxOf(cmd);
+        const out: unknown[] = [];
+        let failure: unknown;
+        for (const ref of images) {
+          try {
+            out.push(inspectImage(ctx, ref));
+          } catch (err) {
+            if (!isTsrunError(err)) throw err;
+            failure = err;
+          }
+        }
+        printJson(out);
+        if (failure) throw failure;
+      }),
+    );
+}
+
+export function register(program: Command): void {
+  const image = program.command('image').description('Manage images');
+  const ls = addImagesCommand(image, 'ls');
+  ls.alias('list');
+  addRmiCommand(image, 'rm').alias('remove');
+  addHistoryCommand(image, 'history');
+  addImportCommand(image, 'import');
+  addLoadCommand(image, 'load');
+  addSaveCommand(image, 'save');
+  registerTag(image);
+  addImageInspect(image);
+  image
+    .command('prune')
+    .description('Remove unused images')
+    .option('-a, --all', 'remove all images not used by a container, not just dangling ones')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(
+      action(async (opts: { all?: boolean; force?: boolean }, cmd: Command) => {
+        if (!opts.force) {
+          const what = opts.all ? 'all images without at least one container associated to them' : 'all dangling images';
+          if (!(await confirm(`WARNING! This will remove ${what}.\nAre you sure you want to continue? [y/N] `))) return;
+        }
+        const { deleted, reclaimed } = await pruneImages(ctxOf(cmd), !!opts.all);
+        let text = '';
+        if (deleted.length) text += `Deleted Images:\n${deleted.map((d) => `deleted: ${d}`).join('\n')}\n\n`;
+        text += `Total reclaimed space: ${humanSize(reclaimed)}\n`;
+        process.stdout.write(text);
+      }),
+    );
+}

@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+import { action, collect, ctxOf } from '../common.js';
+import { importImage } from '../../ops/import.js';
+
+export function addImportCommand(parent: Command, name = 'import'): Command {
+  return parent
+    .command(name)
+    .description('Import the contents from a tarball to create a filesystem image')
+    .argument('<file>', 'tarball (plain, gzip or zstd), or - for stdin')
+    .argument('[reference]', 'REPOSITORY[:TAG]')
+    .option('-c, --change <line>', 'apply a Dockerfile instruction to the created image', collect, [])
+    .option('-m, --message <msg>', 'set the commit message for the imported image')
+    .action(
+      action(async (file: string, ref: string | undefined, opts: { change: string[]; message?: string }, cmd: Command) => {
+        const id = await importImage(ctxOf(cmd), { source: file, ref, changes: opts.change, message: opts.message, stdin: process.stdin });
+        process.stdout.write(`${id}\n`);
+      }),
+    );
+}
+
+export function register(program: Command): void {
+  addImportCommand(program);
+}

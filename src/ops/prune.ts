@@ -1,0 +1,26 @@
+/**
+ * `tsrun image prune`: remove dangling (untagged) images, or with `all`
+ * every image no container uses; then collect garbage.
+ */
+import type { Ctx } from './context.js';
+import { withGcLock } from './context.js';
+import { collectGarbageLocked } from './gc.js';
+import { dropImage } from './rmi.js';
+import { listContainers } from '../containers/record.js';
+
+export async function pruneImages(ctx: Ctx, all: boolean): Promise<{ deleted: string[]; reclaimed: number }> {
+  return withGcLock(ctx, async () => {
+    const used = new Set(listContainers(ctx).map((c) => c.config.imageId));
+    const deleted: string[] = [];
+    ctx.images.update((idx) => {
+      for (const id of Object.keys(idx.images)) {
+        if (used.has(id)) continue;
+        if (!all && ctx.images.tagsOf(idx, id).length) continue;
+        dropImage(idx, id);
+        deleted.push(id);
+      }
+    });
+    const gc = collectGarbageLocked(ctx);
+    return { deleted, reclaimed: gc.bytes };
+  });
+}

@@ -1,0 +1,78 @@
+/**
+ * `tsrun rmi`: untag, and delete an image once no tag is left. All arguments
+ * are checked before anything changes; the decision and the removal happen
+ * under the exclusive GC lock so no container can start using the image
+ * in between. Blobs and layers nothing uses any more go with it (gc).
+ */
+import type { Ctx } from './context.js';
+import { withGcLock } from './context.js';
+import { collectGarbageLocked } from './gc.js';
+import { listContainers } from '../containers/record.js';
+import { normaliseTag, type ImageIndex } from '../images/store.js';
+import { conflict } from '../util/errors.js';
+import { shortId } from '../oci/digest.js';
+
+export type RmiEvent = { untagged: string } | { deleted: string };
+
+function isIdRef(ref: string, id: string): boolean {
+  const m = /^(sha256:)?([a-f0-9]{1,64})$/.exec(ref);
+  return !!m && id.startsWith(`sha256:${m[2]}`);
+}
+
+function usersOf(ctx: Ctx, id: string): string[] {
+  return listContainers(ctx)
+    .filter((c) => c.config.imageId === id)
+    .map((c) => c.config.id);
+}
+
+/** Remove an image record and every tag pointing at it. */
+export function dropImage(idx: ImageIndex, id: string): void {
+  delete idx.images[id];
+  for (const [t, v] of Object.entries(idx.tags)) if (v === id) delete idx.tags[t];
+}
+
+export async function removeImages(ctx: Ctx, refs: string[], force: boolean): Promise<{ events: RmiEvent[]; reclaimed: number }> {
+  return withGcLock(ctx, async () => {
+    const events: RmiEvent[] = [];
+    ctx.images.update((idx) => {
+      // plan first: resolve and check every argument before changing anything
+      const plan = refs.map((ref) => {
+        const rec = ctx.images.resolve(ref, idx);
+        const tags = ctx.images.tagsOf(idx, rec.id);
+        const byId = isIdRef(ref, rec.id) && !tags.includes(safeTag(ref));
+        if (byId && tags.length > 1 && !force) {
+          throw conflict(`unable to delete ${shortId(rec.id)} (must be forced) - image is referenced in multiple repositories`, 'remove it by name, or use -f');
+        }
+        const users = usersOf(ctx, rec.id);
+        const lastTag = byId || tags.length <= 1;
+        if (lastTag && users.length && !force) {
+          throw conflict(`unable to remove image ${ref}: image is being used by container ${shortId('sha256:' + users[0]!)}`, 'remove the container first, or use -f');
+        }
+        return { ref, rec, byId };
+      });
+      for (const { rec, byId, ref } of plan) {
+        if (!idx.images[rec.id]) continue; // removed by an earlier argument
+        const untag = byId ? ctx.images.tagsOf(idx, rec.id) : [normaliseTag(ref)];
+        for (const t of untag) {
+          if (idx.tags[t] !== rec.id) continue;
+          delete idx.tags[t];
+          events.push({ untagged: t });
+        }
+        if (ctx.images.tagsOf(idx, rec.id).length === 0) {
+          dropImage(idx, rec.id);
+          events.push({ deleted: rec.id });
+        }
+      }
+    });
+    const gc = collectGarbageLocked(ctx);
+    return { events, reclaimed: gc.bytes };
+  });
+}
+
+function safeTag(ref: string): string {
+  try {
+    return normaliseTag(ref);
+  } catch {
+    return '';
+  }
+}
