@@ -172,6 +172,8 @@ export class ContentStore {
           copy.end();
           toFile.end();
         });
+        // the consumer may stop reading before the input ends; an error after that must not be unhandled
+        copy.on('error', () => {});
         const fail = (err: Error) => {
           copy.destroy(err);
           toFile.destroy(err);
@@ -195,7 +197,9 @@ export class ContentStore {
       return { digest, size: counter.size };
     } catch (err) {
       input.destroy();
-      out.destroy();
+      // the write stream opens its file asynchronously: wait for it to close, or the
+      // open could land after the rm and leave an empty temp file behind
+      if (!out.closed) await new Promise<void>((r) => out.once('close', () => r()).destroy());
       fs.rmSync(tmp, { force: true });
       throw err;
     }

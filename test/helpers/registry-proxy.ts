@@ -1,0 +1,60 @@
+/**
+ * A misbehaving HTTP front for registry tests, run as its own process:
+ *   node dist/test/helpers/registry-proxy.js PORTFILE MODE [UPSTREAM]
+ * MODE:
+ *  - cut-blobs:     forward to UPSTREAM (http://127.0.0.1:P) but send only
+ *                   half of every blob body, then drop the connection
+ *  - nonjson:       a fake registry whose manifests are not JSON
+ *  - huge:          a fake registry whose manifest is 5 MiB
+ *  - huge-nolength: the same, without Content-Length (chunked)
+ */
+import http from 'node:http';
+import fs from 'node:fs';
+
+const [portFile, mode, upstream] = process.argv.slice(2) as [string, string, string | undefined];
+
+const server = http.createServer((req, res) => {
+  const url = req.url ?? '/';
+  if (mode === 'cut-blobs') {
+    const up = new URL(upstream!);
+    const preq = http.request({ host: up.hostname, port: up.port, path: url, method: req.method, headers: { ...req.headers, host: up.host } }, (pres) => {
+      const isBlob = /\/blobs\/sha256:/.test(url) && req.method === 'GET' && pres.statusCode === 200;
+      res.writeHead(pres.statusCode ?? 502, pres.headers);
+      if (!isBlob) {
+        pres.pipe(res);
+        return;
+      }
+      const len = Number(pres.headers['content-length'] ?? 0);
+      let sent = 0;
+      pres.on('data', (c: Buffer) => {
+        if (sent >= len / 2) return;
+        const part = c.subarray(0, Math.max(0, Math.ceil(len / 2) - sent));
+        sent += part.length;
+        res.write(part);
+        if (sent >= len / 2) setTimeout(() => res.socket?.destroy(), 50);
+      });
+    });
+    req.pipe(preq);
+    return;
+  }
+  if (url === '/v2/' || url === '/v2') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{}');
+    return;
+  }
+  if (/\/manifests\//.test(url)) {
+    if (mode === 'nonjson') {
+      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+      res.end('<html>this is not a manifest</html>');
+      return;
+    }
+    const big = Buffer.alloc(5 * 1024 * 1024, 0x20);
+    if (mode === 'huge') res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': String(big.length) });
+    else res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+    res.end(big);
+    return;
+  }
+  res.writeHead(404, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ errors: [{ code: 'NOT_FOUND', message: 'not found' }] }));
+});
+server.listen(0, '127.0.0.1', () => fs.writeFileSync(portFile, String((server.address() as { port: number }).port)));
