@@ -1,0 +1,108 @@
+/**
+ * The layer half of commit: the container's changes (or, with --squash, its
+ * whole merged filesystem) → a layer blob in a content-store temp file and the
+ * same layer in overlay form in a layer-store temp dir, in one pass.
+ *
+ * Nothing here is visible in the stores until the caller adopts the temps;
+ * both temp names start with our PID, so a commit killed with SIGKILL leaves
+ * only files that `sweepIngest`/`sweep` remove later.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type { Ctx } from './context.js';
+import type { Container } from '../containers/record.js';
+import { writeLayerFile, type LayerResult } from '../diff/compare.js';
+import { native, MNT_DETACH } from '../native.js';
+import { syscallError } from '../util/errors.js';
+
+/** Files tsrun bind-mounts into every container: never part of a commit. */
+const ALWAYS_EXCLUDED = ['etc/hostname', 'etc/hosts', 'etc/resolv.conf'];
+
+function relOf(p: string): string {
+  return path.posix.normalize('/' + p).slice(1).replace(/\/$/, '');
+}
+
+/**
+ * Paths of the container that are mount points of tsrun's own making (the
+ * /etc files, volumes, tmpfs, bind targets): what the container sees there is
+ * not in its upper dir, and the placeholders in the upper dir are not changes.
+ */
+export function excludedPaths(c: Container): Set<string> {
+  const out = new Set<string>(ALWAYS_EXCLUDED);
+  for (const m of c.config.host?.mounts ?? []) if (m.destination) out.add(relOf(m.destination));
+  const extra = (c.config.host as unknown as Record<string, unknown> | undefined)?.bindTargets;
+  if (Array.isArray(extra)) for (const p of extra) if (typeof p === 'string') out.add(relOf(p));
+  out.delete('');
+  return out;
+}
+
+export function upperDir(c: Container): string {
+  return path.join(c.dir, 'upper');
+}
+
+/** The image's layer dirs, topmost first (overlay lowerdir order). */
+export function lowerDirs(ctx: Ctx, c: Container): string[] {
+  return [...c.config.layers].reverse().map((id) => ctx.layers.diffDir(id));
+}
+
+export interface LayerTemps {
+  blobTmp: string;
+  layerTmp: string;
+  result: LayerResult;
+}
+
+export function removeTemps(t: { blobTmp?: string; layerTmp?: string }): void {
+  if (t.blobTmp) fs.rmSync(t.blobTmp, { force: true });
+  if (t.layerTmp) fs.rmSync(t.layerTmp, { recursive: true, force: true });
+}
+
+/**
+ * Write the layer. With `squash`, the upper dir and every lower are mounted
+ * read-only as one overlay (overlay itself hides whiteouts and opaque dirs'
+ * lower contents) and that merged tree is walked as a plain tree.
+ */
+export function makeCommitLayer(ctx: Ctx, c: Container, opts: { squash: boolean; clampMtime?: number }): LayerTemps {
+  const blobTmp = ctx.content.tempPath();
+  const layerTmp = ctx.layers.makeTemp();
+  try {
+    const diff = path.join(layerTmp, 'diff');
+    fs.mkdirSync(diff, { mode: 0o755 });
+    const exclude = excludedPaths(c);
+    const upper = upperDir(c);
+    if (!fs.existsSync(upper)) fs.mkdirSync(upper, { recursive: true, mode: 0o755 }); // created, never started
+    const lowers = lowerDirs(ctx, c);
+    let result: LayerResult;
+    if (!opts.squash) {
+      result = writeLayerFile(upper, blobTmp, { exclude, lowers, clampMtime: opts.clampMtime, copyTo: diff });
+    } else {
+      result = withMergedView(ctx, upper, lowers, (merged) =>
+        writeLayerFile(merged, blobTmp, { exclude, mode: 'plain', clampMtime: opts.clampMtime, copyTo: diff }),
+      );
+    }
+    return { blobTmp, layerTmp, result };
+  } catch (err) {
+    removeTemps({ blobTmp, layerTmp });
+    throw err;
+  }
+}
+
+function withMergedView<T>(ctx: Ctx, upper: string, lowers: string[], fn: (merged: string) => T): T {
+  const mnt = path.join(ctx.tmpDir, `${process.pid}-squash-${crypto.randomBytes(4).toString('hex')}`);
+  fs.mkdirSync(mnt, { mode: 0o700 });
+  try {
+    try {
+      // index=off: the upper dir may be in use as the running container's upperdir
+      native().mountOverlay(mnt, { lowerdirs: [upper, ...lowers], readonly: true, options: { index: 'off' } });
+    } catch (err) {
+      throw syscallError(`cannot mount the container's merged filesystem for --squash`, err);
+    }
+    try {
+      return fn(mnt);
+    } finally {
+      native().umount2(mnt, MNT_DETACH);
+    }
+  } finally {
+    fs.rmdirSync(mnt);
+  }
+}
