@@ -32,6 +32,13 @@
       # Add new native/init/*.c files to this list.
       "sources": [
         "native/init/main.c",
+        "native/init/plan.c",
+        "native/init/util.c",
+        "native/init/rootfs.c",
+        "native/init/confine.c",
+        "native/init/tty.c",
+        "native/init/monitor.c",
+        "native/init/init1.c",
       ],
       "cflags": ["-Wall", "-Wextra", "-D_GNU_SOURCE"],
       "cflags_c": ["-O2"],

@@ -1,8 +1,299 @@
-/* Placeholder so binding.gyp builds until the real tsrun-init launcher lands here. */
-#include <stdio.h>
+/*
+ * tsrun-init entry: seal, read the plan, then run (clone a new container) or
+ * exec (join a running one). The parent half stays as the monitor; the child
+ * half carries out the plan and reports a failed step over the sync socket
+ * (SOCK_SEQPACKET, close-on-exec: EOF means the execve succeeded).
+ */
+#include "init.h"
 
-int main(void)
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+/* The container's process starts with no signal blocked, whatever tsrun-init had. */
+static sigset_t old_mask;
+
+static void monitor_signals(sigset_t *set)
 {
-  puts("tsrun-init placeholder");
-  return 0;
+  sigemptyset(set);
+  int sigs[] = { SIGCHLD, FORWARDED_SIGNALS };
+  for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+    sigaddset(set, sigs[i]);
+}
+
+/*
+ * Blocked first thing in main (the mask survives the sealed re-exec), so a
+ * signal tsrun forwards while the launcher is still starting waits in the
+ * queue instead of killing it; the monitor reads them from a signalfd.
+ */
+static void block_early(void)
+{
+  sigset_t set;
+  monitor_signals(&set);
+  sigaddset(&set, SIGPIPE); /* a closed stdout must not kill the monitor: write gets EPIPE */
+  sigprocmask(SIG_BLOCK, &set, NULL);
+  sigemptyset(&old_mask);
+}
+
+static int block_signals(void)
+{
+  sigset_t set;
+  monitor_signals(&set);
+  return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+static void join_cgroups(const struct plan *p, pid_t pid)
+{
+  char buf[32];
+  snprintf(buf, sizeof buf, "%d", (int)pid);
+  for (size_t i = 0; i < p->ncgroup_procs; i++) {
+    int fd = open(p->cgroup_procs[i], O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write_all(fd, buf, strlen(buf)) < 0) {
+      int err = errno;
+      kill(pid, SIGKILL);
+      waitpid(pid, NULL, 0);
+      status_err("join cgroup", err, p->cgroup_procs[i]);
+      exit(125);
+    }
+    close(fd);
+  }
+}
+
+/*
+ * Releases the child and waits for the outcome: a pty master (tty), then EOF
+ * (exec'd) or an error record. Returns the master fd or -1; exits on error.
+ */
+static int release_child(pid_t pid, int sock)
+{
+  if (send(sock, "G", 1, MSG_NOSIGNAL) != 1) {
+    status_err("release child", errno, NULL);
+    exit(125);
+  }
+  int master = -1;
+  for (;;) {
+    char msg[1300];
+    int fd;
+    int n = recv_msg(sock, msg, sizeof msg, &fd);
+    if (n <= 0)
+      break;
+    if (fd >= 0) {
+      master = fd;
+      continue;
+    }
+    if (msg[0] == 'E') {
+      char *f[3] = { msg + 1, "", "" };
+      char *s1 = strchr(f[0], FIELD_SEP);
+      if (s1) {
+        *s1 = '\0';
+        f[1] = s1 + 1;
+        char *s2 = strchr(f[1], FIELD_SEP);
+        if (s2) {
+          *s2 = '\0';
+          f[2] = s2 + 1;
+        }
+      }
+      waitpid(pid, NULL, 0);
+      status_err(f[0], atoi(f[1]), f[2]);
+      exit(125);
+    }
+  }
+  close(sock);
+  return master;
+}
+
+static void stdio_for_child(const struct plan *p, int out, int err)
+{
+  if (!p->open_stdin || p->detach) {
+    int n = open("/dev/null", O_RDWR);
+    dup2(n, 0);
+    if (n > 2)
+      close(n);
+  }
+  if (out >= 0) {
+    dup2(out, 1);
+    dup2(err, 2);
+    close(out);
+    close(err);
+  } else if (p->detach) {
+    int n = open("/dev/null", O_RDWR);
+    dup2(n, 1);
+    dup2(n, 2);
+    if (n > 2)
+      close(n);
+  }
+}
+
+static _Noreturn void run_child(const struct plan *p, int sync, int out, int err)
+{
+  char go;
+  if (read(sync, &go, 1) != 1)
+    _exit(125);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  struct winsize ws = { 0 };
+  ioctl(STDIN_FILENO, TIOCGWINSZ, &ws);
+  stdio_for_child(p, out, err);
+  if (p->detach && !p->tty)
+    setsid();
+  if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
+    child_fail(sync, "sethostname", p->hostname);
+  if (p->lo_up)
+    set_lo_up(sync);
+  setup_rootfs(p, sync);
+  if (p->tty)
+    setup_child_tty(sync, &ws, true);
+  apply_rlimits(p, sync);
+  confine(p, sync);
+  if (p->init)
+    become_pid1(sync);
+  sigprocmask(SIG_SETMASK, &old_mask, NULL);
+  exec_process(p, sync);
+}
+
+static int run_main(const struct plan *p)
+{
+  int sfd = block_signals();
+  int sv[2], outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+  if (sfd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+    status_err("socketpair", errno, NULL);
+    return 125;
+  }
+  if (p->detach && !p->tty && (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)) {
+    status_err("pipe", errno, NULL);
+    return 125;
+  }
+  pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)p->clone_flags | SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) {
+    status_err("clone", errno, "new namespaces");
+    return 125;
+  }
+  if (pid == 0) {
+    close(sv[0]);
+    close(sfd);
+    if (outp[0] >= 0) {
+      close(outp[0]);
+      close(errp[0]);
+    }
+    run_child(p, sv[1], outp[1], errp[1]);
+  }
+  close(sv[1]);
+  if (outp[1] >= 0) {
+    close(outp[1]);
+    close(errp[1]);
+  }
+  join_cgroups(p, pid);
+  int master = release_child(pid, sv[0]);
+  status_ok(pid);
+  close(STATUS_FD);
+  int status = monitor_loop(p, pid, sfd, master, outp[0], errp[0]);
+  write_exit_file(p->exit_file, status);
+  return exit_code(status);
+}
+
+static const struct {
+  const char *name;
+  int flag;
+} NS[] = { { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS }, { "net", CLONE_NEWNET }, { "cgroup", CLONE_NEWCGROUP }, { "mnt", CLONE_NEWNS } };
+
+static _Noreturn void exec_child(const struct plan *p, int sync, int *nsfd)
+{
+  /* nothing in the container may read this process's memory or fds before it execs */
+  prctl(PR_SET_DUMPABLE, 0);
+  char go;
+  if (read(sync, &go, 1) != 1)
+    _exit(125);
+  struct winsize ws = { 0 };
+  ioctl(STDIN_FILENO, TIOCGWINSZ, &ws);
+  for (size_t i = 0; i < sizeof NS / sizeof *NS; i++)
+    if (nsfd[i] >= 0 && setns(nsfd[i], NS[i].flag) < 0)
+      child_fail(sync, "setns", NS[i].name);
+  stdio_for_child(p, -1, -1);
+  if (p->detach && !p->tty)
+    setsid();
+  if (p->tty)
+    setup_child_tty(sync, &ws, false);
+  apply_rlimits(p, sync);
+  confine(p, sync);
+  sigprocmask(SIG_SETMASK, &old_mask, NULL);
+  exec_process(p, sync);
+}
+
+static int exec_main(const struct plan *p)
+{
+  int nsfd[sizeof NS / sizeof *NS];
+  char path[64];
+  for (size_t i = 0; i < sizeof NS / sizeof *NS; i++) {
+    nsfd[i] = -1;
+    for (size_t k = 0; k < p->nns; k++)
+      if (strcmp(p->ns[k], NS[i].name) == 0) {
+        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)p->target_pid, NS[i].name);
+        nsfd[i] = open(path, O_RDONLY | O_CLOEXEC);
+        if (nsfd[i] < 0) {
+          status_err("open namespace", errno, path);
+          return 125;
+        }
+      }
+  }
+  /* the PID namespace applies to children: join it here, then fork into it */
+  snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)p->target_pid);
+  int pidns = open(path, O_RDONLY | O_CLOEXEC);
+  if (pidns < 0 || setns(pidns, CLONE_NEWPID) < 0) {
+    status_err("join pid namespace", errno, path);
+    return 125;
+  }
+  close(pidns);
+  int sfd = block_signals();
+  int sv[2];
+  if (sfd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+    status_err("socketpair", errno, NULL);
+    return 125;
+  }
+  pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) {
+    status_err("fork into the container", errno, NULL);
+    return 125;
+  }
+  if (pid == 0) {
+    close(sv[0]);
+    close(sfd);
+    exec_child(p, sv[1], nsfd);
+  }
+  close(sv[1]);
+  for (size_t i = 0; i < sizeof NS / sizeof *NS; i++)
+    if (nsfd[i] >= 0)
+      close(nsfd[i]);
+  join_cgroups(p, pid);
+  int master = release_child(pid, sv[0]);
+  status_ok(pid);
+  close(STATUS_FD);
+  int status = monitor_loop(p, pid, sfd, master, -1, -1);
+  return exit_code(status);
+}
+
+int main(int argc, char **argv)
+{
+  block_early();
+  if (seal_self(argc, argv) < 0) {
+    status_err("seal launcher", errno, "memfd copy of /proc/self/exe");
+    return 125;
+  }
+  struct plan p;
+  char err[256];
+  int rc = plan_read(PLAN_FD, &p, err, sizeof err);
+  if (rc < 0) {
+    status_err("plan", -rc, err);
+    return 125;
+  }
+  return p.exec_mode ? exec_main(&p) : run_main(&p);
 }

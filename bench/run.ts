@@ -1,0 +1,87 @@
+/**
+ * `tsrun run --rm IMAGE true` latency (median of 20) next to the same
+ * container started by crun (or runc where crun refuses this host's hybrid
+ * cgroup layout) on an equivalent bundle, `podman run --rm --network none`,
+ * and `node -e 0` (the floor any Node CLI pays), plus tsrun's peak RSS.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { tempRoot, importBusybox, busyboxTar, TSRUN } from '../test/helpers/cli.js';
+import { podman, have } from '../test/helpers/peers.js';
+
+const RUNS = 20;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** Median wall time in ms of RUNS runs (after one warm-up); undefined when the command fails. */
+function time(cmd: string, args: string[], env?: NodeJS.ProcessEnv): number | undefined {
+  const once = () => {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(cmd, args, { env: env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (r.status !== 0) throw new Error(`${cmd} ${args.slice(0, 4).join(' ')}…: exit ${r.status}: ${r.stderr.toString().trim().split('\n')[0]}`);
+    return ms;
+  };
+  try {
+    once();
+    return median(Array.from({ length: RUNS }, once));
+  } catch (err) {
+    console.log(`  (${(err as Error).message})`);
+    return undefined;
+  }
+}
+
+function ociBundle(dir: string): string {
+  const bundle = path.join(dir, 'bundle');
+  fs.mkdirSync(path.join(bundle, 'rootfs'), { recursive: true });
+  spawnSync('tar', ['-C', path.join(bundle, 'rootfs'), '-xf', busyboxTar()]);
+  spawnSync('crun', ['spec'], { cwd: bundle });
+  const cfgFile = path.join(bundle, 'config.json');
+  const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+  cfg.process.args = ['true'];
+  cfg.process.terminal = false;
+  fs.writeFileSync(cfgFile, JSON.stringify(cfg));
+  return bundle;
+}
+
+export async function benchRun(): Promise<void> {
+  const t = tempRoot('tsrun-bench-run-');
+  const pm = have('podman') ? podman(t.scratch) : undefined;
+  try {
+    importBusybox(t.root);
+    const rows: [string, number | undefined][] = [];
+    rows.push(['node -e 0', time(process.execPath, ['-e', '0'])]);
+    rows.push(['tsrun run --rm busybox true', time(process.execPath, [TSRUN, '--root', t.root, 'run', '--rm', 'busybox', 'true'])]);
+    const bundle = ociBundle(t.scratch);
+    let n = 0;
+    for (const rt of ['crun', 'runc']) {
+      if (!have(rt)) continue;
+      const state = path.join(t.scratch, `${rt}-state`);
+      const ms = time('sh', ['-c', `${rt} --root ${state} run -b ${bundle} b$$-${n++} && true`]);
+      rows.push([`${rt} run (OCI bundle)`, ms]);
+      if (ms !== undefined) break; // crun refuses hybrid cgroups here; runc is the fallback peer
+    }
+    if (pm) {
+      pm.run(['import', busyboxTar(), 'busybox:latest']);
+      const base = ['--root', `${pm.dir}/graph`, '--runroot', `${pm.dir}/run`, '--cgroup-manager', 'cgroupfs'];
+      rows.push(['podman run --rm --network none', time('podman', [...base, 'run', '--rm', '--network', 'none', 'busybox:latest', 'true'], pm.env)]);
+    }
+    const tsrunMs = rows[1]![1];
+    const nodeMs = rows[0]![1];
+    for (const [name, ms] of rows) {
+      const ratio = ms !== undefined && tsrunMs !== undefined ? `  tsrun/this = ${(tsrunMs / ms).toFixed(2)}` : '';
+      console.log(`  ${name.padEnd(36)} ${ms === undefined ? 'failed' : `${ms.toFixed(1)} ms`}${ratio}`);
+    }
+    if (tsrunMs !== undefined && nodeMs !== undefined) console.log(`  tsrun run vs node -e 0: ${(tsrunMs / nodeMs).toFixed(2)}x (target <= 1.4x)`);
+    const rss = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, TSRUN, '--root', t.root, 'run', '--rm', 'busybox', 'true'], { encoding: 'utf8' });
+    const kb = Number(rss.stderr.trim().split('\n').pop());
+    console.log(`  tsrun peak RSS: ${Number.isFinite(kb) ? `${(kb / 1024).toFixed(1)} MiB` : 'unknown'} (target < 60 MiB)`);
+  } finally {
+    pm?.cleanup();
+    t.cleanup();
+  }
+}

@@ -1,0 +1,168 @@
+/*
+ * Confinement, in the order the kernel needs it:
+ *   rlimits (raising a hard limit needs CAP_SYS_RESOURCE)
+ *   bounding set (PR_CAPBSET_DROP needs CAP_SETPCAP)
+ *   seccomp, when no_new_privs is off (loading then needs CAP_SYS_ADMIN)
+ *   setgroups/setgid/setuid (need CAP_SETGID/SETUID)
+ *   capset: root keeps the plan's set; any other uid ends with none, as docker
+ *   no_new_privs + seccomp, when no_new_privs is on (as late as possible)
+ * then exec_process: chdir inside the new root, every fd but 0-2 close-on-exec,
+ * execve with a PATH search done here (inside the container's root).
+ */
+#include "init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+void apply_rlimits(const struct plan *p, int sync)
+{
+  for (size_t i = 0; i < p->nrlimits; i++) {
+    struct rlimit r = { (rlim_t)p->rlimits[i].soft, (rlim_t)p->rlimits[i].hard };
+    if (setrlimit(p->rlimits[i].resource, &r) < 0)
+      child_fail(sync, "setrlimit", NULL);
+  }
+}
+
+static int last_cap(void)
+{
+  char buf[16] = "";
+  int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+  /* after pivot_root /proc is the container's own proc; cap_last_cap is readable there */
+  if (fd >= 0) {
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n > 0)
+      return atoi(buf);
+  }
+  return CAP_LAST_CAP;
+}
+
+static void load_seccomp(const struct plan *p, int sync)
+{
+  scmp_filter_ctx ctx = seccomp_init(p->seccomp_default);
+  if (!ctx)
+    child_fail(sync, "seccomp_init", NULL);
+  /* docker's profile also covers the 32-bit ABIs of x86_64 */
+  if (seccomp_arch_native() == SCMP_ARCH_X86_64) {
+    seccomp_arch_add(ctx, SCMP_ARCH_X86);
+    seccomp_arch_add(ctx, SCMP_ARCH_X32);
+  }
+  /* no_new_privs is the plan's decision, not libseccomp's default */
+  seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+  for (size_t i = 0; i < p->nrules; i++) {
+    const struct sc_rule *r = &p->rules[i];
+    if (r->action == p->seccomp_default)
+      continue;
+    int nr = seccomp_syscall_resolve_name(r->name);
+    if (nr == __NR_SCMP_ERROR)
+      continue; /* not a syscall of this architecture */
+    struct scmp_arg_cmp args[6];
+    for (unsigned a = 0; a < r->nargs; a++)
+      args[a] = (struct scmp_arg_cmp){ r->args[a].idx, (enum scmp_compare)r->args[a].op, r->args[a].v1, r->args[a].v2 };
+    int rc = seccomp_rule_add_array(ctx, r->action, nr, r->nargs, args);
+    if (rc < 0 && rc != -EEXIST) {
+      errno = -rc;
+      child_fail(sync, "seccomp rule", r->name);
+    }
+  }
+  int rc = seccomp_load(ctx);
+  if (rc < 0) {
+    errno = -rc;
+    child_fail(sync, "seccomp load", NULL);
+  }
+  seccomp_release(ctx);
+}
+
+void confine(const struct plan *p, int sync)
+{
+  int last = last_cap();
+  for (int c = 0; c <= last; c++)
+    if (!(p->caps & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+      child_fail(sync, "drop bounding capability", NULL);
+  if (p->seccomp && !p->nnp)
+    load_seccomp(p, sync);
+  if (setgroups(p->ngroups, p->groups) < 0)
+    child_fail(sync, "setgroups", NULL);
+  if (setresgid(p->gid, p->gid, p->gid) < 0)
+    child_fail(sync, "setgid", NULL);
+  if (setresuid(p->uid, p->uid, p->uid) < 0)
+    child_fail(sync, "setuid", NULL);
+  struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct data[2], have[2];
+  memset(data, 0, sizeof data);
+  /* a set can only shrink: --privileged means every capability tsrun itself has */
+  if (syscall(SYS_capget, &hdr, have) < 0)
+    child_fail(sync, "capget", NULL);
+  if (p->uid == 0) {
+    data[0].effective = data[0].permitted = (uint32_t)p->caps & have[0].permitted;
+    data[1].effective = data[1].permitted = (uint32_t)(p->caps >> 32) & have[1].permitted;
+  }
+  if (syscall(SYS_capset, &hdr, data) < 0)
+    child_fail(sync, "capset", NULL);
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  if (p->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    child_fail(sync, "no_new_privs", NULL);
+  if (p->seccomp && p->nnp)
+    load_seccomp(p, sync);
+}
+
+static const char *env_path(const struct plan *p)
+{
+  for (size_t i = 0; i < p->nenv; i++)
+    if (strncmp(p->env[i], "PATH=", 5) == 0)
+      return p->env[i] + 5;
+  return "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+}
+
+_Noreturn void exec_process(const struct plan *p, int sync)
+{
+  if (chdir(p->cwd) < 0)
+    child_fail(sync, "chdir", p->cwd);
+  /* CVE-2024-21626 class: the cwd must be inside the new root, never a leaked host dir */
+  char cwd[4096];
+  if (!getcwd(cwd, sizeof cwd) || cwd[0] != '/') {
+    errno = EPERM;
+    child_fail(sync, "check working directory", p->cwd);
+  }
+  /* no descriptor of the launcher reaches the container; the sync socket closes on exec */
+  if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+    child_fail(sync, "close_range", NULL);
+  const char *file = p->argv[0];
+  if (strchr(file, '/')) {
+    execve(file, p->argv, p->env);
+    child_fail(sync, "exec", file);
+  }
+  /* execvp's search, but over the container's PATH and with its errno rules */
+  const char *path = env_path(p);
+  int saw_eacces = 0, last = ENOENT;
+  char full[4096];
+  for (const char *s = path;;) {
+    const char *e = strchr(s, ':');
+    size_t n = e ? (size_t)(e - s) : strlen(s);
+    snprintf(full, sizeof full, "%.*s%s%s", (int)n, s, n ? "/" : "", file);
+    execve(full, p->argv, p->env);
+    if (errno == EACCES)
+      saw_eacces = 1;
+    else if (errno != ENOENT && errno != ENOTDIR)
+      last = errno;
+    if (!e)
+      break;
+    s = e + 1;
+  }
+  errno = saw_eacces ? EACCES : last;
+  child_fail(sync, "exec", file);
+}

@@ -1,0 +1,140 @@
+/*
+ * tsrun-init: the launcher. TypeScript decides the launch plan (src/runtime/plan.ts);
+ * this program carries it out in kernel order and stays as the container's parent.
+ *
+ * Protocol with tsrun (the only one; src/runtime/launch.ts is the other side):
+ *   fd 3  the plan: a sequence of "key=value\0" records, read to EOF (plan.c)
+ *   fd 4  status: one line, "ok\tPID\n" once the container process has exec'd,
+ *         or "err\tSTEP\tERRNO\tDETAIL\n" when a step failed (nothing ran)
+ * Exit status: the container's (status, or 128+signal); 125 on launcher failure.
+ */
+#ifndef TSRUN_INIT_H
+#define TSRUN_INIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PLAN_FD 3
+#define STATUS_FD 4
+#define FIELD_SEP '\x1f'
+
+enum op_kind {
+  OP_MOUNT,   /* mount fs or bind: src dst fstype flags data */
+  OP_MKNOD,   /* dst mode major minor */
+  OP_SYMLINK, /* src (link target) dst (link path) */
+  OP_MASK,    /* dst: /dev/null over a file, ro tmpfs over a dir */
+  OP_ROPATH,  /* dst: bind onto itself read-only */
+  OP_MKDIR,   /* dst: ensure a directory exists (working dir) */
+};
+
+struct op {
+  enum op_kind kind;
+  char *src, *dst, *fstype, *data;
+  unsigned long flags;
+  unsigned mode, major, minor;
+};
+
+struct rlim {
+  int resource;
+  uint64_t soft, hard;
+};
+
+struct sc_arg {
+  unsigned idx;
+  int op; /* enum scmp_compare */
+  uint64_t v1, v2;
+};
+
+struct sc_rule {
+  uint32_t action;
+  const char *name;
+  unsigned nargs;
+  struct sc_arg args[6];
+};
+
+struct plan {
+  bool exec_mode;
+  /* run mode */
+  int clone_flags;
+  char *rootfs, *upper, *work;
+  char **lowers;
+  size_t nlowers;
+  char **overlay_opts; /* "key=value" */
+  size_t noverlay_opts;
+  struct op *ops;
+  size_t nops;
+  bool readonly_rootfs;
+  char *hostname;
+  bool lo_up;
+  char *exit_file;
+  bool init; /* a minimal PID 1 (--init) */
+  /* exec mode */
+  pid_t target_pid;
+  char **ns; /* names under /proc/PID/ns to join, pid last handled specially */
+  size_t nns;
+  /* both */
+  char **cgroup_procs;
+  size_t ncgroup_procs;
+  struct rlim *rlimits;
+  size_t nrlimits;
+  uint64_t caps;
+  bool nnp;
+  bool seccomp;
+  uint32_t seccomp_default;
+  struct sc_rule *rules;
+  size_t nrules;
+  uid_t uid;
+  gid_t gid;
+  gid_t *groups;
+  size_t ngroups;
+  char *cwd;
+  char **env;
+  size_t nenv;
+  char **argv;
+  size_t nargv;
+  bool tty, open_stdin, detach;
+  char *log_file;
+};
+
+/* plan.c */
+int plan_read(int fd, struct plan *p, char *err, size_t errlen);
+
+/* util.c */
+void status_ok(pid_t pid);
+void status_err(const char *step, int err, const char *detail);
+/* Child side: report "step errno detail" over the sync socket and _exit(1). */
+_Noreturn void child_fail(int sync, const char *step, const char *detail);
+int send_fd(int sock, int fd);
+int recv_msg(int sock, char *buf, size_t len, int *fd);
+int write_all(int fd, const void *buf, size_t len);
+int write_file(const char *path, const char *data);
+void iso_time(char *out, size_t len);
+int seal_self(int argc, char **argv);
+
+/* rootfs.c: the container's filesystem view, up to and including pivot_root. */
+void setup_rootfs(const struct plan *p, int sync);
+void set_lo_up(int sync);
+
+/* confine.c: rlimits, capabilities, no_new_privs, seccomp, ids. */
+void apply_rlimits(const struct plan *p, int sync);
+void confine(const struct plan *p, int sync);
+_Noreturn void exec_process(const struct plan *p, int sync);
+
+/* tty.c: the container side of a pty (child) and the user's terminal (monitor). */
+struct winsize;
+void setup_child_tty(int sync, const struct winsize *ws, bool console);
+void term_raw(int fd);
+void term_restore(void);
+
+/* monitor.c: the parent's loop: signals, stdio copy or json-file log; returns the wait status. */
+#define FORWARDED_SIGNALS SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH
+int monitor_loop(const struct plan *p, pid_t child, int sfd, int master, int out_fd, int err_fd);
+int exit_code(int status);
+void write_exit_file(const char *path, int status);
+
+/* init1.c: --init; forks, the parent stays as PID 1 reaping; returns in the child. */
+void become_pid1(int sync);
+
+#endif

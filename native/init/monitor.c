@@ -1,0 +1,227 @@
+/*
+ * The monitor: tsrun-init's parent half, alive as long as the container.
+ * It forwards signals to the container process, copies a pty between the
+ * user's terminal and the container, or writes a detached container's output
+ * to the json-file log (docker's format: {"log","stream","time"} per line),
+ * reaps the container and records how it ended.
+ */
+#include "init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define LINE_MAX_BYTES 16384
+
+struct stream {
+  int fd;             /* read end (pipe or pty master) */
+  const char *name;   /* "stdout" / "stderr" */
+  int out;            /* where raw bytes go (foreground tty), or -1 */
+  char buf[LINE_MAX_BYTES];
+  size_t len;
+};
+
+int exit_code(int status)
+{
+  return WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 125;
+}
+
+void write_exit_file(const char *path, int status)
+{
+  char when[64], sig[48] = "", json[256];
+  iso_time(when, sizeof when);
+  if (WIFSIGNALED(status)) {
+    const char *abbrev = sigabbrev_np(WTERMSIG(status));
+    snprintf(sig, sizeof sig, ",\"signal\":\"SIG%s\"", abbrev ? abbrev : "UNKNOWN");
+  }
+  snprintf(json, sizeof json, "{\"exitCode\":%d%s,\"finishedAt\":\"%s\"}\n", exit_code(status), sig, when);
+  write_file(path, json);
+}
+
+static int log_fd = -1;
+
+/* One json-file record; the text is JSON-escaped byte by byte (invalid UTF-8 passes through as is). */
+static void log_record(const char *stream, const char *data, size_t len)
+{
+  if (log_fd < 0)
+    return;
+  size_t cap = len * 6 + 160;
+  char *out = malloc(cap);
+  if (!out)
+    return;
+  size_t o = (size_t)snprintf(out, cap, "{\"log\":\"");
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)data[i];
+    if (c == '"' || c == '\\') {
+      out[o++] = '\\';
+      out[o++] = (char)c;
+    } else if (c == '\n') {
+      out[o++] = '\\';
+      out[o++] = 'n';
+    } else if (c < 0x20) {
+      o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
+    } else
+      out[o++] = (char)c;
+  }
+  char when[64];
+  iso_time(when, sizeof when);
+  o += (size_t)snprintf(out + o, cap - o, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", stream, when);
+  write_all(log_fd, out, o);
+  free(out);
+}
+
+/* Emits every complete line; a line longer than the buffer is emitted in pieces. */
+static void log_feed(struct stream *s, const char *data, size_t n, bool flush)
+{
+  while (n) {
+    size_t take = n < sizeof s->buf - s->len ? n : sizeof s->buf - s->len;
+    memcpy(s->buf + s->len, data, take);
+    s->len += take;
+    data += take;
+    n -= take;
+    size_t start = 0;
+    for (size_t i = 0; i < s->len; i++)
+      if (s->buf[i] == '\n') {
+        log_record(s->name, s->buf + start, i + 1 - start);
+        start = i + 1;
+      }
+    memmove(s->buf, s->buf + start, s->len - start);
+    s->len -= start;
+    if (s->len == sizeof s->buf) {
+      log_record(s->name, s->buf, s->len);
+      s->len = 0;
+    }
+  }
+  if (flush && s->len) {
+    log_record(s->name, s->buf, s->len);
+    s->len = 0;
+  }
+}
+
+/* Reads what is there; returns false at EOF/EIO (a pty master reads EIO once every slave is closed). */
+static bool pump(struct stream *s)
+{
+  char buf[65536];
+  ssize_t n = read(s->fd, buf, sizeof buf);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    return true;
+  if (n <= 0)
+    return false;
+  if (s->out >= 0)
+    write_all(s->out, buf, (size_t)n);
+  log_feed(s, buf, (size_t)n, false);
+  return true;
+}
+
+static void resize(int master)
+{
+  struct winsize ws;
+  if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+    ioctl(master, TIOCSWINSZ, &ws);
+}
+
+int monitor_loop(const struct plan *p, pid_t child, int sfd, int master, int out_fd, int err_fd)
+{
+  struct stream streams[2];
+  int nstreams = 0;
+  bool attached_tty = master >= 0 && !p->detach;
+  bool copy_stdin = attached_tty && p->open_stdin;
+  if (p->log_file && p->detach) {
+    log_fd = open(p->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  }
+  if (master >= 0) {
+    streams[nstreams++] = (struct stream){ .fd = master, .name = "stdout", .out = attached_tty ? STDOUT_FILENO : -1 };
+    if (copy_stdin && isatty(STDIN_FILENO))
+      term_raw(STDIN_FILENO);
+  }
+  if (out_fd >= 0)
+    streams[nstreams++] = (struct stream){ .fd = out_fd, .name = "stdout", .out = -1 };
+  if (err_fd >= 0)
+    streams[nstreams++] = (struct stream){ .fd = err_fd, .name = "stderr", .out = -1 };
+
+  int status = 0;
+  bool exited = false, stdin_open = copy_stdin;
+  bool open_s[2] = { true, true };
+  while (!exited) {
+    struct pollfd pf[4];
+    int n = 0;
+    pf[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+    for (int i = 0; i < nstreams; i++)
+      pf[n++] = (struct pollfd){ .fd = open_s[i] ? streams[i].fd : -1, .events = POLLIN };
+    int in_idx = -1;
+    if (stdin_open) {
+      in_idx = n;
+      pf[n++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
+    }
+    if (poll(pf, (nfds_t)n, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    for (int i = 0; i < nstreams; i++)
+      if (open_s[i] && (pf[1 + i].revents & (POLLIN | POLLHUP | POLLERR)) && !pump(&streams[i]))
+        open_s[i] = false;
+    if (in_idx >= 0 && (pf[in_idx].revents & (POLLIN | POLLHUP | POLLERR))) {
+      char buf[65536];
+      ssize_t r = read(STDIN_FILENO, buf, sizeof buf);
+      if (r > 0)
+        write_all(master, buf, (size_t)r);
+      else if (r == 0 || errno != EINTR) {
+        stdin_open = false;
+        /* stdin that is not a terminal ended: tell the container with an EOF character */
+        if (!isatty(STDIN_FILENO)) {
+          struct termios t;
+          char eof = 4;
+          if (tcgetattr(master, &t) == 0)
+            eof = (char)t.c_cc[VEOF];
+          write_all(master, &eof, 1);
+        }
+      }
+    }
+    if (pf[0].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      if (read(sfd, &si, sizeof si) != sizeof si)
+        continue;
+      if (si.ssi_signo == SIGCHLD) {
+        pid_t w;
+        int st;
+        while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+          if (w == child) {
+            status = st;
+            exited = true;
+          }
+      } else if (si.ssi_signo == SIGWINCH && attached_tty)
+        resize(master);
+      else if (si.ssi_signo != SIGWINCH || master < 0)
+        kill(child, (int)si.ssi_signo);
+    }
+  }
+  /* the process is gone: take what is still buffered, without waiting for holders of the other end */
+  for (int i = 0; i < nstreams; i++) {
+    if (!open_s[i])
+      goto flush;
+    fcntl(streams[i].fd, F_SETFL, fcntl(streams[i].fd, F_GETFL) | O_NONBLOCK);
+    for (int k = 0; k < 1024; k++) {
+      char buf[65536];
+      ssize_t r = read(streams[i].fd, buf, sizeof buf);
+      if (r <= 0)
+        break;
+      if (streams[i].out >= 0)
+        write_all(streams[i].out, buf, (size_t)r);
+      log_feed(&streams[i], buf, (size_t)r, false);
+    }
+  flush:
+    log_feed(&streams[i], "", 0, true);
+  }
+  term_restore();
+  return status;
+}

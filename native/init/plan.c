@@ -1,0 +1,321 @@
+/*
+ * The plan reader. The plan is "key=value\0" records (see src/runtime/plan.ts);
+ * list-valued fields repeat their key, and a record with several fields
+ * separates them with 0x1f. The reader is strict: an unknown key, a missing
+ * field or a malformed number is an error, never a default.
+ */
+#include "init.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PLAN_MAX (16u << 20)
+
+/* Splits s in place on FIELD_SEP; returns the number of fields (at most max). */
+static size_t split_on(char *s, char **f, size_t max, char sep)
+{
+  size_t n = 0;
+  f[n++] = s;
+  for (char *c = s; *c && n < max; c++)
+    if (*c == sep) {
+      *c = '\0';
+      f[n++] = c + 1;
+    }
+  return n;
+}
+
+static size_t split(char *s, char **f, size_t max)
+{
+  return split_on(s, f, max, FIELD_SEP);
+}
+
+static int num(const char *s, uint64_t *out, int base)
+{
+  char *end;
+  if (!*s)
+    return -1;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, base);
+  if (errno || *end)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+static int snum(const char *s, int64_t *out)
+{
+  char *end;
+  if (!*s)
+    return -1;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || *end)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* Appends one element to a growable array. */
+static void *push(void *arr, size_t *n, size_t size)
+{
+  void *p = realloc(arr, (*n + 1) * size);
+  if (!p) {
+    status_err("plan", ENOMEM, "out of memory");
+    _exit(125);
+  }
+  memset((char *)p + *n * size, 0, size);
+  (*n)++;
+  return p;
+}
+
+#define PUSH_STR(arr, n, v)                                                                        \
+  do {                                                                                             \
+    arr = push(arr, &n, sizeof *arr);                                                              \
+    arr[n - 1] = v;                                                                                \
+  } while (0)
+
+static int parse_op(struct plan *p, char *v)
+{
+  char *f[7];
+  size_t n = split(v, f, 7);
+  uint64_t a, b, c;
+  p->ops = push(p->ops, &p->nops, sizeof *p->ops);
+  struct op *o = &p->ops[p->nops - 1];
+  switch (f[0][0]) {
+  case 'm':
+    if (n != 6 || num(f[4], &a, 10))
+      return -1;
+    o->kind = OP_MOUNT;
+    o->src = f[1];
+    o->dst = f[2];
+    o->fstype = f[3];
+    o->flags = a;
+    o->data = f[5];
+    return 0;
+  case 'n':
+    if (n != 5 || num(f[2], &a, 8) || num(f[3], &b, 10) || num(f[4], &c, 10))
+      return -1;
+    o->kind = OP_MKNOD;
+    o->dst = f[1];
+    o->mode = a;
+    o->major = b;
+    o->minor = c;
+    return 0;
+  case 'l':
+    if (n != 3)
+      return -1;
+    o->kind = OP_SYMLINK;
+    o->src = f[1];
+    o->dst = f[2];
+    return 0;
+  case 'k':
+  case 'r':
+  case 'd':
+    if (n != 2)
+      return -1;
+    o->kind = f[0][0] == 'k' ? OP_MASK : f[0][0] == 'r' ? OP_ROPATH : OP_MKDIR;
+    o->dst = f[1];
+    return 0;
+  }
+  return -1;
+}
+
+static int parse_rule(struct plan *p, char *v)
+{
+  char *f[8];
+  size_t n = split(v, f, 8);
+  uint64_t a;
+  if (n < 2 || num(f[0], &a, 10))
+    return -1;
+  p->rules = push(p->rules, &p->nrules, sizeof *p->rules);
+  struct sc_rule *r = &p->rules[p->nrules - 1];
+  r->action = (uint32_t)a;
+  r->name = f[1];
+  for (size_t i = 2; i < n; i++) {
+    uint64_t idx, op, v1, v2;
+    char *g[4];
+    if (split_on(f[i], g, 4, ',') != 4 || num(g[0], &idx, 10) || num(g[1], &op, 10) || num(g[2], &v1, 10) ||
+        num(g[3], &v2, 10) || idx > 5)
+      return -1;
+    r->args[r->nargs++] = (struct sc_arg){ (unsigned)idx, (int)op, v1, v2 };
+  }
+  return 0;
+}
+
+static int parse_rlimit(struct plan *p, char *v)
+{
+  char *f[3];
+  uint64_t r;
+  int64_t s, h;
+  if (split(v, f, 3) != 3 || num(f[0], &r, 10) || snum(f[1], &s) || snum(f[2], &h))
+    return -1;
+  p->rlimits = push(p->rlimits, &p->nrlimits, sizeof *p->rlimits);
+  /* -1 means unlimited (RLIM_INFINITY is all ones) */
+  p->rlimits[p->nrlimits - 1] = (struct rlim){ (int)r, (uint64_t)s, (uint64_t)h };
+  return 0;
+}
+
+static int parse_record(struct plan *p, char *k, char *v)
+{
+  uint64_t n;
+#define IS(s) (strcmp(k, s) == 0)
+  if (IS("mode")) {
+    if (strcmp(v, "run") && strcmp(v, "exec"))
+      return -1;
+    p->exec_mode = strcmp(v, "exec") == 0;
+  } else if (IS("clone")) {
+    if (num(v, &n, 10))
+      return -1;
+    p->clone_flags = (int)n;
+  } else if (IS("rootfs"))
+    p->rootfs = v;
+  else if (IS("upper"))
+    p->upper = v;
+  else if (IS("work"))
+    p->work = v;
+  else if (IS("lower"))
+    PUSH_STR(p->lowers, p->nlowers, v);
+  else if (IS("ovl"))
+    PUSH_STR(p->overlay_opts, p->noverlay_opts, v);
+  else if (IS("op"))
+    return parse_op(p, v);
+  else if (IS("readonly"))
+    p->readonly_rootfs = true;
+  else if (IS("hostname"))
+    p->hostname = v;
+  else if (IS("lo"))
+    p->lo_up = true;
+  else if (IS("exitfile"))
+    p->exit_file = v;
+  else if (IS("init"))
+    p->init = true;
+  else if (IS("pid")) {
+    if (num(v, &n, 10) || n < 1)
+      return -1;
+    p->target_pid = (pid_t)n;
+  } else if (IS("ns"))
+    PUSH_STR(p->ns, p->nns, v);
+  else if (IS("cgroup"))
+    PUSH_STR(p->cgroup_procs, p->ncgroup_procs, v);
+  else if (IS("rlimit"))
+    return parse_rlimit(p, v);
+  else if (IS("caps")) {
+    if (num(v, &n, 16))
+      return -1;
+    p->caps = n;
+  } else if (IS("nnp"))
+    p->nnp = true;
+  else if (IS("seccomp.default")) {
+    if (num(v, &n, 10))
+      return -1;
+    p->seccomp = true;
+    p->seccomp_default = (uint32_t)n;
+  } else if (IS("seccomp.rule"))
+    return parse_rule(p, v);
+  else if (IS("uid")) {
+    if (num(v, &n, 10) || n > 0xfffffffeu)
+      return -1;
+    p->uid = (uid_t)n;
+  } else if (IS("gid")) {
+    if (num(v, &n, 10) || n > 0xfffffffeu)
+      return -1;
+    p->gid = (gid_t)n;
+  } else if (IS("group")) {
+    if (num(v, &n, 10) || n > 0xfffffffeu)
+      return -1;
+    p->groups = push(p->groups, &p->ngroups, sizeof *p->groups);
+    p->groups[p->ngroups - 1] = (gid_t)n;
+  } else if (IS("cwd"))
+    p->cwd = v;
+  else if (IS("env"))
+    PUSH_STR(p->env, p->nenv, v);
+  else if (IS("arg"))
+    PUSH_STR(p->argv, p->nargv, v);
+  else if (IS("tty"))
+    p->tty = true;
+  else if (IS("stdin"))
+    p->open_stdin = true;
+  else if (IS("detach"))
+    p->detach = true;
+  else if (IS("log"))
+    p->log_file = v;
+  else
+    return -1;
+  return 0;
+#undef IS
+}
+
+int plan_read(int fd, struct plan *p, char *err, size_t errlen)
+{
+  size_t cap = 1 << 16, len = 0;
+  char *buf = malloc(cap);
+  for (;;) {
+    if (!buf) {
+      snprintf(err, errlen, "out of memory");
+      return -ENOMEM;
+    }
+    ssize_t r = read(fd, buf + len, cap - len);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0) {
+      snprintf(err, errlen, "read plan");
+      return -errno;
+    }
+    if (r == 0)
+      break;
+    len += (size_t)r;
+    if (len == cap) {
+      if (cap >= PLAN_MAX) {
+        snprintf(err, errlen, "plan larger than %u bytes", PLAN_MAX);
+        return -E2BIG;
+      }
+      cap *= 2;
+      buf = realloc(buf, cap);
+    }
+  }
+  close(fd);
+  memset(p, 0, sizeof *p);
+  if (len == 0 || buf[len - 1] != '\0') {
+    snprintf(err, errlen, "plan is empty or not NUL-terminated");
+    return -EINVAL;
+  }
+  for (size_t off = 0; off < len;) {
+    char *rec = buf + off;
+    off += strlen(rec) + 1;
+    char *eq = strchr(rec, '=');
+    if (!eq) {
+      snprintf(err, errlen, "plan record without '=': %.60s", rec);
+      return -EINVAL;
+    }
+    *eq = '\0';
+    if (parse_record(p, rec, eq + 1) < 0) {
+      snprintf(err, errlen, "bad plan record %.40s", rec);
+      return -EINVAL;
+    }
+  }
+  /* lists are used as NULL-terminated vectors by execve */
+  PUSH_STR(p->argv, p->nargv, NULL);
+  p->nargv--;
+  PUSH_STR(p->env, p->nenv, NULL);
+  p->nenv--;
+  if (p->nargv == 0 || !p->cwd) {
+    snprintf(err, errlen, "plan lacks arg or cwd");
+    return -EINVAL;
+  }
+  if (!p->exec_mode && (!p->rootfs || !p->upper || !p->work || !p->nlowers || !p->exit_file)) {
+    snprintf(err, errlen, "run plan lacks rootfs, upper, work, lower or exitfile");
+    return -EINVAL;
+  }
+  if (p->exec_mode && !p->target_pid) {
+    snprintf(err, errlen, "exec plan lacks pid");
+    return -EINVAL;
+  }
+  if (p->detach && !p->log_file && !p->exec_mode) {
+    snprintf(err, errlen, "detached plan lacks log");
+    return -EINVAL;
+  }
+  return 0;
+}

@@ -1,0 +1,326 @@
+/*
+ * The container's filesystem view, in the child, in kernel order:
+ * private propagation, overlay root (new mount API, lowerdir+ per layer),
+ * the plan's mount operations (proc, sys, dev, binds, tmpfs, masks, read-only
+ * paths), read-only root, pivot_root. Every container path is resolved with
+ * openat2(RESOLVE_IN_ROOT) from a handle on the root, so a symlink planted in
+ * the image cannot point a mount at a host path.
+ */
+#include "init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#define X_FSOPEN_CLOEXEC 0x1u
+#define X_FSCONFIG_SET_STRING 1u
+#define X_FSCONFIG_CMD_CREATE 6u
+#define X_FSMOUNT_CLOEXEC 0x1u
+#define X_MOVE_MOUNT_F_EMPTY_PATH 0x4u
+
+static int resolve(int rootfd, const char *path, int flags)
+{
+  struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+  const char *rel = path;
+  while (*rel == '/')
+    rel++;
+  if (!*rel)
+    rel = ".";
+  return (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
+}
+
+/*
+ * An O_PATH handle on the container path, creating it (and its parents, as
+ * directories) when missing: a directory, or an empty file when !dir.
+ */
+static int ensure(int rootfd, const char *path, bool dir, int sync)
+{
+  int fd = resolve(rootfd, path, O_PATH);
+  if (fd >= 0 || errno != ENOENT)
+    return fd;
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  char *slash = strrchr(buf, '/');
+  const char *name = slash ? slash + 1 : buf;
+  int parent;
+  if (slash && slash != buf) {
+    *slash = '\0';
+    parent = ensure(rootfd, buf, true, sync);
+  } else
+    parent = dup(rootfd);
+  if (parent < 0)
+    return -1;
+  int r = dir ? mkdirat(parent, name, 0755) : close(openat(parent, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
+  close(parent);
+  if (r < 0 && errno != EEXIST)
+    return -1;
+  return resolve(rootfd, path, O_PATH);
+}
+
+static void fdpath(char *out, size_t len, int fd)
+{
+  snprintf(out, len, "/proc/self/fd/%d", fd);
+}
+
+/* The flags a bind remount must keep (the kernel refuses to drop locked nosuid/nodev/noexec). */
+static unsigned long kept_flags(const char *target)
+{
+  struct statvfs s;
+  unsigned long f = 0;
+  if (statvfs(target, &s) < 0)
+    return 0;
+  if (s.f_flag & ST_NOSUID)
+    f |= MS_NOSUID;
+  if (s.f_flag & ST_NODEV)
+    f |= MS_NODEV;
+  if (s.f_flag & ST_NOEXEC)
+    f |= MS_NOEXEC;
+  if (s.f_flag & ST_NOATIME)
+    f |= MS_NOATIME;
+  if (s.f_flag & ST_NODIRATIME)
+    f |= MS_NODIRATIME;
+  if (s.f_flag & ST_RELATIME)
+    f |= MS_RELATIME;
+  return f;
+}
+
+/* Re-resolve (the old handle points below the new mount) and remount read-only. */
+static void remount_ro(int rootfd, const char *dst, unsigned long extra, int sync)
+{
+  char p[64];
+  int fd = resolve(rootfd, dst, O_PATH);
+  if (fd < 0)
+    child_fail(sync, "resolve", dst);
+  fdpath(p, sizeof p, fd);
+  if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | kept_flags(p) | extra, NULL) < 0)
+    child_fail(sync, "remount read-only", dst);
+  close(fd);
+}
+
+static void do_mount(int rootfd, const struct op *o, int sync)
+{
+  char p[64];
+  bool bind = o->flags & MS_BIND;
+  bool dir = true;
+  if (bind) {
+    struct stat st;
+    if (stat(o->src, &st) < 0)
+      child_fail(sync, "stat bind source", o->src);
+    dir = S_ISDIR(st.st_mode);
+  }
+  int fd = ensure(rootfd, o->dst, dir, sync);
+  if (fd < 0)
+    child_fail(sync, "create mount point", o->dst);
+  fdpath(p, sizeof p, fd);
+  unsigned long flags = o->flags;
+  if (bind) {
+    if (mount(o->src, p, NULL, MS_BIND | MS_REC, NULL) < 0)
+      child_fail(sync, "bind mount", o->dst);
+    close(fd);
+    unsigned long extra = flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    if (flags & MS_RDONLY)
+      remount_ro(rootfd, o->dst, extra, sync);
+    return;
+  }
+  if (mount(*o->src ? o->src : o->fstype, p, o->fstype, flags, *o->data ? o->data : NULL) < 0)
+    child_fail(sync, "mount", o->dst);
+  close(fd);
+}
+
+static void do_mknod(int rootfd, const struct op *o, int sync)
+{
+  /* a device node on the container's /dev tmpfs; the parent exists (it is /dev) */
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", o->dst);
+  char *slash = strrchr(buf, '/');
+  if (!slash)
+    child_fail(sync, "mknod", o->dst);
+  *slash = '\0';
+  int parent = ensure(rootfd, *buf ? buf : "/", true, sync);
+  if (parent < 0 || mknodat(parent, slash + 1, S_IFCHR | o->mode, makedev(o->major, o->minor)) < 0)
+    child_fail(sync, "mknod", o->dst);
+  /* mknod honours the umask; the plan's mode is what the node must have */
+  char p[64];
+  int fd = openat(parent, slash + 1, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  fdpath(p, sizeof p, fd);
+  if (fd < 0 || chmod(p, o->mode) < 0)
+    child_fail(sync, "chmod device", o->dst);
+  close(fd);
+  close(parent);
+}
+
+static void do_symlink(int rootfd, const struct op *o, int sync)
+{
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", o->dst);
+  char *slash = strrchr(buf, '/');
+  if (!slash)
+    child_fail(sync, "symlink", o->dst);
+  *slash = '\0';
+  int parent = ensure(rootfd, *buf ? buf : "/", true, sync);
+  if (parent < 0 || (symlinkat(o->src, parent, slash + 1) < 0 && errno != EEXIST))
+    child_fail(sync, "symlink", o->dst);
+  close(parent);
+}
+
+static void do_mask(int rootfd, const struct op *o, int sync)
+{
+  char p[64], devnull[64];
+  int fd = resolve(rootfd, o->dst, O_PATH);
+  if (fd < 0) {
+    if (errno == ENOENT)
+      return;
+    child_fail(sync, "resolve masked path", o->dst);
+  }
+  struct stat st;
+  fstat(fd, &st);
+  fdpath(p, sizeof p, fd);
+  if (S_ISDIR(st.st_mode)) {
+    if (mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") < 0)
+      child_fail(sync, "mask directory", o->dst);
+  } else {
+    int nfd = resolve(rootfd, "/dev/null", O_PATH);
+    if (nfd < 0)
+      child_fail(sync, "resolve /dev/null", o->dst);
+    fdpath(devnull, sizeof devnull, nfd);
+    if (mount(devnull, p, NULL, MS_BIND, NULL) < 0)
+      child_fail(sync, "mask file", o->dst);
+    close(nfd);
+  }
+  close(fd);
+}
+
+static void do_ropath(int rootfd, const struct op *o, int sync)
+{
+  char p[64];
+  int fd = resolve(rootfd, o->dst, O_PATH);
+  if (fd < 0) {
+    if (errno == ENOENT)
+      return;
+    child_fail(sync, "resolve read-only path", o->dst);
+  }
+  fdpath(p, sizeof p, fd);
+  if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0)
+    child_fail(sync, "bind read-only path", o->dst);
+  close(fd);
+  remount_ro(rootfd, o->dst, 0, sync);
+}
+
+static void mount_overlay(const struct plan *p, int sync)
+{
+  int fs = (int)syscall(SYS_fsopen, "overlay", X_FSOPEN_CLOEXEC);
+  if (fs < 0)
+    child_fail(sync, "fsopen overlay", p->rootfs);
+  for (size_t i = 0; i < p->nlowers; i++)
+    if (syscall(SYS_fsconfig, fs, X_FSCONFIG_SET_STRING, "lowerdir+", p->lowers[i], 0) < 0)
+      child_fail(sync, "overlay lowerdir+", p->lowers[i]);
+  if (syscall(SYS_fsconfig, fs, X_FSCONFIG_SET_STRING, "upperdir", p->upper, 0) < 0)
+    child_fail(sync, "overlay upperdir", p->upper);
+  if (syscall(SYS_fsconfig, fs, X_FSCONFIG_SET_STRING, "workdir", p->work, 0) < 0)
+    child_fail(sync, "overlay workdir", p->work);
+  for (size_t i = 0; i < p->noverlay_opts; i++) {
+    char kv[256];
+    snprintf(kv, sizeof kv, "%s", p->overlay_opts[i]);
+    char *eq = strchr(kv, '=');
+    if (!eq)
+      child_fail(sync, "overlay option", kv);
+    *eq = '\0';
+    if (syscall(SYS_fsconfig, fs, X_FSCONFIG_SET_STRING, kv, eq + 1, 0) < 0)
+      child_fail(sync, "overlay option", kv);
+  }
+  if (syscall(SYS_fsconfig, fs, X_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+    int err = errno;
+    char log[512] = "";
+    ssize_t n = read(fs, log, sizeof log - 1);
+    log[n > 0 ? n : 0] = '\0';
+    errno = err;
+    child_fail(sync, "create overlay", *log ? log : p->rootfs);
+  }
+  int mfd = (int)syscall(SYS_fsmount, fs, X_FSMOUNT_CLOEXEC, 0);
+  if (mfd < 0)
+    child_fail(sync, "fsmount overlay", p->rootfs);
+  if (syscall(SYS_move_mount, mfd, "", AT_FDCWD, p->rootfs, X_MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    child_fail(sync, "move_mount overlay", p->rootfs);
+  close(mfd);
+  close(fs);
+}
+
+void setup_rootfs(const struct plan *p, int sync)
+{
+  /* nothing mounted from here on may propagate back to the host */
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    child_fail(sync, "make / private", NULL);
+  mount_overlay(p, sync);
+  int rootfd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0)
+    child_fail(sync, "open rootfs", p->rootfs);
+  for (size_t i = 0; i < p->nops; i++) {
+    const struct op *o = &p->ops[i];
+    switch (o->kind) {
+    case OP_MOUNT:
+      do_mount(rootfd, o, sync);
+      break;
+    case OP_MKNOD:
+      do_mknod(rootfd, o, sync);
+      break;
+    case OP_SYMLINK:
+      do_symlink(rootfd, o, sync);
+      break;
+    case OP_MASK:
+      do_mask(rootfd, o, sync);
+      break;
+    case OP_ROPATH:
+      do_ropath(rootfd, o, sync);
+      break;
+    case OP_MKDIR: {
+      int fd = ensure(rootfd, o->dst, true, sync);
+      if (fd < 0)
+        child_fail(sync, "create working directory", o->dst);
+      close(fd);
+      break;
+    }
+    }
+  }
+  if (p->readonly_rootfs && mount(NULL, p->rootfs, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+    child_fail(sync, "remount root read-only", p->rootfs);
+  /* pivot_root(".", "."): the old root ends up stacked on the new one; detach it */
+  if (fchdir(rootfd) < 0)
+    child_fail(sync, "chdir rootfs", p->rootfs);
+  close(rootfd);
+  if (syscall(SYS_pivot_root, ".", ".") < 0)
+    child_fail(sync, "pivot_root", p->rootfs);
+  if (umount2(".", MNT_DETACH) < 0)
+    child_fail(sync, "detach old root", NULL);
+  if (chdir("/") < 0)
+    child_fail(sync, "chdir /", NULL);
+}
+
+/* --network none still has a loopback interface, up, as docker's does. */
+void set_lo_up(int sync)
+{
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+    child_fail(sync, "get lo flags", NULL);
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+    child_fail(sync, "bring lo up", NULL);
+  close(s);
+}

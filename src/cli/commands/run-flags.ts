@@ -1,0 +1,60 @@
+/** The flags run and create share (docker's names). */
+import type { Command } from 'commander';
+import { collect } from '../common.js';
+import type { RunFlags } from '../../containers/options.js';
+
+export function addRunFlags(cmd: Command): Command {
+  return cmd
+    .option('-i, --interactive', 'keep STDIN open', false)
+    .option('-t, --tty', 'allocate a pseudo-TTY', false)
+    .option('--rm', 'remove the container when it exits', false)
+    .option('--name <name>', 'assign a name to the container')
+    .option('-e, --env <KEY=VALUE>', 'set environment variables', collect, [])
+    .option('--env-file <file>', 'read environment variables from a file', collect, [])
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-u, --user <user[:group]>', 'username or UID (format: <name|uid>[:<group|gid>])')
+    .option('-h, --hostname <name>', 'container host name')
+    .option('-v, --volume <host:ctr[:ro]>', 'bind mount a volume', collect, [])
+    .option('--tmpfs <path[:opts]>', 'mount a tmpfs directory', collect, [])
+    .option('--read-only', "mount the container's root filesystem as read only", false)
+    .option('--network <mode>', 'network mode: none or host', 'none')
+    .option('--net <mode>', 'alias of --network')
+    .option('--entrypoint <cmd>', 'overwrite the default ENTRYPOINT of the image')
+    .option('--init', 'run an init inside the container that forwards signals and reaps processes', false)
+    .option('--ulimit <name=soft[:hard]>', 'ulimit options', collect, [])
+    .option('--privileged', 'give extended privileges to this container', false)
+    .option('--cap-add <cap>', 'add Linux capabilities', collect, [])
+    .option('--cap-drop <cap>', 'drop Linux capabilities', collect, [])
+    .option('--security-opt <opt>', 'security options', collect, [])
+    .option('--pull <policy>', 'pull image before running: missing, always, never', 'missing')
+    .option('-l, --label <k=v>', 'set metadata on a container', collect, [])
+    .helpOption('--help', 'display help for command');
+}
+
+export function runFlags(o: Record<string, unknown>, detach: boolean): RunFlags {
+  return {
+    name: o.name as string | undefined,
+    env: o.env as string[],
+    envFile: o.envFile as string[],
+    workdir: o.workdir as string | undefined,
+    user: o.user as string | undefined,
+    hostname: o.hostname as string | undefined,
+    volume: o.volume as string[],
+    tmpfs: o.tmpfs as string[],
+    readOnly: !!o.readOnly,
+    network: (o.net as string | undefined) ?? (o.network as string),
+    entrypoint: o.entrypoint as string | undefined,
+    init: !!o.init,
+    ulimit: o.ulimit as string[],
+    privileged: !!o.privileged,
+    capAdd: o.capAdd as string[],
+    capDrop: o.capDrop as string[],
+    securityOpt: o.securityOpt as string[],
+    tty: !!o.tty,
+    interactive: !!o.interactive,
+    rm: !!o.rm,
+    detach,
+    pull: o.pull as string | undefined,
+    label: o.label as string[],
+  };
+}

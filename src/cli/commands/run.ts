@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import { action, ctxOf } from '../common.js';
+import { addRunFlags, runFlags } from './run-flags.js';
+import { runContainer } from '../../ops/run.js';
+
+export function register(program: Command): void {
+  addRunFlags(
+    program
+      .command('run')
+      .description('Create and run a new container from an image')
+      .argument('<image>', 'IMAGE')
+      .argument('[command...]', 'COMMAND [ARG...]')
+      .passThroughOptions()
+      .option('-d, --detach', 'run the container in the background and print its ID', false),
+  ).action(
+    action(async (image: string, command: string[], opts: Record<string, unknown>, cmd: Command) => {
+      const r = await runContainer(ctxOf(cmd), image, command, runFlags(opts, !!opts.detach));
+      if (opts.detach) {
+        process.stdout.write(`${r.id}\n`);
+        return 0;
+      }
+      return r.exitCode ?? 0;
+    }),
+  );
+}

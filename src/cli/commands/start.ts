@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { action, ctxOf } from '../common.js';
+import { findContainer } from '../../containers/record.js';
+import { startContainer } from '../../containers/start.js';
+
+export function register(program: Command): void {
+  program
+    .command('start')
+    .description('Start one or more stopped containers')
+    .argument('<containers...>', 'CONTAINER...')
+    .option('-a, --attach', "attach STDOUT/STDERR and forward signals; exit with the container's status", false)
+    .option('-i, --interactive', "attach the container's STDIN", false)
+    .action(
+      action(async (names: string[], opts: { attach: boolean; interactive: boolean }, cmd: Command) => {
+        const ctx = ctxOf(cmd);
+        const attach = opts.attach || opts.interactive;
+        if (attach && names.length > 1) throw new (await import('../../util/errors.js')).TsrunError('USAGE', 'you cannot start and attach multiple containers at once');
+        let code = 0;
+        for (const name of names) {
+          const s = await startContainer(ctx, findContainer(ctx, name), { detach: !attach });
+          if (attach) {
+            code = await s.launched.wait();
+            const { refresh } = await import('../../containers/status.js');
+            const { readContainer } = await import('../../containers/record.js');
+            const fresh = readContainer(ctx, s.container.config.id);
+            if (fresh) refresh(ctx, fresh);
+          } else process.stdout.write(`${name}\n`);
+        }
+        return code;
+      }),
+    );
+}

@@ -1,0 +1,157 @@
+/**
+ * create: a container record from an image and docker's run flags. Nothing
+ * runs yet. The record appears complete or not at all: the dir is filled
+ * first and config.json (what makes it a container) is written last, all
+ * under the shared gc lock (rmi cannot collect the image's layers mid-way)
+ * and the names lock (two creates cannot take the same name).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Ctx } from '../ops/context.js';
+import { withContentLock } from '../ops/context.js';
+import type { Image } from '../images/store.js';
+import { conflict, syscallError, TsrunError, usageError } from '../util/errors.js';
+import { withLockSync } from '../util/lock.js';
+import { writeJsonAtomic } from '../util/atomic.js';
+import { containerDir, listContainers, newContainerId, type Container, type ContainerConfig } from './record.js';
+import { randomName, validName } from './names.js';
+import { mergeEnv, parseEnv, parseSecurityOpts, parseTmpfs, parseUlimit, parseVolume, validateCaps, type RunFlags } from './options.js';
+import { mountTargets } from '../runtime/mounts.js';
+import { compileSeccomp, readSeccompFile } from '../runtime/seccomp.js';
+
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Everything validated before the lock is taken. */
+export function buildConfig(imageRef: string, image: Image, cmd: string[], f: RunFlags, id: string): ContainerConfig {
+  const ic = image.config.config ?? {};
+  let entrypoint: string[] = (ic.Entrypoint as string[] | null | undefined) ?? [];
+  let command: string[] = cmd.length ? cmd : ((ic.Cmd as string[] | null | undefined) ?? []);
+  if (f.entrypoint !== undefined) {
+    entrypoint = f.entrypoint === '' ? [] : [f.entrypoint];
+    command = cmd; // docker: --entrypoint discards the image's Cmd
+  }
+  const argv = [...entrypoint, ...command];
+  if (!argv.length) throw usageError('no command specified', 'give a command after the image, or use an image with Cmd/Entrypoint');
+  const workdir = f.workdir ?? ((ic.WorkingDir as string | undefined) || '/');
+  if (!workdir.startsWith('/')) throw usageError(`the working directory ${JSON.stringify(workdir)} is invalid: it needs to be an absolute path`);
+  const imageEnv = (ic.Env as string[] | undefined) ?? [];
+  let env = mergeEnv(imageEnv, parseEnv(f.envFile, f.env));
+  if (!env.some((e) => e.startsWith('PATH='))) env = [DEFAULT_PATH, ...env];
+  if (f.tty) env = mergeEnv(['TERM=xterm'], env);
+  const network = f.network === 'none' || f.network === 'host' ? f.network : undefined;
+  if (!network) throw new TsrunError('UNSUPPORTED', `network ${JSON.stringify(f.network)} is not supported`, { hint: 'use --network none or --network host' });
+  const hostname = f.hostname ?? (network === 'host' ? os.hostname() : id.slice(0, 12));
+  if (!/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(hostname)) throw usageError(`invalid hostname ${JSON.stringify(hostname)}`);
+  const mounts = [...f.volume.map(parseVolume), ...f.tmpfs.map(parseTmpfs)];
+  const sec = parseSecurityOpts(f.securityOpt);
+  const capAdd = validateCaps(f.capAdd);
+  const capDrop = validateCaps(f.capDrop);
+  const labels: Record<string, string> = {};
+  for (const l of f.label) {
+    const eq = l.indexOf('=');
+    labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
+  }
+  const cfg: ContainerConfig = {
+    id,
+    name: f.name ?? '',
+    created: new Date().toISOString(),
+    image: imageRef,
+    imageId: image.record.id,
+    layers: image.chainIds,
+    path: argv[0]!,
+    args: argv.slice(1),
+    env,
+    workingDir: workdir,
+    user: f.user ?? ((ic.User as string | undefined) || ''),
+    hostname,
+    tty: f.tty,
+    openStdin: f.interactive,
+    stopSignal: (ic.StopSignal as string | undefined) || 'SIGTERM',
+    labels,
+    host: {
+      autoRemove: f.rm,
+      mounts,
+      readonlyRootfs: f.readOnly,
+      network,
+      privileged: f.privileged,
+      capAdd,
+      capDrop,
+      noNewPrivileges: sec.noNewPrivileges,
+      seccomp: sec.seccomp,
+      init: f.init,
+      ulimits: f.ulimit.map(parseUlimit),
+    },
+  };
+  cfg.host.bindTargets = mountTargets(cfg);
+  if (sec.seccomp !== 'default' && sec.seccomp !== 'unconfined') compileSeccomp(readSeccompFile(sec.seccomp), []); // fail now, not at start
+  return cfg;
+}
+
+function hostsFile(hostname: string, network: 'none' | 'host'): string {
+  if (network === 'host') {
+    try {
+      return fs.readFileSync('/etc/hosts', 'utf8');
+    } catch {
+      /* fall through to the minimal file */
+    }
+  }
+  return ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', `127.0.1.1\t${hostname}`, ''].join('\n');
+}
+
+function resolvConf(network: 'none' | 'host'): string {
+  if (network === 'host') {
+    try {
+      return fs.readFileSync('/etc/resolv.conf', 'utf8');
+    } catch {
+      /* none */
+    }
+  }
+  return '# tsrun: no network (--network none)\n';
+}
+
+/** Fill the container dir; config.json last. */
+function writeRecord(dir: string, cfg: ContainerConfig): void {
+  fs.mkdirSync(dir, { mode: 0o700 });
+  for (const d of ['upper', 'work', 'rootfs']) fs.mkdirSync(path.join(dir, d), { mode: 0o755 });
+  if (!cfg.layers.length) fs.mkdirSync(path.join(dir, 'empty'), { mode: 0o755 });
+  fs.writeFileSync(path.join(dir, 'hostname'), `${cfg.hostname}\n`, { mode: 0o644 });
+  fs.writeFileSync(path.join(dir, 'hosts'), hostsFile(cfg.hostname, cfg.host.network), { mode: 0o644 });
+  fs.writeFileSync(path.join(dir, 'resolv.conf'), resolvConf(cfg.host.network), { mode: 0o644 });
+  if (cfg.host.seccomp !== 'default' && cfg.host.seccomp !== 'unconfined') {
+    fs.copyFileSync(cfg.host.seccomp, path.join(dir, 'seccomp.json'));
+    cfg.host.seccomp = 'seccomp.json'; // relative to the container dir from now on
+  }
+  for (const m of cfg.host.mounts) {
+    // docker creates a missing bind source as a directory
+    if (m.type === 'bind' && !fs.existsSync(m.source!)) fs.mkdirSync(m.source!, { recursive: true });
+  }
+  writeJsonAtomic(path.join(dir, 'state.json'), { status: 'created' });
+  writeJsonAtomic(path.join(dir, 'config.json'), cfg);
+}
+
+export async function createContainer(ctx: Ctx, imageRef: string, image: Image, cmd: string[], flags: RunFlags): Promise<Container> {
+  if (flags.name !== undefined && !validName(flags.name)) throw usageError(`invalid container name ${JSON.stringify(flags.name)}`, 'only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed');
+  const id = newContainerId();
+  const cfg = buildConfig(imageRef, image, cmd, flags, id);
+  return withContentLock(ctx, async () => {
+    for (const l of cfg.layers) if (!ctx.layers.has(l)) throw new TsrunError('NOT_FOUND', `layer ${l} of image ${imageRef} is missing`, { hint: 'pull or load the image again' });
+    return withLockSync(path.join(ctx.containersDir, 'names.lock'), () => {
+      const taken = new Set(listContainers(ctx).map((c) => c.config.name));
+      if (cfg.name) {
+        if (taken.has(cfg.name)) throw conflict(`the container name "/${cfg.name}" is already in use`, 'remove that container or choose another name with --name');
+      } else {
+        do cfg.name = randomName();
+        while (taken.has(cfg.name));
+      }
+      const dir = containerDir(ctx, id);
+      try {
+        writeRecord(dir, cfg);
+      } catch (err) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        throw syscallError(`cannot create container ${cfg.name}`, err);
+      }
+      return { dir, config: cfg, state: { status: 'created' as const } };
+    });
+  });
+}

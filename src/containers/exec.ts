@@ -1,0 +1,24 @@
+/**
+ * exec: run another process in a running container: tsrun-init in exec mode
+ * joins the container's namespaces and cgroup and applies the same
+ * confinement (capabilities, seccomp, no_new_privs) as the container's own.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Ctx } from '../ops/context.js';
+import { conflict } from '../util/errors.js';
+import type { Container } from './record.js';
+import { refresh, requireRunning, sameProcessAlive } from './status.js';
+import { cgroupDirs } from '../runtime/cgroups.js';
+import { execPlan, type ProcessSpec } from '../runtime/plan.js';
+import { launch, type Launched } from '../runtime/launch.js';
+
+export async function execInContainer(ctx: Ctx, c0: Container, proc: ProcessSpec): Promise<Launched> {
+  const c = refresh(ctx, c0);
+  requireRunning(c, 'exec in', false);
+  if (!sameProcessAlive(c.state.pid, c.state.pidStart)) throw conflict(`container ${c.config.name} is not running`, `see tsrun ps -a`);
+  const procs = cgroupDirs(c.config.id)
+    .dirs.map((d) => path.join(d, 'cgroup.procs'))
+    .filter((f) => fs.existsSync(f));
+  return launch(execPlan(ctx, c, c.state.pid!, procs, proc), { detach: proc.detach });
+}

@@ -1,0 +1,48 @@
+/**
+ * start: created/exited → running. Refresh first (a "running" record whose
+ * monitor is gone is exited), refuse a live container, make its cgroup, hand
+ * the plan to tsrun-init, record the PIDs (with start times, so a reused PID
+ * is never mistaken for the container).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Ctx } from '../ops/context.js';
+import { conflict, isTsrunError } from '../util/errors.js';
+import { writeState, type Container } from './record.js';
+import { procStartTime, refresh } from './status.js';
+import { createCgroup, removeCgroup } from '../runtime/cgroups.js';
+import { runPlan } from '../runtime/plan.js';
+import { launch, type Launched } from '../runtime/launch.js';
+
+export interface Started {
+  container: Container;
+  launched: Launched;
+}
+
+export async function startContainer(ctx: Ctx, c0: Container, opts: { detach: boolean } = { detach: true }): Promise<Started> {
+  const c = refresh(ctx, c0);
+  if (c.state.status === 'running' || c.state.status === 'paused') {
+    throw conflict(`container ${c.config.name} is already ${c.state.status}`, `stop it first: tsrun stop ${c.config.name}`);
+  }
+  fs.rmSync(path.join(c.dir, 'exit.json'), { force: true });
+  const plan = runPlan(ctx, c, createCgroup(ctx, c.config.id).procsFiles, opts.detach);
+  let launched: Launched;
+  try {
+    const startedAt = new Date().toISOString();
+    launched = await launch(plan, {
+      detach: opts.detach,
+      onSpawn: (monitorPid) => writeState(c, { status: 'running', monitorPid, monitorStart: procStartTime(monitorPid), startedAt, restartCount: c.state.restartCount }),
+    });
+  } catch (err) {
+    const exitCode = isTsrunError(err) ? err.exitCode : 125;
+    writeState(c, { ...c.state, status: 'exited', exitCode, finishedAt: new Date().toISOString(), error: (err as Error).message, pid: undefined, monitorPid: undefined });
+    try {
+      removeCgroup(c.config.id);
+    } catch {
+      /* empty cgroup left behind: rm removes it */
+    }
+    throw err;
+  }
+  writeState(c, { ...c.state, pid: launched.pid, pidStart: procStartTime(launched.pid) });
+  return { container: c, launched };
+}

@@ -1,0 +1,131 @@
+/**
+ * The launch plan: everything tsrun-init needs, decided here. Encoded as
+ * "key=value\0" records; records with several fields separate them with
+ * 0x1f (native/init/plan.c is the reader; the two change together).
+ */
+import path from 'node:path';
+import type { Ctx } from '../ops/context.js';
+import type { Container } from '../containers/record.js';
+import { TsrunError } from '../util/errors.js';
+import { capabilitySet, capMask } from './caps.js';
+import { compileSeccomp, readSeccompFile, type CompiledSeccomp } from './seccomp.js';
+import { DEFAULT_SECCOMP_PROFILE } from './seccomp-default.js';
+import { fsOps, type FsOp } from './mounts.js';
+import { resolveUser } from './user.js';
+
+const SEP = '\x1f';
+const CLONE = { NEWNS: 0x20000, NEWCGROUP: 0x2000000, NEWUTS: 0x4000000, NEWIPC: 0x8000000, NEWPID: 0x20000000, NEWNET: 0x40000000 };
+
+/** RLIMIT_* numbers (x86_64/arm64 generic) for docker's --ulimit names. */
+export const RLIMITS: Record<string, number> = {
+  cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, rss: 5, nproc: 6, nofile: 7, memlock: 8, as: 9, locks: 10,
+  sigpending: 11, msgqueue: 12, nice: 13, rtprio: 14, rttime: 15,
+};
+
+export class PlanWriter {
+  private parts: string[] = [];
+  add(key: string, ...fields: (string | number | bigint)[]): this {
+    const value = fields.map(String).join(SEP);
+    if (value.includes('\0')) throw new TsrunError('USAGE', `${key} contains a NUL byte`, { hint: 'arguments, env and paths cannot contain NUL' });
+    if (fields.length > 1 && fields.some((f) => String(f).includes(SEP))) throw new TsrunError('USAGE', `${key} contains the byte 0x1f`);
+    this.parts.push(`${key}=${value}\0`);
+    return this;
+  }
+  encode(): Buffer {
+    return Buffer.from(this.parts.join(''), 'utf8');
+  }
+}
+
+/** Process settings shared by run and exec. */
+export interface ProcessSpec {
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: string;
+  tty: boolean;
+  openStdin: boolean;
+  detach: boolean;
+}
+
+/** Upper dir then lower dirs topmost first: where the image's files are, for /etc/passwd. */
+export function layerDirs(ctx: Ctx, c: Container): string[] {
+  return [path.join(c.dir, 'upper'), ...c.config.layers.map((l) => ctx.layers.diffDir(l)).reverse()];
+}
+
+function addConfinement(w: PlanWriter, ctx: Ctx, c: Container, proc: ProcessSpec): void {
+  const h = c.config.host;
+  const caps = capabilitySet(h);
+  w.add('caps', capMask(caps));
+  if (h.noNewPrivileges) w.add('nnp', 1);
+  let compiled: CompiledSeccomp | undefined;
+  if (h.seccomp === 'default' && !h.privileged) compiled = compileSeccomp(DEFAULT_SECCOMP_PROFILE, caps);
+  else if (h.seccomp !== 'unconfined' && h.seccomp !== 'default') compiled = compileSeccomp(readSeccompFile(path.join(c.dir, h.seccomp)), caps);
+  if (compiled) {
+    w.add('seccomp.default', compiled.defaultAction);
+    for (const r of compiled.rules) w.add('seccomp.rule', r.action, r.name, ...r.args.map((a) => [a.index, a.op, a.v1, a.v2].join(',')));
+  }
+  for (const u of h.ulimits) {
+    const n = RLIMITS[u.name];
+    if (n === undefined) throw new TsrunError('USAGE', `unknown ulimit ${u.name}`);
+    w.add('rlimit', n, u.soft, u.hard);
+  }
+  const user = resolveUser(layerDirs(ctx, c), proc.user);
+  w.add('uid', user.uid).add('gid', user.gid);
+  for (const g of user.groups) w.add('group', g);
+  const env = proc.env.some((e) => e.startsWith('HOME=')) ? proc.env : [...proc.env, `HOME=${user.home}`];
+  for (const e of env) w.add('env', e);
+  for (const a of proc.args) w.add('arg', a);
+  w.add('cwd', proc.cwd || '/');
+  if (proc.tty) w.add('tty', 1);
+  if (proc.openStdin) w.add('stdin', 1);
+  if (proc.detach) w.add('detach', 1);
+}
+
+function addOp(w: PlanWriter, o: FsOp): void {
+  switch (o.op) {
+    case 'mount':
+      return void w.add('op', 'm', o.src, o.dst, o.fstype, o.flags, o.data);
+    case 'mknod':
+      return void w.add('op', 'n', o.dst, o.mode.toString(8), o.major, o.minor);
+    case 'symlink':
+      return void w.add('op', 'l', o.target, o.dst);
+    case 'mask':
+      return void w.add('op', 'k', o.dst);
+    case 'ropath':
+      return void w.add('op', 'r', o.dst);
+    case 'mkdir':
+      return void w.add('op', 'd', o.dst);
+  }
+}
+
+export function runPlan(ctx: Ctx, c: Container, cgroupProcs: string[], detach: boolean): Buffer {
+  const cfg = c.config;
+  const w = new PlanWriter().add('mode', 'run');
+  let flags = CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
+  if (cfg.host.network === 'none') flags |= CLONE.NEWNET;
+  w.add('clone', flags);
+  if (cfg.host.network === 'none') w.add('lo', 1);
+  w.add('rootfs', path.join(c.dir, 'rootfs')).add('upper', path.join(c.dir, 'upper')).add('work', path.join(c.dir, 'work'));
+  const lowers = cfg.layers.length ? cfg.layers.map((l) => ctx.layers.diffDir(l)).reverse() : [path.join(c.dir, 'empty')];
+  for (const l of lowers) w.add('lower', l);
+  for (const o of ['redirect_dir=off', 'metacopy=off', 'index=off']) w.add('ovl', o);
+  for (const o of fsOps(cfg, c.dir)) addOp(w, o);
+  if (cfg.host.readonlyRootfs) w.add('readonly', 1);
+  w.add('hostname', cfg.hostname);
+  w.add('exitfile', path.join(c.dir, 'exit.json'));
+  if (detach) w.add('log', path.join(c.dir, 'ctr.log'));
+  if (cfg.host.init) w.add('init', 1);
+  for (const p of cgroupProcs) w.add('cgroup', p);
+  addConfinement(w, ctx, c, { args: [cfg.path, ...cfg.args], env: cfg.env, cwd: cfg.workingDir, user: cfg.user, tty: cfg.tty, openStdin: cfg.openStdin, detach });
+  return w.encode();
+}
+
+export function execPlan(ctx: Ctx, c: Container, pid: number, cgroupProcs: string[], proc: ProcessSpec): Buffer {
+  const w = new PlanWriter().add('mode', 'exec').add('pid', pid);
+  const ns = ['ipc', 'uts', 'cgroup', 'mnt'];
+  if (c.config.host.network === 'none') ns.push('net');
+  for (const n of ns) w.add('ns', n);
+  for (const p of cgroupProcs) w.add('cgroup', p);
+  addConfinement(w, ctx, c, proc);
+  return w.encode();
+}
