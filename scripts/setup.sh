@@ -36,7 +36,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -f build/Release
   npm ci --no-audit --no-fund
   echo "$want" > "$stamp"
 else
-  npx node-gyp build >/dev/null  # cheap when nothing changed; picks up edited C sources
+  npx --no-install node-gyp build >/dev/null  # local node-gyp (devDependency): cheap when nothing changed, picks up edited C sources
 fi
 npx tsc -p tsconfig.json
 

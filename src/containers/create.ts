@@ -5,6 +5,7 @@
  * under the shared gc lock (rmi cannot collect the image's layers mid-way)
  * and the names lock (two creates cannot take the same name).
  */
+import { ensureImageLayers } from '../ops/layers.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -135,7 +136,8 @@ export async function createContainer(ctx: Ctx, imageRef: string, image: Image, 
   const id = newContainerId();
   const cfg = buildConfig(imageRef, image, cmd, flags, id);
   return withContentLock(ctx, async () => {
-    for (const l of cfg.layers) if (!ctx.layers.has(l)) throw new TsrunError('NOT_FOUND', `layer ${l} of image ${imageRef} is missing`, { hint: 'pull or load the image again' });
+    // prepare: unpack layers that are only registered (commit) or were collected, from their blobs
+    await ensureImageLayers(ctx, image.manifest, image.config);
     return withLockSync(path.join(ctx.containersDir, 'names.lock'), () => {
       const taken = new Set(listContainers(ctx).map((c) => c.config.name));
       if (cfg.name) {

@@ -27,8 +27,6 @@ import { walkTree, type WalkEntry, type WalkOptions } from './walk.js';
 export interface CompareOptions extends WalkOptions {
   /** Unix seconds: every later mtime becomes this. */
   clampMtime?: number;
-  /** Also recreate every entry, in overlay form, under this (existing, empty) directory. */
-  copyTo?: string;
   /** writeLayerFile: fdatasync the tar before returning (default true). */
   sync?: boolean;
 }
@@ -65,91 +63,7 @@ function baseOf(rel: string): string {
   return rel.slice(rel.lastIndexOf('/') + 1);
 }
 
-/** Recreates entries in overlay form under `dest` (the layer store's diff/ dir). */
-class LayerCopier {
-  private readonly dirTimes: { abs: string; mtime: number }[] = [];
-  constructor(
-    private readonly dest: string,
-    private readonly clamp: number | undefined,
-  ) {}
-
-  private abs(rel: string): string {
-    return this.dest + '/' + rel;
-  }
-
-  private xattrs(abs: string, e: WalkEntry): void {
-    for (const [name, value] of e.xattrs) {
-      try {
-        native().lsetxattr(abs, name, value, 0);
-      } catch (err) {
-        if (hasCode(err, 'ENOTSUP') || hasCode(err, 'EOPNOTSUPP')) continue;
-        throw err;
-      }
-    }
-  }
-
-  /** Create the entry; for regular files returns the fd to write data into (closed by endFile). */
-  begin(e: WalkEntry): number | undefined {
-    const abs = this.abs(e.rel);
-    const { st } = e;
-    const mtime = mtimeOf(st, this.clamp);
-    switch (e.kind) {
-      case 'whiteout':
-        native().mknod(abs, S_IFCHR, 0, 0);
-        fs.lchownSync(abs, st.uid, st.gid);
-        return undefined;
-      case 'dir':
-        fs.mkdirSync(abs, 0o700);
-        fs.lchownSync(abs, st.uid, st.gid);
-        fs.chmodSync(abs, st.mode & 0o7777);
-        this.xattrs(abs, e);
-        if (e.opaque) native().lsetxattr(abs, 'trusted.overlay.opaque', Buffer.from('y'), 0);
-        this.dirTimes.push({ abs, mtime });
-        return undefined;
-      case 'file':
-        return fs.openSync(abs, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-      case 'link':
-        fs.linkSync(this.abs(e.linkname!), abs);
-        return undefined;
-      case 'symlink':
-        fs.symlinkSync(e.linkname!, abs);
-        fs.lchownSync(abs, st.uid, st.gid);
-        this.xattrs(abs, e);
-        fs.lutimesSync(abs, mtime, mtime);
-        return undefined;
-      case 'char':
-      case 'block':
-      case 'fifo': {
-        const fmt = e.kind === 'char' ? S_IFCHR : e.kind === 'block' ? S_IFBLK : S_IFIFO;
-        const rdev = st.rdev;
-        native().mknod(abs, fmt | (st.mode & 0o777), e.kind === 'fifo' ? 0 : major(rdev), e.kind === 'fifo' ? 0 : minor(rdev));
-        fs.lchownSync(abs, st.uid, st.gid);
-        fs.chmodSync(abs, st.mode & 0o7777);
-        this.xattrs(abs, e);
-        fs.lutimesSync(abs, mtime, mtime);
-        return undefined;
-      }
-    }
-  }
-
-  endFile(e: WalkEntry, fd: number): void {
-    const mtime = mtimeOf(e.st, this.clamp);
-    fs.fchownSync(fd, e.st.uid, e.st.gid);
-    fs.fchmodSync(fd, e.st.mode & 0o7777); // after chown, which clears setuid/setgid
-    fs.futimesSync(fd, mtime, mtime);
-    fs.closeSync(fd);
-    this.xattrs(this.abs(e.rel), e); // after chown, which drops security.capability
-  }
-
-  /** Directory mtimes last, deepest first, so creating their children does not change them. */
-  finish(): void {
-    for (let i = this.dirTimes.length - 1; i >= 0; i--) {
-      const d = this.dirTimes[i]!;
-      fs.utimesSync(d.abs, d.mtime, d.mtime);
-    }
-  }
-}
-
+/** Linux dev_t split, as glibc's major()/minor() do. */
 export function major(rdev: number): number {
   return ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
 }
@@ -164,22 +78,20 @@ export function minor(rdev: number): number {
  */
 export function writeLayer(upper: string, sink: (chunk: Buffer) => void, opts: CompareOptions = {}): LayerStats {
   const tar = new TarWriter(sink);
-  const copier = opts.copyTo ? new LayerCopier(opts.copyTo, opts.clampMtime) : undefined;
   const clamp = opts.clampMtime;
   const stats: LayerStats = { entries: 0, contentBytes: 0 };
   walkTree(upper, opts, (e) => {
     try {
-      addEntry(tar, copier, e, clamp, stats);
+      addEntry(tar, e, clamp, stats);
     } catch (err) {
       throw syscallError(`committing ${JSON.stringify('/' + e.rel)}`, err);
     }
   });
   tar.finish();
-  copier?.finish();
   return stats;
 }
 
-function addEntry(tar: TarWriter, copier: LayerCopier | undefined, e: WalkEntry, clamp: number | undefined, stats: LayerStats): void {
+function addEntry(tar: TarWriter, e: WalkEntry, clamp: number | undefined, stats: LayerStats): void {
   const { st } = e;
   const mtime = mtimeOf(st, clamp);
   stats.entries++;
@@ -189,12 +101,10 @@ function addEntry(tar: TarWriter, copier: LayerCopier | undefined, e: WalkEntry,
       const parent = parentOf(e.rel);
       const name = (parent ? parent + '/' : '') + WH + baseOf(e.rel);
       tar.header({ ...base, name, type: 'file', mode: 0o600, xattrs: undefined });
-      copier?.begin(e);
       return;
     }
     case 'dir':
       tar.header({ ...base, name: e.rel, type: 'dir' });
-      copier?.begin(e);
       if (e.opaque) {
         stats.entries++;
         tar.header({ name: e.rel + '/' + OPQ, type: 'file', mode: st.mode & 0o777, uid: st.uid, gid: st.gid, size: 0, mtime });
@@ -210,12 +120,7 @@ function addEntry(tar: TarWriter, copier: LayerCopier | undefined, e: WalkEntry,
       }
       try {
         tar.header({ ...base, name: e.rel, type: 'file', size: st.size });
-        const out = copier?.begin(e);
-        try {
-          tar.fileData(fd, st.size, out === undefined ? undefined : (chunk) => writeAll(out, chunk));
-        } finally {
-          if (out !== undefined) copier!.endFile(e, out);
-        }
+        tar.fileData(fd, st.size);
       } finally {
         fs.closeSync(fd);
       }
@@ -224,17 +129,14 @@ function addEntry(tar: TarWriter, copier: LayerCopier | undefined, e: WalkEntry,
     }
     case 'link':
       tar.header({ ...base, name: e.rel, type: 'link', linkname: e.linkname, xattrs: undefined });
-      copier?.begin(e);
       return;
     case 'symlink':
       tar.header({ ...base, name: e.rel, type: 'symlink', linkname: e.linkname });
-      copier?.begin(e);
       return;
     case 'char':
     case 'block':
     case 'fifo':
       tar.header({ ...base, name: e.rel, type: e.kind, devmajor: major(st.rdev), devminor: minor(st.rdev) });
-      copier?.begin(e);
       return;
   }
 }

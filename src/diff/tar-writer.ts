@@ -135,11 +135,9 @@ export class TarWriter {
    * Copy exactly `size` bytes of the open file `fd` into the archive (plus
    * padding). A file that shrank while being read (a running container) is
    * padded with zeros and one that grew is cut at `size`, as GNU tar does, so
-   * the archive stays well-formed. `copy` receives every chunk read (used to
-   * write the same bytes into the new layer directory). Returns the bytes
-   * actually read from the file.
+   * the archive stays well-formed. Returns the bytes actually read from the file.
    */
-  fileData(fd: number, size: number, copy?: (chunk: Buffer) => void): number {
+  fileData(fd: number, size: number): number {
     let left = size;
     let got = 0;
     let eof = false;
@@ -156,7 +154,6 @@ export class TarWriter {
         n = want;
       } else {
         got += n;
-        if (copy) copy(this.buf.subarray(this.pos, this.pos + n));
       }
       this.pos += n;
       left -= n;

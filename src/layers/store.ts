@@ -8,7 +8,14 @@
  * yet unpacks it into ROOT/layers/.tmp/PID-RAND/ and renames that into place.
  * So a layer directory either is complete or does not exist, two processes
  * that race unpack it once, and a SIGKILL leaves only a temp dir that
- * `sweep` removes. Layers are never modified once in place; a layer is
+ * `sweep` removes.
+ *
+ * A layer can also be *registered* before it is unpacked (`register`): its
+ * layer.json is in place but diff/ is not, because its blob is already in the
+ * content store and unpacking can wait for the first container that needs
+ * it. Commit does this, so it costs one pass over the upper dir (tar + hash)
+ * instead of two; `ensure` unpacks diff/ later and renames it into place, so
+ * diff/ too is either complete or absent. Layers are never modified once in place; a layer is
  * removed by `gc` only when no image and no container uses it (the caller
  * computes that set under the store lock: reference counts are derived, not
  * stored, so a crash cannot leave them wrong).
@@ -53,7 +60,13 @@ export class LayerStore {
     return path.join(this.layerDir(chainId), 'diff');
   }
 
+  /** True when the layer is unpacked and ready to be a lower dir. */
   has(chainId: string): boolean {
+    return fs.existsSync(path.join(this.layerDir(chainId), 'layer.json')) && fs.existsSync(this.diffDir(chainId));
+  }
+
+  /** True when the layer is known (registered or unpacked). */
+  known(chainId: string): boolean {
     return fs.existsSync(path.join(this.layerDir(chainId), 'layer.json'));
   }
 
@@ -80,6 +93,7 @@ export class LayerStore {
     if (this.has(chainId)) return this.info(chainId);
     return withLock(path.join(this.lockDir, encoded(chainId)), async () => {
       if (this.has(chainId)) return this.info(chainId);
+      if (this.known(chainId)) return this.unpackRegistered(chainId, fill);
       const tmp = this.makeTemp();
       try {
         const diff = path.join(tmp, 'diff');
@@ -95,6 +109,40 @@ export class LayerStore {
         throw err;
       }
     });
+  }
+
+  /** Unpack a registered layer's diff/ (caller holds the layer's lock). */
+  private async unpackRegistered(chainId: string, fill: (diffDir: string) => Promise<{ size: number }>): Promise<LayerInfo> {
+    const tmp = this.makeTemp();
+    try {
+      const diff = path.join(tmp, 'diff');
+      fs.mkdirSync(diff, { mode: 0o755 });
+      await fill(diff);
+      fs.renameSync(diff, this.diffDir(chainId));
+      fsyncDir(this.layerDir(chainId));
+      return this.info(chainId);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Record a layer whose blob is in the content store without unpacking it;
+   * `ensure` unpacks it when a container first needs it.
+   */
+  register(info: LayerInfo): LayerInfo {
+    if (this.known(info.chainId)) return this.info(info.chainId);
+    const tmp = this.makeTemp();
+    writeJsonAtomic(path.join(tmp, 'layer.json'), info);
+    try {
+      fs.renameSync(tmp, this.layerDir(info.chainId));
+    } catch (err) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      if (hasCode(err, 'ENOTEMPTY') || hasCode(err, 'EEXIST')) return this.info(info.chainId); // raced with another register
+      throw err;
+    }
+    fsyncDir(this.dir);
+    return info;
   }
 
   /**

@@ -1,11 +1,14 @@
 /**
  * The layer half of commit: the container's changes (or, with --squash, its
- * whole merged filesystem) → a layer blob in a content-store temp file and the
- * same layer in overlay form in a layer-store temp dir, in one pass.
+ * whole merged filesystem) → a layer blob in a content-store temp file, in one
+ * pass that also computes the diff_id. The layer store only registers the
+ * layer; it is unpacked from the blob when a container first needs it
+ * (ensureImageLayers at create), so commit reads the upper dir once and
+ * writes 100 MB once, not twice.
  *
- * Nothing here is visible in the stores until the caller adopts the temps;
- * both temp names start with our PID, so a commit killed with SIGKILL leaves
- * only files that `sweepIngest`/`sweep` remove later.
+ * Nothing here is visible in the stores until the caller adopts the temp;
+ * its name starts with our PID, so a commit killed with SIGKILL leaves only a
+ * file that `sweepIngest` removes later.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -48,13 +51,11 @@ export function lowerDirs(ctx: Ctx, c: Container): string[] {
 
 export interface LayerTemps {
   blobTmp: string;
-  layerTmp: string;
   result: LayerResult;
 }
 
-export function removeTemps(t: { blobTmp?: string; layerTmp?: string }): void {
+export function removeTemps(t: { blobTmp?: string }): void {
   if (t.blobTmp) fs.rmSync(t.blobTmp, { force: true });
-  if (t.layerTmp) fs.rmSync(t.layerTmp, { recursive: true, force: true });
 }
 
 /**
@@ -64,25 +65,22 @@ export function removeTemps(t: { blobTmp?: string; layerTmp?: string }): void {
  */
 export function makeCommitLayer(ctx: Ctx, c: Container, opts: { squash: boolean; clampMtime?: number }): LayerTemps {
   const blobTmp = ctx.content.tempPath();
-  const layerTmp = ctx.layers.makeTemp();
   try {
-    const diff = path.join(layerTmp, 'diff');
-    fs.mkdirSync(diff, { mode: 0o755 });
     const exclude = excludedPaths(c);
     const upper = upperDir(c);
     if (!fs.existsSync(upper)) fs.mkdirSync(upper, { recursive: true, mode: 0o755 }); // created, never started
     const lowers = lowerDirs(ctx, c);
     let result: LayerResult;
     if (!opts.squash) {
-      result = writeLayerFile(upper, blobTmp, { exclude, lowers, clampMtime: opts.clampMtime, copyTo: diff });
+      result = writeLayerFile(upper, blobTmp, { exclude, lowers, clampMtime: opts.clampMtime });
     } else {
       result = withMergedView(ctx, upper, lowers, (merged) =>
-        writeLayerFile(merged, blobTmp, { exclude, mode: 'plain', clampMtime: opts.clampMtime, copyTo: diff }),
+        writeLayerFile(merged, blobTmp, { exclude, mode: 'plain', clampMtime: opts.clampMtime }),
       );
     }
-    return { blobTmp, layerTmp, result };
+    return { blobTmp, result };
   } catch (err) {
-    removeTemps({ blobTmp, layerTmp });
+    removeTemps({ blobTmp });
     throw err;
   }
 }

@@ -139,7 +139,7 @@ export async function commitContainer(ctx: Ctx, o: CommitOptions): Promise<Commi
       if (layer) {
         ctx.content.adopt(temps.blobTmp, layer.diffId);
         const parentChain = squash ? null : (parent.chainIds[parent.chainIds.length - 1] ?? null);
-        ctx.layers.adopt(temps.layerTmp, {
+        ctx.layers.register({
           chainId: chainIdOf(parentChain, layer.diffId),
           diffId: layer.diffId,
           parent: parentChain,

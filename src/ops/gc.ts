@@ -119,7 +119,7 @@ export async function removeUnreferenced(ctx: Ctx, blobs: readonly string[], cha
     );
     removeLayers(
       ctx,
-      chains.filter((c) => !used.chains.has(c) && ctx.layers.has(c)),
+      chains.filter((c) => !used.chains.has(c) && ctx.layers.known(c)),
       used.chains,
     );
   });

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { tempRoot, tsrun, tsrunOk, importBusybox, snapshotTree, type TempRoot } from '../helpers/cli.js';
 import { fakeCreate, fakeRun } from './lifecycle-fake-launcher.js';
 import { openCtx } from '../../src/ops/context.js';
+import { ensureImageLayers } from '../../src/ops/layers.js';
 import { native, MNT_DETACH } from '../../src/native.js';
 import { MT } from '../../src/oci/mediatypes.js';
 import { cgroupFrozen } from '../../src/runtime/cgroups.js';
@@ -22,9 +23,10 @@ const whiteout = (abs: string) => native().mknod(abs, fs.constants.S_IFCHR, 0, 0
 const CAP = Buffer.from('0000000200200000000000000000000000000000', 'hex');
 
 /** Run fn on the merged filesystem of an image (its layers as a read-only overlay). */
-function withImageFs<T>(ref: string, fn: (dir: string) => T): T {
+async function withImageFs<T>(ref: string, fn: (dir: string) => T): Promise<T> {
   const ctx = openCtx(root);
   const img = ctx.images.get(ref);
+  await ensureImageLayers(ctx, img.manifest, img.config); // commit only registers its layer; a container would unpack it
   const mnt = fs.mkdtempSync(path.join(tr.scratch, 'mnt-'));
   const lowers = [...img.chainIds].reverse().map((c) => ctx.layers.diffDir(c));
   if (lowers.length === 1) lowers.push(fs.mkdtempSync(path.join(tr.scratch, 'empty-'))); // overlay wants two lowers without an upper
@@ -73,7 +75,7 @@ describe('commit (hand-made upper dirs)', () => {
   });
   after(() => tr.cleanup());
 
-  test('every entry kind survives commit and is seen in the new image', () => {
+  test('every entry kind survives commit and is seen in the new image', async () => {
     const { id, dir } = fakeCreate(root, ['/bin/sh', '-c', 'echo hi']);
     fillUpper(path.join(dir, 'upper'));
     const out = tsrunOk(root, ['commit', id, 'kinds:1']).trim();
@@ -84,7 +86,7 @@ describe('commit (hand-made upper dirs)', () => {
     const h = img.config.history!.at(-1)!;
     assert.equal(h.created_by, '/bin/sh -c echo hi');
     assert.equal(h.empty_layer, undefined);
-    withImageFs('kinds:1', (m) => {
+    await withImageFs('kinds:1', (m) => {
       assert.equal(fs.readFileSync(path.join(m, 'etc/issue'), 'utf8'), 'changed\n');
       assert.equal(fs.readFileSync(path.join(m, 'added'), 'utf8'), 'new file\n');
       assert.ok(!fs.existsSync(path.join(m, 'bin/ls')), 'deleted file stays deleted');
@@ -158,7 +160,7 @@ describe('commit (hand-made upper dirs)', () => {
     assert.ok(img.manifest.layers.every((l) => l.mediaType.startsWith('application/vnd.docker.image.rootfs.diff.tar')));
   });
 
-  test('--squash: one layer with the whole filesystem, history kept', () => {
+  test('--squash: one layer with the whole filesystem, history kept', async () => {
     const { id, dir } = fakeCreate(root, ['/bin/sh']);
     fillUpper(path.join(dir, 'upper'));
     tsrunOk(root, ['commit', '--squash', id, 'squashed:1']);
@@ -184,7 +186,7 @@ describe('commit (hand-made upper dirs)', () => {
     const { id: id2, dir: dir2 } = fakeCreate(root, ['/bin/sh']);
     fillUpper(path.join(dir2, 'upper'));
     tsrunOk(root, ['commit', id2, 'unsquashed:1']);
-    assert.deepEqual(withImageFs('squashed:1', list), withImageFs('unsquashed:1', list));
+    assert.deepEqual(await withImageFs('squashed:1', list), await withImageFs('unsquashed:1', list));
   });
 
   test('--timestamp: the same change in two containers gives the same layer and the same image ID', () => {
