@@ -22,8 +22,8 @@ step tsrun import busybox.tar busybox:latest
 tsrun import "$work/busybox.tar" busybox:latest
 step tsrun images
 tsrun images
-step "tsrun run --name demo busybox sh -c 'echo hello from tsrun > /greeting; rm /etc/issue; adduser -D -H demo'"
-tsrun run --name demo busybox sh -c 'echo hello from tsrun > /greeting; rm /etc/issue; adduser -D -H demo'
+step "tsrun run --name demo busybox sh -c 'echo hello from tsrun > /greeting; rm /etc/issue; mkdir -p /srv/app && echo data > /srv/app/file'"
+tsrun run --name demo busybox sh -c 'echo hello from tsrun > /greeting; rm /etc/issue; mkdir -p /srv/app && echo data > /srv/app/file'
 step tsrun diff demo
 tsrun diff demo
 step "tsrun commit -m 'add a greeting' -c 'CMD [\"cat\", \"/greeting\"]' demo myimage:v1.1"
