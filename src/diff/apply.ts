@@ -23,6 +23,11 @@
  * chown, which drops security.capability), mtimes (directories last, deepest
  * first, so later entries do not change them). `trusted.overlay.*` xattrs in
  * the tar are dropped: only apply itself writes overlay metadata.
+ *
+ * Speed: the tar is parsed and checked here, synchronously; regular files are
+ * created and written concurrently on libuv's pool (apply-files.ts), since
+ * file creation is what unpacking waits on. Directories, symlinks, devices
+ * and whiteouts stay synchronous (they are few, and children need them).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,6 +36,7 @@ import { native, type NativeAddon } from '../native.js';
 import { TsrunError, invalidArchive, isTsrunError, syscallError, unsafePath, hasCode } from '../util/errors.js';
 import { cleanMemberName } from '../util/paths.js';
 import { TarReader, type TarDataSink, type TarEntry } from './tarreader.js';
+import { ConcurrentFiles, CREATE_FLAGS, type FileJob } from './apply-files.js';
 
 export interface ApplyOptions {
   /** Largest total size of regular-file data (default 64 GiB). */
@@ -58,8 +64,7 @@ const WH_META_PREFIX = '.wh..wh.';
 const WH_OPAQUE = '.wh..wh..opq';
 const OVERLAY_OPAQUE = 'trusted.overlay.opaque';
 
-const { S_IFCHR, S_IFBLK, S_IFIFO, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
-const CREATE_FLAGS = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
+const { S_IFCHR, S_IFBLK, S_IFIFO } = fs.constants;
 
 const q = (s: string) => JSON.stringify(s);
 const badLayer = (message: string) => invalidArchive(message, 'the layer is malformed or hostile; it was not applied');
@@ -77,15 +82,24 @@ function parentOf(rel: string): string {
 
 /** Unpack an uncompressed layer tar into destDir (see the module comment). */
 export async function applyLayer(tar: Readable, destDir: string, opts: ApplyOptions = {}): Promise<ApplyResult> {
-  const applier = new Applier(destDir, opts);
+  const files = new ConcurrentFiles();
+  const applier = new Applier(destDir, opts, files);
   const reader = new TarReader((e) => applier.entry(e));
   try {
     // read to EOF even after the end marker: the caller may be hashing this stream
-    for await (const chunk of tar) reader.push(chunk as Buffer);
+    for await (const chunk of tar) {
+      reader.push(chunk as Buffer);
+      if (files.busy()) await files.wait();
+      if (files.error !== undefined) throw files.error;
+    }
     reader.finish();
+    await files.drain();
+    if (files.error !== undefined) throw files.error;
     applier.finish();
   } finally {
-    applier.closeOpenFile();
+    // nothing may still be writing when the caller removes the directory
+    files.abort();
+    await files.drain();
   }
   return { entries: applier.entries, bytes: applier.bytes };
 }
@@ -104,13 +118,16 @@ class Applier {
   private readonly ancestors = new Set<string>();
   /** Paths known to be real directories (not symlinks) in this tree. */
   private readonly dirs = new Set<string>(['']);
-  /** Regular files (and hardlinks to them) of this layer: the only valid hardlink targets. */
-  private readonly regular = new Set<string>();
+  /** Regular files (and hardlinks to them) of this layer: the only valid hardlink targets; the job that writes each. */
+  private readonly regular = new Map<string, FileJob>();
   private readonly dirTimes: { abs: string; depth: number; atime: number; mtime: number }[] = [];
-  private openFd: number | undefined;
   private nat: NativeAddon | undefined;
 
-  constructor(destDir: string, opts: ApplyOptions) {
+  constructor(
+    destDir: string,
+    opts: ApplyOptions,
+    private readonly files: ConcurrentFiles,
+  ) {
     this.root = path.resolve(destDir);
     this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
     this.maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
@@ -195,11 +212,20 @@ class Applier {
         } catch {
           throw unsafePath(`hardlink ${q(e.name)} points outside the layer: ${q(e.linkname)}`);
         }
-        if (!this.regular.has(target)) {
+        const job = this.regular.get(target);
+        if (!job) {
           throw badLayer(`hardlink ${q(e.name)} points to ${q(e.linkname)}, which is not an earlier regular file of the layer`);
         }
-        this.tryCreate(() => fs.linkSync(this.abs(target), abs), abs, false);
-        this.regular.add(rel);
+        // the target may still be being created: link once it exists (its data and metadata follow the inode)
+        const name = e.name;
+        this.files.after(job, () => {
+          try {
+            this.tryCreate(() => fs.linkSync(job.abs, abs), abs, false);
+          } catch (err) {
+            throw isTsrunError(err) ? err : syscallError(`unpacking layer entry ${q(name)}`, err);
+          }
+        });
+        this.regular.set(rel, job);
         return null; // the inode's metadata came with its first entry
       }
       case 'char':
@@ -225,35 +251,17 @@ class Applier {
         hint: 'the layer is malformed or hostile (a tar bomb)',
       });
     }
-    let fd = -1;
-    this.tryCreate(() => (fd = fs.openSync(abs, CREATE_FLAGS, 0o600)), abs, false);
-    this.openFd = fd;
-    this.regular.add(rel);
-    const name = e.name;
-    return {
-      write: (chunk: Buffer) => {
-        try {
-          let off = 0;
-          while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
-        } catch (err) {
-          throw syscallError(`writing layer entry ${q(name)}`, err);
-        }
+    const [atime, mtime] = this.timesOf(e);
+    const job = this.files.add(abs, e.name, { uid: e.uid, gid: e.gid, mode: e.mode, atime, mtime }, {
+      recreate: (p) => {
+        let fd = -1;
+        this.tryCreate(() => (fd = fs.openSync(p, CREATE_FLAGS, 0o600)), p, false);
+        return fd;
       },
-      end: () => {
-        try {
-          fs.fchownSync(fd, e.uid, e.gid);
-          fs.fchmodSync(fd, e.mode);
-          const [atime, mtime] = this.timesOf(e);
-          fs.futimesSync(fd, atime, mtime);
-          this.openFd = undefined;
-          fs.closeSync(fd);
-          this.xattrs(e, abs);
-        } catch (err) {
-          if (isTsrunError(err)) throw err;
-          throw syscallError(`unpacking layer entry ${q(name)}`, err);
-        }
-      },
-    };
+      after: (p) => this.xattrs(e, p),
+    });
+    this.regular.set(rel, job);
+    return job;
   }
 
   /**
@@ -294,6 +302,8 @@ class Applier {
   private ensureDir(rel: string, entryName: string, create: boolean): boolean {
     if (this.dirs.has(rel)) return true;
     if (!this.ensureDir(parentOf(rel), entryName, create)) return false;
+    // a regular file of this layer may not exist on disk yet (it is written concurrently)
+    if (this.regular.has(rel)) throw badLayer(`layer entry ${q(entryName)} has a parent that is not a directory (${q(rel)})`);
     const abs = this.abs(rel);
     let st: fs.Stats | undefined;
     try {
@@ -408,17 +418,6 @@ class Applier {
       } catch (err) {
         throw syscallError(`setting the mtime of ${d.abs}`, err);
       }
-    }
-  }
-
-  closeOpenFile(): void {
-    if (this.openFd !== undefined) {
-      try {
-        fs.closeSync(this.openFd);
-      } catch {
-        // already failing; the caller removes the temp dir
-      }
-      this.openFd = undefined;
     }
   }
 }

@@ -24,6 +24,7 @@ import { chainIds, sha256 } from '../oci/digest.js';
 import { TsrunError } from '../util/errors.js';
 import { openDecompressed } from '../util/compress.js';
 import { applyLayer, type ApplyOptions } from '../diff/apply.js';
+import { markTopDir } from '../diff/topdir.js';
 import type { ImageRecord } from '../images/store.js';
 
 /** Bounds for unpacking untrusted layers; env knobs let tests use low limits. */
@@ -56,9 +57,22 @@ class Hasher extends Transform {
 /**
  * Decompress (by magic bytes), hash and unpack `input` into `dir`. Returns
  * the diff_id and content size; throws DIGEST_MISMATCH when `expectDiffId`
- * is given and differs.
+ * is given and differs. `knownDiffId`: the input is an uncompressed blob
+ * whose digest (already verified by the content store) is this diff_id, so
+ * hashing it again is skipped.
  */
-export async function unpackLayerStream(input: Readable, dir: string, expectDiffId: string | undefined, what: string): Promise<{ diffId: string; size: number }> {
+export async function unpackLayerStream(
+  input: Readable,
+  dir: string,
+  expectDiffId: string | undefined,
+  what: string,
+  knownDiffId?: string,
+): Promise<{ diffId: string; size: number }> {
+  markTopDir(dir); // the layer dir is fresh: spread its tree over ext4 block groups (diff/topdir.ts)
+  if (knownDiffId) {
+    const r = await applyLayer(input, dir, layerLimits());
+    return { diffId: knownDiffId, size: r.bytes };
+  }
   const { stream } = await openDecompressed(input);
   const hasher = new Hasher();
   stream.on('error', (err) => hasher.destroy(err));
@@ -146,8 +160,10 @@ export async function ensureImageLayers(ctx: Ctx, manifest: Manifest, config: Im
     const diffId = diffIds[i]!;
     const parent = i === 0 ? null : chains[i - 1]!;
     await ctx.layers.ensure(chainId, parent, diffId, async (dir) =>
-      // a blob whose digest is the diff_id is an uncompressed tar already verified by its digest
-      unpackLayerStream(ctx.content.open(desc.digest), dir, desc.digest === diffId ? undefined : diffId, `layer ${desc.digest}`),
+      // a blob whose digest is the diff_id is an uncompressed tar already verified by its digest: no second hash
+      desc.digest === diffId
+        ? unpackLayerStream(ctx.content.open(desc.digest), dir, undefined, `layer ${desc.digest}`, diffId)
+        : unpackLayerStream(ctx.content.open(desc.digest), dir, diffId, `layer ${desc.digest}`),
     );
   }
   return chains;
