@@ -39,6 +39,7 @@
         "native/init/tty.c",
         "native/init/monitor.c",
         "native/init/init1.c",
+        "native/init/seccomp.c",
       ],
       "cflags": ["-Wall", "-Wextra", "-D_GNU_SOURCE"],
       "cflags_c": ["-O2"],

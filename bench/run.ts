@@ -1,5 +1,6 @@
 /**
- * `tsrun run --rm IMAGE true` latency (median of 20) next to the same
+ * `tsrun run --rm IMAGE true` latency (median of 20, run alternately with
+ * `node -e 0` so the ratio survives a busy machine) next to the same
  * container started by crun (or runc where crun refuses this host's hybrid
  * cgroup layout) on an equivalent bundle, `podman run --rm --network none`,
  * and `node -e 0` (the floor any Node CLI pays), plus tsrun's peak RSS.
@@ -17,21 +18,38 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
+function once(cmd: string, args: string[], env?: NodeJS.ProcessEnv): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { env: env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.slice(0, 4).join(' ')}…: exit ${r.status}: ${r.stderr.toString().trim().split('\n')[0]}`);
+  return ms;
+}
+
 /** Median wall time in ms of RUNS runs (after one warm-up); undefined when the command fails. */
 function time(cmd: string, args: string[], env?: NodeJS.ProcessEnv): number | undefined {
-  const once = () => {
-    const t0 = process.hrtime.bigint();
-    const r = spawnSync(cmd, args, { env: env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    if (r.status !== 0) throw new Error(`${cmd} ${args.slice(0, 4).join(' ')}…: exit ${r.status}: ${r.stderr.toString().trim().split('\n')[0]}`);
-    return ms;
-  };
   try {
-    once();
-    return median(Array.from({ length: RUNS }, once));
+    once(cmd, args, env);
+    return median(Array.from({ length: RUNS }, () => once(cmd, args, env)));
   } catch (err) {
     console.log(`  (${(err as Error).message})`);
     return undefined;
+  }
+}
+
+/**
+ * Medians of commands run in alternation (a, b, a, b …): on a machine busy with
+ * other work, load that comes and goes then hits both alike, so their ratio holds.
+ */
+function timeSideBySide(cmds: [string, string[]][]): (number | undefined)[] {
+  try {
+    for (const [c, a] of cmds) once(c, a);
+    const times = cmds.map(() => [] as number[]);
+    for (let i = 0; i < RUNS; i++) cmds.forEach(([c, a], k) => times[k]!.push(once(c, a)));
+    return times.map(median);
+  } catch (err) {
+    console.log(`  (${(err as Error).message})`);
+    return cmds.map(() => undefined);
   }
 }
 
@@ -54,8 +72,12 @@ export async function benchRun(): Promise<void> {
   try {
     importBusybox(t.root);
     const rows: [string, number | undefined][] = [];
-    rows.push(['node -e 0', time(process.execPath, ['-e', '0'])]);
-    rows.push(['tsrun run --rm busybox true', time(process.execPath, [TSRUN, '--root', t.root, 'run', '--rm', 'busybox', 'true'])]);
+    const [nodeFloor, tsrunRun] = timeSideBySide([
+      [process.execPath, ['-e', '0']],
+      [process.execPath, [TSRUN, '--root', t.root, 'run', '--rm', 'busybox', 'true']],
+    ]);
+    rows.push(['node -e 0', nodeFloor]);
+    rows.push(['tsrun run --rm busybox true', tsrunRun]);
     const bundle = ociBundle(t.scratch);
     let n = 0;
     for (const rt of ['crun', 'runc']) {

@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: repo, stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
+// the start-up bundle bin/tsrun loads: tests run the CLI as users get it
+const bundle = spawnSync(process.execPath, ['scripts/bundle.js'], { cwd: repo, stdio: 'inherit' });
+if (bundle.status !== 0) process.exit(bundle.status ?? 1);
 
 const files = [];
 const walk = (d) => {

@@ -39,6 +39,7 @@ else
   npx --no-install node-gyp build >/dev/null  # local node-gyp (devDependency): cheap when nothing changed, picks up edited C sources
 fi
 npx tsc -p tsconfig.json
+node scripts/bundle.js  # the start-up bundle bin/tsrun loads (it falls back to dist/src when this is stale)
 
 mkdir -p test/fixtures/.cache
 [ -f test/fixtures/.cache/busybox-rootfs.tar ] || scripts/make-busybox-rootfs.sh test/fixtures/.cache/busybox-rootfs.tar

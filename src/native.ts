@@ -62,9 +62,10 @@ let cached: NativeAddon | undefined;
 
 /** Directory holding the compiled artefacts (addon and tsrun-init). */
 export function nativeBuildDir(): string {
-  // dist/src/native.js → ../../build/Release ; src/native.ts (tests via tsx) → ../build/Release
+  // dist/src/native.js → ../../build/Release ; src/native.ts (tests via tsx) → ../build/Release ;
+  // the esbuild bundle dist/bundle/cli/*.js (scripts/bundle.js) → ../../../build/Release
   const here = path.dirname(fileURLToPath(import.meta.url));
-  for (const rel of ['../../build/Release', '../build/Release']) {
+  for (const rel of ['../../build/Release', '../build/Release', '../../../build/Release']) {
     const dir = path.resolve(here, rel);
     if (fs.existsSync(path.join(dir, 'tsrun_native.node'))) return dir;
   }

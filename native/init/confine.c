@@ -2,7 +2,8 @@
  * Confinement, in the order the kernel needs it:
  *   rlimits (raising a hard limit needs CAP_SYS_RESOURCE)
  *   bounding set (PR_CAPBSET_DROP needs CAP_SETPCAP)
- *   seccomp, when no_new_privs is off (loading then needs CAP_SYS_ADMIN)
+ *   seccomp, when no_new_privs is off (loading then needs CAP_SYS_ADMIN; the
+ *   filter was compiled, or taken from the cache, by the parent: seccomp.c)
  *   setgroups/setgid/setuid (need CAP_SETGID/SETUID)
  *   capset: root keeps the plan's set; any other uid ends with none, as docker
  *   no_new_privs + seccomp, when no_new_privs is on (as late as possible)
@@ -15,7 +16,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
-#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,42 +51,6 @@ static int last_cap(void)
   return CAP_LAST_CAP;
 }
 
-static void load_seccomp(const struct plan *p, int sync)
-{
-  scmp_filter_ctx ctx = seccomp_init(p->seccomp_default);
-  if (!ctx)
-    child_fail(sync, "seccomp_init", NULL);
-  /* docker's profile also covers the 32-bit ABIs of x86_64 */
-  if (seccomp_arch_native() == SCMP_ARCH_X86_64) {
-    seccomp_arch_add(ctx, SCMP_ARCH_X86);
-    seccomp_arch_add(ctx, SCMP_ARCH_X32);
-  }
-  /* no_new_privs is the plan's decision, not libseccomp's default */
-  seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
-  for (size_t i = 0; i < p->nrules; i++) {
-    const struct sc_rule *r = &p->rules[i];
-    if (r->action == p->seccomp_default)
-      continue;
-    int nr = seccomp_syscall_resolve_name(r->name);
-    if (nr == __NR_SCMP_ERROR)
-      continue; /* not a syscall of this architecture */
-    struct scmp_arg_cmp args[6];
-    for (unsigned a = 0; a < r->nargs; a++)
-      args[a] = (struct scmp_arg_cmp){ r->args[a].idx, (enum scmp_compare)r->args[a].op, r->args[a].v1, r->args[a].v2 };
-    int rc = seccomp_rule_add_array(ctx, r->action, nr, r->nargs, args);
-    if (rc < 0 && rc != -EEXIST) {
-      errno = -rc;
-      child_fail(sync, "seccomp rule", r->name);
-    }
-  }
-  int rc = seccomp_load(ctx);
-  if (rc < 0) {
-    errno = -rc;
-    child_fail(sync, "seccomp load", NULL);
-  }
-  seccomp_release(ctx);
-}
-
 void confine(const struct plan *p, int sync)
 {
   int last = last_cap();
@@ -94,7 +58,7 @@ void confine(const struct plan *p, int sync)
     if (!(p->caps & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
       child_fail(sync, "drop bounding capability", NULL);
   if (p->seccomp && !p->nnp)
-    load_seccomp(p, sync);
+    load_prepared_seccomp(sync); /* prepared by the parent: seccomp.c */
   if (setgroups(p->ngroups, p->groups) < 0)
     child_fail(sync, "setgroups", NULL);
   if (setresgid(p->gid, p->gid, p->gid) < 0)
@@ -117,7 +81,7 @@ void confine(const struct plan *p, int sync)
   if (p->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     child_fail(sync, "no_new_privs", NULL);
   if (p->seccomp && p->nnp)
-    load_seccomp(p, sync);
+    load_prepared_seccomp(sync); /* prepared by the parent: seccomp.c */
 }
 
 static const char *env_path(const struct plan *p)

@@ -33,7 +33,9 @@ struct op {
   enum op_kind kind;
   char *src, *dst, *fstype, *data;
   unsigned long flags;
-  unsigned mode, major, minor;
+  unsigned mode, major, minor; /* mode may carry S_IFBLK/S_IFCHR; none means a char device */
+  bool chown;                   /* mknod: give the node uid/gid (host devices of --privileged) */
+  unsigned uid, gid;
 };
 
 struct rlim {
@@ -70,6 +72,8 @@ struct plan {
   bool lo_up;
   char *exit_file;
   bool init; /* a minimal PID 1 (--init) */
+  /* --rm of a detached container: the monitor execs NODE BIN --root ROOT rm -f ID after exit.json */
+  char *autorm_node, *autorm_bin, *autorm_root, *autorm_id;
   /* exec mode */
   pid_t target_pid;
   char **ns; /* names under /proc/PID/ns to join, pid last handled specially */
@@ -83,6 +87,7 @@ struct plan {
   bool nnp;
   bool seccomp;
   uint32_t seccomp_default;
+  char *seccomp_cache; /* dir of compiled filters (ROOT/cache), optional */
   struct sc_rule *rules;
   size_t nrules;
   uid_t uid;
@@ -117,6 +122,11 @@ int seal_self(int argc, char **argv);
 void setup_rootfs(const struct plan *p, int sync);
 void set_lo_up(int sync);
 
+/* seccomp.c: the parent compiles the filter (or reads it from the cache) before
+   clone; returns -1 after reporting the failed step. The child loads it. */
+int prepare_seccomp(const struct plan *p);
+void load_prepared_seccomp(int sync);
+
 /* confine.c: rlimits, capabilities, no_new_privs, seccomp, ids. */
 void apply_rlimits(const struct plan *p, int sync);
 void confine(const struct plan *p, int sync);
@@ -135,6 +145,6 @@ int exit_code(int status);
 void write_exit_file(const char *path, int status);
 
 /* init1.c: --init; forks, the parent stays as PID 1 reaping; returns in the child. */
-void become_pid1(int sync);
+void become_pid1(int sync, bool tty);
 
 #endif

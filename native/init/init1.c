@@ -10,9 +10,10 @@
 #include <stdlib.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
-void become_pid1(int sync)
+void become_pid1(int sync, bool tty)
 {
   sigset_t set, old;
   sigfillset(&set);
@@ -27,9 +28,18 @@ void become_pid1(int sync)
     child_fail(sync, "fork", NULL);
   if (child == 0) {
     close(sfd);
+    /* tini's way: the child gets its own process group and, with a tty, the
+       terminal's foreground, so ^C and job control reach it (once) and not
+       PID 1; SIGTTOU is still blocked here, so tcsetpgrp cannot stop us */
+    if (tty) {
+      setpgid(0, 0);
+      tcsetpgrp(STDIN_FILENO, getpid());
+    }
     sigprocmask(SIG_SETMASK, &old, NULL);
     return;
   }
+  if (tty)
+    setpgid(child, child); /* either side may run first */
   close(sync); /* the child reports its exec; EOF reaches the monitor when it has exec'd */
   for (;;) {
     struct signalfd_siginfo si;

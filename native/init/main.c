@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -141,6 +142,10 @@ static _Noreturn void run_child(const struct plan *p, int sync, int out, int err
   if (read(sync, &go, 1) != 1)
     _exit(125);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* the cgroup namespace is made here, once the monitor has moved us into the
+     container's cgroup: its root is then that cgroup (runc's order) */
+  if ((p->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
+    child_fail(sync, "unshare cgroup namespace", NULL);
   struct winsize ws = { 0 };
   ioctl(STDIN_FILENO, TIOCGWINSZ, &ws);
   stdio_for_child(p, out, err);
@@ -156,24 +161,54 @@ static _Noreturn void run_child(const struct plan *p, int sync, int out, int err
   apply_rlimits(p, sync);
   confine(p, sync);
   if (p->init)
-    become_pid1(sync);
+    become_pid1(sync, p->tty);
   sigprocmask(SIG_SETMASK, &old_mask, NULL);
   exec_process(p, sync);
 }
 
+/*
+ * --rm of a container nobody waits for (run -d, start): the monitor is the
+ * only process left that sees it exit, so it becomes `tsrun rm -f ID` (the
+ * same removal as the CLI's: locks, cgroup, trash rename). exit.json is
+ * written first, so rm sees an exited container.
+ */
+static void auto_remove(const struct plan *p)
+{
+  /* tsrun may still be recording the start (a container that exits at once):
+     let it finish and exit first, so rm never removes a dir it still writes to */
+  pid_t parent = getppid();
+  int pfd = parent > 1 ? (int)syscall(SYS_pidfd_open, parent, 0) : -1;
+  if (pfd >= 0) {
+    struct pollfd pf = { .fd = pfd, .events = POLLIN };
+    poll(&pf, 1, 10000);
+    close(pfd);
+  } else
+    for (int i = 0; i < 500 && parent > 1 && getppid() == parent; i++)
+      usleep(20000);
+  sigprocmask(SIG_SETMASK, &old_mask, NULL);
+  char *args[] = { p->autorm_node, p->autorm_bin, "--root", p->autorm_root, "rm", "-f", p->autorm_id, NULL };
+  extern char **environ;
+  execve(p->autorm_node, args, environ);
+}
+
 static int run_main(const struct plan *p)
 {
+  if (prepare_seccomp(p) < 0)
+    return 125;
   int sfd = block_signals();
   int sv[2], outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
   if (sfd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
     status_err("socketpair", errno, NULL);
     return 125;
   }
-  if (p->detach && !p->tty && (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)) {
+  /* without a tty the container writes into pipes the monitor reads: it copies
+     them to the json-file log and, in the foreground, on to tsrun's stdout/stderr */
+  if (!p->tty && (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)) {
     status_err("pipe", errno, NULL);
     return 125;
   }
-  pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)p->clone_flags | SIGCHLD, 0, 0, 0, 0);
+  unsigned long cflags = (unsigned long)p->clone_flags & ~(unsigned long)CLONE_NEWCGROUP;
+  pid_t pid = (pid_t)syscall(SYS_clone, cflags | SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) {
     status_err("clone", errno, "new namespaces");
     return 125;
@@ -198,6 +233,8 @@ static int run_main(const struct plan *p)
   close(STATUS_FD);
   int status = monitor_loop(p, pid, sfd, master, outp[0], errp[0]);
   write_exit_file(p->exit_file, status);
+  if (p->autorm_node)
+    auto_remove(p);
   return exit_code(status);
 }
 
@@ -253,6 +290,8 @@ static int exec_main(const struct plan *p)
     return 125;
   }
   close(pidns);
+  if (prepare_seccomp(p) < 0)
+    return 125;
   int sfd = block_signals();
   int sv[2];
   if (sfd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {

@@ -1,9 +1,10 @@
 /*
  * The monitor: tsrun-init's parent half, alive as long as the container.
  * It forwards signals to the container process, copies a pty between the
- * user's terminal and the container, or writes a detached container's output
- * to the json-file log (docker's format: {"log","stream","time"} per line),
- * reaps the container and records how it ended.
+ * user's terminal and the container, copies the container's output (pipes,
+ * or the pty) to the json-file log (docker's format: {"log","stream","time"}
+ * per line) and, in the foreground, on to tsrun's stdout/stderr, reaps the
+ * container and records how it ended.
  */
 #include "init.h"
 
@@ -116,9 +117,14 @@ static bool pump(struct stream *s)
     return true;
   if (n <= 0)
     return false;
-  if (s->out >= 0)
-    write_all(s->out, buf, (size_t)n);
+  bool gone = s->out >= 0 && write_all(s->out, buf, (size_t)n) < 0 && errno == EPIPE;
   log_feed(s, buf, (size_t)n, false);
+  if (gone) {
+    /* the reader of tsrun's output went away (`tsrun run … | head`): close our end
+       too, so the container gets SIGPIPE as it would writing there itself */
+    close(s->fd);
+    return false;
+  }
   return true;
 }
 
@@ -135,18 +141,19 @@ int monitor_loop(const struct plan *p, pid_t child, int sfd, int master, int out
   int nstreams = 0;
   bool attached_tty = master >= 0 && !p->detach;
   bool copy_stdin = attached_tty && p->open_stdin;
-  if (p->log_file && p->detach) {
+  /* docker's json-file driver logs foreground containers too */
+  if (p->log_file)
     log_fd = open(p->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-  }
   if (master >= 0) {
     streams[nstreams++] = (struct stream){ .fd = master, .name = "stdout", .out = attached_tty ? STDOUT_FILENO : -1 };
     if (copy_stdin && isatty(STDIN_FILENO))
       term_raw(STDIN_FILENO);
   }
+  /* in the foreground the pipes are passed through to tsrun's stdout/stderr as well */
   if (out_fd >= 0)
-    streams[nstreams++] = (struct stream){ .fd = out_fd, .name = "stdout", .out = -1 };
+    streams[nstreams++] = (struct stream){ .fd = out_fd, .name = "stdout", .out = p->detach ? -1 : STDOUT_FILENO };
   if (err_fd >= 0)
-    streams[nstreams++] = (struct stream){ .fd = err_fd, .name = "stderr", .out = -1 };
+    streams[nstreams++] = (struct stream){ .fd = err_fd, .name = "stderr", .out = p->detach ? -1 : STDERR_FILENO };
 
   int status = 0;
   bool exited = false, stdin_open = copy_stdin;
@@ -215,8 +222,8 @@ int monitor_loop(const struct plan *p, pid_t child, int sfd, int master, int out
       ssize_t r = read(streams[i].fd, buf, sizeof buf);
       if (r <= 0)
         break;
-      if (streams[i].out >= 0)
-        write_all(streams[i].out, buf, (size_t)r);
+      if (streams[i].out >= 0 && write_all(streams[i].out, buf, (size_t)r) < 0 && errno == EPIPE)
+        streams[i].out = -1;
       log_feed(&streams[i], buf, (size_t)r, false);
     }
   flush:

@@ -96,13 +96,21 @@ static int parse_op(struct plan *p, char *v)
     o->data = f[5];
     return 0;
   case 'n':
-    if (n != 5 || num(f[2], &a, 8) || num(f[3], &b, 10) || num(f[4], &c, 10))
+    if ((n != 5 && n != 7) || num(f[2], &a, 8) || num(f[3], &b, 10) || num(f[4], &c, 10))
       return -1;
     o->kind = OP_MKNOD;
     o->dst = f[1];
     o->mode = a;
     o->major = b;
     o->minor = c;
+    if (n == 7) {
+      uint64_t u, g;
+      if (num(f[5], &u, 10) || num(f[6], &g, 10) || u > 0xfffffffeu || g > 0xfffffffeu)
+        return -1;
+      o->chown = true;
+      o->uid = (unsigned)u;
+      o->gid = (unsigned)g;
+    }
     return 0;
   case 'l':
     if (n != 3)
@@ -192,6 +200,15 @@ static int parse_record(struct plan *p, char *k, char *v)
     p->exit_file = v;
   else if (IS("init"))
     p->init = true;
+  else if (IS("autorm")) {
+    char *f[4];
+    if (split(v, f, 4) != 4 || !*f[0] || !*f[1] || !*f[2] || !*f[3])
+      return -1;
+    p->autorm_node = f[0];
+    p->autorm_bin = f[1];
+    p->autorm_root = f[2];
+    p->autorm_id = f[3];
+  }
   else if (IS("pid")) {
     if (num(v, &n, 10) || n < 1)
       return -1;
@@ -215,6 +232,8 @@ static int parse_record(struct plan *p, char *k, char *v)
     p->seccomp_default = (uint32_t)n;
   } else if (IS("seccomp.rule"))
     return parse_rule(p, v);
+  else if (IS("seccomp.cache"))
+    p->seccomp_cache = v;
   else if (IS("uid")) {
     if (num(v, &n, 10) || n > 0xfffffffeu)
       return -1;

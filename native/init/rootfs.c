@@ -28,6 +28,7 @@
 #define SYS_openat2 437
 #endif
 #define X_FSOPEN_CLOEXEC 0x1u
+#define X_FSCONFIG_SET_FLAG 0u
 #define X_FSCONFIG_SET_STRING 1u
 #define X_FSCONFIG_CMD_CREATE 6u
 #define X_FSMOUNT_CLOEXEC 0x1u
@@ -152,14 +153,17 @@ static void do_mknod(int rootfd, const struct op *o, int sync)
     child_fail(sync, "mknod", o->dst);
   *slash = '\0';
   int parent = ensure(rootfd, *buf ? buf : "/", true, sync);
-  if (parent < 0 || mknodat(parent, slash + 1, S_IFCHR | o->mode, makedev(o->major, o->minor)) < 0)
+  mode_t type = (o->mode & S_IFMT) ? (o->mode & S_IFMT) : S_IFCHR;
+  if (parent < 0 || mknodat(parent, slash + 1, type | (o->mode & 07777), makedev(o->major, o->minor)) < 0)
     child_fail(sync, "mknod", o->dst);
   /* mknod honours the umask; the plan's mode is what the node must have */
   char p[64];
   int fd = openat(parent, slash + 1, O_PATH | O_NOFOLLOW | O_CLOEXEC);
   fdpath(p, sizeof p, fd);
-  if (fd < 0 || chmod(p, o->mode) < 0)
+  if (fd < 0 || chmod(p, o->mode & 07777) < 0)
     child_fail(sync, "chmod device", o->dst);
+  if (o->chown && fchownat(fd, "", o->uid, o->gid, AT_EMPTY_PATH) < 0)
+    child_fail(sync, "chown device", o->dst);
   close(fd);
   close(parent);
 }
@@ -237,10 +241,11 @@ static void mount_overlay(const struct plan *p, int sync)
     char kv[256];
     snprintf(kv, sizeof kv, "%s", p->overlay_opts[i]);
     char *eq = strchr(kv, '=');
-    if (!eq)
-      child_fail(sync, "overlay option", kv);
-    *eq = '\0';
-    if (syscall(SYS_fsconfig, fs, X_FSCONFIG_SET_STRING, kv, eq + 1, 0) < 0)
+    if (eq)
+      *eq = '\0';
+    /* "key=value" is a string option, a bare "key" (volatile) a flag */
+    if (eq ? syscall(SYS_fsconfig, fs, X_FSCONFIG_SET_STRING, kv, eq + 1, 0) < 0
+           : syscall(SYS_fsconfig, fs, X_FSCONFIG_SET_FLAG, kv, NULL, 0) < 0)
       child_fail(sync, "overlay option", kv);
   }
   if (syscall(SYS_fsconfig, fs, X_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {

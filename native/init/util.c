@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,12 @@ int write_all(int fd, const void *buf, size_t len)
     ssize_t w = write(fd, p, len);
     if (w < 0 && errno == EINTR)
       continue;
+    if (w < 0 && errno == EAGAIN) {
+      /* tsrun's stdout may be a non-blocking pipe (libuv sets O_NONBLOCK on the shared description) */
+      struct pollfd pf = { .fd = fd, .events = POLLOUT };
+      poll(&pf, 1, -1);
+      continue;
+    }
     if (w < 0)
       return -1;
     p += w;
@@ -107,7 +114,13 @@ int recv_msg(int sock, char *buf, size_t len, int *fd)
   return (int)n;
 }
 
-/* Atomic: temp file in the same dir, fsync, rename. */
+/*
+ * Atomic: temp file in the same dir, rename. No fsync: exit.json is runtime
+ * state on the path between the container's exit and tsrun's (an fsync costs
+ * 2-20 ms on a busy disk); a reader still sees no file or the whole file, and
+ * only a power cut can lose it, after which no container is running anyway
+ * (see writeJsonReplace in src/util/atomic.ts).
+ */
 int write_file(const char *path, const char *data)
 {
   char tmp[4096];
@@ -115,7 +128,7 @@ int write_file(const char *path, const char *data)
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return -1;
-  if (write_all(fd, data, strlen(data)) < 0 || fsync(fd) < 0) {
+  if (write_all(fd, data, strlen(data)) < 0) {
     close(fd);
     unlink(tmp);
     return -1;

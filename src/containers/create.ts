@@ -14,7 +14,7 @@ import { withContentLock } from '../ops/context.js';
 import type { Image } from '../images/store.js';
 import { conflict, syscallError, TsrunError, usageError } from '../util/errors.js';
 import { withLockSync } from '../util/lock.js';
-import { writeJsonAtomic } from '../util/atomic.js';
+import { writeJsonReplace } from '../util/atomic.js';
 import { containerDir, listContainers, newContainerId, type Container, type ContainerConfig } from './record.js';
 import { randomName, validName } from './names.js';
 import { mergeEnv, parseEnv, parseSecurityOpts, parseTmpfs, parseUlimit, parseVolume, validateCaps, type RunFlags } from './options.js';
@@ -127,8 +127,8 @@ function writeRecord(dir: string, cfg: ContainerConfig): void {
     // docker creates a missing bind source as a directory
     if (m.type === 'bind' && !fs.existsSync(m.source!)) fs.mkdirSync(m.source!, { recursive: true });
   }
-  writeJsonAtomic(path.join(dir, 'state.json'), { status: 'created' });
-  writeJsonAtomic(path.join(dir, 'config.json'), cfg);
+  writeJsonReplace(path.join(dir, 'state.json'), { status: 'created' });
+  writeJsonReplace(path.join(dir, 'config.json'), cfg);
 }
 
 export async function createContainer(ctx: Ctx, imageRef: string, image: Image, cmd: string[], flags: RunFlags): Promise<Container> {

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { TsrunError } from '../util/errors.js';
-import { readJsonIfExists, writeJsonAtomic } from '../util/atomic.js';
+import { readJsonIfExists, writeJsonReplace } from '../util/atomic.js';
 import type { Ctx } from '../ops/context.js';
 
 export type Status = 'created' | 'running' | 'paused' | 'exited';
@@ -114,12 +114,12 @@ export function readContainer(ctx: Ctx, id: string): Container | undefined {
 }
 
 export function writeState(c: Container, state: ContainerState): void {
-  writeJsonAtomic(path.join(c.dir, 'state.json'), state);
+  writeJsonReplace(path.join(c.dir, 'state.json'), state);
   c.state = state;
 }
 
 export function writeConfig(c: Container): void {
-  writeJsonAtomic(path.join(c.dir, 'config.json'), c.config);
+  writeJsonReplace(path.join(c.dir, 'config.json'), c.config);
 }
 
 /** All containers with a complete record (a dir without config.json is a create that died: swept by rm/prune). */

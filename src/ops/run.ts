@@ -2,6 +2,7 @@
  * run = create + start + (wait + --rm cleanup), or -d: start and return the ID.
  * The container's exit status becomes tsrun's.
  */
+import fs from 'node:fs';
 import type { Ctx } from './context.js';
 import { resolveImageForRun, parsePullPolicy } from './run-image.js';
 import { createContainer } from '../containers/create.js';
@@ -21,6 +22,32 @@ async function autoRemove(ctx: Ctx, c: Container): Promise<void> {
   if (fresh) await removeContainer(ctx, fresh, { force: true });
 }
 
+/**
+ * --rm once the monitor has exited: it reaped the container's PID 1, and the
+ * kernel killed and reaped everything else in its PID namespace first, so the
+ * cgroup is empty. That makes the general `rm -f` (refresh and record the
+ * exit, look for live processes, kill, thaw) needless on this hot path: rmdir
+ * the cgroup, then the same rename-to-trash removal as rm. Anything unusual
+ * (a busy cgroup, e.g. a v1 hierarchy still counting a dying task, or an
+ * error) falls back to the general removal.
+ */
+async function removeAfterExit(ctx: Ctx, c: Container): Promise<void> {
+  const [{ cgroupDirs }, { removeDir, unmountBelow }] = await Promise.all([import('../runtime/cgroups.js'), import('../containers/rm.js')]);
+  try {
+    for (const dir of cgroupDirs(c.config.id, ctx).dirs) {
+      try {
+        fs.rmdirSync(dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    unmountBelow(c.dir);
+    removeDir(ctx, c.dir);
+  } catch {
+    await autoRemove(ctx, c);
+  }
+}
+
 export async function createOnly(ctx: Ctx, image: string, cmd: string[], flags: RunFlags): Promise<Container> {
   const img = await resolveImageForRun(ctx, image, parsePullPolicy(flags.pull));
   return createContainer(ctx, image, img, cmd, flags);
@@ -37,7 +64,7 @@ export async function runContainer(ctx: Ctx, image: string, cmd: string[], flags
   }
   if (flags.detach) return { id: c.config.id };
   const exitCode = await started.launched.wait();
-  if (flags.rm) await autoRemove(ctx, c);
+  if (flags.rm) await removeAfterExit(ctx, c);
   else {
     const { refresh } = await import('../containers/status.js');
     const fresh = readContainer(ctx, c.config.id);

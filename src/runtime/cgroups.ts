@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Ctx } from '../ops/context.js';
 import { hasCode, syscallError } from '../util/errors.js';
-import { readJsonIfExists, writeJsonAtomic } from '../util/atomic.js';
+import { readJsonIfExists, writeJsonReplace } from '../util/atomic.js';
 
 const V1_CONTROLLERS = ['pids', 'memory', 'cpu', 'cpuacct', 'freezer', 'devices', 'blkio', 'cpuset'] as const;
 
@@ -177,7 +177,7 @@ export function createCgroup(ctx: Ctx, id: string): { procsFiles: string[] } {
   const layout = computeDirs(id);
   if (ctx?.containersDir && fs.existsSync(path.join(ctx.containersDir, id))) {
     const rec: RecordedLayout = { version: layout.version, dirs: layout.dirs, byController: [...layout.byController] };
-    writeJsonAtomic(recordFile(ctx, id), rec);
+    writeJsonReplace(recordFile(ctx, id), rec);
   }
   const procsFiles: string[] = [];
   for (const dir of layout.dirs) {

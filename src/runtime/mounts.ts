@@ -8,7 +8,7 @@ import type { ContainerConfig } from '../containers/record.js';
 
 export type FsOp =
   | { op: 'mount'; src: string; dst: string; fstype: string; flags: number; data: string }
-  | { op: 'mknod'; dst: string; mode: number; major: number; minor: number }
+  | { op: 'mknod'; dst: string; mode: number; major: number; minor: number; uid?: number; gid?: number }
   | { op: 'symlink'; target: string; dst: string }
   | { op: 'mask'; dst: string }
   | { op: 'ropath'; dst: string }
@@ -36,13 +36,22 @@ export function mountTargets(c: ContainerConfig): string[] {
   return [...ETC_FILES.map((f) => `/etc/${f}`), ...c.host.mounts.map((m) => m.destination)];
 }
 
-export function fsOps(c: ContainerConfig, dir: string): FsOp[] {
+/** Host-dependent ops (see host-mounts.ts), spliced in where they belong. */
+export interface HostOps {
+  /** After tsrun's own /dev nodes: --privileged's host devices. */
+  devices?: FsOp[];
+  /** After /sys: the cgroup filesystem. */
+  cgroup?: FsOp[];
+}
+
+export function fsOps(c: ContainerConfig, dir: string, host: HostOps = {}): FsOp[] {
   const { NOSUID, NODEV, NOEXEC, RDONLY, BIND, REC, STRICTATIME, RELATIME } = MSF;
   const priv = c.host.privileged;
   const ops: FsOp[] = [
     { op: 'mount', src: 'proc', dst: '/proc', fstype: 'proc', flags: NOSUID | NODEV | NOEXEC, data: '' },
     { op: 'mount', src: 'tmpfs', dst: '/dev', fstype: 'tmpfs', flags: NOSUID | STRICTATIME, data: 'mode=755,size=65536k' },
     ...DEVICES.map(([name, major, minor]): FsOp => ({ op: 'mknod', dst: `/dev/${name}`, mode: 0o666, major, minor })),
+    ...(host.devices ?? []),
     { op: 'symlink', target: '/proc/self/fd', dst: '/dev/fd' },
     { op: 'symlink', target: '/proc/self/fd/0', dst: '/dev/stdin' },
     { op: 'symlink', target: '/proc/self/fd/1', dst: '/dev/stdout' },
@@ -53,6 +62,7 @@ export function fsOps(c: ContainerConfig, dir: string): FsOp[] {
     { op: 'mount', src: 'shm', dst: '/dev/shm', fstype: 'tmpfs', flags: NOSUID | NODEV | NOEXEC, data: 'mode=1777,size=65536k' },
     { op: 'mount', src: 'mqueue', dst: '/dev/mqueue', fstype: 'mqueue', flags: NOSUID | NODEV | NOEXEC, data: '' },
     { op: 'mount', src: 'sysfs', dst: '/sys', fstype: 'sysfs', flags: NOSUID | NODEV | NOEXEC | (priv ? 0 : RDONLY), data: '' },
+    ...(host.cgroup ?? []),
   ];
   for (const f of ETC_FILES) ops.push({ op: 'mount', src: `${dir}/${f}`, dst: `/etc/${f}`, fstype: '', flags: BIND | REC, data: '' });
   for (const m of c.host.mounts) {

@@ -3,6 +3,8 @@
  * "key=value\0" records; records with several fields separate them with
  * 0x1f (native/init/plan.c is the reader; the two change together).
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Ctx } from '../ops/context.js';
 import type { Container } from '../containers/record.js';
@@ -11,9 +13,15 @@ import { capabilitySet, capMask } from './caps.js';
 import { compileSeccomp, readSeccompFile, type CompiledSeccomp } from './seccomp.js';
 import { DEFAULT_SECCOMP_PROFILE } from './seccomp-default.js';
 import { fsOps, type FsOp } from './mounts.js';
+import { cgroupFsOps, hostDeviceOps } from './host-mounts.js';
+import { fileURLToPath } from 'node:url';
 import { resolveUser } from './user.js';
 
+/** bin/tsrun, from dist/src/runtime/plan.js (and the bundle, at the same depth): what --rm's monitor runs. */
+const TSRUN_BIN = fileURLToPath(new URL('../../../bin/tsrun', import.meta.url));
+
 const SEP = '\x1f';
+const SECCOMP_CACHE_DIR = '/run/tsrun/seccomp';
 const CLONE = { NEWNS: 0x20000, NEWCGROUP: 0x2000000, NEWUTS: 0x4000000, NEWIPC: 0x8000000, NEWPID: 0x20000000, NEWNET: 0x40000000 };
 
 /** RLIMIT_* numbers (x86_64/arm64 generic) for docker's --ulimit names. */
@@ -62,6 +70,8 @@ function addConfinement(w: PlanWriter, ctx: Ctx, c: Container, proc: ProcessSpec
   else if (h.seccomp !== 'unconfined' && h.seccomp !== 'default') compiled = compileSeccomp(readSeccompFile(path.join(c.dir, h.seccomp)), caps);
   if (compiled) {
     w.add('seccomp.default', compiled.defaultAction);
+    // tsrun-init keeps compiled filters here (runtime state, not part of any store: see native/init/seccomp.c)
+    w.add('seccomp.cache', SECCOMP_CACHE_DIR);
     for (const r of compiled.rules) w.add('seccomp.rule', r.action, r.name, ...r.args.map((a) => [a.index, a.op, a.v1, a.v2].join(',')));
   }
   for (const u of h.ulimits) {
@@ -86,6 +96,7 @@ function addOp(w: PlanWriter, o: FsOp): void {
     case 'mount':
       return void w.add('op', 'm', o.src, o.dst, o.fstype, o.flags, o.data);
     case 'mknod':
+      if (o.uid !== undefined) return void w.add('op', 'n', o.dst, o.mode.toString(8), o.major, o.minor, o.uid, o.gid ?? 0);
       return void w.add('op', 'n', o.dst, o.mode.toString(8), o.major, o.minor);
     case 'symlink':
       return void w.add('op', 'l', o.target, o.dst);
@@ -96,6 +107,21 @@ function addOp(w: PlanWriter, o: FsOp): void {
     case 'mkdir':
       return void w.add('op', 'd', o.dst);
   }
+}
+
+/**
+ * --rm: the upper dir is thrown away at exit, so overlayfs need not sync it
+ * (podman mounts --rm containers volatile too). Without it, the unmount when
+ * the container's mount namespace dies runs syncfs on the whole filesystem of
+ * the upper dir (here /): 1-100 ms on a busy disk, paid before the monitor can
+ * even reap the container. A volatile mount leaves work/work/incompat/volatile
+ * behind, which refuses the next mount (a restart), so that goes first.
+ */
+function volatileOverlay(dir: string): boolean {
+  const [major = 0, minor = 0] = os.release().split('.').map((x) => Number.parseInt(x, 10));
+  if (major < 5 || (major === 5 && minor < 10)) return false; // volatile is Linux 5.10+
+  fs.rmSync(path.join(dir, 'work', 'work', 'incompat'), { recursive: true, force: true });
+  return true;
 }
 
 export function runPlan(ctx: Ctx, c: Container, cgroupProcs: string[], detach: boolean): Buffer {
@@ -109,11 +135,15 @@ export function runPlan(ctx: Ctx, c: Container, cgroupProcs: string[], detach: b
   const lowers = cfg.layers.length ? cfg.layers.map((l) => ctx.layers.diffDir(l)).reverse() : [path.join(c.dir, 'empty')];
   for (const l of lowers) w.add('lower', l);
   for (const o of ['redirect_dir=off', 'metacopy=off', 'index=off']) w.add('ovl', o);
-  for (const o of fsOps(cfg, c.dir)) addOp(w, o);
+  if (cfg.host.autoRemove && volatileOverlay(c.dir)) w.add('ovl', 'volatile');
+  const host = { cgroup: cgroupFsOps(cfg.host.privileged), devices: cfg.host.privileged ? hostDeviceOps() : [] };
+  for (const o of fsOps(cfg, c.dir, host)) addOp(w, o);
   if (cfg.host.readonlyRootfs) w.add('readonly', 1);
   w.add('hostname', cfg.hostname);
   w.add('exitfile', path.join(c.dir, 'exit.json'));
-  if (detach) w.add('log', path.join(c.dir, 'ctr.log'));
+  w.add('log', path.join(c.dir, 'ctr.log')); // foreground runs are logged too, as docker's json-file driver does
+  // --rm with nobody waiting: the monitor runs `tsrun rm -f` itself once the container exits
+  if (detach && cfg.host.autoRemove) w.add('autorm', process.execPath, TSRUN_BIN, ctx.root, cfg.id);
   if (cfg.host.init) w.add('init', 1);
   for (const p of cgroupProcs) w.add('cgroup', p);
   addConfinement(w, ctx, c, { args: [cfg.path, ...cfg.args], env: cfg.env, cwd: cfg.workingDir, user: cfg.user, tty: cfg.tty, openStdin: cfg.openStdin, detach });

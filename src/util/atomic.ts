@@ -46,6 +46,28 @@ export function writeJsonAtomic(target: string, value: unknown, mode = 0o644): v
   writeFileAtomic(target, JSON.stringify(value, null, 2) + '\n', mode);
 }
 
+/**
+ * Atomic but not durable: temp file + rename, no fsync. A reader, or a
+ * tsrun killed mid-write (even by SIGKILL), sees the old file or the new one,
+ * never a torn one; only a power cut or kernel crash can lose or tear the
+ * write. Meant for container runtime state (state.json, cgroup.json, a
+ * container's config.json), written several times on the hot path of every
+ * `run`, where each fsync costs 2-20 ms on a busy disk: after a power cut no
+ * container is running anyway and `refresh` reconciles what is left with the
+ * kernel. runc writes its state.json the same way. Image, layer and content
+ * metadata stay on writeJsonAtomic.
+ */
+export function writeJsonReplace(target: string, value: unknown, mode = 0o644): void {
+  const tmp = tempName(target);
+  try {
+    fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', { mode, flag: 'wx' });
+    fs.renameSync(tmp, target);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
 /** Read and parse a JSON file; undefined when it does not exist. */
 export function readJsonIfExists<T>(file: string): T | undefined {
   let text: string;

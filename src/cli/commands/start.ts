@@ -24,6 +24,8 @@ export function register(program: Command): void {
             const { readContainer } = await import('../../containers/record.js');
             const fresh = readContainer(ctx, s.container.config.id);
             if (fresh) refresh(ctx, fresh);
+            // --rm: an attached start removes the container like run does (a detached one: its monitor does)
+            if (fresh?.config.host.autoRemove) await (await import('../../containers/rm.js')).removeContainer(ctx, fresh, { force: true });
           } else process.stdout.write(`${name}\n`);
         }
         return code;

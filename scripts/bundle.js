@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// Bundles tsc's output (dist/src/cli/main.js and everything it imports,
+// commander included) with esbuild into one CommonJS file,
+// dist/bundle/cli/main.cjs, which bin/tsrun loads with a V8 code cache.
+// Start-up then reads and compiles one file instead of resolving ~50 ES
+// modules (and scanning commander's CommonJS with Node's lexer). CommonJS, not
+// ESM: esbuild then keeps each lazily imported command's modules, and the Node
+// built-ins they require (zlib, crypto, readline ...), lazy; an ESM bundle
+// would hoist every built-in import to the top and load them all.
+//
+// bin/tsrun uses the bundle only while it is at least as new as tsc's output,
+// so a plain `npx tsc -p .` (which rewrites every file of dist/) is always
+// what runs, even with a stale bundle lying around.
+//
+// The bundle has the same depth below the repo as dist/src/<area>/*.js, so
+// paths computed from import.meta.url (../../../bin/tsrun, build/Release) hold.
+import { build } from 'esbuild';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const outdir = path.join(repo, 'dist', 'bundle', 'cli');
+const tmp = `${outdir}.tmp-${process.pid}`;
+
+fs.rmSync(tmp, { recursive: true, force: true });
+await build({
+  entryPoints: [path.join(repo, 'dist', 'src', 'cli', 'main.js')],
+  outfile: path.join(tmp, 'main.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+  // smaller to read and compile; names are kept, so stack traces (--debug) still read well
+  minifyWhitespace: true,
+  charset: 'ascii',
+  define: { 'import.meta.url': '__tsrunImportMetaUrl' },
+  banner: { js: "var __tsrunImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+});
+// swap the dir in whole (old code caches go with it), so a concurrent tsrun sees the old bundle or the new one
+const old = `${outdir}.old-${process.pid}`;
+if (fs.existsSync(outdir)) fs.renameSync(outdir, old);
+fs.renameSync(tmp, outdir);
+fs.rmSync(old, { recursive: true, force: true });
