@@ -97,7 +97,17 @@ napi_value js_llistxattr(napi_env env, napi_callback_info info)
       arg_string(env, argv[0], &path, "path") < 0)
     goto out;
 
-  for (int i = 0; i < XATTR_RETRIES; i++) {
+  /* Most files have no or few attributes: one call into a fixed buffer first
+   * (commit lists the xattrs of every file it walks), probing the size only
+   * when the list does not fit. */
+  buf = malloc(4096);
+  if (buf == NULL) {
+    errno = ENOMEM;
+    throw_errno(env, "llistxattr", path);
+    goto out;
+  }
+  len = llistxattr(path, buf, 4096);
+  for (int i = 0; len < 0 && errno == ERANGE && i < XATTR_RETRIES; i++) {
     ssize_t size = llistxattr(path, NULL, 0);
     if (size < 0)
       break;
