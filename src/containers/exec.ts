@@ -17,7 +17,7 @@ export async function execInContainer(ctx: Ctx, c0: Container, proc: ProcessSpec
   const c = refresh(ctx, c0);
   requireRunning(c, 'exec in', false);
   if (!sameProcessAlive(c.state.pid, c.state.pidStart)) throw conflict(`container ${c.config.name} is not running`, `see tsrun ps -a`);
-  const procs = cgroupDirs(c.config.id)
+  const procs = cgroupDirs(c.config.id, ctx)
     .dirs.map((d) => path.join(d, 'cgroup.procs'))
     .filter((f) => fs.existsSync(f));
   return launch(execPlan(ctx, c, c.state.pid!, procs, proc), { detach: proc.detach });

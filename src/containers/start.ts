@@ -37,7 +37,7 @@ export async function startContainer(ctx: Ctx, c0: Container, opts: { detach: bo
     const exitCode = isTsrunError(err) ? err.exitCode : 125;
     writeState(c, { ...c.state, status: 'exited', exitCode, finishedAt: new Date().toISOString(), error: (err as Error).message, pid: undefined, monitorPid: undefined });
     try {
-      removeCgroup(c.config.id);
+      removeCgroup(c.config.id, ctx);
     } catch {
       /* empty cgroup left behind: rm removes it */
     }

@@ -67,13 +67,13 @@ function createdBy(c: Container): string {
 }
 
 /** Freeze `c` while fn runs when asked and it is running; a container already paused stays paused. */
-function whileFrozen<T>(c: Container, pause: boolean, fn: () => T): T {
+function whileFrozen<T>(ctx: Ctx, c: Container, pause: boolean, fn: () => T): T {
   if (!pause || c.state.status !== 'running') return fn();
   // hold the container's lock so a concurrent pause/unpause/stop cannot interleave with our thaw
   const lock = lockExclusive(path.join(c.dir, 'lock'));
   try {
     try {
-      freezeCgroup(c.config.id);
+      freezeCgroup(c.config.id, ctx);
     } catch (err) {
       const e = err as TsrunError;
       throw new TsrunError(e.code ?? 'SYSCALL', `cannot pause container ${c.config.name} for commit: ${e.message}`, {
@@ -84,7 +84,7 @@ function whileFrozen<T>(c: Container, pause: boolean, fn: () => T): T {
     try {
       return fn();
     } finally {
-      thawCgroup(c.config.id);
+      thawCgroup(c.config.id, ctx);
     }
   } finally {
     lock.release();
@@ -112,7 +112,7 @@ export async function commitContainer(ctx: Ctx, o: CommitOptions): Promise<Commi
   const squash = !!o.squash;
 
   return withContentLock(ctx, async () => {
-    const temps: LayerTemps = whileFrozen(readContainer(ctx, c.config.id) ?? c, o.pause ?? true, () =>
+    const temps: LayerTemps = whileFrozen(ctx, readContainer(ctx, c.config.id) ?? c, o.pause ?? true, () =>
       makeCommitLayer(ctx, c, { squash, clampMtime: ts }),
     );
     try {

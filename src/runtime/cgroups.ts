@@ -91,9 +91,14 @@ function recordFile(ctx: Ctx, id: string): string {
   return path.join(ctx.containersDir, id, 'cgroup.json');
 }
 
-/** Where the container's cgroup lives: as recorded at creation when ctx is given, else computed. */
-export function cgroupDirs(id: string, ctx?: Ctx): CgroupLayout {
-  if (ctx) {
+/**
+ * Where the container's cgroup lives: as recorded in cgroup.json at creation.
+ * Recomputing is only right in the session that created it (this machine gives
+ * each login session its own memory cgroup), so it is the fallback for a
+ * record that has none.
+ */
+export function cgroupDirs(id: string, ctx: Ctx): CgroupLayout {
+  {
     let rec: RecordedLayout | undefined;
     try {
       rec = readJsonIfExists<RecordedLayout>(recordFile(ctx, id));
@@ -194,12 +199,12 @@ export function createCgroup(ctx: Ctx, id: string): { procsFiles: string[] } {
 }
 
 /** True when the container's cgroup exists somewhere. */
-export function cgroupExists(id: string, ctx?: Ctx): boolean {
+export function cgroupExists(id: string, ctx: Ctx): boolean {
   return cgroupDirs(id, ctx).dirs.some((d) => fs.existsSync(d));
 }
 
 /** PIDs in the container's cgroup (union over hierarchies; empty when it does not exist). */
-export function cgroupPids(id: string, ctx?: Ctx): number[] {
+export function cgroupPids(id: string, ctx: Ctx): number[] {
   const pids = new Set<number>();
   for (const dir of cgroupDirs(id, ctx).dirs) {
     let text: string;
@@ -228,7 +233,7 @@ function isFrozen(layout: CgroupLayout, dir: string): boolean {
 }
 
 /** Freeze every process of the container and wait until the kernel says it is frozen. */
-export function freezeCgroup(id: string, ctx?: Ctx, timeoutMs = 5000): void {
+export function freezeCgroup(id: string, ctx: Ctx, timeoutMs = 5000): void {
   const layout = cgroupDirs(id, ctx);
   const dir = freezerDir(layout);
   if (!dir || !fs.existsSync(dir)) throw syscallError(`cannot freeze container ${id.slice(0, 12)}`, Object.assign(new Error('no freezer cgroup'), { code: 'ENOENT' }));
@@ -249,7 +254,7 @@ export function freezeCgroup(id: string, ctx?: Ctx, timeoutMs = 5000): void {
   throw syscallError(`cannot freeze cgroup ${dir}`, Object.assign(new Error('timed out waiting for the freezer'), { code: 'ETIMEDOUT' }));
 }
 
-export function thawCgroup(id: string, ctx?: Ctx): void {
+export function thawCgroup(id: string, ctx: Ctx): void {
   const layout = cgroupDirs(id, ctx);
   const dir = freezerDir(layout);
   if (!dir || !fs.existsSync(dir)) return;
@@ -262,7 +267,7 @@ export function thawCgroup(id: string, ctx?: Ctx): void {
 }
 
 /** True when the container's freezer says frozen. */
-export function cgroupFrozen(id: string, ctx?: Ctx): boolean {
+export function cgroupFrozen(id: string, ctx: Ctx): boolean {
   const layout = cgroupDirs(id, ctx);
   const dir = freezerDir(layout);
   try {
@@ -281,7 +286,7 @@ function signalNumber(signal: NodeJS.Signals | number): number {
  * without cgroup.kill) so nothing can fork a new process between listing and
  * signalling; the signal is delivered on thaw.
  */
-export function killCgroup(id: string, signal: NodeJS.Signals | number = 'SIGKILL', ctx?: Ctx): void {
+export function killCgroup(id: string, signal: NodeJS.Signals | number, ctx: Ctx): void {
   const layout = cgroupDirs(id, ctx);
   const signo = signalNumber(signal);
   if (layout.version === 2 && signo === 9) {
@@ -315,7 +320,7 @@ export function killCgroup(id: string, signal: NodeJS.Signals | number = 'SIGKIL
 }
 
 /** Remove the container's cgroup dirs; tolerates missing dirs, retries briefly while busy (processes still dying). */
-export function removeCgroup(id: string, ctx?: Ctx, timeoutMs = 3000): void {
+export function removeCgroup(id: string, ctx: Ctx, timeoutMs = 3000): void {
   const layout = cgroupDirs(id, ctx);
   const deadline = Date.now() + timeoutMs;
   for (const dir of layout.dirs) {

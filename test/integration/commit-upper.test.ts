@@ -211,7 +211,7 @@ describe('commit (hand-made upper dirs)', () => {
     tsrunOk(root, ['commit', c.id, 'live:1']);
     tsrunOk(root, ['commit', '--pause=false', c.id, 'live:2']);
     assert.equal(JSON.parse(fs.readFileSync(path.join(c.dir, 'state.json'), 'utf8')).status, 'running');
-    assert.ok(!cgroupFrozen(c.id));
+    assert.ok(!cgroupFrozen(c.id, openCtx(root)));
     process.kill(c.pid, 0); // still alive
     assert.ok(fs.readFileSync(`/proc/${c.pid}/stat`, 'utf8').split(' ')[2] !== 'T');
     tsrun(root, ['rm', '-f', c.id]);

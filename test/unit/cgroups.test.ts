@@ -21,11 +21,13 @@ import {
   thawCgroup,
 } from '../../src/runtime/cgroups.js';
 import { procState } from '../../src/containers/status.js';
-import type { Ctx } from '../../src/ops/context.js';
+import { openCtx, type Ctx } from '../../src/ops/context.js';
+import os from 'node:os';
 
 const parent = `/tsrun-unit-${process.pid}`;
 process.env.TSRUN_CGROUP_PARENT = parent;
-const ctx = {} as Ctx; // createCgroup does not use the stores
+// a real store: the cgroup's location is recorded in containers/ID/cgroup.json
+const ctx: Ctx = openCtx(fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-cgroups-')));
 const children: ChildProcess[] = [];
 
 function sleeper(): ChildProcess {
@@ -44,11 +46,12 @@ async function until(what: string, fn: () => boolean, ms = 3000): Promise<void> 
 
 /** Parent dirs (TSRUN_CGROUP_PARENT) of every hierarchy. */
 function parentDirs(): string[] {
-  return cgroupDirs('0'.repeat(64)).dirs.map((d) => path.dirname(d));
+  return cgroupDirs('0'.repeat(64), ctx).dirs.map((d) => path.dirname(d));
 }
 
 after(() => {
   for (const c of children) c.kill('SIGKILL');
+  fs.rmSync(ctx.root, { recursive: true, force: true });
   for (const d of parentDirs()) {
     for (const sub of fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []) {
       if (!sub.isDirectory()) continue;
@@ -70,7 +73,7 @@ after(() => {
 
 test('the cgroup lives below TSRUN_CGROUP_PARENT in every hierarchy and nowhere else', () => {
   const id = crypto.randomBytes(32).toString('hex');
-  const layout = cgroupDirs(id);
+  const layout = cgroupDirs(id, ctx);
   assert.ok(layout.dirs.length >= 1);
   for (const d of layout.dirs) assert.ok(d.endsWith(`${parent}/tsrun-${id.slice(0, 12)}`), d);
   if (layout.version === 1) {
@@ -81,28 +84,28 @@ test('the cgroup lives below TSRUN_CGROUP_PARENT in every hierarchy and nowhere 
 test('create, join, list, freeze, thaw, kill, remove', async () => {
   const id = crypto.randomBytes(32).toString('hex');
   const { procsFiles } = createCgroup(ctx, id);
-  assert.ok(cgroupExists(id));
+  assert.ok(cgroupExists(id, ctx));
   const child = sleeper();
   await new Promise((r) => child.once('spawn', r));
   for (const f of procsFiles) fs.writeFileSync(f, String(child.pid));
-  assert.deepEqual(cgroupPids(id), [child.pid]);
+  assert.deepEqual(cgroupPids(id, ctx), [child.pid]);
 
-  freezeCgroup(id);
-  assert.ok(cgroupFrozen(id));
-  const layout = cgroupDirs(id);
+  freezeCgroup(id, ctx);
+  assert.ok(cgroupFrozen(id, ctx));
+  const layout = cgroupDirs(id, ctx);
   if (layout.version === 1) assert.equal(fs.readFileSync(path.join(layout.byController.get('freezer')!, 'freezer.state'), 'utf8').trim(), 'FROZEN');
   // a frozen task sleeps in the freezer (D on v1, S on v2): it must not be running
   assert.notEqual(procState(child.pid!), 'R');
 
-  thawCgroup(id);
-  assert.ok(!cgroupFrozen(id));
+  thawCgroup(id, ctx);
+  assert.ok(!cgroupFrozen(id, ctx));
 
   const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_c, s) => r(s)));
-  killCgroup(id, 'SIGKILL');
+  killCgroup(id, 'SIGKILL', ctx);
   assert.equal(await exited, 'SIGKILL');
-  await until('the cgroup to empty', () => cgroupPids(id).length === 0);
-  removeCgroup(id);
-  assert.ok(!cgroupExists(id));
+  await until('the cgroup to empty', () => cgroupPids(id, ctx).length === 0);
+  removeCgroup(id, ctx);
+  assert.ok(!cgroupExists(id, ctx));
   for (const d of layout.dirs) assert.ok(!fs.existsSync(d), `${d} removed`);
 });
 
@@ -113,18 +116,18 @@ test('killCgroup with another signal reaches every process of the cgroup', async
   const b = sleeper();
   await Promise.all([a, b].map((p) => new Promise((r) => p.once('spawn', r))));
   for (const p of [a, b]) for (const f of procsFiles) fs.writeFileSync(f, String(p.pid));
-  assert.deepEqual(cgroupPids(id), [a.pid!, b.pid!].sort((x, y) => x - y));
+  assert.deepEqual(cgroupPids(id, ctx), [a.pid!, b.pid!].sort((x, y) => x - y));
   const gone = [a, b].map((p) => new Promise<NodeJS.Signals | null>((r) => p.once('exit', (_c, s) => r(s))));
-  killCgroup(id, 'SIGTERM');
+  killCgroup(id, 'SIGTERM', ctx);
   assert.deepEqual(await Promise.all(gone), ['SIGTERM', 'SIGTERM']);
-  await until('the cgroup to empty', () => cgroupPids(id).length === 0);
-  removeCgroup(id);
-  assert.ok(!cgroupExists(id));
+  await until('the cgroup to empty', () => cgroupPids(id, ctx).length === 0);
+  removeCgroup(id, ctx);
+  assert.ok(!cgroupExists(id, ctx));
 });
 
 test('removeCgroup tolerates a cgroup that does not exist; killCgroup of a missing cgroup is a no-op', () => {
   const id = crypto.randomBytes(32).toString('hex');
-  removeCgroup(id);
-  killCgroup(id, 'SIGKILL');
-  assert.deepEqual(cgroupPids(id), []);
+  removeCgroup(id, ctx);
+  killCgroup(id, 'SIGKILL', ctx);
+  assert.deepEqual(cgroupPids(id, ctx), []);
 });
