@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { before, after } from 'node:test';
+import { procStartTime } from '../../src/containers/status.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Repository root (tests run from dist/test/helpers). */
@@ -122,7 +124,8 @@ export function tempRoot(prefix = 'tsrun-test-'): TempRoot {
 
 export function cleanupDir(base: string): void {
   if (!fs.existsSync(base)) return;
-  for (const pid of processesUnder(base)) {
+  // containers first, by the PIDs their records name: once pivoted, their root no longer shows the temp dir
+  for (const pid of [...containerPids(base), ...processesUnder(base)]) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -136,6 +139,46 @@ export function cleanupDir(base: string): void {
   }
   removeContainerCgroups(base);
   spawnSync('rm', ['-rf', '--one-file-system', base]);
+}
+
+/** PIDs (container process 1 and its monitor) named by state.json of containers below base/root. */
+function containerPids(base: string): number[] {
+  const dir = path.join(base, 'root', 'containers');
+  const pids: number[] = [];
+  for (const id of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+    try {
+      const st = JSON.parse(fs.readFileSync(path.join(dir, id, 'state.json'), 'utf8')) as {
+        pid?: number;
+        pidStart?: number;
+        monitorPid?: number;
+        monitorStart?: number;
+      };
+      // only while the PID still names the process the record saw start (PIDs are reused)
+      for (const [pid, start] of [
+        [st.pid, st.pidStart],
+        [st.monitorPid, st.monitorStart],
+      ]) {
+        if (pid && start !== undefined && procStartTime(pid) === start) pids.push(pid);
+      }
+    } catch {
+      /* no state: never started */
+    }
+  }
+  return pids;
+}
+
+/**
+ * Register before/after hooks for a suite that needs a temp root with busybox
+ * imported; the returned function gives the root inside tests.
+ */
+export function useBusyboxRoot(): () => TempRoot {
+  let t: TempRoot | undefined;
+  before(() => {
+    t = tempRoot();
+    importBusybox(t.root);
+  });
+  after(() => t?.cleanup());
+  return () => t!;
 }
 
 /**

@@ -8,22 +8,14 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { tempRoot, tsrun, tsrunOk, importBusybox, REPO, type TempRoot } from '../helpers/cli.js';
-import { killContainers } from './run-helpers.js';
+import { tsrun, tsrunOk, REPO, useBusyboxRoot } from '../helpers/cli.js';
 
-let t: TempRoot;
-const sh = (script: string, extra: string[] = []) => tsrun(t.root, ['run', '--rm', ...extra, 'busybox', 'sh', '-c', script]);
+const t = useBusyboxRoot();
+
+const sh = (script: string, extra: string[] = []) => tsrun(t().root, ['run', '--rm', ...extra, 'busybox', 'sh', '-c', script]);
 const LAUNCHER = path.join(REPO, 'build', 'Release', 'tsrun-init');
 
 describe('confinement', () => {
-  before(() => {
-    t = tempRoot();
-    importBusybox(t.root);
-  });
-  after(() => {
-    killContainers(t.root);
-    t.cleanup();
-  });
 
   it('cannot write /proc/sys or /proc/sysrq-trigger', () => {
     const r = sh('echo 1 > /proc/sys/kernel/domainname && echo WROTE; echo h > /proc/sysrq-trigger && echo WROTE; true');
@@ -55,7 +47,7 @@ describe('confinement', () => {
     assert.equal(r.code, 0);
     assert.doesNotMatch(r.stdout, /\/work\/|\/tmp\/tsrun-test|tsrun-init/);
     assert.equal(sh('ls /proc/self/fd/3/..').code !== 0 || true, true);
-    const cwd = tsrun(t.root, ['run', '--rm', '-w', '/proc/self/fd/3', 'busybox', 'pwd']);
+    const cwd = tsrun(t().root, ['run', '--rm', '-w', '/proc/self/fd/3', 'busybox', 'pwd']);
     assert.notEqual(cwd.code, 0);
   });
 
@@ -68,8 +60,8 @@ describe('confinement', () => {
     const init = sh('echo x > /proc/1/exe && echo WROTE; readlink /proc/1/exe; true', ['--init']);
     assert.doesNotMatch(init.stdout, /WROTE/);
     assert.match(init.stdout, /memfd:tsrun-init/);
-    tsrunOk(t.root, ['run', '-d', '--name', 'victim', 'busybox', 'sleep', '30']);
-    const ex = tsrun(t.root, ['exec', 'victim', 'sh', '-c', `for p in /proc/[0-9]*; do echo x > $p/exe 2>/dev/null && echo WROTE $p; done; true`]);
+    tsrunOk(t().root, ['run', '-d', '--name', 'victim', 'busybox', 'sleep', '30']);
+    const ex = tsrun(t().root, ['exec', 'victim', 'sh', '-c', `for p in /proc/[0-9]*; do echo x > $p/exe 2>/dev/null && echo WROTE $p; done; true`]);
     assert.doesNotMatch(ex.stdout, /WROTE/);
     assert.deepEqual(fs.readFileSync(LAUNCHER), before);
   });
@@ -88,7 +80,7 @@ describe('confinement', () => {
     assert.match(sh('grep NoNewPrivs /proc/self/status').stdout, /NoNewPrivs:\s+0/);
     assert.match(sh('grep Seccomp: /proc/self/status').stdout, /Seccomp:\s+2/);
     assert.match(sh('grep Seccomp: /proc/self/status', ['--security-opt', 'seccomp=unconfined']).stdout, /Seccomp:\s+0/);
-    const profile = path.join(t.scratch, 'deny-mkdir.json');
+    const profile = path.join(t().scratch, 'deny-mkdir.json');
     fs.writeFileSync(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] }));
     const r = sh('mkdir /blocked && echo MADE; true', ['--security-opt', `seccomp=${profile}`]);
     assert.doesNotMatch(r.stdout, /MADE/);

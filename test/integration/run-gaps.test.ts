@@ -9,16 +9,16 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { killContainers } from './run-helpers.js';
-import { tempRoot, tsrun, tsrunOk, importBusybox, TSRUN, type TempRoot } from '../helpers/cli.js';
+import { tsrun, tsrunOk, TSRUN, useBusyboxRoot } from '../helpers/cli.js';
 
-let t: TempRoot;
+const t = useBusyboxRoot();
+
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Container IDs listed by `ps -a`. */
 function psAll(): string[] {
-  return tsrunOk(t.root, ['ps', '-a', '-q', '--no-trunc']).split('\n').filter(Boolean);
+  return tsrunOk(t().root, ['ps', '-a', '-q', '--no-trunc']).split('\n').filter(Boolean);
 }
 
 /** Cgroup dirs named tsrun-<id12> anywhere below /sys/fs/cgroup (a few levels deep). */
@@ -30,7 +30,7 @@ function cgroupDirsOf(id: string): string[] {
 async function waitGone(id: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!psAll().includes(id) && !fs.existsSync(path.join(t.root, 'containers', id))) return true;
+    if (!psAll().includes(id) && !fs.existsSync(path.join(t().root, 'containers', id))) return true;
     await sleep(100);
   }
   return false;
@@ -42,56 +42,48 @@ function hostCgroupV2(): boolean {
 }
 
 describe('tsrun run: docker gaps', () => {
-  before(() => {
-    t = tempRoot();
-    importBusybox(t.root);
-  });
-  after(() => {
-    killContainers(t.root);
-    t.cleanup();
-  });
 
   it('run -d --rm removes the container and its cgroup when it exits', async () => {
-    const id = tsrunOk(t.root, ['run', '-d', '--rm', 'busybox', 'sh', '-c', 'sleep 0.3']).trim();
+    const id = tsrunOk(t().root, ['run', '-d', '--rm', 'busybox', 'sh', '-c', 'sleep 0.3']).trim();
     assert.match(id, /^[a-f0-9]{64}$/);
     assert.ok(psAll().includes(id), 'listed while it runs');
     assert.ok(await waitGone(id, 5000), 'gone from ps -a after it exited');
     assert.deepEqual(cgroupDirsOf(id), []);
     // a container that exits before `run -d` has recorded its start: run still succeeds, then it is removed
-    const quick = [0, 1, 2].map(() => tsrun(t.root, ['run', '-d', '--rm', 'busybox', 'true']));
+    const quick = [0, 1, 2].map(() => tsrun(t().root, ['run', '-d', '--rm', 'busybox', 'true']));
     for (const r of quick) assert.equal(r.code, 0, r.stderr);
     for (const r of quick) assert.ok(await waitGone(r.stdout.trim(), 5000));
   });
 
   it('start of a created --rm container removes it when it exits, detached or attached', async () => {
-    const id = tsrunOk(t.root, ['create', '--rm', 'busybox', 'sh', '-c', 'sleep 0.2']).trim();
-    tsrunOk(t.root, ['start', id]);
+    const id = tsrunOk(t().root, ['create', '--rm', 'busybox', 'sh', '-c', 'sleep 0.2']).trim();
+    tsrunOk(t().root, ['start', id]);
     assert.ok(await waitGone(id, 5000));
     assert.deepEqual(cgroupDirsOf(id), []);
-    const id2 = tsrunOk(t.root, ['create', '--rm', 'busybox', 'sh', '-c', 'echo attached; exit 4']).trim();
-    const r = tsrun(t.root, ['start', '-a', id2]);
+    const id2 = tsrunOk(t().root, ['create', '--rm', 'busybox', 'sh', '-c', 'echo attached; exit 4']).trim();
+    const r = tsrun(t().root, ['start', '-a', id2]);
     assert.equal(r.code, 4, r.stderr);
     assert.equal(r.stdout, 'attached\n');
     assert.ok(!psAll().includes(id2));
   });
 
   it('logs replays a foreground container on the right streams, with -t timestamps', () => {
-    const r = tsrun(t.root, ['run', '--name', 'fg-logs', 'busybox', 'sh', '-c', 'echo out; echo err >&2; printf partial; exit 3']);
+    const r = tsrun(t().root, ['run', '--name', 'fg-logs', 'busybox', 'sh', '-c', 'echo out; echo err >&2; printf partial; exit 3']);
     assert.equal(r.code, 3, r.stderr);
     assert.equal(r.stdout, 'out\npartial');
     assert.equal(r.stderr, 'err\n');
-    const logs = tsrun(t.root, ['logs', 'fg-logs']);
+    const logs = tsrun(t().root, ['logs', 'fg-logs']);
     assert.equal(logs.code, 0, logs.stderr);
     assert.equal(logs.stdout, 'out\npartial');
     assert.equal(logs.stderr, 'err\n');
-    const ts = tsrun(t.root, ['logs', '-t', 'fg-logs']);
+    const ts = tsrun(t().root, ['logs', '-t', 'fg-logs']);
     assert.match(ts.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z out\n\d{4}-\d\d-\d\dT[^ ]+Z partial$/);
     assert.match(ts.stderr, /^\d{4}-\d\d-\d\dT[^ ]+Z err\n$/);
-    tsrunOk(t.root, ['rm', 'fg-logs']);
+    tsrunOk(t().root, ['rm', 'fg-logs']);
   });
 
   it('passes a large foreground output through unchanged', () => {
-    const r = tsrun(t.root, ['run', '--rm', 'busybox', 'sh', '-c', 'i=0; while [ $i -lt 3000 ]; do echo "line $i"; i=$((i+1)); done; echo tail >&2']);
+    const r = tsrun(t().root, ['run', '--rm', 'busybox', 'sh', '-c', 'i=0; while [ $i -lt 3000 ]; do echo "line $i"; i=$((i+1)); done; echo tail >&2']);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.split('\n');
     assert.equal(lines.length, 3001);
@@ -100,12 +92,12 @@ describe('tsrun run: docker gaps', () => {
   });
 
   it('logs shows the output of a -t container as stdout', () => {
-    const r = tsrun(t.root, ['run', '-t', '--name', 'tty-logs', 'busybox', 'echo', 'on a tty']);
+    const r = tsrun(t().root, ['run', '-t', '--name', 'tty-logs', 'busybox', 'echo', 'on a tty']);
     assert.equal(r.code, 0, r.stderr);
-    const logs = tsrun(t.root, ['logs', 'tty-logs']);
+    const logs = tsrun(t().root, ['logs', 'tty-logs']);
     assert.equal(logs.stdout, 'on a tty\r\n');
     assert.equal(logs.stderr, '');
-    tsrunOk(t.root, ['rm', 'tty-logs']);
+    tsrunOk(t().root, ['rm', 'tty-logs']);
   });
 
   it('--privileged: host devices, full capabilities, nothing masked, /sys writable', () => {
@@ -114,41 +106,41 @@ describe('tsrun run: docker gaps', () => {
       const st = fs.lstatSync(path.join('/dev', n));
       return (st.isBlockDevice() || st.isCharacterDevice()) && !skip(n);
     });
-    const priv = tsrunOk(t.root, ['run', '--rm', '--privileged', 'busybox', 'ls', '/dev']).split('\n');
+    const priv = tsrunOk(t().root, ['run', '--rm', '--privileged', 'busybox', 'ls', '/dev']).split('\n');
     for (const d of hostDevs) assert.ok(priv.includes(d), `/dev/${d} in a privileged container`);
     assert.ok(!priv.includes('tty1'), 'no host virtual consoles');
-    const plain = tsrunOk(t.root, ['run', '--rm', 'busybox', 'ls', '/dev']).split('\n');
+    const plain = tsrunOk(t().root, ['run', '--rm', 'busybox', 'ls', '/dev']).split('\n');
     if (hostDevs.includes('loop0')) assert.ok(!plain.includes('loop0'), 'an unprivileged container has no loop devices');
     if (fs.existsSync('/dev/loop0')) {
-      const ls = tsrunOk(t.root, ['run', '--rm', '--privileged', 'busybox', 'stat', '-c', '%F %t,%T', '/dev/loop0']).trim();
+      const ls = tsrunOk(t().root, ['run', '--rm', '--privileged', 'busybox', 'stat', '-c', '%F %t,%T', '/dev/loop0']).trim();
       assert.equal(ls, 'block special file 7,0');
     }
 
     const hostCapEff = /^CapEff:\s*(\w+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1];
-    const status = tsrunOk(t.root, ['run', '--rm', '--privileged', 'busybox', 'cat', '/proc/self/status']);
+    const status = tsrunOk(t().root, ['run', '--rm', '--privileged', 'busybox', 'cat', '/proc/self/status']);
     assert.equal(/^CapEff:\s*(\w+)$/m.exec(status)![1], hostCapEff);
     assert.match(status, /^Seccomp:\s*0$/m, 'seccomp unconfined');
 
     if (fs.existsSync('/proc/kcore')) {
-      assert.equal(tsrunOk(t.root, ['run', '--rm', '--privileged', 'busybox', 'sh', '-c', 'head -c 16 /proc/kcore | wc -c']).trim(), '16');
+      assert.equal(tsrunOk(t().root, ['run', '--rm', '--privileged', 'busybox', 'sh', '-c', 'head -c 16 /proc/kcore | wc -c']).trim(), '16');
     }
     if (fs.existsSync('/proc/timer_list')) {
       // masked (an empty /dev/null bind) unless privileged
-      assert.notEqual(tsrunOk(t.root, ['run', '--rm', '--privileged', 'busybox', 'sh', '-c', 'head -c 16 /proc/timer_list | wc -c']).trim(), '0');
-      assert.equal(tsrunOk(t.root, ['run', '--rm', 'busybox', 'sh', '-c', 'head -c 16 /proc/timer_list | wc -c']).trim(), '0');
+      assert.notEqual(tsrunOk(t().root, ['run', '--rm', '--privileged', 'busybox', 'sh', '-c', 'head -c 16 /proc/timer_list | wc -c']).trim(), '0');
+      assert.equal(tsrunOk(t().root, ['run', '--rm', 'busybox', 'sh', '-c', 'head -c 16 /proc/timer_list | wc -c']).trim(), '0');
     }
-    const mi = tsrunOk(t.root, ['run', '--rm', '--privileged', 'busybox', 'cat', '/proc/self/mountinfo']);
+    const mi = tsrunOk(t().root, ['run', '--rm', '--privileged', 'busybox', 'cat', '/proc/self/mountinfo']);
     assert.match(mi, / \/sys rw,/);
     assert.doesNotMatch(mi, / \/proc\/sys ro,/);
   });
 
   it('--init -t gives the terminal to the child (its own process group in the foreground)', { skip: !fs.existsSync('/usr/bin/script') && 'needs script(1)' }, () => {
-    const cmd = `'${process.execPath}' '${TSRUN}' --root '${t.root}' run --rm -t --init busybox sh -c 'read a b c d pgrp sess tty tpgid rest < /proc/$$/stat; echo "pid=$$ pgrp=$pgrp tpgid=$tpgid"'`;
+    const cmd = `'${process.execPath}' '${TSRUN}' --root '${t().root}' run --rm -t --init busybox sh -c 'read a b c d pgrp sess tty tpgid rest < /proc/$$/stat; echo "pid=$$ pgrp=$pgrp tpgid=$tpgid"'`;
     const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { input: '', timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr?.toString());
     assert.match(r.stdout.toString(), /pid=2 pgrp=2 tpgid=2\r*\n/);
     // ^C from the terminal ends the child with SIGINT; PID 1 exits with its status
-    const sleeper = `'${process.execPath}' '${TSRUN}' --root '${t.root}' run --rm -it --init busybox sleep 30`;
+    const sleeper = `'${process.execPath}' '${TSRUN}' --root '${t().root}' run --rm -it --init busybox sleep 30`;
     const started = Date.now();
     const s = spawnSync('sh', ['-c', `(sleep 2; printf '\\003'; sleep 1) | script -qec "${sleeper.replace(/"/g, '\\"')}" /dev/null; echo "rc=$?"`], { timeout: 60_000 });
     assert.match(s.stdout.toString(), /rc=130/);
@@ -159,7 +151,7 @@ describe('tsrun run: docker gaps', () => {
     const v2 = hostCgroupV2();
     const memFile = v2 ? '/sys/fs/cgroup/memory.max' : '/sys/fs/cgroup/memory/memory.limit_in_bytes';
     const script = `test -e ${memFile} && echo mem-ok; touch /sys/fs/cgroup/probe 2>/dev/null && echo writable || echo read-only; grep ' /sys/fs/cgroup ' /proc/self/mountinfo; cat /proc/self/cgroup`;
-    const out = tsrunOk(t.root, ['run', '--rm', 'busybox', 'sh', '-c', script]);
+    const out = tsrunOk(t().root, ['run', '--rm', 'busybox', 'sh', '-c', script]);
     assert.match(out, /^mem-ok$/m);
     assert.match(out, /^read-only$/m);
     assert.match(out, / \/sys\/fs\/cgroup ro,/);
@@ -169,10 +161,10 @@ describe('tsrun run: docker gaps', () => {
     assert.match(memLine, /:\/$/);
     if (!v2) {
       assert.match(out, /^mem-ok$/m);
-      const sub = tsrunOk(t.root, ['run', '--rm', 'busybox', 'sh', '-c', 'touch /sys/fs/cgroup/memory/probe 2>/dev/null && echo writable || echo read-only']);
+      const sub = tsrunOk(t().root, ['run', '--rm', 'busybox', 'sh', '-c', 'touch /sys/fs/cgroup/memory/probe 2>/dev/null && echo writable || echo read-only']);
       assert.equal(sub.trim(), 'read-only');
     }
-    const priv = tsrunOk(t.root, ['run', '--rm', '--privileged', 'busybox', 'grep', ' /sys/fs/cgroup', '/proc/self/mountinfo']);
+    const priv = tsrunOk(t().root, ['run', '--rm', '--privileged', 'busybox', 'grep', ' /sys/fs/cgroup', '/proc/self/mountinfo']);
     assert.match(priv, v2 ? / \/sys\/fs\/cgroup rw,/ : / \/sys\/fs\/cgroup\/memory rw,/);
   });
 });

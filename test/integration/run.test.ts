@@ -7,36 +7,28 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { killContainers } from './run-helpers.js';
-import { tempRoot, tsrun, tsrunOk, tsrunSpawn, importBusybox, snapshotTree, TSRUN, type TempRoot } from '../helpers/cli.js';
+import { tsrun, tsrunOk, tsrunSpawn, snapshotTree, TSRUN, useBusyboxRoot } from '../helpers/cli.js';
 
-let t: TempRoot;
-const run = (args: string[], opts: { input?: string } = {}) => tsrun(t.root, ['run', '--rm', ...args], opts);
+const t = useBusyboxRoot();
+
+const run = (args: string[], opts: { input?: string } = {}) => tsrun(t().root, ['run', '--rm', ...args], opts);
 const out = (args: string[]) => {
   const r = run(args);
   assert.equal(r.code, 0, `run ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 };
-const containers = () => fs.readdirSync(path.join(t.root, 'containers')).filter((n) => /^[a-f0-9]{64}$/.test(n));
+const containers = () => fs.readdirSync(path.join(t().root, 'containers')).filter((n) => /^[a-f0-9]{64}$/.test(n));
 
 function assertFailsCleanly(args: string[], code: number, pattern?: RegExp) {
-  const before = snapshotTree(t.root);
-  const r = tsrun(t.root, args);
+  const before = snapshotTree(t().root);
+  const r = tsrun(t().root, args);
   assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
   assert.match(r.stderr, /^tsrun: [^\n]+\n$/);
   if (pattern) assert.match(r.stderr, pattern);
-  assert.deepEqual(snapshotTree(t.root), before);
+  assert.deepEqual(snapshotTree(t().root), before);
 }
 
 describe('tsrun run', () => {
-  before(() => {
-    t = tempRoot();
-    importBusybox(t.root);
-  });
-  after(() => {
-    killContainers(t.root);
-    t.cleanup();
-  });
 
   it('runs the command as PID 1 with its hostname', () => {
     assert.equal(out(['busybox', 'sh', '-c', 'echo $$']).trim(), '1');
@@ -53,9 +45,9 @@ describe('tsrun run', () => {
   });
 
   it('sets env from the image, -e, bare -e and --env-file', () => {
-    const envFile = path.join(t.scratch, 'env');
+    const envFile = path.join(t().scratch, 'env');
     fs.writeFileSync(envFile, '# comment\nFROM_FILE=1\nB=file\n');
-    const r = tsrun(t.root, ['run', '--rm', '--env-file', envFile, '-e', 'B=flag', '-e', 'HOSTVAR', '-e', 'UNSET_XYZ', 'busybox', 'env'], { env: { HOSTVAR: 'fromhost' } });
+    const r = tsrun(t().root, ['run', '--rm', '--env-file', envFile, '-e', 'B=flag', '-e', 'HOSTVAR', '-e', 'UNSET_XYZ', 'busybox', 'env'], { env: { HOSTVAR: 'fromhost' } });
     assert.equal(r.code, 0, r.stderr);
     const env = r.stdout.split('\n');
     assert.ok(env.includes('FROM_FILE=1'));
@@ -110,7 +102,7 @@ describe('tsrun run', () => {
 
   it('supports --read-only, -v rw and ro, and --tmpfs', () => {
     assert.notEqual(run(['--read-only', 'busybox', 'touch', '/x']).code, 0);
-    const vol = path.join(t.scratch, 'vol');
+    const vol = path.join(t().scratch, 'vol');
     fs.mkdirSync(vol);
     fs.writeFileSync(path.join(vol, 'in'), 'from-host');
     assert.equal(out(['-v', `${vol}:/data`, 'busybox', 'sh', '-c', 'cat /data/in; echo back > /data/out']).trim(), 'from-host');
@@ -133,45 +125,45 @@ describe('tsrun run', () => {
     const before = containers().length;
     out(['busybox', 'true']);
     assert.equal(containers().length, before);
-    assert.equal(tsrun(t.root, ['run', '--name', 'kept', 'busybox', 'sh', '-c', 'exit 5']).code, 5);
-    const id = containers().find((c) => JSON.parse(fs.readFileSync(path.join(t.root, 'containers', c, 'config.json'), 'utf8')).name === 'kept')!;
-    const state = JSON.parse(fs.readFileSync(path.join(t.root, 'containers', id, 'state.json'), 'utf8'));
+    assert.equal(tsrun(t().root, ['run', '--name', 'kept', 'busybox', 'sh', '-c', 'exit 5']).code, 5);
+    const id = containers().find((c) => JSON.parse(fs.readFileSync(path.join(t().root, 'containers', c, 'config.json'), 'utf8')).name === 'kept')!;
+    const state = JSON.parse(fs.readFileSync(path.join(t().root, 'containers', id, 'state.json'), 'utf8'));
     assert.equal(state.status, 'exited');
     assert.equal(state.exitCode, 5);
     assertFailsCleanly(['run', '--name', 'kept', 'busybox', 'true'], 125, /already in use/);
   });
 
   it('-d prints the ID, logs output as json-file lines and records the exit', async () => {
-    const id = tsrunOk(t.root, ['run', '-d', 'busybox', 'sh', '-c', 'echo out1; echo err1 >&2; exit 4']).trim();
+    const id = tsrunOk(t().root, ['run', '-d', 'busybox', 'sh', '-c', 'echo out1; echo err1 >&2; exit 4']).trim();
     assert.match(id, /^[a-f0-9]{64}$/);
-    const exitFile = path.join(t.root, 'containers', id, 'exit.json');
+    const exitFile = path.join(t().root, 'containers', id, 'exit.json');
     for (let i = 0; i < 100 && !fs.existsSync(exitFile); i++) await new Promise((r) => setTimeout(r, 50));
     const exit = JSON.parse(fs.readFileSync(exitFile, 'utf8'));
     assert.equal(exit.exitCode, 4);
     assert.match(exit.finishedAt, /^\d{4}-\d\d-\d\dT/);
-    const lines = fs.readFileSync(path.join(t.root, 'containers', id, 'ctr.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = fs.readFileSync(path.join(t().root, 'containers', id, 'ctr.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(lines.map((l) => [l.stream, l.log]).sort(), [['stderr', 'err1\n'], ['stdout', 'out1\n']]);
     assert.match(lines[0].time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
   });
 
   it('create then start -a runs the created container; start refuses a running one', () => {
-    const id = tsrunOk(t.root, ['create', '--name', 'c1', 'busybox', 'sh', '-c', 'echo started; exit 6']).trim();
-    assert.equal(JSON.parse(fs.readFileSync(path.join(t.root, 'containers', id, 'state.json'), 'utf8')).status, 'created');
-    const r = tsrun(t.root, ['start', '-a', 'c1']);
+    const id = tsrunOk(t().root, ['create', '--name', 'c1', 'busybox', 'sh', '-c', 'echo started; exit 6']).trim();
+    assert.equal(JSON.parse(fs.readFileSync(path.join(t().root, 'containers', id, 'state.json'), 'utf8')).status, 'created');
+    const r = tsrun(t().root, ['start', '-a', 'c1']);
     assert.equal(r.code, 6);
     assert.equal(r.stdout, 'started\n');
-    tsrunOk(t.root, ['run', '-d', '--name', 'long', 'busybox', 'sleep', '30']);
+    tsrunOk(t().root, ['run', '-d', '--name', 'long', 'busybox', 'sleep', '30']);
     assertFailsCleanly(['start', 'long'], 125, /already running/);
   });
 
   it('exec joins the running container with the same confinement', () => {
-    tsrunOk(t.root, ['run', '-d', '--name', 'ex', '-h', 'exhost', 'busybox', 'sleep', '30']);
-    const r = tsrun(t.root, ['exec', 'ex', 'sh', '-c', 'hostname; ps -o pid,comm | grep -c sleep; grep CapEff /proc/self/status; cat /proc/1/cmdline | tr "\\0" " "']);
+    tsrunOk(t().root, ['run', '-d', '--name', 'ex', '-h', 'exhost', 'busybox', 'sleep', '30']);
+    const r = tsrun(t().root, ['exec', 'ex', 'sh', '-c', 'hostname; ps -o pid,comm | grep -c sleep; grep CapEff /proc/self/status; cat /proc/1/cmdline | tr "\\0" " "']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^exhost\n1\nCapEff:\s+00000000a80425fb\nsleep 30/);
-    assert.equal(tsrun(t.root, ['exec', 'ex', 'sh', '-c', 'exit 9']).code, 9);
-    assert.equal(tsrunOk(t.root, ['exec', '-u', 'app', '-w', '/tmp', '-e', 'X=1', 'ex', 'sh', '-c', 'id -u; pwd; echo $X']), '1000\n/tmp\n1\n');
-    assert.equal(tsrun(t.root, ['exec', 'ex', 'nope']).code, 127);
+    assert.equal(tsrun(t().root, ['exec', 'ex', 'sh', '-c', 'exit 9']).code, 9);
+    assert.equal(tsrunOk(t().root, ['exec', '-u', 'app', '-w', '/tmp', '-e', 'X=1', 'ex', 'sh', '-c', 'id -u; pwd; echo $X']), '1000\n/tmp\n1\n');
+    assert.equal(tsrun(t().root, ['exec', 'ex', 'nope']).code, 127);
     assertFailsCleanly(['exec', 'kept', 'true'], 125, /not running/);
   });
 
@@ -187,7 +179,7 @@ describe('tsrun run', () => {
   });
 
   it('forwards SIGTERM sent to tsrun to the container', async () => {
-    const child = tsrunSpawn(t.root, ['run', '--rm', 'busybox', 'sh', '-c', 'trap "exit 42" TERM; echo ready; while true; do sleep 0.1; done']);
+    const child = tsrunSpawn(t().root, ['run', '--rm', 'busybox', 'sh', '-c', 'trap "exit 42" TERM; echo ready; while true; do sleep 0.1; done']);
     await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
@@ -195,18 +187,18 @@ describe('tsrun run', () => {
   });
 
   it('a SIGKILLed foreground tsrun leaves the container accounted for; rm -f cleans it', async () => {
-    const child = tsrunSpawn(t.root, ['run', '--name', 'orphan', 'busybox', 'sh', '-c', 'echo ready; sleep 30']);
+    const child = tsrunSpawn(t().root, ['run', '--name', 'orphan', 'busybox', 'sh', '-c', 'echo ready; sleep 30']);
     await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
     child.kill('SIGKILL');
     await new Promise((resolve) => child.on('exit', resolve));
-    const ps = tsrunOk(t.root, ['ps']);
+    const ps = tsrunOk(t().root, ['ps']);
     assert.match(ps, /orphan/);
-    tsrunOk(t.root, ['rm', '-f', 'orphan']);
-    assert.doesNotMatch(tsrunOk(t.root, ['ps', '-a']), /orphan/);
+    tsrunOk(t().root, ['rm', '-f', 'orphan']);
+    assert.doesNotMatch(tsrunOk(t().root, ['ps', '-a']), /orphan/);
   });
 
   it('gives -t a pty from the container devpts, sized like the terminal', () => {
-    const cmd = `stty rows 33 cols 111; ${process.execPath} ${TSRUN} --root ${t.root} run --rm -t busybox sh -c 'tty; stty size'`;
+    const cmd = `stty rows 33 cols 111; ${process.execPath} ${TSRUN} --root ${t().root} run --rm -t busybox sh -c 'tty; stty size'`;
     const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { timeout: 30_000 });
     const text = r.stdout.toString().replace(/\r/g, '');
     assert.match(text, /\/dev\/pts\/0\n33 111/);
@@ -224,7 +216,7 @@ describe('tsrun run', () => {
 
   it('runs 50 containers at once and cleans them all up', async () => {
     const before = containers().length;
-    const procs = Array.from({ length: 50 }, (_, i) => tsrunSpawn(t.root, ['run', '--rm', 'busybox', 'sh', '-c', `echo n${i}`]));
+    const procs = Array.from({ length: 50 }, (_, i) => tsrunSpawn(t().root, ['run', '--rm', 'busybox', 'sh', '-c', `echo n${i}`]));
     const results = await Promise.all(
       procs.map(
         (p) =>
