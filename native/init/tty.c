@@ -70,9 +70,9 @@ void term_raw(int fd)
     return;
   saved = t;
   saved_fd = fd;
+  /* fully raw, output too (as docker's term.MakeRaw): the container's own pty
+   * already turned \n into \r\n; post-processing here would double the \r */
   cfmakeraw(&t);
-  /* keep output processing: the container's pty already turned \n into \r\n */
-  t.c_oflag |= OPOST;
   tcsetattr(fd, TCSADRAIN, &t);
   atexit(term_restore);
 }
