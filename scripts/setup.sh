@@ -10,9 +10,10 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "setup.sh: run as root (tsrun needs mounts and namespaces)" >&2; exit 1; }
 
 # Runtime needs: busybox-static (the demo image), zstd (zstd layers), libseccomp-dev (tsrun-init links it
-# statically), build tools. Test peers: podman, skopeo, umoci, crun, runc, docker-registry, apache2-utils
-# (htpasswd), openssl, uidmap (podman), util-linux (script), iproute2, procps, attr, libcap2-bin.
-PKGS=(busybox-static zstd libseccomp-dev build-essential python3 make g++ pkg-config
+# statically), libdeflate-dev (push's gzip in the addon; links libdeflate0 dynamically), build tools.
+# Test peers: podman, skopeo, umoci, crun, runc, docker-registry, apache2-utils (htpasswd), openssl,
+# uidmap (podman), util-linux (script), iproute2, procps, attr, libcap2-bin.
+PKGS=(busybox-static zstd libseccomp-dev libdeflate-dev build-essential python3 make g++ pkg-config
       podman skopeo umoci crun runc docker-registry apache2-utils openssl uidmap
       util-linux iproute2 procps attr libcap2-bin time)
 missing=()

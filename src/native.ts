@@ -36,6 +36,12 @@ export interface NativeAddon {
   lremovexattr(path: string, name: string): void;
   /** flock(2) on an open fd; op is LOCK_SH/LOCK_EX (| LOCK_NB). Returns false on EWOULDBLOCK with LOCK_NB. */
   flock(fd: number, op: number): boolean;
+  /**
+   * One complete gzip member of `input` (libdeflate, level 0-12; 1-9 as zlib's),
+   * compressed on libuv's thread pool. Optional: an addon built before it existed
+   * lacks it, and callers fall back to node:zlib.
+   */
+  gzipDeflate?(input: Uint8Array, level: number): Promise<Buffer>;
   /** Absolute path of the tsrun-init launcher executable built next to the addon. */
   initPath(): string;
 }

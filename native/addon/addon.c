@@ -26,6 +26,9 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
     { "llistxattr", js_llistxattr },
     { "lremovexattr", js_lremovexattr },
     { "flock", js_flock },
+#ifdef TSRUN_HAVE_LIBDEFLATE /* binding.gyp: only when libdeflate-dev is installed */
+    { "gzipDeflate", js_gzip_deflate },
+#endif
   };
 
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {

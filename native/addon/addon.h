@@ -17,6 +17,8 @@ napi_value js_lremovexattr(napi_env env, napi_callback_info info);
 /* misc.c */
 napi_value js_mknod(napi_env env, napi_callback_info info);
 napi_value js_flock(napi_env env, napi_callback_info info);
+/* gzip.c */
+napi_value js_gzip_deflate(napi_env env, napi_callback_info info);
 
 /* Every void binding returns undefined; shared so each file need not fetch it. */
 napi_value js_undefined(napi_env env);
