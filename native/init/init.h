@@ -118,6 +118,10 @@ int write_file(const char *path, const char *data);
 void iso_time(char *out, size_t len);
 int seal_self(int argc, char **argv);
 
+/* main.c, child side: wait until the monitor has put us in our cgroup, then
+   make the cgroup namespace (once; before any cgroup mount and before exec). */
+void child_enter_cgroup(const struct plan *p, int sync);
+
 /* rootfs.c: the container's filesystem view, up to and including pivot_root. */
 void setup_rootfs(const struct plan *p, int sync);
 void set_lo_up(int sync);

@@ -18,6 +18,8 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -55,7 +57,14 @@ static int block_signals(void)
   return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
-static void join_cgroups(const struct plan *p, pid_t pid)
+static int await_child(pid_t pid, int sock);
+
+/*
+ * Writes the child's PID to each cgroup.procs. On failure the child is killed;
+ * if it had already failed on its own (run mode: it sets up its rootfs during
+ * the join, and an exited child cannot be moved), its error is the one reported.
+ */
+static void join_cgroups(const struct plan *p, pid_t pid, int sock)
 {
   char buf[32];
   snprintf(buf, sizeof buf, "%d", (int)pid);
@@ -64,6 +73,7 @@ static void join_cgroups(const struct plan *p, pid_t pid)
     if (fd < 0 || write_all(fd, buf, strlen(buf)) < 0) {
       int err = errno;
       kill(pid, SIGKILL);
+      await_child(pid, sock); /* exits with the child's own error record, if it sent one */
       waitpid(pid, NULL, 0);
       status_err("join cgroup", err, p->cgroup_procs[i]);
       exit(125);
@@ -72,16 +82,70 @@ static void join_cgroups(const struct plan *p, pid_t pid)
   }
 }
 
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#define X_CLONE_INTO_CGROUP 0x200000000ULL
+#define X_CGROUP2_SUPER_MAGIC 0x63677270
+
+/* struct clone_args up to .cgroup (CLONE_ARGS_SIZE_VER2), without <linux/sched.h>'s clash with <sched.h>. */
+struct x_clone_args {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
 /*
- * Releases the child and waits for the outcome: a pty master (tty), then EOF
+ * Forks the container process; *joined says whether it was born in its cgroup.
+ * cgroup v2 (one cgroup.procs, on a cgroup2 fs): clone3 with CLONE_INTO_CGROUP
+ * (Linux 5.7+) puts it there atomically, without the migration that waits for
+ * an RCU grace period. UNTESTED here (this host has cgroup v1 only); any clone3
+ * failure falls back to clone + writing cgroup.procs (join_cgroups).
+ */
+static pid_t fork_container(const struct plan *p, unsigned long flags, bool *joined)
+{
+  *joined = false;
+  if (p->ncgroup_procs == 1) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", p->cgroup_procs[0]);
+    char *slash = strrchr(dir, '/');
+    struct statfs sf;
+    int cfd = -1;
+    if (slash && strcmp(slash, "/cgroup.procs") == 0) {
+      *slash = '\0';
+      cfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    }
+    if (cfd >= 0 && fstatfs(cfd, &sf) == 0 && sf.f_type == X_CGROUP2_SUPER_MAGIC) {
+      struct x_clone_args a = { .flags = flags | X_CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)cfd };
+      pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof a);
+      if (pid >= 0) {
+        close(cfd);
+        *joined = true;
+        return pid;
+      }
+    }
+    if (cfd >= 0)
+      close(cfd);
+  }
+  return (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+}
+
+/* Lets the child run: 'G' starts it, 'C' (run mode) tells it that it is in its cgroup. */
+static void tell_child(pid_t pid, int sock, const char *msg)
+{
+  if (send(sock, msg, 1, MSG_NOSIGNAL) == 1 || errno == EPIPE || errno == ECONNRESET)
+    return; /* a child that already failed has sent its error record: await_child reads it */
+  int err = errno;
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  status_err("release child", err, NULL);
+  exit(125);
+}
+
+/*
+ * Waits for the outcome of the child's setup: a pty master (tty), then EOF
  * (exec'd) or an error record. Returns the master fd or -1; exits on error.
  */
-static int release_child(pid_t pid, int sock)
+static int await_child(pid_t pid, int sock)
 {
-  if (send(sock, "G", 1, MSG_NOSIGNAL) != 1) {
-    status_err("release child", errno, NULL);
-    exit(125);
-  }
   int master = -1;
   for (;;) {
     char msg[1300];
@@ -136,16 +200,34 @@ static void stdio_for_child(const struct plan *p, int out, int err)
   }
 }
 
+/*
+ * The monitor moves the child into its cgroup while the child already sets up
+ * its rootfs: on cgroup v1 the first migration waits for an RCU grace period
+ * (5-20 ms), longer than the whole rootfs setup. The child waits for the 'C'
+ * (joined) message only where the cgroup matters: before its first cgroup
+ * mount (rootfs.c calls this), else after the rootfs, and always before exec.
+ * The cgroup namespace is made right after, so its root is the container's
+ * cgroup (runc's order) and /sys/fs/cgroup shows that cgroup as its root.
+ */
+static bool in_cgroup;
+void child_enter_cgroup(const struct plan *p, int sync)
+{
+  if (in_cgroup)
+    return;
+  in_cgroup = true;
+  char joined;
+  if (read(sync, &joined, 1) != 1 || joined != 'C')
+    _exit(125); /* the monitor failed to join us and reports it */
+  if ((p->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
+    child_fail(sync, "unshare cgroup namespace", NULL);
+}
+
 static _Noreturn void run_child(const struct plan *p, int sync, int out, int err)
 {
   char go;
   if (read(sync, &go, 1) != 1)
     _exit(125);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  /* the cgroup namespace is made here, once the monitor has moved us into the
-     container's cgroup: its root is then that cgroup (runc's order) */
-  if ((p->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
-    child_fail(sync, "unshare cgroup namespace", NULL);
   struct winsize ws = { 0 };
   ioctl(STDIN_FILENO, TIOCGWINSZ, &ws);
   stdio_for_child(p, out, err);
@@ -156,6 +238,7 @@ static _Noreturn void run_child(const struct plan *p, int sync, int out, int err
   if (p->lo_up)
     set_lo_up(sync);
   setup_rootfs(p, sync);
+  child_enter_cgroup(p, sync);
   if (p->tty)
     setup_child_tty(sync, &ws, true);
   apply_rlimits(p, sync);
@@ -208,7 +291,8 @@ static int run_main(const struct plan *p)
     return 125;
   }
   unsigned long cflags = (unsigned long)p->clone_flags & ~(unsigned long)CLONE_NEWCGROUP;
-  pid_t pid = (pid_t)syscall(SYS_clone, cflags | SIGCHLD, 0, 0, 0, 0);
+  bool joined;
+  pid_t pid = fork_container(p, cflags, &joined);
   if (pid < 0) {
     status_err("clone", errno, "new namespaces");
     return 125;
@@ -227,8 +311,11 @@ static int run_main(const struct plan *p)
     close(outp[1]);
     close(errp[1]);
   }
-  join_cgroups(p, pid);
-  int master = release_child(pid, sv[0]);
+  tell_child(pid, sv[0], "G");
+  if (!joined)
+    join_cgroups(p, pid, sv[0]);
+  tell_child(pid, sv[0], "C");
+  int master = await_child(pid, sv[0]);
   status_ok(pid);
   close(STATUS_FD);
   int status = monitor_loop(p, pid, sfd, master, outp[0], errp[0]);
@@ -312,8 +399,9 @@ static int exec_main(const struct plan *p)
   for (size_t i = 0; i < sizeof NS / sizeof *NS; i++)
     if (nsfd[i] >= 0)
       close(nsfd[i]);
-  join_cgroups(p, pid);
-  int master = release_child(pid, sv[0]);
+  join_cgroups(p, pid, sv[0]);
+  tell_child(pid, sv[0], "G");
+  int master = await_child(pid, sv[0]);
   status_ok(pid);
   close(STATUS_FD);
   int status = monitor_loop(p, pid, sfd, master, -1, -1);

@@ -25,11 +25,12 @@ export async function startContainer(ctx: Ctx, c0: Container, opts: { detach: bo
     throw conflict(`container ${c.config.name} is already ${c.state.status}`, `stop it first: tsrun stop ${c.config.name}`);
   }
   fs.rmSync(path.join(c.dir, 'exit.json'), { force: true });
-  const plan = runPlan(ctx, c, createCgroup(ctx, c.config.id).procsFiles, opts.detach);
   let launched: Launched;
   try {
+    const { procsFiles } = createCgroup(ctx, c.config.id);
     const startedAt = new Date().toISOString();
-    launched = await launch(plan, {
+    // the plan is built once the launcher is spawned (see launch): the two overlap
+    launched = await launch(() => runPlan(ctx, c, procsFiles, opts.detach), {
       detach: opts.detach,
       onSpawn: (monitorPid) => writeState(c, { status: 'running', monitorPid, monitorStart: procStartTime(monitorPid), startedAt, restartCount: c.state.restartCount }),
     });
