@@ -7,14 +7,52 @@
  *  - nonjson:       a fake registry whose manifests are not JSON
  *  - huge:          a fake registry whose manifest is 5 MiB
  *  - huge-nolength: the same, without Content-Length (chunked)
+ *  - flaky:         forward to UPSTREAM, but answer the first try of every
+ *                   manifest GET with 503, of every blob GET with 429, and
+ *                   reset the connection on the first try of the tags list;
+ *                   every request is logged to PORTFILE.log
  */
 import http from 'node:http';
 import fs from 'node:fs';
 
 const [portFile, mode, upstream] = process.argv.slice(2) as [string, string, string | undefined];
 
+const seen = new Set<string>();
+
+/** Forward a request to UPSTREAM as it is. */
+function forward(req: http.IncomingMessage, res: http.ServerResponse, url: string): void {
+  const up = new URL(upstream!);
+  const preq = http.request({ host: up.hostname, port: up.port, path: url, method: req.method, headers: { ...req.headers, host: up.host } }, (pres) => {
+    res.writeHead(pres.statusCode ?? 502, pres.headers);
+    pres.pipe(res);
+  });
+  req.pipe(preq);
+}
+
 const server = http.createServer((req, res) => {
   const url = req.url ?? '/';
+  if (mode === 'flaky') {
+    const key = `${req.method} ${url}`;
+    const first = !seen.has(key);
+    seen.add(key);
+    fs.appendFileSync(`${portFile}.log`, `${key}${first ? ' (first)' : ''}\n`);
+    if (first && req.method === 'GET' && /\/manifests\//.test(url)) {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'try again' }] }));
+      return;
+    }
+    if (first && req.method === 'GET' && /\/blobs\/sha256:/.test(url)) {
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' });
+      res.end(JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: 'slow down' }] }));
+      return;
+    }
+    if (first && /\/tags\/list/.test(url)) {
+      req.socket.destroy();
+      return;
+    }
+    forward(req, res, url);
+    return;
+  }
   if (mode === 'cut-blobs') {
     const up = new URL(upstream!);
     const preq = http.request({ host: up.hostname, port: up.port, path: url, method: req.method, headers: { ...req.headers, host: up.host } }, (pres) => {

@@ -136,9 +136,14 @@ export async function startRegistry(dir: string, auth: AuthMode = 'none'): Promi
 }
 
 /** Start registry-proxy.js in MODE; returns its host and a stop function. */
-export async function startProxy(dir: string, mode: 'cut-blobs' | 'nonjson' | 'huge' | 'huge-nolength', upstream?: string): Promise<{ host: string; stop(): void }> {
+export async function startProxy(
+  dir: string,
+  mode: 'cut-blobs' | 'nonjson' | 'huge' | 'huge-nolength' | 'flaky',
+  upstream?: string,
+): Promise<{ host: string; stop(): void; log(): string }> {
   const p = await startScript(dir, 'registry-proxy', upstream ? [mode, upstream] : [mode]);
-  return { host: `127.0.0.1:${p.port}`, stop: () => kill(p.proc) };
+  const logFile = `${p.portFile}.log`;
+  return { host: `127.0.0.1:${p.port}`, stop: () => kill(p.proc), log: () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '') };
 }
 
 const sha = (b: Buffer | string) => `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;

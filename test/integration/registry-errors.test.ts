@@ -96,6 +96,26 @@ describe('registry pull failures leave the store unchanged', () => {
     }
   });
 
+  it('503, 429 and a reset connection are retried with backoff, and the pull then succeeds', async () => {
+    const p = await startProxy(base.scratch, 'flaky', `http://${reg.host}`);
+    const t = tempRoot();
+    try {
+      const out = tsrun(t.root, ['pull', '-a', `${p.host}/good`], { env: env(), timeoutMs: 60_000 });
+      assert.equal(out.code, 0, out.stderr);
+      const log = p.log();
+      assert.match(log, /GET \/v2\/good\/tags\/list\S* \(first\)\nGET \/v2\/good\/tags\/list\S*\n/, `the reset tags request was retried: ${log}`);
+      for (const kind of ['manifests', 'blobs']) {
+        const firsts = log.split('\n').filter((l) => l.includes(`/${kind}/`) && l.startsWith('GET') && l.endsWith('(first)'));
+        assert.ok(firsts.length > 0, `some ${kind} were fetched`);
+        for (const f of firsts) assert.ok(log.includes(f.replace(' (first)', '') + '\n'), `${f} was retried`);
+      }
+      assert.match(tsrun(t.root, ['images', '--format', 'json']).stdout, /good/);
+    } finally {
+      p.stop();
+      t.cleanup();
+    }
+  });
+
   it('a manifest larger than 4 MiB (with and without Content-Length)', async () => {
     for (const mode of ['huge', 'huge-nolength'] as const) {
       const p = await startProxy(base.scratch, mode);

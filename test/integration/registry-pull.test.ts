@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { REPO, tempRoot, tsrun, tsrunOk, type TempRoot } from '../helpers/cli.js';
 import { buildLayout, skopeoPush, startRegistry, type LayoutImage, type TestRegistry } from '../helpers/registry.js';
@@ -69,6 +70,26 @@ describe('registry pull', () => {
       // same layer, other tag: the layer blob is not fetched either
       tsrunOk(t.root, ['pull', `${reg.host}/busybox:oci`], { env: env(t) });
       assert.equal(layerGets(), before);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('on a terminal, shows one line per layer with its state; -q prints only the name', () => {
+    const t = tempRoot();
+    try {
+      // script(1) gives tsrun a pty for stdout, as a user's terminal would
+      const cmd = `${process.execPath} ${path.join(REPO, 'bin', 'tsrun')} --root ${t.root} pull ${reg.host}/busybox:oci`;
+      const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, ...env(t) }, input: '' });
+      assert.equal(r.status, 0, r.stderr?.toString());
+      const screen = r.stdout.toString();
+      assert.match(screen, new RegExp(`${gz.layerDigest.slice(7, 19)}: (Downloading|Pull complete)`));
+      assert.match(screen, /Pull complete/);
+      assert.match(screen, /Status: Downloaded newer image/);
+      // once present, the layer is not fetched again and says so
+      const again = spawnSync('script', ['-qec', cmd.replace(':oci', ':v2s2'), '/dev/null'], { env: { ...process.env, ...env(t) }, input: '' });
+      assert.match(again.stdout.toString(), /Already exists/);
+      assert.equal(tsrunOk(t.root, ['pull', '-q', `${reg.host}/busybox:zstd`], { env: env(t) }).trim(), `${reg.host}/busybox:zstd`);
     } finally {
       t.cleanup();
     }
