@@ -29,5 +29,5 @@ if (!chosen.length) {
   console.error('no test files matched');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...chosen], { cwd: repo, stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=600000', ...chosen], { cwd: repo, stdio: 'inherit' });
 process.exit(r.status ?? 1);

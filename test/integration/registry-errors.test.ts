@@ -176,10 +176,12 @@ describe('registry pull failures leave the store unchanged', () => {
     const t = tempRoot();
     try {
       const p = await startProxy(base.scratch, 'cut-blobs', `http://${reg.host}`); // a blob that never finishes… then SIGKILL
-      const child = tsrunSpawn(t.root, ['pull', `${reg.host}/good:1`], { env: env() });
+      const child = tsrunSpawn(t.root, ['pull', `${p.host}/good:1`], { env: env() });
+      // listen before killing: a pull that already ended must not leave us waiting for a 'close' that fired
+      const closed = new Promise((r) => child.once('close', r));
       await new Promise((r) => setTimeout(r, 300));
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('close', r));
+      await closed;
       p.stop();
       const idx = fs.existsSync(path.join(t.root, 'images', 'index.json')) ? JSON.parse(fs.readFileSync(path.join(t.root, 'images', 'index.json'), 'utf8')) : { tags: {} };
       assert.deepEqual(idx.tags, {});
