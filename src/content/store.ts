@@ -210,12 +210,22 @@ export class ContentStore {
     return this.ingest(fs.createReadStream(file, { highWaterMark: 1 << 20 }), expect);
   }
 
-  /** Adopt a temp file whose digest the caller has just computed while writing it. */
+  /**
+   * Adopt a temp file whose digest the caller has just computed while writing
+   * it. The file is synced before the rename (cheap when the caller already
+   * synced it), so a blob under its digest is never one a power cut emptied.
+   */
   adopt(tmpFile: string, digest: string): void {
     const target = this.blobPath(digest);
     if (fs.existsSync(target)) {
       fs.rmSync(tmpFile, { force: true });
       return;
+    }
+    const fd = fs.openSync(tmpFile, 'r');
+    try {
+      fs.fdatasyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
     }
     fs.renameSync(tmpFile, target);
     fsyncDir(path.dirname(target));
