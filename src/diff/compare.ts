@@ -12,9 +12,9 @@
  * mtimes, no atime/ctime, no user/group names). `clampMtime` (SOURCE_DATE_EPOCH,
  * --timestamp) sets every later mtime to it, in the tar and in the copy.
  *
- * Speed: everything is synchronous (readdir/lstat/readSync into one big
- * buffer, one sha256 over 8 MiB chunks). The copy into the layer dir writes
- * the bytes already read for the tar, so each file is read once.
+ * Speed: the walk is synchronous (readdir/lstat/readSync straight into the
+ * tar buffer); for commit, hashing and writing the tar run on a second thread
+ * meanwhile (blob-writer.ts), as `tar | sha256sum` uses two cores.
  */
 import fs from 'node:fs';
 import crypto from 'node:crypto';
@@ -23,12 +23,15 @@ import { native } from '../native.js';
 import { syscallError, hasCode } from '../util/errors.js';
 import { TarWriter, type TarHeader } from './tar-writer.js';
 import { walkTree, type WalkEntry, type WalkOptions } from './walk.js';
+import { BlobWriter, type BlobWriterOptions } from './blob-writer.js';
 
 export interface CompareOptions extends WalkOptions {
   /** Unix seconds: every later mtime becomes this. */
   clampMtime?: number;
   /** writeLayerFile: fdatasync the tar before returning (default true). */
   sync?: boolean;
+  /** writeLayerFile: ...but not when this says the diff_id needs none (the store already holds that blob). */
+  skipSync?: (diffId: string) => boolean;
 }
 
 export interface LayerStats {
@@ -77,7 +80,10 @@ export function minor(rdev: number): number {
  * Throws SYSCALL/PERMISSION TsrunErrors naming the entry that failed.
  */
 export function writeLayer(upper: string, sink: (chunk: Buffer) => void, opts: CompareOptions = {}): LayerStats {
-  const tar = new TarWriter(sink);
+  return writeLayerTo(upper, new TarWriter(sink), opts);
+}
+
+function writeLayerTo(upper: string, tar: TarWriter, opts: CompareOptions): LayerStats {
   const clamp = opts.clampMtime;
   const stats: LayerStats = { entries: 0, contentBytes: 0 };
   walkTree(upper, opts, (e) => {
@@ -141,31 +147,27 @@ function addEntry(tar: TarWriter, e: WalkEntry, clamp: number | undefined, stats
   }
 }
 
-function writeAll(fd: number, chunk: Buffer): void {
-  let off = 0;
-  while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
-}
-
 /**
  * Write the layer tar of `upper` to `file` (created, must not exist), hashing
- * it on the way and syncing it to disk. The fast path used by commit.
+ * it on the way and syncing it to disk. The fast path used by commit: a big
+ * tar is hashed and written on a second thread while the walk goes on
+ * (blob-writer.ts), a small one here at the end. The bytes are the same
+ * either way. On failure the file is left for the caller to remove, and
+ * nothing writes to it any more.
  */
-export function writeLayerFile(upper: string, file: string, opts: CompareOptions = {}): LayerResult {
-  const hash = crypto.createHash('sha256');
-  let size = 0;
+export function writeLayerFile(upper: string, file: string, opts: CompareOptions & { pipeline?: BlobWriterOptions } = {}): LayerResult {
   const fd = fs.openSync(file, O_WRONLY | O_CREAT | O_EXCL, 0o644);
   try {
-    const stats = writeLayer(
-      upper,
-      (chunk) => {
-        hash.update(chunk);
-        writeAll(fd, chunk);
-        size += chunk.length;
-      },
-      opts,
-    );
-    if (opts.sync !== false) fs.fdatasyncSync(fd);
-    return { ...stats, diffId: `sha256:${hash.digest('hex')}`, size };
+    const blob = new BlobWriter(fd, { ...opts.pipeline, sync: opts.sync, skipSync: opts.skipSync });
+    let stats: LayerStats;
+    try {
+      stats = writeLayerTo(upper, new TarWriter((chunk) => blob.push(chunk), blob.first()), opts);
+    } catch (err) {
+      blob.abort();
+      throw err;
+    }
+    const { digest, size } = blob.finish();
+    return { ...stats, diffId: digest, size };
   } finally {
     fs.closeSync(fd);
   }

@@ -85,11 +85,17 @@ export class TarWriter {
   }
   private flushed = 0;
 
+  /**
+   * `sink` gets each filled chunk. It may return the buffer to fill next (a
+   * pipeline with its own recycled slots); when it returns nothing, the chunk
+   * is left to it and a fresh buffer is allocated. `buf`: the size of the
+   * buffers to allocate, or the first buffer to fill.
+   */
   constructor(
-    private readonly sink: (chunk: Buffer) => void,
-    bufSize = 8 << 20,
+    private readonly sink: (chunk: Buffer) => Buffer | void,
+    buf: number | Buffer = 8 << 20,
   ) {
-    this.buf = Buffer.allocUnsafe(bufSize);
+    this.buf = typeof buf === 'number' ? Buffer.allocUnsafe(buf) : buf;
   }
 
   /** Write a header (with a pax header before it when needed). For 'file', follow with fileData(). */
@@ -170,10 +176,10 @@ export class TarWriter {
 
   flush(): void {
     if (this.pos === 0) return;
-    this.sink(this.buf.subarray(0, this.pos));
+    const next = this.sink(this.buf.subarray(0, this.pos));
     this.flushed += this.pos;
-    // the sink may keep the chunk (e.g. a stream); never reuse memory it holds
-    this.buf = Buffer.allocUnsafe(this.buf.length);
+    // without a buffer back, the sink may keep the chunk (e.g. a stream): never reuse memory it holds
+    this.buf = next ?? Buffer.allocUnsafe(this.buf.length);
     this.pos = 0;
   }
 

@@ -67,15 +67,17 @@ export function makeCommitLayer(ctx: Ctx, c: Container, opts: { squash: boolean;
   const blobTmp = ctx.content.tempPath();
   try {
     const exclude = excludedPaths(c);
+    // a layer the store already holds (the same change committed again) is dropped, not synced
+    const skipSync = (digest: string) => ctx.content.has(digest);
     const upper = upperDir(c);
     if (!fs.existsSync(upper)) fs.mkdirSync(upper, { recursive: true, mode: 0o755 }); // created, never started
     const lowers = lowerDirs(ctx, c);
     let result: LayerResult;
     if (!opts.squash) {
-      result = writeLayerFile(upper, blobTmp, { exclude, lowers, clampMtime: opts.clampMtime });
+      result = writeLayerFile(upper, blobTmp, { exclude, lowers, clampMtime: opts.clampMtime, skipSync });
     } else {
       result = withMergedView(ctx, upper, lowers, (merged) =>
-        writeLayerFile(merged, blobTmp, { exclude, mode: 'plain', clampMtime: opts.clampMtime }),
+        writeLayerFile(merged, blobTmp, { exclude, mode: 'plain', clampMtime: opts.clampMtime, skipSync }),
       );
     }
     return { blobTmp, result };
