@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { openCtx, DEFAULT_ROOT, type Ctx } from '../ops/context.js';
+import { findContainer, type Container } from '../containers/record.js';
 import { TsrunError } from "../util/errors.js";
 
 export interface GlobalOpts {
@@ -99,3 +100,17 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<number |
   };
 }
 
+
+/**
+ * Act on every CONTAINER argument, docker style: all are looked up first (so a
+ * typo fails before anything changes), then each is acted on in turn and its
+ * name is printed as the user gave it.
+ */
+export async function eachContainer(cmd: Command, refs: string[], fn: (ctx: Ctx, c: Container) => unknown): Promise<void> {
+  const ctx = ctxOf(cmd);
+  const list = refs.map((r) => findContainer(ctx, r));
+  for (let i = 0; i < list.length; i++) {
+    await fn(ctx, list[i]!);
+    process.stdout.write(`${refs[i]}\n`);
+  }
+}

@@ -132,17 +132,7 @@ export class LayerStore {
    */
   register(info: LayerInfo): LayerInfo {
     if (this.known(info.chainId)) return this.info(info.chainId);
-    const tmp = this.makeTemp();
-    writeJsonAtomic(path.join(tmp, 'layer.json'), info);
-    try {
-      fs.renameSync(tmp, this.layerDir(info.chainId));
-    } catch (err) {
-      fs.rmSync(tmp, { recursive: true, force: true });
-      if (hasCode(err, 'ENOTEMPTY') || hasCode(err, 'EEXIST')) return this.info(info.chainId); // raced with another register
-      throw err;
-    }
-    fsyncDir(this.dir);
-    return info;
+    return this.place(this.makeTemp(), info);
   }
 
   /**
@@ -155,12 +145,17 @@ export class LayerStore {
       fs.rmSync(tmp, { recursive: true, force: true });
       return this.info(info.chainId);
     }
+    return this.place(tmp, info);
+  }
+
+  /** Write layer.json into a temp dir and rename it into place; a racing process that won keeps its layer. */
+  private place(tmp: string, info: LayerInfo): LayerInfo {
     writeJsonAtomic(path.join(tmp, 'layer.json'), info);
     try {
       fs.renameSync(tmp, this.layerDir(info.chainId));
     } catch (err) {
       fs.rmSync(tmp, { recursive: true, force: true });
-      if (hasCode(err, 'ENOTEMPTY') || hasCode(err, 'EEXIST')) return this.info(info.chainId); // raced with another adopt
+      if (hasCode(err, 'ENOTEMPTY') || hasCode(err, 'EEXIST')) return this.info(info.chainId);
       throw err;
     }
     fsyncDir(this.dir);

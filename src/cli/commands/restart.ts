@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { action, ctxOf, parseIntOption } from '../common.js';
-import { findContainer } from '../../containers/record.js';
+import { action, eachContainer, parseIntOption } from '../common.js';
 import { restartContainer } from '../../containers/restart.js';
 import { parseSignal } from '../../containers/kill.js';
 
@@ -13,13 +12,8 @@ export function register(program: Command): void {
     .option('-s, --signal <signal>', 'signal to send to the container')
     .action(
       action(async (refs: string[], opts: { time?: number; signal?: string }, cmd: Command) => {
-        const ctx = ctxOf(cmd);
-        if (opts.signal) parseSignal(opts.signal);
-        const list = refs.map((r) => findContainer(ctx, r));
-        for (let i = 0; i < list.length; i++) {
-          await restartContainer(ctx, list[i]!, { timeout: opts.time, signal: opts.signal });
-          process.stdout.write(`${refs[i]}\n`);
-        }
+        if (opts.signal) parseSignal(opts.signal); // bad input fails before anything is touched
+        await eachContainer(cmd, refs, (ctx, c) => restartContainer(ctx, c, { timeout: opts.time, signal: opts.signal }));
       }),
     );
 }

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { action, ctxOf } from '../common.js';
-import { findContainer } from '../../containers/record.js';
+import { action, eachContainer } from '../common.js';
 import { unpauseContainer } from '../../containers/pause.js';
 
 export function register(program: Command): void {
@@ -9,13 +8,6 @@ export function register(program: Command): void {
     .description('Unpause all processes within one or more containers')
     .argument('<container...>', 'CONTAINER (name or ID)')
     .action(
-      action(async (refs: string[], _opts: unknown, cmd: Command) => {
-        const ctx = ctxOf(cmd);
-        const list = refs.map((r) => findContainer(ctx, r));
-        for (let i = 0; i < list.length; i++) {
-          unpauseContainer(ctx, list[i]!);
-          process.stdout.write(`${refs[i]}\n`);
-        }
-      }),
+      action((refs: string[], _opts: unknown, cmd: Command) => eachContainer(cmd, refs, (ctx, c) => unpauseContainer(ctx, c))),
     );
 }
