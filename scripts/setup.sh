@@ -12,10 +12,10 @@ cd "$(dirname "$0")/.."
 # Runtime needs: busybox-static (the demo image), zstd (zstd layers), libseccomp-dev (tsrun-init links it
 # statically), libdeflate-dev (push's gzip in the addon; links libdeflate0 dynamically), build tools.
 # Test peers: podman, skopeo, umoci, crun, runc, docker-registry, apache2-utils (htpasswd), openssl,
-# uidmap (podman), util-linux (script), iproute2, procps, attr, libcap2-bin.
+# uidmap (podman), util-linux (script) and tmux (terminal tests), iproute2, procps, attr, libcap2-bin.
 PKGS=(busybox-static zstd libseccomp-dev libdeflate-dev build-essential python3 make g++ pkg-config
       podman skopeo umoci crun runc docker-registry apache2-utils openssl uidmap
-      util-linux iproute2 procps attr libcap2-bin time)
+      util-linux iproute2 procps attr libcap2-bin time tmux)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

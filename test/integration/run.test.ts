@@ -204,6 +204,39 @@ describe('tsrun run', () => {
     assert.match(text, /\/dev\/pts\/0\n33 111/);
   });
 
+  it('-it: the window size follows the terminal, job control and ^C work (driven through tmux)', async () => {
+    const session = `tsrun-test-${process.pid}`;
+    const tmux = (...args: string[]) => spawnSync('tmux', args, { encoding: 'utf8' });
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const screen = () => tmux('capture-pane', '-t', session, '-p').stdout;
+    const until = async (re: RegExp) => {
+      for (let i = 0; i < 100 && !re.test(screen()); i++) await sleep(100);
+      assert.match(screen(), re);
+    };
+    tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${process.execPath} ${TSRUN} --root ${t().root} run -it --rm busybox sh; sleep 30`);
+    try {
+      await until(/^\/ #$/m);
+      tmux('send-keys', '-t', session, 'stty size', 'Enter');
+      await until(/^30 100$/m);
+      tmux('resize-window', '-t', session, '-x', '80', '-y', '20');
+      await sleep(300);
+      tmux('send-keys', '-t', session, 'stty size', 'Enter');
+      await until(/^20 80$/m);
+      tmux('send-keys', '-t', session, 'sleep 100', 'Enter');
+      await sleep(300);
+      tmux('send-keys', '-t', session, 'C-z');
+      await until(/Stopped/);
+      tmux('send-keys', '-t', session, 'kill %1; sleep 50', 'Enter');
+      await sleep(300);
+      tmux('send-keys', '-t', session, 'C-c');
+      tmux('send-keys', '-t', session, 'echo after-interrupt', 'Enter');
+      await until(/^after-interrupt$/m);
+      tmux('send-keys', '-t', session, 'exit', 'Enter');
+    } finally {
+      tmux('kill-session', '-t', session);
+    }
+  });
+
   it('refuses bad input with one line and no change to the store', () => {
     assertFailsCleanly(['run', '--pull', 'never', 'no-such-image'], 125, /no such image/);
     assertFailsCleanly(['run', '--network', 'bridge', 'busybox', 'true'], 125);
