@@ -114,3 +114,8 @@ export async function eachContainer(cmd: Command, refs: string[], fn: (ctx: Ctx,
     process.stdout.write(`${refs[i]}\n`);
   }
 }
+
+/** A line writer to stderr, for progress that must not mix with a container's stdout. */
+export const toStderr = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};

@@ -3,9 +3,9 @@
  *   missing (default): use the local image, pull when there is none
  *   always:            pull (the registry decides what the tag means now)
  *   never:             local only; NOT_FOUND when absent
- * Pull output goes to `log` (stderr by default, as docker does for run, so
- * the container's stdout stays clean): "Unable to find image … locally",
- * then the Digest/Status lines.
+ * Pull output goes to `log`, which the CLI points at stderr (as docker does
+ * for run, so the container's stdout stays clean): "Unable to find image …
+ * locally", then the Digest/Status lines.
  */
 import type { Ctx } from './context.js';
 import type { Image } from '../images/store.js';
@@ -23,7 +23,7 @@ export async function resolveImageForRun(
   ctx: Ctx,
   ref: string,
   pullPolicy: PullPolicy = 'missing',
-  log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+  log: (line: string) => void = () => {},
 ): Promise<Image> {
   if (pullPolicy !== 'always') {
     const idx = ctx.images.read();

@@ -48,13 +48,16 @@ async function removeAfterExit(ctx: Ctx, c: Container): Promise<void> {
   }
 }
 
-export async function createOnly(ctx: Ctx, image: string, cmd: string[], flags: RunFlags): Promise<Container> {
-  const img = await resolveImageForRun(ctx, image, parsePullPolicy(flags.pull));
+/** Where pull progress lines go when run/create has to pull (the CLI passes stderr). */
+export type PullLog = (line: string) => void;
+
+export async function createOnly(ctx: Ctx, image: string, cmd: string[], flags: RunFlags, log?: PullLog): Promise<Container> {
+  const img = await resolveImageForRun(ctx, image, parsePullPolicy(flags.pull), log);
   return createContainer(ctx, image, img, cmd, flags);
 }
 
-export async function runContainer(ctx: Ctx, image: string, cmd: string[], flags: RunFlags): Promise<RunResult> {
-  const c = await createOnly(ctx, image, cmd, flags);
+export async function runContainer(ctx: Ctx, image: string, cmd: string[], flags: RunFlags, log?: PullLog): Promise<RunResult> {
+  const c = await createOnly(ctx, image, cmd, flags, log);
   let started;
   try {
     started = await startContainer(ctx, c, { detach: flags.detach });
