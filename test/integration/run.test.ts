@@ -213,7 +213,7 @@ describe('tsrun run', () => {
       for (let i = 0; i < 100 && !re.test(screen()); i++) await sleep(100);
       assert.match(screen(), re);
     };
-    tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${process.execPath} ${TSRUN} --root ${t().root} run -it --rm busybox sh; sleep 30`);
+    tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${process.execPath} ${TSRUN} --root ${t().root} run -it --rm busybox sh; echo tsrun-exited-$?; sleep 30`);
     try {
       await until(/^\/ #$/m);
       tmux('send-keys', '-t', session, 'stty size', 'Enter');
@@ -226,12 +226,14 @@ describe('tsrun run', () => {
       await sleep(300);
       tmux('send-keys', '-t', session, 'C-z');
       await until(/Stopped/);
-      tmux('send-keys', '-t', session, 'kill %1; sleep 50', 'Enter');
+      tmux('send-keys', '-t', session, 'kill -9 %1; sleep 50', 'Enter');
       await sleep(300);
       tmux('send-keys', '-t', session, 'C-c');
       tmux('send-keys', '-t', session, 'echo after-interrupt', 'Enter');
       await until(/^after-interrupt$/m);
-      tmux('send-keys', '-t', session, 'exit', 'Enter');
+      tmux('send-keys', '-t', session, 'exit 3', 'Enter');
+      // tsrun itself returns the shell's status, after its --rm cleanup: nothing is left in flight
+      await until(/^tsrun-exited-3$/m);
     } finally {
       tmux('kill-session', '-t', session);
     }
