@@ -42,6 +42,8 @@ export interface NativeAddon {
    * lacks it, and callers fall back to node:zlib.
    */
   gzipDeflate?(input: Uint8Array, level: number): Promise<Buffer>;
+  /** OR `flags` into the inode flags of `path` (FS_IOC_GETFLAGS/SETFLAGS, as `chattr +X`). */
+  addInodeFlags(path: string, flags: number): void;
   /** Absolute path of the tsrun-init launcher executable built next to the addon. */
   initPath(): string;
 }
@@ -61,6 +63,8 @@ export const MS = {
 } as const;
 export const MNT_DETACH = 2;
 export const LOCK = { SH: 1, EX: 2, NB: 4, UN: 8 } as const;
+/** FS_TOPDIR_FL: ext4's 'top of directory hierarchy' allocation hint (chattr +T). */
+export const FS_TOPDIR_FL = 0x00020000;
 export const XATTR_CREATE = 1;
 export const XATTR_REPLACE = 2;
 

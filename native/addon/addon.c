@@ -26,6 +26,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
     { "llistxattr", js_llistxattr },
     { "lremovexattr", js_lremovexattr },
     { "flock", js_flock },
+    { "addInodeFlags", js_add_inode_flags },
 #ifdef TSRUN_HAVE_LIBDEFLATE /* binding.gyp: only when libdeflate-dev is installed */
     { "gzipDeflate", js_gzip_deflate },
 #endif

@@ -17,6 +17,7 @@ napi_value js_lremovexattr(napi_env env, napi_callback_info info);
 /* misc.c */
 napi_value js_mknod(napi_env env, napi_callback_info info);
 napi_value js_flock(napi_env env, napi_callback_info info);
+napi_value js_add_inode_flags(napi_env env, napi_callback_info info);
 /* gzip.c */
 napi_value js_gzip_deflate(napi_env env, napi_callback_info info);
 

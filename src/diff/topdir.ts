@@ -13,15 +13,15 @@
  * part of any tar, and on other file systems nothing is done.
  */
 import fs from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { native, FS_TOPDIR_FL } from '../native.js';
 
 const EXT4_SUPER_MAGIC = 0xef53;
 
-/** Best effort: any failure (no chattr, not ext4, no permission) is ignored. */
+/** Best effort: any failure (not ext4, no permission) is ignored. */
 export function markTopDir(dir: string): void {
   try {
     if (fs.statfsSync(dir).type !== EXT4_SUPER_MAGIC) return;
-    spawnSync('chattr', ['+T', dir], { stdio: 'ignore', timeout: 5000 });
+    native().addInodeFlags(dir, FS_TOPDIR_FL);
   } catch {
     /* a hint only */
   }

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { native, MS, MNT_DETACH, LOCK, XATTR_CREATE, XATTR_REPLACE } from '../../src/native.js';
+import { native, MS, MNT_DETACH, LOCK, XATTR_CREATE, XATTR_REPLACE, FS_TOPDIR_FL } from '../../src/native.js';
+import { spawnSync } from 'node:child_process';
 
 const S_IFCHR = 0o020000;
 const S_IFIFO = 0o010000;
@@ -275,4 +276,22 @@ test('mountOverlay: an unknown option fails with EINVAL and the kernel fs-contex
   assert.ok(e.message.includes('no_such_option=on'), e.message);
   assert.ok(e.message.includes("e overlay: Unknown parameter 'no_such_option'"), e.message);
   assert.ok(!isMountpoint(merged));
+});
+
+test('addInodeFlags: sets the ext4 top-dir hint (chattr +T) on an ext4 dir; a tmpfs refuses inode flags', (t) => {
+  const dir = fs.mkdtempSync(path.join('/var/tmp', 'tsrun-flags-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  if (fs.statfsSync(dir).type === 0xef53) {
+    native().addInodeFlags(dir, FS_TOPDIR_FL);
+    const attrs = spawnSync('lsattr', ['-d', dir], { encoding: 'utf8' }).stdout.split(' ')[0]!;
+    assert.match(attrs, /T/);
+  }
+  const mnt = path.join(dir, 'tmpfs');
+  fs.mkdirSync(mnt);
+  native().mount('tmpfs', mnt, 'tmpfs', 0, 'size=1m');
+  try {
+    assert.throws(() => native().addInodeFlags(mnt, FS_TOPDIR_FL), (e: NodeJS.ErrnoException) => typeof e.code === 'string' && e.syscall!.startsWith('ioctl'));
+  } finally {
+    native().umount2(mnt, MNT_DETACH);
+  }
 });
