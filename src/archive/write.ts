@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import crypto from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import type { Ctx } from '../ops/context.js';
+import type { Ctx } from '../context.js';
 import type { Image } from '../images/store.js';
 import { MT } from '../oci/mediatypes.js';
 import { encoded } from '../oci/digest.js';

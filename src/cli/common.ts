@@ -3,7 +3,7 @@
  * small output helpers. Only src/cli/ prints; ops return data.
  */
 import type { Command } from 'commander';
-import { openCtx, DEFAULT_ROOT, type Ctx } from '../ops/context.js';
+import { openCtx, DEFAULT_ROOT, type Ctx } from '../context.js';
 import { findContainer, type Container } from '../containers/record.js';
 import { TsrunError } from "../util/errors.js";
 

@@ -5,12 +5,12 @@
  * under the shared gc lock (rmi cannot collect the image's layers mid-way)
  * and the names lock (two creates cannot take the same name).
  */
-import { ensureImageLayers } from '../ops/layers.js';
+import { ensureImageLayers } from '../images/unpack.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Ctx } from '../ops/context.js';
-import { withContentLock } from '../ops/context.js';
+import type { Ctx } from '../context.js';
+import { withContentLock } from '../context.js';
 import type { Image } from '../images/store.js';
 import { conflict, syscallError, TsrunError, usageError } from '../util/errors.js';
 import { withLockSync } from '../util/lock.js';

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Ctx } from '../ops/context.js';
+import type { Ctx } from '../context.js';
 import { conflict } from '../util/errors.js';
 import type { Container } from './record.js';
 import { refresh, requireRunning, sameProcessAlive } from './status.js';

@@ -3,7 +3,7 @@
  * whole cgroup, so nothing the container forked survives).
  */
 import os from 'node:os';
-import type { Ctx } from '../ops/context.js';
+import type { Ctx } from '../context.js';
 import { hasCode, usageError, syscallError } from '../util/errors.js';
 import type { Container } from './record.js';
 import { refresh, requireRunning, sameProcessAlive } from './status.js';

@@ -6,7 +6,7 @@
  */
 import crypto from 'node:crypto';
 import path from 'node:path';
-import type { Ctx } from '../ops/context.js';
+import type { Ctx } from '../context.js';
 import { usageError } from '../util/errors.js';
 import { withLockSync } from '../util/lock.js';
 import { listContainers } from './record.js';

@@ -1,6 +1,6 @@
 /** pause / unpause: freeze and thaw the container's cgroup (state paused). */
 import path from 'node:path';
-import type { Ctx } from '../ops/context.js';
+import type { Ctx } from '../context.js';
 import { conflict } from '../util/errors.js';
 import { lockExclusive } from '../util/lock.js';
 import { readContainer, writeState, type Container } from './record.js';

@@ -17,7 +17,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { TsrunError } from '../util/errors.js';
 import { readJsonIfExists, writeJsonReplace } from '../util/atomic.js';
-import type { Ctx } from '../ops/context.js';
+import type { Ctx } from '../context.js';
 
 export type Status = 'created' | 'running' | 'paused' | 'exited';
 

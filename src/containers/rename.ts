@@ -1,5 +1,5 @@
 /** rename: give a container a new, unused name. */
-import type { Ctx } from '../ops/context.js';
+import type { Ctx } from '../context.js';
 import { conflict } from '../util/errors.js';
 import { readContainer, writeConfig, type Container } from './record.js';
 import { nameTaken, validateName, withNamesLock } from './names.js';

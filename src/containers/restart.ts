@@ -2,7 +2,7 @@
  * restart: stop (with the grace period), then start again with the runtime's
  * start (src/containers/start.ts, imported lazily: it belongs to the launcher).
  */
-import type { Ctx } from '../ops/context.js';
+import type { Ctx } from '../context.js';
 import { TsrunError } from '../util/errors.js';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import type { Ctx } from '../ops/context.js';
+import type { Ctx } from '../context.js';
 import { conflict, syscallError, TsrunError } from '../util/errors.js';
 import { native, MNT_DETACH } from '../native.js';
 import type { Container } from './record.js';

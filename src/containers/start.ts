@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Ctx } from '../ops/context.js';
+import type { Ctx } from '../context.js';
 import { conflict, isTsrunError } from '../util/errors.js';
 import { writeState, type Container } from './record.js';
 import { procStartTime, refresh } from './status.js';

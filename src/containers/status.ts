@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Ctx } from '../ops/context.js';
+import type { Ctx } from '../context.js';
 import { readJsonIfExists } from '../util/atomic.js';
 import { lockExclusive } from '../util/lock.js';
 import { conflict } from '../util/errors.js';

@@ -3,7 +3,7 @@
  * `timeout` seconds of grace, then SIGKILL to the whole cgroup. Stopping a
  * container that is not running is a no-op, as in docker.
  */
-import type { Ctx } from '../ops/context.js';
+import type { Ctx } from '../context.js';
 import { TsrunError } from '../util/errors.js';
 import type { Container } from './record.js';
 import { isRunning, refresh } from './status.js';

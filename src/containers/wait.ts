@@ -4,7 +4,7 @@
  * a 100 ms poll of the PIDs covers a monitor that died without writing it.
  */
 import fs from 'node:fs';
-import type { Ctx } from '../ops/context.js';
+import type { Ctx } from '../context.js';
 import { readContainer, type Container } from './record.js';
 import { isRunning, refresh } from './status.js';
 

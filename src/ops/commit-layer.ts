@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import type { Ctx } from './context.js';
+import type { Ctx } from '../context.js';
 import type { Container } from '../containers/record.js';
 import { writeLayerFile, type LayerResult } from '../diff/compare.js';
 import { native, MNT_DETACH } from '../native.js';

@@ -14,14 +14,15 @@
  * An empty diff adds no layer: only a history entry with empty_layer, as docker.
  */
 import path from 'node:path';
-import type { Ctx } from './context.js';
-import { withContentLock } from './context.js';
+import type { Ctx } from '../context.js';
+import { withContentLock } from '../context.js';
 import { findContainer, readContainer, type Container } from '../containers/record.js';
 import { refresh } from '../containers/status.js';
 import { freezeCgroup, thawCgroup } from '../runtime/cgroups.js';
 import { applyChanges } from '../images/change.js';
 import { normaliseTag } from '../images/store.js';
-import { chainIdOf, storeImage } from './layers.js';
+import { storeImage } from './layers.js';
+import { chainIdOf } from '../images/unpack.js';
 import { buildCommitImage, type ManifestFormat } from './commit-image.js';
 import { makeCommitLayer, removeTemps, type LayerTemps } from './commit-layer.js';
 import { sha256 } from '../oci/digest.js';

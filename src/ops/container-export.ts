@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import type { Ctx } from './context.js';
+import type { Ctx } from '../context.js';
 import { syscallError, TsrunError } from '../util/errors.js';
 import { tempName, fsyncDir } from '../util/atomic.js';
 import { native, MNT_DETACH } from '../native.js';

@@ -1,6 +1,6 @@
 /** `inspect` of a container: docker's JSON shape, from the record and the kernel's view. */
 import path from 'node:path';
-import type { Ctx } from './context.js';
+import type { Ctx } from '../context.js';
 import type { Container } from '../containers/record.js';
 import { refresh } from '../containers/status.js';
 

@@ -2,7 +2,7 @@
  * `ps`: container records, refreshed against the kernel, filtered docker-style.
  * Formatting of columns lives in the CLI; this returns the rows' data.
  */
-import type { Ctx } from './context.js';
+import type { Ctx } from '../context.js';
 import { usageError } from '../util/errors.js';
 import { listContainers, type Container } from '../containers/record.js';
 import { isRunning, refresh } from '../containers/status.js';

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Ctx } from './context.js';
+import type { Ctx } from '../context.js';
 import { usageError } from '../util/errors.js';
 import { readContainer, type Container } from '../containers/record.js';
 import { isRunning, refresh } from '../containers/status.js';

@@ -1,6 +1,6 @@
 /** `top`: the processes of a container's cgroup, as the host's ps shows them. */
 import { spawnSync } from 'node:child_process';
-import type { Ctx } from './context.js';
+import type { Ctx } from '../context.js';
 import { TsrunError } from '../util/errors.js';
 import type { Container } from '../containers/record.js';
 import { refresh, requireRunning } from '../containers/status.js';

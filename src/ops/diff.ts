@@ -6,7 +6,7 @@
  * The paths tsrun mounts into the container (/etc/hosts …) are left out, as in commit.
  */
 import fs from 'node:fs';
-import type { Ctx } from './context.js';
+import type { Ctx } from '../context.js';
 import { findContainer } from '../containers/record.js';
 import { walkTree, lowerStat } from '../diff/walk.js';
 import { excludedPaths, lowerDirs, upperDir } from './commit-layer.js';

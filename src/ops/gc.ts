@@ -7,8 +7,8 @@
  *   layers = every image's chain IDs and every container's config.layers
  * Leftovers of killed processes (ingest temp files, layer temp dirs) are swept too.
  */
-import type { Ctx } from './context.js';
-import { withGcLock } from './context.js';
+import type { Ctx } from '../context.js';
+import { withGcLock } from '../context.js';
 import type { Manifest, ImageConfig } from '../oci/types.js';
 import { chainIds } from '../oci/digest.js';
 import { listContainers } from '../containers/record.js';

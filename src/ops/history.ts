@@ -5,7 +5,7 @@
  * the image itself; a lower row is a local image whose diff_ids are the
  * prefix so far and whose history is that long), otherwise <missing>.
  */
-import type { Ctx } from './context.js';
+import type { Ctx } from '../context.js';
 import { chainIds } from '../oci/digest.js';
 import type { ImageConfig } from '../oci/types.js';
 

@@ -3,7 +3,7 @@
  * names as docker shows them ("busybox:latest"); History is included too
  * (docker leaves it out; tsrun's issue asks for it).
  */
-import type { Ctx } from './context.js';
+import type { Ctx } from '../context.js';
 import { imageSize } from './images.js';
 import { familiarName } from '../oci/reference.js';
 import type { ImageConfig } from '../oci/types.js';

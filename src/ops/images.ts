@@ -1,5 +1,5 @@
 /** `tsrun images`: one row per (image, tag), untagged images as <none>:<none>. */
-import type { Ctx } from './context.js';
+import type { Ctx } from '../context.js';
 import { parseReference, repoName, splitTagged } from '../oci/reference.js';
 import { chainIds } from '../oci/digest.js';
 import type { ImageConfig } from '../oci/types.js';

@@ -4,8 +4,8 @@
  */
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
-import type { Ctx } from './context.js';
-import { withContentLock } from './context.js';
+import type { Ctx } from '../context.js';
+import { withContentLock } from '../context.js';
 import { ingestLayer, storeImage } from './layers.js';
 import { applyChanges } from '../images/change.js';
 import { normaliseTag } from '../images/store.js';

@@ -9,11 +9,12 @@
  * this load added are removed again unless something else uses them by then.
  */
 import type { Readable } from 'node:stream';
-import type { Ctx } from './context.js';
-import { withContentLock } from './context.js';
+import type { Ctx } from '../context.js';
+import { withContentLock } from '../context.js';
 import { spoolArchive } from '../archive/spool.js';
 import { readArchiveImages } from '../archive/images.js';
-import { ensureImageLayers, storeImageBytes } from './layers.js';
+import { storeImageBytes } from './layers.js';
+import { ensureImageLayers } from '../images/unpack.js';
 import { chainIds } from '../oci/digest.js';
 import { removeUnreferenced } from './gc.js';
 

@@ -2,8 +2,8 @@
  * `tsrun image prune`: remove dangling (untagged) images, or with `all`
  * every image no container uses; then collect garbage.
  */
-import type { Ctx } from './context.js';
-import { withGcLock } from './context.js';
+import type { Ctx } from '../context.js';
+import { withGcLock } from '../context.js';
 import { collectGarbageLocked } from './gc.js';
 import { dropImage } from './rmi.js';
 import { listContainers } from '../containers/record.js';

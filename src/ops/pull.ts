@@ -15,8 +15,8 @@
  * On failure, blobs and layers this pull added that no image uses are removed.
  */
 import { Transform, type Readable } from 'node:stream';
-import type { Ctx } from './context.js';
-import { withContentLock } from './context.js';
+import type { Ctx } from '../context.js';
+import { withContentLock } from '../context.js';
 import { ingestLayer, storeImageBytes } from './layers.js';
 import { TsrunError, isTsrunError } from '../util/errors.js';
 import { chainIds, sha256, shortId } from '../oci/digest.js';

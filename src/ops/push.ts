@@ -15,8 +15,8 @@
  *  4. RepoDigest recorded on the image.
  */
 import fs from 'node:fs';
-import type { Ctx } from './context.js';
-import { withContentLock } from './context.js';
+import type { Ctx } from '../context.js';
+import { withContentLock } from '../context.js';
 import { TsrunError, isTsrunError } from '../util/errors.js';
 import { sha256, shortId } from '../oci/digest.js';
 import { MT, layerCompression, layerMediaType } from '../oci/mediatypes.js';

@@ -4,8 +4,8 @@
  * under the exclusive GC lock so no container can start using the image
  * in between. Blobs and layers nothing uses any more go with it (gc).
  */
-import type { Ctx } from './context.js';
-import { withGcLock } from './context.js';
+import type { Ctx } from '../context.js';
+import { withGcLock } from '../context.js';
 import { collectGarbageLocked } from './gc.js';
 import { listContainers } from '../containers/record.js';
 import { normaliseTag, type ImageIndex } from '../images/store.js';

@@ -7,7 +7,7 @@
  * for run, so the container's stdout stays clean): "Unable to find image …
  * locally", then the Digest/Status lines.
  */
-import type { Ctx } from './context.js';
+import type { Ctx } from '../context.js';
 import type { Image } from '../images/store.js';
 import { TsrunError } from '../util/errors.js';
 

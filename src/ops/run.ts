@@ -3,7 +3,7 @@
  * The container's exit status becomes tsrun's.
  */
 import fs from 'node:fs';
-import type { Ctx } from './context.js';
+import type { Ctx } from '../context.js';
 import { resolveImageForRun, parsePullPolicy } from './run-image.js';
 import { createContainer } from '../containers/create.js';
 import { startContainer } from '../containers/start.js';

@@ -1,4 +1,4 @@
-import type { Ctx } from './context.js';
+import type { Ctx } from '../context.js';
 import { normaliseTag } from '../images/store.js';
 
 /** `tsrun tag SOURCE TARGET`: point TARGET at SOURCE's image; a tag that pointed elsewhere moves. */

@@ -9,7 +9,7 @@
  * Both are caches: a stale entry (blob gone) is ignored and rewritten.
  */
 import path from 'node:path';
-import type { Ctx } from '../ops/context.js';
+import type { Ctx } from '../context.js';
 import { readJsonIfExists, writeJsonAtomic } from '../util/atomic.js';
 import { withLockSync } from '../util/lock.js';
 

@@ -7,8 +7,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Ctx } from '../ops/context.js';
-import { withGcLock } from '../ops/context.js';
+import type { Ctx } from '../context.js';
+import { withGcLock } from '../context.js';
 import { inUse } from '../ops/gc.js';
 
 export interface Added {

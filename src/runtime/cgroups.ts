@@ -20,7 +20,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Ctx } from '../ops/context.js';
+import type { Ctx } from '../context.js';
 import { hasCode, syscallError } from '../util/errors.js';
 import { readJsonIfExists, writeJsonReplace } from '../util/atomic.js';
 

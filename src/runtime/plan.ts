@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Ctx } from '../ops/context.js';
+import type { Ctx } from '../context.js';
 import type { Container } from '../containers/record.js';
 import { TsrunError } from '../util/errors.js';
 import { capabilitySet, capMask } from './caps.js';

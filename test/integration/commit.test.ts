@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { tempRoot, tsrun, tsrunOk, importBusybox, snapshotTree, type TempRoot } from '../helpers/cli.js';
-import { openCtx } from '../../src/ops/context.js';
+import { openCtx } from '../../src/context.js';
 import { findContainer } from '../../src/containers/record.js';
 import { native } from '../../src/native.js';
 

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { openCtx } from '../../src/ops/context.js';
+import { openCtx } from '../../src/context.js';
 import type { ContainerConfig, ContainerState } from '../../src/containers/record.js';
 import { createCgroup } from '../../src/runtime/cgroups.js';
 import { procStartTime } from '../../src/containers/status.js';

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { tempRoot, tsrun, tsrunOk, tsrunSpawn, importBusybox, mountsUnder, snapshotTree, type TempRoot } from '../helpers/cli.js';
 import { cgroupExists, cgroupPids, killCgroup, removeCgroup } from '../../src/runtime/cgroups.js';
 import { procState } from '../../src/containers/status.js';
-import { openCtx, type Ctx } from '../../src/ops/context.js';
+import { openCtx, type Ctx } from '../../src/context.js';
 
 let t: TempRoot;
 let ctx: Ctx;

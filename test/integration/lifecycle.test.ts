@@ -15,7 +15,7 @@ import { TSRUN, tempRoot, tsrun, tsrunOk, tsrunSpawn, importBusybox, snapshotTre
 import { fakeRun, fakeCreate } from './lifecycle-fake-launcher.js';
 import { cgroupExists, cgroupPids, killCgroup, removeCgroup } from '../../src/runtime/cgroups.js';
 import { procState } from '../../src/containers/status.js';
-import { openCtx, type Ctx } from '../../src/ops/context.js';
+import { openCtx, type Ctx } from '../../src/context.js';
 
 let t: TempRoot;
 let ctx: Ctx;

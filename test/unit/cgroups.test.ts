@@ -21,7 +21,7 @@ import {
   thawCgroup,
 } from '../../src/runtime/cgroups.js';
 import { procState } from '../../src/containers/status.js';
-import { openCtx, type Ctx } from '../../src/ops/context.js';
+import { openCtx, type Ctx } from '../../src/context.js';
 import os from 'node:os';
 
 const parent = `/tsrun-unit-${process.pid}`;

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { action, ctxOf } from '../common.js';
-import type { Ctx } from '../../ops/context.js';
+import type { Ctx } from '../../context.js';
 import { findContainer } from '../../containers/record.js';
 import { inspectContainer } from '../../ops/container-inspect.js';
 import { TsrunError, isTsrunError, usageError } from '../../util/errors.js';

@@ -12,11 +12,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ContentStore } from '../content/store.js';
-import { LayerStore } from '../layers/store.js';
-import { ImageStore } from '../images/store.js';
-import { lockExclusive, lockShared } from '../util/lock.js';
-import { syscallError } from '../util/errors.js';
+import { ContentStore } from './content/store.js';
+import { LayerStore } from './layers/store.js';
+import { ImageStore } from './images/store.js';
+import { lockExclusive, lockShared } from './util/lock.js';
+import { syscallError } from './util/errors.js';
 
 export interface Ctx {
   root: string;
