@@ -68,6 +68,48 @@ test('docker-archive: gzip-compressed archive and symlinked layer (podman style)
   assert.deepEqual(images[0]!.tags, ['localhost/x:1']);
 });
 
+test('docker-archive in moby 25+ combined form (manifest.json naming blobs/sha256/*, beside an OCI layout)', async () => {
+  const layer = await layerTar();
+  const config = configFor([layer]);
+  const h = (d: string) => d.slice(7);
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(layer), size: layer.length }],
+  });
+  const index = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: [
+      {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: sha256(manifest),
+        size: manifest.length,
+        annotations: { 'io.containerd.image.name': 'docker.io/library/moby:25', 'org.opencontainers.image.ref.name': '25' },
+      },
+    ],
+  });
+  const tar = await buildTar([
+    { name: 'blobs/', type: 'dir' },
+    { name: 'blobs/sha256/', type: 'dir' },
+    { name: `blobs/sha256/${h(sha256(layer))}`, content: layer },
+    { name: `blobs/sha256/${h(sha256(config))}`, content: config },
+    { name: `blobs/sha256/${h(sha256(manifest))}`, content: manifest },
+    { name: 'index.json', content: index },
+    { name: 'oci-layout', content: '{"imageLayoutVersion":"1.0.0"}' },
+    {
+      name: 'manifest.json',
+      content: JSON.stringify([{ Config: `blobs/sha256/${h(sha256(config))}`, RepoTags: ['moby:25'], Layers: [`blobs/sha256/${h(sha256(layer))}`] }]),
+    },
+  ]);
+  const { images } = await read(tar);
+  assert.equal(images.length, 1);
+  assert.deepEqual(images[0]!.tags, ['docker.io/library/moby:25']);
+  assert.equal(images[0]!.manifest.config.digest, sha256(config));
+  assert.equal(images[0]!.manifest.layers[0]!.digest, sha256(layer));
+});
+
 test('oci-archive: full ref.name becomes a tag; digests checked', async () => {
   const { images } = await read(await ociArchive({ name: 'localhost/fixture:oci' }));
   assert.deepEqual(images[0]!.tags, ['localhost/fixture:oci']);
