@@ -19,6 +19,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** Must match bin/tsrun's. */
+const CJS_WRAPPER = '(function (exports, require, module, __filename, __dirname) {';
+
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = path.join(repo, 'dist', 'bundle', 'cli');
 const tmp = `${outdir}.tmp-${process.pid}`;
@@ -36,7 +39,10 @@ await build({
   minifyWhitespace: true,
   charset: 'ascii',
   define: { 'import.meta.url': '__tsrunImportMetaUrl' },
-  banner: { js: "var __tsrunImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // written as the CommonJS function bin/tsrun compiles, so it need not build a concatenated
+  // copy of the bundle (~350 KB more of young heap: one scavenge more per command)
+  banner: { js: `${CJS_WRAPPER}var __tsrunImportMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
+  footer: { js: '\n})' },
 });
 // swap the dir in whole (old code caches go with it), so a concurrent tsrun sees the old bundle or the new one
 const old = `${outdir}.old-${process.pid}`;

@@ -7,7 +7,6 @@
  * Node is multi-threaded and unshare() from Node moves one thread only.
  * Entering namespaces is tsrun-init's job (native/init/).
  */
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -85,9 +84,11 @@ export function nativeBuildDir(): string {
 export function native(): NativeAddon {
   if (cached) return cached;
   const dir = nativeBuildDir();
-  const require = createRequire(import.meta.url);
   try {
-    const addon = require(path.join(dir, 'tsrun_native.node')) as Omit<NativeAddon, 'initPath'>;
+    // process.dlopen, not require(): the same load minus the module resolution (~0.5 ms of every command)
+    const mod = { exports: {} as Omit<NativeAddon, 'initPath'> };
+    process.dlopen(mod, path.join(dir, 'tsrun_native.node'));
+    const addon = mod.exports;
     cached = { ...addon, initPath: () => path.join(dir, 'tsrun-init') };
   } catch (err) {
     const e = new Error(`cannot load the native addon from ${dir}: run \`npm install\` (it builds native/ with node-gyp)`);

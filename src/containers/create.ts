@@ -5,7 +5,6 @@
  * under the shared gc lock (rmi cannot collect the image's layers mid-way)
  * and the names lock (two creates cannot take the same name).
  */
-import { ensureImageLayers } from '../images/unpack.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -136,8 +135,12 @@ export async function createContainer(ctx: Ctx, imageRef: string, image: Image, 
   const id = newContainerId();
   const cfg = buildConfig(imageRef, image, cmd, flags, id);
   return withContentLock(ctx, async () => {
-    // prepare: unpack layers that are only registered (commit) or were collected, from their blobs
-    await ensureImageLayers(ctx, image.manifest, image.config);
+    // prepare: unpack layers that are only registered (commit) or were collected, from their blobs.
+    // The unpacker (tar, zlib, streams) is loaded only then: the usual image has every layer unpacked.
+    if (image.chainIds.length !== image.manifest.layers.length || !image.chainIds.every((id) => ctx.layers.has(id))) {
+      const { ensureImageLayers } = await import('../images/unpack.js');
+      await ensureImageLayers(ctx, image.manifest, image.config);
+    }
     return withLockSync(path.join(ctx.containersDir, 'names.lock'), () => {
       const taken = new Set(listContainers(ctx).map((c) => c.config.name));
       if (cfg.name) {

@@ -24,7 +24,8 @@ export async function startContainer(ctx: Ctx, c0: Container, opts: { detach: bo
   if (c.state.status === 'running' || c.state.status === 'paused') {
     throw conflict(`container ${c.config.name} is already ${c.state.status}`, `stop it first: tsrun stop ${c.config.name}`);
   }
-  fs.rmSync(path.join(c.dir, 'exit.json'), { force: true });
+  const exitFile = path.join(c.dir, 'exit.json');
+  if (fs.existsSync(exitFile)) fs.rmSync(exitFile, { force: true }); // rmSync loads Node's rimraf: only when there is one
   let launched: Launched;
   try {
     const { procsFiles } = createCgroup(ctx, c.config.id);

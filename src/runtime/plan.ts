@@ -120,7 +120,8 @@ function addOp(w: PlanWriter, o: FsOp): void {
 function volatileOverlay(dir: string): boolean {
   const [major = 0, minor = 0] = os.release().split('.').map((x) => Number.parseInt(x, 10));
   if (major < 5 || (major === 5 && minor < 10)) return false; // volatile is Linux 5.10+
-  fs.rmSync(path.join(dir, 'work', 'work', 'incompat'), { recursive: true, force: true });
+  const incompat = path.join(dir, 'work', 'work', 'incompat');
+  if (fs.existsSync(incompat)) fs.rmSync(incompat, { recursive: true, force: true }); // only a restart has one
   return true;
 }
 

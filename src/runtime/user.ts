@@ -19,8 +19,8 @@ function readInLayers(dirs: string[], file: string): string | undefined {
   for (const d of dirs) {
     try {
       const p = resolveInRoot(d, file);
-      const st = fs.statSync(p);
-      if (!st.isFile()) continue;
+      const st = fs.statSync(p, { throwIfNoEntry: false }); // usually absent from the upper dir: no exception for that
+      if (!st?.isFile()) continue;
       if (st.size > 4 << 20) return undefined; // absurd passwd: treat as absent rather than read it
       return fs.readFileSync(p, 'utf8');
     } catch {

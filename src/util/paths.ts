@@ -79,7 +79,7 @@ export function resolveInRoot(root: string, p: string, maxLinks = 40): string {
     const cur = path.join(root, ...done, part);
     let st: fs.Stats | undefined;
     try {
-      st = fs.lstatSync(cur);
+      st = fs.lstatSync(cur, { throwIfNoEntry: false }); // a missing part is common (passwd lookups): no exception for it
     } catch {
       st = undefined;
     }
