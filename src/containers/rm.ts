@@ -11,6 +11,7 @@ import crypto from 'node:crypto';
 import type { Ctx } from '../context.js';
 import { conflict, syscallError, TsrunError } from '../util/errors.js';
 import { native, MNT_DETACH } from '../native.js';
+import { mountsBelow } from '../util/mountinfo.js';
 import type { Container } from './record.js';
 import { isRunning, refresh, releaseCgroup } from './status.js';
 import { signalContainer, parseSignal } from './kill.js';
@@ -21,28 +22,6 @@ export interface RmOptions {
   force?: boolean;
   /** -v: anonymous volumes; tsrun has none, accepted for docker compatibility. */
   volumes?: boolean;
-}
-
-function unescapeMount(s: string): string {
-  return s.replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
-/** Mount points at or below dir, deepest first. */
-export function mountsBelow(dir: string): string[] {
-  let real = dir;
-  try {
-    real = fs.realpathSync(dir);
-  } catch {
-    return [];
-  }
-  const out: string[] = [];
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const mp = line.split(' ')[4];
-    if (!mp) continue;
-    const m = unescapeMount(mp);
-    if (m === real || m.startsWith(real + '/')) out.push(m);
-  }
-  return out.sort((a, b) => b.length - a.length);
 }
 
 export function unmountBelow(dir: string): void {

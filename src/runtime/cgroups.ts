@@ -20,6 +20,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { readMountInfo } from '../util/mountinfo.js';
 import type { Ctx } from '../context.js';
 import { hasCode, syscallError } from '../util/errors.js';
 import { readJsonIfExists, writeJsonReplace } from '../util/atomic.js';
@@ -43,25 +44,14 @@ export interface CgroupLayout {
   ownProcs?: string;
 }
 
-function unescapeMount(s: string): string {
-  return s.replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
 /** cgroup mounts from /proc/self/mountinfo. */
 function cgroupMounts(): { v2?: string; v1: Hierarchy[] } {
   const v1: Hierarchy[] = [];
   let v2: string | undefined;
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const left = line.slice(0, sep).split(' ');
-    const right = line.slice(sep + 3).split(' ');
-    const mount = unescapeMount(left[4] ?? '');
-    const fstype = right[0];
+  for (const { mountPoint: mount, fstype, superOptions } of readMountInfo()) {
     if (fstype === 'cgroup2' && mount === '/sys/fs/cgroup') v2 = mount;
     if (fstype === 'cgroup') {
-      const opts = (right[2] ?? '').split(',');
-      const controllers = opts.filter((o) => (V1_CONTROLLERS as readonly string[]).includes(o));
+      const controllers = superOptions.filter((o) => (V1_CONTROLLERS as readonly string[]).includes(o));
       if (controllers.length) v1.push({ mount, controllers });
     }
   }

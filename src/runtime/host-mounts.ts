@@ -7,10 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MSF, type FsOp } from './mounts.js';
-
-function unescapeMount(s: string): string {
-  return s.replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
+import { readMountInfo } from '../util/mountinfo.js';
 
 interface CgroupMount {
   mount: string;
@@ -21,13 +18,9 @@ interface CgroupMount {
 
 function hostCgroupMounts(): CgroupMount[] {
   const out: CgroupMount[] = [];
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const mount = unescapeMount(line.slice(0, sep).split(' ')[4] ?? '');
-    const [fstype, , superOpts = ''] = line.slice(sep + 3).split(' ');
+  for (const { mountPoint: mount, fstype, superOptions } of readMountInfo()) {
     if ((fstype !== 'cgroup' && fstype !== 'cgroup2') || (mount !== '/sys/fs/cgroup' && !mount.startsWith('/sys/fs/cgroup/'))) continue;
-    out.push({ mount, fstype, options: superOpts.split(',').filter((o) => o !== 'rw' && o !== 'ro').join(',') });
+    out.push({ mount, fstype, options: superOptions.filter((o) => o !== 'rw' && o !== 'ro').join(',') });
   }
   return out;
 }

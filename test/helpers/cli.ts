@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, after } from 'node:test';
 import { procStartTime } from '../../src/containers/status.js';
+import { mountsBelow } from '../../src/util/mountinfo.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Repository root (tests run from dist/test/helpers). */
@@ -65,15 +66,7 @@ export function tsrunSpawn(root: string, args: string[], opts: CliOptions = {}) 
 
 /** Mount points at or below dir, deepest first. */
 export function mountsUnder(dir: string): string[] {
-  const real = fs.realpathSync(dir);
-  const out: string[] = [];
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const mp = line.split(' ')[4];
-    if (!mp) continue;
-    const unescaped = mp.replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-    if (unescaped === real || unescaped.startsWith(real + '/')) out.push(unescaped);
-  }
-  return out.sort((a, b) => b.length - a.length);
+  return mountsBelow(dir);
 }
 
 /** PIDs of processes whose cwd, root or executable lies below dir (containers started by a test). */
