@@ -18,6 +18,8 @@ import type { Container } from '../containers/record.js';
 import { writeLayerFile, type LayerResult } from '../diff/compare.js';
 import { native, MNT_DETACH } from '../native.js';
 import { syscallError } from '../util/errors.js';
+import { mountsBelow } from '../util/mountinfo.js';
+import { pidAlive } from '../content/store.js';
 
 /** Files tsrun bind-mounts into every container: never part of a commit. */
 const ALWAYS_EXCLUDED = ['etc/hostname', 'etc/hosts', 'etc/resolv.conf'];
@@ -87,7 +89,23 @@ export function makeCommitLayer(ctx: Ctx, c: Container, opts: { squash: boolean;
   }
 }
 
+/**
+ * Unmount and remove the merged-view mount points of squash commits whose
+ * process died (SIGKILL between mount and unmount): they live on the host,
+ * not in a container's mount namespace, so nothing else would clean them.
+ */
+function sweepDeadSquashMounts(ctx: Ctx): void {
+  for (const name of fs.readdirSync(ctx.tmpDir)) {
+    const m = /^(\d+)-squash-/.exec(name);
+    if (!m || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue;
+    const dir = path.join(ctx.tmpDir, name);
+    for (const mp of mountsBelow(dir)) native().umount2(mp, MNT_DETACH);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function withMergedView<T>(ctx: Ctx, upper: string, lowers: string[], fn: (merged: string) => T): T {
+  sweepDeadSquashMounts(ctx);
   const mnt = path.join(ctx.tmpDir, `${process.pid}-squash-${crypto.randomBytes(4).toString('hex')}`);
   fs.mkdirSync(mnt, { mode: 0o700 });
   try {

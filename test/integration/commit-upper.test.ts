@@ -8,7 +8,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { tempRoot, tsrun, tsrunOk, importBusybox, snapshotTree, type TempRoot } from '../helpers/cli.js';
+import { tempRoot, tsrun, tsrunOk, importBusybox, snapshotTree, mountsUnder, type TempRoot } from '../helpers/cli.js';
 import { fakeCreate, fakeRun } from './lifecycle-fake-launcher.js';
 import { openCtx } from '../../src/context.js';
 import { ensureImageLayers } from '../../src/images/unpack.js';
@@ -163,7 +163,15 @@ describe('commit (hand-made upper dirs)', () => {
   test('--squash: one layer with the whole filesystem, history kept', async () => {
     const { id, dir } = fakeCreate(root, ['/bin/sh']);
     fillUpper(path.join(dir, 'upper'));
+    // what a squash killed with SIGKILL leaves: its merged-view mount under ROOT/tmp, named by a dead PID
+    let deadPid = 4_000_000;
+    while (fs.existsSync(`/proc/${deadPid}`)) deadPid++;
+    const stale = path.join(root, 'tmp', `${deadPid}-squash-dead`);
+    fs.mkdirSync(stale);
+    native().mount('tmpfs', stale, 'tmpfs', 0, 'size=1m');
     tsrunOk(root, ['commit', '--squash', id, 'squashed:1']);
+    assert.deepEqual(mountsUnder(path.join(root, 'tmp')), [], 'the dead squash mount was swept');
+    assert.equal(fs.existsSync(stale), false);
     const img = image('squashed:1');
     const base = image('busybox');
     assert.equal(img.config.rootfs.diff_ids.length, 1);
