@@ -88,21 +88,12 @@ export async function collectGarbage(ctx: Ctx): Promise<GcResult> {
 
 /** collectGarbage for callers that already hold the exclusive GC lock (flock is per open file: taking it twice deadlocks). */
 export function collectGarbageLocked(ctx: Ctx): GcResult {
-  {
-    ctx.content.sweepIngest();
-    ctx.layers.sweep();
-    const used = inUse(ctx);
-    const b = removeBlobs(
-      ctx,
-      ctx.content.list().filter((d) => !used.blobs.has(d)),
-    );
-    const l = removeLayers(
-      ctx,
-      ctx.layers.list().filter((id) => !used.chains.has(id)),
-      used.chains,
-    );
-    return { blobs: b.removed, layers: l.removed, bytes: b.bytes + l.bytes };
-  }
+  ctx.content.sweepIngest();
+  ctx.layers.sweep();
+  const used = inUse(ctx);
+  const b = removeBlobs(ctx, ctx.content.list().filter((d) => !used.blobs.has(d)));
+  const l = removeLayers(ctx, ctx.layers.list().filter((id) => !used.chains.has(id)), used.chains);
+  return { blobs: b.removed, layers: l.removed, bytes: b.bytes + l.bytes };
 }
 
 /**
