@@ -20,6 +20,7 @@
         "native/addon/mount.c",
         "native/addon/overlay.c",
         "native/addon/xattr.c",
+        "native/addon/spawn.c",
       ],
       "variables": {
         # push's gzip (gzipDeflate, native/addon/gzip.c) needs libdeflate (Debian libdeflate-dev,

@@ -22,6 +22,25 @@ import { fileURLToPath } from 'node:url';
 /** Must match bin/tsrun's. */
 const CJS_WRAPPER = '(function (exports, require, module, __filename, __dirname) {';
 
+/**
+ * commander requires node:child_process when it loads, for executable
+ * subcommands only, which tsrun does not have. Loading it (with net, streams
+ * and dgram) costs ~2 ms of every command, so commander gets a stand-in that
+ * requires the real module on first use.
+ */
+const lazyChildProcessForCommander = {
+  name: 'lazy-child-process-for-commander',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      args.importer.includes(`${path.sep}node_modules${path.sep}commander${path.sep}`) ? { path: 'child_process', namespace: 'commander-lazy' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'commander-lazy' }, () => ({
+      contents: "module.exports = { spawn: (...args) => require('node:child_process').spawn(...args) };",
+      loader: 'js',
+    }));
+  },
+};
+
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = path.join(repo, 'dist', 'bundle', 'cli');
 const tmp = `${outdir}.tmp-${process.pid}`;
@@ -43,6 +62,7 @@ await build({
   // copy of the bundle (~350 KB more of young heap: one scavenge more per command)
   banner: { js: `${CJS_WRAPPER}var __tsrunImportMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
   footer: { js: '\n})' },
+  plugins: [lazyChildProcessForCommander],
 });
 // swap the dir in whole (old code caches go with it), so a concurrent tsrun sees the old bundle or the new one
 const old = `${outdir}.old-${process.pid}`;

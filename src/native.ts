@@ -43,6 +43,15 @@ export interface NativeAddon {
   gzipDeflate?(input: Uint8Array, level: number): Promise<Buffer>;
   /** OR `flags` into the inode flags of `path` (FS_IOC_GETFLAGS/SETFLAGS, as `chattr +X`). */
   addInodeFlags(path: string, flags: number): void;
+  /**
+   * posix_spawn of the launcher with the plan pipe's read end as its fd 3 and
+   * the status pipe's write end as its fd 4 (native/addon/spawn.c). The
+   * returned fds are tsrun's ends, close-on-exec. detach: stdio on /dev/null,
+   * new session.
+   */
+  spawnLauncher(path: string, detach: boolean): { pid: number; planFd: number; statusFd: number };
+  /** waitpid(2) on a child of ours: null while it runs (block=false), else how it ended. */
+  waitpid(pid: number, block: boolean): { code?: number; signal?: number } | null;
   /** Absolute path of the tsrun-init launcher executable built next to the addon. */
   initPath(): string;
 }

@@ -27,6 +27,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
     { "lremovexattr", js_lremovexattr },
     { "flock", js_flock },
     { "addInodeFlags", js_add_inode_flags },
+    { "spawnLauncher", js_spawn_launcher },
+    { "waitpid", js_waitpid },
 #ifdef TSRUN_HAVE_LIBDEFLATE /* binding.gyp: only when libdeflate-dev is installed */
     { "gzipDeflate", js_gzip_deflate },
 #endif

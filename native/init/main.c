@@ -224,6 +224,7 @@ void child_enter_cgroup(const struct plan *p, int sync)
 
 static _Noreturn void run_child(const struct plan *p, int sync, int out, int err)
 {
+  close(STATUS_FD); /* the monitor's; an --init PID 1 (which never execs) must not hold it */
   char go;
   if (read(sync, &go, 1) != 1)
     _exit(125);
@@ -274,6 +275,19 @@ static void auto_remove(const struct plan *p)
   execve(p->autorm_node, args, environ);
 }
 
+/*
+ * After the "ok" line: a detached launcher closes the status pipe (nobody
+ * waits on it). In the foreground the monitor keeps it open until it exits:
+ * tsrun sees the exit as EOF (see native/addon/spawn.c). It is close-on-exec
+ * (main), so the container never holds it, and neither does the `rm -f` that
+ * auto_remove becomes.
+ */
+static void release_status(const struct plan *p)
+{
+  if (p->detach)
+    close(STATUS_FD);
+}
+
 static int run_main(const struct plan *p)
 {
   if (prepare_seccomp(p) < 0)
@@ -317,7 +331,7 @@ static int run_main(const struct plan *p)
   tell_child(pid, sv[0], "C");
   int master = await_child(pid, sv[0]);
   status_ok(pid);
-  close(STATUS_FD);
+  release_status(p);
   int status = monitor_loop(p, pid, sfd, master, outp[0], errp[0]);
   write_exit_file(p->exit_file, status);
   if (p->autorm_node)
@@ -334,6 +348,7 @@ static _Noreturn void exec_child(const struct plan *p, int sync, int *nsfd)
 {
   /* nothing in the container may read this process's memory or fds before it execs */
   prctl(PR_SET_DUMPABLE, 0);
+  close(STATUS_FD);
   char go;
   if (read(sync, &go, 1) != 1)
     _exit(125);
@@ -403,7 +418,7 @@ static int exec_main(const struct plan *p)
   tell_child(pid, sv[0], "G");
   int master = await_child(pid, sv[0]);
   status_ok(pid);
-  close(STATUS_FD);
+  release_status(p);
   int status = monitor_loop(p, pid, sfd, master, -1, -1);
   return exit_code(status);
 }
@@ -415,6 +430,8 @@ int main(int argc, char **argv)
     status_err("seal launcher", errno, "memfd copy of /proc/self/exe");
     return 125;
   }
+  /* after the sealed re-exec (which must keep fds 3 and 4): nothing tsrun-init execs gets the status pipe */
+  fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
   struct plan p;
   char err[256];
   int rc = plan_read(PLAN_FD, &p, err, sizeof err);

@@ -6,6 +6,7 @@
  * For start-up speed only the module of the command being run is imported;
  * `tsrun --help` imports them all.
  */
+import { mark } from '../util/trace.js';
 import { Command, CommanderError } from 'commander';
 import { TsrunError, EXIT, isTsrunError } from '../util/errors.js';
 
@@ -110,6 +111,7 @@ function printError(err: unknown, debug: boolean): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  mark('main');
   const program = buildProgram();
   const name = commandName(argv);
   const debug = argv.includes('--debug');
@@ -122,6 +124,7 @@ export async function main(argv: string[]): Promise<number> {
       const r = (action as Command & { _tsrunResult?: number })._tsrunResult;
       if (typeof r === 'number') code = r;
     });
+    mark('commands registered');
     await program.parseAsync(argv, { from: 'user' });
     return code;
   } catch (err) {

@@ -5,6 +5,7 @@
  * under the shared gc lock (rmi cannot collect the image's layers mid-way)
  * and the names lock (two creates cannot take the same name).
  */
+import { mark } from '../util/trace.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -141,6 +142,7 @@ export async function createContainer(ctx: Ctx, imageRef: string, image: Image, 
       const { ensureImageLayers } = await import('../images/unpack.js');
       await ensureImageLayers(ctx, image.manifest, image.config);
     }
+    mark('layers ok');
     return withLockSync(path.join(ctx.containersDir, 'names.lock'), () => {
       const taken = new Set(listContainers(ctx).map((c) => c.config.name));
       if (cfg.name) {

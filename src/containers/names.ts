@@ -4,12 +4,12 @@
  * (ROOT/containers/names.lock: create and rename both use it, so two of them
  * cannot take one name).
  */
-import crypto from 'node:crypto';
 import path from 'node:path';
 import type { Ctx } from '../context.js';
 import { usageError } from '../util/errors.js';
 import { withLockSync } from '../util/lock.js';
 import { listContainers } from './record.js';
+import { randomInt } from '../util/builtins.js';
 
 const ADJECTIVES =
   'admiring adoring affectionate agitated amazing angry awesome beautiful blissful bold boring brave busy charming clever compassionate competent condescending confident cool cranky crazy dazzling determined distracted dreamy eager ecstatic elastic elated elegant eloquent epic exciting fervent festive flamboyant focused friendly frosty funny gallant gifted goofy gracious great happy hardcore heuristic hopeful hungry infallible inspiring intelligent interesting jolly jovial keen kind laughing loving lucid magical modest musing mystifying naughty nervous nice nifty nostalgic objective optimistic peaceful pedantic pensive practical priceless quirky quizzical recursing relaxed reverent romantic sad serene sharp silly sleepy stoic strange stupefied suspicious sweet tender thirsty trusting unruffled upbeat vibrant vigilant vigorous wizardly wonderful xenodochial youthful zealous zen'.split(
@@ -21,7 +21,7 @@ const SURNAMES =
   );
 
 function pick(list: readonly string[]): string {
-  return list[crypto.randomInt(list.length)]!;
+  return list[randomInt(list.length)]!;
 }
 
 export function randomName(): string {

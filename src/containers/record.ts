@@ -14,10 +14,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import crypto from 'node:crypto';
 import { TsrunError } from '../util/errors.js';
 import { readJsonIfExists, writeJsonReplace } from '../util/atomic.js';
 import type { Ctx } from '../context.js';
+import { randomHex } from '../util/builtins.js';
 
 export type Status = 'created' | 'running' | 'paused' | 'exited';
 
@@ -102,7 +102,7 @@ export function containerDir(ctx: Ctx, id: string): string {
 }
 
 export function newContainerId(): string {
-  return crypto.randomBytes(32).toString('hex');
+  return randomHex(32);
 }
 
 export function readContainer(ctx: Ctx, id: string): Container | undefined {

@@ -7,7 +7,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import crypto from 'node:crypto';
 import type { Ctx } from '../context.js';
 import { conflict, syscallError, TsrunError } from '../util/errors.js';
 import { native, MNT_DETACH } from '../native.js';
@@ -17,6 +16,7 @@ import { isRunning, refresh, releaseCgroup } from './status.js';
 import { signalContainer, parseSignal } from './kill.js';
 import { waitForExit } from './wait.js';
 import { cgroupPids } from '../runtime/cgroups.js';
+import { randomHex } from '../util/builtins.js';
 
 export interface RmOptions {
   force?: boolean;
@@ -41,7 +41,7 @@ export function unmountBelow(dir: string): void {
 
 /** Delete a container dir: rename it out of the listing first, so a half-deleted container never shows. */
 export function removeDir(ctx: Ctx, dir: string): void {
-  const trash = path.join(ctx.containersDir, `.trash-${path.basename(dir).slice(0, 12)}-${crypto.randomBytes(4).toString('hex')}`);
+  const trash = path.join(ctx.containersDir, `.trash-${path.basename(dir).slice(0, 12)}-${randomHex(4)}`);
   try {
     fs.renameSync(dir, trash);
   } catch (err) {

@@ -4,6 +4,7 @@
  * the plan to tsrun-init, record the PIDs (with start times, so a reused PID
  * is never mistaken for the container).
  */
+import { mark } from '../util/trace.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Ctx } from '../context.js';
@@ -28,7 +29,9 @@ export async function startContainer(ctx: Ctx, c0: Container, opts: { detach: bo
   if (fs.existsSync(exitFile)) fs.rmSync(exitFile, { force: true }); // rmSync loads Node's rimraf: only when there is one
   let launched: Launched;
   try {
+    mark('start');
     const { procsFiles } = createCgroup(ctx, c.config.id);
+    mark('cgroup made');
     const startedAt = new Date().toISOString();
     // the plan is built once the launcher is spawned (see launch): the two overlap
     launched = await launch(() => runPlan(ctx, c, procsFiles, opts.detach), {

@@ -11,12 +11,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import crypto from 'node:crypto';
-import { PassThrough, Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { TsrunError, hasCode } from '../util/errors.js';
 import { algorithm, checkDigest, encoded } from '../oci/digest.js';
 import { fsyncDir } from '../util/atomic.js';
+import { crypto, randomHex } from '../util/builtins.js';
 
 export interface Expect {
   /** When given, the content must hash to this digest. */
@@ -32,29 +31,6 @@ export interface Expect {
 export interface BlobInfo {
   digest: string;
   size: number;
-}
-
-/** Counts and hashes bytes going through, failing as soon as a size bound is passed. */
-class HashCounter extends Transform {
-  readonly hash: crypto.Hash;
-  size = 0;
-  constructor(
-    alg: string,
-    private readonly limit: number,
-    private readonly what: string,
-  ) {
-    super();
-    this.hash = crypto.createHash(alg);
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
-    this.size += chunk.length;
-    if (this.size > this.limit) {
-      cb(new TsrunError('TOO_LARGE', `${this.what} is larger than its expected ${this.limit} bytes`));
-      return;
-    }
-    this.hash.update(chunk);
-    cb(null, chunk);
-  }
 }
 
 export class ContentStore {
@@ -119,7 +95,7 @@ export class ContentStore {
   putBytes(data: Buffer | string, expect: Expect = {}): BlobInfo {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     const alg = expect.digest ? algorithm(expect.digest) : 'sha256';
-    const digest = `${alg}:${crypto.createHash(alg).update(buf).digest('hex')}`;
+    const digest = `${alg}:${crypto().createHash(alg).update(buf).digest('hex')}`;
     this.check(digest, buf.length, expect);
     const target = this.blobPath(digest);
     if (!fs.existsSync(target)) {
@@ -142,67 +118,27 @@ export class ContentStore {
    * Stream content into the store, hashing as it goes. With `tee`, the same
    * bytes are also handed to a consumer (e.g. decompress + unpack) so a layer
    * is stored and unpacked in one pass; the blob is committed only when both
-   * succeed and the digest matches.
+   * succeed and the digest matches. The streaming code (node:stream, hashing)
+   * is in ingest.ts, loaded only by commands that ingest.
    */
   async ingest(input: Readable, expect: Expect = {}, tee?: (copy: Readable) => Promise<unknown>): Promise<BlobInfo> {
-    const what = expect.what ?? (expect.digest ? `blob ${expect.digest}` : 'blob');
-    const alg = expect.digest ? algorithm(expect.digest) : 'sha256';
-    const limit = expect.size ?? expect.maxSize ?? Number.MAX_SAFE_INTEGER;
-    const counter = new HashCounter(alg, limit, what);
-    const tmp = this.tempPath();
-    const out = fs.createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 });
-    try {
-      if (tee) {
-        const copy = new PassThrough({ highWaterMark: 1 << 20 });
-        const toFile = new PassThrough({ highWaterMark: 1 << 20 });
-        counter.on('data', (c: Buffer) => {
-          const a = copy.write(c);
-          const b = toFile.write(c);
-          if (!a || !b) {
-            counter.pause();
-            let waiting = (a ? 0 : 1) + (b ? 0 : 1);
-            const resume = () => {
-              if (--waiting === 0) counter.resume();
-            };
-            if (!a) copy.once('drain', resume);
-            if (!b) toFile.once('drain', resume);
-          }
-        });
-        counter.on('end', () => {
-          copy.end();
-          toFile.end();
-        });
-        // the consumer may stop reading before the input ends; an error after that must not be unhandled
-        copy.on('error', () => {});
-        const fail = (err: Error) => {
-          copy.destroy(err);
-          toFile.destroy(err);
-        };
-        counter.on('error', fail);
-        input.on('error', fail);
-        input.pipe(counter);
-        const consumer = tee(copy).then(() => copy.resume()); // drain what the consumer left unread
-        await Promise.all([pipeline(toFile, out), consumer]);
-      } else {
-        await pipeline(input, counter, out);
-      }
-      const digest = `${alg}:${counter.hash.digest('hex')}`;
-      this.check(digest, counter.size, { ...expect, what });
-      const fd = fs.openSync(tmp, 'r');
-      fs.fsyncSync(fd);
-      fs.closeSync(fd);
-      const target = this.blobPath(digest);
-      fs.renameSync(tmp, target);
-      fsyncDir(path.dirname(target));
-      return { digest, size: counter.size };
-    } catch (err) {
-      input.destroy();
-      // the write stream opens its file asynchronously: wait for it to close, or the
-      // open could land after the rm and leave an empty temp file behind
-      if (!out.closed) await new Promise<void>((r) => out.once('close', () => r()).destroy());
-      fs.rmSync(tmp, { force: true });
-      throw err;
-    }
+    const { ingestStream } = await import('./ingest.js');
+    return ingestStream(this, input, expect, tee);
+  }
+
+  /**
+   * For ingest.ts: check a finished temp file's digest and size against
+   * `expect`, then sync it and rename it into blobs/.
+   */
+  commitTemp(tmp: string, digest: string, size: number, expect: Expect): BlobInfo {
+    this.check(digest, size, expect);
+    const fd = fs.openSync(tmp, 'r');
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    const target = this.blobPath(digest);
+    fs.renameSync(tmp, target);
+    fsyncDir(path.dirname(target));
+    return { digest, size };
   }
 
   /** Copy a file that is already on disk into the store (hard link when possible). */
@@ -233,7 +169,7 @@ export class ContentStore {
 
   /** A fresh temp path on the same filesystem as the blobs, for callers that write blobs themselves. */
   tempPath(): string {
-    return path.join(this.ingestDir, `${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
+    return path.join(this.ingestDir, `${process.pid}-${randomHex(6)}`);
   }
 
   delete(digest: string): void {

@@ -22,12 +22,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import crypto from 'node:crypto';
 import { TsrunError, hasCode } from '../util/errors.js';
 import { encoded, checkDigest } from '../oci/digest.js';
 import { fsyncDir, writeJsonAtomic } from '../util/atomic.js';
 import { withLock } from '../util/lock.js';
 import { pidAlive } from '../content/store.js';
+import { randomHex } from '../util/builtins.js';
 
 export interface LayerInfo {
   chainId: string;
@@ -164,7 +164,7 @@ export class LayerStore {
 
   /** A fresh temp directory inside the store (same filesystem, so rename works). */
   makeTemp(): string {
-    const tmp = path.join(this.tmpDir, `${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
+    const tmp = path.join(this.tmpDir, `${process.pid}-${randomHex(6)}`);
     fs.mkdirSync(tmp, { mode: 0o700 });
     return tmp;
   }

@@ -1,6 +1,6 @@
 /** Digests: parsing, validation and hashing helpers. Pure except for hashing. */
-import crypto from 'node:crypto';
 import { TsrunError } from '../util/errors.js';
+import { crypto } from '../util/builtins.js';
 
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 const SHA512_RE = /^sha512:[a-f0-9]{128}$/;
@@ -26,7 +26,7 @@ export function encoded(d: string): string {
 }
 
 export function sha256(data: string | Uint8Array): string {
-  return 'sha256:' + crypto.createHash('sha256').update(data).digest('hex');
+  return 'sha256:' + crypto().createHash('sha256').update(data).digest('hex');
 }
 
 /**

@@ -7,6 +7,7 @@
  * for run, so the container's stdout stays clean): "Unable to find image …
  * locally", then the Digest/Status lines.
  */
+import { mark } from '../util/trace.js';
 import type { Ctx } from '../context.js';
 import type { Image } from '../images/store.js';
 import { TsrunError } from '../util/errors.js';
@@ -28,7 +29,11 @@ export async function resolveImageForRun(
   if (pullPolicy !== 'always') {
     const idx = ctx.images.read();
     const rec = ctx.images.tryResolve(ref, idx);
-    if (rec) return ctx.images.image(rec, idx);
+    if (rec) {
+      const img = ctx.images.image(rec, idx);
+      mark('image resolved');
+      return img;
+    }
   }
   if (pullPolicy === 'never') {
     throw new TsrunError('NOT_FOUND', `no such image: ${ref}`, { hint: 'pull, load or import it first, or run with --pull missing' });

@@ -2,6 +2,7 @@
  * run = create + start + (wait + --rm cleanup), or -d: start and return the ID.
  * The container's exit status becomes tsrun's.
  */
+import { mark } from '../util/trace.js';
 import fs from 'node:fs';
 import type { Ctx } from '../context.js';
 import { resolveImageForRun, parsePullPolicy } from './run-image.js';
@@ -57,7 +58,9 @@ export async function createOnly(ctx: Ctx, image: string, cmd: string[], flags: 
 }
 
 export async function runContainer(ctx: Ctx, image: string, cmd: string[], flags: RunFlags, log?: PullLog): Promise<RunResult> {
+  mark('run');
   const c = await createOnly(ctx, image, cmd, flags, log);
+  mark('created');
   let started;
   try {
     started = await startContainer(ctx, c, { detach: flags.detach });
@@ -66,8 +69,13 @@ export async function runContainer(ctx: Ctx, image: string, cmd: string[], flags
     throw err;
   }
   if (flags.detach) return { id: c.config.id };
+  mark('started');
   const exitCode = await started.launched.wait();
-  if (flags.rm) await removeAfterExit(ctx, c);
+  mark('exited');
+  if (flags.rm) {
+    await removeAfterExit(ctx, c);
+    mark('removed');
+  }
   else {
     const { refresh } = await import('../containers/status.js');
     const fresh = readContainer(ctx, c.config.id);

@@ -3,9 +3,9 @@
  * place that speaks the launcher's protocol (see native/init/init.h):
  * fd 3 carries the plan in, fd 4 the status out.
  */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { mark } from '../util/trace.js';
+import fs from 'node:fs';
 import os from 'node:os';
-import type { Readable, Writable } from 'node:stream';
 import { native } from '../native.js';
 import { TsrunError } from '../util/errors.js';
 
@@ -40,23 +40,47 @@ export function launchError(step: string, errno: number, detail: string): TsrunE
   });
 }
 
-function readStatusLine(stream: Readable): Promise<string> {
+/**
+ * The launcher's one status line, read blocking: it comes within milliseconds
+ * (the launcher reports as soon as the container process has exec'd or a step
+ * failed), and nothing else has to run meanwhile. Signals that arrive are
+ * handled, and forwarded, right after.
+ */
+function readStatusLine(fd: number): string {
+  const buf = Buffer.alloc(512);
+  let line = '';
+  for (;;) {
+    let n: number;
+    try {
+      n = fs.readSync(fd, buf, 0, buf.length, null);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN' || (err as NodeJS.ErrnoException).code === 'EINTR') continue;
+      throw err;
+    }
+    if (n === 0) return line;
+    line += buf.toString('utf8', 0, n);
+    const nl = line.indexOf('\n');
+    if (nl >= 0) return line.slice(0, nl);
+  }
+}
+
+/** Resolves at EOF on the status pipe: the monitor keeps it open until it exits. Read on libuv's pool. */
+function awaitEof(fd: number): Promise<void> {
+  const buf = Buffer.alloc(64);
   return new Promise((resolve) => {
-    let buf = '';
-    const onData = (d: Buffer) => {
-      buf += d.toString();
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        stream.off('data', onData);
-        stream.off('end', onEnd);
-        resolve(buf.slice(0, nl));
-      }
-    };
-    const onEnd = () => resolve(buf);
-    stream.on('data', onData);
-    stream.on('end', onEnd);
-    stream.on('error', onEnd);
+    const next = () =>
+      fs.read(fd, buf, 0, buf.length, null, (err, n) => {
+        if (err && (err.code === 'EAGAIN' || err.code === 'EINTR')) return next();
+        if (err || n === 0) return resolve();
+        next(); // nothing more is sent after the status line; read on to EOF anyway
+      });
+    next();
   });
+}
+
+function exitStatus(r: { code?: number; signal?: number } | null): number {
+  if (!r) return 125;
+  return r.signal !== undefined ? 128 + r.signal : (r.code ?? 125);
 }
 
 /**
@@ -68,25 +92,37 @@ function readStatusLine(stream: Readable): Promise<string> {
  * built while the launcher execs and seals itself (2-5 ms of its start-up off
  * the critical path); the launcher just waits on fd 3. If building the plan
  * throws, the launcher is killed (it has done nothing yet) and the error goes on.
+ *
+ * The launcher is spawned by the addon (posix_spawn), not node:child_process,
+ * whose load and spawn cost ~5 ms of every run (native/addon/spawn.c).
  */
 export async function launch(plan: Buffer | (() => Buffer), opts: { detach: boolean; onSpawn?: (monitorPid: number) => void }): Promise<Launched> {
-  const stdio: StdioOptions = opts.detach ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] : ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'];
-  let child: ChildProcess;
+  const n = native();
+  let child: { pid: number; planFd: number; statusFd: number };
   try {
-    child = spawn(native().initPath(), [], { stdio, detached: opts.detach });
+    child = n.spawnLauncher(n.initPath(), opts.detach);
   } catch (err) {
     throw new TsrunError('SYSCALL', `cannot start the launcher: ${(err as Error).message}`, { hint: 'run `npm install` to build native/' });
   }
-  if (child.pid) opts.onSpawn?.(child.pid);
-  const exited = new Promise<number>((resolve) => {
-    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0)));
-    child.on('error', () => resolve(125));
-  });
+  const monitorPid = child.pid;
+  let statusOpen = true;
+  const closeStatus = () => {
+    if (statusOpen) fs.closeSync(child.statusFd);
+    statusOpen = false;
+  };
+  /** The launcher's exit status, once it has exited (it closes the status pipe as it goes). */
+  const reap = (): number => {
+    closeStatus();
+    return exitStatus(n.waitpid(monitorPid, true));
+  };
+  mark('spawned');
+  opts.onSpawn?.(monitorPid);
+  mark('onSpawn done');
   // signals sent to tsrun reach the container through the monitor, from the moment it exists
   // (the launcher blocks them first thing and queues them until the container runs)
   const forward = (sig: NodeJS.Signals) => {
     try {
-      child.kill(sig);
+      process.kill(monitorPid, sig);
     } catch {
       /* already gone */
     }
@@ -95,39 +131,58 @@ export async function launch(plan: Buffer | (() => Buffer), opts: { detach: bool
   const stopForwarding = () => {
     for (const s of FORWARD) process.off(s, forward);
   };
-  const planPipe = child.stdio[3] as Writable;
-  planPipe.on('error', () => {}); // a launcher that dies early reports through the status line
-  let encoded: Buffer;
+  let line: string;
   try {
-    encoded = typeof plan === 'function' ? plan() : plan;
+    try {
+      const encoded = typeof plan === 'function' ? plan() : plan;
+      writePlan(child.planFd, encoded);
+    } finally {
+      fs.closeSync(child.planFd);
+    }
+    mark('plan sent');
+    line = readStatusLine(child.statusFd);
+    mark('status read');
   } catch (err) {
-    child.kill('SIGKILL');
-    await exited;
+    forward('SIGKILL'); // it has not reported: whatever it is doing, it must not go on
+    reap();
     stopForwarding();
     throw err;
   }
-  planPipe.end(encoded);
-  const line = await readStatusLine(child.stdio[4] as Readable);
-  (child.stdio[4] as Readable).destroy();
   const f = line.split('\t');
   if (f[0] !== 'ok') {
-    await exited;
+    reap();
     stopForwarding();
     if (f[0] === 'err') throw launchError(f[1] ?? '?', Number(f[2]), f[3] ?? '');
     throw new TsrunError('INTERNAL', 'the launcher tsrun-init exited without reporting', { hint: 'run `npm install` to rebuild native/' });
   }
   const pid = Number(f[1]);
   if (opts.detach) {
-    child.unref();
-    return { pid, monitorPid: child.pid!, wait: () => Promise.resolve(0) };
+    closeStatus(); // the monitor runs on alone; it is reparented when tsrun exits
+    return { pid, monitorPid, wait: () => Promise.resolve(0) };
   }
   return {
     pid,
-    monitorPid: child.pid!,
+    monitorPid,
     wait: async () => {
-      const code = await exited;
+      await awaitEof(child.statusFd);
+      const code = reap();
       stopForwarding();
       return code;
     },
   };
+}
+
+/** All of the plan, then EOF (the caller closes). A launcher that died early gets EPIPE: it reports through the status line. */
+function writePlan(fd: number, data: Buffer): void {
+  let off = 0;
+  while (off < data.length) {
+    try {
+      off += fs.writeSync(fd, data, off, data.length - off);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN' || code === 'EINTR') continue;
+      if (code === 'EPIPE') return;
+      throw err;
+    }
+  }
 }

@@ -6,10 +6,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import crypto from 'node:crypto';
+import { randomHex } from './builtins.js';
 
 export function tempName(target: string): string {
-  return path.join(path.dirname(target), `.tmp-${path.basename(target)}-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+  return path.join(path.dirname(target), `.tmp-${path.basename(target)}-${process.pid}-${randomHex(4)}`);
 }
 
 export function fsyncDir(dir: string): void {
