@@ -41,6 +41,29 @@ const lazyChildProcessForCommander = {
   },
 };
 
+/**
+ * esbuild turns each `import fs from 'node:fs'` of each module into its own
+ * __toESM(require('node:fs')), which copies every export of the built-in onto
+ * a fresh object: ~50 modules x ~100 exports of fs alone, ~2 ms of every
+ * command plus the garbage. Routing tsrun's own imports of built-ins through
+ * one small ES module per built-in makes that copy happen once per built-in.
+ * (Not for commander: it is CommonJS and calls require() itself.)
+ */
+const builtinsOnce = {
+  name: 'builtins-once',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => {
+      if (args.namespace === 'builtins-once') return { path: args.path, external: true };
+      if (!args.importer.startsWith(path.join(repo, 'dist', 'src') + path.sep)) return undefined;
+      return { path: args.path, namespace: 'builtins-once' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'builtins-once' }, (args) => {
+      const spec = JSON.stringify(args.path);
+      return { contents: `export * from ${spec};\nexport { default } from ${spec};\n`, loader: 'js' };
+    });
+  },
+};
+
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = path.join(repo, 'dist', 'bundle', 'cli');
 const tmp = `${outdir}.tmp-${process.pid}`;
@@ -62,7 +85,7 @@ await build({
   // copy of the bundle (~350 KB more of young heap: one scavenge more per command)
   banner: { js: `${CJS_WRAPPER}var __tsrunImportMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
   footer: { js: '\n})' },
-  plugins: [lazyChildProcessForCommander],
+  plugins: [lazyChildProcessForCommander, builtinsOnce],
 });
 // swap the dir in whole (old code caches go with it), so a concurrent tsrun sees the old bundle or the new one
 const old = `${outdir}.old-${process.pid}`;

@@ -118,9 +118,8 @@ int write_file(const char *path, const char *data);
 void iso_time(char *out, size_t len);
 int seal_self(int argc, char **argv);
 
-/* main.c, child side: wait until the monitor has put us in our cgroup, then
-   make the cgroup namespace (once; before any cgroup mount and before exec). */
-void child_enter_cgroup(const struct plan *p, int sync);
+/* main.c, child side: move itself into its cgroup (first thing, before any fork, mount or exec). */
+void child_join_cgroup(const struct plan *p, int sync);
 
 /* rootfs.c: the container's filesystem view, up to and including pivot_root. */
 void setup_rootfs(const struct plan *p, int sync);

@@ -57,30 +57,8 @@ static int block_signals(void)
   return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
-static int await_child(pid_t pid, int sock);
-
-/*
- * Writes the child's PID to each cgroup.procs. On failure the child is killed;
- * if it had already failed on its own (run mode: it sets up its rootfs during
- * the join, and an exited child cannot be moved), its error is the one reported.
- */
-static void join_cgroups(const struct plan *p, pid_t pid, int sock)
-{
-  char buf[32];
-  snprintf(buf, sizeof buf, "%d", (int)pid);
-  for (size_t i = 0; i < p->ncgroup_procs; i++) {
-    int fd = open(p->cgroup_procs[i], O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write_all(fd, buf, strlen(buf)) < 0) {
-      int err = errno;
-      kill(pid, SIGKILL);
-      await_child(pid, sock); /* exits with the child's own error record, if it sent one */
-      waitpid(pid, NULL, 0);
-      status_err("join cgroup", err, p->cgroup_procs[i]);
-      exit(125);
-    }
-    close(fd);
-  }
-}
+/* Set by fork_container when clone3 put the child in its cgroup (then it need not join). */
+static bool born_in_cgroup;
 
 #ifndef SYS_clone3
 #define SYS_clone3 435
@@ -94,15 +72,15 @@ struct x_clone_args {
 };
 
 /*
- * Forks the container process; *joined says whether it was born in its cgroup.
+ * Forks the container process; born_in_cgroup says whether it was born in its cgroup.
  * cgroup v2 (one cgroup.procs, on a cgroup2 fs): clone3 with CLONE_INTO_CGROUP
  * (Linux 5.7+) puts it there atomically, without the migration that waits for
  * an RCU grace period. UNTESTED here (this host has cgroup v1 only); any clone3
- * failure falls back to clone + writing cgroup.procs (join_cgroups).
+ * failure falls back to clone, and the child joins itself (child_join_cgroup).
  */
-static pid_t fork_container(const struct plan *p, unsigned long flags, bool *joined)
+static pid_t fork_container(const struct plan *p, unsigned long flags)
 {
-  *joined = false;
+  born_in_cgroup = false;
   if (p->ncgroup_procs == 1) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", p->cgroup_procs[0]);
@@ -118,7 +96,7 @@ static pid_t fork_container(const struct plan *p, unsigned long flags, bool *joi
       pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof a);
       if (pid >= 0) {
         close(cfd);
-        *joined = true;
+        born_in_cgroup = true; /* in the parent and in the child */
         return pid;
       }
     }
@@ -128,7 +106,7 @@ static pid_t fork_container(const struct plan *p, unsigned long flags, bool *joi
   return (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
 }
 
-/* Lets the child run: 'G' starts it, 'C' (run mode) tells it that it is in its cgroup. */
+/* Lets the child run: 'G' starts it. */
 static void tell_child(pid_t pid, int sock, const char *msg)
 {
   if (send(sock, msg, 1, MSG_NOSIGNAL) == 1 || errno == EPIPE || errno == ECONNRESET)
@@ -200,26 +178,41 @@ static void stdio_for_child(const struct plan *p, int out, int err)
   }
 }
 
+#define X_CGROUP_SUPER_MAGIC 0x27e0eb
+
 /*
- * The monitor moves the child into its cgroup while the child already sets up
- * its rootfs: on cgroup v1 the first migration waits for an RCU grace period
- * (5-20 ms), longer than the whole rootfs setup. The child waits for the 'C'
- * (joined) message only where the cgroup matters: before its first cgroup
- * mount (rootfs.c calls this), else after the rootfs, and always before exec.
- * The cgroup namespace is made right after, so its root is the container's
- * cgroup (runc's order) and /sys/fs/cgroup shows that cgroup as its root.
+ * The child moves itself into its cgroup, first thing: in each cgroup v1
+ * hierarchy it writes "0" (itself) to the `tasks` file. A thread moving
+ * itself is the one move for which the kernel skips the global
+ * cgroup_threadgroup_rwsem (cgroup_procs_write_start), whose write side
+ * waits out an RCU grace period: 4-25 ms on this machine when another
+ * process (the monitor, as before) writes the child's PID to cgroup.procs,
+ * against ~0.1 ms. The child is single-threaded, so moving the thread moves
+ * the process, and all it forks and execs is born inside.
+ * v2: the clone3(CLONE_INTO_CGROUP) of fork_container already put it there;
+ * should that have failed, it writes "0" to cgroup.procs (the slow move).
  */
-static bool in_cgroup;
-void child_enter_cgroup(const struct plan *p, int sync)
+void child_join_cgroup(const struct plan *p, int sync)
 {
-  if (in_cgroup)
+  if (born_in_cgroup)
     return;
-  in_cgroup = true;
-  char joined;
-  if (read(sync, &joined, 1) != 1 || joined != 'C')
-    _exit(125); /* the monitor failed to join us and reports it */
-  if ((p->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
-    child_fail(sync, "unshare cgroup namespace", NULL);
+  for (size_t i = 0; i < p->ncgroup_procs; i++) {
+    char file[4200];
+    snprintf(file, sizeof file, "%s", p->cgroup_procs[i]);
+    char *slash = strrchr(file, '/');
+    struct statfs sf;
+    if (slash && strcmp(slash, "/cgroup.procs") == 0) {
+      *slash = '\0';
+      if (statfs(file, &sf) == 0 && sf.f_type == X_CGROUP_SUPER_MAGIC)
+        strcpy(slash, "/tasks");
+      else
+        *slash = '/';
+    }
+    int fd = open(file, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write_all(fd, "0", 1) < 0)
+      child_fail(sync, "join cgroup", p->cgroup_procs[i]);
+    close(fd);
+  }
 }
 
 static _Noreturn void run_child(const struct plan *p, int sync, int out, int err)
@@ -229,6 +222,11 @@ static _Noreturn void run_child(const struct plan *p, int sync, int out, int err
   if (read(sync, &go, 1) != 1)
     _exit(125);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  child_join_cgroup(p, sync);
+  /* right after the join (runc's order): the namespace's root is the container's cgroup, and
+     each cgroup fs mounted at /sys/fs/cgroup shows that cgroup as its root */
+  if ((p->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
+    child_fail(sync, "unshare cgroup namespace", NULL);
   struct winsize ws = { 0 };
   ioctl(STDIN_FILENO, TIOCGWINSZ, &ws);
   stdio_for_child(p, out, err);
@@ -239,7 +237,6 @@ static _Noreturn void run_child(const struct plan *p, int sync, int out, int err
   if (p->lo_up)
     set_lo_up(sync);
   setup_rootfs(p, sync);
-  child_enter_cgroup(p, sync);
   if (p->tty)
     setup_child_tty(sync, &ws, true);
   apply_rlimits(p, sync);
@@ -305,8 +302,7 @@ static int run_main(const struct plan *p)
     return 125;
   }
   unsigned long cflags = (unsigned long)p->clone_flags & ~(unsigned long)CLONE_NEWCGROUP;
-  bool joined;
-  pid_t pid = fork_container(p, cflags, &joined);
+  pid_t pid = fork_container(p, cflags);
   if (pid < 0) {
     status_err("clone", errno, "new namespaces");
     return 125;
@@ -326,9 +322,6 @@ static int run_main(const struct plan *p)
     close(errp[1]);
   }
   tell_child(pid, sv[0], "G");
-  if (!joined)
-    join_cgroups(p, pid, sv[0]);
-  tell_child(pid, sv[0], "C");
   int master = await_child(pid, sv[0]);
   status_ok(pid);
   release_status(p);
@@ -352,6 +345,7 @@ static _Noreturn void exec_child(const struct plan *p, int sync, int *nsfd)
   char go;
   if (read(sync, &go, 1) != 1)
     _exit(125);
+  child_join_cgroup(p, sync); /* before setns: the host's cgroup fs is reachable only from here */
   struct winsize ws = { 0 };
   ioctl(STDIN_FILENO, TIOCGWINSZ, &ws);
   for (size_t i = 0; i < sizeof NS / sizeof *NS; i++)
@@ -414,7 +408,6 @@ static int exec_main(const struct plan *p)
   for (size_t i = 0; i < sizeof NS / sizeof *NS; i++)
     if (nsfd[i] >= 0)
       close(nsfd[i]);
-  join_cgroups(p, pid, sv[0]);
   tell_child(pid, sv[0], "G");
   int master = await_child(pid, sv[0]);
   status_ok(pid);

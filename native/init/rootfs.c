@@ -278,9 +278,6 @@ void setup_rootfs(const struct plan *p, int sync)
     const struct op *o = &p->ops[i];
     switch (o->kind) {
     case OP_MOUNT:
-      /* a cgroup fs shows the mounter's cgroup namespace root */
-      if (strcmp(o->fstype, "cgroup") == 0 || strcmp(o->fstype, "cgroup2") == 0)
-        child_enter_cgroup(p, sync);
       do_mount(rootfd, o, sync);
       break;
     case OP_MKNOD:

@@ -40,12 +40,13 @@ export interface CgroupLayout {
   dirs: string[];
   /** v1: controller → dir (freezer is needed for pause and kill). v2: '' → dir. */
   byController: Map<string, string>;
-  /** v1, when computed: cgroup.procs of tsrun's own cgroup in one hierarchy (see primeCgroupMigration). */
-  ownProcs?: string;
 }
 
-/** cgroup mounts from /proc/self/mountinfo. */
+let mountsSeen: { v2?: string; v1: Hierarchy[] } | undefined;
+
+/** cgroup mounts from /proc/self/mountinfo (read once per process: the host's hierarchies do not move under tsrun). */
 function cgroupMounts(): { v2?: string; v1: Hierarchy[] } {
+  if (mountsSeen) return mountsSeen;
   const v1: Hierarchy[] = [];
   let v2: string | undefined;
   for (const { mountPoint: mount, fstype, superOptions } of readMountInfo()) {
@@ -55,7 +56,8 @@ function cgroupMounts(): { v2?: string; v1: Hierarchy[] } {
       if (controllers.length) v1.push({ mount, controllers });
     }
   }
-  return { v2, v1 };
+  mountsSeen = { v2, v1 };
+  return mountsSeen;
 }
 
 /** controller list ("memory", "cpu,cpuacct", "" for v2) → path of tsrun's own cgroup. */
@@ -121,38 +123,13 @@ function computeDirs(id: string): CgroupLayout {
     return { version: 2, dirs: [dir], byController };
   }
   const dirs: string[] = [];
-  let ownProcs: string | undefined;
   for (const h of mounts.v1) {
     const parent = override ?? own.get(h.controllers[0]!) ?? '/';
     const dir = path.join(h.mount, parent, name);
     dirs.push(dir);
     for (const c of h.controllers) byController.set(c, dir);
-    ownProcs ??= path.join(h.mount, own.get(h.controllers[0]!) ?? '/', 'cgroup.procs');
   }
-  return { version: 1, dirs, byController, ownProcs };
-}
-
-/**
- * cgroup v1: the first move of a process between cgroups after a quiet spell
- * waits for an RCU grace period (the kernel's global cgroup_threadgroup_rwsem
- * switching to its writer mode: 5-20 ms here), and moves that follow within
- * about one more grace period do not. Without help the launcher's join of the
- * container process pays that wait on the critical path. So a no-op move is
- * started now, on libuv's thread pool: tsrun's own PID into the cgroup it is
- * already in (nothing changes, and errors do not matter). The grace period then
- * passes while the plan is built and the launcher starts. (v2 needs none of
- * this: the launcher clones straight into the cgroup with CLONE_INTO_CGROUP.)
- */
-function primeCgroupMigration(layout: CgroupLayout): void {
-  if (layout.version !== 1 || !layout.ownProcs) return;
-  let fd: number;
-  try {
-    fd = fs.openSync(layout.ownProcs, 'w');
-  } catch {
-    return;
-  }
-  // open here, write on the pool: the write must start now, not when the event loop next turns
-  fs.write(fd, String(process.pid), () => fs.close(fd, () => {}));
+  return { version: 1, dirs, byController };
 }
 
 function readTrim(file: string): string {
@@ -212,8 +189,6 @@ export function createCgroup(ctx: Ctx, id: string): { procsFiles: string[] } {
     procsFiles.push(path.join(dir, 'cgroup.procs'));
   }
   if (layout.version === 2) enableV2Controllers(layout.dirs[0]!);
-  // after the mkdirs: the move holds cgroup_mutex through its grace period, and mkdir needs it too
-  primeCgroupMigration(layout);
   return { procsFiles };
 }
 

@@ -75,6 +75,39 @@ test('stop kills a container ignoring TERM after -t 1; the cgroup goes with it',
   assert.ok(!cgroupExists(id, ctx));
 });
 
+/** cgroup path per hierarchy ("pids", "memory", "" for v2 …) from /proc/PID/cgroup; name= hierarchies left out. */
+function cgroupsOf(pid: number): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n')) {
+    const [, ctrl = '', p = ''] = line.split(':');
+    if (!ctrl.startsWith('name=')) out.set(ctrl, p);
+  }
+  return out;
+}
+
+test('the container process, what it forks and what exec starts are in its cgroup in every hierarchy; the monitor is not', async () => {
+  const id = runD(['busybox', 'sh', '-c', 'sleep 300 & sleep 300']);
+  const name = `tsrun-${id.slice(0, 12)}`;
+  const c = inspect(id);
+  await until('two sleeps', () => cgroupPids(id, ctx).length >= 2);
+  tsrunOk(t.root, ['exec', '-d', id, 'sleep', '301']);
+  await until('the exec', () => cgroupPids(id, ctx).length >= 3);
+  const pids = cgroupPids(id, ctx);
+  assert.ok(pids.includes(c.State.Pid), 'the container process is listed in its cgroup');
+  for (const pid of pids) {
+    const where = cgroupsOf(pid);
+    assert.ok(where.size > 0);
+    for (const [ctrl, p] of where) {
+      if (ctrl === '' && where.size > 1) continue; // the empty v2 hierarchy of a hybrid host
+      assert.equal(path.basename(p), name, `pid ${pid} in ${ctrl || 'v2'}: ${p}`);
+    }
+  }
+  const monitor = JSON.parse(fs.readFileSync(path.join(t.root, 'containers', id, 'state.json'), 'utf8')).monitorPid;
+  assert.ok(!pids.includes(monitor), 'the monitor stays outside the container cgroup');
+  tsrunOk(t.root, ['rm', '-f', id]);
+  assert.ok(!cgroupExists(id, ctx));
+});
+
 test('kill -s USR1 reaches the trap; wait prints the exit code', async () => {
   runD(['--name', 'r_kill', 'busybox', 'sh', '-c', 'trap "echo got-usr1; exit 7" USR1; echo ready; while :; do sleep 0.1; done']);
   await until('ready', () => tsrun(t.root, ['logs', 'r_kill']).stdout.includes('ready'));
