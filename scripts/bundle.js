@@ -87,6 +87,15 @@ await build({
   footer: { js: '\n})' },
   plugins: [lazyChildProcessForCommander, builtinsOnce],
 });
+// bin/tsrun decodes the bundle as latin1 (twice as fast as utf8): that is only right for ASCII.
+// esbuild's charset 'ascii' escapes strings and identifiers but not regular expression literals.
+const out = fs.readFileSync(path.join(tmp, 'main.cjs'));
+const bad = out.findIndex((b) => b > 0x7f);
+if (bad >= 0) {
+  console.error(`bundle: non-ASCII byte in the output near: ${out.subarray(Math.max(0, bad - 60), bad + 20).toString()}`);
+  console.error('write it as a \\u escape in the source (bin/tsrun reads the bundle as latin1)');
+  process.exit(1);
+}
 // swap the dir in whole (old code caches go with it), so a concurrent tsrun sees the old bundle or the new one
 const old = `${outdir}.old-${process.pid}`;
 if (fs.existsSync(outdir)) fs.renameSync(outdir, old);

@@ -1,9 +1,9 @@
 /**
  * rm: remove a container record and everything it owns. A running container
  * is refused unless forced (then killed first). The order makes a crash at
- * any point safe: kill → cgroup → mounts below the dir (e.g. left by a tsrun
- * killed mid-export) → rename the dir to a trash name (from then on it is
- * never listed) → delete it.
+ * any point safe: kill → cgroup → rename the dir to a trash name (from then
+ * on it is never listed) → mounts below it (e.g. left by a tsrun killed
+ * mid-export) → delete it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -39,7 +39,11 @@ export function unmountBelow(dir: string): void {
   }
 }
 
-/** Delete a container dir: rename it out of the listing first, so a half-deleted container never shows. */
+/**
+ * Delete a container dir: rename it out of the listing first, so a
+ * half-deleted container never shows. Mounts below it (a tsrun killed
+ * mid-export) move with the rename and are detached from the trash name.
+ */
 export function removeDir(ctx: Ctx, dir: string): void {
   const trash = path.join(ctx.containersDir, `.trash-${path.basename(dir).slice(0, 12)}-${randomHex(4)}`);
   try {
@@ -49,7 +53,32 @@ export function removeDir(ctx: Ctx, dir: string): void {
     throw syscallError(`cannot remove container dir ${dir}`, err);
   }
   unmountBelow(trash);
-  fs.rmSync(trash, { recursive: true, force: true });
+  removeTree(trash);
+}
+
+/**
+ * rm -rf of a dir tree, symlinks not followed. Node's fs.rmSync({ recursive })
+ * loads its rimraf module first, which alone costs more than deleting a
+ * small container dir (this is on every `run --rm`).
+ */
+export function removeTree(dir: string): void {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    try {
+      if (e.isDirectory()) removeTree(p);
+      else fs.unlinkSync(p);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  fs.rmdirSync(dir);
 }
 
 export async function removeContainer(ctx: Ctx, c0: Container, opts: RmOptions = {}): Promise<void> {
@@ -66,7 +95,6 @@ export async function removeContainer(ctx: Ctx, c0: Container, opts: RmOptions =
   // a created-but-never-started or crashed container may still have processes in its cgroup
   if (cgroupPids(c.config.id, ctx).length) signalContainer(ctx, c, parseSignal('KILL'));
   releaseCgroup(ctx, c.config.id);
-  unmountBelow(c.dir);
   removeDir(ctx, c.dir);
 }
 
@@ -87,7 +115,7 @@ export function sweepContainers(ctx: Ctx, minAgeMs = 60_000): void {
     try {
       if (name.startsWith('.trash-')) {
         unmountBelow(dir);
-        fs.rmSync(dir, { recursive: true, force: true });
+        removeTree(dir);
       } else if (/^[a-f0-9]{64}$/.test(name) && !fs.existsSync(path.join(dir, 'config.json'))) {
         if (Date.now() - fs.statSync(dir).mtimeMs < minAgeMs) continue;
         releaseCgroup(ctx, name);

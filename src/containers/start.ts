@@ -18,6 +18,8 @@ import { launch, type Launched } from '../runtime/launch.js';
 export interface Started {
   container: Container;
   launched: Launched;
+  /** The container's cgroup dirs (as recorded in its cgroup.json). */
+  cgroupDirs: string[];
 }
 
 export async function startContainer(ctx: Ctx, c0: Container, opts: { detach: boolean } = { detach: true }): Promise<Started> {
@@ -28,9 +30,11 @@ export async function startContainer(ctx: Ctx, c0: Container, opts: { detach: bo
   const exitFile = path.join(c.dir, 'exit.json');
   if (fs.existsSync(exitFile)) fs.rmSync(exitFile, { force: true }); // rmSync loads Node's rimraf: only when there is one
   let launched: Launched;
+  let cgroupDirs: string[];
   try {
     mark('start');
-    const { procsFiles } = createCgroup(ctx, c.config.id);
+    const { dirs, procsFiles } = createCgroup(ctx, c.config.id);
+    cgroupDirs = dirs;
     mark('cgroup made');
     const startedAt = new Date().toISOString();
     // the plan is built once the launcher is spawned (see launch): the two overlap
@@ -49,5 +53,5 @@ export async function startContainer(ctx: Ctx, c0: Container, opts: { detach: bo
     throw err;
   }
   writeState(c, { ...c.state, pid: launched.pid, pidStart: procStartTime(launched.pid) });
-  return { container: c, launched };
+  return { container: c, launched, cgroupDirs };
 }

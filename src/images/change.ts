@@ -88,7 +88,7 @@ function parseDuration(v: string, line: string): number {
   let rest = v;
   if (!rest) throw bad(line, `invalid duration ${JSON.stringify(v)}`);
   while (rest) {
-    const m = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/.exec(rest);
+    const m = /^(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)/.exec(rest); // \u00b5: µ, as the bundle must be ASCII
     if (!m) throw bad(line, `invalid duration ${JSON.stringify(v)}`);
     total += Number(m[1]) * NS[m[2]!]!;
     rest = rest.slice(m[0].length);

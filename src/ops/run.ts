@@ -32,17 +32,16 @@ async function autoRemove(ctx: Ctx, c: Container): Promise<void> {
  * (a busy cgroup, e.g. a v1 hierarchy still counting a dying task, or an
  * error) falls back to the general removal.
  */
-async function removeAfterExit(ctx: Ctx, c: Container): Promise<void> {
-  const [{ cgroupDirs }, { removeDir, unmountBelow }] = await Promise.all([import('../runtime/cgroups.js'), import('../containers/rm.js')]);
+async function removeAfterExit(ctx: Ctx, c: Container, cgroupDirs: string[]): Promise<void> {
+  const { removeDir } = await import('../containers/rm.js');
   try {
-    for (const dir of cgroupDirs(c.config.id, ctx).dirs) {
+    for (const dir of cgroupDirs) {
       try {
         fs.rmdirSync(dir);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
     }
-    unmountBelow(c.dir);
     removeDir(ctx, c.dir);
   } catch {
     await autoRemove(ctx, c);
@@ -73,7 +72,7 @@ export async function runContainer(ctx: Ctx, image: string, cmd: string[], flags
   const exitCode = await started.launched.wait();
   mark('exited');
   if (flags.rm) {
-    await removeAfterExit(ctx, c);
+    await removeAfterExit(ctx, c, started.cgroupDirs);
     mark('removed');
   }
   else {

@@ -171,8 +171,8 @@ function enableV2Controllers(dir: string): void {
   }
 }
 
-/** Make the container's cgroup; returns the cgroup.procs files its init must be written to. */
-export function createCgroup(ctx: Ctx, id: string): { procsFiles: string[] } {
+/** Make the container's cgroup; returns its dirs and the cgroup.procs files its init must join. */
+export function createCgroup(ctx: Ctx, id: string): { dirs: string[]; procsFiles: string[] } {
   const layout = computeDirs(id);
   if (ctx?.containersDir && fs.existsSync(path.join(ctx.containersDir, id))) {
     const rec: RecordedLayout = { version: layout.version, dirs: layout.dirs, byController: [...layout.byController] };
@@ -189,7 +189,7 @@ export function createCgroup(ctx: Ctx, id: string): { procsFiles: string[] } {
     procsFiles.push(path.join(dir, 'cgroup.procs'));
   }
   if (layout.version === 2) enableV2Controllers(layout.dirs[0]!);
-  return { procsFiles };
+  return { dirs: layout.dirs, procsFiles };
 }
 
 /** True when the container's cgroup exists somewhere. */

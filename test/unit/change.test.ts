@@ -49,6 +49,7 @@ test('HEALTHCHECK forms', () => {
     Test: ['CMD-SHELL', 'curl -f http://x/'],
   });
   assert.deepEqual(apply('HEALTHCHECK --timeout=1m30s CMD ["true"]').Healthcheck, { Timeout: 90e9, Test: ['CMD', 'true'] });
+  assert.deepEqual(apply('HEALTHCHECK --start-period=250µs CMD ["true"]').Healthcheck, { StartPeriod: 250e3, Test: ['CMD', 'true'] });
 });
 
 test('bad lines are USAGE errors', () => {
