@@ -3,6 +3,7 @@
  * this program carries it out in kernel order and stays as the container's parent.
  *
  * Protocol with tsrun (the only one; src/runtime/launch.ts is the other side):
+ *   argv  "run CLONE_FLAGS [CGROUP_PROCS ...]" for run (what comes before the plan), none for exec
  *   fd 3  the plan: a sequence of "key=value\0" records, read to EOF (plan.c)
  *   fd 4  status: one line, "ok\tPID\n" once the container process has exec'd,
  *         or "err\tSTEP\tERRNO\tDETAIL\n" when a step failed (nothing ran)
@@ -59,7 +60,6 @@ struct sc_rule {
 struct plan {
   bool exec_mode;
   /* run mode */
-  int clone_flags;
   char *rootfs, *upper, *work;
   char **lowers;
   size_t nlowers;
@@ -103,7 +103,17 @@ struct plan {
   char *log_file;
 };
 
-/* plan.c */
+/* What a run launch needs before its plan, from argv: "run CLONE_FLAGS [CGROUP_PROCS ...]" (main.c). */
+struct launch_args {
+  bool run;
+  unsigned long clone_flags;
+  char **cgroup_procs;
+  size_t ncgroup_procs;
+};
+
+/* plan.c: read to EOF (and close), parse in place, or both */
+int plan_read_raw(int fd, char **buf, size_t *len, char *err, size_t errlen);
+int plan_parse(char *buf, size_t len, struct plan *p, char *err, size_t errlen);
 int plan_read(int fd, struct plan *p, char *err, size_t errlen);
 
 /* util.c */
@@ -117,17 +127,18 @@ int write_all(int fd, const void *buf, size_t len);
 int write_file(const char *path, const char *data);
 void iso_time(char *out, size_t len);
 int seal_self(int argc, char **argv);
+/* What /proc/PID/cmdline and comm show (the launch arguments carry host paths). */
+void remember_args(int argc, char **argv);
+void set_process_title(const char *title);
 
-/* main.c, child side: move itself into its cgroup (first thing, before any fork, mount or exec). */
-void child_join_cgroup(const struct plan *p, int sync);
 
 /* rootfs.c: the container's filesystem view, up to and including pivot_root. */
 void setup_rootfs(const struct plan *p, int sync);
 void set_lo_up(int sync);
 
-/* seccomp.c: the parent compiles the filter (or reads it from the cache) before
-   clone; returns -1 after reporting the failed step. The child loads it. */
-int prepare_seccomp(const struct plan *p);
+/* seccomp.c: compile the filter (or read it from the cache) while host paths are
+   reachable; returns -1 with errno, *step and *detail set. load_prepared_seccomp loads it. */
+int prepare_seccomp(const struct plan *p, const char **step, const char **detail);
 void load_prepared_seccomp(int sync);
 
 /* confine.c: rlimits, capabilities, no_new_privs, seccomp, ids. */

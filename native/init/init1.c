@@ -40,6 +40,7 @@ void become_pid1(int sync, bool tty)
   }
   if (tty)
     setpgid(child, child); /* either side may run first */
+  set_process_title("tsrun-init"); /* not the host path and launch arguments */
   close(sync); /* the child reports its exec; EOF reaches the monitor when it has exec'd */
   for (;;) {
     struct signalfd_siginfo si;

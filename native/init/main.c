@@ -78,12 +78,12 @@ struct x_clone_args {
  * an RCU grace period. UNTESTED here (this host has cgroup v1 only); any clone3
  * failure falls back to clone, and the child joins itself (child_join_cgroup).
  */
-static pid_t fork_container(const struct plan *p, unsigned long flags)
+static pid_t fork_container(const struct launch_args *a, unsigned long flags)
 {
   born_in_cgroup = false;
-  if (p->ncgroup_procs == 1) {
+  if (a->ncgroup_procs == 1) {
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", p->cgroup_procs[0]);
+    snprintf(dir, sizeof dir, "%s", a->cgroup_procs[0]);
     char *slash = strrchr(dir, '/');
     struct statfs sf;
     int cfd = -1;
@@ -192,13 +192,13 @@ static void stdio_for_child(const struct plan *p, int out, int err)
  * v2: the clone3(CLONE_INTO_CGROUP) of fork_container already put it there;
  * should that have failed, it writes "0" to cgroup.procs (the slow move).
  */
-void child_join_cgroup(const struct plan *p, int sync)
+static void child_join_cgroup(char **procs, size_t n, int sync)
 {
   if (born_in_cgroup)
     return;
-  for (size_t i = 0; i < p->ncgroup_procs; i++) {
+  for (size_t i = 0; i < n; i++) {
     char file[4200];
-    snprintf(file, sizeof file, "%s", p->cgroup_procs[i]);
+    snprintf(file, sizeof file, "%s", procs[i]);
     char *slash = strrchr(file, '/');
     struct statfs sf;
     if (slash && strcmp(slash, "/cgroup.procs") == 0) {
@@ -210,23 +210,39 @@ void child_join_cgroup(const struct plan *p, int sync)
     }
     int fd = open(file, O_WRONLY | O_CLOEXEC);
     if (fd < 0 || write_all(fd, "0", 1) < 0)
-      child_fail(sync, "join cgroup", p->cgroup_procs[i]);
+      child_fail(sync, "join cgroup", procs[i]);
     close(fd);
   }
 }
 
-static _Noreturn void run_child(const struct plan *p, int sync, int out, int err)
+/*
+ * The container process. It is forked before the plan arrives (run_main), so
+ * it joins its cgroup and the new namespaces exist while tsrun is still
+ * building the plan; then it reads the plan the monitor forwards.
+ */
+static _Noreturn void run_child(const struct launch_args *a, int plan_fd, int sync, int out, int err)
 {
   close(STATUS_FD); /* the monitor's; an --init PID 1 (which never execs) must not hold it */
-  char go;
-  if (read(sync, &go, 1) != 1)
-    _exit(125);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  child_join_cgroup(p, sync);
+  child_join_cgroup(a->cgroup_procs, a->ncgroup_procs, sync);
   /* right after the join (runc's order): the namespace's root is the container's cgroup, and
      each cgroup fs mounted at /sys/fs/cgroup shows that cgroup as its root */
-  if ((p->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
+  if ((a->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
     child_fail(sync, "unshare cgroup namespace", NULL);
+  static struct plan plan;
+  char perr[256];
+  int rc = plan_read(plan_fd, &plan, perr, sizeof perr);
+  if (rc < 0)
+    _exit(125); /* the monitor parsed the same bytes first and reports why */
+  const struct plan *p = &plan;
+  const char *step, *detail;
+  if (prepare_seccomp(p, &step, &detail) < 0)
+    child_fail(sync, step, detail);
+  if (p->tty) { /* the monitor made output pipes before it knew */
+    close(out);
+    close(err);
+    out = err = -1;
+  }
   struct winsize ws = { 0 };
   ioctl(STDIN_FILENO, TIOCGWINSZ, &ws);
   stdio_for_child(p, out, err);
@@ -285,24 +301,29 @@ static void release_status(const struct plan *p)
     close(STATUS_FD);
 }
 
-static int run_main(const struct plan *p)
+/*
+ * run: fork the container process at once (namespaces from the launch
+ * arguments), then read the plan, check it, and forward its bytes to the
+ * child, which parses its own copy. The clone of new namespaces and the
+ * cgroup join thus overlap tsrun building the plan.
+ */
+static int run_main(const struct launch_args *a)
 {
-  if (prepare_seccomp(p) < 0)
-    return 125;
   int sfd = block_signals();
-  int sv[2], outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+  int sv[2], outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, fwd[2] = { -1, -1 };
   if (sfd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
     status_err("socketpair", errno, NULL);
     return 125;
   }
-  /* without a tty the container writes into pipes the monitor reads: it copies
-     them to the json-file log and, in the foreground, on to tsrun's stdout/stderr */
-  if (!p->tty && (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)) {
+  /* without a tty the container writes into pipes the monitor reads: it copies them to the
+     json-file log and, in the foreground, on to tsrun's stdout/stderr (made before the plan
+     says whether there is a tty; dropped if there is) */
+  if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(fwd, O_CLOEXEC) < 0) {
     status_err("pipe", errno, NULL);
     return 125;
   }
-  unsigned long cflags = (unsigned long)p->clone_flags & ~(unsigned long)CLONE_NEWCGROUP;
-  pid_t pid = fork_container(p, cflags);
+  unsigned long cflags = a->clone_flags & ~(unsigned long)CLONE_NEWCGROUP;
+  pid_t pid = fork_container(a, cflags);
   if (pid < 0) {
     status_err("clone", errno, "new namespaces");
     return 125;
@@ -310,18 +331,41 @@ static int run_main(const struct plan *p)
   if (pid == 0) {
     close(sv[0]);
     close(sfd);
-    if (outp[0] >= 0) {
-      close(outp[0]);
-      close(errp[0]);
-    }
-    run_child(p, sv[1], outp[1], errp[1]);
+    close(outp[0]);
+    close(errp[0]);
+    close(fwd[1]);
+    close(PLAN_FD);
+    run_child(a, fwd[0], sv[1], outp[1], errp[1]);
   }
   close(sv[1]);
-  if (outp[1] >= 0) {
-    close(outp[1]);
-    close(errp[1]);
+  close(outp[1]);
+  close(errp[1]);
+  close(fwd[0]);
+  static struct plan plan;
+  char err[256], *raw;
+  size_t rawlen;
+  int rc = plan_read_raw(PLAN_FD, &raw, &rawlen, err, sizeof err);
+  if (rc == 0) {
+    write_all(fwd[1], raw, rawlen); /* a child that failed already has reported: await_child */
+    rc = plan_parse(raw, rawlen, &plan, err, sizeof err);
   }
-  tell_child(pid, sv[0], "G");
+  close(fwd[1]);
+  if (rc == 0 && plan.exec_mode) {
+    rc = -EINVAL;
+    snprintf(err, sizeof err, "an exec plan for a run launch");
+  }
+  if (rc < 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    status_err("plan", -rc, err);
+    return 125;
+  }
+  const struct plan *p = &plan;
+  if (p->tty) {
+    close(outp[0]);
+    close(errp[0]);
+    outp[0] = errp[0] = -1;
+  }
   int master = await_child(pid, sv[0]);
   status_ok(pid);
   release_status(p);
@@ -345,7 +389,7 @@ static _Noreturn void exec_child(const struct plan *p, int sync, int *nsfd)
   char go;
   if (read(sync, &go, 1) != 1)
     _exit(125);
-  child_join_cgroup(p, sync); /* before setns: the host's cgroup fs is reachable only from here */
+  child_join_cgroup(p->cgroup_procs, p->ncgroup_procs, sync); /* before setns: the host's cgroup fs is reachable only from here */
   struct winsize ws = { 0 };
   ioctl(STDIN_FILENO, TIOCGWINSZ, &ws);
   for (size_t i = 0; i < sizeof NS / sizeof *NS; i++)
@@ -386,8 +430,11 @@ static int exec_main(const struct plan *p)
     return 125;
   }
   close(pidns);
-  if (prepare_seccomp(p) < 0)
+  const char *step, *detail;
+  if (prepare_seccomp(p, &step, &detail) < 0) {
+    status_err(step, errno, detail);
     return 125;
+  }
   int sfd = block_signals();
   int sv[2];
   if (sfd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -416,6 +463,29 @@ static int exec_main(const struct plan *p)
   return exit_code(status);
 }
 
+/*
+ * argv (after the sealed re-exec): none for exec (the plan says it all), or
+ * "run CLONE_FLAGS [CGROUP_PROCS ...]" for run: what the container process
+ * needs before the plan (see run_main).
+ */
+static int launch_args(int argc, char **argv, struct launch_args *a)
+{
+  memset(a, 0, sizeof *a);
+  if (argc < 1)
+    return 0;
+  if (strcmp(argv[0], "run") != 0 || argc < 2)
+    return -1;
+  char *end;
+  errno = 0;
+  a->clone_flags = strtoul(argv[1], &end, 10);
+  if (errno || *end || !*argv[1])
+    return -1;
+  a->run = true;
+  a->cgroup_procs = argv + 2;
+  a->ncgroup_procs = (size_t)(argc - 2);
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   block_early();
@@ -423,14 +493,26 @@ int main(int argc, char **argv)
     status_err("seal launcher", errno, "memfd copy of /proc/self/exe");
     return 125;
   }
+  remember_args(argc, argv);
   /* after the sealed re-exec (which must keep fds 3 and 4): nothing tsrun-init execs gets the status pipe */
   fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
-  struct plan p;
+  struct launch_args a;
+  if (launch_args(argc - 2, argv + 2, &a) < 0) {
+    status_err("launch arguments", EINVAL, argc > 2 ? argv[2] : "");
+    return 125;
+  }
+  if (a.run)
+    return run_main(&a);
+  static struct plan p;
   char err[256];
   int rc = plan_read(PLAN_FD, &p, err, sizeof err);
   if (rc < 0) {
     status_err("plan", -rc, err);
     return 125;
   }
-  return p.exec_mode ? exec_main(&p) : run_main(&p);
+  if (!p.exec_mode) {
+    status_err("plan", EINVAL, "a run plan needs the run launch arguments");
+    return 125;
+  }
+  return exec_main(&p);
 }

@@ -174,10 +174,6 @@ static int parse_record(struct plan *p, char *k, char *v)
     if (strcmp(v, "run") && strcmp(v, "exec"))
       return -1;
     p->exec_mode = strcmp(v, "exec") == 0;
-  } else if (IS("clone")) {
-    if (num(v, &n, 10))
-      return -1;
-    p->clone_flags = (int)n;
   } else if (IS("rootfs"))
     p->rootfs = v;
   else if (IS("upper"))
@@ -267,7 +263,8 @@ static int parse_record(struct plan *p, char *k, char *v)
 #undef IS
 }
 
-int plan_read(int fd, struct plan *p, char *err, size_t errlen)
+/* Reads the plan's bytes to EOF and closes fd. */
+int plan_read_raw(int fd, char **out, size_t *outlen, char *err, size_t errlen)
 {
   size_t cap = 1 << 16, len = 0;
   char *buf = malloc(cap);
@@ -296,6 +293,14 @@ int plan_read(int fd, struct plan *p, char *err, size_t errlen)
     }
   }
   close(fd);
+  *out = buf;
+  *outlen = len;
+  return 0;
+}
+
+/* Parses buf in place: the plan's strings point into it, so it must live as long as the plan. */
+int plan_parse(char *buf, size_t len, struct plan *p, char *err, size_t errlen)
+{
   memset(p, 0, sizeof *p);
   if (len == 0 || buf[len - 1] != '\0') {
     snprintf(err, errlen, "plan is empty or not NUL-terminated");
@@ -337,4 +342,12 @@ int plan_read(int fd, struct plan *p, char *err, size_t errlen)
     return -EINVAL;
   }
   return 0;
+}
+
+int plan_read(int fd, struct plan *p, char *err, size_t errlen)
+{
+  char *buf;
+  size_t len;
+  int rc = plan_read_raw(fd, &buf, &len, err, errlen);
+  return rc < 0 ? rc : plan_parse(buf, len, p, err, errlen);
 }

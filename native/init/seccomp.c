@@ -222,7 +222,7 @@ out:
   return 0;
 }
 
-int prepare_seccomp(const struct plan *p)
+int prepare_seccomp(const struct plan *p, const char **step, const char **detail)
 {
   if (!p->seccomp)
     return 0;
@@ -236,10 +236,10 @@ int prepare_seccomp(const struct plan *p)
       return 0;
     }
   }
-  const char *step, *detail;
-  if (compile(p, &step, &detail) < 0) {
-    status_err(step, errno, detail);
+  if (compile(p, step, detail) < 0) {
+    int err = errno;
     free(key);
+    errno = err;
     return -1;
   }
   if (key && *file)

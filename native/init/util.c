@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -182,8 +183,40 @@ int seal_self(int argc, char **argv)
   close(src);
   if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
     return -1;
-  char *args[] = { argv[0], SEALED_ARG, NULL };
+  /* the same arguments, with SEALED_ARG after argv[0] */
+  char **args = calloc((size_t)argc + 2, sizeof *args);
+  if (!args)
+    return -1;
+  args[0] = argv[0];
+  args[1] = SEALED_ARG;
+  for (int i = 1; i < argc; i++)
+    args[i + 1] = argv[i];
   extern char **environ;
   fexecve(mfd, args, environ);
   return -1;
+}
+
+/*
+ * The argument area of this process (main records it), so a process that
+ * stays inside the container without exec'ing (--init's PID 1) can show a
+ * plain name instead of the launcher's host path and launch arguments.
+ */
+static char *args_start, *args_end;
+
+void remember_args(int argc, char **argv)
+{
+  if (argc < 1)
+    return;
+  args_start = argv[0];
+  args_end = argv[argc - 1] + strlen(argv[argc - 1]) + 1;
+}
+
+void set_process_title(const char *title)
+{
+  prctl(PR_SET_NAME, title);
+  if (!args_start)
+    return;
+  size_t room = (size_t)(args_end - args_start);
+  memset(args_start, 0, room);
+  snprintf(args_start, room, "%s", title);
 }

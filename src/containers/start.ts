@@ -12,7 +12,7 @@ import { conflict, isTsrunError } from '../util/errors.js';
 import { writeState, type Container } from './record.js';
 import { procStartTime, refresh } from './status.js';
 import { createCgroup, removeCgroup } from '../runtime/cgroups.js';
-import { runPlan } from '../runtime/plan.js';
+import { runLaunchArgs, runPlan } from '../runtime/plan.js';
 import { launch, type Launched } from '../runtime/launch.js';
 
 export interface Started {
@@ -38,8 +38,9 @@ export async function startContainer(ctx: Ctx, c0: Container, opts: { detach: bo
     mark('cgroup made');
     const startedAt = new Date().toISOString();
     // the plan is built once the launcher is spawned (see launch): the two overlap
-    launched = await launch(() => runPlan(ctx, c, procsFiles, opts.detach), {
+    launched = await launch(() => runPlan(ctx, c, opts.detach), {
       detach: opts.detach,
+      args: runLaunchArgs(c, procsFiles),
       onSpawn: (monitorPid) => writeState(c, { status: 'running', monitorPid, monitorStart: procStartTime(monitorPid), startedAt, restartCount: c.state.restartCount }),
     });
   } catch (err) {

@@ -93,14 +93,19 @@ function exitStatus(r: { code?: number; signal?: number } | null): number {
  * the critical path); the launcher just waits on fd 3. If building the plan
  * throws, the launcher is killed (it has done nothing yet) and the error goes on.
  *
- * The launcher is spawned by the addon (posix_spawn), not node:child_process,
- * whose load and spawn cost ~5 ms of every run (native/addon/spawn.c).
+ * `args` are the launcher's arguments: what a run launch needs before the plan
+ * (runLaunchArgs). The launcher is spawned by the addon (posix_spawn), not
+ * node:child_process, whose load and spawn cost ~5 ms of every run
+ * (native/addon/spawn.c).
  */
-export async function launch(plan: Buffer | (() => Buffer), opts: { detach: boolean; onSpawn?: (monitorPid: number) => void }): Promise<Launched> {
+export async function launch(
+  plan: Buffer | (() => Buffer),
+  opts: { detach: boolean; args?: string[]; onSpawn?: (monitorPid: number) => void },
+): Promise<Launched> {
   const n = native();
   let child: { pid: number; planFd: number; statusFd: number };
   try {
-    child = n.spawnLauncher(n.initPath(), opts.detach);
+    child = n.spawnLauncher(n.initPath(), opts.args ?? [], opts.detach);
   } catch (err) {
     throw new TsrunError('SYSCALL', `cannot start the launcher: ${(err as Error).message}`, { hint: 'run `npm install` to build native/' });
   }

@@ -125,12 +125,21 @@ function volatileOverlay(dir: string): boolean {
   return true;
 }
 
-export function runPlan(ctx: Ctx, c: Container, cgroupProcs: string[], detach: boolean): Buffer {
+/**
+ * The launcher's arguments for a run: "run CLONE_FLAGS CGROUP_PROCS...". It
+ * forks the container process with them before the plan arrives, so the new
+ * namespaces and the cgroup join overlap the building of the plan.
+ */
+export function runLaunchArgs(c: Container, cgroupProcs: string[]): string[] {
+  let flags = CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
+  if (c.config.host.network === 'none') flags |= CLONE.NEWNET;
+  for (const p of cgroupProcs) if (p.includes('\0')) throw new TsrunError('USAGE', 'a cgroup path contains a NUL byte');
+  return ['run', String(flags), ...cgroupProcs];
+}
+
+export function runPlan(ctx: Ctx, c: Container, detach: boolean): Buffer {
   const cfg = c.config;
   const w = new PlanWriter().add('mode', 'run');
-  let flags = CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
-  if (cfg.host.network === 'none') flags |= CLONE.NEWNET;
-  w.add('clone', flags);
   if (cfg.host.network === 'none') w.add('lo', 1);
   w.add('rootfs', path.join(c.dir, 'rootfs')).add('upper', path.join(c.dir, 'upper')).add('work', path.join(c.dir, 'work'));
   const lowers = cfg.layers.length ? cfg.layers.map((l) => ctx.layers.diffDir(l)).reverse() : [path.join(c.dir, 'empty')];
@@ -146,7 +155,6 @@ export function runPlan(ctx: Ctx, c: Container, cgroupProcs: string[], detach: b
   // --rm with nobody waiting: the monitor runs `tsrun rm -f` itself once the container exits
   if (detach && cfg.host.autoRemove) w.add('autorm', process.execPath, TSRUN_BIN, ctx.root, cfg.id);
   if (cfg.host.init) w.add('init', 1);
-  for (const p of cgroupProcs) w.add('cgroup', p);
   addConfinement(w, ctx, c, { args: [cfg.path, ...cfg.args], env: cfg.env, cwd: cfg.workingDir, user: cfg.user, tty: cfg.tty, openStdin: cfg.openStdin, detach });
   return w.encode();
 }

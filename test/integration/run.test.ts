@@ -171,6 +171,8 @@ describe('tsrun run', () => {
     const ps = out(['--init', 'busybox', 'sh', '-c', '(sleep 0.1 &) ; sleep 0.5; ps -o stat,comm']);
     assert.doesNotMatch(ps, /^Z/m);
     assert.match(out(['--init', 'busybox', 'sh', '-c', 'echo $$']), /^[2-9]/);
+    // PID 1 shows a plain name, not the launcher's host path and launch arguments (cgroup paths)
+    assert.equal(out(['--init', 'busybox', 'sh', '-c', 'tr -d "\\0" < /proc/1/cmdline; echo; cat /proc/1/comm']), 'tsrun-init\ntsrun-init\n');
   });
 
   it('applies --ulimit', () => {
