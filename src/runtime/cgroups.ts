@@ -20,7 +20,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readMountInfo } from '../util/mountinfo.js';
+import { cgroupMountEntries } from '../util/mountinfo.js';
 import type { Ctx } from '../context.js';
 import { hasCode, syscallError } from '../util/errors.js';
 import { readJsonIfExists, writeJsonReplace } from '../util/atomic.js';
@@ -42,22 +42,18 @@ export interface CgroupLayout {
   byController: Map<string, string>;
 }
 
-let mountsSeen: { v2?: string; v1: Hierarchy[] } | undefined;
-
-/** cgroup mounts from /proc/self/mountinfo (read once per process: the host's hierarchies do not move under tsrun). */
+/** cgroup hierarchies from /proc/self/mountinfo. */
 function cgroupMounts(): { v2?: string; v1: Hierarchy[] } {
-  if (mountsSeen) return mountsSeen;
   const v1: Hierarchy[] = [];
   let v2: string | undefined;
-  for (const { mountPoint: mount, fstype, superOptions } of readMountInfo()) {
+  for (const { mountPoint: mount, fstype, superOptions } of cgroupMountEntries()) {
     if (fstype === 'cgroup2' && mount === '/sys/fs/cgroup') v2 = mount;
     if (fstype === 'cgroup') {
       const controllers = superOptions.filter((o) => (V1_CONTROLLERS as readonly string[]).includes(o));
       if (controllers.length) v1.push({ mount, controllers });
     }
   }
-  mountsSeen = { v2, v1 };
-  return mountsSeen;
+  return { v2, v1 };
 }
 
 /** controller list ("memory", "cpu,cpuacct", "" for v2) → path of tsrun's own cgroup. */

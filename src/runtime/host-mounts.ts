@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MSF, type FsOp } from './mounts.js';
-import { readMountInfo } from '../util/mountinfo.js';
+import { cgroupMountEntries } from '../util/mountinfo.js';
 
 interface CgroupMount {
   mount: string;
@@ -18,7 +18,7 @@ interface CgroupMount {
 
 function hostCgroupMounts(): CgroupMount[] {
   const out: CgroupMount[] = [];
-  for (const { mountPoint: mount, fstype, superOptions } of readMountInfo()) {
+  for (const { mountPoint: mount, fstype, superOptions } of cgroupMountEntries()) {
     if ((fstype !== 'cgroup' && fstype !== 'cgroup2') || (mount !== '/sys/fs/cgroup' && !mount.startsWith('/sys/fs/cgroup/'))) continue;
     out.push({ mount, fstype, options: superOptions.filter((o) => o !== 'rw' && o !== 'ro').join(',') });
   }
@@ -51,9 +51,9 @@ export function cgroupFsOps(privileged: boolean): FsOp[] {
     ops.push({ op: 'mount', src: 'cgroup', dst: m.mount, fstype: m.fstype, flags, data: m.fstype === 'cgroup' ? m.options : '' });
   }
   try {
-    for (const name of fs.readdirSync('/sys/fs/cgroup')) {
-      const p = path.join('/sys/fs/cgroup', name);
-      if (!fs.lstatSync(p).isSymbolicLink()) continue;
+    for (const e of fs.readdirSync('/sys/fs/cgroup', { withFileTypes: true })) {
+      if (!e.isSymbolicLink()) continue;
+      const p = path.join('/sys/fs/cgroup', e.name);
       const target = fs.readlinkSync(p);
       if (!target.includes('/') && below.some((m) => path.basename(m.mount) === target)) ops.push({ op: 'symlink', target, dst: p });
     }

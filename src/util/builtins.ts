@@ -9,16 +9,29 @@ export function crypto(): typeof import('node:crypto') {
   return process.getBuiltinModule('node:crypto');
 }
 
-/** `n` random bytes from the kernel (no node:crypto): for IDs and temp names. */
+let pool = Buffer.alloc(0);
+let used = 0;
+
+/**
+ * `n` random bytes from the kernel (no node:crypto): for IDs and temp names.
+ * Read from /dev/urandom 512 bytes at a time: one command asks for a few
+ * bytes many times, and each open/read/close costs more than the bytes.
+ */
 export function randomBytes(n: number): Buffer {
-  const buf = Buffer.alloc(n);
-  const fd = fs.openSync('/dev/urandom', 'r');
-  try {
-    for (let off = 0; off < n; ) off += fs.readSync(fd, buf, off, n - off, null);
-  } finally {
-    fs.closeSync(fd);
+  if (used + n > pool.length) {
+    pool = Buffer.alloc(Math.max(512, n));
+    const fd = fs.openSync('/dev/urandom', 'r');
+    try {
+      for (let off = 0; off < pool.length; ) off += fs.readSync(fd, pool, off, pool.length - off, null);
+    } finally {
+      fs.closeSync(fd);
+    }
+    used = 0;
   }
-  return buf;
+  const out = Buffer.from(pool.subarray(used, used + n)); // a copy: the pool is overwritten on refill
+  pool.fill(0, used, used + n);
+  used += n;
+  return out;
 }
 
 export function randomHex(bytes: number): string {

@@ -31,6 +31,14 @@ export function readMountInfo(file = '/proc/self/mountinfo'): MountEntry[] {
   return out;
 }
 
+let cgroupEntries: MountEntry[] | undefined;
+
+/** The cgroup (v1 and v2) mounts, read once per process: the host's hierarchies do not move under a running tsrun. */
+export function cgroupMountEntries(): MountEntry[] {
+  cgroupEntries ??= readMountInfo().filter((m) => m.fstype === 'cgroup' || m.fstype === 'cgroup2');
+  return cgroupEntries;
+}
+
 /** Mount points at or below dir (after realpath), deepest first; [] when dir does not exist. */
 export function mountsBelow(dir: string): string[] {
   let real: string;
