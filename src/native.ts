@@ -49,7 +49,7 @@ export interface NativeAddon {
    * returned fds are tsrun's ends, close-on-exec. detach: stdio on /dev/null,
    * new session.
    */
-  spawnLauncher(path: string, args: string[], detach: boolean): { pid: number; planFd: number; statusFd: number };
+  spawnLauncher(path: string, detach: boolean): { pid: number; planFd: number; statusFd: number };
   /** waitpid(2) on a child of ours: null while it runs (block=false), else how it ended. */
   waitpid(pid: number, block: boolean): { code?: number; signal?: number } | null;
   /** Absolute path of the tsrun-init launcher executable built next to the addon. */

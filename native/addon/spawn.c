@@ -46,42 +46,24 @@ static int set_int(napi_env env, napi_value obj, const char *name, int v)
 }
 
 /*
- * spawnLauncher(path, args, detach) -> { pid, planFd, statusFd }
- * args: the launcher's arguments after argv[0] (strings).
+ * spawnLauncher(path, detach) -> { pid, planFd, statusFd }
  * Foreground: fds 0-2 are tsrun's own. Detached: /dev/null, in a new session.
  * Every signal starts with its default action and unblocked (Node ignores
  * SIGPIPE, and an ignored signal would stay ignored across exec).
  */
 napi_value js_spawn_launcher(napi_env env, napi_callback_info info)
 {
-  napi_value argv[3], result = NULL;
-  char *path = NULL, **args = NULL;
-  uint32_t nargs = 0;
+  napi_value argv[2], result = NULL;
+  char *path = NULL;
   bool detach = false;
   int plan[2] = { -1, -1 }, status[2] = { -1, -1 };
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   bool fa_ok = false, attr_ok = false;
 
-  bool is_array = false;
-  if (args_get(env, info, 3, argv) < 0 || arg_string(env, argv[0], &path, "path") < 0)
+  if (args_get(env, info, 2, argv) < 0 || arg_string(env, argv[0], &path, "path") < 0)
     goto out;
-  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[1], &nargs) != napi_ok) {
-    throw_arg_error(env, "The \"args\" argument must be an array of strings");
-    goto out;
-  }
-  args = calloc(nargs + 2, sizeof *args);
-  if (!args) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    goto out;
-  }
-  args[0] = path;
-  for (uint32_t i = 0; i < nargs; i++) {
-    napi_value v;
-    if (napi_get_element(env, argv[1], i, &v) != napi_ok || arg_string(env, v, &args[i + 1], "args[i]") < 0)
-      goto out;
-  }
-  if (napi_get_value_bool(env, argv[2], &detach) != napi_ok) {
+  if (napi_get_value_bool(env, argv[1], &detach) != napi_ok) {
     throw_arg_error(env, "The \"detach\" argument must be of type boolean");
     goto out;
   }
@@ -121,8 +103,10 @@ napi_value js_spawn_launcher(napi_env env, napi_callback_info info)
   if (rc == 0)
     rc = posix_spawnattr_setflags(&attr, flags);
   pid_t pid = -1;
-  if (rc == 0)
+  if (rc == 0) {
+    char *args[] = { path, NULL };
     rc = posix_spawn(&pid, path, &fa, &attr, args, environ);
+  }
   if (rc != 0) {
     errno = rc;
     throw_errno(env, "posix_spawn", path);
@@ -146,10 +130,6 @@ out:
     if (status[i] >= 0)
       close(status[i]);
   }
-  if (args)
-    for (uint32_t i = 1; i <= nargs; i++)
-      free(args[i]);
-  free(args);
   free(path);
   return result;
 }

@@ -3,8 +3,11 @@
  * this program carries it out in kernel order and stays as the container's parent.
  *
  * Protocol with tsrun (the only one; src/runtime/launch.ts is the other side):
- *   argv  "run CLONE_FLAGS [CGROUP_PROCS ...]" for run (what comes before the plan), none for exec
- *   fd 3  the plan: a sequence of "key=value\0" records, read to EOF (plan.c)
+ *   fd 3  the plan: "key=value\0" records, read to EOF (plan.c). It starts with an early
+ *         block ended by an empty record ("\0"): for run, what the container process
+ *         needs to set up its namespaces and filesystem (clone, cgroup, the overlay's
+ *         rootfs/upper/work/lower/ovl, op, readonly, hostname, lo), sent as soon as
+ *         it is known; empty for exec.
  *   fd 4  status: one line, "ok\tPID\n" once the container process has exec'd,
  *         or "err\tSTEP\tERRNO\tDETAIL\n" when a step failed (nothing ran)
  * Exit status: the container's (status, or 128+signal); 125 on launcher failure.
@@ -60,6 +63,7 @@ struct sc_rule {
 struct plan {
   bool exec_mode;
   /* run mode */
+  unsigned long clone_flags;
   char *rootfs, *upper, *work;
   char **lowers;
   size_t nlowers;
@@ -103,18 +107,19 @@ struct plan {
   char *log_file;
 };
 
-/* What a run launch needs before its plan, from argv: "run CLONE_FLAGS [CGROUP_PROCS ...]" (main.c). */
-struct launch_args {
-  bool run;
-  unsigned long clone_flags;
-  char **cgroup_procs;
-  size_t ncgroup_procs;
+/* plan.c: the plan's bytes as read from fd 3: the early block is data[0, early_len),
+   its terminating empty record at data[early_len], the rest after it */
+struct planbuf {
+  char *data;
+  size_t len, cap, early_len;
 };
-
-/* plan.c: read to EOF (and close), parse in place, or both */
-int plan_read_raw(int fd, char **buf, size_t *len, char *err, size_t errlen);
+int planbuf_read_early(int fd, struct planbuf *b, char *err, size_t errlen);
+int planbuf_read_rest(int fd, struct planbuf *b, char *err, size_t errlen);
+/* add records to a plan: the early block's (from a copy), or a buffer's (parsed in place) */
+int plan_parse_early(const struct planbuf *b, struct plan *p, char *err, size_t errlen);
 int plan_parse(char *buf, size_t len, struct plan *p, char *err, size_t errlen);
-int plan_read(int fd, struct plan *p, char *err, size_t errlen);
+/* once all records are in */
+int plan_check(struct plan *p, char *err, size_t errlen);
 
 /* util.c */
 void status_ok(pid_t pid);
@@ -132,8 +137,11 @@ void remember_args(int argc, char **argv);
 void set_process_title(const char *title);
 
 
-/* rootfs.c: the container's filesystem view, up to and including pivot_root. */
+/* rootfs.c: the container's root overlay, the rest of its filesystem view (all
+   from the plan's early block), then pivot_root into it. */
+void mount_root_overlay(const struct plan *p, int sync);
 void setup_rootfs(const struct plan *p, int sync);
+void pivot_to_rootfs(const struct plan *p, int sync);
 void set_lo_up(int sync);
 
 /* seccomp.c: compile the filter (or read it from the cache) while host paths are

@@ -78,12 +78,12 @@ struct x_clone_args {
  * an RCU grace period. UNTESTED here (this host has cgroup v1 only); any clone3
  * failure falls back to clone, and the child joins itself (child_join_cgroup).
  */
-static pid_t fork_container(const struct launch_args *a, unsigned long flags)
+static pid_t fork_container(const struct plan *p, unsigned long flags)
 {
   born_in_cgroup = false;
-  if (a->ncgroup_procs == 1) {
+  if (p->ncgroup_procs == 1) {
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", a->cgroup_procs[0]);
+    snprintf(dir, sizeof dir, "%s", p->cgroup_procs[0]);
     char *slash = strrchr(dir, '/');
     struct statfs sf;
     int cfd = -1;
@@ -216,25 +216,32 @@ static void child_join_cgroup(char **procs, size_t n, int sync)
 }
 
 /*
- * The container process. It is forked before the plan arrives (run_main), so
- * it joins its cgroup and the new namespaces exist while tsrun is still
- * building the plan; then it reads the plan the monitor forwards.
+ * The container process. It is forked once the plan's early block is in
+ * (run_main): with it, it joins its cgroup and sets up its filesystem (the
+ * overlay alone is ~1 ms of overlayfs probing the upper dir) while tsrun is
+ * still building the rest of the plan (confinement and process); then it
+ * reads that rest, as the monitor forwards it.
  */
-static _Noreturn void run_child(const struct launch_args *a, int plan_fd, int sync, int out, int err)
+static _Noreturn void run_child(struct plan *p, int plan_fd, int sync, int out, int err)
 {
   close(STATUS_FD); /* the monitor's; an --init PID 1 (which never execs) must not hold it */
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  child_join_cgroup(a->cgroup_procs, a->ncgroup_procs, sync);
+  child_join_cgroup(p->cgroup_procs, p->ncgroup_procs, sync);
   /* right after the join (runc's order): the namespace's root is the container's cgroup, and
      each cgroup fs mounted at /sys/fs/cgroup shows that cgroup as its root */
-  if ((a->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
+  if ((p->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
     child_fail(sync, "unshare cgroup namespace", NULL);
-  static struct plan plan;
+  mount_root_overlay(p, sync);
+  if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
+    child_fail(sync, "sethostname", p->hostname);
+  if (p->lo_up)
+    set_lo_up(sync);
+  setup_rootfs(p, sync);
   char perr[256];
-  int rc = plan_read(plan_fd, &plan, perr, sizeof perr);
-  if (rc < 0)
+  struct planbuf b = { 0 };
+  if (planbuf_read_rest(plan_fd, &b, perr, sizeof perr) < 0 || plan_parse(b.data, b.len, p, perr, sizeof perr) < 0 ||
+      plan_check(p, perr, sizeof perr) < 0)
     _exit(125); /* the monitor parsed the same bytes first and reports why */
-  const struct plan *p = &plan;
   const char *step, *detail;
   if (prepare_seccomp(p, &step, &detail) < 0)
     child_fail(sync, step, detail);
@@ -248,11 +255,7 @@ static _Noreturn void run_child(const struct launch_args *a, int plan_fd, int sy
   stdio_for_child(p, out, err);
   if (p->detach && !p->tty)
     setsid();
-  if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
-    child_fail(sync, "sethostname", p->hostname);
-  if (p->lo_up)
-    set_lo_up(sync);
-  setup_rootfs(p, sync);
+  pivot_to_rootfs(p, sync); /* after prepare_seccomp: its cache is a host path */
   if (p->tty)
     setup_child_tty(sync, &ws, true);
   apply_rlimits(p, sync);
@@ -302,12 +305,13 @@ static void release_status(const struct plan *p)
 }
 
 /*
- * run: fork the container process at once (namespaces from the launch
- * arguments), then read the plan, check it, and forward its bytes to the
- * child, which parses its own copy. The clone of new namespaces and the
- * cgroup join thus overlap tsrun building the plan.
+ * run: fork the container process as soon as the early block is in (its
+ * records are in p), then read the rest of the plan, check it, and forward
+ * its bytes to the child, which adds them to its own copy. The new
+ * namespaces, the cgroup join and the root overlay thus overlap tsrun
+ * building the plan.
  */
-static int run_main(const struct launch_args *a)
+static int run_main(struct plan *p, struct planbuf *b)
 {
   int sfd = block_signals();
   int sv[2], outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, fwd[2] = { -1, -1 };
@@ -322,8 +326,8 @@ static int run_main(const struct launch_args *a)
     status_err("pipe", errno, NULL);
     return 125;
   }
-  unsigned long cflags = a->clone_flags & ~(unsigned long)CLONE_NEWCGROUP;
-  pid_t pid = fork_container(a, cflags);
+  unsigned long cflags = p->clone_flags & ~(unsigned long)CLONE_NEWCGROUP;
+  pid_t pid = fork_container(p, cflags);
   if (pid < 0) {
     status_err("clone", errno, "new namespaces");
     return 125;
@@ -335,22 +339,24 @@ static int run_main(const struct launch_args *a)
     close(errp[0]);
     close(fwd[1]);
     close(PLAN_FD);
-    run_child(a, fwd[0], sv[1], outp[1], errp[1]);
+    run_child(p, fwd[0], sv[1], outp[1], errp[1]);
   }
   close(sv[1]);
   close(outp[1]);
   close(errp[1]);
   close(fwd[0]);
-  static struct plan plan;
-  char err[256], *raw;
-  size_t rawlen;
-  int rc = plan_read_raw(PLAN_FD, &raw, &rawlen, err, sizeof err);
+  char err[256];
+  int rc = planbuf_read_rest(PLAN_FD, b, err, sizeof err);
   if (rc == 0) {
-    write_all(fwd[1], raw, rawlen); /* a child that failed already has reported: await_child */
-    rc = plan_parse(raw, rawlen, &plan, err, sizeof err);
+    char *rest = b->data + b->early_len + 1;
+    size_t restlen = b->len - b->early_len - 1;
+    write_all(fwd[1], rest, restlen); /* a child that failed already has reported: await_child */
+    rc = plan_parse(rest, restlen, p, err, sizeof err);
   }
   close(fwd[1]);
-  if (rc == 0 && plan.exec_mode) {
+  if (rc == 0)
+    rc = plan_check(p, err, sizeof err);
+  if (rc == 0 && p->exec_mode) {
     rc = -EINVAL;
     snprintf(err, sizeof err, "an exec plan for a run launch");
   }
@@ -360,7 +366,6 @@ static int run_main(const struct launch_args *a)
     status_err("plan", -rc, err);
     return 125;
   }
-  const struct plan *p = &plan;
   if (p->tty) {
     close(outp[0]);
     close(errp[0]);
@@ -463,29 +468,6 @@ static int exec_main(const struct plan *p)
   return exit_code(status);
 }
 
-/*
- * argv (after the sealed re-exec): none for exec (the plan says it all), or
- * "run CLONE_FLAGS [CGROUP_PROCS ...]" for run: what the container process
- * needs before the plan (see run_main).
- */
-static int launch_args(int argc, char **argv, struct launch_args *a)
-{
-  memset(a, 0, sizeof *a);
-  if (argc < 1)
-    return 0;
-  if (strcmp(argv[0], "run") != 0 || argc < 2)
-    return -1;
-  char *end;
-  errno = 0;
-  a->clone_flags = strtoul(argv[1], &end, 10);
-  if (errno || *end || !*argv[1])
-    return -1;
-  a->run = true;
-  a->cgroup_procs = argv + 2;
-  a->ncgroup_procs = (size_t)(argc - 2);
-  return 0;
-}
-
 int main(int argc, char **argv)
 {
   block_early();
@@ -496,22 +478,29 @@ int main(int argc, char **argv)
   remember_args(argc, argv);
   /* after the sealed re-exec (which must keep fds 3 and 4): nothing tsrun-init execs gets the status pipe */
   fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
-  struct launch_args a;
-  if (launch_args(argc - 2, argv + 2, &a) < 0) {
-    status_err("launch arguments", EINVAL, argc > 2 ? argv[2] : "");
+  static struct plan p;
+  struct planbuf b = { 0 };
+  char err[256];
+  int rc = planbuf_read_early(PLAN_FD, &b, err, sizeof err);
+  if (rc == 0)
+    rc = plan_parse_early(&b, &p, err, sizeof err);
+  if (rc < 0) {
+    status_err("plan", -rc, err);
     return 125;
   }
-  if (a.run)
-    return run_main(&a);
-  static struct plan p;
-  char err[256];
-  int rc = plan_read(PLAN_FD, &p, err, sizeof err);
+  if (b.early_len) /* only a run has an early block */
+    return run_main(&p, &b);
+  rc = planbuf_read_rest(PLAN_FD, &b, err, sizeof err);
+  if (rc == 0)
+    rc = plan_parse(b.data + 1, b.len - 1, &p, err, sizeof err);
+  if (rc == 0)
+    rc = plan_check(&p, err, sizeof err);
   if (rc < 0) {
     status_err("plan", -rc, err);
     return 125;
   }
   if (!p.exec_mode) {
-    status_err("plan", EINVAL, "a run plan needs the run launch arguments");
+    status_err("plan", EINVAL, "a run plan needs an early block");
     return 125;
   }
   return exec_main(&p);

@@ -174,6 +174,10 @@ static int parse_record(struct plan *p, char *k, char *v)
     if (strcmp(v, "run") && strcmp(v, "exec"))
       return -1;
     p->exec_mode = strcmp(v, "exec") == 0;
+  } else if (IS("clone")) {
+    if (num(v, &n, 10))
+      return -1;
+    p->clone_flags = (unsigned long)n;
   } else if (IS("rootfs"))
     p->rootfs = v;
   else if (IS("upper"))
@@ -263,45 +267,123 @@ static int parse_record(struct plan *p, char *k, char *v)
 #undef IS
 }
 
-/* Reads the plan's bytes to EOF and closes fd. */
-int plan_read_raw(int fd, char **out, size_t *outlen, char *err, size_t errlen)
+/* Reads more of the plan into b (growing it); returns 0 at EOF, 1 after a read, or -errno. */
+static int read_some(int fd, struct planbuf *b, char *err, size_t errlen)
 {
-  size_t cap = 1 << 16, len = 0;
-  char *buf = malloc(cap);
-  for (;;) {
-    if (!buf) {
+  if (b->len == b->cap) {
+    if (b->cap >= PLAN_MAX) {
+      snprintf(err, errlen, "plan larger than %u bytes", PLAN_MAX);
+      return -E2BIG;
+    }
+    size_t cap = b->cap ? b->cap * 2 : 1 << 16;
+    char *d = realloc(b->data, cap);
+    if (!d) {
       snprintf(err, errlen, "out of memory");
       return -ENOMEM;
     }
-    ssize_t r = read(fd, buf + len, cap - len);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r < 0) {
-      snprintf(err, errlen, "read plan");
-      return -errno;
-    }
-    if (r == 0)
-      break;
-    len += (size_t)r;
-    if (len == cap) {
-      if (cap >= PLAN_MAX) {
-        snprintf(err, errlen, "plan larger than %u bytes", PLAN_MAX);
-        return -E2BIG;
+    b->data = d;
+    b->cap = cap;
+  }
+  ssize_t r;
+  do
+    r = read(fd, b->data + b->len, b->cap - b->len);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    snprintf(err, errlen, "read plan");
+    return -errno;
+  }
+  b->len += (size_t)r;
+  return r > 0;
+}
+
+/*
+ * Reads up to the end of the early block: the records before the first empty
+ * record (a lone NUL). What was read beyond it stays in b for planbuf_rest.
+ */
+int planbuf_read_early(int fd, struct planbuf *b, char *err, size_t errlen)
+{
+  size_t scanned = 0, rec = 0;
+  for (;;) {
+    for (; scanned < b->len; scanned++)
+      if (b->data[scanned] == '\0') {
+        if (scanned == rec) {
+          b->early_len = rec;
+          return 0;
+        }
+        rec = scanned + 1;
       }
-      cap *= 2;
-      buf = realloc(buf, cap);
+    int rc = read_some(fd, b, err, errlen);
+    if (rc < 0)
+      return rc;
+    if (rc == 0) {
+      snprintf(err, errlen, "plan ends before its early block does");
+      return -EINVAL;
     }
   }
+}
+
+/* Reads the rest of the plan to EOF and closes fd; the rest starts at b->data + b->early_len + 1. */
+int planbuf_read_rest(int fd, struct planbuf *b, char *err, size_t errlen)
+{
+  int rc;
+  while ((rc = read_some(fd, b, err, errlen)) > 0)
+    ;
   close(fd);
-  *out = buf;
-  *outlen = len;
+  return rc;
+}
+
+/* Parses one "key=value" record in place. */
+static int parse_one(struct plan *p, char *rec, char *err, size_t errlen)
+{
+  char *eq = strchr(rec, '=');
+  if (!eq) {
+    snprintf(err, errlen, "plan record without '=': %.60s", rec);
+    return -EINVAL;
+  }
+  *eq = '\0';
+  if (parse_record(p, rec, eq + 1) < 0) {
+    snprintf(err, errlen, "bad plan record %.40s", rec);
+    return -EINVAL;
+  }
   return 0;
 }
 
-/* Parses buf in place: the plan's strings point into it, so it must live as long as the plan. */
+/*
+ * The early block of a run: what the container process needs to set up its
+ * namespaces and filesystem before the rest of the plan (see run_main). Only
+ * those keys; parsed from a copy, as b grows (and moves) while the rest is read.
+ */
+int plan_parse_early(const struct planbuf *b, struct plan *p, char *err, size_t errlen)
+{
+  static const char *early[] = { "clone=", "cgroup=", "rootfs=", "upper=", "work=", "lower=", "ovl=", "op=", "readonly=", "hostname=", "lo=" };
+  if (b->early_len == 0)
+    return 0;
+  char *copy = malloc(b->early_len + 1);
+  if (!copy) {
+    snprintf(err, errlen, "out of memory");
+    return -ENOMEM;
+  }
+  memcpy(copy, b->data, b->early_len + 1);
+  for (size_t off = 0; off < b->early_len;) {
+    char *rec = copy + off;
+    off += strlen(rec) + 1;
+    bool ok = false;
+    for (size_t k = 0; k < sizeof early / sizeof *early; k++)
+      ok = ok || strncmp(rec, early[k], strlen(early[k])) == 0;
+    if (!ok) {
+      snprintf(err, errlen, "not an early record: %.60s", rec);
+      return -EINVAL;
+    }
+    int rc = parse_one(p, rec, err, errlen);
+    if (rc < 0)
+      return rc;
+  }
+  return 0;
+}
+
+/* Adds the records of buf (parsed in place: the plan's strings point into it) to p. */
 int plan_parse(char *buf, size_t len, struct plan *p, char *err, size_t errlen)
 {
-  memset(p, 0, sizeof *p);
   if (len == 0 || buf[len - 1] != '\0') {
     snprintf(err, errlen, "plan is empty or not NUL-terminated");
     return -EINVAL;
@@ -309,17 +391,16 @@ int plan_parse(char *buf, size_t len, struct plan *p, char *err, size_t errlen)
   for (size_t off = 0; off < len;) {
     char *rec = buf + off;
     off += strlen(rec) + 1;
-    char *eq = strchr(rec, '=');
-    if (!eq) {
-      snprintf(err, errlen, "plan record without '=': %.60s", rec);
-      return -EINVAL;
-    }
-    *eq = '\0';
-    if (parse_record(p, rec, eq + 1) < 0) {
-      snprintf(err, errlen, "bad plan record %.40s", rec);
-      return -EINVAL;
-    }
+    int rc = parse_one(p, rec, err, errlen);
+    if (rc < 0)
+      return rc;
   }
+  return 0;
+}
+
+/* Once every record is in: the plan is complete and consistent. */
+int plan_check(struct plan *p, char *err, size_t errlen)
+{
   /* lists are used as NULL-terminated vectors by execve */
   PUSH_STR(p->argv, p->nargv, NULL);
   p->nargv--;
@@ -344,10 +425,3 @@ int plan_parse(char *buf, size_t len, struct plan *p, char *err, size_t errlen)
   return 0;
 }
 
-int plan_read(int fd, struct plan *p, char *err, size_t errlen)
-{
-  char *buf;
-  size_t len;
-  int rc = plan_read_raw(fd, &buf, &len, err, errlen);
-  return rc < 0 ? rc : plan_parse(buf, len, p, err, errlen);
-}

@@ -265,12 +265,16 @@ static void mount_overlay(const struct plan *p, int sync)
   close(fs);
 }
 
-void setup_rootfs(const struct plan *p, int sync)
+void mount_root_overlay(const struct plan *p, int sync)
 {
   /* nothing mounted from here on may propagate back to the host */
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     child_fail(sync, "make / private", NULL);
   mount_overlay(p, sync);
+}
+
+void setup_rootfs(const struct plan *p, int sync)
+{
   int rootfd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0)
     child_fail(sync, "open rootfs", p->rootfs);
@@ -303,10 +307,14 @@ void setup_rootfs(const struct plan *p, int sync)
   }
   if (p->readonly_rootfs && mount(NULL, p->rootfs, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
     child_fail(sync, "remount root read-only", p->rootfs);
-  /* pivot_root(".", "."): the old root ends up stacked on the new one; detach it */
-  if (fchdir(rootfd) < 0)
-    child_fail(sync, "chdir rootfs", p->rootfs);
   close(rootfd);
+}
+
+void pivot_to_rootfs(const struct plan *p, int sync)
+{
+  /* pivot_root(".", "."): the old root ends up stacked on the new one; detach it */
+  if (chdir(p->rootfs) < 0)
+    child_fail(sync, "chdir rootfs", p->rootfs);
   if (syscall(SYS_pivot_root, ".", ".") < 0)
     child_fail(sync, "pivot_root", p->rootfs);
   if (umount2(".", MNT_DETACH) < 0)

@@ -12,8 +12,8 @@ import { conflict, isTsrunError } from '../util/errors.js';
 import { writeState, type Container } from './record.js';
 import { procStartTime, refresh } from './status.js';
 import { createCgroup, removeCgroup } from '../runtime/cgroups.js';
-import { runLaunchArgs, runPlan } from '../runtime/plan.js';
-import { launch, type Launched } from '../runtime/launch.js';
+import { runEarlyRecords, runPlan } from '../runtime/plan.js';
+import { PendingLaunch, type Launched } from '../runtime/launch.js';
 
 export interface Started {
   container: Container;
@@ -22,28 +22,37 @@ export interface Started {
   cgroupDirs: string[];
 }
 
-export async function startContainer(ctx: Ctx, c0: Container, opts: { detach: boolean } = { detach: true }): Promise<Started> {
+/**
+ * `launcher`: one `run` spawned before it created the container (see
+ * PendingLaunch); else one is spawned here. Either way it is killed if the
+ * start fails.
+ */
+export async function startContainer(ctx: Ctx, c0: Container, opts: { detach: boolean; launcher?: PendingLaunch } = { detach: true }): Promise<Started> {
   const c = refresh(ctx, c0);
   if (c.state.status === 'running' || c.state.status === 'paused') {
+    opts.launcher?.abort();
     throw conflict(`container ${c.config.name} is already ${c.state.status}`, `stop it first: tsrun stop ${c.config.name}`);
   }
   const exitFile = path.join(c.dir, 'exit.json');
   if (fs.existsSync(exitFile)) fs.rmSync(exitFile, { force: true }); // rmSync loads Node's rimraf: only when there is one
   let launched: Launched;
   let cgroupDirs: string[];
+  let launcher: PendingLaunch | undefined = opts.launcher;
   try {
     mark('start');
     const { dirs, procsFiles } = createCgroup(ctx, c.config.id);
     cgroupDirs = dirs;
     mark('cgroup made');
-    const startedAt = new Date().toISOString();
-    // the plan is built once the launcher is spawned (see launch): the two overlap
-    launched = await launch(() => runPlan(ctx, c, opts.detach), {
-      detach: opts.detach,
-      args: runLaunchArgs(c, procsFiles),
-      onSpawn: (monitorPid) => writeState(c, { status: 'running', monitorPid, monitorStart: procStartTime(monitorPid), startedAt, restartCount: c.state.restartCount }),
-    });
+    launcher ??= new PendingLaunch(opts.detach);
+    launcher.early(runEarlyRecords(ctx, c, procsFiles));
+    // from here on a tsrun killed at any moment leaves a record that `refresh` can follow
+    const monitorPid = launcher.monitorPid;
+    writeState(c, { status: 'running', monitorPid, monitorStart: procStartTime(monitorPid), startedAt: new Date().toISOString(), restartCount: c.state.restartCount });
+    mark('state written');
+    // the rest of the plan is built while the launcher works on the early block
+    launched = await launcher.complete(() => runPlan(ctx, c, opts.detach));
   } catch (err) {
+    launcher?.abort();
     const exitCode = isTsrunError(err) ? err.exitCode : 125;
     writeState(c, { ...c.state, status: 'exited', exitCode, finishedAt: new Date().toISOString(), error: (err as Error).message, pid: undefined, monitorPid: undefined });
     try {

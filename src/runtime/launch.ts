@@ -84,100 +84,146 @@ function exitStatus(r: { code?: number; signal?: number } | null): number {
 }
 
 /**
- * `onSpawn` runs synchronously right after the launcher exists and before the
- * plan is even written to it: the caller records the monitor PID there, so a
- * tsrun killed at any later moment leaves a record that `refresh` can follow.
+ * A launcher that has been started and waits for its plan. tsrun-init is
+ * spawned by the addon (posix_spawn), not node:child_process, whose load and
+ * spawn cost ~5 ms of every run (native/addon/spawn.c). `run` spawns it before
+ * it even creates the container, so the launcher's start-up (it re-executes
+ * itself from a sealed copy, ~1.3 ms) overlaps that work.
  *
- * `plan` may be a function: it is then called after the spawn, so the plan is
- * built while the launcher execs and seals itself (2-5 ms of its start-up off
- * the critical path); the launcher just waits on fd 3. If building the plan
- * throws, the launcher is killed (it has done nothing yet) and the error goes on.
- *
- * `args` are the launcher's arguments: what a run launch needs before the plan
- * (runLaunchArgs). The launcher is spawned by the addon (posix_spawn), not
- * node:child_process, whose load and spawn cost ~5 ms of every run
- * (native/addon/spawn.c).
+ * The plan goes out in two writes: the early block (`early`: what a run's
+ * container process needs first, see runEarlyRecords, or nothing for exec),
+ * then the rest (`complete`). With the early block the launcher forks the
+ * container process, which joins its cgroup and mounts its overlay while the
+ * rest is built.
  */
-export async function launch(
-  plan: Buffer | (() => Buffer),
-  opts: { detach: boolean; args?: string[]; onSpawn?: (monitorPid: number) => void },
-): Promise<Launched> {
-  const n = native();
-  let child: { pid: number; planFd: number; statusFd: number };
-  try {
-    child = n.spawnLauncher(n.initPath(), opts.args ?? [], opts.detach);
-  } catch (err) {
-    throw new TsrunError('SYSCALL', `cannot start the launcher: ${(err as Error).message}`, { hint: 'run `npm install` to build native/' });
-  }
-  const monitorPid = child.pid;
-  let statusOpen = true;
-  const closeStatus = () => {
-    if (statusOpen) fs.closeSync(child.statusFd);
-    statusOpen = false;
-  };
-  /** The launcher's exit status, once it has exited (it closes the status pipe as it goes). */
-  const reap = (): number => {
-    closeStatus();
-    return exitStatus(n.waitpid(monitorPid, true));
-  };
-  mark('spawned');
-  opts.onSpawn?.(monitorPid);
-  mark('onSpawn done');
-  // signals sent to tsrun reach the container through the monitor, from the moment it exists
-  // (the launcher blocks them first thing and queues them until the container runs)
-  const forward = (sig: NodeJS.Signals) => {
+export class PendingLaunch {
+  readonly monitorPid: number;
+  private readonly planFd: number;
+  private readonly statusFd: number;
+  private planOpen = true;
+  private statusOpen = true;
+  private earlySent = false;
+  private status: number | undefined;
+  private readonly n = native();
+
+  constructor(private readonly detach: boolean) {
+    let child: { pid: number; planFd: number; statusFd: number };
     try {
-      process.kill(monitorPid, sig);
+      child = this.n.spawnLauncher(this.n.initPath(), detach);
+    } catch (err) {
+      throw new TsrunError('SYSCALL', `cannot start the launcher: ${(err as Error).message}`, { hint: 'run `npm install` to build native/' });
+    }
+    this.monitorPid = child.pid;
+    this.planFd = child.planFd;
+    this.statusFd = child.statusFd;
+    mark('spawned');
+  }
+
+  /** The early block: records, then the empty record that ends it. Sent at most once. */
+  early(records: Buffer): void {
+    if (this.earlySent) return;
+    this.earlySent = true;
+    writePlan(this.planFd, Buffer.concat([records, Buffer.from([0])]));
+  }
+
+  /** Kill a launcher that will not get its plan (it has started nothing yet, or only a child that dies with it). */
+  abort(): void {
+    if (this.status !== undefined) return;
+    this.closePlan();
+    this.kill('SIGKILL');
+    this.reap();
+  }
+
+  private closePlan(): void {
+    if (this.planOpen) fs.closeSync(this.planFd);
+    this.planOpen = false;
+  }
+
+  private closeStatus(): void {
+    if (this.statusOpen) fs.closeSync(this.statusFd);
+    this.statusOpen = false;
+  }
+
+  private kill(sig: NodeJS.Signals): void {
+    try {
+      process.kill(this.monitorPid, sig);
     } catch {
       /* already gone */
     }
-  };
-  if (!opts.detach) for (const s of FORWARD) process.on(s, forward);
-  const stopForwarding = () => {
-    for (const s of FORWARD) process.off(s, forward);
-  };
-  let line: string;
-  try {
+  }
+
+  /** The launcher's exit status, once it has exited (it closes the status pipe as it goes). Once only. */
+  private reap(): number {
+    this.closeStatus();
+    this.status ??= exitStatus(this.n.waitpid(this.monitorPid, true));
+    return this.status;
+  }
+
+  /**
+   * Send the rest of the plan and read the status line. `plan` may be a
+   * function: it is then built here, while the launcher already works on
+   * the early block. If building it throws, the launcher is killed and the
+   * error goes on.
+   */
+  async complete(plan: Buffer | (() => Buffer)): Promise<Launched> {
+    // signals sent to tsrun reach the container through the monitor, from the moment it exists
+    // (the launcher blocks them first thing and queues them until the container runs)
+    const forward = (sig: NodeJS.Signals) => this.kill(sig);
+    if (!this.detach) for (const s of FORWARD) process.on(s, forward);
+    const stopForwarding = () => {
+      for (const s of FORWARD) process.off(s, forward);
+    };
+    let line: string;
     try {
-      const encoded = typeof plan === 'function' ? plan() : plan;
-      writePlan(child.planFd, encoded);
-    } finally {
-      fs.closeSync(child.planFd);
-    }
-    mark('plan sent');
-    line = readStatusLine(child.statusFd);
-    mark('status read');
-  } catch (err) {
-    forward('SIGKILL'); // it has not reported: whatever it is doing, it must not go on
-    reap();
-    stopForwarding();
-    throw err;
-  }
-  const f = line.split('\t');
-  if (f[0] !== 'ok') {
-    reap();
-    stopForwarding();
-    if (f[0] === 'err') throw launchError(f[1] ?? '?', Number(f[2]), f[3] ?? '');
-    throw new TsrunError('INTERNAL', 'the launcher tsrun-init exited without reporting', { hint: 'run `npm install` to rebuild native/' });
-  }
-  const pid = Number(f[1]);
-  if (opts.detach) {
-    closeStatus(); // the monitor runs on alone; it is reparented when tsrun exits
-    return { pid, monitorPid, wait: () => Promise.resolve(0) };
-  }
-  return {
-    pid,
-    monitorPid,
-    wait: async () => {
-      await awaitEof(child.statusFd);
-      const code = reap();
+      try {
+        this.early(Buffer.alloc(0)); // exec: an empty early block
+        writePlan(this.planFd, typeof plan === 'function' ? plan() : plan);
+      } finally {
+        this.closePlan();
+      }
+      mark('plan sent');
+      line = readStatusLine(this.statusFd);
+      mark('status read');
+    } catch (err) {
+      this.kill('SIGKILL'); // it has not reported: whatever it is doing, it must not go on
+      this.reap();
       stopForwarding();
-      return code;
-    },
-  };
+      throw err;
+    }
+    const f = line.split('\t');
+    if (f[0] !== 'ok') {
+      this.reap();
+      stopForwarding();
+      if (f[0] === 'err') throw launchError(f[1] ?? '?', Number(f[2]), f[3] ?? '');
+      throw new TsrunError('INTERNAL', 'the launcher tsrun-init exited without reporting', { hint: 'run `npm install` to rebuild native/' });
+    }
+    const pid = Number(f[1]);
+    const monitorPid = this.monitorPid;
+    if (this.detach) {
+      this.closeStatus(); // the monitor runs on alone; it is reparented when tsrun exits
+      return { pid, monitorPid, wait: () => Promise.resolve(0) };
+    }
+    return {
+      pid,
+      monitorPid,
+      wait: async () => {
+        await awaitEof(this.statusFd);
+        const code = this.reap();
+        stopForwarding();
+        return code;
+      },
+    };
+  }
 }
 
-/** All of the plan, then EOF (the caller closes). A launcher that died early gets EPIPE: it reports through the status line. */
+/** Spawn, early block, plan: the whole launch when nothing was prepared before (exec, start). */
+export async function launch(plan: Buffer | (() => Buffer), opts: { detach: boolean; early?: Buffer }): Promise<Launched> {
+  const l = new PendingLaunch(opts.detach);
+  if (opts.early) l.early(opts.early);
+  return l.complete(plan);
+}
+
+/** All of data. A launcher that died early gets EPIPE: it reports through the status line. */
 function writePlan(fd: number, data: Buffer): void {
   let off = 0;
   while (off < data.length) {

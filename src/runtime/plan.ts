@@ -42,6 +42,7 @@ export class PlanWriter {
   encode(): Buffer {
     return Buffer.from(this.parts.join(''), 'utf8');
   }
+
 }
 
 /** Process settings shared by run and exec. */
@@ -126,30 +127,36 @@ function volatileOverlay(dir: string): boolean {
 }
 
 /**
- * The launcher's arguments for a run: "run CLONE_FLAGS CGROUP_PROCS...". It
- * forks the container process with them before the plan arrives, so the new
- * namespaces and the cgroup join overlap the building of the plan.
+ * The early block of a run's plan: what the container process needs to set
+ * up its namespaces and filesystem (cgroup, root overlay, mounts, hostname).
+ * The launcher forks the container process as soon as it has it, which does
+ * all that while the rest of the plan (runPlan: confinement and process) is
+ * built.
  */
-export function runLaunchArgs(c: Container, cgroupProcs: string[]): string[] {
-  let flags = CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
-  if (c.config.host.network === 'none') flags |= CLONE.NEWNET;
-  for (const p of cgroupProcs) if (p.includes('\0')) throw new TsrunError('USAGE', 'a cgroup path contains a NUL byte');
-  return ['run', String(flags), ...cgroupProcs];
-}
-
-export function runPlan(ctx: Ctx, c: Container, detach: boolean): Buffer {
+export function runEarlyRecords(ctx: Ctx, c: Container, cgroupProcs: string[]): Buffer {
   const cfg = c.config;
-  const w = new PlanWriter().add('mode', 'run');
-  if (cfg.host.network === 'none') w.add('lo', 1);
+  const w = new PlanWriter();
+  let flags = CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
+  if (cfg.host.network === 'none') flags |= CLONE.NEWNET;
+  w.add('clone', flags);
+  for (const p of cgroupProcs) w.add('cgroup', p);
   w.add('rootfs', path.join(c.dir, 'rootfs')).add('upper', path.join(c.dir, 'upper')).add('work', path.join(c.dir, 'work'));
   const lowers = cfg.layers.length ? cfg.layers.map((l) => ctx.layers.diffDir(l)).reverse() : [path.join(c.dir, 'empty')];
   for (const l of lowers) w.add('lower', l);
   for (const o of ['redirect_dir=off', 'metacopy=off', 'index=off']) w.add('ovl', o);
   if (cfg.host.autoRemove && volatileOverlay(c.dir)) w.add('ovl', 'volatile');
+  if (cfg.host.network === 'none') w.add('lo', 1);
+  w.add('hostname', cfg.hostname);
   const host = { cgroup: cgroupFsOps(cfg.host.privileged), devices: cfg.host.privileged ? hostDeviceOps() : [] };
   for (const o of fsOps(cfg, c.dir, host)) addOp(w, o);
   if (cfg.host.readonlyRootfs) w.add('readonly', 1);
-  w.add('hostname', cfg.hostname);
+  return w.encode();
+}
+
+/** The rest of a run's plan, after its early block (runEarlyRecords). */
+export function runPlan(ctx: Ctx, c: Container, detach: boolean): Buffer {
+  const cfg = c.config;
+  const w = new PlanWriter().add('mode', 'run');
   w.add('exitfile', path.join(c.dir, 'exit.json'));
   w.add('log', path.join(c.dir, 'ctr.log')); // foreground runs are logged too, as docker's json-file driver does
   // --rm with nobody waiting: the monitor runs `tsrun rm -f` itself once the container exits
