@@ -45,21 +45,48 @@ const lazyChildProcessForCommander = {
  * esbuild turns each `import fs from 'node:fs'` of each module into its own
  * __toESM(require('node:fs')), which copies every export of the built-in onto
  * a fresh object: ~50 modules x ~100 exports of fs alone, ~2 ms of every
- * command plus the garbage. Routing tsrun's own imports of built-ins through
- * one small ES module per built-in makes that copy happen once per built-in.
- * (Not for commander: it is CommonJS and calls require() itself.)
+ * command plus the garbage. So tsrun's own imports of a built-in go through
+ * one small ES module per built-in that requires it once and exports it as
+ * `default`, plus the names some module imports from it ({ spawn } …), found
+ * by scanning tsc's output. No copy at all. (Not for commander: it is
+ * CommonJS and calls require() itself.)
  */
+function namedImportsOfBuiltins(dir) {
+  const names = new Map();
+  const walk = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.js')) {
+        for (const m of fs.readFileSync(p, 'utf8').matchAll(/import\s+(?:[\w$]+\s*,\s*)?\{([^}]*)\}\s*from\s*'(node:[\w/]+)'/g)) {
+          const set = names.get(m[2]) ?? new Set();
+          for (const n of m[1].split(',')) {
+            const name = n.trim().split(/\s+as\s+/)[0].trim();
+            if (name && !name.startsWith('type ')) set.add(name);
+          }
+          names.set(m[2], set);
+        }
+      }
+    }
+  };
+  walk(dir);
+  return names;
+}
+
 const builtinsOnce = {
   name: 'builtins-once',
   setup(b) {
+    const src = path.join(repo, 'dist', 'src');
+    const named = namedImportsOfBuiltins(src);
     b.onResolve({ filter: /^node:/ }, (args) => {
       if (args.namespace === 'builtins-once') return { path: args.path, external: true };
-      if (!args.importer.startsWith(path.join(repo, 'dist', 'src') + path.sep)) return undefined;
+      if (!args.importer.startsWith(src + path.sep)) return undefined;
       return { path: args.path, namespace: 'builtins-once' };
     });
     b.onLoad({ filter: /.*/, namespace: 'builtins-once' }, (args) => {
-      const spec = JSON.stringify(args.path);
-      return { contents: `export * from ${spec};\nexport { default } from ${spec};\n`, loader: 'js' };
+      const lines = [`const m = require(${JSON.stringify(args.path)});`, 'export default m;'];
+      for (const n of named.get(args.path) ?? []) lines.push(`export const ${n} = m.${n};`);
+      return { contents: lines.join('\n'), loader: 'js' };
     });
   },
 };

@@ -2,12 +2,12 @@
  * kill: send a signal to the container's process 1 (SIGKILL goes to the
  * whole cgroup, so nothing the container forked survives).
  */
-import os from 'node:os';
 import type { Ctx } from '../context.js';
 import { hasCode, usageError, syscallError } from '../util/errors.js';
 import type { Container } from './record.js';
 import { refresh, requireRunning, sameProcessAlive } from './status.js';
 import { killCgroup, thawCgroup } from '../runtime/cgroups.js';
+import { os } from '../util/builtins.js';
 
 export interface Signal {
   name: NodeJS.Signals;
@@ -17,7 +17,7 @@ export interface Signal {
 /** "TERM", "SIGTERM", "sigterm", "15" → SIGTERM. */
 export function parseSignal(spec: string): Signal {
   const s = spec.trim().toUpperCase();
-  const sigs = os.constants.signals as Record<string, number>;
+  const sigs = os().constants.signals as Record<string, number>;
   if (/^\d+$/.test(s)) {
     const n = Number(s);
     const name = Object.keys(sigs).find((k) => sigs[k] === n);
@@ -47,7 +47,7 @@ export function signalContainer(ctx: Ctx, c: Container, signal: Signal): void {
   }
   if (!sameProcessAlive(c.state.pid, c.state.pidStart)) return; // exited meanwhile: the monitor records it
   tryKill(c.state.pid!, signal.number);
-  if (c.state.status === 'paused' && signal.number === os.constants.signals.SIGCONT) thawCgroup(c.config.id, ctx);
+  if (c.state.status === 'paused' && signal.number === os().constants.signals.SIGCONT) thawCgroup(c.config.id, ctx);
 }
 
 function tryKill(pid: number, signo: number): void {

@@ -18,12 +18,12 @@
  * record: any tsrun process finds the cgroup of any container again.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { cgroupMountEntries } from '../util/mountinfo.js';
 import type { Ctx } from '../context.js';
 import { hasCode, syscallError } from '../util/errors.js';
 import { readJsonIfExists, writeJsonReplace } from '../util/atomic.js';
+import { os } from '../util/builtins.js';
 
 const V1_CONTROLLERS = ['pids', 'memory', 'cpu', 'cpuacct', 'freezer', 'devices', 'blkio', 'cpuset'] as const;
 
@@ -268,7 +268,7 @@ export function cgroupFrozen(id: string, ctx: Ctx): boolean {
 }
 
 function signalNumber(signal: NodeJS.Signals | number): number {
-  return typeof signal === 'number' ? signal : (os.constants.signals[signal] ?? 9);
+  return typeof signal === 'number' ? signal : (os().constants.signals[signal] ?? 9);
 }
 
 /**

@@ -5,9 +5,9 @@
  */
 import { mark } from '../util/trace.js';
 import fs from 'node:fs';
-import os from 'node:os';
 import { native } from '../native.js';
 import { TsrunError } from '../util/errors.js';
+import { os } from '../util/builtins.js';
 
 export interface Launched {
   /** Host PID of the container process (or exec'd process). */
@@ -18,17 +18,17 @@ export interface Launched {
   wait(): Promise<number>;
 }
 
-const ERRNO_NAMES = new Map<number, string>(Object.entries(os.constants.errno).map(([k, v]) => [v as number, k]));
 const FORWARD: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 /** A failed step of the launcher → the error docker would give (127/126 for exec, else 125). */
 export function launchError(step: string, errno: number, detail: string): TsrunError {
-  const code = ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
+  const E = os().constants.errno;
+  const code = Object.entries(E).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
   if (step === 'exec') {
-    if (errno === os.constants.errno.ENOENT || errno === os.constants.errno.ENOTDIR) {
+    if (errno === E.ENOENT || errno === E.ENOTDIR) {
       return new TsrunError('EXEC_NOT_FOUND', `exec: ${JSON.stringify(detail)}: executable file not found in $PATH`, { hint: 'check the command and the image' });
     }
-    if (errno === os.constants.errno.EACCES || errno === os.constants.errno.ENOEXEC || errno === os.constants.errno.EISDIR) {
+    if (errno === E.EACCES || errno === E.ENOEXEC || errno === E.EISDIR) {
       return new TsrunError('EXEC_DENIED', `exec: ${JSON.stringify(detail)}: permission denied`, { hint: 'the file is not an executable the container can run' });
     }
   }

@@ -4,7 +4,6 @@
  * 0x1f (native/init/plan.c is the reader; the two change together).
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Ctx } from '../context.js';
 import type { Container } from '../containers/record.js';
@@ -16,6 +15,7 @@ import { fsOps, type FsOp } from './mounts.js';
 import { cgroupFsOps, hostDeviceOps } from './host-mounts.js';
 import { fileURLToPath } from 'node:url';
 import { resolveUser } from './user.js';
+import { kernelAtLeast } from '../util/builtins.js';
 
 /** bin/tsrun, from dist/src/runtime/plan.js (and the bundle, at the same depth): what --rm's monitor runs. */
 const TSRUN_BIN = fileURLToPath(new URL('../../../bin/tsrun', import.meta.url));
@@ -119,8 +119,7 @@ function addOp(w: PlanWriter, o: FsOp): void {
  * behind, which refuses the next mount (a restart), so that goes first.
  */
 function volatileOverlay(dir: string): boolean {
-  const [major = 0, minor = 0] = os.release().split('.').map((x) => Number.parseInt(x, 10));
-  if (major < 5 || (major === 5 && minor < 10)) return false; // volatile is Linux 5.10+
+  if (!kernelAtLeast('5.10')) return false; // volatile is Linux 5.10+
   const incompat = path.join(dir, 'work', 'work', 'incompat');
   if (fs.existsSync(incompat)) fs.rmSync(incompat, { recursive: true, force: true }); // only a restart has one
   return true;

@@ -4,8 +4,8 @@
  * kernel) is decided here; tsrun-init only hands the result to libseccomp.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import { TsrunError } from '../util/errors.js';
+import { kernelAtLeast } from '../util/builtins.js';
 
 export interface SeccompArg {
   index: number;
@@ -75,13 +75,6 @@ const OPS: Record<string, number> = {
 function hostArches(): string[] {
   const m: Record<string, string[]> = { x64: ['amd64', 'x86', 'x32'], arm64: ['arm64', 'arm'], s390x: ['s390x', 's390'], ppc64: ['ppc64le'], riscv64: ['riscv64'] };
   return m[process.arch] ?? [process.arch];
-}
-
-function kernelAtLeast(min: string): boolean {
-  const parse = (v: string) => v.split(/[.-]/).slice(0, 2).map((x) => Number.parseInt(x, 10) || 0);
-  const [a, b] = parse(os.release());
-  const [c, d] = parse(min);
-  return a! > c! || (a === c && b! >= d!);
 }
 
 function applies(rule: SeccompRule, caps: Set<string>, arches: string[]): boolean {

@@ -42,3 +42,21 @@ export function randomHex(bytes: number): string {
 export function randomInt(n: number): number {
   return randomBytes(4).readUInt32LE(0) % n;
 }
+
+/** node:os, on first use (loading it costs ~0.1 ms of every command that reaches a module importing it). */
+export function os(): typeof import('node:os') {
+  return process.getBuiltinModule('node:os');
+}
+
+let release: [number, number] | undefined;
+
+/** The running kernel is at least `version` ("5.10", "4.8.0"): /proc/sys/kernel/osrelease, read once. */
+export function kernelAtLeast(version: string): boolean {
+  const parse = (v: string): [number, number] => {
+    const [a = 0, b = 0] = v.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
+    return [a, b];
+  };
+  release ??= parse(fs.readFileSync('/proc/sys/kernel/osrelease', 'latin1'));
+  const [c, d] = parse(version);
+  return release[0] > c || (release[0] === c && release[1] >= d);
+}

@@ -148,7 +148,7 @@ describe('tsrun run', () => {
 
   it('create then start -a runs the created container; start refuses a running one', () => {
     const id = tsrunOk(t().root, ['create', '--name', 'c1', 'busybox', 'sh', '-c', 'echo started; exit 6']).trim();
-    assert.equal(JSON.parse(fs.readFileSync(path.join(t().root, 'containers', id, 'state.json'), 'utf8')).status, 'created');
+    assert.equal(JSON.parse(tsrunOk(t().root, ['inspect', id]))[0].State.Status, 'created');
     const r = tsrun(t().root, ['start', '-a', 'c1']);
     assert.equal(r.code, 6);
     assert.equal(r.stdout, 'started\n');
