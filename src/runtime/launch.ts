@@ -166,10 +166,10 @@ export class PendingLaunch {
    * error goes on.
    */
   async complete(plan: Buffer | (() => Buffer)): Promise<Launched> {
-    // signals sent to tsrun reach the container through the monitor, from the moment it exists
-    // (the launcher blocks them first thing and queues them until the container runs)
+    // signals sent to tsrun reach the container through the monitor (the launcher blocks them first
+    // thing and queues them until the container runs). Installed once the plan is out: until then a
+    // signal ends tsrun, and the launcher, which then never gets its plan, gives up with it.
     const forward = (sig: NodeJS.Signals) => this.kill(sig);
-    if (!this.detach) for (const s of FORWARD) process.on(s, forward);
     const stopForwarding = () => {
       for (const s of FORWARD) process.off(s, forward);
     };
@@ -182,6 +182,7 @@ export class PendingLaunch {
         this.closePlan();
       }
       mark('plan sent');
+      if (!this.detach) for (const s of FORWARD) process.on(s, forward);
       line = readStatusLine(this.statusFd);
       mark('status read');
     } catch (err) {
