@@ -148,6 +148,10 @@ void set_lo_up(int sync);
    reachable; returns -1 with errno, *step and *detail set. load_prepared_seccomp loads it. */
 int prepare_seccomp(const struct plan *p, const char **step, const char **detail);
 void load_prepared_seccomp(int sync);
+/* run: the monitor prepares the filter and hands its bytes to the container process, which has
+   left the host's filesystem by then (pivot_root before the plan arrives) */
+void prepared_seccomp_bytes(const void **buf, size_t *len);
+int take_prepared_seccomp(const char *buf, size_t len);
 
 /* confine.c: rlimits, capabilities, no_new_privs, seccomp, ids. */
 void apply_rlimits(const struct plan *p, int sync);

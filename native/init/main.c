@@ -217,10 +217,11 @@ static void child_join_cgroup(char **procs, size_t n, int sync)
 
 /*
  * The container process. It is forked once the plan's early block is in
- * (run_main): with it, it joins its cgroup and sets up its filesystem (the
- * overlay alone is ~1 ms of overlayfs probing the upper dir) while tsrun is
- * still building the rest of the plan (confinement and process); then it
- * reads that rest, as the monitor forwards it.
+ * (run_main): with it, it joins its cgroup and sets up its filesystem, up to
+ * and including pivot_root (the overlay alone is ~1 ms of overlayfs probing
+ * the upper dir), while tsrun is still building the rest of the plan
+ * (confinement and process); then it reads that rest, with the seccomp
+ * filter the monitor prepared, as the monitor forwards them.
  */
 static _Noreturn void run_child(struct plan *p, int plan_fd, int sync, int out, int err)
 {
@@ -237,14 +238,19 @@ static _Noreturn void run_child(struct plan *p, int plan_fd, int sync, int out, 
   if (p->lo_up)
     set_lo_up(sync);
   setup_rootfs(p, sync);
+  pivot_to_rootfs(p, sync);
+  /* from the monitor: u32 length, the rest of the plan, then the prepared seccomp filter */
   char perr[256];
   struct planbuf b = { 0 };
-  if (planbuf_read_rest(plan_fd, &b, perr, sizeof perr) < 0 || plan_parse(b.data, b.len, p, perr, sizeof perr) < 0 ||
-      plan_check(p, perr, sizeof perr) < 0)
+  uint32_t planlen = 0;
+  if (planbuf_read_rest(plan_fd, &b, perr, sizeof perr) < 0 || b.len < sizeof planlen)
+    _exit(125); /* the monitor reports why */
+  memcpy(&planlen, b.data, sizeof planlen);
+  char *rest = b.data + sizeof planlen;
+  if (planlen > b.len - sizeof planlen || plan_parse(rest, planlen, p, perr, sizeof perr) < 0 || plan_check(p, perr, sizeof perr) < 0)
     _exit(125); /* the monitor parsed the same bytes first and reports why */
-  const char *step, *detail;
-  if (prepare_seccomp(p, &step, &detail) < 0)
-    child_fail(sync, step, detail);
+  if (take_prepared_seccomp(rest + planlen, b.len - sizeof planlen - planlen) < 0)
+    child_fail(sync, "seccomp filter from the monitor", NULL);
   if (p->tty) { /* the monitor made output pipes before it knew */
     close(out);
     close(err);
@@ -255,7 +261,6 @@ static _Noreturn void run_child(struct plan *p, int plan_fd, int sync, int out, 
   stdio_for_child(p, out, err);
   if (p->detach && !p->tty)
     setsid();
-  pivot_to_rootfs(p, sync); /* after prepare_seccomp: its cache is a host path */
   if (p->tty)
     setup_child_tty(sync, &ws, true);
   apply_rlimits(p, sync);
@@ -346,24 +351,44 @@ static int run_main(struct plan *p, struct planbuf *b)
   close(errp[1]);
   close(fwd[0]);
   char err[256];
+  const char *step = "plan", *detail = err;
   int rc = planbuf_read_rest(PLAN_FD, b, err, sizeof err);
+  char *rest = b->data + b->early_len + 1;
+  size_t restlen = rc == 0 ? b->len - b->early_len - 1 : 0;
+  /* parsing works in place: the child gets a copy of the bytes as they came */
+  char *copy = rc == 0 ? malloc(restlen ? restlen : 1) : NULL;
+  if (rc == 0 && !copy) {
+    rc = -ENOMEM;
+    snprintf(err, sizeof err, "out of memory");
+  }
   if (rc == 0) {
-    char *rest = b->data + b->early_len + 1;
-    size_t restlen = b->len - b->early_len - 1;
-    write_all(fwd[1], rest, restlen); /* a child that failed already has reported: await_child */
+    memcpy(copy, rest, restlen);
     rc = plan_parse(rest, restlen, p, err, sizeof err);
   }
-  close(fwd[1]);
   if (rc == 0)
     rc = plan_check(p, err, sizeof err);
   if (rc == 0 && p->exec_mode) {
     rc = -EINVAL;
     snprintf(err, sizeof err, "an exec plan for a run launch");
   }
+  /* the filter is compiled (or read from its cache) here: the child has left the host's filesystem */
+  if (rc == 0 && prepare_seccomp(p, &step, &detail) < 0)
+    rc = -errno;
+  if (rc == 0) {
+    uint32_t planlen = (uint32_t)restlen;
+    const void *filter;
+    size_t filterlen;
+    prepared_seccomp_bytes(&filter, &filterlen);
+    /* a child that failed already has reported: await_child reads it */
+    if (write_all(fwd[1], &planlen, sizeof planlen) == 0 && write_all(fwd[1], copy, restlen) == 0)
+      write_all(fwd[1], filter, filterlen);
+  }
+  close(fwd[1]);
+  free(copy);
   if (rc < 0) {
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    status_err("plan", -rc, err);
+    status_err(step, -rc, detail);
     return 125;
   }
   if (p->tty) {

@@ -248,6 +248,28 @@ int prepare_seccomp(const struct plan *p, const char **step, const char **detail
   return 0;
 }
 
+/* The prepared filter as bytes (none: len 0), for the monitor to hand to the container process. */
+void prepared_seccomp_bytes(const void **buf, size_t *len)
+{
+  *buf = prepared.filter;
+  *len = prepared.filter ? prepared.len * sizeof(struct sock_filter) : 0;
+}
+
+/* The container process's side: a filter prepared by the monitor. Returns -1 on a malformed one. */
+int take_prepared_seccomp(const char *buf, size_t len)
+{
+  if (len == 0)
+    return 0;
+  if (len % sizeof(struct sock_filter) || len / sizeof(struct sock_filter) > MAX_INSNS)
+    return -1;
+  prepared.filter = malloc(len);
+  if (!prepared.filter)
+    return -1;
+  memcpy(prepared.filter, buf, len);
+  prepared.len = (unsigned short)(len / sizeof(struct sock_filter));
+  return 0;
+}
+
 void load_prepared_seccomp(int sync)
 {
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prepared) < 0)
