@@ -217,11 +217,9 @@ export class PendingLaunch {
   }
 }
 
-/** Spawn, early block, plan: the whole launch when nothing was prepared before (exec, start). */
-export async function launch(plan: Buffer | (() => Buffer), opts: { detach: boolean; early?: Buffer }): Promise<Launched> {
-  const l = new PendingLaunch(opts.detach);
-  if (opts.early) l.early(opts.early);
-  return l.complete(plan);
+/** Spawn and plan in one go, with an empty early block (exec). */
+export async function launch(plan: Buffer | (() => Buffer), opts: { detach: boolean }): Promise<Launched> {
+  return new PendingLaunch(opts.detach).complete(plan);
 }
 
 /** All of data. A launcher that died early gets EPIPE: it reports through the status line. */
