@@ -21,6 +21,7 @@
         "native/addon/overlay.c",
         "native/addon/xattr.c",
         "native/addon/spawn.c",
+        "native/addon/readroot.c",
       ],
       "variables": {
         # push's gzip (gzipDeflate, native/addon/gzip.c) needs libdeflate (Debian libdeflate-dev,

@@ -50,6 +50,13 @@ export interface NativeAddon {
    * new session.
    */
   spawnLauncher(path: string, detach: boolean): { pid: number; planFd: number; statusFd: number };
+  /**
+   * A file of a directory tree as a chroot into it would see it (openat2
+   * RESOLVE_IN_ROOT): null when absent, false when something else is there
+   * (a directory, a whiteout) or it is larger than maxBytes. Throws ENOSYS
+   * before Linux 5.6.
+   */
+  readFileInRoot(root: string, path: string, maxBytes: number): Buffer | null | false;
   /** waitpid(2) on a child of ours: null while it runs (block=false), else how it ended. */
   waitpid(pid: number, block: boolean): { code?: number; signal?: number } | null;
   /** Absolute path of the tsrun-init launcher executable built next to the addon. */

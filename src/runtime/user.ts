@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import { resolveInRoot } from '../util/paths.js';
 import { TsrunError } from '../util/errors.js';
+import { native } from '../native.js';
 
 export interface ExecUser {
   uid: number;
@@ -15,19 +16,38 @@ export interface ExecUser {
   home: string;
 }
 
+const MAX_FILE = 4 << 20; // an absurd passwd is treated as absent rather than read
+
+/**
+ * `file` as the container sees it: from the first of dirs (upper first) that
+ * has anything at that path. Something other than a regular file there (a
+ * whiteout, a directory) hides the layers below: then there is no file.
+ */
 function readInLayers(dirs: string[], file: string): string | undefined {
   for (const d of dirs) {
+    let found: Buffer | string | null | false;
     try {
-      const p = resolveInRoot(d, file);
-      const st = fs.statSync(p, { throwIfNoEntry: false }); // usually absent from the upper dir: no exception for that
-      if (!st?.isFile()) continue;
-      if (st.size > 4 << 20) return undefined; // absurd passwd: treat as absent rather than read it
-      return fs.readFileSync(p, 'utf8');
+      // the kernel resolves inside d (openat2 RESOLVE_IN_ROOT): one call per layer
+      found = native().readFileInRoot(d, file, MAX_FILE);
     } catch {
-      /* not in this layer */
+      found = readByWalk(d, file); // no openat2 (Linux < 5.6): the walk in JS
     }
+    if (found === false) return undefined;
+    if (found !== null) return found.toString('utf8');
   }
   return undefined;
+}
+
+function readByWalk(dir: string, file: string): string | null | false {
+  try {
+    const p = resolveInRoot(dir, file);
+    const st = fs.lstatSync(p, { throwIfNoEntry: false });
+    if (!st) return null;
+    if (!st.isFile() || st.size > MAX_FILE) return false;
+    return fs.readFileSync(p, 'utf8');
+  } catch {
+    return null;
+  }
 }
 
 const isId = (s: string) => /^\d+$/.test(s) && Number(s) <= 0xfffffffe;
