@@ -15,6 +15,7 @@
 // The bundle has the same depth below the repo as dist/src/<area>/*.js, so
 // paths computed from import.meta.url (../../../bin/tsrun, build/Release) hold.
 import { build } from 'esbuild';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,6 +92,17 @@ const builtinsOnce = {
   },
 };
 
+/**
+ * An id of docker's default seccomp profile and of the code that compiles it
+ * (a hash of their tsc output): the name under which runtime/seccomp-records.ts
+ * caches the compiled records. Any change to either gives a new name.
+ */
+function seccompProfileId() {
+  const h = crypto.createHash('sha256');
+  for (const f of ['seccomp.js', 'seccomp-default.js', 'seccomp-records.js', 'caps.js']) h.update(fs.readFileSync(path.join(repo, 'dist', 'src', 'runtime', f)));
+  return h.digest('hex').slice(0, 16);
+}
+
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = path.join(repo, 'dist', 'bundle', 'cli');
 const tmp = `${outdir}.tmp-${process.pid}`;
@@ -107,7 +119,7 @@ await build({
   // smaller to read and compile; names are kept, so stack traces (--debug) still read well
   minifyWhitespace: true,
   charset: 'ascii',
-  define: { 'import.meta.url': '__tsrunImportMetaUrl' },
+  define: { 'import.meta.url': '__tsrunImportMetaUrl', __TSRUN_SECCOMP_PROFILE_ID: JSON.stringify(seccompProfileId()) },
   // written as the CommonJS function bin/tsrun compiles, so it need not build a concatenated
   // copy of the bundle (~350 KB more of young heap: one scavenge more per command)
   banner: { js: `${CJS_WRAPPER}var __tsrunImportMetaUrl = require('node:url').pathToFileURL(__filename).href;` },

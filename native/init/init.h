@@ -5,9 +5,10 @@
  * Protocol with tsrun (the only one; src/runtime/launch.ts is the other side):
  *   fd 3  the plan: "key=value\0" records, read to EOF (plan.c). It starts with an early
  *         block ended by an empty record ("\0"): for run, what the container process
- *         needs to set up its namespaces and filesystem (clone, cgroup, the overlay's
- *         rootfs/upper/work/lower/ovl, op, readonly, hostname, lo), sent as soon as
- *         it is known; empty for exec.
+ *         needs to set up its namespaces and filesystem, its first record "clone=FLAGS"
+ *         written as tsrun spawns the launcher, the rest (cgroup, the overlay's
+ *         rootfs/upper/work/lower/ovl, op, readonly, hostname, lo) as soon as it is
+ *         known; empty for exec.
  *   fd 4  status: one line, "ok\tPID\n" once the container process has exec'd,
  *         or "err\tSTEP\tERRNO\tDETAIL\n" when a step failed (nothing ran)
  * Exit status: the container's (status, or 128+signal); 125 on launcher failure.
@@ -113,6 +114,7 @@ struct planbuf {
   char *data;
   size_t len, cap, early_len;
 };
+int planbuf_read_first(int fd, struct planbuf *b, size_t *first_len, char *err, size_t errlen);
 int planbuf_read_early(int fd, struct planbuf *b, char *err, size_t errlen);
 int planbuf_read_rest(int fd, struct planbuf *b, char *err, size_t errlen);
 /* add records to a plan: the early block's (from a copy), or a buffer's (parsed in place) */

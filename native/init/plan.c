@@ -322,6 +322,25 @@ int planbuf_read_early(int fd, struct planbuf *b, char *err, size_t errlen)
   }
 }
 
+/* Reads until b holds the first record (or the empty one that ends an empty early block). */
+int planbuf_read_first(int fd, struct planbuf *b, size_t *first_len, char *err, size_t errlen)
+{
+  for (size_t scanned = 0;;) {
+    for (; scanned < b->len; scanned++)
+      if (b->data[scanned] == '\0') {
+        *first_len = scanned;
+        return 0;
+      }
+    int rc = read_some(fd, b, err, errlen);
+    if (rc < 0)
+      return rc;
+    if (rc == 0) {
+      snprintf(err, errlen, "plan ends before its first record does");
+      return -EINVAL;
+    }
+  }
+}
+
 /* Reads the rest of the plan to EOF and closes fd; the rest starts at b->data + b->early_len + 1. */
 int planbuf_read_rest(int fd, struct planbuf *b, char *err, size_t errlen)
 {

@@ -12,7 +12,7 @@ import { conflict, isTsrunError } from '../util/errors.js';
 import { writeState, type Container } from './record.js';
 import { procStartTime, refresh } from './status.js';
 import { createCgroup, removeCgroup } from '../runtime/cgroups.js';
-import { runEarlyRecords, runPlan } from '../runtime/plan.js';
+import { runCloneRecord, runEarlyRecords, runPlan } from '../runtime/plan.js';
 import { PendingLaunch, type Launched } from '../runtime/launch.js';
 
 export interface Started {
@@ -43,7 +43,7 @@ export async function startContainer(ctx: Ctx, c0: Container, opts: { detach: bo
     const { dirs, procsFiles } = createCgroup(ctx, c.config.id);
     cgroupDirs = dirs;
     mark('cgroup made');
-    launcher ??= new PendingLaunch(opts.detach);
+    launcher ??= new PendingLaunch(opts.detach, runCloneRecord(c.config.host.network));
     launcher.early(runEarlyRecords(ctx, c, procsFiles));
     // from here on a tsrun killed at any moment leaves a record that `refresh` can follow
     const monitorPid = launcher.monitorPid;

@@ -90,11 +90,12 @@ function exitStatus(r: { code?: number; signal?: number } | null): number {
  * it even creates the container, so the launcher's start-up (it re-executes
  * itself from a sealed copy, ~1.3 ms) overlaps that work.
  *
- * The plan goes out in two writes: the early block (`early`: what a run's
- * container process needs first, see runEarlyRecords, or nothing for exec),
- * then the rest (`complete`). With the early block the launcher forks the
- * container process, which joins its cgroup and mounts its overlay while the
- * rest is built.
+ * The plan goes out in three writes: a run's first record (its namespaces,
+ * at spawn), the early block (`early`: what a run's container process needs
+ * first, see runEarlyRecords, or nothing for exec), then the rest
+ * (`complete`). The container process is forked with the first record (v1
+ * hosts) or the early block (v2); it joins its cgroup and sets up its
+ * filesystem while the rest is built.
  */
 export class PendingLaunch {
   readonly monitorPid: number;
@@ -106,7 +107,11 @@ export class PendingLaunch {
   private status: number | undefined;
   private readonly n = native();
 
-  constructor(private readonly detach: boolean) {
+  /** `first`: a run's first plan record (runCloneRecord), written at once. */
+  constructor(
+    private readonly detach: boolean,
+    first?: Buffer,
+  ) {
     let child: { pid: number; planFd: number; statusFd: number };
     try {
       child = this.n.spawnLauncher(this.n.initPath(), detach);
@@ -116,10 +121,11 @@ export class PendingLaunch {
     this.monitorPid = child.pid;
     this.planFd = child.planFd;
     this.statusFd = child.statusFd;
+    if (first) writePlan(this.planFd, first);
     mark('spawned');
   }
 
-  /** The early block: records, then the empty record that ends it. Sent at most once. */
+  /** The (rest of the) early block: records, then the empty record that ends it. Sent at most once. */
   early(records: Buffer): void {
     if (this.earlySent) return;
     this.earlySent = true;

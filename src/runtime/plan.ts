@@ -9,8 +9,8 @@ import type { Ctx } from '../context.js';
 import type { Container } from '../containers/record.js';
 import { TsrunError } from '../util/errors.js';
 import { capabilitySet, capMask } from './caps.js';
-import { compileSeccomp, readSeccompFile, type CompiledSeccomp } from './seccomp.js';
-import { DEFAULT_SECCOMP_PROFILE } from './seccomp-default.js';
+import { compileSeccomp, readSeccompFile } from './seccomp.js';
+import { defaultSeccompRecords, seccompRecords } from './seccomp-records.js';
 import { fsOps, type FsOp } from './mounts.js';
 import { cgroupFsOps, hostDeviceOps } from './host-mounts.js';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +21,6 @@ import { kernelAtLeast } from '../util/builtins.js';
 const TSRUN_BIN = fileURLToPath(new URL('../../../bin/tsrun', import.meta.url));
 
 const SEP = '\x1f';
-const SECCOMP_CACHE_DIR = '/run/tsrun/seccomp';
 const CLONE = { NEWNS: 0x20000, NEWCGROUP: 0x2000000, NEWUTS: 0x4000000, NEWIPC: 0x8000000, NEWPID: 0x20000000, NEWNET: 0x40000000 };
 
 /** RLIMIT_* numbers (x86_64/arm64 generic) for docker's --ulimit names. */
@@ -66,32 +65,13 @@ export function layerDirs(ctx: Ctx, c: Container): string[] {
   return [path.join(c.dir, 'upper'), ...c.config.layers.map((l) => ctx.layers.diffDir(l)).reverse()];
 }
 
-/**
- * The seccomp records in one pass. Docker's profile is ~350 rules, and
- * PlanWriter.add's per-field checks cost ~1 ms of cold code for them; none
- * is needed: compileSeccomp admits only [a-z0-9_] syscall names, and the
- * rest are numbers.
- */
-function seccompRecords(compiled: CompiledSeccomp): string {
-  // tsrun-init keeps compiled filters in SECCOMP_CACHE_DIR (runtime state, not part of any store: see native/init/seccomp.c)
-  let out = `seccomp.default=${compiled.defaultAction}\0seccomp.cache=${SECCOMP_CACHE_DIR}\0`;
-  for (const r of compiled.rules) {
-    out += `seccomp.rule=${r.action}${SEP}${r.name}`;
-    for (const a of r.args) out += `${SEP}${a.index},${a.op},${a.v1},${a.v2}`;
-    out += '\0';
-  }
-  return out;
-}
-
 function addConfinement(w: PlanWriter, ctx: Ctx, c: Container, proc: ProcessSpec): void {
   const h = c.config.host;
   const caps = capabilitySet(h);
   w.add('caps', capMask(caps));
   if (h.noNewPrivileges) w.add('nnp', 1);
-  let compiled: CompiledSeccomp | undefined;
-  if (h.seccomp === 'default' && !h.privileged) compiled = compileSeccomp(DEFAULT_SECCOMP_PROFILE, caps);
-  else if (h.seccomp !== 'unconfined' && h.seccomp !== 'default') compiled = compileSeccomp(readSeccompFile(path.join(c.dir, h.seccomp)), caps);
-  if (compiled) w.raw(seccompRecords(compiled));
+  if (h.seccomp === 'default' && !h.privileged) w.raw(defaultSeccompRecords(caps));
+  else if (h.seccomp !== 'unconfined' && h.seccomp !== 'default') w.raw(seccompRecords(compileSeccomp(readSeccompFile(path.join(c.dir, h.seccomp)), caps)));
   for (const u of h.ulimits) {
     const n = RLIMITS[u.name];
     if (n === undefined) throw new TsrunError('USAGE', `unknown ulimit ${u.name}`);
@@ -143,7 +123,19 @@ function volatileOverlay(dir: string): boolean {
 }
 
 /**
- * The early block of a run's plan: what the container process needs to set
+ * The first record of a run's plan, "clone=FLAGS": the namespaces of the
+ * container process. tsrun writes it as it spawns the launcher, before it
+ * creates the container, so that on a cgroup v1 host the launcher forks the
+ * container process (new network namespace: 0.7-2 ms) meanwhile.
+ */
+export function runCloneRecord(network: string): Buffer {
+  let flags = CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
+  if (network !== 'host') flags |= CLONE.NEWNET;
+  return new PlanWriter().add('clone', flags).encode();
+}
+
+/**
+ * The early block of a run's plan, after its first record (runCloneRecord): what the container process needs to set
  * up its namespaces and filesystem (cgroup, root overlay, mounts, hostname).
  * The launcher forks the container process as soon as it has it, which does
  * all that while the rest of the plan (runPlan: confinement and process) is
@@ -152,9 +144,6 @@ function volatileOverlay(dir: string): boolean {
 export function runEarlyRecords(ctx: Ctx, c: Container, cgroupProcs: string[]): Buffer {
   const cfg = c.config;
   const w = new PlanWriter();
-  let flags = CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
-  if (cfg.host.network === 'none') flags |= CLONE.NEWNET;
-  w.add('clone', flags);
   for (const p of cgroupProcs) w.add('cgroup', p);
   w.add('rootfs', path.join(c.dir, 'rootfs')).add('upper', path.join(c.dir, 'upper')).add('work', path.join(c.dir, 'work'));
   const lowers = cfg.layers.length ? cfg.layers.map((l) => ctx.layers.diffDir(l)).reverse() : [path.join(c.dir, 'empty')];

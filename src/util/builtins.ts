@@ -48,15 +48,21 @@ export function os(): typeof import('node:os') {
   return process.getBuiltinModule('node:os');
 }
 
-let release: [number, number] | undefined;
+let release: string | undefined;
 
-/** The running kernel is at least `version` ("5.10", "4.8.0"): /proc/sys/kernel/osrelease, read once. */
+/** The running kernel's release ("6.18.44-…"): /proc/sys/kernel/osrelease, read once (no node:os). */
+export function kernelRelease(): string {
+  release ??= fs.readFileSync('/proc/sys/kernel/osrelease', 'latin1').trim();
+  return release;
+}
+
+/** The running kernel is at least `version` ("5.10", "4.8.0"). */
 export function kernelAtLeast(version: string): boolean {
   const parse = (v: string): [number, number] => {
     const [a = 0, b = 0] = v.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
     return [a, b];
   };
-  release ??= parse(fs.readFileSync('/proc/sys/kernel/osrelease', 'latin1'));
+  const [a, b] = parse(kernelRelease());
   const [c, d] = parse(version);
-  return release[0] > c || (release[0] === c && release[1] >= d);
+  return a > c || (a === c && b >= d);
 }
