@@ -85,4 +85,23 @@ describe('confinement', () => {
     const r = sh('mkdir /blocked && echo MADE; true', ['--security-opt', `seccomp=${profile}`]);
     assert.doesNotMatch(r.stdout, /MADE/);
   });
+
+  it('keeps the default profile compiled in /run/tsrun/seccomp, and rebuilds a damaged entry', () => {
+    const blocked = 'unshare -m true && echo UNSHARED; mkdir /ok && echo MADE';
+    const dir = '/run/tsrun/seccomp';
+    const cached = () => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.startsWith('records-') && !f.includes('.tmp')) : []);
+    for (const f of cached()) fs.rmSync(path.join(dir, f), { force: true }); // a cache: anything in it may go
+    assert.match(sh(blocked).stdout, /^MADE$/m);
+    const records = cached();
+    assert.equal(records.length, 1, 'the default records are cached');
+    for (const f of records) {
+      assert.equal(fs.statSync(path.join(dir, f)).mode & 0o077, 0, 'root-only');
+      fs.writeFileSync(path.join(dir, f), 'garbage');
+    }
+    const again = sh(blocked);
+    assert.equal(again.code, 0);
+    assert.doesNotMatch(again.stdout, /UNSHARED/, 'a damaged cache entry never loosens the filter');
+    assert.match(again.stdout, /^MADE$/m);
+    for (const f of records) assert.match(fs.readFileSync(path.join(dir, f), 'latin1'), /^seccomp\.default=/, 'rebuilt');
+  });
 });
