@@ -57,6 +57,26 @@ export function sameProcessAlive(pid: number | undefined, start: number | undefi
   return start === undefined || now === start;
 }
 
+/** The (first) child of pid: /proc/PID/task/PID/children where the kernel has it, else a scan of /proc. */
+function childOf(pid: number): number | undefined {
+  try {
+    const first = Number(fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0]);
+    return first > 0 ? first : undefined;
+  } catch {
+    /* CONFIG_PROC_CHILDREN off: look for it */
+  }
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const text = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]) === pid) return Number(name);
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
+}
+
 export function isRunning(c: Container): boolean {
   return c.state.status === 'running' || c.state.status === 'paused';
 }
@@ -78,6 +98,11 @@ function reconcile(c: Container): ContainerState | undefined {
   }
   const procAlive = sameProcessAlive(c.state.pid, c.state.pidStart);
   const monitorAlive = sameProcessAlive(c.state.monitorPid, c.state.monitorStart);
+  if (!c.state.pid && monitorAlive) {
+    // tsrun was killed after the launch but before it recorded the PID: the monitor's child is the container
+    const pid = childOf(c.state.monitorPid!);
+    if (pid) return { ...c.state, pid, pidStart: procStartTime(pid) };
+  }
   if (procAlive || monitorAlive) return undefined;
   return {
     ...c.state,
@@ -109,7 +134,7 @@ export function refresh(ctx: Ctx, c: Container): Container {
     const fresh = readContainer(ctx, c.config.id) ?? c;
     const next = reconcile(fresh);
     if (next) writeState(fresh, next);
-    if (next || fresh.state.status === 'exited') releaseCgroup(ctx, fresh.config.id);
+    if (fresh.state.status === 'exited') releaseCgroup(ctx, fresh.config.id);
     return fresh;
   } finally {
     lock.release();

@@ -203,3 +203,47 @@ test('SIGKILL of a foreground `tsrun run`: ps tells the truth and rm -f cleans e
   assert.deepEqual(mountsUnder(t.root), []);
   assert.ok(!fs.existsSync(path.join(t.root, 'containers', id)));
 });
+
+test('SIGKILL of `tsrun run` at any moment of its start: every record tells the truth, rm -f leaves nothing', async () => {
+  // the launcher is spawned before the container exists, gets its plan in three writes, and the
+  // container process is forked before the plan is whole: kill tsrun all along that way
+  const names: string[] = [];
+  for (let i = 0; i < 16; i++) {
+    const name = `k_${i}`;
+    names.push(name);
+    const child = tsrunSpawn(t.root, ['run', '--rm', '--name', name, 'busybox', 'sleep', '100']);
+    const exited = new Promise((r) => child.once('exit', r));
+    await sleep(i * 6); // 0 to 90 ms: from before the bundle is loaded to a running container
+    child.kill('SIGKILL');
+    await exited;
+  }
+  await sleep(300); // launchers that lost tsrun before the plan was whole give up
+  const rows = tsrunOk(t.root, ['ps', '-a', '--format', 'json']).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { Names: string });
+  for (const c of rows) {
+    if (!names.includes(c.Names)) continue;
+    const st = inspect(c.Names).State;
+    ids.push(inspect(c.Names).Id);
+    if (st.Running) assert.ok(alive(st.Pid), `${c.Names} says running: its process lives`);
+    else assert.ok(!st.Pid || !alive(st.Pid), `${c.Names} says ${st.Status}: no process of it lives`);
+  }
+  const ours = tsrunOk(t.root, ['ps', '-aq']).trim().split('\n').filter(Boolean);
+  if (ours.length) tsrunOk(t.root, ['rm', '-f', ...ours]);
+  await until('no container process left', () => !processesOfRoot());
+  assert.deepEqual(tsrunOk(t.root, ['ps', '-aq']).trim(), '');
+  assert.deepEqual(mountsUnder(t.root), []);
+  for (const id of ids) assert.ok(!cgroupExists(id, ctx), `cgroup of ${id.slice(0, 12)} removed`);
+});
+
+/** Whether any process has its root inside this test's store (a container of ours still alive). */
+function processesOfRoot(): boolean {
+  const real = fs.realpathSync(t.root);
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${p}/root`).startsWith(real)) return true;
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return false;
+}

@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { TSRUN, tempRoot, tsrun, tsrunOk, tsrunSpawn, importBusybox, snapshotTree, mountsUnder, type TempRoot } from '../helpers/cli.js';
 import { fakeRun, fakeCreate } from './lifecycle-fake-launcher.js';
 import { cgroupExists, cgroupPids, killCgroup, removeCgroup } from '../../src/runtime/cgroups.js';
@@ -342,4 +342,28 @@ test('every verb on an unknown container is one line, exit 125, store unchanged'
     assertRefused(args, 125, /no such container: ghost/);
   }
   assertRefused(['container', 'frobnicate'], 125, /unknown container subcommand/);
+});
+
+test('a record whose tsrun died before it saved the PID gets it from the monitor: refresh fills it in', async () => {
+  // what a tsrun killed between the launch and recording the PID leaves: running, monitor known, no PID
+  const id = tsrunOk(t.root, ['create', '--name', 'nopid', 'busybox', 'sleep', '100']).trim();
+  const fakeMonitor = spawn('sh', ['-c', 'sleep 100 & wait'], { stdio: 'ignore' });
+  try {
+    let child = '';
+    for (let i = 0; i < 100 && !child; i++) {
+      child = spawnSync('pgrep', ['-P', String(fakeMonitor.pid)]).stdout.toString().trim();
+      if (!child) await new Promise((r) => setTimeout(r, 20));
+    }
+    const stat = fs.readFileSync(`/proc/${fakeMonitor.pid}/stat`, 'utf8');
+    const monitorStart = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    fs.writeFileSync(path.join(t.root, 'containers', id, 'state.json'), JSON.stringify({ status: 'running', monitorPid: fakeMonitor.pid, monitorStart, startedAt: new Date().toISOString() }));
+    const st = JSON.parse(tsrunOk(t.root, ['inspect', 'nopid']))[0].State;
+    assert.equal(st.Running, true);
+    assert.equal(st.Pid, Number(child), 'the PID of the monitor\'s child');
+    assert.equal(JSON.parse(fs.readFileSync(path.join(t.root, 'containers', id, 'state.json'), 'utf8')).pid, Number(child), 'and it is saved');
+  } finally {
+    spawnSync('pkill', ['-KILL', '-P', String(fakeMonitor.pid)]); // the sleep first: orphaned it would be out of reach
+    fakeMonitor.kill('SIGKILL');
+    tsrun(t.root, ['rm', '-f', 'nopid']);
+  }
 });
