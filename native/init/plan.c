@@ -296,6 +296,17 @@ static int read_some(int fd, struct planbuf *b, char *err, size_t errlen)
   return r > 0;
 }
 
+/* One more read for a part of the plan not all in yet: 0, -errno, or -EINVAL at EOF. */
+static int need_more(int fd, struct planbuf *b, const char *what, char *err, size_t errlen)
+{
+  int rc = read_some(fd, b, err, errlen);
+  if (rc == 0) {
+    snprintf(err, errlen, "plan ends before its %s does", what);
+    return -EINVAL;
+  }
+  return rc < 0 ? rc : 0;
+}
+
 /*
  * Reads up to the end of the early block: the records before the first empty
  * record (a lone NUL). What was read beyond it stays in b for planbuf_rest.
@@ -312,13 +323,9 @@ int planbuf_read_early(int fd, struct planbuf *b, char *err, size_t errlen)
         }
         rec = scanned + 1;
       }
-    int rc = read_some(fd, b, err, errlen);
+    int rc = need_more(fd, b, "early block", err, errlen);
     if (rc < 0)
       return rc;
-    if (rc == 0) {
-      snprintf(err, errlen, "plan ends before its early block does");
-      return -EINVAL;
-    }
   }
 }
 
@@ -331,13 +338,9 @@ int planbuf_read_first(int fd, struct planbuf *b, size_t *first_len, char *err, 
         *first_len = scanned;
         return 0;
       }
-    int rc = read_some(fd, b, err, errlen);
+    int rc = need_more(fd, b, "first record", err, errlen);
     if (rc < 0)
       return rc;
-    if (rc == 0) {
-      snprintf(err, errlen, "plan ends before its first record does");
-      return -EINVAL;
-    }
   }
 }
 

@@ -18,6 +18,7 @@ import crypto from 'node:crypto';
 import type { Ctx } from '../context.js';
 import { syscallError, TsrunError } from '../util/errors.js';
 import { tempName, fsyncDir } from '../util/atomic.js';
+import { writeFully } from '../util/fdwrite.js';
 import { native, MNT_DETACH } from '../native.js';
 import type { Container } from '../containers/record.js';
 import { refresh } from '../containers/status.js';
@@ -31,22 +32,9 @@ function minor(rdev: number): number {
   return Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & ~0xffn));
 }
 
-/** Write everything in chunk to fd, waiting out EAGAIN on a non-blocking pipe. */
-function writeAll(fd: number, chunk: Buffer): void {
-  let off = 0;
-  while (off < chunk.length) {
-    try {
-      off += fs.writeSync(fd, chunk, off, chunk.length - off);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
-    }
-  }
-}
-
 /** Tar the tree at `root` (all of it, sorted) into fd. */
 export function tarTree(root: string, fd: number): void {
-  const w = new TarWriter((chunk) => writeAll(fd, chunk), 1 << 20);
+  const w = new TarWriter((chunk) => writeFully(fd, chunk), 1 << 20);
   walkTree(root, { mode: 'plain' }, (e) => {
     const base = {
       name: e.rel,

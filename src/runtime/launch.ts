@@ -7,6 +7,7 @@ import { mark } from '../util/trace.js';
 import fs from 'node:fs';
 import { native } from '../native.js';
 import { TsrunError } from '../util/errors.js';
+import { writeFully } from '../util/fdwrite.js';
 import { os } from '../util/builtins.js';
 
 export interface Launched {
@@ -230,15 +231,9 @@ export async function launch(plan: Buffer | (() => Buffer), opts: { detach: bool
 
 /** All of data. A launcher that died early gets EPIPE: it reports through the status line. */
 function writePlan(fd: number, data: Buffer): void {
-  let off = 0;
-  while (off < data.length) {
-    try {
-      off += fs.writeSync(fd, data, off, data.length - off);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN' || code === 'EINTR') continue;
-      if (code === 'EPIPE') return;
-      throw err;
-    }
+  try {
+    writeFully(fd, data);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
   }
 }
