@@ -47,6 +47,9 @@
       # Add new native/init/*.c files to this list.
       "sources": [
         "native/init/main.c",
+        "native/init/run.c",
+        "native/init/exec.c",
+        "native/init/cgroup.c",
         "native/init/plan.c",
         "native/init/util.c",
         "native/init/rootfs.c",

@@ -139,6 +139,27 @@ void remember_args(int argc, char **argv);
 void set_process_title(const char *title);
 
 
+/* main.c: what run.c and exec.c share. The monitor's signals (a signalfd of them); the mask
+   tsrun-init started with, for the child to restore before exec; the sync socket ('G' starts
+   the child; await_child returns its pty master or -1 once it exec'd, and exits on its error);
+   the child's stdin/out/err; the status pipe after the "ok" line. */
+int block_signals(void);
+void restore_signal_mask(void);
+void tell_child(pid_t pid, int sock, const char *msg);
+int await_child(pid_t pid, int sock);
+void stdio_for_child(const struct plan *p, int out, int err);
+void release_status(const struct plan *p);
+
+/* run.c, exec.c: the two ways a launch goes (main picks by the plan's first record). */
+int run_main(struct plan *p, struct planbuf *b, size_t first);
+int exec_main(const struct plan *p);
+
+/* cgroup.c: fork the container process (into its cgroup where the kernel can); the child's
+   move into its cgroup (a no-op when it was born there); whether the host is v2-only. */
+pid_t fork_container(const struct plan *p, unsigned long flags);
+void child_join_cgroup(char **procs, size_t n, int sync);
+bool cgroup2_host(void);
+
 /* rootfs.c: the container's root overlay, the rest of its filesystem view (all
    from the plan's early block), then pivot_root into it. */
 void mount_root_overlay(const struct plan *p, int sync);

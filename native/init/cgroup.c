@@ -1,0 +1,108 @@
+/*
+ * The container process and its cgroup: born in it (v2: clone3 with
+ * CLONE_INTO_CGROUP) or moving itself in before anything else (v1).
+ */
+#include "init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Set by fork_container when clone3 put the child in its cgroup (then it need not join). */
+static bool born_in_cgroup;
+
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#define X_CLONE_INTO_CGROUP 0x200000000ULL
+#define X_CGROUP2_SUPER_MAGIC 0x63677270
+
+/* struct clone_args up to .cgroup (CLONE_ARGS_SIZE_VER2), without <linux/sched.h>'s clash with <sched.h>. */
+struct x_clone_args {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+/*
+ * Forks the container process; born_in_cgroup says whether it was born in its cgroup.
+ * cgroup v2 (one cgroup.procs, on a cgroup2 fs): clone3 with CLONE_INTO_CGROUP
+ * (Linux 5.7+) puts it there atomically, without the migration that waits for
+ * an RCU grace period (test/integration/cgroup-v2.test.ts). Any clone3
+ * failure falls back to clone, and the child joins itself (child_join_cgroup).
+ */
+pid_t fork_container(const struct plan *p, unsigned long flags)
+{
+  born_in_cgroup = false;
+  if (p->ncgroup_procs == 1) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", p->cgroup_procs[0]);
+    char *slash = strrchr(dir, '/');
+    struct statfs sf;
+    int cfd = -1;
+    if (slash && strcmp(slash, "/cgroup.procs") == 0) {
+      *slash = '\0';
+      cfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    }
+    if (cfd >= 0 && fstatfs(cfd, &sf) == 0 && sf.f_type == X_CGROUP2_SUPER_MAGIC) {
+      struct x_clone_args a = { .flags = flags | X_CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)cfd };
+      pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof a);
+      if (pid >= 0) {
+        close(cfd);
+        born_in_cgroup = true; /* in the parent and in the child */
+        return pid;
+      }
+    }
+    if (cfd >= 0)
+      close(cfd);
+  }
+  return (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+}
+
+#define X_CGROUP_SUPER_MAGIC 0x27e0eb
+
+/*
+ * The child moves itself into its cgroup, first thing: in each cgroup v1
+ * hierarchy it writes "0" (itself) to the `tasks` file. A thread moving
+ * itself is the one move for which the kernel skips the global
+ * cgroup_threadgroup_rwsem (cgroup_procs_write_start), whose write side
+ * waits out an RCU grace period: 4-25 ms on this machine when another
+ * process (the monitor, as before) writes the child's PID to cgroup.procs,
+ * against ~0.1 ms. The child is single-threaded, so moving the thread moves
+ * the process, and all it forks and execs is born inside.
+ * v2: the clone3(CLONE_INTO_CGROUP) of fork_container already put it there;
+ * should that have failed, it writes "0" to cgroup.procs (the slow move).
+ */
+void child_join_cgroup(char **procs, size_t n, int sync)
+{
+  if (born_in_cgroup)
+    return;
+  for (size_t i = 0; i < n; i++) {
+    char file[4200];
+    snprintf(file, sizeof file, "%s", procs[i]);
+    char *slash = strrchr(file, '/');
+    struct statfs sf;
+    if (slash && strcmp(slash, "/cgroup.procs") == 0) {
+      *slash = '\0';
+      if (statfs(file, &sf) == 0 && sf.f_type == X_CGROUP_SUPER_MAGIC)
+        strcpy(slash, "/tasks");
+      else
+        *slash = '/';
+    }
+    int fd = open(file, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write_all(fd, "0", 1) < 0)
+      child_fail(sync, "join cgroup", procs[i]);
+    close(fd);
+  }
+}
+
+/* A v2-only host: /sys/fs/cgroup is the cgroup2 hierarchy (as src/runtime/cgroups.ts decides). */
+bool cgroup2_host(void)
+{
+  struct statfs sf;
+  return statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == X_CGROUP2_SUPER_MAGIC;
+}
+
