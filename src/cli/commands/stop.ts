@@ -2,18 +2,27 @@ import type { Command } from 'commander';
 import { action, eachContainer, parseIntOption } from '../common.js';
 import { stopContainer } from '../../containers/stop.js';
 import { parseSignal } from '../../containers/kill.js';
+import type { Ctx } from '../../context.js';
+import type { Container } from '../../containers/record.js';
 
-export function register(program: Command): void {
+type StopFn = (ctx: Ctx, c: Container, opts: { timeout?: number; signal?: string }) => Promise<unknown>;
+
+/** `stop` and `restart`: docker's -t and -s, then `fn` on each container. */
+export function stopLikeCommand(program: Command, name: string, description: string, fn: StopFn): void {
   program
-    .command('stop')
-    .description('Stop one or more running containers')
+    .command(name)
+    .description(description)
     .argument('<container...>', 'CONTAINER (name or ID)')
     .option('-t, --time <seconds>', 'seconds to wait before killing the container', parseIntOption('--time'))
     .option('-s, --signal <signal>', 'signal to send to the container')
     .action(
       action(async (refs: string[], opts: { time?: number; signal?: string }, cmd: Command) => {
         if (opts.signal) parseSignal(opts.signal); // bad input fails before anything is touched
-        await eachContainer(cmd, refs, (ctx, c) => stopContainer(ctx, c, { timeout: opts.time, signal: opts.signal }));
+        await eachContainer(cmd, refs, (ctx, c) => fn(ctx, c, { timeout: opts.time, signal: opts.signal }));
       }),
     );
+}
+
+export function register(program: Command): void {
+  stopLikeCommand(program, 'stop', 'Stop one or more running containers', stopContainer);
 }
