@@ -13,6 +13,7 @@ import { tempRoot, tsrun, tsrunOk, tsrunSpawn, importBusybox, mountsUnder, snaps
 import { cgroupExists, cgroupPids, killCgroup, removeCgroup } from '../../src/runtime/cgroups.js';
 import { procState } from '../../src/containers/status.js';
 import { openCtx, type Ctx } from '../../src/context.js';
+import { sleep, until } from '../helpers/wait.js';
 
 let t: TempRoot;
 let ctx: Ctx;
@@ -37,15 +38,7 @@ after(() => {
   t.cleanup();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, fn: () => boolean, ms = 10000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 function runD(args: string[]): string {
   const id = tsrunOk(t.root, ['run', '-d', ...args]).trim();

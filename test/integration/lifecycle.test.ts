@@ -16,6 +16,7 @@ import { fakeRun, fakeCreate } from './lifecycle-fake-launcher.js';
 import { cgroupExists, cgroupPids, killCgroup, removeCgroup } from '../../src/runtime/cgroups.js';
 import { procState } from '../../src/containers/status.js';
 import { openCtx, type Ctx } from '../../src/context.js';
+import { sleep, until } from '../helpers/wait.js';
 
 let t: TempRoot;
 let ctx: Ctx;
@@ -52,15 +53,7 @@ async function run(argv: string[], name?: string) {
   return r;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, fn: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 function alive(pid: number): boolean {
   const s = procState(pid);
@@ -350,10 +343,7 @@ test('a record whose tsrun died before it saved the PID gets it from the monitor
   const fakeMonitor = spawn('sh', ['-c', 'sleep 100 & wait'], { stdio: 'ignore' });
   try {
     let child = '';
-    for (let i = 0; i < 100 && !child; i++) {
-      child = spawnSync('pgrep', ['-P', String(fakeMonitor.pid)]).stdout.toString().trim();
-      if (!child) await new Promise((r) => setTimeout(r, 20));
-    }
+    await until('the fake monitor\'s child', () => !!(child = spawnSync('pgrep', ['-P', String(fakeMonitor.pid)]).stdout.toString().trim()));
     const stat = fs.readFileSync(`/proc/${fakeMonitor.pid}/stat`, 'utf8');
     const monitorStart = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
     fs.writeFileSync(path.join(t.root, 'containers', id, 'state.json'), JSON.stringify({ status: 'running', monitorPid: fakeMonitor.pid, monitorStart, startedAt: new Date().toISOString() }));

@@ -23,6 +23,7 @@ import {
 import { procState } from '../../src/containers/status.js';
 import { openCtx, type Ctx } from '../../src/context.js';
 import os from 'node:os';
+import { until } from '../helpers/wait.js';
 
 const parent = `/tsrun-unit-${process.pid}`;
 process.env.TSRUN_CGROUP_PARENT = parent;
@@ -36,13 +37,6 @@ function sleeper(): ChildProcess {
   return p;
 }
 
-async function until(what: string, fn: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Parent dirs (TSRUN_CGROUP_PARENT) of every hierarchy. */
 function parentDirs(): string[] {
