@@ -6,9 +6,9 @@
  * For start-up speed only the module of the command being run is imported;
  * `tsrun --help` imports them all.
  */
-import { mark } from '../util/trace.js';
 import { Command, CommanderError } from 'commander';
 import { TsrunError, EXIT, isTsrunError } from '../util/errors.js';
+import { mark } from '../util/trace.js';
 
 /** command name → module under ./commands/ (each exports `register(program)`). */
 const COMMANDS: Record<string, string> = {

@@ -5,7 +5,6 @@
  * under the shared gc lock (rmi cannot collect the image's layers mid-way)
  * and the names lock (two creates cannot take the same name).
  */
-import { mark } from '../util/trace.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Ctx } from '../context.js';
@@ -20,6 +19,7 @@ import { randomName, validName } from './names.js';
 import { mergeEnv, parseEnv, parseSecurityOpts, parseTmpfs, parseUlimit, parseVolume, validateCaps, type RunFlags } from './options.js';
 import { mountTargets } from '../runtime/mounts.js';
 import { compileSeccomp, readSeccompFile } from '../runtime/seccomp.js';
+import { mark } from '../util/trace.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 

@@ -4,7 +4,6 @@
  * the plan to tsrun-init, record the PIDs (with start times, so a reused PID
  * is never mistaken for the container).
  */
-import { mark } from '../util/trace.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Ctx } from '../context.js';
@@ -14,6 +13,7 @@ import { procStartTime, refresh } from './status.js';
 import { createCgroup, removeCgroup } from '../runtime/cgroups.js';
 import { runCloneRecord, runEarlyRecords, runPlan } from '../runtime/plan.js';
 import { PendingLaunch, type Launched } from '../runtime/launch.js';
+import { mark } from '../util/trace.js';
 
 export interface Started {
   container: Container;

@@ -7,10 +7,10 @@
  * for run, so the container's stdout stays clean): "Unable to find image …
  * locally", then the Digest/Status lines.
  */
-import { mark } from '../util/trace.js';
 import type { Ctx } from '../context.js';
 import type { Image } from '../images/store.js';
 import { TsrunError } from '../util/errors.js';
+import { mark } from '../util/trace.js';
 
 export type PullPolicy = 'missing' | 'always' | 'never';
 

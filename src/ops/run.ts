@@ -2,8 +2,6 @@
  * run = create + start + (wait + --rm cleanup), or -d: start and return the ID.
  * The container's exit status becomes tsrun's.
  */
-import { mark } from '../util/trace.js';
-import fs from 'node:fs';
 import type { Ctx } from '../context.js';
 import { resolveImageForRun, parsePullPolicy } from './run-image.js';
 import { createContainer } from '../containers/create.js';
@@ -12,6 +10,7 @@ import { readContainer, type Container } from '../containers/record.js';
 import type { RunFlags } from '../containers/options.js';
 import { PendingLaunch } from '../runtime/launch.js';
 import { runCloneRecord } from '../runtime/plan.js';
+import { mark } from '../util/trace.js';
 
 export interface RunResult {
   id: string;
@@ -35,15 +34,9 @@ async function autoRemove(ctx: Ctx, c: Container): Promise<void> {
  * error) falls back to the general removal.
  */
 async function removeAfterExit(ctx: Ctx, c: Container, cgroupDirs: string[]): Promise<void> {
-  const { removeDir } = await import('../containers/rm.js');
+  const [{ removeDir }, { removeCgroupDirs }] = await Promise.all([import('../containers/rm.js'), import('../runtime/cgroups.js')]);
   try {
-    for (const dir of cgroupDirs) {
-      try {
-        fs.rmdirSync(dir);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
-    }
+    removeCgroupDirs(cgroupDirs, 0); // busy: the general removal below waits for it
     removeDir(ctx, c.dir);
   } catch {
     await autoRemove(ctx, c);

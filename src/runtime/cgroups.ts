@@ -311,9 +311,13 @@ export function killCgroup(id: string, signal: NodeJS.Signals | number, ctx: Ctx
 
 /** Remove the container's cgroup dirs; tolerates missing dirs, retries briefly while busy (processes still dying). */
 export function removeCgroup(id: string, ctx: Ctx, timeoutMs = 3000): void {
-  const layout = cgroupDirs(id, ctx);
+  removeCgroupDirs(cgroupDirs(id, ctx).dirs, timeoutMs);
+}
+
+/** rmdir a container's cgroup dirs, waiting up to timeoutMs while one is busy (v1 may still count a dying task). */
+export function removeCgroupDirs(dirs: string[], timeoutMs: number): void {
   const deadline = Date.now() + timeoutMs;
-  for (const dir of layout.dirs) {
+  for (const dir of dirs) {
     for (;;) {
       try {
         fs.rmdirSync(dir);

@@ -3,12 +3,12 @@
  * place that speaks the launcher's protocol (see native/init/init.h):
  * fd 3 carries the plan in, fd 4 the status out.
  */
-import { mark } from '../util/trace.js';
 import fs from 'node:fs';
 import { native } from '../native.js';
 import { TsrunError } from '../util/errors.js';
 import { writeFully } from '../util/fdwrite.js';
 import { os } from '../util/builtins.js';
+import { mark } from '../util/trace.js';
 
 export interface Launched {
   /** Host PID of the container process (or exec'd process). */
