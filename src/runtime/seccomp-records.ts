@@ -56,13 +56,13 @@ export function defaultSeccompRecords(caps: string[]): string {
   }
   const text = seccompRecords(compileSeccomp(DEFAULT_SECCOMP_PROFILE, caps));
   if (file) {
+    const tmp = `${file}.tmp-${process.pid}-${randomHex(4)}`;
     try {
       fs.mkdirSync(SECCOMP_CACHE_DIR, { recursive: true, mode: 0o700 });
-      const tmp = `${file}.tmp-${process.pid}-${randomHex(4)}`;
       fs.writeFileSync(tmp, text, { encoding: 'latin1', mode: 0o600, flag: 'wx' });
       fs.renameSync(tmp, file);
     } catch {
-      /* read-only /run: compile every time */
+      fs.rmSync(tmp, { force: true }); // a full or read-only /run: compile every time, leave nothing
     }
   }
   return text;
