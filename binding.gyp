@@ -58,6 +58,7 @@
         "native/init/monitor.c",
         "native/init/init1.c",
         "native/init/seccomp.c",
+        "native/init/devices.c",
       ],
       "cflags": ["-Wall", "-Wextra", "-D_GNU_SOURCE"],
       "cflags_c": ["-O2"],

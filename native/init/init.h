@@ -61,6 +61,14 @@ struct sc_rule {
   struct sc_arg args[6];
 };
 
+/* One allowed device access (devices.c): type 'a' (any, with any numbers and access), 'b' or 'c';
+   major and minor -1 for any; access a set of BPF_DEVCG_ACC_* bits (mknod 1, read 2, write 4). */
+struct devrule {
+  char type;
+  int major, minor;
+  unsigned access;
+};
+
 struct plan {
   bool exec_mode;
   /* run mode */
@@ -73,6 +81,12 @@ struct plan {
   struct op *ops;
   size_t nops;
   bool readonly_rootfs;
+  /* the device policy: every device (devices_all, --privileged), or only devrules on the cgroup
+     dir devices_dir (a v1 devices hierarchy's or the v2 one) */
+  bool devices_all;
+  char *devices_dir;
+  struct devrule *devrules;
+  size_t ndevrules;
   char *hostname;
   bool lo_up;
   char *exit_file;
@@ -159,6 +173,10 @@ int exec_main(const struct plan *p);
 pid_t fork_container(const struct plan *p, unsigned long flags);
 void child_join_cgroup(char **procs, size_t n, int sync);
 bool cgroup2_host(void);
+
+/* devices.c: the plan's device rules on the container's cgroup (v1 files or a v2 BPF program),
+   applied by the monitor before the container process can open anything; 0 or -errno, err set. */
+int apply_device_rules(const struct plan *p, char *err, size_t errlen);
 
 /* rootfs.c: the container's root overlay, the rest of its filesystem view (all
    from the plan's early block), then pivot_root into it. */

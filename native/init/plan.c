@@ -153,6 +153,34 @@ static int parse_rule(struct plan *p, char *v)
   return 0;
 }
 
+/* "TYPE MAJOR MINOR ACCESS" (0x1f between): a|b|c, a number or * for each of the two, letters of rwm */
+static int parse_devrule(struct plan *p, char *v)
+{
+  char *f[4];
+  if (split(v, f, 4) != 4 || strlen(f[0]) != 1 || !strchr("abc", f[0][0]) || !*f[3])
+    return -1;
+  int nums[2];
+  for (int i = 0; i < 2; i++) {
+    uint64_t n;
+    if (strcmp(f[1 + i], "*") == 0)
+      nums[i] = -1;
+    else if (num(f[1 + i], &n, 10) || n > 0xfffffff)
+      return -1;
+    else
+      nums[i] = (int)n;
+  }
+  unsigned access = 0;
+  for (const char *c = f[3]; *c; c++) {
+    unsigned bit = *c == 'm' ? 1u : *c == 'r' ? 2u : *c == 'w' ? 4u : 0u;
+    if (!bit || (access & bit))
+      return -1;
+    access |= bit;
+  }
+  p->devrules = push(p->devrules, &p->ndevrules, sizeof *p->devrules);
+  p->devrules[p->ndevrules - 1] = (struct devrule){ f[0][0], nums[0], nums[1], access };
+  return 0;
+}
+
 static int parse_rlimit(struct plan *p, char *v)
 {
   char *f[3];
@@ -192,6 +220,15 @@ static int parse_record(struct plan *p, char *k, char *v)
     return parse_op(p, v);
   else if (IS("readonly"))
     p->readonly_rootfs = true;
+  else if (IS("devices")) {
+    if (strcmp(v, "all") == 0)
+      p->devices_all = true;
+    else if (v[0] == '/')
+      p->devices_dir = v;
+    else
+      return -1;
+  } else if (IS("dev"))
+    return parse_devrule(p, v);
   else if (IS("hostname"))
     p->hostname = v;
   else if (IS("lo"))
@@ -377,7 +414,7 @@ static int parse_one(struct plan *p, char *rec, char *err, size_t errlen)
  */
 int plan_parse_early(const struct planbuf *b, struct plan *p, char *err, size_t errlen)
 {
-  static const char *early[] = { "clone=", "cgroup=", "rootfs=", "upper=", "work=", "lower=", "ovl=", "op=", "readonly=", "hostname=", "lo=" };
+  static const char *early[] = { "clone=", "cgroup=", "rootfs=", "upper=", "work=", "lower=", "ovl=", "op=", "readonly=", "hostname=", "lo=", "devices=", "dev=" };
   if (b->early_len == 0)
     return 0;
   char *copy = malloc(b->early_len + 1);

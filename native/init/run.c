@@ -171,6 +171,10 @@ int run_main(struct plan *p, struct planbuf *b, size_t first)
   close(outp[1]);
   close(errp[1]);
   close(fwd[0]);
+  /* the device rules go on the cgroup before the child has its early block: it joins the cgroup
+     (v1), or does anything at all in it (v2), only once it has that */
+  if (rc == 0 && (rc = apply_device_rules(p, err, sizeof err)) < 0)
+    step = "device cgroup";
   /* a child that failed already has reported: await_child reads it */
   if (rc == 0)
     write_all(fwd[1], b->data, b->early_len + 1);

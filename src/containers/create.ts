@@ -20,6 +20,7 @@ import { mergeEnv, parseEnv, parseSecurityOpts, parseTmpfs, parseUlimit, parseVo
 import { mountTargets } from '../runtime/mounts.js';
 import { compileSeccomp, readSeccompFile } from '../runtime/seccomp.js';
 import { mark } from '../util/trace.js';
+import { parseDevice, parseDeviceCgroupRule } from '../runtime/devices.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -48,6 +49,9 @@ export function buildConfig(imageRef: string, image: Image, cmd: string[], f: Ru
   const sec = parseSecurityOpts(f.securityOpt);
   const capAdd = validateCaps(f.capAdd);
   const capDrop = validateCaps(f.capDrop);
+  const devices = (f.device ?? []).map(parseDevice);
+  const deviceCgroupRules = f.deviceCgroupRule ?? [];
+  for (const r of deviceCgroupRules) parseDeviceCgroupRule(r);
   const labels: Record<string, string> = {};
   for (const l of f.label) {
     const eq = l.indexOf('=');
@@ -82,6 +86,8 @@ export function buildConfig(imageRef: string, image: Image, cmd: string[], f: Ru
       seccomp: sec.seccomp,
       init: f.init,
       ulimits: f.ulimit.map(parseUlimit),
+      ...(devices.length ? { devices } : {}),
+      ...(deviceCgroupRules.length ? { deviceCgroupRules } : {}),
     },
   };
   cfg.host.bindTargets = mountTargets(cfg);

@@ -34,6 +34,8 @@ export interface RunFlags {
   detach: boolean;
   pull?: string;
   label: string[];
+  device: string[];
+  deviceCgroupRule: string[];
 }
 
 function cleanContainerPath(p: string, what: string): string {

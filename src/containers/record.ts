@@ -18,6 +18,7 @@ import { TsrunError } from '../util/errors.js';
 import { readJsonIfExists, writeJsonReplace } from '../util/atomic.js';
 import type { Ctx } from '../context.js';
 import { randomHex } from '../util/builtins.js';
+import type { DeviceMapping } from '../runtime/devices.js';
 
 export type Status = 'created' | 'running' | 'paused' | 'exited';
 
@@ -65,6 +66,10 @@ export interface ContainerConfig {
     seccomp: string;
     init: boolean;
     ulimits: { name: string; soft: number; hard: number }[];
+    /** --device: host device nodes made in the container and allowed (docker's HostConfig.Devices). */
+    devices?: DeviceMapping[];
+    /** --device-cgroup-rule: extra allowed devices, 'TYPE MAJOR:MINOR PERMS' as given. */
+    deviceCgroupRules?: string[];
     /**
      * Container paths tsrun mounts onto (/etc/hostname, /etc/hosts, /etc/resolv.conf,
      * volume and tmpfs targets). When missing from the image, tsrun-init creates them

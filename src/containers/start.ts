@@ -40,11 +40,11 @@ export async function startContainer(ctx: Ctx, c0: Container, opts: { detach: bo
   let launcher: PendingLaunch | undefined = opts.launcher;
   try {
     mark('start');
-    const { dirs, procsFiles } = createCgroup(ctx, c.config.id);
+    const { dirs, procsFiles, devicesDir } = createCgroup(ctx, c.config.id);
     cgroupDirs = dirs;
     mark('cgroup made');
     launcher ??= new PendingLaunch(opts.detach, runCloneRecord(c.config.host.network));
-    launcher.early(runEarlyRecords(ctx, c, procsFiles));
+    launcher.early(runEarlyRecords(ctx, c, procsFiles, devicesDir));
     // from here on a tsrun killed at any moment leaves a record that `refresh` can follow
     const monitorPid = launcher.monitorPid;
     writeState(c, { status: 'running', monitorPid, monitorStart: procStartTime(monitorPid), startedAt: new Date().toISOString(), restartCount: c.state.restartCount });

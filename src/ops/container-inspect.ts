@@ -47,6 +47,8 @@ export function inspectContainer(ctx: Ctx, c0: Container): Record<string, unknow
         ...(k.host.seccomp && k.host.seccomp !== 'default' ? [`seccomp=${k.host.seccomp}`] : []),
       ],
       Init: k.host.init,
+      Devices: (k.host.devices ?? []).map((d) => ({ PathOnHost: d.pathOnHost, PathInContainer: d.pathInContainer, CgroupPermissions: d.cgroupPermissions })),
+      DeviceCgroupRules: k.host.deviceCgroupRules ?? null,
       Ulimits: k.host.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
       Binds: k.host.mounts.filter((m) => m.type === 'bind').map((m) => `${m.source}:${m.destination}${m.readonly ? ':ro' : ''}`),
       Tmpfs: Object.fromEntries(k.host.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.destination, (m.options ?? []).join(',')])),

@@ -167,8 +167,11 @@ function enableV2Controllers(dir: string): void {
   }
 }
 
-/** Make the container's cgroup; returns its dirs and the cgroup.procs files its init must join. */
-export function createCgroup(ctx: Ctx, id: string): { dirs: string[]; procsFiles: string[] } {
+/**
+ * Make the container's cgroup; returns its dirs, the cgroup.procs files its init must join and
+ * the dir whose device access tsrun-init restricts (v1: the devices hierarchy's; none without one).
+ */
+export function createCgroup(ctx: Ctx, id: string): { dirs: string[]; procsFiles: string[]; devicesDir?: string } {
   const layout = computeDirs(id);
   if (ctx?.containersDir && fs.existsSync(path.join(ctx.containersDir, id))) {
     const rec: RecordedLayout = { version: layout.version, dirs: layout.dirs, byController: [...layout.byController] };
@@ -185,7 +188,7 @@ export function createCgroup(ctx: Ctx, id: string): { dirs: string[]; procsFiles
     procsFiles.push(path.join(dir, 'cgroup.procs'));
   }
   if (layout.version === 2) enableV2Controllers(layout.dirs[0]!);
-  return { dirs: layout.dirs, procsFiles };
+  return { dirs: layout.dirs, procsFiles, devicesDir: layout.version === 2 ? layout.dirs[0] : layout.byController.get('devices') };
 }
 
 /** True when the container's cgroup exists somewhere. */

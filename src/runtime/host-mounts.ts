@@ -72,7 +72,7 @@ const S_IFMT = 0o170000;
 const MS_REMOUNT = 32;
 
 /** linux/kdev_t.h: the dev_t encoding of glibc's major()/minor(). */
-function majorMinor(rdev: bigint): [number, number] {
+export function majorMinor(rdev: bigint): [number, number] {
   const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
   const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
   return [major, minor];

@@ -13,6 +13,7 @@ import { compileSeccomp, readSeccompFile } from './seccomp.js';
 import { defaultSeccompRecords, seccompRecords } from './seccomp-records.js';
 import { fsOps, type FsOp } from './mounts.js';
 import { cgroupFsOps, hostDeviceOps } from './host-mounts.js';
+import { containerDevices, type DeviceRule } from './devices.js';
 import { fileURLToPath } from 'node:url';
 import { resolveUser } from './user.js';
 import { kernelAtLeast } from '../util/builtins.js';
@@ -141,10 +142,12 @@ export function runCloneRecord(network: string): Buffer {
  * all that while the rest of the plan (runPlan: confinement and process) is
  * built.
  */
-export function runEarlyRecords(ctx: Ctx, c: Container, cgroupProcs: string[]): Buffer {
+export function runEarlyRecords(ctx: Ctx, c: Container, cgroupProcs: string[], devicesDir: string | undefined): Buffer {
   const cfg = c.config;
   const w = new PlanWriter();
   for (const p of cgroupProcs) w.add('cgroup', p);
+  const devices = containerDevices(cfg.host);
+  addDevicePolicy(w, cfg.host.privileged, devices.rules, devicesDir);
   w.add('rootfs', path.join(c.dir, 'rootfs')).add('upper', path.join(c.dir, 'upper')).add('work', path.join(c.dir, 'work'));
   const lowers = cfg.layers.length ? cfg.layers.map((l) => ctx.layers.diffDir(l)).reverse() : [path.join(c.dir, 'empty')];
   for (const l of lowers) w.add('lower', l);
@@ -152,10 +155,29 @@ export function runEarlyRecords(ctx: Ctx, c: Container, cgroupProcs: string[]): 
   if (cfg.host.autoRemove && volatileOverlay(c.dir)) w.add('ovl', 'volatile');
   if (cfg.host.network === 'none') w.add('lo', 1);
   w.add('hostname', cfg.hostname);
-  const host = { cgroup: cgroupFsOps(cfg.host.privileged), devices: cfg.host.privileged ? hostDeviceOps() : [] };
+  // --device nodes after --privileged's copies of the host's: one of the same path replaces the copy
+  const mapped = new Set(devices.ops.map((o) => (o as { dst: string }).dst));
+  const hostDevices = cfg.host.privileged ? hostDeviceOps().filter((o) => !mapped.has((o as { dst: string }).dst)) : [];
+  const host = { cgroup: cgroupFsOps(cfg.host.privileged), devices: [...hostDevices, ...devices.ops] };
   for (const o of fsOps(cfg, c.dir, host)) addOp(w, o);
   if (cfg.host.readonlyRootfs) w.add('readonly', 1);
   return w.encode();
+}
+
+/**
+ * "devices=all" (--privileged: every device, as docker), or "devices=DIR" and one "dev" record per
+ * allowed access: tsrun-init denies every other device on that cgroup dir (native/init/devices.c).
+ */
+function addDevicePolicy(w: PlanWriter, privileged: boolean, rules: DeviceRule[], dir: string | undefined): void {
+  if (privileged) return void w.add('devices', 'all');
+  if (!dir) {
+    throw new TsrunError('UNSUPPORTED', 'cannot confine device access: this host mounts no devices cgroup', {
+      hint: 'mount the cgroup v1 devices controller under /sys/fs/cgroup, or use cgroup v2',
+    });
+  }
+  w.add('devices', dir);
+  const n = (x: number) => (x < 0 ? '*' : x);
+  for (const r of rules) w.add('dev', r.type, n(r.major), n(r.minor), r.access);
 }
 
 /** The rest of a run's plan, after its early block (runEarlyRecords). */

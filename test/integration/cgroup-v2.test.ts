@@ -93,6 +93,37 @@ describe('cgroup v2', { skip }, () => {
     assert.ok(cgroupGone(id), 'the cgroup is removed');
   });
 
+  it('a BPF device program confines run and exec: mknod yes, host devices no; --device, rules and --privileged as docker', () => {
+    // the attack of device-cgroup.test.ts: nodes of the host's /dev/kmsg (c 1:11) and loop0 (b 7:0)
+    const attack = 'mknod /k c 1 11 && echo MKNOD-C; mknod /l b 7 0 && echo MKNOD-B; (echo tsrun-device-cgroup-test > /k) 2>&1; echo w=$?; (exec 3</l) 2>&1; echo r=$?';
+    const denied = (out: string, what: string) => {
+      assert.match(out, /MKNOD-C[\s\S]*MKNOD-B/, `${what}: mknod is allowed`);
+      assert.match(out, /Operation not permitted\nw=1/, `${what}: /dev/kmsg's node does not open: ${out}`);
+      assert.match(out, /Operation not permitted\nr=[1-9]/, `${what}: 7:0 does not open: ${out}`);
+    };
+    const out = tsrunOk(['run', '--rm', 'busybox', 'sh', '-c', `${attack}; echo x > /dev/null && echo NULL-OK; head -c 2 /dev/urandom | wc -c; exec 4<>/dev/ptmx && echo PTMX-OK; test -e /sys/fs/cgroup/cgroup.freeze && echo own-cgroup`]);
+    assert.match(out, /own-cgroup/, 'the container runs in its v2 cgroup');
+    denied(out, 'run');
+    assert.match(out, /NULL-OK/);
+    assert.match(out, /^\s*2$/m);
+    assert.match(out, /PTMX-OK/);
+
+    const id = tsrunOk(['run', '-d', 'busybox', 'sleep', '60']).trim();
+    ids.push(id);
+    denied(tsrunOk(['exec', id, 'sh', '-c', attack]), 'exec');
+    tsrunOk(['rm', '-f', id]);
+
+    // /dev/loop-control (c 10:237): not on docker's list, and opening it needs no capability
+    const dev = tsrunOk(['run', '--rm', '--device', '/dev/loop-control:/dev/lc:r', '--device-cgroup-rule', 'b 7:0 r', 'busybox', 'sh', '-c', 'exec 3</dev/lc && echo OPEN-K; (exec 3>/dev/lc) 2>&1; echo w=$?; mknod /l b 7 0; exec 4</l && echo OPEN-L; (exec 4>/l) 2>&1; echo lw=$?']);
+    assert.match(dev, /OPEN-K/);
+    assert.match(dev, /Operation not permitted\nw=1/);
+    assert.match(dev, /OPEN-L/);
+    assert.match(dev, /Operation not permitted\nlw=1/);
+
+    const priv = tsrunOk(['run', '--rm', '--privileged', 'busybox', 'sh', '-c', 'mknod /k c 1 11; exec 3>/k && echo OPEN-K; mknod /l b 7 0; exec 4</l && echo OPEN-L']);
+    assert.match(priv, /OPEN-K[\s\S]*OPEN-L/);
+  });
+
   it('stop reaches every process of the cgroup once the timeout passes', () => {
     const id = tsrunOk(['run', '-d', 'busybox', 'sh', '-c', "trap '' TERM; sleep 300 & sleep 300"]).trim();
     ids.push(id);

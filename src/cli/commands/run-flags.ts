@@ -26,6 +26,8 @@ export function addRunFlags(cmd: Command): Command {
     .option('--cap-add <cap>', 'add Linux capabilities', collect, [])
     .option('--cap-drop <cap>', 'drop Linux capabilities', collect, [])
     .option('--security-opt <opt>', 'security options', collect, [])
+    .option('--device <host[:ctr][:rwm]>', 'add a host device to the container', collect, [])
+    .option('--device-cgroup-rule <rule>', "allow a device, e.g. 'c 1:3 rwm'", collect, [])
     .option('--pull <policy>', 'pull image before running: missing, always, never', 'missing')
     .option('-l, --label <k=v>', 'set metadata on a container', collect, [])
     .helpOption('--help', 'display help for command');
@@ -56,5 +58,7 @@ export function runFlags(o: Record<string, unknown>, detach: boolean): RunFlags 
     detach,
     pull: o.pull as string | undefined,
     label: o.label as string[],
+    device: o.device as string[],
+    deviceCgroupRule: o.deviceCgroupRule as string[],
   };
 }
