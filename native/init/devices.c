@@ -70,9 +70,11 @@ static int apply_v1(const struct plan *p, char *err, size_t errlen)
   }
   for (size_t i = 0; i < p->ndevrules && rc == 0; i++) {
     const struct devrule *r = &p->devrules[i];
-    char line[64], maj[16], min[16], acc[4];
-    snprintf(maj, sizeof maj, r->major < 0 ? "*" : "%d", r->major);
-    snprintf(min, sizeof min, r->minor < 0 ? "*" : "%d", r->minor);
+    char line[64], maj[16] = "*", min[16] = "*", acc[4];
+    if (r->major >= 0)
+      snprintf(maj, sizeof maj, "%d", r->major);
+    if (r->minor >= 0)
+      snprintf(min, sizeof min, "%d", r->minor);
     access_str(r->access, acc);
     if (r->type == 'a')
       snprintf(line, sizeof line, "a"); /* v1 reads any "a…" as: everything */
