@@ -6,8 +6,8 @@
  *   fd 3  the plan: "key=value\0" records, read to EOF (plan.c). It starts with an early
  *         block ended by an empty record ("\0"): for run, what the container process
  *         needs to set up its namespaces and filesystem, its first record "clone=FLAGS"
- *         written as tsrun spawns the launcher, the rest (cgroup, the overlay's
- *         rootfs/upper/work/lower/ovl, op, readonly, hostname, lo) as soon as it is
+ *         written as tsrun spawns the launcher, the rest (cgroup, devices/dev, the
+ *         overlay's rootfs/upper/work/lower/ovl, op, readonly, hostname, lo) as soon as it is
  *         known; empty for exec.
  *   fd 4  status: one line, "ok\tPID\n" once the container process has exec'd,
  *         or "err\tSTEP\tERRNO\tDETAIL\n" when a step failed (nothing ran)

@@ -156,8 +156,8 @@ export function runEarlyRecords(ctx: Ctx, c: Container, cgroupProcs: string[], d
   if (cfg.host.network === 'none') w.add('lo', 1);
   w.add('hostname', cfg.hostname);
   // --device nodes after --privileged's copies of the host's: one of the same path replaces the copy
-  const mapped = new Set(devices.ops.map((o) => (o as { dst: string }).dst));
-  const hostDevices = cfg.host.privileged ? hostDeviceOps().filter((o) => !mapped.has((o as { dst: string }).dst)) : [];
+  const mapped = new Set(devices.ops.map((o) => o.dst));
+  const hostDevices = cfg.host.privileged ? hostDeviceOps().filter((o) => !mapped.has(o.dst)) : [];
   const host = { cgroup: cgroupFsOps(cfg.host.privileged), devices: [...hostDevices, ...devices.ops] };
   for (const o of fsOps(cfg, c.dir, host)) addOp(w, o);
   if (cfg.host.readonlyRootfs) w.add('readonly', 1);
