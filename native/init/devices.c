@@ -86,8 +86,8 @@ static int apply_v1(const struct plan *p, char *err, size_t errlen)
   return rc;
 }
 
-/* A BPF program of at most 9 instructions per rule, plus the prologue and the final deny. */
-#define MAX_INSNS (8 + 9 * 256)
+/* A BPF program of at most 8 instructions per rule, plus the 6 of the prologue and 2 of the final deny. */
+#define MAX_INSNS (8 + 8 * 256)
 
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 #define LDX_W(d, s, o) INSN(BPF_LDX | BPF_MEM | BPF_W, d, s, o, 0)
@@ -103,7 +103,7 @@ static int apply_v1(const struct plan *p, char *err, size_t errlen)
  * (BPF_DEVCG_DEV_BLOCK 1, _CHAR 2), r3 the access asked for (BPF_DEVCG_ACC_*),
  * r4 the major, r5 the minor. Then one block per allow rule, each a row of
  * "not this one? skip to the next block" tests ending in "return 1"; after
- * the last block, "return 0". An access is allowed when every bit asked for
+ * the last block, "return 0". A rule of type a returns 1 for everything. An access is allowed when every bit asked for
  * is in the rule's (an open for read and write asks for both at once).
  */
 static size_t build_program(const struct plan *p, struct bpf_insn *prog)
@@ -117,19 +117,23 @@ static size_t build_program(const struct plan *p, struct bpf_insn *prog)
   prog[n++] = LDX_W(BPF_REG_5, BPF_REG_1, 8);
   for (size_t i = 0; i < p->ndevrules; i++) {
     const struct devrule *r = &p->devrules[i];
-    struct bpf_insn block[9];
-    size_t k = 0;
-    if (r->type != 'a') {
-      block[k++] = JNE_IMM(BPF_REG_2, r->type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR, 0);
-      /* access bits asked for but not granted: r1 = r3 & ~granted, must be 0 */
-      block[k++] = MOV32_REG(BPF_REG_1, BPF_REG_3);
-      block[k++] = AND32_IMM(BPF_REG_1, (int32_t)(~r->access & 7u));
-      block[k++] = JNE_IMM(BPF_REG_1, 0, 0);
-      if (r->major >= 0)
-        block[k++] = JNE_IMM(BPF_REG_4, r->major, 0);
-      if (r->minor >= 0)
-        block[k++] = JNE_IMM(BPF_REG_5, r->minor, 0);
+    if (r->type == 'a') {
+      /* everything (as v1's "a"): the rest would be unreachable, which the verifier refuses */
+      prog[n++] = MOV32_IMM(BPF_REG_0, 1);
+      prog[n++] = EXIT();
+      return n;
     }
+    struct bpf_insn block[8];
+    size_t k = 0;
+    block[k++] = JNE_IMM(BPF_REG_2, r->type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR, 0);
+    /* access bits asked for but not granted: r1 = r3 & ~granted, must be 0 */
+    block[k++] = MOV32_REG(BPF_REG_1, BPF_REG_3);
+    block[k++] = AND32_IMM(BPF_REG_1, (int32_t)(~r->access & 7u));
+    block[k++] = JNE_IMM(BPF_REG_1, 0, 0);
+    if (r->major >= 0)
+      block[k++] = JNE_IMM(BPF_REG_4, r->major, 0);
+    if (r->minor >= 0)
+      block[k++] = JNE_IMM(BPF_REG_5, r->minor, 0);
     block[k++] = MOV32_IMM(BPF_REG_0, 1);
     block[k++] = EXIT();
     /* each test jumps past the rest of its block */

@@ -120,6 +120,9 @@ describe('cgroup v2', { skip }, () => {
     assert.match(dev, /OPEN-L/);
     assert.match(dev, /Operation not permitted\nlw=1/);
 
+    // type a: every device (the program's first rule returns 1 for all)
+    assert.match(tsrunOk(['run', '--rm', '--device-cgroup-rule', 'a *:* rwm', 'busybox', 'sh', '-c', 'mknod /l b 7 0; exec 4</l && echo OPEN-L']), /OPEN-L/);
+
     const priv = tsrunOk(['run', '--rm', '--privileged', 'busybox', 'sh', '-c', 'mknod /k c 1 11; exec 3>/k && echo OPEN-K; mknod /l b 7 0; exec 4</l && echo OPEN-L']);
     assert.match(priv, /OPEN-K[\s\S]*OPEN-L/);
   });

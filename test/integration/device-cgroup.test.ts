@@ -98,6 +98,9 @@ describe('device cgroup (v1)', () => {
     assert.match(r.stdout, /OPEN-R/);
     assert.match(r.stdout, /Operation not permitted\nw=1/);
     assert.match(r.stdout, /Operation not permitted\nr=[1-9]/, 'other devices stay denied');
+    // type a: every device, as docker (cgroup v1 reads any "a" rule so)
+    const all = run(['--device-cgroup-rule', 'a *:* rwm'], 'mknod /l b 7 0; exec 3</l && echo OPEN-L');
+    assert.match(all.stdout, /OPEN-L/, all.stderr);
   });
 
   it('--privileged keeps every device open (a *:* rwm), as docker', () => {
