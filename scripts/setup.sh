@@ -26,6 +26,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# Go 1.23 (bookworm-backports; bookworm's own golang is 1.19): the template tests render every case with
+# Go's own text/template and compare. The source line names deb.debian.org as this machine's deb822
+# sources do (a mirror parsed from /etc/apt/sources.list would find nothing here).
+if [ ! -x /usr/lib/go-1.23/bin/go ]; then
+  echo "setup: installing golang-1.23-go from bookworm-backports"
+  [ -f /etc/apt/sources.list.d/bookworm-backports.list ] ||
+    echo "deb http://deb.debian.org/debian bookworm-backports main" > /etc/apt/sources.list.d/bookworm-backports.list
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -t bookworm-backports golang-1.23-go >/dev/null
+fi
 # The Debian docker-registry package starts a system registry on :5000; tests start their own.
 if systemctl is-active --quiet docker-registry 2>/dev/null; then systemctl stop docker-registry || true; fi
 
