@@ -51,6 +51,12 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 4) + '\n');
 }
 
+/** "2024-05-01 10:00:00 +0000 UTC": Go's time.Time.String() in UTC, docker's CreatedAt. */
+export function goTime(iso: string | undefined): string {
+  if (!iso || Number.isNaN(Date.parse(iso))) return '';
+  return new Date(iso).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC');
+}
+
 /** "About a minute ago", "3 hours ago": docker's human durations. */
 export function humanAgo(iso: string | undefined, now = Date.now()): string {
   if (!iso) return 'N/A';

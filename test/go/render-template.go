@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"text/tabwriter"
 	"text/template"
 )
 
@@ -20,6 +21,8 @@ type testCase struct {
 	Struct     bool            `json:"struct"`
 	MissingKey string          `json:"missingkey"`
 	Header     bool            `json:"header"`
+	// Tabwrite: no template; Tpl goes through docker's tabwriter (minwidth 10, tabwidth 1, padding 3, ' ').
+	Tabwrite bool `json:"tabwrite"`
 }
 
 type result struct {
@@ -80,6 +83,13 @@ func run(c testCase) (res result) {
 			res.Err = "panic"
 		}
 	}()
+	if c.Tabwrite {
+		var out bytes.Buffer
+		w := tabwriter.NewWriter(&out, 10, 1, 3, ' ', 0)
+		w.Write([]byte(c.Tpl))
+		w.Flush()
+		return result{Out: out.String()}
+	}
 	t, err := template.New("").Funcs(dockerFuncs).Parse(c.Tpl)
 	if err != nil {
 		return result{Err: err.Error(), Parse: true}

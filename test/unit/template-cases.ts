@@ -12,6 +12,8 @@ export interface TemplateCase {
   struct?: boolean;
   header?: boolean;
   missingkey?: 'error';
+  /** No template: tpl is text for docker's tabwriter (util/tabwriter.ts). */
+  tabwrite?: boolean;
   /** Also compare the error's exact text. */
   exactError?: boolean;
 }
@@ -370,4 +372,18 @@ export const TEMPLATE_CASES: TemplateCase[] = [
     '{{.ID | printf "%-20s"}}|',
     '{{join .Names ","}}',
   ].map((tpl) => ({ tpl, data: HEADER, header: true })),
+  // docker's tabwriter (minwidth 10, padding 3) on table text
+  ...[
+    'CONTAINER ID\tNAMES\n0123456789ab\tweb\n',
+    'A\tB\tC\nlonger cell here\tx\ty\n',
+    'A\tB\nno tabs here\nC\tD\n',
+    'ID\tNAME\tSTATUS\n1\tx\n2\ty\tUp 3 seconds\n',
+    'a\t\t\tb\n\t\tc\n',
+    'héllo\twörld\nx\ty\n',
+    'trailing\t\n',
+    'no newline\tat end',
+    '',
+    '\n\n',
+    'IMAGE\tCREATED\tCREATED BY\tSIZE\tCOMMENT\nabc\t2 days ago\t/bin/sh -c #(nop) CMD ["sh"]\t0B\t\n<missing>\t2 days ago\tADD file\t4.26MB\timported\n',
+  ].map((tpl) => ({ tpl, tabwrite: true })),
 ];

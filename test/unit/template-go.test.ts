@@ -14,6 +14,7 @@ import path from 'node:path';
 import { REPO } from '../helpers/cli.js';
 import { GoStruct, method, Template, TemplateError } from '../../src/util/template/index.js';
 import { TEMPLATE_CASES, type TemplateCase } from './template-cases.js';
+import { tabwrite } from '../../src/util/tabwriter.js';
 
 const GO = '/usr/lib/go-1.23/bin/go';
 
@@ -35,6 +36,7 @@ function buildReference(): string {
 }
 
 function renderTs(c: TemplateCase): GoResult {
+  if (c.tabwrite) return { out: tabwrite(c.tpl, 10, 3), err: '', parse: false };
   let t: Template;
   try {
     t = Template.parse(c.tpl);

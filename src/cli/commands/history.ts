@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { action, ctxOf, humanAgo, humanSize, printTable } from '../common.js';
+import { action, ctxOf, goTime, humanAgo, humanSize } from '../common.js';
+import { formatOption, writeFormatted, type FormatSpec } from '../format.js';
+import { GoStruct, method } from '../../util/template/index.js';
 import { imageHistory } from '../../ops/history.js';
 import { shortId } from '../../oci/digest.js';
 import { usageError } from '../../util/errors.js';
@@ -24,18 +26,21 @@ function trunc(s: string, n: number): string {
   return [...s].length > n ? [...s].slice(0, n - 1).join('') + '…' : s;
 }
 
+export const HISTORY_FORMAT: FormatSpec = {
+  defaultTable: 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}',
+  header: { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' },
+};
+
 export function addHistoryCommand(parent: Command, name = 'history'): Command {
-  return parent
+  const cmd = parent
     .command(name)
     .description('Show the history of an image')
     .argument('<image>', 'image name or ID')
     .option('-q, --quiet', 'only show image IDs')
     .option('--no-trunc', "don't truncate output")
-    .option('-H, --human <bool>', 'print sizes and dates in human readable format', 'true')
-    .option('--format <format>', "'table' (default) or 'json'")
-    .action(
+    .option('-H, --human <bool>', 'print sizes and dates in human readable format', 'true');
+  return formatOption(cmd, '{{.ID}} {{.CreatedBy}}…').action(
       action(async (image: string, opts: Opts, cmd: Command) => {
-        if (opts.format && opts.format !== 'json' && opts.format !== 'table') throw usageError(`unsupported --format ${JSON.stringify(opts.format)}`, "use 'table' or 'json'");
         const human = parseBool(opts.human);
         const rows = imageHistory(ctxOf(cmd), image);
         const noTrunc = opts.trunc === false;
@@ -44,19 +49,22 @@ export function addHistoryCommand(parent: Command, name = 'history'): Command {
           process.stdout.write(rows.map((r) => id(r.id)).join('\n') + '\n');
           return;
         }
-        const created = (r: (typeof rows)[number]) => (human ? humanAgo(r.created) : (r.created ?? ''));
-        const size = (r: (typeof rows)[number]) => (human ? humanSize(r.size) : String(r.size));
-        if (opts.format === 'json') {
-          for (const r of rows) {
-            process.stdout.write(
-              JSON.stringify({ Comment: r.comment, CreatedAt: r.created ?? '', CreatedBy: r.createdBy, CreatedSince: humanAgo(r.created), ID: id(r.id), Size: size(r) }) + '\n',
-            );
-          }
-          return;
-        }
-        printTable(
-          ['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'],
-          rows.map((r) => [id(r.id), created(r), noTrunc ? r.createdBy : trunc(r.createdBy, 45), size(r), r.comment]),
+        const str = (v: string) => method([], () => v);
+        writeFormatted(
+          opts.format,
+          rows.map(
+            (r) =>
+              // docker's *formatter.historyContext
+              new GoStruct('*formatter.historyContext', {
+                ID: str(id(r.id)),
+                CreatedSince: str(human ? humanAgo(r.created) : (r.created ?? '')),
+                CreatedAt: str(goTime(r.created)),
+                CreatedBy: str(noTrunc ? r.createdBy.replace(/\t/g, ' ') : trunc(r.createdBy.replace(/\t/g, ' '), 45)),
+                Size: str(human ? humanSize(r.size) : String(r.size)),
+                Comment: str(r.comment),
+              }),
+          ),
+          HISTORY_FORMAT,
         );
       }),
     );

@@ -2,6 +2,7 @@
 import readline from 'node:readline';
 import type { Command } from 'commander';
 import { action, ctxOf, humanSize, printJson } from '../common.js';
+import { renderInspect } from '../format.js';
 import { addImagesCommand } from './images.js';
 import { addRmiCommand } from './rmi.js';
 import { addHistoryCommand } from './history.js';
@@ -32,8 +33,9 @@ export function addImageInspect(parent: Command, name = 'inspect'): Command {
     .command(name)
     .description('Display detailed information on one or more images')
     .argument('<image...>', 'image names or IDs')
+    .option('-f, --format <template>', "format the output using a Go template ({{.Id}}, {{json .Config}}) or 'json'")
     .action(
-      action(async (images: string[], _opts: unknown, cmd: Command) => {
+      action(async (images: string[], opts: { format?: string }, cmd: Command) => {
         const ctx = ctxOf(cmd);
         const out: unknown[] = [];
         let failure: unknown;
@@ -45,7 +47,8 @@ export function addImageInspect(parent: Command, name = 'inspect'): Command {
             failure = err;
           }
         }
-        printJson(out);
+        if (opts.format && opts.format !== 'json') process.stdout.write(renderInspect(opts.format, out));
+        else printJson(out);
         if (failure) throw failure;
       }),
     );

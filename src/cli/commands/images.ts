@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { action, ctxOf, humanAgo, humanSize, printTable } from '../common.js';
+import { action, ctxOf, goTime, humanAgo, humanSize } from '../common.js';
+import { formatOption, writeFormatted, type FormatSpec } from '../format.js';
+import { GoStruct, method } from '../../util/template/index.js';
 import { listImages } from '../../ops/images.js';
 import { familiarName } from '../../oci/reference.js';
 import { shortId } from '../../oci/digest.js';
-import { usageError } from '../../util/errors.js';
 
 interface Opts {
   all?: boolean;
@@ -13,6 +14,23 @@ interface Opts {
   format?: string;
 }
 
+export const IMAGES_FORMAT: FormatSpec = {
+  defaultTable: 'table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}',
+  header: {
+    ID: 'IMAGE ID',
+    Repository: 'REPOSITORY',
+    Tag: 'TAG',
+    Digest: 'DIGEST',
+    CreatedSince: 'CREATED',
+    CreatedAt: 'CREATED AT',
+    Size: 'SIZE',
+    Containers: 'CONTAINERS',
+    VirtualSize: 'VIRTUAL SIZE',
+    SharedSize: 'SHARED SIZE',
+    UniqueSize: 'UNIQUE SIZE',
+  },
+};
+
 export function addImagesCommand(parent: Command, name = 'images'): Command {
   const cmd = parent
     .command(name)
@@ -20,11 +38,10 @@ export function addImagesCommand(parent: Command, name = 'images'): Command {
     .argument('[reference]', 'REPOSITORY[:TAG] to list')
     .option('-a, --all', 'show all images (tsrun keeps no intermediate images: same as default)')
     .option('-q, --quiet', 'only show image IDs')
-    .option('--no-trunc', "don't truncate output")
-    .option('--format <format>', "'table' (default) or 'json'")
-    .action(
+    .option('--no-trunc', "don't truncate output");
+  formatOption(cmd, '{{.Repository}}:{{.Tag}} {{.ID}}…');
+  cmd.action(
       action(async (ref: string | undefined, opts: Opts, c: Command) => {
-        if (opts.format && opts.format !== 'json' && opts.format !== 'table') throw usageError(`unsupported --format ${JSON.stringify(opts.format)}`, "use 'table' or 'json'");
         const rows = listImages(ctxOf(c), ref);
         const noTrunc = opts.trunc === false;
         const id = (d: string) => (noTrunc ? d : shortId(d));
@@ -34,30 +51,31 @@ export function addImagesCommand(parent: Command, name = 'images'): Command {
           if (ids.length) process.stdout.write(ids.join('\n') + '\n');
           return;
         }
-        if (opts.format === 'json') {
-          for (const r of rows) {
-            const repo = r.repository === '<none>' ? '<none>' : familiarName(r.repository);
-            process.stdout.write(
-              JSON.stringify({
-                Containers: 'N/A',
-                CreatedAt: r.created ?? '',
-                CreatedSince: humanAgo(r.created),
-                Digest: r.repoDigests[0]?.split('@')[1] ?? '<none>',
-                ID: id(r.id),
-                Repository: repo,
-                SharedSize: 'N/A',
-                Size: humanSize(r.size),
-                Tag: r.tag,
-                UniqueSize: 'N/A',
-                VirtualSize: humanSize(r.size),
-              }) + '\n',
-            );
-          }
-          return;
-        }
-        printTable(
-          ['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'],
-          rows.map((r) => [r.repository === '<none>' ? '<none>' : familiarName(r.repository), r.tag, id(r.id), humanAgo(r.created), humanSize(r.size)]),
+        const human = (r: (typeof rows)[number]) => ({
+          repo: r.repository === '<none>' ? '<none>' : familiarName(r.repository),
+          size: humanSize(r.size),
+        });
+        writeFormatted(
+          opts.format,
+          rows.map((r) => {
+            const h = human(r);
+            const str = (v: string) => method([], () => v);
+            // docker's *formatter.ImageContext
+            return new GoStruct('*formatter.ImageContext', {
+              ID: str(id(r.id)),
+              Repository: str(h.repo),
+              Tag: str(r.tag),
+              Digest: str(r.repoDigests[0]?.split('@')[1] ?? '<none>'),
+              CreatedSince: str(humanAgo(r.created)),
+              CreatedAt: str(goTime(r.created)),
+              Size: str(h.size),
+              Containers: str('N/A'),
+              VirtualSize: str(h.size),
+              SharedSize: str('N/A'),
+              UniqueSize: str('N/A'),
+            });
+          }),
+          IMAGES_FORMAT,
         );
       }),
     );

@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { action, ctxOf } from '../common.js';
+import { renderInspect } from '../format.js';
 import type { Ctx } from '../../context.js';
 import { findContainer } from '../../containers/record.js';
 import { inspectContainer } from '../../ops/container-inspect.js';
@@ -24,33 +25,13 @@ function isNotFound(err: unknown): boolean {
   return isTsrunError(err) && (err.code === 'NOT_FOUND' || err.code === 'INVALID_REFERENCE');
 }
 
-/** Value at a dotted path like .State.Pid */
-function lookup(value: unknown, dotted: string): unknown {
-  let v = value;
-  for (const k of dotted.split('.').filter(Boolean)) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
-  return v;
-}
-
-function show(v: unknown): string {
-  if (v === undefined || v === null) return '<no value>';
-  if (typeof v === 'object') return Array.isArray(v) ? `[${v.map(show).join(' ')}]` : `map[${Object.entries(v).map(([k, x]) => `${k}:${show(x)}`).join(' ')}]`;
-  return String(v);
-}
-
-/** A Go-template subset: {{.A.B}}, {{json .A}}, {{json .}}. */
-function renderFormat(tpl: string, obj: unknown): string {
-  return tpl
-    .replace(/\{\{\s*json\s+(\.[\w.]*)\s*\}\}/g, (_m, p: string) => JSON.stringify(p === '.' ? obj : lookup(obj, p)) ?? 'null')
-    .replace(/\{\{\s*(\.[\w.]*)\s*\}\}/g, (_m, p: string) => show(p === '.' ? obj : lookup(obj, p)));
-}
-
 export function register(program: Command): void {
   program
     .command('inspect')
     .description('Return low-level information on containers or images')
     .argument('<name...>', 'container or image name or ID')
     .option('--type <type>', 'only look for this type: container or image')
-    .option('-f, --format <template>', 'format the output using a Go template subset ({{.State.Status}}, {{json .Config}})')
+    .option('-f, --format <template>', "format the output using a Go template ({{.State.Status}}, {{json .Config}}) or 'json'")
     .action(
       action(async (names: string[], opts: { type?: string; format?: string }, cmd: Command) => {
         if (opts.type && opts.type !== 'container' && opts.type !== 'image') throw usageError(`invalid --type ${JSON.stringify(opts.type)}`, 'use container or image');
@@ -80,8 +61,8 @@ export function register(program: Command): void {
           if (hit === undefined) missing ??= name;
           else found.push(hit);
         }
-        if (opts.format) {
-          for (const f of found) process.stdout.write(renderFormat(opts.format, f) + '\n');
+        if (opts.format && opts.format !== 'json') {
+          process.stdout.write(renderInspect(opts.format, found));
         } else {
           process.stdout.write(JSON.stringify(found, null, 4) + '\n');
         }

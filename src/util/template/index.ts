@@ -40,7 +40,7 @@ export class Template {
    * header values (a map[string]string). docker ignores the header's errors and
    * keeps what was written before one: so does this, unless strict.
    */
-  executeHeader(header: Record<string, string>, strict = false): string {
+  executeHeader(header: Record<string, unknown>, strict = false): string {
     try {
       return execute(this.parsed, { ...this.funcs, ...DOCKER_HEADER_FUNCS }, typedMap(header));
     } catch (e) {

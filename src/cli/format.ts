@@ -1,0 +1,95 @@
+/**
+ * `--format` as docker's formatter does it, for every listing command:
+ *   (none) or "table"  the command's default table
+ *   "json"             {{json .}}, one object per line
+ *   "table TEMPLATE"   a header row (the template run over the field → header map
+ *                      with docker's HeaderFunctions), then a row per item, aligned
+ *                      by Go's tabwriter (minwidth 10, padding 3)
+ *   TEMPLATE           one line per item
+ * Literal \t and \n in the format become tabs and newlines. Rows are buffered, so a
+ * failing template prints nothing: one line "template parsing error: …", exit 1.
+ *
+ * A command adds the flag with formatOption() and prints with writeFormatted().
+ */
+import type { Command } from 'commander';
+import { Template, TemplateError, goTyped, method } from '../util/template/index.js';
+import { TsrunError } from '../util/errors.js';
+import { tabwrite } from '../util/tabwriter.js';
+
+export function formatOption(cmd: Command, what = 'pretty-print using a Go template'): Command {
+  return cmd.option('--format <format>', `'table' (default), 'table TEMPLATE', 'json', or a Go template: ${what}`);
+}
+
+/** docker's error for a bad template, on stderr with exit code 1. */
+export function templateError(err: unknown): TsrunError {
+  return new TsrunError('USAGE', `template parsing error: ${(err as Error).message}`, { exitCode: 1 });
+}
+
+export function parseTemplate(text: string): Template {
+  try {
+    return Template.parse(text);
+  } catch (e) {
+    if (e instanceof TemplateError) throw templateError(e);
+    throw e;
+  }
+}
+
+/** Run a template, turning its error into docker's. */
+export function runTemplate(t: Template, data: unknown, opts: Parameters<Template['execute']>[1] = {}): string {
+  try {
+    return t.execute(data, opts);
+  } catch (e) {
+    if (e instanceof TemplateError) throw templateError(e);
+    throw e;
+  }
+}
+
+/** docker's SubHeaderContext: the header names, plus .Label "a.b-c" → "b c". */
+function headerContext(header: Record<string, string>): Record<string, unknown> {
+  return {
+    ...header,
+    Label: method(['string'], (name: string) => name.split('.').pop()!.replace(/[-_]/g, ' ')),
+  };
+}
+
+export interface FormatSpec {
+  /** docker's default table, e.g. "table {{.ID}}\t{{.Names}}". */
+  defaultTable: string;
+  /** field name → header text ("ID" → "CONTAINER ID"). */
+  header: Record<string, string>;
+}
+
+/** Render rows (GoStructs or maps) by --format and write them to stdout. */
+export function writeFormatted(format: string | undefined, rows: unknown[], spec: FormatSpec): void {
+  process.stdout.write(renderFormatted(format, rows, spec));
+}
+
+export function renderFormatted(format: string | undefined, rows: unknown[], spec: FormatSpec): string {
+  let f = !format || format === 'table' ? spec.defaultTable : format === 'json' ? '{{json .}}' : format;
+  const table = f.startsWith('table');
+  if (table) f = f.slice('table'.length);
+  f = f.replace(/^ +| +$/g, '').replace(/\\t/g, '\t').replace(/\\n/g, '\n');
+  const t = parseTemplate(f);
+  let body = '';
+  for (const r of rows) body += `${runTemplate(t, r)}\n`;
+  if (!table) return body;
+  const head = t.executeHeader(headerContext(spec.header));
+  return tabwrite(`${head}\n${body}`, 10, 3);
+}
+
+
+/**
+ * Keys whose objects are Go maps in docker's inspect types (a missing key reads
+ * "<no value>", e.g. {{.Config.Labels.nope}}); every other object is a struct
+ * there, where a missing field is an error ("map has no entry for key", the
+ * message of docker's raw-JSON fallback).
+ */
+const INSPECT_MAPS = new Set(['Labels', 'Volumes', 'ExposedPorts', 'Annotations', 'Options', 'DriverOpts', 'Networks', 'Ports', 'Sysctls', 'StorageOpt', 'Tmpfs', 'Data']);
+
+/** `inspect -f TEMPLATE`: one line per object, as docker's TemplateInspector (no \t replacement there). */
+export function renderInspect(format: string, items: unknown[]): string {
+  const t = parseTemplate(format);
+  let out = '';
+  for (const item of items) out += `${runTemplate(t, goTyped(JSON.parse(JSON.stringify(item)), INSPECT_MAPS), { missingKey: 'error' })}\n`;
+  return out;
+}
