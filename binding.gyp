@@ -1,6 +1,8 @@
 # Builds the two native artefacts into build/Release/ (see DESIGN.md, "native/"):
 #   tsrun_native.node  the N-API addon loaded only by src/native.ts
 #   tsrun-init         the static launcher that enters namespaces and execs the container
+#   tsrun-runtime      the OCI runtime CLI (runc's command line; native/runtime/), built on
+#                      the launcher's filesystem, seccomp and cgroup code and the spec reader
 # `npm install` runs `node-gyp rebuild`, which reads this file.
 {
   "variables": {
@@ -63,6 +65,39 @@
       "cflags": ["-Wall", "-Wextra", "-D_GNU_SOURCE"],
       "cflags_c": ["-O2"],
       "libraries": ["-lseccomp"],
+      "conditions": [
+        ["tsrun_static==1", {"ldflags": ["-static"]}],
+      ],
+    },
+    {
+      "target_name": "tsrun-runtime",
+      "type": "executable",
+      # config.json is read with json-c (Debian libjson-c-dev, linked statically like libseccomp):
+      # crun's choice of a small, long-maintained C JSON library.
+      "sources": [
+        "native/runtime/main.c",
+        "native/runtime/state.c",
+        "native/runtime/create.c",
+        "native/runtime/init.c",
+        "native/runtime/confine_oci.c",
+        "native/runtime/cgroups.c",
+        "native/runtime/hooks.c",
+        "native/runtime/verbs.c",
+        "native/runtime/info.c",
+        "native/init/error.c",
+        "native/init/spec.c",
+        "native/init/spec_mounts.c",
+        "native/init/spec_linux.c",
+        "native/init/spec_seccomp.c",
+        "native/init/util.c",
+        "native/init/rootfs.c",
+        "native/init/seccomp.c",
+        "native/init/cgroup.c",
+        "native/init/confine.c",
+      ],
+      "cflags": ["-Wall", "-Wextra", "-D_GNU_SOURCE"],
+      "cflags_c": ["-O2"],
+      "libraries": ["-ljson-c", "-lseccomp"],
       "conditions": [
         ["tsrun_static==1", {"ldflags": ["-static"]}],
       ],

@@ -10,10 +10,11 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "setup.sh: run as root (tsrun needs mounts and namespaces)" >&2; exit 1; }
 
 # Runtime needs: busybox-static (the demo image), zstd (zstd layers), libseccomp-dev (tsrun-init links it
-# statically), libdeflate-dev (push's gzip in the addon; links libdeflate0 dynamically), build tools.
+# statically), libjson-c-dev (tsrun-runtime reads config.json with it, statically linked),
+# libdeflate-dev (push's gzip in the addon; links libdeflate0 dynamically), build tools.
 # Test peers: podman, skopeo, umoci, crun, runc, docker-registry, apache2-utils (htpasswd), openssl,
 # uidmap (podman), util-linux (script) and tmux (terminal tests), iproute2, procps, attr, libcap2-bin.
-PKGS=(busybox-static zstd libseccomp-dev libdeflate-dev build-essential python3 make g++ pkg-config
+PKGS=(busybox-static zstd libseccomp-dev libjson-c-dev libdeflate-dev build-essential python3 make g++ pkg-config
       podman skopeo umoci crun runc docker-registry apache2-utils openssl uidmap
       util-linux iproute2 procps attr libcap2-bin time tmux)
 missing=()

@@ -1,0 +1,347 @@
+/*
+ * The container's cgroup for cgroupfs paths (no systemd): linux.cgroupsPath,
+ * absolute from each hierarchy's root, relative from this process's own
+ * cgroup (runc's rules), "/ID" when absent. cgroup v1: a dir in each mounted
+ * v1 hierarchy below /sys/fs/cgroup; v2: one dir. The init joins it itself
+ * (child_join_cgroup). Resources are written before the init is forked.
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static bool v2_host(void)
+{
+  return cgroup2_host();
+}
+
+/* The cgroup of this process in the hierarchy with these controllers ("" for v2). */
+static int own_cgroup(const char *controllers, char *out, size_t len)
+{
+  FILE *f = fopen("/proc/self/cgroup", "re");
+  if (!f)
+    return fail(errno, "read /proc/self/cgroup");
+  char line[4096];
+  int rc = fail(ENOENT, "own cgroup for %s", *controllers ? controllers : "cgroup2");
+  while (fgets(line, sizeof line, f)) {
+    char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+    if (!b)
+      continue;
+    *b = '\0';
+    b[strcspn(b + 1, "\n") + 1] = '\0';
+    if (strcmp(a + 1, controllers) == 0) {
+      snprintf(out, len, "%s", b + 1);
+      rc = 0;
+      break;
+    }
+  }
+  fclose(f);
+  return rc;
+}
+
+static int read_small(const char *file, char *buf, size_t len)
+{
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  ssize_t n = read(fd, buf, len - 1);
+  close(fd);
+  if (n < 0)
+    return -1;
+  buf[n] = '\0';
+  buf[strcspn(buf, "\n")] = '\0';
+  return (int)n;
+}
+
+static int write_cg(const char *dir, const char *file, const char *value)
+{
+  char path[PATH_MAX + 64];
+  snprintf(path, sizeof path, "%s/%s", dir, file);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return fail(errno, "cgroup: open %s", path);
+  if (write(fd, value, strlen(value)) < 0) {
+    int err = errno;
+    close(fd);
+    return fail(err, "cgroup: write %s to %s", value, path);
+  }
+  close(fd);
+  return 0;
+}
+
+/* mkdir -p below a hierarchy's mount; a new cpuset dir gets its parent's cpus and mems (v1 starts them empty) */
+static int make_dir(const char *mount, const char *rel, bool cpuset)
+{
+  char d[PATH_MAX];
+  int n = snprintf(d, sizeof d, "%s/%s", mount, rel);
+  if (n < 0 || (size_t)n >= sizeof d)
+    return fail(ENAMETOOLONG, "cgroup path");
+  for (char *c = d + strlen(mount) + 1;; c++)
+    if (*c == '/' || !*c) {
+      char was = *c;
+      *c = '\0';
+      if (mkdir(d, 0755) == 0 && cpuset) {
+        char parent[PATH_MAX], v[4096], f[PATH_MAX + 32];
+        snprintf(parent, sizeof parent, "%s", d);
+        *strrchr(parent, '/') = '\0';
+        for (int k = 0; k < 2; k++) {
+          const char *name = k ? "cpuset.mems" : "cpuset.cpus";
+          snprintf(f, sizeof f, "%s/%s", parent, name);
+          if (read_small(f, v, sizeof v) > 0 && write_cg(d, name, v) < 0)
+            return -1;
+        }
+      } else if (errno != EEXIST && access(d, F_OK) < 0)
+        return fail(errno, "cgroup: mkdir %s", d);
+      if (!(*c = was))
+        return 0;
+    }
+}
+
+int cg_create(const struct oci *o, const char *id, char ***dirs, size_t *n)
+{
+  char def[300];
+  snprintf(def, sizeof def, "/%s", id);
+  const char *path = o->cgroups_path && *o->cgroups_path ? o->cgroups_path : def;
+  if (strstr(path, "..") || strchr(path, ':'))
+    return fail(0, "cgroupsPath %s: only a cgroupfs path is supported (no '..', no systemd slice:prefix:name)", path);
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  if (!f)
+    return fail(errno, "read /proc/self/mountinfo");
+  char line[4096];
+  bool v2 = v2_host();
+  int rc = 0;
+  while (rc == 0 && fgets(line, sizeof line, f)) {
+    char mp[1024], fstype[64], super[1024];
+    char *sep = strstr(line, " - ");
+    if (!sep || sscanf(line, "%*s %*s %*s %*s %1023s", mp) != 1 || sscanf(sep + 3, "%63s %*s %1023s", fstype, super) != 2)
+      continue;
+    char controllers[256] = "";
+    if (v2) {
+      if (strcmp(fstype, "cgroup2") != 0 || strcmp(mp, "/sys/fs/cgroup") != 0)
+        continue;
+    } else {
+      if (strcmp(fstype, "cgroup") != 0 || strncmp(mp, "/sys/fs/cgroup/", 15) != 0)
+        continue;
+      /* the controllers as /proc/self/cgroup names them: super options minus rw/ro and other flags */
+      char *save, *tok = strtok_r(super, ",", &save);
+      for (; tok; tok = strtok_r(NULL, ",", &save))
+        if (strcmp(tok, "rw") && strcmp(tok, "ro") && strncmp(tok, "release_agent", 13) && strcmp(tok, "clone_children") &&
+            strcmp(tok, "noprefix") && strncmp(tok, "xattr", 5) && strcmp(tok, "cpuset_v2_mode"))
+          snprintf(controllers + strlen(controllers), sizeof controllers - strlen(controllers), "%s%s", *controllers ? "," : "", tok);
+    }
+    char rel[PATH_MAX];
+    if (path[0] == '/')
+      snprintf(rel, sizeof rel, "%s", path + 1);
+    else {
+      char own[PATH_MAX];
+      if (own_cgroup(controllers, own, sizeof own) < 0) {
+        rc = -1;
+        break;
+      }
+      snprintf(rel, sizeof rel, "%s/%s", strcmp(own, "/") ? own + 1 : "", path);
+      if (rel[0] == '/')
+        memmove(rel, rel + 1, strlen(rel));
+    }
+    rc = make_dir(mp, rel, strstr(controllers, "cpuset") != NULL);
+    if (rc == 0) {
+      *dirs = grow(*dirs, n, sizeof **dirs);
+      if (asprintf(&(*dirs)[*n - 1], "%s/%s", mp, rel) < 0)
+        rc = fail(ENOMEM, "cgroup");
+    }
+  }
+  fclose(f);
+  if (rc == 0 && *n == 0)
+    rc = fail(ENOENT, "no cgroup hierarchy mounted below /sys/fs/cgroup");
+  if (rc == 0)
+    rc = cg_apply(&o->res, *dirs, *n);
+  if (rc < 0) {
+    char saved[sizeof oci_err.msg];
+    memcpy(saved, oci_err.msg, sizeof saved);
+    cg_remove(*dirs, *n);
+    memcpy(oci_err.msg, saved, sizeof saved);
+  }
+  return rc;
+}
+
+/* The container's dir in the hierarchy that has this file (v1), or the one dir (v2). */
+static const char *dir_with(char **dirs, size_t n, const char *file)
+{
+  for (size_t i = 0; i < n; i++) {
+    char f[PATH_MAX + 64];
+    snprintf(f, sizeof f, "%s/%s", dirs[i], file);
+    if (access(f, F_OK) == 0)
+      return dirs[i];
+  }
+  return NULL;
+}
+
+static int set(char **dirs, size_t n, const char *file, const char *value)
+{
+  const char *d = dir_with(dirs, n, file);
+  if (!d)
+    return fail(ENOENT, "cgroup: no %s on this host", file);
+  return write_cg(d, file, value);
+}
+
+static int set_num(char **dirs, size_t n, const char *file, int64_t v, bool max_if_negative)
+{
+  char buf[32];
+  if (max_if_negative && v < 0)
+    snprintf(buf, sizeof buf, "max");
+  else
+    snprintf(buf, sizeof buf, "%lld", (long long)v);
+  return set(dirs, n, file, buf);
+}
+
+static int apply_devices_v1(const struct oci_resources *r, char **dirs, size_t n)
+{
+  for (size_t i = 0; i < r->ndevices; i++) {
+    const struct oci_dev_rule *d = &r->devices[i];
+    char rule[96], maj[24], min[24];
+    snprintf(maj, sizeof maj, d->major < 0 ? "*" : "%lld", (long long)d->major);
+    snprintf(min, sizeof min, d->minor < 0 ? "*" : "%lld", (long long)d->minor);
+    if (d->type == 'a')
+      snprintf(rule, sizeof rule, "a");
+    else
+      snprintf(rule, sizeof rule, "%c %s:%s %s", d->type, maj, min, d->access);
+    if (set(dirs, n, d->allow ? "devices.allow" : "devices.deny", rule) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+int cg_apply(const struct oci_resources *r, char **dirs, size_t n)
+{
+  bool v2 = v2_host();
+  if (r->has_mem_limit && set_num(dirs, n, v2 ? "memory.max" : "memory.limit_in_bytes", r->mem_limit, v2) < 0)
+    return -1;
+  if (r->has_mem_reservation && set_num(dirs, n, v2 ? "memory.low" : "memory.soft_limit_in_bytes", r->mem_reservation, v2) < 0)
+    return -1;
+  if (r->has_mem_swap) {
+    /* v1: memory+swap; v2: swap alone (the spec's swap is memory+swap) */
+    int64_t swap = v2 && r->mem_swap > 0 && r->has_mem_limit ? r->mem_swap - r->mem_limit : r->mem_swap;
+    if (set_num(dirs, n, v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes", swap, v2) < 0)
+      return -1;
+  }
+  if (r->has_cpu_shares) {
+    /* v2 weight from v1 shares, as runc converts (2..262144 → 1..10000) */
+    uint64_t w = r->cpu_shares ? 1 + ((r->cpu_shares - 2) * 9999) / 262142 : 100;
+    if (set_num(dirs, n, v2 ? "cpu.weight" : "cpu.shares", v2 ? (int64_t)w : (int64_t)r->cpu_shares, false) < 0)
+      return -1;
+  }
+  if (v2 && (r->has_cpu_quota || r->has_cpu_period)) {
+    char buf[64];
+    if (r->has_cpu_quota && r->cpu_quota > 0)
+      snprintf(buf, sizeof buf, "%lld %llu", (long long)r->cpu_quota, (unsigned long long)(r->has_cpu_period ? r->cpu_period : 100000));
+    else
+      snprintf(buf, sizeof buf, "max %llu", (unsigned long long)(r->has_cpu_period ? r->cpu_period : 100000));
+    if (set(dirs, n, "cpu.max", buf) < 0)
+      return -1;
+  } else {
+    if (r->has_cpu_period && set_num(dirs, n, "cpu.cfs_period_us", (int64_t)r->cpu_period, false) < 0)
+      return -1;
+    if (r->has_cpu_quota && set_num(dirs, n, "cpu.cfs_quota_us", r->cpu_quota, false) < 0)
+      return -1;
+  }
+  if (r->cpus && *r->cpus && set(dirs, n, "cpuset.cpus", r->cpus) < 0)
+    return -1;
+  if (r->mems && *r->mems && set(dirs, n, "cpuset.mems", r->mems) < 0)
+    return -1;
+  if (r->has_pids && set_num(dirs, n, "pids.max", r->pids_limit <= 0 ? -1 : r->pids_limit, true) < 0)
+    return -1;
+  if (r->ndevices && !v2 && apply_devices_v1(r, dirs, n) < 0)
+    return -1;
+  if (r->ndevices && v2)
+    return fail(0, "linux.resources.devices on cgroup v2 (a BPF device program) is not supported yet");
+  return 0;
+}
+
+char **cg_procs_files(char **dirs, size_t n)
+{
+  char **files = calloc(n + 1, sizeof *files);
+  for (size_t i = 0; files && i < n; i++)
+    if (asprintf(&files[i], "%s/cgroup.procs", dirs[i]) < 0)
+      return NULL;
+  return files;
+}
+
+int cg_pids(char **dirs, size_t n, pid_t **pids, size_t *npids)
+{
+  *npids = 0;
+  const char *d = dir_with(dirs, n, "pids.max");
+  if (!d)
+    d = n ? dirs[0] : NULL;
+  if (!d)
+    return 0;
+  char f[PATH_MAX + 32];
+  snprintf(f, sizeof f, "%s/cgroup.procs", d);
+  FILE *fp = fopen(f, "re");
+  if (!fp)
+    return errno == ENOENT ? 0 : fail(errno, "read %s", f);
+  int pid;
+  while (fscanf(fp, "%d", &pid) == 1) {
+    *pids = grow(*pids, npids, sizeof **pids);
+    (*pids)[*npids - 1] = pid;
+  }
+  fclose(fp);
+  return 0;
+}
+
+int cg_freeze(char **dirs, size_t n, bool freeze)
+{
+  if (v2_host())
+    return set(dirs, n, "cgroup.freeze", freeze ? "1" : "0");
+  if (set(dirs, n, "freezer.state", freeze ? "FROZEN" : "THAWED") < 0)
+    return -1;
+  /* FREEZING settles to FROZEN once every task stopped */
+  const char *d = dir_with(dirs, n, "freezer.state");
+  for (int i = 0; freeze && i < 1000; i++) {
+    char f[PATH_MAX + 32], v[64] = "";
+    snprintf(f, sizeof f, "%s/freezer.state", d);
+    if (read_small(f, v, sizeof v) > 0 && strcmp(v, "FROZEN") == 0)
+      return 0;
+    usleep(1000);
+  }
+  return freeze ? fail(EBUSY, "freeze did not settle") : 0;
+}
+
+bool cg_frozen(char **dirs, size_t n)
+{
+  const char *file = v2_host() ? "cgroup.freeze" : "freezer.state";
+  const char *d = dir_with(dirs, n, file);
+  char f[PATH_MAX + 32], v[64] = "";
+  if (!d)
+    return false;
+  snprintf(f, sizeof f, "%s/%s", d, file);
+  return read_small(f, v, sizeof v) > 0 && (strcmp(v, "FROZEN") == 0 || strcmp(v, "1") == 0);
+}
+
+/* rmdir each dir; processes still inside (the rest of a pid namespace dying) are killed and waited for */
+int cg_remove(char **dirs, size_t n)
+{
+  int rc = 0;
+  for (size_t i = 0; i < n; i++) {
+    int tries = 0;
+    while (rmdir(dirs[i]) < 0 && errno == EBUSY && tries++ < 300) {
+      pid_t *pids = NULL;
+      size_t np = 0;
+      char *one[] = { dirs[i] };
+      cg_pids(one, 1, &pids, &np);
+      for (size_t k = 0; k < np; k++)
+        kill(pids[k], SIGKILL);
+      free(pids);
+      if (tries == 1)
+        cg_freeze(dirs, n, false); /* frozen tasks cannot die */
+      usleep(10000);
+    }
+    if (access(dirs[i], F_OK) == 0)
+      rc = fail(errno, "cgroup: remove %s", dirs[i]);
+  }
+  return rc;
+}

@@ -1,0 +1,222 @@
+/*
+ * create: reads and checks the bundle's config.json, makes ROOT/ID (locked),
+ * the cgroup and exec.fifo, forks the init into its new namespaces (init.c),
+ * writes its id maps, runs prestart/createRuntime hooks when the init's mounts
+ * are in place, waits for "ready", records state.json and the pid file, and
+ * exits: the init, blocked on the fifo, is left to the caller's subreaper.
+ * Any failure undoes it all (init killed, cgroup and ROOT/ID removed).
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int connect_console(const char *path)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  if (strlen(path) >= sizeof addr.sun_path)
+    return fail(ENAMETOOLONG, "console socket %s", path);
+  strcpy(addr.sun_path, path);
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0 || connect(s, (struct sockaddr *)&addr, sizeof addr) < 0)
+    return fail(errno, "connect console socket %s", path);
+  return s;
+}
+
+static int write_idmap(pid_t pid, const char *file, const struct oci_idmap *m, size_t n)
+{
+  char path[64], buf[4096];
+  size_t len = 0;
+  for (size_t i = 0; i < n && len < sizeof buf - 40; i++)
+    len += (size_t)snprintf(buf + len, sizeof buf - len, "%u %u %u\n", m[i].container, m[i].host, m[i].size);
+  snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write(fd, buf, len) != (ssize_t)len) {
+    int err = errno;
+    if (fd >= 0)
+      close(fd);
+    return fail(err, "write %s", file);
+  }
+  close(fd);
+  return 0;
+}
+
+/* The init's error record ("E" step 0x1f errno 0x1f detail) → oci_err. */
+static int child_error(const char *msg)
+{
+  char buf[1300];
+  snprintf(buf, sizeof buf, "%s", msg + 1);
+  char *f1 = strchr(buf, FIELD_SEP), *f2 = f1 ? strchr(f1 + 1, FIELD_SEP) : NULL;
+  if (!f2)
+    return fail(0, "container init: %s", buf);
+  *f1 = *f2 = '\0';
+  int err = atoi(f1 + 1);
+  if (*(f2 + 1))
+    return fail(err, "container init: %s %s", buf, f2 + 1);
+  return fail(err, "container init: %s", buf);
+}
+
+/* The next message from the init: its first byte, or -1 (error recorded) */
+static int from_init(int sync, char want)
+{
+  char msg[1300];
+  int fd;
+  int n = recv_msg(sync, msg, sizeof msg, &fd);
+  if (n > 0 && msg[0] == want)
+    return 0;
+  if (n > 0 && msg[0] == 'E')
+    return child_error(msg);
+  return fail(0, "container init exited during setup");
+}
+
+static int copy_config(const char *bundle, const char *dir)
+{
+  char src[PATH_MAX + 16], dst[PATH_MAX + 16];
+  snprintf(src, sizeof src, "%s/config.json", bundle);
+  snprintf(dst, sizeof dst, "%s/config.json", dir);
+  FILE *in = fopen(src, "re"), *out = fopen(dst, "we");
+  if (!in || !out) {
+    if (in)
+      fclose(in);
+    if (out)
+      fclose(out);
+    return fail(errno, "copy config.json");
+  }
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+    fwrite(buf, 1, n, out);
+  fclose(in);
+  return fclose(out) == 0 ? 0 : fail(errno, "copy config.json");
+}
+
+static void created_time(char *out, size_t len)
+{
+  iso_time(out, len);
+}
+
+int cmd_create(struct opts *op)
+{
+  static struct oci o;
+  struct container c;
+  char bundle[PATH_MAX];
+  if (!realpath(op->bundle ? op->bundle : ".", bundle))
+    return fail(errno, "bundle %s", op->bundle ? op->bundle : ".");
+  if (spec_load(bundle, &o) < 0)
+    return -1;
+  if (o.terminal && !op->console_socket)
+    return fail(0, "cannot allocate tty if runc will detach without setting console socket");
+  if (!o.terminal && op->console_socket)
+    return fail(0, "cannot use console socket if runc will not detach or allocate tty");
+  if (container_new(op->args[0], &c) < 0)
+    return -1;
+  snprintf(c.bundle, sizeof c.bundle, "%s", bundle);
+  c.annotations = o.annotations;
+  created_time(c.created, sizeof c.created);
+  pid_t pid = -1;
+  int sync[2] = { -1, -1 }, console = -1, statedir = -1;
+  int nsfd[8];
+  for (int i = 0; i < 8; i++)
+    nsfd[i] = -1;
+  char fifo[PATH_MAX + 16];
+  snprintf(fifo, sizeof fifo, "%s/exec.fifo", c.dir);
+  if (copy_config(bundle, c.dir) < 0 || cg_create(&o, c.id, &c.cgroups, &c.ncgroups) < 0)
+    goto fail;
+  if (mkfifo(fifo, 0622) < 0 || chmod(fifo, 0622) < 0) {
+    fail(errno, "mkfifo %s", fifo);
+    goto fail;
+  }
+  statedir = open(c.dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (statedir < 0) {
+    fail(errno, "open %s", c.dir);
+    goto fail;
+  }
+  if (op->console_socket && (console = connect_console(op->console_socket)) < 0)
+    goto fail;
+  unsigned long flags = 0;
+  for (size_t i = 0; i < o.nns; i++) {
+    if (!o.ns[i].path) {
+      if (o.ns[i].type != CLONE_NEWCGROUP) /* unshared by the init after it joined its cgroup */
+        flags |= (unsigned long)o.ns[i].type;
+      continue;
+    }
+    nsfd[i] = open(o.ns[i].path, O_RDONLY | O_CLOEXEC);
+    if (nsfd[i] < 0) {
+      fail(errno, "namespace %s", o.ns[i].path);
+      goto fail;
+    }
+    if (o.ns[i].type == CLONE_NEWPID && setns(nsfd[i], CLONE_NEWPID) < 0) { /* applies to the init we fork */
+      fail(errno, "join pid namespace %s", o.ns[i].path);
+      goto fail;
+    }
+  }
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync) < 0) {
+    fail(errno, "socketpair");
+    goto fail;
+  }
+  pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) {
+    fail(errno, "clone the container init");
+    goto fail;
+  }
+  if (pid == 0) {
+    close(sync[0]);
+    close(c.lockfd); /* the flock belongs to this create: start must get it while the init waits */
+    struct init_args a = { .o = &o, .sync = sync[1], .statedir = statedir, .console = console, .preserve_fds = op->preserve_fds,
+                           .no_pivot = op->no_pivot, .procs = cg_procs_files(c.cgroups, c.ncgroups) };
+    memcpy(a.nsfd, nsfd, sizeof nsfd);
+    container_init(&a);
+  }
+  close(sync[1]);
+  sync[1] = -1;
+  if (console >= 0)
+    close(console);
+  c.pid = pid;
+  c.starttime = proc_starttime(pid);
+  const struct oci_ns *user = spec_ns(&o, CLONE_NEWUSER);
+  if (user && !user->path &&
+      (write_idmap(pid, "uid_map", o.uid_maps, o.nuid_maps) < 0 || write_idmap(pid, "gid_map", o.gid_maps, o.ngid_maps) < 0))
+    goto fail;
+  if (send(sync[0], "G", 1, MSG_NOSIGNAL) != 1 && from_init(sync[0], 'H') < 0)
+    goto fail;
+  if (from_init(sync[0], 'H') < 0)
+    goto fail;
+  char *state = state_json(&c, "creating");
+  if (run_hooks(&o, HOOK_PRESTART, state) < 0 || run_hooks(&o, HOOK_CREATE_RUNTIME, state) < 0)
+    goto fail;
+  size_t slen = strlen(state);
+  char *smsg = malloc(slen + 2);
+  smsg[0] = 'S';
+  memcpy(smsg + 1, state, slen + 1);
+  if (send(sync[0], smsg, slen + 2, MSG_NOSIGNAL) < 0 && from_init(sync[0], 'R') < 0)
+    goto fail;
+  if (from_init(sync[0], 'R') < 0)
+    goto fail;
+  if (container_save(&c) < 0 || (op->pid_file && write_pid_file(op->pid_file, pid) < 0))
+    goto fail;
+  return 0;
+fail:;
+  char saved[sizeof oci_err.msg];
+  memcpy(saved, oci_err.msg, sizeof saved);
+  if (pid > 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+  }
+  if (c.ncgroups)
+    cg_remove(c.cgroups, c.ncgroups);
+  container_remove_dir(&c);
+  memcpy(oci_err.msg, saved, sizeof saved);
+  return -1;
+}
