@@ -144,7 +144,10 @@ int cg_create(const struct oci *o, const char *id, char ***dirs, size_t *n)
         rc = -1;
         break;
       }
-      snprintf(rel, sizeof rel, "%s/%s", strcmp(own, "/") ? own + 1 : "", path);
+      if ((size_t)snprintf(rel, sizeof rel, "%s/%s", strcmp(own, "/") ? own + 1 : "", path) >= sizeof rel) {
+        rc = fail(ENAMETOOLONG, "cgroup path %s", path);
+        break;
+      }
       if (rel[0] == '/')
         memmove(rel, rel + 1, strlen(rel));
     }
