@@ -76,26 +76,67 @@ pid_t fork_container(const struct plan *p, unsigned long flags)
  * v2: the clone3(CLONE_INTO_CGROUP) of fork_container already put it there;
  * should that have failed, it writes "0" to cgroup.procs (the slow move).
  */
+/* The file a process moves itself in with: `tasks` on a v1 hierarchy (see below), else cgroup.procs. */
+static void join_file(const char *procs, char *file, size_t len)
+{
+  snprintf(file, len, "%s", procs);
+  char *slash = strrchr(file, '/');
+  struct statfs sf;
+  if (slash && strcmp(slash, "/cgroup.procs") == 0) {
+    *slash = '\0';
+    if (statfs(file, &sf) == 0 && sf.f_type == X_CGROUP_SUPER_MAGIC)
+      strcpy(slash, "/tasks");
+    else
+      *slash = '/';
+  }
+}
+
 void child_join_cgroup(char **procs, size_t n, int sync)
 {
   if (born_in_cgroup)
     return;
   for (size_t i = 0; i < n; i++) {
     char file[4200];
-    snprintf(file, sizeof file, "%s", procs[i]);
-    char *slash = strrchr(file, '/');
-    struct statfs sf;
-    if (slash && strcmp(slash, "/cgroup.procs") == 0) {
-      *slash = '\0';
-      if (statfs(file, &sf) == 0 && sf.f_type == X_CGROUP_SUPER_MAGIC)
-        strcpy(slash, "/tasks");
-      else
-        *slash = '/';
-    }
+    join_file(procs[i], file, sizeof file);
     int fd = open(file, O_WRONLY | O_CLOEXEC);
     if (fd < 0 || write_all(fd, "0", 1) < 0)
       child_fail(sync, "join cgroup", procs[i]);
     close(fd);
+  }
+}
+
+/*
+ * exec: the same move, by files the monitor opened while the host's cgroup fs was
+ * in its view (the child is born in the container's mount namespace). Reports and
+ * returns -1 on failure.
+ */
+int open_cgroup_files(char **procs, size_t n, int *fds, size_t max, size_t *nfds)
+{
+  *nfds = 0;
+  if (n > max) {
+    status_err("join cgroup", E2BIG, NULL);
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    char file[4200];
+    join_file(procs[i], file, sizeof file);
+    fds[i] = open(file, O_WRONLY | O_CLOEXEC);
+    if (fds[i] < 0) {
+      status_err("join cgroup", errno, procs[i]);
+      return -1;
+    }
+    *nfds = i + 1;
+  }
+  return 0;
+}
+
+/* Writes "0" to each and closes it at once: these are host files, and the child is in the container. */
+void join_cgroup_files(int *fds, size_t n, char **procs, int sync)
+{
+  for (size_t i = 0; i < n; i++) {
+    if (write_all(fds[i], "0", 1) < 0)
+      child_fail(sync, "join cgroup", procs[i]);
+    close(fds[i]);
   }
 }
 

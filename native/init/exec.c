@@ -1,7 +1,13 @@
 /*
- * exec: a process in a running container. The monitor joins the container's
- * PID namespace and forks; the child joins its cgroup and the other
- * namespaces, takes the container's confinement and execs.
+ * exec: a process in a running container. The monitor opens what the child
+ * needs from the host (namespaces, cgroup files, /dev/null, the seccomp
+ * filter), then enters the container's mount namespace, and with it its root,
+ * and its PID namespace for children, and forks: the child is born inside the
+ * container's filesystem, non-dumpable (runc's order). A child forked first
+ * and moved later would show, for a moment, in the container's /proc with
+ * the host's / as its /proc/PID/root. The child joins the cgroup and the
+ * other namespaces, takes the container's confinement and execs; its stdio
+ * are pipes the monitor copies to and from the caller's.
  */
 #include "init.h"
 
@@ -17,60 +23,78 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* joined by the child, in this order; the cgroup namespace after the cgroup itself */
 static const struct {
   const char *name;
   int flag;
-} NS[] = { { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS }, { "net", CLONE_NEWNET }, { "cgroup", CLONE_NEWCGROUP }, { "mnt", CLONE_NEWNS } };
+} NS[] = { { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS }, { "net", CLONE_NEWNET }, { "cgroup", CLONE_NEWCGROUP } };
+#define NNS (sizeof NS / sizeof *NS)
 
-static _Noreturn void exec_child(const struct plan *p, int sync, int *nsfd)
+struct exec_fds {
+  int ns[NNS];
+  int cgroup[32]; /* the files the child writes "0" to (open_cgroup_files) */
+  size_t ncgroup;
+  int null, io[6];
+};
+
+static _Noreturn void exec_child(const struct plan *p, int sync, struct exec_fds *f)
 {
-  /* nothing in the container may read this process's memory or fds before it execs */
-  prctl(PR_SET_DUMPABLE, 0);
   close(STATUS_FD);
   char go;
   if (read(sync, &go, 1) != 1)
     _exit(125);
-  child_join_cgroup(p->cgroup_procs, p->ncgroup_procs, sync); /* before setns: the host's cgroup fs is reachable only from here */
+  join_cgroup_files(f->cgroup, f->ncgroup, p->cgroup_procs, sync);
   struct winsize ws = { 0 };
   ioctl(STDIN_FILENO, TIOCGWINSZ, &ws);
-  for (size_t i = 0; i < sizeof NS / sizeof *NS; i++)
-    if (nsfd[i] >= 0 && setns(nsfd[i], NS[i].flag) < 0)
+  for (size_t i = 0; i < NNS; i++)
+    if (f->ns[i] >= 0 && setns(f->ns[i], NS[i].flag) < 0)
       child_fail(sync, "setns", NS[i].name);
-  stdio_for_child(p, -1, -1);
-  if (p->detach && !p->tty)
-    setsid();
+  if (p->tty) {
+    for (int i = 0; i < 6; i++)
+      close(f->io[i]);
+    f->io[0] = f->io[3] = f->io[5] = -1;
+  }
+  stdio_for_child(p, f->null, f->io[0], p->detach ? -1 : f->io[3], p->detach ? -1 : f->io[5], sync);
+  /* a session of its own, always (see run.c): never the caller's terminal */
   if (p->tty)
     setup_child_tty(sync, &ws, false);
+  else if (setsid() < 0)
+    child_fail(sync, "setsid", NULL);
   apply_rlimits(p, sync);
   confine(p, sync);
   restore_signal_mask();
   exec_process(p, sync);
 }
 
+/* /proc/PID/ns/NAME of the target, opened while /proc is the host's */
+static int open_ns(const struct plan *p, const char *name)
+{
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)p->target_pid, name);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    status_err("open namespace", errno, path);
+  return fd;
+}
+
 int exec_main(const struct plan *p)
 {
-  int nsfd[sizeof NS / sizeof *NS];
-  char path[64];
-  for (size_t i = 0; i < sizeof NS / sizeof *NS; i++) {
-    nsfd[i] = -1;
-    for (size_t k = 0; k < p->nns; k++)
-      if (strcmp(p->ns[k], NS[i].name) == 0) {
-        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)p->target_pid, NS[i].name);
-        nsfd[i] = open(path, O_RDONLY | O_CLOEXEC);
-        if (nsfd[i] < 0) {
-          status_err("open namespace", errno, path);
-          return 125;
-        }
-      }
-  }
-  /* the PID namespace applies to children: join it here, then fork into it */
-  snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)p->target_pid);
-  int pidns = open(path, O_RDONLY | O_CLOEXEC);
-  if (pidns < 0 || setns(pidns, CLONE_NEWPID) < 0) {
-    status_err("join pid namespace", errno, path);
+  struct exec_fds f;
+  int mntns = -1, pidns = open_ns(p, "pid");
+  if (pidns < 0)
     return 125;
+  for (size_t i = 0; i < NNS; i++)
+    f.ns[i] = -1;
+  for (size_t k = 0; k < p->nns; k++) {
+    int *fd = strcmp(p->ns[k], "mnt") == 0 ? &mntns : NULL;
+    for (size_t i = 0; i < NNS && !fd; i++)
+      if (strcmp(p->ns[k], NS[i].name) == 0)
+        fd = &f.ns[i];
+    if (fd && (*fd = open_ns(p, p->ns[k])) < 0)
+      return 125;
   }
-  close(pidns);
+  if (open_cgroup_files(p->cgroup_procs, p->ncgroup_procs, f.cgroup, sizeof f.cgroup / sizeof *f.cgroup, &f.ncgroup) < 0)
+    return 125; /* reported */
   const char *step, *detail;
   if (prepare_seccomp(p, &step, &detail) < 0) {
     status_err(step, errno, detail);
@@ -82,6 +106,26 @@ int exec_main(const struct plan *p)
     status_err("socketpair", errno, NULL);
     return 125;
   }
+  if (stdio_pipes(f.io, &f.null) < 0) {
+    status_err("pipe", errno, NULL);
+    return 125;
+  }
+  /* inherited by the child, which stays so until it execs: nothing in the container may
+     read its memory or fds (the monitor itself is never visible in the container) */
+  prctl(PR_SET_DUMPABLE, 0);
+  /* the monitor needs nothing from the host's filesystem from here on; setns lands it on
+     the namespace's root, the container's, and the child inherits that root and cwd */
+  if (mntns >= 0 && setns(mntns, CLONE_NEWNS) < 0) {
+    status_err("join namespace", errno, "mnt");
+    return 125;
+  }
+  if (setns(pidns, CLONE_NEWPID) < 0) {
+    status_err("join pid namespace", errno, NULL);
+    return 125;
+  }
+  close(pidns);
+  if (mntns >= 0)
+    close(mntns);
   pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) {
     status_err("fork into the container", errno, NULL);
@@ -90,17 +134,32 @@ int exec_main(const struct plan *p)
   if (pid == 0) {
     close(sv[0]);
     close(sfd);
-    exec_child(p, sv[1], nsfd);
+    exec_child(p, sv[1], &f);
   }
   close(sv[1]);
-  for (size_t i = 0; i < sizeof NS / sizeof *NS; i++)
-    if (nsfd[i] >= 0)
-      close(nsfd[i]);
+  for (size_t i = 0; i < NNS; i++)
+    if (f.ns[i] >= 0)
+      close(f.ns[i]);
+  for (size_t i = 0; i < f.ncgroup; i++)
+    close(f.cgroup[i]);
+  close(f.null);
+  close(f.io[0]);
+  close(f.io[3]);
+  close(f.io[5]);
+  int in = f.io[1], out = f.io[2], err = f.io[4];
+  if (p->tty || !p->open_stdin || p->detach) {
+    close(in);
+    in = -1;
+  }
+  if (p->tty || p->detach) {
+    close(out);
+    close(err);
+    out = err = -1;
+  }
   tell_child(pid, sv[0], "G");
   int master = await_child(pid, sv[0]);
   status_ok(pid);
   release_status(p);
-  int status = monitor_loop(p, pid, sfd, master, -1, -1);
+  int status = monitor_loop(p, pid, sfd, master, in, out, err);
   return exit_code(status);
 }
-

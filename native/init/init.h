@@ -156,12 +156,14 @@ void set_process_title(const char *title);
 /* main.c: what run.c and exec.c share. The monitor's signals (a signalfd of them); the mask
    tsrun-init started with, for the child to restore before exec; the sync socket ('G' starts
    the child; await_child returns its pty master or -1 once it exec'd, and exits on its error);
-   the child's stdin/out/err; the status pipe after the "ok" line. */
+   the child's stdin/out/err (pipes the monitor copies, never the caller's own fds; stdio_pipes
+   makes them and opens the host's /dev/null); the status pipe after the "ok" line. */
 int block_signals(void);
 void restore_signal_mask(void);
 void tell_child(pid_t pid, int sock, const char *msg);
 int await_child(pid_t pid, int sock);
-void stdio_for_child(const struct plan *p, int out, int err);
+int stdio_pipes(int fds[6], int *null);
+void stdio_for_child(const struct plan *p, int null, int in, int out, int err, int sync);
 void release_status(const struct plan *p);
 
 /* run.c, exec.c: the two ways a launch goes (main picks by the plan's first record). */
@@ -172,6 +174,9 @@ int exec_main(const struct plan *p);
    move into its cgroup (a no-op when it was born there); whether the host is v2-only. */
 pid_t fork_container(const struct plan *p, unsigned long flags);
 void child_join_cgroup(char **procs, size_t n, int sync);
+/* exec: the monitor opens the files (host paths), the child writes to them (from inside) */
+int open_cgroup_files(char **procs, size_t n, int *fds, size_t max, size_t *nfds);
+void join_cgroup_files(int *fds, size_t n, char **procs, int sync);
 bool cgroup2_host(void);
 
 /* devices.c: the plan's device rules on the container's cgroup (v1 files or a v2 BPF program),
@@ -207,11 +212,14 @@ void term_restore(void);
 
 /* monitor.c: the parent's loop: signals, stdio copy or json-file log; returns the wait status. */
 #define FORWARDED_SIGNALS SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH
-int monitor_loop(const struct plan *p, pid_t child, int sfd, int master, int out_fd, int err_fd);
+int monitor_loop(const struct plan *p, pid_t child, int sfd, int master, int in_fd, int out_fd, int err_fd);
 int exit_code(int status);
 void write_exit_file(const char *path, int status);
 
-/* init1.c: --init; forks, the parent stays as PID 1 reaping; returns in the child. */
-void become_pid1(int sync, bool tty);
+/* init1.c: --init; forks, the parent stays as PID 1 reaping (re-executed as
+   `tsrun-init --pid1 CHILD`, which main hands to pid1_main); returns in the child. */
+#define PID1_ARG "--pid1"
+void become_pid1(const struct plan *p, int sync);
+int pid1_main(int argc, char **argv);
 
 #endif

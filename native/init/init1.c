@@ -3,57 +3,93 @@
  * the child returns to exec the user's command; this process stays PID 1,
  * forwards the signals it gets to the child, reaps every orphan that the
  * kernel reparents to it, and exits with the child's status.
+ *
+ * Once it has forked, PID 1 re-executes itself (the sealed launcher, as
+ * /proc/self/exe) with the container's environment: what tsrun-init had would
+ * otherwise stay, as it never execs the user's command: the environment it
+ * started with (tsrun's, the host's: /proc/1/environ and /proc/1/mem), the
+ * plan, its fds. Like docker's tini it keeps the container's environment and
+ * fds 0-2 only. (PR_SET_MM could repoint /proc/1/environ in place, but it
+ * needs CAP_SYS_RESOURCE, which not every host grants even to root.)
  */
 #include "init.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include <sys/signalfd.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
-void become_pid1(int sync, bool tty)
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* every signal but the two that cannot be caught: forwarded to the child, SIGCHLD reaps */
+static void pid1_signals(sigset_t *set)
+{
+  sigfillset(set);
+  sigdelset(set, SIGKILL);
+  sigdelset(set, SIGSTOP);
+}
+
+void become_pid1(const struct plan *p, int sync)
 {
   sigset_t set, old;
-  sigfillset(&set);
-  sigdelset(&set, SIGKILL);
-  sigdelset(&set, SIGSTOP);
+  pid1_signals(&set);
   sigprocmask(SIG_BLOCK, &set, &old);
-  int sfd = signalfd(-1, &set, SFD_CLOEXEC);
-  if (sfd < 0)
-    child_fail(sync, "signalfd", NULL);
   pid_t child = fork();
   if (child < 0)
     child_fail(sync, "fork", NULL);
   if (child == 0) {
-    close(sfd);
     /* tini's way: the child gets its own process group and, with a tty, the
        terminal's foreground, so ^C and job control reach it (once) and not
        PID 1; SIGTTOU is still blocked here, so tcsetpgrp cannot stop us */
-    if (tty) {
+    if (p->tty) {
       setpgid(0, 0);
       tcsetpgrp(STDIN_FILENO, getpid());
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
     return;
   }
-  if (tty)
+  if (p->tty)
     setpgid(child, child); /* either side may run first */
-  set_process_title("tsrun-init"); /* not the host path and launch arguments */
-  close(sync); /* the child reports its exec; EOF reaches the monitor when it has exec'd */
+  /* the mask stays blocked across exec, and a SIGCHLD already pending stays pending; the
+     sync socket closes on exec: EOF reaches the monitor once the child has exec'd too */
+  char pid[16];
+  snprintf(pid, sizeof pid, "%d", (int)child);
+  char *args[] = { "tsrun-init", PID1_ARG, pid, NULL };
+  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  execve("/proc/self/exe", args, p->env);
+  kill(child, SIGKILL);
+  child_fail(sync, "exec PID 1", "/proc/self/exe");
+}
+
+/* PID 1 after its re-exec (main sends tsrun-init --pid1 CHILD here): reap until the child ends. */
+int pid1_main(int argc, char **argv)
+{
+  pid_t child = (pid_t)atoi(argv[2]);
+  remember_args(argc, argv);
+  set_process_title("tsrun-init"); /* /proc/1/cmdline and comm: just the name */
+  sigset_t set;
+  pid1_signals(&set);
+  sigprocmask(SIG_BLOCK, &set, NULL);
   for (;;) {
-    struct signalfd_siginfo si;
-    if (read(sfd, &si, sizeof si) != sizeof si)
+    siginfo_t si;
+    if (sigwaitinfo(&set, &si) < 0)
       continue;
-    if (si.ssi_signo != SIGCHLD) {
-      kill(child, (int)si.ssi_signo);
+    if (si.si_signo != SIGCHLD) {
+      kill(child, si.si_signo);
       continue;
     }
     int st;
     pid_t w;
     while ((w = waitpid(-1, &st, WNOHANG)) > 0)
       if (w == child)
-        _exit(exit_code(st));
+        return exit_code(st);
   }
 }

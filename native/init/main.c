@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,26 +106,33 @@ int await_child(pid_t pid, int sock)
   return master;
 }
 
-void stdio_for_child(const struct plan *p, int out, int err)
+/*
+ * The container process's fds 0-2: never the caller's own files (a file given as
+ * stdin could be reopened for writing through /proc/self/fd/0). Pipes the
+ * monitor copies (in, out, err; -1 when there are none: detached), or null:
+ * /dev/null, opened by the caller where it is the host's own. A pty replaces
+ * them all later (setup_child_tty).
+ */
+void stdio_for_child(const struct plan *p, int null, int in, int out, int err, int sync)
 {
-  if (!p->open_stdin || p->detach) {
-    int n = open("/dev/null", O_RDWR);
-    dup2(n, 0);
-    if (n > 2)
-      close(n);
-  }
-  if (out >= 0) {
-    dup2(out, 1);
-    dup2(err, 2);
-    close(out);
-    close(err);
-  } else if (p->detach) {
-    int n = open("/dev/null", O_RDWR);
-    dup2(n, 1);
-    dup2(n, 2);
-    if (n > 2)
-      close(n);
-  }
+  int src[3] = { p->open_stdin && !p->detach ? in : -1, out, err };
+  for (int i = 0; i < 3; i++)
+    if (dup2(src[i] >= 0 ? src[i] : null, i) < 0)
+      child_fail(sync, "stdio", NULL);
+  int all[4] = { null, in, out, err };
+  for (int i = 0; i < 4; i++)
+    if (all[i] > 2)
+      close(all[i]);
+}
+
+/* Pipes for the container's stdin, stdout and stderr (fds[0..5] as pipe2 gives them), and /dev/null. */
+int stdio_pipes(int fds[6], int *null)
+{
+  for (int i = 0; i < 3; i++)
+    if (pipe2(fds + 2 * i, O_CLOEXEC) < 0)
+      return -1;
+  *null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  return *null < 0 ? -1 : 0;
 }
 
 /*
@@ -142,6 +150,8 @@ void release_status(const struct plan *p)
 
 int main(int argc, char **argv)
 {
+  if (argc == 3 && strcmp(argv[1], PID1_ARG) == 0)
+    return pid1_main(argc, argv); /* --init's PID 1, inside the container (init1.c) */
   block_early();
   if (seal_self(argc, argv) < 0) {
     status_err("seal launcher", errno, "memfd copy of /proc/self/exe");
@@ -150,6 +160,9 @@ int main(int argc, char **argv)
   remember_args(argc, argv);
   /* after the sealed re-exec (which must keep fds 3 and 4): nothing tsrun-init execs gets the status pipe */
   fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
+  /* and nothing else the caller left open (`200</` on the command line): an --init PID 1, which
+     never execs, would carry it into the container, a monitor would hold it open for its life */
+  syscall(SYS_close_range, STATUS_FD + 1, ~0U, 0);
   static struct plan p;
   struct planbuf b = { 0 };
   char err[256];

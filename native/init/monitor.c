@@ -1,7 +1,8 @@
 /*
  * The monitor: tsrun-init's parent half, alive as long as the container.
  * It forwards signals to the container process, copies a pty between the
- * user's terminal and the container, copies the container's output (pipes,
+ * user's terminal and the container, copies tsrun's stdin into the
+ * container's (its pipe, or the pty), copies the container's output (pipes,
  * or the pty) to the json-file log (docker's format: {"log","stream","time"}
  * per line) and, in the foreground, on to tsrun's stdout/stderr, reaps the
  * container and records how it ended.
@@ -135,18 +136,82 @@ static void resize(int master)
     ioctl(master, TIOCSWINSZ, &ws);
 }
 
-int monitor_loop(const struct plan *p, pid_t child, int sfd, int master, int out_fd, int err_fd)
+/*
+ * tsrun's stdin on its way into the container: to the write end of the
+ * container's stdin pipe, or to the pty master. Never a blocking write (a
+ * container that does not read its stdin must not stop the copying of its
+ * output): one buffer, written as the other end takes it; stdin is read only
+ * when it is empty. At the end of stdin the pipe is closed (the container reads
+ * EOF), or a pty gets its EOF character when stdin is not a terminal.
+ */
+struct input {
+  int dst;
+  bool reading, pty;
+  char buf[65536];
+  size_t len, off;
+};
+
+static void input_end(struct input *in, bool stdin_ended)
+{
+  in->reading = false;
+  in->len = in->off = 0;
+  if (!in->pty) {
+    close(in->dst);
+    in->dst = -1;
+  } else if (stdin_ended && !isatty(STDIN_FILENO)) {
+    struct termios t;
+    char eof = 4;
+    if (tcgetattr(in->dst, &t) == 0)
+      eof = (char)t.c_cc[VEOF];
+    if (write(in->dst, &eof, 1) < 0) {
+      /* the container is gone or does not read: nothing more to tell it */
+    }
+  }
+}
+
+/* What to poll for: stdin while the buffer is empty, the destination while it is not. */
+static struct pollfd input_poll(const struct input *in)
+{
+  if (in->len)
+    return (struct pollfd){ .fd = in->dst, .events = POLLOUT };
+  return (struct pollfd){ .fd = in->reading ? STDIN_FILENO : -1, .events = POLLIN };
+}
+
+static void input_step(struct input *in, short revents)
+{
+  if (!revents)
+    return;
+  if (!in->len) {
+    ssize_t r = read(STDIN_FILENO, in->buf, sizeof in->buf);
+    if (r > 0)
+      in->len = (size_t)r, in->off = 0;
+    else if (r == 0 || (errno != EINTR && errno != EAGAIN))
+      input_end(in, true);
+    return;
+  }
+  ssize_t w = write(in->dst, in->buf + in->off, in->len - in->off);
+  if (w > 0 && (in->off += (size_t)w) == in->len)
+    in->len = in->off = 0;
+  else if (w < 0 && errno != EINTR && errno != EAGAIN)
+    input_end(in, false); /* EPIPE: the container closed its stdin */
+}
+
+int monitor_loop(const struct plan *p, pid_t child, int sfd, int master, int in_fd, int out_fd, int err_fd)
 {
   struct stream streams[2];
   int nstreams = 0;
   bool attached_tty = master >= 0 && !p->detach;
-  bool copy_stdin = attached_tty && p->open_stdin;
+  static struct input in;
+  in = (struct input){ .dst = attached_tty && p->open_stdin ? master : in_fd, .pty = master >= 0 };
+  in.reading = in.dst >= 0;
+  if (in.reading)
+    fcntl(in.dst, F_SETFL, fcntl(in.dst, F_GETFL) | O_NONBLOCK);
   /* docker's json-file driver logs foreground containers too */
   if (p->log_file)
     log_fd = open(p->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (master >= 0) {
     streams[nstreams++] = (struct stream){ .fd = master, .name = "stdout", .out = attached_tty ? STDOUT_FILENO : -1 };
-    if (copy_stdin && isatty(STDIN_FILENO))
+    if (attached_tty && p->open_stdin && isatty(STDIN_FILENO))
       term_raw(STDIN_FILENO);
   }
   /* in the foreground the pipes are passed through to tsrun's stdout/stderr as well */
@@ -156,7 +221,7 @@ int monitor_loop(const struct plan *p, pid_t child, int sfd, int master, int out
     streams[nstreams++] = (struct stream){ .fd = err_fd, .name = "stderr", .out = p->detach ? -1 : STDERR_FILENO };
 
   int status = 0;
-  bool exited = false, stdin_open = copy_stdin;
+  bool exited = false;
   bool open_s[2] = { true, true };
   while (!exited) {
     struct pollfd pf[4];
@@ -164,11 +229,8 @@ int monitor_loop(const struct plan *p, pid_t child, int sfd, int master, int out
     pf[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
     for (int i = 0; i < nstreams; i++)
       pf[n++] = (struct pollfd){ .fd = open_s[i] ? streams[i].fd : -1, .events = POLLIN };
-    int in_idx = -1;
-    if (stdin_open) {
-      in_idx = n;
-      pf[n++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
-    }
+    int in_idx = n;
+    pf[n++] = input_poll(&in);
     if (poll(pf, (nfds_t)n, -1) < 0) {
       if (errno == EINTR)
         continue;
@@ -177,23 +239,7 @@ int monitor_loop(const struct plan *p, pid_t child, int sfd, int master, int out
     for (int i = 0; i < nstreams; i++)
       if (open_s[i] && (pf[1 + i].revents & (POLLIN | POLLHUP | POLLERR)) && !pump(&streams[i]))
         open_s[i] = false;
-    if (in_idx >= 0 && (pf[in_idx].revents & (POLLIN | POLLHUP | POLLERR))) {
-      char buf[65536];
-      ssize_t r = read(STDIN_FILENO, buf, sizeof buf);
-      if (r > 0)
-        write_all(master, buf, (size_t)r);
-      else if (r == 0 || errno != EINTR) {
-        stdin_open = false;
-        /* stdin that is not a terminal ended: tell the container with an EOF character */
-        if (!isatty(STDIN_FILENO)) {
-          struct termios t;
-          char eof = 4;
-          if (tcgetattr(master, &t) == 0)
-            eof = (char)t.c_cc[VEOF];
-          write_all(master, &eof, 1);
-        }
-      }
-    }
+    input_step(&in, pf[in_idx].revents);
     if (pf[0].revents & POLLIN) {
       struct signalfd_siginfo si;
       if (read(sfd, &si, sizeof si) != sizeof si)

@@ -37,7 +37,7 @@
  * fwd carries: the early block and its empty record, u32 length, the rest
  * of the plan, the filter.
  */
-static _Noreturn void run_child(struct plan *p, int fwd, int sync, int out, int err)
+static _Noreturn void run_child(struct plan *p, int fwd, int sync, int null, int in, int out, int err)
 {
   close(STATUS_FD); /* the monitor's; an --init PID 1 (which never execs) must not hold it */
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -70,22 +70,26 @@ static _Noreturn void run_child(struct plan *p, int fwd, int sync, int out, int 
     _exit(125); /* the monitor parsed the same bytes first and reports why */
   if (take_prepared_seccomp(rest + planlen, restlen - planlen) < 0)
     child_fail(sync, "seccomp filter from the monitor", NULL);
-  if (p->tty) { /* the monitor made output pipes before it knew */
+  if (p->tty) { /* the monitor made the pipes before it knew */
+    close(in);
     close(out);
     close(err);
-    out = err = -1;
+    in = out = err = -1;
   }
   struct winsize ws = { 0 };
   ioctl(STDIN_FILENO, TIOCGWINSZ, &ws);
-  stdio_for_child(p, out, err);
-  if (p->detach && !p->tty)
-    setsid();
+  stdio_for_child(p, null, in, out, err, sync);
+  /* a session of its own, always: in tsrun's, /dev/tty would be the user's terminal, where
+     TIOCSTI pushes keystrokes the user's shell reads after tsrun exits; with -t the new
+     session's terminal is the container's own pty */
   if (p->tty)
     setup_child_tty(sync, &ws, true);
+  else if (setsid() < 0)
+    child_fail(sync, "setsid", NULL);
   apply_rlimits(p, sync);
   confine(p, sync);
   if (p->init)
-    become_pid1(sync, p->tty);
+    become_pid1(p, sync);
   restore_signal_mask();
   exec_process(p, sync);
 }
@@ -138,15 +142,16 @@ int run_main(struct plan *p, struct planbuf *b, size_t first)
     return 125;
   }
   int sfd = block_signals();
-  int sv[2], outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, fwd[2] = { -1, -1 };
+  int sv[2], io[6] = { -1, -1, -1, -1, -1, -1 }, fwd[2] = { -1, -1 }, null = -1;
   if (sfd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
     status_err("socketpair", errno, NULL);
     return 125;
   }
   /* without a tty the container writes into pipes the monitor reads: it copies them to the
-     json-file log and, in the foreground, on to tsrun's stdout/stderr (made before the plan
-     says whether there is a tty; dropped if there is) */
-  if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(fwd, O_CLOEXEC) < 0) {
+     json-file log and, in the foreground, on to tsrun's stdout/stderr; with -i it reads a
+     pipe the monitor fills from tsrun's stdin (made before the plan says whether there is a
+     tty; dropped if there is) */
+  if (stdio_pipes(io, &null) < 0 || pipe2(fwd, O_CLOEXEC) < 0) {
     status_err("pipe", errno, NULL);
     return 125;
   }
@@ -168,8 +173,10 @@ int run_main(struct plan *p, struct planbuf *b, size_t first)
     return 125;
   }
   close(sv[1]);
-  close(outp[1]);
-  close(errp[1]);
+  close(io[0]);
+  close(io[3]);
+  close(io[5]);
+  close(null);
   close(fwd[0]);
   /* the device rules go on the cgroup before the child has its early block: it joins the cgroup
      (v1), or does anything at all in it (v2), only once it has that */
@@ -219,15 +226,19 @@ int run_main(struct plan *p, struct planbuf *b, size_t first)
     status_err(step, -rc, detail);
     return 125;
   }
+  if (p->tty || !p->open_stdin || p->detach) {
+    close(io[1]);
+    io[1] = -1;
+  }
   if (p->tty) {
-    close(outp[0]);
-    close(errp[0]);
-    outp[0] = errp[0] = -1;
+    close(io[2]);
+    close(io[4]);
+    io[2] = io[4] = -1;
   }
   int master = await_child(pid, sv[0]);
   status_ok(pid);
   release_status(p);
-  int status = monitor_loop(p, pid, sfd, master, outp[0], errp[0]);
+  int status = monitor_loop(p, pid, sfd, master, io[1], io[2], io[4]);
   write_exit_file(p->exit_file, status);
   if (p->autorm_node)
     auto_remove(p);
@@ -235,10 +246,11 @@ int run_main(struct plan *p, struct planbuf *b, size_t first)
 child:
   close(sv[0]);
   close(sfd);
-  close(outp[0]);
-  close(errp[0]);
+  close(io[1]);
+  close(io[2]);
+  close(io[4]);
   close(fwd[1]);
   close(PLAN_FD);
-  run_child(p, fwd[0], sv[1], outp[1], errp[1]);
+  run_child(p, fwd[0], sv[1], null, io[0], io[3], io[5]);
 }
 
