@@ -42,6 +42,9 @@ void become_pid1(const struct plan *p, int sync)
   sigset_t set, old;
   pid1_signals(&set);
   sigprocmask(SIG_BLOCK, &set, &old);
+  /* until each has exec'd (which makes both dumpable again, as any process), the child's
+     program must not read PID 1's memory (the plan, the environment it started with) */
+  prctl(PR_SET_DUMPABLE, 0);
   pid_t child = fork();
   if (child < 0)
     child_fail(sync, "fork", NULL);
