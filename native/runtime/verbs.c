@@ -38,12 +38,13 @@ int cmd_start(struct opts *op)
     return -1;
   char fifo[PATH_MAX + 16];
   snprintf(fifo, sizeof fifo, "%s/exec.fifo", c.dir);
-  int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0)
-    return fail(errno, "open %s", fifo);
+  /* the pidfd first: once the fifo is open the process may run and exit at once */
   int pfd = container_pidfd(&c);
   if (pfd < 0)
     return fail(0, "container init exited before start");
+  int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    return fail(errno, "open %s", fifo);
   /* the init's open for writing returns now; its "0" says it is on its way to exec */
   struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = pfd, .events = POLLIN } };
   for (;;) {
