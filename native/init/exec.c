@@ -1,7 +1,7 @@
 /*
  * exec: a process in a running container. The monitor opens what the child
- * needs from the host (namespaces, cgroup files, /dev/null, the seccomp
- * filter), then enters the container's mount namespace, and with it its root,
+ * needs from the host (namespaces, cgroup files, the seccomp filter),
+ * then enters the container's mount namespace, and with it its root,
  * and its PID namespace for children, and forks: the child is born inside the
  * container's filesystem, non-dumpable (runc's order). A child forked first
  * and moved later would show, for a moment, in the container's /proc with
@@ -34,7 +34,7 @@ struct exec_fds {
   int ns[NNS];
   int cgroup[32]; /* the files the child writes "0" to (open_cgroup_files) */
   size_t ncgroup;
-  int null, io[6];
+  int io[6];
 };
 
 static _Noreturn void exec_child(const struct plan *p, int sync, struct exec_fds *f)
@@ -54,7 +54,7 @@ static _Noreturn void exec_child(const struct plan *p, int sync, struct exec_fds
       close(f->io[i]);
     f->io[0] = f->io[3] = f->io[5] = -1;
   }
-  stdio_for_child(p, f->null, f->io[0], p->detach ? -1 : f->io[3], p->detach ? -1 : f->io[5], sync);
+  stdio_for_child(p, f->io[0], p->detach ? -1 : f->io[3], p->detach ? -1 : f->io[5], sync);
   /* a session of its own, always (see run.c): never the caller's terminal */
   if (p->tty)
     setup_child_tty(sync, &ws, false);
@@ -106,7 +106,7 @@ int exec_main(const struct plan *p)
     status_err("socketpair", errno, NULL);
     return 125;
   }
-  if (stdio_pipes(f.io, &f.null) < 0) {
+  if (stdio_pipes(f.io) < 0) {
     status_err("pipe", errno, NULL);
     return 125;
   }
@@ -142,7 +142,6 @@ int exec_main(const struct plan *p)
       close(f.ns[i]);
   for (size_t i = 0; i < f.ncgroup; i++)
     close(f.cgroup[i]);
-  close(f.null);
   close(f.io[0]);
   close(f.io[3]);
   close(f.io[5]);

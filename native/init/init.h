@@ -156,14 +156,14 @@ void set_process_title(const char *title);
 /* main.c: what run.c and exec.c share. The monitor's signals (a signalfd of them); the mask
    tsrun-init started with, for the child to restore before exec; the sync socket ('G' starts
    the child; await_child returns its pty master or -1 once it exec'd, and exits on its error);
-   the child's stdin/out/err (pipes the monitor copies, never the caller's own fds; stdio_pipes
-   makes them and opens the host's /dev/null); the status pipe after the "ok" line. */
+   the child's stdin/out/err (pipes the monitor copies, never the caller's own fds, or the
+   container's /dev/null); the status pipe after the "ok" line. */
 int block_signals(void);
 void restore_signal_mask(void);
 void tell_child(pid_t pid, int sock, const char *msg);
 int await_child(pid_t pid, int sock);
-int stdio_pipes(int fds[6], int *null);
-void stdio_for_child(const struct plan *p, int null, int in, int out, int err, int sync);
+int stdio_pipes(int fds[6]);
+void stdio_for_child(const struct plan *p, int in, int out, int err, int sync);
 void release_status(const struct plan *p);
 
 /* run.c, exec.c: the two ways a launch goes (main picks by the plan's first record). */

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -107,15 +109,34 @@ int await_child(pid_t pid, int sock)
 }
 
 /*
+ * The container's /dev/null, opened from inside the container: an fd of the host's
+ * would let the container chmod or chown the host's /dev/null through
+ * /proc/self/fd/0. Only the null device itself (an exec'd process meets a
+ * /dev/null the container may have replaced).
+ */
+static int container_null(int sync)
+{
+  int fd = open("/dev/null", O_RDWR | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) < 0)
+    child_fail(sync, "open /dev/null", NULL);
+  if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3) {
+    errno = EPERM;
+    child_fail(sync, "open /dev/null", "not the null device");
+  }
+  return fd;
+}
+
+/*
  * The container process's fds 0-2: never the caller's own files (a file given as
  * stdin could be reopened for writing through /proc/self/fd/0). Pipes the
- * monitor copies (in, out, err; -1 when there are none: detached), or null:
- * /dev/null, opened by the caller where it is the host's own. A pty replaces
- * them all later (setup_child_tty).
+ * monitor copies (in, out, err; -1 when there are none: detached), else the
+ * container's /dev/null. A pty replaces them all later (setup_child_tty).
  */
-void stdio_for_child(const struct plan *p, int null, int in, int out, int err, int sync)
+void stdio_for_child(const struct plan *p, int in, int out, int err, int sync)
 {
   int src[3] = { p->open_stdin && !p->detach ? in : -1, out, err };
+  int null = src[0] < 0 || src[1] < 0 || src[2] < 0 ? container_null(sync) : -1;
   for (int i = 0; i < 3; i++)
     if (dup2(src[i] >= 0 ? src[i] : null, i) < 0)
       child_fail(sync, "stdio", NULL);
@@ -125,14 +146,13 @@ void stdio_for_child(const struct plan *p, int null, int in, int out, int err, i
       close(all[i]);
 }
 
-/* Pipes for the container's stdin, stdout and stderr (fds[0..5] as pipe2 gives them), and /dev/null. */
-int stdio_pipes(int fds[6], int *null)
+/* Pipes for the container's stdin, stdout and stderr: fds[0..5] as pipe2 gives them. */
+int stdio_pipes(int fds[6])
 {
   for (int i = 0; i < 3; i++)
     if (pipe2(fds + 2 * i, O_CLOEXEC) < 0)
       return -1;
-  *null = open("/dev/null", O_RDWR | O_CLOEXEC);
-  return *null < 0 ? -1 : 0;
+  return 0;
 }
 
 /*

@@ -37,7 +37,7 @@
  * fwd carries: the early block and its empty record, u32 length, the rest
  * of the plan, the filter.
  */
-static _Noreturn void run_child(struct plan *p, int fwd, int sync, int null, int in, int out, int err)
+static _Noreturn void run_child(struct plan *p, int fwd, int sync, int in, int out, int err)
 {
   close(STATUS_FD); /* the monitor's; an --init PID 1 (which never execs) must not hold it */
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -78,7 +78,7 @@ static _Noreturn void run_child(struct plan *p, int fwd, int sync, int null, int
   }
   struct winsize ws = { 0 };
   ioctl(STDIN_FILENO, TIOCGWINSZ, &ws);
-  stdio_for_child(p, null, in, out, err, sync);
+  stdio_for_child(p, in, out, err, sync);
   /* a session of its own, always: in tsrun's, /dev/tty would be the user's terminal, where
      TIOCSTI pushes keystrokes the user's shell reads after tsrun exits; with -t the new
      session's terminal is the container's own pty */
@@ -142,7 +142,7 @@ int run_main(struct plan *p, struct planbuf *b, size_t first)
     return 125;
   }
   int sfd = block_signals();
-  int sv[2], io[6] = { -1, -1, -1, -1, -1, -1 }, fwd[2] = { -1, -1 }, null = -1;
+  int sv[2], io[6] = { -1, -1, -1, -1, -1, -1 }, fwd[2] = { -1, -1 };
   if (sfd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
     status_err("socketpair", errno, NULL);
     return 125;
@@ -151,7 +151,7 @@ int run_main(struct plan *p, struct planbuf *b, size_t first)
      json-file log and, in the foreground, on to tsrun's stdout/stderr; with -i it reads a
      pipe the monitor fills from tsrun's stdin (made before the plan says whether there is a
      tty; dropped if there is) */
-  if (stdio_pipes(io, &null) < 0 || pipe2(fwd, O_CLOEXEC) < 0) {
+  if (stdio_pipes(io) < 0 || pipe2(fwd, O_CLOEXEC) < 0) {
     status_err("pipe", errno, NULL);
     return 125;
   }
@@ -176,7 +176,6 @@ int run_main(struct plan *p, struct planbuf *b, size_t first)
   close(io[0]);
   close(io[3]);
   close(io[5]);
-  close(null);
   close(fwd[0]);
   /* the device rules go on the cgroup before the child has its early block: it joins the cgroup
      (v1), or does anything at all in it (v2), only once it has that */
@@ -251,6 +250,6 @@ child:
   close(io[4]);
   close(fwd[1]);
   close(PLAN_FD);
-  run_child(p, fwd[0], sv[1], null, io[0], io[3], io[5]);
+  run_child(p, fwd[0], sv[1], io[0], io[3], io[5]);
 }
 

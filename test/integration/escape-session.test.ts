@@ -143,6 +143,16 @@ describe('session and stdio escapes (issue #9)', () => {
     assert.equal(fs.statSync(f).mode & 0o7777, 0o644);
   });
 
+  it("without -i, stdin is the container's own /dev/null, never the host's (whose mode a chmod through /proc/self/fd/0 would change)", () => {
+    const host = fs.statSync('/dev/null');
+    const check = 'stat -L -c "%d:%i" /proc/self/fd/0 /dev/null';
+    for (const args of [['run', '--rm', 'busybox'], ['exec', CTR]]) {
+      const [fd0, own] = tsrunOk(t().root, [...args, 'sh', '-c', check]).trim().split('\n');
+      assert.equal(fd0, own, args.join(' '));
+      assert.notEqual(fd0, `${host.dev}:${host.ino}`, args.join(' '));
+    }
+  });
+
   it("exec: stdout/stderr (and stdin with -i) are pipes, never the caller's files", () => {
     const out = path.join(t().scratch, 'exec-out');
     const inp = path.join(t().scratch, 'exec-in');
