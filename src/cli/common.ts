@@ -121,6 +121,15 @@ export async function eachContainer(cmd: Command, refs: string[], fn: (ctx: Ctx,
   }
 }
 
+/**
+ * docker's CheckTty: -i and -t together (attached) need a terminal on stdin,
+ * else "the input device is not a TTY", exit 1. node:tty loads only then.
+ */
+export function checkTty(interactive: boolean, tty: boolean, detached: boolean): void {
+  if (!interactive || !tty || detached) return;
+  if (!process.getBuiltinModule('node:tty').isatty(0)) throw new TsrunError('USAGE', 'the input device is not a TTY', { exitCode: 1 });
+}
+
 /** A line writer to stderr, for progress that must not mix with a container's stdout. */
 export const toStderr = (line: string): void => {
   process.stderr.write(`${line}\n`);

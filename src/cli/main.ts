@@ -1,13 +1,17 @@
 /**
  * tsrun's entry point: argv → one command module → exit code.
- * The only place that decides exit codes: a TsrunError's own exitCode, 125
- * for anything else, or the number a command returns (a container's status).
+ * The only place that decides exit codes (with util/errors.ts exitCodeFor):
+ * docker's 125 for flag errors and for run/create failing before the
+ * container starts, 1 for any other failed command, an error's own explicit
+ * code, or the number a command returns (a container's status).
  *
  * For start-up speed only the module of the command being run is imported;
  * `tsrun --help` imports them all.
  */
 import { Command, CommanderError } from 'commander';
-import { TsrunError, EXIT, isTsrunError } from '../util/errors.js';
+import { TsrunError, EXIT, exitCodeFor, isTsrunError } from '../util/errors.js';
+import { findSubcommand, normalizeBoolFlags } from './argv.js';
+import { unsupportedDockerFlag } from './docker-flags.js';
 import { mark } from '../util/trace.js';
 
 /** command name → module under ./commands/ (each exports `register(program)`). */
@@ -92,22 +96,33 @@ async function registerCommands(program: Command, names: string[]): Promise<void
   }
 }
 
-function printError(err: unknown, debug: boolean): number {
+/** Where a failure happened: while the command line was parsed (flag errors), and in which command. */
+interface Where {
+  parsing: boolean;
+  command: string;
+}
+
+function printError(err: unknown, debug: boolean, where: Where): number {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
-    const msg = err.message.replace(/^error: /, '');
-    process.stderr.write(`tsrun: ${msg}; see 'tsrun --help'\n`);
+    let msg = err.message.replace(/^error: /, '');
+    if (err.code === 'commander.unknownOption') {
+      const flag = /'([^']+)'/.exec(msg)?.[1];
+      const unsupported = flag ? unsupportedDockerFlag(where.command, flag) : undefined;
+      if (unsupported) msg = unsupported;
+    }
+    process.stderr.write(`tsrun: ${msg}; see 'tsrun ${where.command ? `${where.command} ` : ''}--help'\n`);
     return EXIT.RUNTIME;
   }
   if (isTsrunError(err)) {
     process.stderr.write(`tsrun: ${err.message}${err.hint ? ` (${err.hint})` : ''}\n`);
     if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
-    return err.exitCode;
+    return exitCodeFor(err, where);
   }
   const e = err as Error;
   process.stderr.write(`tsrun: ${e?.message?.split('\n')[0] ?? String(err)}\n`);
   if (debug && e?.stack) process.stderr.write(`${e.stack}\n`);
-  return EXIT.RUNTIME;
+  return exitCodeFor(err, where);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -115,20 +130,26 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   const name = commandName(argv);
   const debug = argv.includes('--debug');
+  const where: Where = { parsing: true, command: name ?? '' };
   try {
     if (name && COMMANDS[name]) await registerCommands(program, [name]);
     else await registerCommands(program, Object.keys(COMMANDS));
-    if (name && !COMMANDS[name]) throw new TsrunError('USAGE', `unknown command ${JSON.stringify(name)}`, { hint: "see 'tsrun --help'" });
+    if (name && !COMMANDS[name]) throw new TsrunError('USAGE', `unknown command ${JSON.stringify(name)}`, { hint: "see 'tsrun --help'", exitCode: EXIT.FAILURE });
+    // `container run` is run, `image ls` is ls: the innermost command decides
+    where.command = findSubcommand(program, argv)?.cmd.name() ?? where.command;
     let code: number = EXIT.OK;
+    program.hook('preAction', () => {
+      where.parsing = false;
+    });
     program.hook('postAction', (_t, action) => {
       const r = (action as Command & { _tsrunResult?: number })._tsrunResult;
       if (typeof r === 'number') code = r;
     });
     mark('commands registered');
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(normalizeBoolFlags(program, argv), { from: 'user' });
     return code;
   } catch (err) {
-    return printError(err, debug);
+    return printError(err, debug, where);
   }
 }
 
@@ -139,7 +160,7 @@ if (isEntry) {
       process.exitCode = code;
     },
     (err) => {
-      process.exitCode = printError(err, process.argv.includes('--debug'));
+      process.exitCode = printError(err, process.argv.includes('--debug'), { parsing: false, command: '' });
     },
   );
 }

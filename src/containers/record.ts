@@ -149,5 +149,5 @@ export function findContainer(ctx: Ctx, ref: string): Container {
     if (hits.length === 1) return hits[0]!;
     if (hits.length > 1) throw new TsrunError('AMBIGUOUS', `container ID prefix ${ref} matches ${hits.length} containers`, { hint: 'give more characters of the ID or use the name' });
   }
-  throw new TsrunError('NOT_FOUND', `no such container: ${ref}`, { hint: 'see `tsrun ps -a`' });
+  throw new TsrunError('NOT_FOUND', `No such container: ${ref}`, { hint: 'see `tsrun ps -a`' });
 }

@@ -97,7 +97,7 @@ export class ImageStore {
   resolve(ref: string, idx: ImageIndex = this.read()): ImageRecord {
     const found = this.tryResolve(ref, idx);
     if (!found) {
-      throw new TsrunError('NOT_FOUND', `no such image: ${ref}`, { hint: 'see `tsrun images`; pull, load or import it first' });
+      throw new TsrunError('NOT_FOUND', `No such image: ${ref}`, { hint: 'see `tsrun images`; pull, load or import it first' });
     }
     return found;
   }

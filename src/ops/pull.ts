@@ -211,7 +211,7 @@ export async function pullImage(ctx: Ctx, refText: string, o: PullOptions = {}):
 /** Prefix an error with the reference it concerns (unless it already names it). */
 function named(err: unknown, name: string): unknown {
   if (!isTsrunError(err) || err.message.includes(name)) return err;
-  return new TsrunError(err.code, `pulling ${name}: ${err.message}`, { hint: err.hint, cause: err.cause ?? err, exitCode: err.exitCode });
+  return new TsrunError(err.code, `pulling ${name}: ${err.message}`, { hint: err.hint, cause: err.cause ?? err, exitCode: err.explicitExitCode });
 }
 
 /** `pull -a`: every tag of the repository. */

@@ -182,6 +182,6 @@ export async function pushImage(ctx: Ctx, refText: string, o: PushOptions = {}):
     });
   } catch (err) {
     if (!isTsrunError(err) || err.message.includes(name)) throw err;
-    throw new TsrunError(err.code, `pushing ${name}: ${err.message}`, { hint: err.hint, cause: err, exitCode: err.exitCode });
+    throw new TsrunError(err.code, `pushing ${name}: ${err.message}`, { hint: err.hint, cause: err, exitCode: err.explicitExitCode });
   }
 }

@@ -36,11 +36,11 @@ export async function resolveImageForRun(
     }
   }
   if (pullPolicy === 'never') {
-    throw new TsrunError('NOT_FOUND', `no such image: ${ref}`, { hint: 'pull, load or import it first, or run with --pull missing' });
+    throw new TsrunError('NOT_FOUND', `No such image: ${ref}`, { hint: 'pull, load or import it first, or run with --pull missing' });
   }
   // an image ID (or a prefix of one) cannot be pulled
   if (/^(sha256:)?[a-f0-9]{12,64}$/.test(ref)) {
-    throw new TsrunError('NOT_FOUND', `no such image: ${ref}`, { hint: 'see `tsrun images`' });
+    throw new TsrunError('NOT_FOUND', `No such image: ${ref}`, { hint: 'see `tsrun images`' });
   }
   if (pullPolicy === 'missing') log(`Unable to find image '${ref}' locally`);
   const { pullImage } = await import('./pull.js'); // registry code only when a pull happens

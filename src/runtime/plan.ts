@@ -81,7 +81,9 @@ function addConfinement(w: PlanWriter, ctx: Ctx, c: Container, proc: ProcessSpec
   const user = resolveUser(layerDirs(ctx, c), proc.user);
   w.add('uid', user.uid).add('gid', user.gid);
   for (const g of user.groups) w.add('group', g);
-  const env = proc.env.some((e) => e.startsWith('HOME=')) ? proc.env : [...proc.env, `HOME=${user.home}`];
+  let env = proc.env.some((e) => e.startsWith('HOME=')) ? proc.env : [...proc.env, `HOME=${user.home}`];
+  // docker's daemon environment: HOSTNAME after PATH, unless -e or the image set it
+  if (!env.some((e) => e.startsWith('HOSTNAME='))) env = [...env.slice(0, 1), `HOSTNAME=${c.config.hostname}`, ...env.slice(1)];
   for (const e of env) w.add('env', e);
   for (const a of proc.args) w.add('arg', a);
   w.add('cwd', proc.cwd || '/');

@@ -5,10 +5,16 @@
  * them into output and an exit code; nothing else prints or exits.
  */
 
-/** Exit codes follow docker: 125 for tsrun's own failures, 126/127 for exec. */
+/**
+ * Exit codes follow docker: 125 for a bad flag and for run/create failing
+ * before the container starts, 126/127 for a container command that cannot
+ * run, 1 for every other failed command (see exitCodeFor).
+ */
 export const EXIT = {
   OK: 0,
-  /** tsrun itself failed (bad flag, unknown image, store error). */
+  /** A command failed (no such container, container running, registry error …). */
+  FAILURE: 1,
+  /** A bad flag, or run/create failed before the container started. */
   RUNTIME: 125,
   /** The container command exists but cannot be executed. */
   CANNOT_EXEC: 126,
@@ -40,17 +46,35 @@ export type ErrorCode =
 export class TsrunError extends Error {
   readonly code: ErrorCode;
   readonly hint?: string;
-  /** Exit code the CLI uses for this error; docker's 125 unless the error says otherwise. */
+  /** Exit code the CLI uses for this error; docker's 125 unless the error says otherwise (see exitCodeFor). */
   readonly exitCode: number;
+  /** The exit code this error asked for, if any: exitCodeFor keeps it whatever the command. */
+  readonly explicitExitCode?: number;
 
   constructor(code: ErrorCode, message: string, opts: { hint?: string; cause?: unknown; exitCode?: number } = {}) {
     super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
     this.name = 'TsrunError';
     this.code = code;
     this.hint = opts.hint;
+    this.explicitExitCode = opts.exitCode;
     this.exitCode =
       opts.exitCode ?? (code === 'EXEC_NOT_FOUND' ? EXIT.NOT_FOUND : code === 'EXEC_DENIED' ? EXIT.CANNOT_EXEC : EXIT.RUNTIME);
   }
+}
+
+/**
+ * docker's exit code for a failure: 125 for flag errors (anything failing
+ * while the command line is parsed) and for run/create (before the container
+ * starts; 126/127 when its command cannot run); an error's own explicit code;
+ * otherwise 1, as docker's CLI exits for any other failed command.
+ */
+export function exitCodeFor(err: unknown, where: { parsing: boolean; command: string }): number {
+  if (isTsrunError(err)) {
+    if (err.explicitExitCode !== undefined) return err.explicitExitCode;
+    if (err.code === 'EXEC_NOT_FOUND' || err.code === 'EXEC_DENIED') return err.exitCode;
+  }
+  if (where.parsing) return EXIT.RUNTIME;
+  return where.command === 'run' || where.command === 'create' ? EXIT.RUNTIME : EXIT.FAILURE;
 }
 
 export const usageError = (message: string, hint?: string) => new TsrunError('USAGE', message, { hint });

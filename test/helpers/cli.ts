@@ -33,7 +33,7 @@ export interface CliOptions {
 
 /** Run `tsrun --root ROOT ARGS…` and wait for it. */
 export function tsrun(root: string, args: string[], opts: CliOptions = {}): CliResult {
-  const r: SpawnSyncReturns<Buffer> = spawnSync(process.execPath, [TSRUN, '--root', root, ...args], {
+  const r: SpawnSyncReturns<Buffer> = spawnSync(process.execPath, ['--', TSRUN, '--root', root, ...args], {
     input: opts.input,
     env: { ...process.env, ...opts.env },
     timeout: opts.timeoutMs ?? 120_000,
@@ -57,7 +57,7 @@ export function tsrunOk(root: string, args: string[], opts: CliOptions = {}): st
 
 /** Start tsrun without waiting (for signals, SIGKILL tests, detached checks). */
 export function tsrunSpawn(root: string, args: string[], opts: CliOptions = {}) {
-  return spawn(process.execPath, [TSRUN, '--root', root, ...args], {
+  return spawn(process.execPath, ['--', TSRUN, '--root', root, ...args], {
     env: { ...process.env, ...opts.env },
     cwd: opts.cwd,
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -85,7 +85,7 @@ test('inspect: docker keys', () => {
   assert.equal(img.RootFS.Layers.length, 1);
   const r = tsrun(t.root, ['image', 'inspect', 'nope:1']);
   assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /^tsrun: no such image: nope:1/);
+  assert.match(r.stderr, /^tsrun: No such image: nope:1/);
 });
 
 test('rmi: untag, refuse ID with several tags, -f, delete + gc', () => {

@@ -81,7 +81,7 @@ describe('registry push (plain)', () => {
   it('push of an unknown image fails with one line and changes nothing', () => {
     const before = snapshotTree(t.root);
     const r = tsrun(t.root, ['push', `${reg.host}/nope:1`], { env: envOf(t) });
-    assert.equal(r.code, 125);
+    assert.equal(r.code, 1);
     assert.match(r.stderr, /^tsrun: .*does not exist locally.*\n$/);
     assert.deepEqual(snapshotTree(t.root), before);
   });
@@ -107,10 +107,10 @@ for (const mode of ['basic', 'token'] as AuthMode[]) {
       tsrunOk(t.root, ['tag', 'busybox', ref]);
       const before = snapshotTree(t.root);
       const denied = tsrun(t.root, ['push', ref], { env });
-      assert.equal(denied.code, 125);
+      assert.equal(denied.code, 1);
       assert.match(denied.stderr, /^tsrun: .*authentication required.*tsrun login.*\n$/);
       const bad = tsrun(t.root, ['login', '-u', reg.user, '--password-stdin', reg.host], { env, input: 'wrong\n' });
-      assert.equal(bad.code, 125);
+      assert.equal(bad.code, 1);
       assert.match(bad.stderr, /^tsrun: login to .* failed/);
       assert.ok(!fs.existsSync(path.join(env.DOCKER_CONFIG, 'config.json')), 'nothing stored for a failed login');
       assert.deepEqual(snapshotTree(t.root), before);
@@ -146,7 +146,7 @@ for (const mode of ['basic', 'token'] as AuthMode[]) {
       const t3 = tempRoot();
       try {
         const r = tsrun(t3.root, ['pull', ref], { env });
-        assert.equal(r.code, 125);
+        assert.equal(r.code, 1);
         assert.match(r.stderr, /authentication required/);
       } finally {
         t3.cleanup();

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { action, collect, ctxOf } from '../common.js';
+import { action, checkTty, collect, ctxOf } from '../common.js';
 import { findContainer } from '../../containers/record.js';
 import { execInContainer } from '../../containers/exec.js';
 import { mergeEnv, parseEnv } from '../../containers/options.js';
@@ -21,6 +21,7 @@ export function register(program: Command): void {
     .option('-u, --user <user[:group]>', 'username or UID (format: <name|uid>[:<group|gid>])')
     .action(
       action(async (name: string, command: string[], o: { interactive: boolean; tty: boolean; detach: boolean; env: string[]; envFile: string[]; workdir?: string; user?: string }, cmd: Command) => {
+        checkTty(o.interactive, o.tty, o.detach);
         const ctx = ctxOf(cmd);
         const c = findContainer(ctx, name);
         if (o.workdir !== undefined && !o.workdir.startsWith('/')) throw usageError(`the working directory ${JSON.stringify(o.workdir)} is invalid: it needs to be an absolute path`);

@@ -67,7 +67,7 @@ export function register(program: Command): void {
           process.stdout.write(JSON.stringify(found, null, 4) + '\n');
         }
         if (missing !== undefined) {
-          throw new TsrunError('NOT_FOUND', `no such object: ${missing}`, { hint: 'see `tsrun ps -a` and `tsrun images`', exitCode: 1 });
+          throw new TsrunError('NOT_FOUND', `No such object: ${missing}`, { hint: 'see `tsrun ps -a` and `tsrun images`', exitCode: 1 });
         }
       }),
     );

@@ -3,7 +3,7 @@ import { action, ctxOf } from '../common.js';
 import { findContainer } from '../../containers/record.js';
 import { removeContainer, sweepContainers } from '../../containers/rm.js';
 import { isRunning, refresh } from '../../containers/status.js';
-import { conflict } from '../../util/errors.js';
+import { conflict, isTsrunError } from '../../util/errors.js';
 
 export function register(program: Command): void {
   program
@@ -15,7 +15,17 @@ export function register(program: Command): void {
     .action(
       action(async (refs: string[], opts: { force?: boolean; volumes?: boolean }, cmd: Command) => {
         const ctx = ctxOf(cmd);
-        const list = refs.map((r) => findContainer(ctx, r));
+        // docker: -f ignores a container that does not exist (the others are still removed, exit 0)
+        const found = refs.map((r) => {
+          try {
+            return findContainer(ctx, r);
+          } catch (err) {
+            if (opts.force && isTsrunError(err) && err.code === 'NOT_FOUND') return undefined;
+            throw err;
+          }
+        });
+        const list = found.filter((c) => c !== undefined);
+        refs = refs.filter((_r, i) => found[i] !== undefined);
         if (!opts.force) {
           // refuse before removing any, so a bad list changes nothing
           for (const c of list) {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { action, ctxOf, toStderr } from '../common.js';
+import { action, checkTty, ctxOf, toStderr } from '../common.js';
 import { addRunFlags, runFlags } from './run-flags.js';
 import { runContainer } from '../../ops/run.js';
 
@@ -14,6 +14,7 @@ export function register(program: Command): void {
       .option('-d, --detach', 'run the container in the background and print its ID', false),
   ).action(
     action(async (image: string, command: string[], opts: Record<string, unknown>, cmd: Command) => {
+      checkTty(!!opts.interactive, !!opts.tty, !!opts.detach);
       const r = await runContainer(ctxOf(cmd), image, command, runFlags(opts, !!opts.detach), toStderr);
       if (opts.detach) {
         process.stdout.write(`${r.id}\n`);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { action, ctxOf } from '../common.js';
 import { findContainer } from '../../containers/record.js';
 import { startContainer } from '../../containers/start.js';
+import { refresh } from '../../containers/status.js';
 
 export function register(program: Command): void {
   program
@@ -17,10 +18,15 @@ export function register(program: Command): void {
         if (attach && names.length > 1) throw new (await import('../../util/errors.js')).TsrunError('USAGE', 'you cannot start and attach multiple containers at once');
         let code = 0;
         for (const name of names) {
-          const s = await startContainer(ctx, findContainer(ctx, name), { detach: !attach });
+          const c = refresh(ctx, findContainer(ctx, name));
+          // docker: starting a running container is not an error (without -a: nothing to attach to here)
+          if (!attach && (c.state.status === 'running' || c.state.status === 'paused')) {
+            process.stdout.write(`${name}\n`);
+            continue;
+          }
+          const s = await startContainer(ctx, c, { detach: !attach });
           if (attach) {
             code = await s.launched.wait();
-            const { refresh } = await import('../../containers/status.js');
             const { readContainer } = await import('../../containers/record.js');
             const fresh = readContainer(ctx, s.container.config.id);
             if (fresh) refresh(ctx, fresh);

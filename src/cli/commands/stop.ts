@@ -13,12 +13,14 @@ export function stopLikeCommand(program: Command, name: string, description: str
     .command(name)
     .description(description)
     .argument('<container...>', 'CONTAINER (name or ID)')
-    .option('-t, --time <seconds>', 'seconds to wait before killing the container', parseIntOption('--time'))
+    .option('-t, --timeout <seconds>', 'seconds to wait before killing the container', parseIntOption('--timeout'))
+    .option('--time <seconds>', 'deprecated alias of --timeout (docker)', parseIntOption('--time'))
     .option('-s, --signal <signal>', 'signal to send to the container')
     .action(
-      action(async (refs: string[], opts: { time?: number; signal?: string }, cmd: Command) => {
+      action(async (refs: string[], opts: { timeout?: number; time?: number; signal?: string }, cmd: Command) => {
         if (opts.signal) parseSignal(opts.signal); // bad input fails before anything is touched
-        await eachContainer(cmd, refs, (ctx, c) => fn(ctx, c, { timeout: opts.time, signal: opts.signal }));
+        const timeout = opts.timeout ?? opts.time;
+        await eachContainer(cmd, refs, (ctx, c) => fn(ctx, c, { timeout, signal: opts.signal }));
       }),
     );
 }

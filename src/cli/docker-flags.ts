@@ -1,0 +1,54 @@
+/**
+ * docker's flags that tsrun does not have, by command: such a flag is refused
+ * with "--gpus is not supported by tsrun" (exit 125) instead of commander's
+ * "unknown option", so a docker user knows the flag is right and the feature
+ * is missing. A flag tsrun gains is found by commander first and never looked
+ * up here.
+ */
+
+const RUN_CREATE = [
+  '--add-host', '--annotation', '-a', '--attach', '--blkio-weight', '--blkio-weight-device', '--cgroup-parent', '--cgroupns',
+  '--cidfile', '--cpu-count', '--cpu-percent', '--cpu-period', '--cpu-quota', '--cpu-rt-period', '--cpu-rt-runtime', '-c',
+  '--cpu-shares', '--cpus', '--cpuset-cpus', '--cpuset-mems', '--detach-keys', '--device', '--device-cgroup-rule',
+  '--device-read-bps', '--device-read-iops', '--device-write-bps', '--device-write-iops', '--disable-content-trust', '--dns',
+  '--dns-option', '--dns-search', '--domainname', '--expose', '--gpus', '--group-add', '--health-cmd', '--health-interval',
+  '--health-retries', '--health-start-interval', '--health-start-period', '--health-timeout', '--io-maxbandwidth', '--io-maxiops',
+  '--ip', '--ip6', '--ipc', '--isolation', '--kernel-memory', '--label-file', '--link', '--link-local-ip', '--log-driver',
+  '--log-opt', '--mac-address', '-m', '--memory', '--memory-reservation', '--memory-swap', '--memory-swappiness', '--mount',
+  '--network-alias', '--net-alias', '--no-healthcheck', '--oom-kill-disable', '--oom-score-adj', '--pid', '--pids-limit',
+  '--platform', '-p', '--publish', '-P', '--publish-all', '-q', '--quiet', '--restart', '--runtime', '--shm-size', '--sig-proxy',
+  '--stop-signal', '--stop-timeout', '--storage-opt', '--sysctl', '--use-api-socket', '--userns', '--uts', '--volume-driver',
+  '--volumes-from',
+];
+
+const UNSUPPORTED: Record<string, string[]> = {
+  run: RUN_CREATE,
+  create: RUN_CREATE,
+  ps: ['-s', '--size'],
+  images: ['--digests', '-f', '--filter', '--tree'],
+  ls: ['--digests', '-f', '--filter', '--tree'],
+  exec: ['--detach-keys', '--env-file', '--privileged'],
+  logs: ['--details'],
+  rm: ['-l', '--link'],
+  start: ['--checkpoint', '--checkpoint-dir', '--detach-keys'],
+  history: ['--platform'],
+  inspect: ['-s', '--size'],
+  rmi: ['--no-prune', '--platform'],
+  pull: ['--disable-content-trust'],
+  push: ['-a', '--all-tags', '--disable-content-trust', '--platform'],
+  save: ['--platform'],
+  load: ['--platform'],
+  import: ['--platform'],
+  kill: [],
+  stop: [],
+  restart: [],
+  commit: [],
+  top: [],
+  wait: [],
+};
+
+/** "--gpus is not supported by tsrun" for a docker flag tsrun lacks, else undefined. */
+export function unsupportedDockerFlag(command: string, flag: string): string | undefined {
+  const name = flag.split('=')[0]!;
+  return UNSUPPORTED[command]?.includes(name) ? `${name} is not supported by tsrun` : undefined;
+}
