@@ -1,0 +1,90 @@
+/**
+ * Docker scripts, unchanged, against tsrun: each snippet below is run by bash
+ * with `alias docker=tsrun --root ROOT` and must print what docker prints
+ * (exit-code checks, `grep "No such container"`, `--format` one-liners from
+ * docker's documentation). The containers are real (run -d).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { TSRUN, importBusybox, tempRoot, tsrun, tsrunOk, type TempRoot } from '../helpers/cli.js';
+
+let t: TempRoot;
+
+before(() => {
+  t = tempRoot('tsrun-script-');
+  importBusybox(t.root, 'busybox:latest');
+  tsrunOk(t.root, ['run', '-d', '--name', 'web', '-l', 'com.example.tier=front', '-e', 'FOO=bar', 'busybox', 'sleep', '300']);
+  tsrunOk(t.root, ['create', '--name', 'stopped', 'busybox', 'true']);
+});
+
+after(() => {
+  tsrun(t.root, ['rm', '-f', 'web', 'stopped']);
+  t.cleanup();
+});
+
+/** Run a bash script with docker aliased to this tsrun; stdout, stderr and status. */
+function bash(script: string): { out: string; err: string; code: number } {
+  const file = path.join(t.scratch, 'snippet.sh');
+  fs.writeFileSync(file, `shopt -s expand_aliases\nalias docker='${process.execPath} -- ${TSRUN} --root ${t.root}'\n${script}\n`);
+  const r = spawnSync('bash', [file], { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  return { out: r.stdout, err: r.stderr, code: r.status ?? -1 };
+}
+
+const SNIPPETS: [string, string, string | RegExp][] = [
+  // exit codes scripts test
+  ['a missing container exits 1', `docker stop nosuch 2>/dev/null; echo $?`, '1\n'],
+  ['grep "No such container"', `docker rm nosuch 2>&1 | grep -q "No such container" && echo found`, 'found\n'],
+  ['inspect of a missing object fails', `if ! docker inspect nosuch >/dev/null 2>&1; then echo missing; fi`, 'missing\n'],
+  ['grep "No such image"', `docker rmi nosuch:1 2>&1 | grep -c "No such image"`, '1\n'],
+  ['rm -f of a missing container is fine', `docker rm -f nosuch; echo $?`, '0\n'],
+  ['the container status is the exit status', `docker run --rm busybox sh -c 'exit 3'; echo $?`, '3\n'],
+  ['command not found is 127', `docker run --rm busybox nosuchcmd 2>/dev/null; echo $?`, '127\n'],
+  ['command not executable is 126', `docker run --rm busybox /etc 2>/dev/null; echo $?`, '126\n'],
+  ['a bad flag is 125', `docker run --nosuchflag busybox true 2>/dev/null; echo $?`, '125\n'],
+  ['a missing image on run is 125', `docker run --rm --pull never nosuch/image:1 2>/dev/null; echo $?`, '125\n'],
+  ['start of a running container is 0', `docker start web; echo $?`, 'web\n0\n'],
+  ['stop of a stopped container is 0', `docker stop -t 1 stopped; echo $?`, 'stopped\n0\n'],
+  ['stop --timeout', `docker stop --timeout 1 stopped >/dev/null; echo $?`, '0\n'],
+  ['rm of a running container is 1', `docker rm web 2>/dev/null; echo $?`, '1\n'],
+  ['--flag=false', `docker run --rm --read-only=false busybox touch /x; echo $?`, '0\n'],
+  ['--flag=true', `docker run --rm --read-only=true busybox touch /x 2>/dev/null; echo $?`, '1\n'],
+  ['-it without a terminal', `docker run -it --rm busybox true </dev/null; echo $?`, /^1\n$/],
+  ['-it without a terminal says so', `docker run -it --rm busybox true 2>&1 </dev/null | grep -c "the input device is not a TTY"`, '1\n'],
+  ['a docker flag tsrun lacks', `docker run --gpus all busybox true 2>&1 | grep -c "not supported by tsrun"`, '1\n'],
+  ['a missing --env-file is tsrun\'s error, not node\'s', `docker run --rm --env-file /nonexistent busybox true 2>/dev/null; echo $?`, '125\n'],
+  ['HOSTNAME is the container\'s', `[ "$(docker run --rm -h box busybox sh -c 'echo $HOSTNAME')" = box ] && echo ok`, 'ok\n'],
+  // --format one-liners from docker's documentation
+  ['inspect .State.Running', `docker inspect --format '{{.State.Running}}' web`, 'true\n'],
+  ['inspect .Name', `docker inspect -f '{{.Name}}' web`, '/web\n'],
+  ['inspect a label with index', `docker inspect --format '{{index .Config.Labels "com.example.tier"}}' web`, 'front\n'],
+  ['inspect a missing label', `docker inspect --format '{{.Config.Labels.nope}}' web`, '<no value>\n'],
+  ['inspect range .Config.Env', `docker inspect --format='{{range .Config.Env}}{{println .}}{{end}}' web | grep -c '^FOO=bar$'`, '1\n'],
+  ['inspect json .Config', `docker inspect --format='{{json .Config}}' web | grep -c '"Image":"busybox"'`, '1\n'],
+  ['inspect .State.Pid is a number', `docker inspect --format '{{.State.Pid}}' web`, /^[1-9]\d*\n$/],
+  ['inspect if/else', `docker inspect -f '{{if .State.Running}}up{{else}}down{{end}}' web stopped`, 'up\ndown\n'],
+  ['inspect join', `docker inspect -f '{{join .Args " "}}' web`, '300\n'],
+  ['image inspect', `docker image inspect --format '{{.Os}}' busybox`, 'linux\n'],
+  ['ps --format names', `docker ps --format '{{.Names}}'`, 'web\n'],
+  ['ps .ID and .Command', `docker ps -a --filter name=web --format '{{.ID}}: {{.Command}}'`, /^[0-9a-f]{12}: "sleep 300"\n$/],
+  ['ps .Label', `docker ps --format '{{.Label "com.example.tier"}}'`, 'front\n'],
+  ['ps table', `docker ps -a --format 'table {{.Names}}\\t{{.Status}}' | head -1`, 'NAMES     STATUS\n'],
+  ['ps json', `docker ps --format '{{json .}}' | grep -c '"Names":"web"'`, '1\n'],
+  ['ps -q in a loop', `for c in $(docker ps -q); do docker inspect -f '{{.Name}}' "$c"; done`, '/web\n'],
+  ['images repository:tag', `docker images --format "{{.Repository}}:{{.Tag}}"`, 'busybox:latest\n'],
+  ['images table', `docker images --format "table {{.Repository}}\\t{{.Tag}}"`, 'REPOSITORY   TAG\nbusybox      latest\n'],
+  ['history', `docker history --format "{{.ID}}: {{.CreatedBy}}" busybox | wc -l`, '1\n'],
+  ['a missing field is an error, exit 1', `docker ps --format '{{.Nope}}' 2>&1; echo $?`, /can't evaluate field Nope in type \*formatter\.ContainerContext\n1\n$/],
+  ['an unknown function is an error, exit 1', `docker inspect -f '{{nope}}' web 2>&1; echo $?`, /function "nope" not defined\n1\n$/],
+  ['a malformed template is an error, exit 1', `docker images --format '{{.Repository' 2>&1; echo $?`, /template parsing error: .*unclosed action\n1\n$/],
+];
+
+for (const [name, script, want] of SNIPPETS) {
+  test(`script: ${name}`, () => {
+    const r = bash(script);
+    if (typeof want === 'string') assert.equal(r.out, want, `${script}\nstderr: ${r.err}`);
+    else assert.match(r.out, want, `${script}\nstderr: ${r.err}`);
+  });
+}
