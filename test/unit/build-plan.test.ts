@@ -274,3 +274,9 @@ test('WORKDIR is created as the current USER; WORKDIR / makes no layer', () => {
     ],
   );
 });
+
+test('directives: syntax recorded (never fetched), check accepted, MAINTAINER sets the author', () => {
+  const p = plan('# syntax=docker/dockerfile:1.7\n# check=skip=JSONArgsRecommended;error=true\nFROM busybox\nMAINTAINER me\n');
+  assert.equal(p.fe.syntax, 'docker/dockerfile:1.7');
+  assert.equal(p.author, 'me');
+});

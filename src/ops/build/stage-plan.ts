@@ -68,6 +68,8 @@ export type Step = StepBase &
 export interface StagePlan {
   steps: Step[];
   config: StageConfig;
+  /** MAINTAINER: the image config's top-level `author`. */
+  author?: string;
   /** ARG names this stage declared (for the "build-args were not consumed" warning). */
   declaredArgs: Set<string>;
 }
@@ -100,6 +102,7 @@ export function planStage(stage: Stage, input: PlanInput): StagePlan {
   const steps: Step[] = [];
   const declaredArgs = new Set<string>();
   let cmdSet = false;
+  let author: string | undefined;
 
   for (const instr of [...triggers, ...stage.instructions]) {
     const at = <T>(fn: () => T): T => {
@@ -205,6 +208,7 @@ export function planStage(stage: Stage, input: PlanInput): StagePlan {
         break;
       }
       case 'MAINTAINER':
+        author = instr.maintainer;
         meta(H.maintainerCreatedBy(instr.maintainer));
         break;
       case 'HEALTHCHECK': {
@@ -219,7 +223,7 @@ export function planStage(stage: Stage, input: PlanInput): StagePlan {
         break;
     }
   }
-  return { steps, config, declaredArgs };
+  return { steps, config, author, declaredArgs };
 }
 
 type Word = (w: string) => string;
