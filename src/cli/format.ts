@@ -79,17 +79,22 @@ export function renderFormatted(format: string | undefined, rows: unknown[], spe
 
 
 /**
- * Keys whose objects are Go maps in docker's inspect types (a missing key reads
- * "<no value>", e.g. {{.Config.Labels.nope}}); every other object is a struct
- * there, where a missing field is an error ("map has no entry for key", the
- * message of docker's raw-JSON fallback).
+ * Keys whose objects are Go maps in docker's inspect types: a missing key
+ * reads "<no value>" ({{.Config.Labels.nope}}), as docker's inspect prints.
  */
 const INSPECT_MAPS = new Set(['Labels', 'Volumes', 'ExposedPorts', 'Annotations', 'Options', 'DriverOpts', 'Networks', 'Ports', 'Sysctls', 'StorageOpt', 'Tmpfs', 'Data']);
 
-/** `inspect -f TEMPLATE`: one line per object, as docker's TemplateInspector (no \t replacement there). */
+/**
+ * `inspect -f TEMPLATE`: one line per object, as docker's TemplateInspector
+ * (no \t replacement there). A missing top-level field is an error, as in
+ * docker (`map has no entry for key "Nope"`, its raw-JSON fallback's message);
+ * below the top, where docker's typed structs have fields this JSON may leave
+ * out (zero values there), a missing key reads "<no value>" rather than
+ * failing a script.
+ */
 export function renderInspect(format: string, items: unknown[]): string {
   const t = parseTemplate(format);
   let out = '';
-  for (const item of items) out += `${runTemplate(t, goTyped(JSON.parse(JSON.stringify(item)), INSPECT_MAPS), { missingKey: 'error' })}\n`;
+  for (const item of items) out += `${runTemplate(t, goTyped(JSON.parse(JSON.stringify(item)), INSPECT_MAPS, true), { missingKey: 'error' })}\n`;
   return out;
 }

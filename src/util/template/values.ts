@@ -139,21 +139,21 @@ export const byteLength = (s: string): number => Buffer.byteLength(s);
  * Deep-convert data decoded from JSON for a template: integral numbers become
  * Go ints (docker's typed structs hold int64s, so {{.State.Pid}} prints 1234,
  * never 1.234e+03), arrays of strings become []string, and the objects under
- * the named keys become typed maps.
+ * the named keys (or every object below the top one) become typed maps.
  */
-export function goTyped(v: unknown, typedMapKeys: ReadonlySet<string> = new Set()): unknown {
+export function goTyped(v: unknown, typedMapKeys: ReadonlySet<string> = new Set(), typedBelowTop = false, depth = 0): unknown {
   if (typeof v === 'number') return Number.isInteger(v) ? BigInt(v) : v;
   if (Array.isArray(v)) {
-    const a = v.map((x) => goTyped(x, typedMapKeys));
+    const a = v.map((x) => goTyped(x, typedMapKeys, typedBelowTop, depth + 1));
     return a.length > 0 && a.every((x) => typeof x === 'string') ? stringSlice(a as string[]) : a;
   }
   if (v && typeof v === 'object' && !(v instanceof GoStruct)) {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) {
-      const t = goTyped(x, typedMapKeys);
+      const t = goTyped(x, typedMapKeys, typedBelowTop, depth + 1);
       out[k] = typedMapKeys.has(k) && t && typeof t === 'object' && !Array.isArray(t) ? typedMap(t) : t;
     }
-    return out;
+    return typedBelowTop && depth > 0 ? typedMap(out) : out;
   }
   return v;
 }
