@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import crypto from 'node:crypto';
 import { Readable } from 'node:stream';
 import { native } from '../native.js';
-import { syscallError, hasCode } from '../util/errors.js';
+import { syscallError } from '../util/errors.js';
 import { TarWriter, type TarHeader } from './tar-writer.js';
 import { walkTree, type WalkEntry, type WalkOptions } from './walk.js';
 import { BlobWriter, type BlobWriterOptions } from './blob-writer.js';
@@ -50,7 +50,7 @@ export interface LayerResult extends LayerStats {
 
 const WH = '.wh.';
 const OPQ = '.wh..wh..opq';
-const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, S_IFCHR, S_IFBLK, S_IFIFO } = fs.constants;
+const { O_WRONLY, O_CREAT, O_EXCL } = fs.constants;
 
 function mtimeOf(st: fs.Stats, clamp: number | undefined): number {
   const m = Math.floor(st.mtimeMs / 1000);
@@ -86,7 +86,7 @@ export function writeLayer(upper: string, sink: (chunk: Buffer) => void, opts: C
 function writeLayerTo(upper: string, tar: TarWriter, opts: CompareOptions): LayerStats {
   const clamp = opts.clampMtime;
   const stats: LayerStats = { entries: 0, contentBytes: 0 };
-  walkTree(upper, opts, (e) => {
+  walkTree(upper, { ...opts, openFiles: true }, (e) => {
     try {
       addEntry(tar, e, clamp, stats);
     } catch (err) {
@@ -117,19 +117,9 @@ function addEntry(tar: TarWriter, e: WalkEntry, clamp: number | undefined, stats
       }
       return;
     case 'file': {
-      let fd: number;
-      try {
-        fd = fs.openSync(e.abs, O_RDONLY | O_NOFOLLOW);
-      } catch (err) {
-        if (hasCode(err, 'ENOENT')) return void stats.entries--; // deleted since the walk saw it (a running container)
-        throw err;
-      }
-      try {
-        tar.header({ ...base, name: e.rel, type: 'file', size: st.size });
-        tar.fileData(fd, st.size);
-      } finally {
-        fs.closeSync(fd);
-      }
+      // opened by the walker through its confined directory fds (never by a path from the root)
+      tar.header({ ...base, name: e.rel, type: 'file', size: st.size });
+      tar.fileData(e.fd!, st.size);
       stats.contentBytes += st.size;
       return;
     }

@@ -12,13 +12,19 @@
  */
 import fs from 'node:fs';
 import { native } from '../native.js';
-import { hasCode } from '../util/errors.js';
+import { hasCode, TsrunError } from '../util/errors.js';
+import { ConfinedDir, ChangedError } from '../util/confined-dir.js';
 
 export type EntryKind = 'whiteout' | 'dir' | 'file' | 'link' | 'symlink' | 'char' | 'block' | 'fifo';
 
 export interface WalkEntry {
   /** Relative path, no leading slash. */
   rel: string;
+  /**
+   * A path to the entry that the kernel resolves through the walker's open
+   * directory fds, never by names from the root (util/confined-dir.ts): for
+   * l* calls and xattrs, valid only while visit() runs.
+   */
   abs: string;
   st: fs.Stats;
   kind: EntryKind;
@@ -30,6 +36,8 @@ export interface WalkEntry {
   xattrs: Map<string, Buffer>;
   /** Hardlink: rel of the first entry of the same inode. Symlink: its target. */
   linkname?: string;
+  /** A regular file (or hardlink) open for reading, the one `st` describes (WalkOptions.openFiles); closed after visit(). */
+  fd?: number;
 }
 
 export interface WalkOptions {
@@ -39,6 +47,8 @@ export interface WalkOptions {
   mode?: 'overlay' | 'plain';
   /** The lower layer dirs, topmost first (for pruning untouched dirs and for diff's A/C). */
   lowers?: readonly string[];
+  /** Open each regular file for the visitor (WalkEntry.fd): a name is never opened again by path. */
+  openFiles?: boolean;
 }
 
 const OPAQUE = 'trusted.overlay.opaque';
@@ -74,29 +84,93 @@ function kindOf(st: fs.Stats, overlay: boolean): EntryKind | undefined {
   return undefined; // sockets: a layer cannot hold them (docker skips them too)
 }
 
-function readXattrs(abs: string): { xattrs: Map<string, Buffer>; opaque: boolean } {
+function readXattrs(p: string): { xattrs: Map<string, Buffer>; opaque: boolean } {
   const nat = native();
   const xattrs = new Map<string, Buffer>();
   let opaque = false;
   let names: string[];
   try {
-    names = nat.llistxattr(abs);
+    names = nat.llistxattr(p);
   } catch (err) {
-    if (hasCode(err, 'ENOTSUP') || hasCode(err, 'EOPNOTSUPP')) return { xattrs, opaque };
+    // ENOENT: removed since the listing (a running container)
+    if (hasCode(err, 'ENOTSUP') || hasCode(err, 'EOPNOTSUPP') || hasCode(err, 'ENOENT')) return { xattrs, opaque };
     throw err;
   }
   for (const name of names) {
     if (name.startsWith(OVERLAY_PREFIX)) {
       if (name === OPAQUE) {
-        const v = nat.lgetxattr(abs, name);
+        const v = nat.lgetxattr(p, name);
         opaque = !!v && v.length === 1 && v[0] === 0x79; // 'y'
       }
       continue;
     }
-    const v = nat.lgetxattr(abs, name);
+    const v = nat.lgetxattr(p, name);
     if (v) xattrs.set(name, v);
   }
   return { xattrs, opaque };
+}
+
+/** One consistent reading of a name: its stat, and what that stat describes, opened or read. */
+interface Settled {
+  st: fs.Stats;
+  kind: EntryKind;
+  dir?: ConfinedDir;
+  fd?: number;
+  linkname?: string;
+}
+
+/** How often a name that keeps changing kind under the walk is looked at again before giving up. */
+const MAX_TRIES = 8;
+
+function lstatOrGone(dir: ConfinedDir, name: string): fs.Stats | undefined {
+  try {
+    return dir.lstat(name);
+  } catch (err) {
+    if (hasCode(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Read NAME of `dir` as one thing, even while a running container swaps it
+ * (a directory for a symlink, a file for a FIFO): a directory is opened
+ * (O_NOFOLLOW) and described by the fstat of that fd, a file opened the same
+ * way when asked, a symlink read. When the open finds something else than the
+ * stat said, it is looked at again. Undefined: gone, or a socket.
+ */
+function settle(dir: ConfinedDir, name: string, rel: string, first: fs.Stats, overlay: boolean, openFiles: boolean): Settled | undefined {
+  let st: fs.Stats | undefined = first;
+  for (let attempt = 1; ; attempt++) {
+    if (!st) return undefined;
+    const kind = kindOf(st, overlay);
+    if (!kind) return undefined;
+    try {
+      if (kind === 'dir') {
+        const sub = dir.openDir(name);
+        try {
+          return { st: fs.fstatSync(sub.fd), kind, dir: sub };
+        } catch (err) {
+          sub.close();
+          throw err;
+        }
+      }
+      if (kind === 'file' && openFiles) {
+        const f = dir.openFile(name);
+        return { st: f.st, kind, fd: f.fd };
+      }
+      if (kind === 'symlink') return { st, kind, linkname: dir.readlink(name) };
+      return { st, kind };
+    } catch (err) {
+      if (hasCode(err, 'ENOENT')) return undefined; // removed since the listing
+      if (!(err instanceof ChangedError)) throw err;
+      if (attempt >= MAX_TRIES) {
+        throw new TsrunError('CONFLICT', `${JSON.stringify('/' + rel)} kept changing while it was read`, {
+          hint: 'pause the container while it is read (commit pauses by default)',
+        });
+      }
+    }
+    st = lstatOrGone(dir, name);
+  }
 }
 
 interface Pending {
@@ -106,10 +180,13 @@ interface Pending {
 
 /**
  * Visit every entry of `root` in layer order. `visit` is called synchronously
- * for each entry that belongs in the layer.
+ * for each entry that belongs in the layer. Every lookup is confined to the
+ * tree (util/confined-dir.ts): a name swapped for a symlink mid-walk is read
+ * as the symlink, never followed. `root` given as a ConfinedDir stays open.
  */
-export function walkTree(root: string, opts: WalkOptions, visit: (e: WalkEntry) => void): void {
+export function walkTree(root: string | ConfinedDir, opts: WalkOptions, visit: (e: WalkEntry) => void): void {
   const overlay = (opts.mode ?? 'overlay') === 'overlay';
+  const openFiles = opts.openFiles ?? false;
   const exclude = opts.exclude ?? new Set<string>();
   const lowers = opts.lowers;
   const firstLink = new Map<string, string>();
@@ -131,50 +208,78 @@ export function walkTree(root: string, opts: WalkOptions, visit: (e: WalkEntry) 
     return !!low && low.isDirectory() && low.mode === e.st.mode && low.uid === e.st.uid && low.gid === e.st.gid;
   };
 
-  const walkDir = (relDir: string, absDir: string, underOpaque: boolean) => {
-    const names = fs.readdirSync(absDir);
-    const items: { name: string; key: string; st: fs.Stats; kind: EntryKind }[] = [];
+  const walkDir = (relDir: string, dir: ConfinedDir, underOpaque: boolean) => {
+    let names: string[];
+    try {
+      names = dir.names();
+    } catch (err) {
+      if (hasCode(err, 'ENOENT')) return; // removed since it was opened
+      throw err;
+    }
+    const items: { name: string; key: string; st: fs.Stats }[] = [];
     for (const name of names) {
-      const st = fs.lstatSync(absDir + '/' + name);
+      const st = lstatOrGone(dir, name);
+      if (!st) continue;
       const kind = kindOf(st, overlay);
       if (!kind) continue;
-      items.push({ name, key: kind === 'whiteout' ? '.wh.' + name : name, st, kind });
+      items.push({ name, key: kind === 'whiteout' ? '.wh.' + name : name, st });
     }
     items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     for (const it of items) {
       const rel = relDir === '' ? it.name : relDir + '/' + it.name;
       if (exclude.has(rel)) continue;
-      const abs = absDir + '/' + it.name;
-      const e: WalkEntry = { rel, abs, st: it.st, kind: it.kind, opaque: false, underOpaque, xattrs: new Map() };
-      if (it.kind === 'whiteout') {
+      const got = settle(dir, it.name, rel, it.st, overlay, openFiles);
+      if (!got) continue;
+      const e: WalkEntry = { rel, abs: dir.at(it.name), st: got.st, kind: got.kind, opaque: false, underOpaque, xattrs: new Map() };
+      if (got.kind === 'whiteout') {
         emit(e);
         continue;
       }
-      const x = readXattrs(abs);
-      e.xattrs = x.xattrs;
-      if (it.kind === 'dir') {
-        e.opaque = overlay && x.opaque;
-        const p: Pending = { entry: e, emitted: false };
-        if (!lowers || e.opaque || underOpaque || !dirIsUntouched(e)) emit(e), (p.emitted = true);
-        pending.push(p);
-        walkDir(rel, abs, underOpaque || e.opaque);
-        pending.pop();
+      if (got.dir) {
+        const sub = got.dir;
+        try {
+          e.abs = sub.self + '/.';
+          const x = readXattrs(e.abs);
+          e.xattrs = x.xattrs;
+          e.opaque = overlay && x.opaque;
+          const p: Pending = { entry: e, emitted: false };
+          if (!lowers || e.opaque || underOpaque || !dirIsUntouched(e)) emit(e), (p.emitted = true);
+          pending.push(p);
+          try {
+            walkDir(rel, sub, underOpaque || e.opaque);
+          } finally {
+            pending.pop();
+          }
+        } finally {
+          sub.close();
+        }
         continue;
       }
-      if (it.kind === 'symlink') e.linkname = fs.readlinkSync(abs);
-      if (it.kind === 'file' && it.st.nlink > 1) {
-        const key = `${it.st.dev}:${it.st.ino}`;
-        const first = firstLink.get(key);
-        if (first !== undefined) {
-          e.kind = 'link';
-          e.linkname = first;
-        } else {
-          firstLink.set(key, rel);
+      try {
+        e.xattrs = readXattrs(e.abs).xattrs;
+        e.linkname = got.linkname;
+        e.fd = got.fd;
+        if (got.kind === 'file' && got.st.nlink > 1) {
+          const key = `${got.st.dev}:${got.st.ino}`;
+          const first = firstLink.get(key);
+          if (first !== undefined) {
+            e.kind = 'link';
+            e.linkname = first;
+          } else {
+            firstLink.set(key, rel);
+          }
         }
+        emit(e);
+      } finally {
+        if (got.fd !== undefined) fs.closeSync(got.fd);
       }
-      emit(e);
     }
   };
 
-  walkDir('', root, false);
+  const top = typeof root === 'string' ? ConfinedDir.open(root) : root;
+  try {
+    walkDir('', top, false);
+  } finally {
+    if (top !== root) top.close();
+  }
 }

@@ -35,7 +35,7 @@ function minor(rdev: number): number {
 /** Tar the tree at `root` (all of it, sorted) into fd. */
 export function tarTree(root: string, fd: number): void {
   const w = new TarWriter((chunk) => writeFully(fd, chunk), 1 << 20);
-  walkTree(root, { mode: 'plain' }, (e) => {
+  walkTree(root, { mode: 'plain', openFiles: true }, (e) => {
     const base = {
       name: e.rel,
       mode: e.st.mode,
@@ -46,16 +46,11 @@ export function tarTree(root: string, fd: number): void {
       size: 0,
     };
     switch (e.kind) {
-      case 'file': {
-        const f = fs.openSync(e.abs, 'r');
-        try {
-          w.header({ ...base, type: 'file', size: e.st.size });
-          w.fileData(f, e.st.size);
-        } finally {
-          fs.closeSync(f);
-        }
+      case 'file':
+        // opened by the walker through its confined directory fds: a name swapped for a symlink is never followed
+        w.header({ ...base, type: 'file', size: e.st.size });
+        w.fileData(e.fd!, e.st.size);
         return;
-      }
       case 'char':
       case 'block':
         w.header({ ...base, type: e.kind, devmajor: major(e.st.rdev), devminor: minor(e.st.rdev) });
