@@ -4,7 +4,13 @@
  * the plan's mount operations (proc, sys, dev, binds, tmpfs, masks, read-only
  * paths), read-only root, pivot_root. Every container path is resolved with
  * openat2(RESOLVE_IN_ROOT) from a handle on the root, so a symlink planted in
- * the image cannot point a mount at a host path.
+ * the image cannot point a mount at a host path, and it is resolved once:
+ * binds are cloned (open_tree), made read-only while still detached
+ * (mount_setattr, recursively: no mount below a `:ro` volume stays writable),
+ * then attached by fd onto that handle (move_mount). Nothing is looked up a
+ * second time, where another container sharing a volume could have swapped
+ * the target for a symlink meanwhile. A target that resolves to the root
+ * itself (an image's `/x -> /`) is refused, as runc does.
  */
 #include "init.h"
 
@@ -19,7 +25,6 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -33,6 +38,20 @@
 #define X_FSCONFIG_CMD_CREATE 6u
 #define X_FSMOUNT_CLOEXEC 0x1u
 #define X_MOVE_MOUNT_F_EMPTY_PATH 0x4u
+#define X_MOVE_MOUNT_T_EMPTY_PATH 0x40u
+#define X_OPEN_TREE_CLONE 0x1u
+#define X_MOUNT_ATTR_RDONLY 0x1u
+#define X_MOUNT_ATTR_NOSUID 0x2u
+#define X_MOUNT_ATTR_NODEV 0x4u
+#define X_MOUNT_ATTR_NOEXEC 0x8u
+
+/* linux/mount.h's struct mount_attr (that header clashes with glibc's sys/mount.h) */
+struct x_mount_attr {
+  uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+/* The container's root, to refuse mounts that resolve to it (set by setup_rootfs). */
+static struct stat root_st;
 
 static int resolve(int rootfd, const char *path, int flags)
 {
@@ -78,67 +97,75 @@ static void fdpath(char *out, size_t len, int fd)
   snprintf(out, len, "/proc/self/fd/%d", fd);
 }
 
-/* The flags a bind remount must keep (the kernel refuses to drop locked nosuid/nodev/noexec). */
-static unsigned long kept_flags(const char *target)
+/*
+ * A mount target that resolved to the container's root (through an image's
+ * `/x -> /` or `..`): mounting there would replace the whole root (no /proc,
+ * /dev, /sys left). runc refuses it; so does tsrun.
+ */
+static void refuse_root(int fd, const char *dst, int sync)
 {
-  struct statvfs s;
-  unsigned long f = 0;
-  if (statvfs(target, &s) < 0)
-    return 0;
-  if (s.f_flag & ST_NOSUID)
-    f |= MS_NOSUID;
-  if (s.f_flag & ST_NODEV)
-    f |= MS_NODEV;
-  if (s.f_flag & ST_NOEXEC)
-    f |= MS_NOEXEC;
-  if (s.f_flag & ST_NOATIME)
-    f |= MS_NOATIME;
-  if (s.f_flag & ST_NODIRATIME)
-    f |= MS_NODIRATIME;
-  if (s.f_flag & ST_RELATIME)
-    f |= MS_RELATIME;
-  return f;
+  struct stat st;
+  if (fstat(fd, &st) < 0)
+    child_fail(sync, "stat mount target", dst);
+  if (st.st_dev == root_st.st_dev && st.st_ino == root_st.st_ino) {
+    errno = EINVAL;
+    child_fail(sync, "mount target is the root", dst);
+  }
 }
 
-/* Re-resolve (the old handle points below the new mount) and remount read-only. */
-static void remount_ro(int rootfd, const char *dst, unsigned long extra, int sync)
+/* MS_* flags of the plan → MOUNT_ATTR_* for mount_setattr. */
+static uint64_t mount_attrs(unsigned long flags)
 {
-  char p[64];
-  int fd = resolve(rootfd, dst, O_PATH);
-  if (fd < 0)
-    child_fail(sync, "resolve", dst);
-  fdpath(p, sizeof p, fd);
-  if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | kept_flags(p) | extra, NULL) < 0)
-    child_fail(sync, "remount read-only", dst);
-  close(fd);
+  return ((flags & MS_RDONLY) ? X_MOUNT_ATTR_RDONLY : 0) | ((flags & MS_NOSUID) ? X_MOUNT_ATTR_NOSUID : 0) |
+         ((flags & MS_NODEV) ? X_MOUNT_ATTR_NODEV : 0) | ((flags & MS_NOEXEC) ? X_MOUNT_ATTR_NOEXEC : 0);
+}
+
+/*
+ * Bind the tree at `from` (a host path, or "" with fromfd) onto the open
+ * target `fd`: a recursive clone, its attributes (read-only: on every mount
+ * of the clone) set before it is attached, then attached by fd.
+ */
+static int clone_tree(int fromfd, const char *from, uint64_t attrs, const char *dst, int sync)
+{
+  unsigned flags = X_OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE | (*from ? 0 : AT_EMPTY_PATH);
+  int tree = (int)syscall(SYS_open_tree, fromfd, from, flags);
+  if (tree < 0)
+    child_fail(sync, "open bind source", *from ? from : dst);
+  struct x_mount_attr attr = { .attr_set = attrs };
+  if (attrs && syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+    child_fail(sync, (attrs & X_MOUNT_ATTR_RDONLY) ? "make bind read-only" : "set bind mount flags", dst);
+  return tree;
+}
+
+static void attach_tree(int tree, int fd, const char *dst, int sync)
+{
+  if (syscall(SYS_move_mount, tree, "", fd, "", X_MOVE_MOUNT_F_EMPTY_PATH | X_MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    child_fail(sync, "bind mount", dst);
+  close(tree);
 }
 
 static void do_mount(int rootfd, const struct op *o, int sync)
 {
   char p[64];
-  bool bind = o->flags & MS_BIND;
-  bool dir = true;
-  if (bind) {
+  if (o->flags & MS_BIND) {
+    int tree = clone_tree(AT_FDCWD, o->src, mount_attrs(o->flags), o->dst, sync);
     struct stat st;
-    if (stat(o->src, &st) < 0)
+    if (fstat(tree, &st) < 0)
       child_fail(sync, "stat bind source", o->src);
-    dir = S_ISDIR(st.st_mode);
-  }
-  int fd = ensure(rootfd, o->dst, dir, sync);
-  if (fd < 0)
-    child_fail(sync, "create mount point", o->dst);
-  fdpath(p, sizeof p, fd);
-  unsigned long flags = o->flags;
-  if (bind) {
-    if (mount(o->src, p, NULL, MS_BIND | MS_REC, NULL) < 0)
-      child_fail(sync, "bind mount", o->dst);
+    int fd = ensure(rootfd, o->dst, S_ISDIR(st.st_mode), sync);
+    if (fd < 0)
+      child_fail(sync, "create mount point", o->dst);
+    refuse_root(fd, o->dst, sync);
+    attach_tree(tree, fd, o->dst, sync);
     close(fd);
-    unsigned long extra = flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC);
-    if (flags & MS_RDONLY)
-      remount_ro(rootfd, o->dst, extra, sync);
     return;
   }
-  if (mount(*o->src ? o->src : o->fstype, p, o->fstype, flags, *o->data ? o->data : NULL) < 0)
+  int fd = ensure(rootfd, o->dst, true, sync);
+  if (fd < 0)
+    child_fail(sync, "create mount point", o->dst);
+  refuse_root(fd, o->dst, sync);
+  fdpath(p, sizeof p, fd);
+  if (mount(*o->src ? o->src : o->fstype, p, o->fstype, o->flags, *o->data ? o->data : NULL) < 0)
     child_fail(sync, "mount", o->dst);
   close(fd);
 }
@@ -191,6 +218,7 @@ static void do_mask(int rootfd, const struct op *o, int sync)
       return;
     child_fail(sync, "resolve masked path", o->dst);
   }
+  refuse_root(fd, o->dst, sync);
   struct stat st;
   fstat(fd, &st);
   fdpath(p, sizeof p, fd);
@@ -211,18 +239,16 @@ static void do_mask(int rootfd, const struct op *o, int sync)
 
 static void do_ropath(int rootfd, const struct op *o, int sync)
 {
-  char p[64];
   int fd = resolve(rootfd, o->dst, O_PATH);
   if (fd < 0) {
     if (errno == ENOENT)
       return;
     child_fail(sync, "resolve read-only path", o->dst);
   }
-  fdpath(p, sizeof p, fd);
-  if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0)
-    child_fail(sync, "bind read-only path", o->dst);
+  refuse_root(fd, o->dst, sync);
+  /* a read-only clone of the path, attached onto itself: the same handle, never looked up again */
+  attach_tree(clone_tree(fd, "", X_MOUNT_ATTR_RDONLY, o->dst, sync), fd, o->dst, sync);
   close(fd);
-  remount_ro(rootfd, o->dst, 0, sync);
 }
 
 static void mount_overlay(const struct plan *p, int sync)
@@ -276,7 +302,7 @@ void mount_root_overlay(const struct plan *p, int sync)
 void setup_rootfs(const struct plan *p, int sync)
 {
   int rootfd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (rootfd < 0)
+  if (rootfd < 0 || fstat(rootfd, &root_st) < 0)
     child_fail(sync, "open rootfs", p->rootfs);
   for (size_t i = 0; i < p->nops; i++) {
     const struct op *o = &p->ops[i];
@@ -305,7 +331,9 @@ void setup_rootfs(const struct plan *p, int sync)
     }
     }
   }
-  if (p->readonly_rootfs && mount(NULL, p->rootfs, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+  /* --read-only: the root mount alone (volumes keep their own mode), by its handle */
+  struct x_mount_attr ro = { .attr_set = X_MOUNT_ATTR_RDONLY };
+  if (p->readonly_rootfs && syscall(SYS_mount_setattr, rootfd, "", AT_EMPTY_PATH, &ro, sizeof ro) < 0)
     child_fail(sync, "remount root read-only", p->rootfs);
   close(rootfd);
 }

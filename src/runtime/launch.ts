@@ -33,6 +33,12 @@ export function launchError(step: string, errno: number, detail: string): TsrunE
       return new TsrunError('EXEC_DENIED', `exec: ${JSON.stringify(detail)}: permission denied`, { hint: 'the file is not an executable the container can run' });
     }
   }
+  if (step === 'mount target is the root') {
+    // tsrun-init resolved the target inside the root and found the root itself (an image's `/x -> /`)
+    return new TsrunError('UNSAFE_PATH', `cannot mount on ${detail}: it resolves to the container's root`, {
+      hint: 'a symlink in the image points it at /; mount on another path',
+    });
+  }
   if (step === 'chdir') {
     return new TsrunError('SYSCALL', `cannot change to working directory ${detail}: ${code}`, { hint: 'check -w and the image WorkingDir' });
   }
