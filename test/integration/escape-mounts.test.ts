@@ -13,6 +13,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { tempRoot, tsrun, tsrunOk, importBusybox, busyboxTar, mountsUnder } from '../helpers/cli.js';
 import { buildSwapper } from '../helpers/swapper.js';
+import { until } from '../helpers/wait.js';
 
 const t = tempRoot('tsrun-mountrace-');
 const bin = path.join(t.scratch, 'bin');
@@ -78,7 +79,7 @@ describe('volumes cannot be turned against the host', () => {
     }
   });
 
-  it('an image symlink to / as a volume target is refused, with nothing left mounted', () => {
+  it('an image symlink to / as a volume target is refused, with nothing left mounted', async () => {
     const img = path.join(t.scratch, 'rootlink.tar');
     const stage = path.join(t.scratch, 'rootlink');
     fs.mkdirSync(stage);
@@ -94,12 +95,12 @@ describe('volumes cannot be turned against the host', () => {
     for (const [flag, target] of [['-v', `${victim}:/x`], ['-v', `${victim}:/y:ro`], ['--tmpfs', '/x']] as const) {
       const r = tsrun(t.root, ['run', '--rm', flag, target, 'rootlink:1', 'sh', '-c', 'echo STARTED; touch /pwned']);
       assert.equal(r.code, 125, `${target}: ${r.stdout}${r.stderr}`);
-      assert.match(r.stderr, /^tsrun: [^\n]+\n$/);
-      assert.match(r.stderr, /root/);
+      assert.match(r.stderr, /^tsrun: cannot mount on \/[xy]: it resolves to the container's root [^\n]+\n$/);
       assert.doesNotMatch(r.stdout, /STARTED/);
     }
     assert.deepEqual(fs.readdirSync(victim), []);
     assert.deepEqual(mountsUnder(t.root), [], 'nothing left mounted');
-    assert.equal(tsrunOk(t.root, ['ps', '-a', '-q', '--no-trunc']), containersBefore, 'no container left');
+    // --rm of a start that failed: the record goes (its cgroup removal may lag a moment on a loaded machine)
+    await until('the refused containers are removed', () => tsrunOk(t.root, ['ps', '-a', '-q', '--no-trunc']) === containersBefore);
   });
 });
