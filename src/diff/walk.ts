@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import { native } from '../native.js';
 import { hasCode, TsrunError } from '../util/errors.js';
 import { ConfinedDir, ChangedError } from '../util/confined-dir.js';
+import { LowerView, isWhiteout } from './lower-view.js';
 
 export type EntryKind = 'whiteout' | 'dir' | 'file' | 'link' | 'symlink' | 'char' | 'block' | 'fifo';
 
@@ -54,24 +55,11 @@ export interface WalkOptions {
 const OPAQUE = 'trusted.overlay.opaque';
 const OVERLAY_PREFIX = 'trusted.overlay.';
 
-export function isWhiteout(st: fs.Stats): boolean {
-  return st.isCharacterDevice() && st.rdev === 0;
-}
+export { isWhiteout };
 
-/** The stat of `rel` as the lower layers show it (topmost first), or undefined when absent or whited out. */
+/** The stat of `rel` as the lower layers show it (topmost first), or undefined when absent or whited out (lower-view.ts). */
 export function lowerStat(lowers: readonly string[], rel: string): fs.Stats | undefined {
-  for (const lower of lowers) {
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(lower + '/' + rel);
-    } catch (err) {
-      if (hasCode(err, 'ENOENT')) continue;
-      if (hasCode(err, 'ENOTDIR')) return undefined;
-      throw err;
-    }
-    return isWhiteout(st) ? undefined : st;
-  }
-  return undefined;
+  return new LowerView(lowers).stat(rel);
 }
 
 function kindOf(st: fs.Stats, overlay: boolean): EntryKind | undefined {
@@ -188,7 +176,7 @@ export function walkTree(root: string | ConfinedDir, opts: WalkOptions, visit: (
   const overlay = (opts.mode ?? 'overlay') === 'overlay';
   const openFiles = opts.openFiles ?? false;
   const exclude = opts.exclude ?? new Set<string>();
-  const lowers = opts.lowers;
+  const lowers = opts.lowers ? new LowerView(opts.lowers) : undefined;
   const firstLink = new Map<string, string>();
   const pending: Pending[] = [];
 
@@ -204,7 +192,7 @@ export function walkTree(root: string | ConfinedDir, opts: WalkOptions, visit: (
 
   const dirIsUntouched = (e: WalkEntry): boolean => {
     if (!lowers || e.opaque || e.underOpaque || e.xattrs.size) return false;
-    const low = lowerStat(lowers, e.rel);
+    const low = lowers.stat(e.rel);
     return !!low && low.isDirectory() && low.mode === e.st.mode && low.uid === e.st.uid && low.gid === e.st.gid;
   };
 

@@ -8,7 +8,8 @@
 import fs from 'node:fs';
 import type { Ctx } from '../context.js';
 import { findContainer } from '../containers/record.js';
-import { walkTree, lowerStat } from '../diff/walk.js';
+import { walkTree } from '../diff/walk.js';
+import { LowerView } from '../diff/lower-view.js';
 import { excludedPaths, lowerDirs, upperDir } from './commit-layer.js';
 
 export type ChangeKind = 'A' | 'C' | 'D';
@@ -24,12 +25,13 @@ export function containerDiff(ctx: Ctx, ref: string): Change[] {
   const upper = upperDir(c);
   if (!fs.existsSync(upper)) return [];
   const lowers = lowerDirs(ctx, c);
+  const image = new LowerView(lowers);
   const out: Change[] = [];
   walkTree(upper, { exclude: excludedPaths(c), lowers }, (e) => {
     let kind: ChangeKind;
     if (e.kind === 'whiteout') kind = 'D';
     else if (e.underOpaque) kind = 'A';
-    else kind = lowerStat(lowers, e.rel) ? 'C' : 'A';
+    else kind = image.stat(e.rel) ? 'C' : 'A';
     out.push({ kind, path: '/' + e.rel });
   });
   // sorted by path as a whole (walk order puts ".wh." names where the whiteout's own name is not)
