@@ -27,7 +27,7 @@ const UNSUPPORTED: Record<string, string[]> = {
   ps: ['-s', '--size'],
   images: ['--digests', '-f', '--filter', '--tree'],
   ls: ['--digests', '-f', '--filter', '--tree'],
-  exec: ['--detach-keys', '--env-file', '--privileged'],
+  exec: ['--detach-keys', '--privileged'],
   logs: ['--details'],
   rm: ['-l', '--link'],
   start: ['--checkpoint', '--checkpoint-dir', '--detach-keys'],

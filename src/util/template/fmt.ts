@@ -359,6 +359,13 @@ export function sprintf(format: string, args: unknown[]): string {
       out += `%!${verb}(MISSING)`;
       continue;
     }
+    // %+v adds struct field names in Go (plusV), it is no sign flag
+    if (verb === 'v') sp.plus = false;
+    if (verb === 'T') {
+      const a = args[argi++];
+      out += pad(a === null || a === undefined ? '<nil>' : typeName(a), sp, false);
+      continue;
+    }
     out += fmtArg(args[argi++], verb, sp);
   }
   if (argi < args.length) {

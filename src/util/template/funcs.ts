@@ -6,7 +6,7 @@
  */
 import type { TemplateFunc } from './exec.js';
 import { formatV, goJson, sprint, sprintf, sprintln } from './fmt.js';
-import { byteLength, isTrue, kindOf, stringSlice, typeName } from './values.js';
+import { byteLength, isMethod, isTrue, kindOf, stringSlice, typeName } from './values.js';
 
 const fail = (msg: string): never => {
   throw new Error(msg);
@@ -151,6 +151,22 @@ function htmlEscape(args: unknown[]): string {
   return s.replace(/[\0"'&<>]/g, (c) => ({ '\0': '\uFFFD', '"': '&#34;', "'": '&#39;', '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
 }
 
+/** text/template's JSEscapeString. */
+function jsEscape(args: unknown[]): string {
+  const s = args.length === 1 && typeof args[0] === 'string' ? args[0] : sprint(args);
+  let out = '';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '\\') out += '\\\\';
+    else if (ch === "'") out += "\\'";
+    else if (ch === '"') out += '\\"';
+    else if (ch === '<' || ch === '>' || ch === '&' || ch === '=' || c < 0x20) out += `\\u${c.toString(16).toUpperCase().padStart(4, '0')}`;
+    else if (c < 0x80 || /[\p{L}\p{M}\p{N}\p{P}\p{S}]/u.test(ch)) out += ch;
+    else out += `\\u${c.toString(16).toUpperCase().padStart(4, '0')}`;
+  }
+  return out;
+}
+
 function urlquery(args: unknown[]): string {
   const s = args.length === 1 && typeof args[0] === 'string' ? args[0] : sprint(args);
   return encodeURIComponent(s)
@@ -170,6 +186,18 @@ export const BUILTINS: Record<string, TemplateFunc> = {
   printf: { params: ['string'], variadic: 'any', fn: (f, ...a) => sprintf(f as string, a) },
   println: { params: [], variadic: 'any', fn: (...a) => sprintln(a) },
   html: { params: [], variadic: 'any', fn: (...a) => htmlEscape(a) },
+  js: { params: [], variadic: 'any', fn: (...a) => jsEscape(a) },
+  call: {
+    params: ['value'],
+    variadic: 'value',
+    fn: (f, ...args) => {
+      const fn = unwrap(f);
+      if (fn === undefined) return fail('call of nil');
+      if (!isMethod(fn)) return fail(`non-function of type ${typeName(fn)}`);
+      if (args.length !== fn.params.length) return fail(`wrong number of args: got ${args.length} want ${fn.params.length}`);
+      return fn.fn(...args);
+    },
+  },
   urlquery: { params: [], variadic: 'any', fn: (...a) => urlquery(a) },
   eq: { params: ['value'], variadic: 'value', fn: eq },
   ne: { params: ['value', 'value'], fn: (a, b) => !eq(a, b) },
