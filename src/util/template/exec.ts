@@ -263,11 +263,17 @@ class State {
   }
 
   private evalFieldChain(dot: unknown, recv: unknown, ident: string[], cmd: Cmd | undefined, args: Arg[] | undefined, final: Final): unknown {
-    for (let i = 0; i < ident.length - 1; i++) recv = this.evalField(dot, ident[i]!, undefined, undefined, MISSING, recv);
-    return this.evalField(dot, ident[ident.length - 1]!, cmd, args, final, recv);
+    // a value read from a map[string]interface{} is an interface {} to Go's messages
+    let iface = false;
+    for (let i = 0; i < ident.length - 1; i++) {
+      const fromMap = kindOf(recv) === 'map' && !isTypedMap(recv as object);
+      recv = this.evalField(dot, ident[i]!, undefined, undefined, MISSING, recv, iface);
+      iface = fromMap;
+    }
+    return this.evalField(dot, ident[ident.length - 1]!, cmd, args, final, recv, iface);
   }
 
-  private evalField(dot: unknown, name: string, cmd: Cmd | undefined, args: Arg[] | undefined, final: Final, recv: unknown): unknown {
+  private evalField(dot: unknown, name: string, cmd: Cmd | undefined, args: Arg[] | undefined, final: Final, recv: unknown, iface = false): unknown {
     if (recv === undefined) {
       if (this.opts.missingKey === 'error') this.errorf(`nil data; no entry for key ${JSON.stringify(name)}`);
       return undefined;
@@ -291,7 +297,7 @@ class State {
       if (this.opts.missingKey === 'error' && !isTypedMap(o)) this.errorf(`map has no entry for key ${JSON.stringify(name)}`);
       return undefined;
     }
-    return this.errorf(`can't evaluate field ${name} in type ${typeName(recv)}`);
+    return this.errorf(`can't evaluate field ${name} in type ${iface ? 'interface {}' : typeName(recv)}`);
   }
 
   private evalFunction(dot: unknown, name: string, ident: Arg, cmd: Cmd, args: Arg[], final: Final): unknown {
