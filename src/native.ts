@@ -27,11 +27,12 @@ export interface NativeAddon {
   umount2(target: string, flags: number): void;
   /** fsopen("overlay") + fsconfig(lowerdir+ per layer, upperdir, workdir, options) + fsmount + move_mount. */
   mountOverlay(target: string, opts: OverlayOptions): void;
-  mknod(path: string, mode: number, major: number, minor: number): void;
+  /** Paths: a Buffer is a path as bytes (not UTF-8 decoded), for layer names. */
+  mknod(path: string | Buffer, mode: number, major: number, minor: number): void;
   /** Returns null when the attribute does not exist (ENODATA). */
-  lgetxattr(path: string, name: string): Buffer | null;
-  lsetxattr(path: string, name: string, value: Buffer, flags: number): void;
-  llistxattr(path: string): string[];
+  lgetxattr(path: string | Buffer, name: string): Buffer | null;
+  lsetxattr(path: string | Buffer, name: string, value: Buffer, flags: number): void;
+  llistxattr(path: string | Buffer): string[];
   lremovexattr(path: string, name: string): void;
   /** flock(2) on an open fd; op is LOCK_SH/LOCK_EX (| LOCK_NB). Returns false on EWOULDBLOCK with LOCK_NB. */
   flock(fd: number, op: number): boolean;

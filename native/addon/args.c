@@ -36,6 +36,23 @@ int arg_string(napi_env env, napi_value v, char **out, const char *name)
 {
   napi_valuetype t;
   size_t len;
+  bool isbuf = false;
+  /* A Buffer is a path as bytes: layer names need not be UTF-8. */
+  if (napi_is_buffer(env, v, &isbuf) == napi_ok && isbuf) {
+    void *data;
+    napi_get_buffer_info(env, v, &data, &len);
+    if (memchr(data, 0, len) != NULL)
+      return type_error(env, name, "a path without null bytes");
+    char *b = malloc(len + 1);
+    if (b == NULL) {
+      napi_throw_error(env, "ENOMEM", "out of memory");
+      return -1;
+    }
+    memcpy(b, data, len);
+    b[len] = 0;
+    *out = b;
+    return 0;
+  }
   if (napi_typeof(env, v, &t) != napi_ok || t != napi_string)
     return type_error(env, name, "of type string");
   /* Probe the length first: paths may be longer than any fixed buffer. */

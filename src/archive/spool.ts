@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ContentStore } from '../content/store.js';
-import { TarReader, type TarDataSink, type TarEntry } from '../diff/tarreader.js';
+import { TarReader, displayName, type TarDataSink, type TarEntry } from '../diff/tarreader.js';
 import { openDecompressed } from '../util/compress.js';
 import { TsrunError, invalidArchive, syscallError, unsafePath } from '../util/errors.js';
 import { cleanMemberName } from '../util/paths.js';
@@ -128,17 +128,20 @@ export async function spoolArchive(content: ContentStore, input: Readable, limit
   let openFd: number | undefined;
   const onEntry = (e: TarEntry): TarDataSink | null => {
     if (++count > limits.maxMembers) throw new TsrunError('TOO_LARGE', `archive has more than ${limits.maxMembers} members`, { hint: 'the archive is malformed or hostile' });
-    const name = cleanMemberName(e.name);
+    // member names are matched against manifest.json's (JSON, so UTF-8) names
+    const name = cleanMemberName(displayName(e.name));
+    const linkname = displayName(e.linkname);
     if (e.type === 'dir') return null;
     if (!name) throw invalidArchive(`archive member with an empty name at offset ${e.offset}`);
     if (archive.members.has(name) || archive.links.has(name)) throw invalidArchive(`archive member ${JSON.stringify(name)} appears twice`, 'the archive is malformed or hostile');
     if (e.type === 'symlink' || e.type === 'link') {
-      if (e.linkname.startsWith('/')) throw unsafePath(`archive member ${JSON.stringify(name)} links to an absolute path ${JSON.stringify(e.linkname)}`);
-      const target = e.type === 'symlink' ? cleanMemberName(path.posix.join(path.posix.dirname(name), e.linkname)) : cleanMemberName(e.linkname);
+      if (linkname.startsWith('/')) throw unsafePath(`archive member ${JSON.stringify(name)} links to an absolute path ${JSON.stringify(linkname)}`);
+      const target = e.type === 'symlink' ? cleanMemberName(path.posix.join(path.posix.dirname(name), linkname)) : cleanMemberName(linkname);
       archive.links.set(name, target);
       return null;
     }
     if (e.type !== 'file') return null; // devices and fifos have no place in an image archive; ignored
+    if (e.sparse) throw invalidArchive(`archive member ${JSON.stringify(name)} is a sparse file`, 'an image archive holds blobs, not sparse files; save the image again');
     if (e.size > limits.maxMemberBytes) throw new TsrunError('TOO_LARGE', `archive member ${JSON.stringify(name)} is ${e.size} bytes, more than the limit of ${limits.maxMemberBytes}`);
     const m: Member = { name, tmp: content.tempPath(), digest: '', size: 0 };
     try {

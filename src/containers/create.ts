@@ -21,6 +21,7 @@ import { mountTargets } from '../runtime/mounts.js';
 import { compileSeccomp, readSeccompFile } from '../runtime/seccomp.js';
 import { mark } from '../util/trace.js';
 import { parseDevice, parseDeviceCgroupRule } from '../runtime/devices.js';
+import { removeTreeTolerant } from '../util/rmtree.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -162,7 +163,7 @@ export async function createContainer(ctx: Ctx, imageRef: string, image: Image, 
       try {
         writeRecord(dir, cfg);
       } catch (err) {
-        fs.rmSync(dir, { recursive: true, force: true });
+        removeTreeTolerant(dir);
         throw syscallError(`cannot create container ${cfg.name}`, err);
       }
       return { dir, config: cfg, state: { status: 'created' as const } };

@@ -17,6 +17,7 @@ import { signalContainer, parseSignal } from './kill.js';
 import { waitForExit } from './wait.js';
 import { cgroupPids } from '../runtime/cgroups.js';
 import { randomHex } from '../util/builtins.js';
+import { removeTree } from '../util/rmtree.js';
 
 export interface RmOptions {
   force?: boolean;
@@ -54,31 +55,6 @@ export function removeDir(ctx: Ctx, dir: string): void {
   }
   unmountBelow(trash);
   removeTree(trash);
-}
-
-/**
- * rm -rf of a dir tree, symlinks not followed. Node's fs.rmSync({ recursive })
- * loads its rimraf module first, which alone costs more than deleting a
- * small container dir (this is on every `run --rm`).
- */
-export function removeTree(dir: string): void {
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  for (const e of entries) {
-    const p = path.join(dir, e.name);
-    try {
-      if (e.isDirectory()) removeTree(p);
-      else fs.unlinkSync(p);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-  }
-  fs.rmdirSync(dir);
 }
 
 export async function removeContainer(ctx: Ctx, c0: Container, opts: RmOptions = {}): Promise<void> {

@@ -16,6 +16,7 @@ import { TsrunError, hasCode } from '../util/errors.js';
 import { algorithm, checkDigest, encoded } from '../oci/digest.js';
 import { fsyncDir } from '../util/atomic.js';
 import { crypto, randomHex } from '../util/builtins.js';
+import { removeTreeTolerant } from '../util/rmtree.js';
 
 export interface Expect {
   /** When given, the content must hash to this digest. */
@@ -188,7 +189,7 @@ export class ContentStore {
   sweepIngest(): void {
     for (const name of fs.readdirSync(this.ingestDir)) {
       const pid = Number(name.split('-')[0]);
-      if (pid && pid !== process.pid && !pidAlive(pid)) fs.rmSync(path.join(this.ingestDir, name), { force: true, recursive: true });
+      if (pid && pid !== process.pid && !pidAlive(pid)) removeTreeTolerant(path.join(this.ingestDir, name));
     }
   }
 

@@ -33,17 +33,21 @@ export interface FileMeta {
   mode: number;
   atime: number;
   mtime: number;
+  /** A sparse file's size: its data arrives in pieces, the holes are left unwritten and the file truncated to this. */
+  sparseSize?: number;
 }
 
 export interface FileHooks {
   /** Synchronous fallback when the name exists (something from before this layer): remove it and create again. */
-  recreate(abs: string): number;
+  recreate(abs: Buffer): number;
   /** After close: xattrs and the like (synchronous, may throw). */
-  after(abs: string): void;
+  after(abs: Buffer): void;
 }
 
 export class FileJob {
+  /** Data waiting to be written, each piece with its file position. */
   private readonly chunks: Buffer[] = [];
+  private readonly positions: number[] = [];
   private fd = -1;
   private ended = false;
   private writing = false;
@@ -55,7 +59,8 @@ export class FileJob {
 
   constructor(
     private readonly pool: ConcurrentFiles,
-    readonly abs: string,
+    /** The path as bytes (names need not be UTF-8). */
+    readonly abs: Buffer,
     private readonly name: string,
     private readonly meta: FileMeta,
     private readonly hooks: FileHooks,
@@ -75,8 +80,9 @@ export class FileJob {
     });
   }
 
-  write(chunk: Buffer): void {
+  write(chunk: Buffer, position: number): void {
     this.chunks.push(chunk);
+    this.positions.push(position);
     this.pool.buffered += chunk.length;
     this.pump();
   }
@@ -96,19 +102,26 @@ export class FileJob {
     if (this.fd < 0 || this.writing || this.closed) return;
     if (this.aborted) return this.fail(undefined);
     if (this.chunks.length) {
-      const bufs = this.chunks.splice(0, this.chunks.length);
+      // one writev for the queued pieces that follow each other in the file (all of them, unless sparse)
+      const at = this.positions[0]!;
+      let n = 1;
+      let end = at + this.chunks[0]!.length;
+      while (n < this.chunks.length && this.positions[n] === end) end += this.chunks[n++]!.length;
+      const bufs = this.chunks.splice(0, n);
+      this.positions.splice(0, n);
       this.writing = true;
-      this.writeAll(bufs);
+      this.writeAll(bufs, at);
       return;
     }
     if (this.ended) this.finish();
   }
 
-  /** One writev for everything queued; partial writes resume where they stopped. */
-  private writeAll(bufs: Buffer[]): void {
-    fs.writev(this.fd, bufs, (err, n) => {
+  /** One writev at `position`; partial writes resume where they stopped. */
+  private writeAll(bufs: Buffer[], position: number): void {
+    fs.writev(this.fd, bufs, position, (err, n) => {
       if (err) return this.fail(err, `writing layer entry ${JSON.stringify(this.name)}`);
       let done = n;
+      position += n;
       while (bufs.length && done >= bufs[0]!.length) {
         done -= bufs[0]!.length;
         this.pool.buffered -= bufs.shift()!.length;
@@ -118,7 +131,7 @@ export class FileJob {
           this.pool.buffered -= done;
           bufs[0] = bufs[0]!.subarray(done);
         }
-        return this.writeAll(bufs);
+        return this.writeAll(bufs, position);
       }
       this.writing = false;
       this.pool.wake();
@@ -130,6 +143,7 @@ export class FileJob {
     const { fd, meta } = this;
     try {
       // chown clears setuid/setgid, so chmod after it
+      if (meta.sparseSize !== undefined) fs.ftruncateSync(fd, meta.sparseSize); // a trailing hole
       fs.fchownSync(fd, meta.uid, meta.gid);
       fs.fchmodSync(fd, meta.mode);
       fs.futimesSync(fd, meta.atime, meta.mtime);
@@ -154,6 +168,7 @@ export class FileJob {
     }
     for (const c of this.chunks) this.pool.buffered -= c.length;
     this.chunks.length = 0;
+    this.positions.length = 0;
     this.resolveCreated();
     this.pool.settle(this, err === undefined || isTsrunError(err) ? err : syscallError(what, err));
   }
@@ -167,7 +182,7 @@ export class ConcurrentFiles {
   private readonly open = new Set<FileJob | Promise<void>>();
   private waiter: (() => void) | undefined;
 
-  add(abs: string, name: string, meta: FileMeta, hooks: FileHooks): FileJob {
+  add(abs: Buffer, name: string, meta: FileMeta, hooks: FileHooks): FileJob {
     const job = new FileJob(this, abs, name, meta, hooks);
     this.open.add(job);
     return job;

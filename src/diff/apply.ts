@@ -13,10 +13,17 @@
  * Everything in the tar is hostile. Apply never writes outside destDir: names
  * are cleaned lexically (cleanMemberName), parents are walked with lstat and a
  * symlink parent is refused (never followed), files are created with O_EXCL |
- * O_NOFOLLOW, hardlinks may only point at regular files unpacked earlier from
- * this same layer, and any name repeated in the layer is refused. Sizes and
- * entry counts are bounded. The caller unpacks into a temp dir and removes it
- * on error, so apply does not clean up after a failure.
+ * O_NOFOLLOW, hardlinks may only point at non-directories unpacked earlier
+ * from this same layer (or at AUFS's .wh..wh.plnk store), and a non-directory
+ * name repeated in the layer is refused (a directory listed twice takes the
+ * later metadata, as containerd does). Sizes and entry counts are bounded,
+ * and so is nesting: at most MAX_DEPTH levels and PATH_MAX bytes (see below).
+ * The caller unpacks into a temp dir and removes it on error, so apply does
+ * not clean up after a failure.
+ *
+ * Names are byte strings (tarreader.ts) and reach the filesystem as bytes
+ * (Buffer paths), so names that are not UTF-8 are kept, as docker keeps them.
+ * Nothing here recurses per directory level: a hostile tree may be deep.
  *
  * Metadata kept: numeric owner (lchown), mode with setuid/setgid/sticky (chmod
  * after chown, which clears them), xattrs from pax `SCHILY.xattr.*` (set after
@@ -35,7 +42,9 @@ import type { Readable } from 'node:stream';
 import { native, type NativeAddon } from '../native.js';
 import { TsrunError, invalidArchive, isTsrunError, syscallError, unsafePath, hasCode } from '../util/errors.js';
 import { cleanMemberName } from '../util/paths.js';
-import { TarReader, type TarDataSink, type TarEntry } from './tarreader.js';
+import { TarReader, displayName, type TarDataSink, type TarEntry } from './tarreader.js';
+import { removeTree } from '../util/rmtree.js';
+import { randomHex } from '../util/builtins.js';
 import { ConcurrentFiles, CREATE_FLAGS, type FileJob } from './apply-files.js';
 
 export interface ApplyOptions {
@@ -58,6 +67,16 @@ export interface ApplyResult {
 
 export const DEFAULT_MAX_BYTES = 64 * 1024 ** 3;
 export const DEFAULT_MAX_ENTRIES = 2_000_000;
+/**
+ * Deepest nesting unpacked (node-tar's limit). Docker takes any depth the
+ * kernel takes, but past ~1,000 levels a layer's paths outgrow PATH_MAX
+ * (4096 bytes) under the store's root, and then the container's own tools,
+ * commit, export and diff (all of which use whole paths) fail on it; no real
+ * image comes near (the deepest common ones are ~30 levels).
+ */
+export const MAX_DEPTH = 1024;
+/** Linux PATH_MAX: a longer path cannot be created or opened by name. */
+const PATH_MAX = 4096;
 
 const WH_PREFIX = '.wh.';
 const WH_META_PREFIX = '.wh..wh.';
@@ -66,7 +85,15 @@ const OVERLAY_OPAQUE = 'trusted.overlay.opaque';
 
 const { S_IFCHR, S_IFBLK, S_IFIFO } = fs.constants;
 
-const q = (s: string) => JSON.stringify(s);
+/** A byte-string name for a message: UTF-8 decoded, at most 120 characters (names can be 100 KB long). */
+const q = (s: string) => {
+  const d = displayName(s);
+  return JSON.stringify(d.length > 120 ? d.slice(0, 60) + '…' + d.slice(-60) : d);
+};
+/** A byte-string path as the Buffer the filesystem calls take. */
+const B = (s: string) => Buffer.from(s, 'latin1');
+/** AUFS's store of hardlinked inodes; docker keeps its files only as hardlink sources. */
+const AUFS_PLNK = '.wh..wh.plnk';
 const badLayer = (message: string) => invalidArchive(message, 'the layer is malformed or hostile; it was not applied');
 
 function depth(rel: string): number {
@@ -95,6 +122,7 @@ export async function applyLayer(tar: Readable, destDir: string, opts: ApplyOpti
     reader.finish();
     await files.drain();
     if (files.error !== undefined) throw files.error;
+    applier.dropAufsStore();
     applier.finish();
   } finally {
     // nothing may still be writing when the caller removes the directory
@@ -118,8 +146,14 @@ class Applier {
   private readonly ancestors = new Set<string>();
   /** Paths known to be real directories (not symlinks) in this tree. */
   private readonly dirs = new Set<string>(['']);
-  /** Regular files (and hardlinks to them) of this layer: the only valid hardlink targets; the job that writes each. */
+  /** Regular files (and hardlinks to them) of this layer: the job that writes each. */
   private readonly regular = new Map<string, FileJob>();
+  /** Symlinks, devices and fifos of this layer (created at once): hardlink targets too. */
+  private readonly special = new Set<string>();
+  /** Directories of this layer (a directory may be listed again). */
+  private readonly dirEntries = new Set<string>();
+  /** Where AUFS's .wh..wh.plnk files are kept while the layer is unpacked (a hidden dir, removed at the end). */
+  private aufsStore: string | undefined;
   private readonly dirTimes: { abs: string; depth: number; atime: number; mtime: number }[] = [];
   private nat: NativeAddon | undefined;
 
@@ -128,18 +162,18 @@ class Applier {
     opts: ApplyOptions,
     private readonly files: ConcurrentFiles,
   ) {
-    this.root = path.resolve(destDir);
+    this.root = Buffer.from(path.resolve(destDir)).toString('latin1');
     this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
     this.maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
     this.clamp = opts.mtimeClamp;
     this.mode = opts.whiteouts ?? 'overlay';
     let st: fs.Stats;
     try {
-      st = fs.statSync(this.root);
+      st = fs.statSync(B(this.root));
     } catch (err) {
-      throw syscallError(`layer destination ${this.root}`, err);
+      throw syscallError(`layer destination ${destDir}`, err);
     }
-    if (!st.isDirectory()) throw new TsrunError('INTERNAL', `layer destination ${this.root} is not a directory`);
+    if (!st.isDirectory()) throw new TsrunError('INTERNAL', `layer destination ${destDir} is not a directory`);
   }
 
   private native(): NativeAddon {
@@ -157,6 +191,14 @@ class Applier {
       });
     }
     const rel = cleanMemberName(e.name);
+    let depth = 1;
+    for (let i = 0; i < rel.length; i++) if (rel.charCodeAt(i) === 47) depth++;
+    if (depth > MAX_DEPTH) {
+      throw badLayer(`layer entry ${q(e.name)} is nested ${depth} directories deep; tsrun unpacks at most ${MAX_DEPTH} levels`);
+    }
+    if (this.root.length + 1 + rel.length >= PATH_MAX) {
+      throw badLayer(`layer entry ${q(e.name)} makes a path of ${this.root.length + 1 + rel.length} bytes, longer than PATH_MAX (${PATH_MAX})`);
+    }
     try {
       return this.entryAt(e, rel);
     } catch (err) {
@@ -169,13 +211,22 @@ class Applier {
     const parent = parentOf(rel);
     const base = rel.slice(parent === '' ? 0 : parent.length + 1);
     if (parent !== '') {
+      const top = parent.split('/', 1)[0]!;
+      // AUFS metadata at the root (.wh..wh.plnk/…, .wh..wh.aufs): docker skips it, keeping plnk files as hardlink sources
+      if (top.startsWith(WH_META_PREFIX)) return top === AUFS_PLNK && parent === AUFS_PLNK && e.type === 'file' ? this.aufsFile(e, rel) : null;
       for (const part of parent.split('/')) {
         if (part.startsWith(WH_PREFIX)) throw badLayer(`layer entry ${q(e.name)} is under a whiteout name (${q(part)})`);
       }
     }
     if (base.startsWith(WH_PREFIX)) return this.whiteout(e, rel, parent, base);
 
-    if (this.seen.has(rel)) throw badLayer(`duplicate layer entry ${q(e.name)}`);
+    if (this.seen.has(rel)) {
+      if (e.type === 'dir' && this.dirEntries.has(rel)) {
+        this.dirMeta(e, rel); // a directory listed again: the later metadata wins, as containerd applies it
+        return null;
+      }
+      throw badLayer(`duplicate layer entry ${q(e.name)}`);
+    }
     this.seen.add(rel);
     if (e.type !== 'dir' && this.ancestors.has(rel)) {
       throw badLayer(`layer entry ${q(e.name)} replaces a directory that holds earlier entries of the layer`);
@@ -193,17 +244,19 @@ class Applier {
       case 'file':
         return this.file(e, rel, abs);
       case 'dir': {
-        this.tryCreate(() => fs.mkdirSync(abs, 0o700), abs, true); // an existing directory is kept: the entry updates its metadata
+        this.tryCreate(() => fs.mkdirSync(B(abs), 0o700), abs, true); // an existing directory is kept: the entry updates its metadata
         this.dirs.add(rel);
+        this.dirEntries.add(rel);
         this.dirMeta(e, rel);
         return null;
       }
       case 'symlink':
         if (e.linkname === '' || e.linkname.includes('\0')) throw badLayer(`symlink ${q(e.name)} has an empty or invalid target`);
-        this.tryCreate(() => fs.symlinkSync(e.linkname, abs), abs, false);
-        fs.lchownSync(abs, e.uid, e.gid);
+        this.tryCreate(() => fs.symlinkSync(B(e.linkname), B(abs)), abs, false);
+        fs.lchownSync(B(abs), e.uid, e.gid);
         this.xattrs(e, abs);
         this.times(e, abs);
+        this.special.add(rel);
         return null;
       case 'link': {
         let target: string;
@@ -212,15 +265,21 @@ class Applier {
         } catch {
           throw unsafePath(`hardlink ${q(e.name)} points outside the layer: ${q(e.linkname)}`);
         }
+        if (this.special.has(target)) {
+          // a hardlink to a symlink, device or fifo: link(2) links that inode itself, as containerd's os.Link does
+          this.tryCreate(() => fs.linkSync(B(this.abs(target)), B(abs)), abs, false);
+          this.special.add(rel);
+          return null;
+        }
         const job = this.regular.get(target);
         if (!job) {
-          throw badLayer(`hardlink ${q(e.name)} points to ${q(e.linkname)}, which is not an earlier regular file of the layer`);
+          throw badLayer(`hardlink ${q(e.name)} points to ${q(e.linkname)}, which is not an earlier file of the layer`);
         }
         // the target may still be being created: link once it exists (its data and metadata follow the inode)
         const name = e.name;
         this.files.after(job, () => {
           try {
-            this.tryCreate(() => fs.linkSync(job.abs, abs), abs, false);
+            this.tryCreate(() => fs.linkSync(job.abs, B(abs)), abs, false);
           } catch (err) {
             throw isTsrunError(err) ? err : syscallError(`unpacking layer entry ${q(name)}`, err);
           }
@@ -234,11 +293,12 @@ class Applier {
         const fmt = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
         const major = e.type === 'fifo' ? 0 : e.devmajor;
         const minor = e.type === 'fifo' ? 0 : e.devminor;
-        this.tryCreate(() => this.native().mknod(abs, fmt | (e.mode & 0o777), major, minor), abs, false);
-        fs.lchownSync(abs, e.uid, e.gid);
-        fs.chmodSync(abs, e.mode);
+        this.tryCreate(() => this.native().mknod(B(abs), fmt | (e.mode & 0o777), major, minor), abs, false);
+        fs.lchownSync(B(abs), e.uid, e.gid);
+        fs.chmodSync(B(abs), e.mode);
         this.xattrs(e, abs);
         this.times(e, abs);
+        this.special.add(rel);
         return null;
       }
     }
@@ -252,13 +312,14 @@ class Applier {
       });
     }
     const [atime, mtime] = this.timesOf(e);
-    const job = this.files.add(abs, e.name, { uid: e.uid, gid: e.gid, mode: e.mode, atime, mtime }, {
+    const sparseSize = e.sparse ? e.size : undefined;
+    const job = this.files.add(B(abs), displayName(e.name), { uid: e.uid, gid: e.gid, mode: e.mode, atime, mtime, sparseSize }, {
       recreate: (p) => {
         let fd = -1;
-        this.tryCreate(() => (fd = fs.openSync(p, CREATE_FLAGS, 0o600)), p, false);
+        this.tryCreate(() => (fd = fs.openSync(p, CREATE_FLAGS, 0o600)), abs, false);
         return fd;
       },
-      after: (p) => this.xattrs(e, p),
+      after: () => this.xattrs(e, abs),
     });
     this.regular.set(rel, job);
     return job;
@@ -276,12 +337,12 @@ class Applier {
     } catch (err) {
       if (!hasCode(err, 'EEXIST')) throw err;
     }
-    const st = fs.lstatSync(abs);
+    const st = fs.lstatSync(B(abs));
     if (st.isDirectory()) {
       if (wantDir) return false;
-      fs.rmSync(abs, { recursive: true, force: true });
+      removeTree(B(abs));
     } else {
-      fs.unlinkSync(abs);
+      fs.unlinkSync(B(abs));
     }
     create();
     return true;
@@ -301,27 +362,50 @@ class Applier {
    */
   private ensureDir(rel: string, entryName: string, create: boolean): boolean {
     if (this.dirs.has(rel)) return true;
-    if (!this.ensureDir(parentOf(rel), entryName, create)) return false;
-    // a regular file of this layer may not exist on disk yet (it is written concurrently)
-    if (this.regular.has(rel)) throw badLayer(`layer entry ${q(entryName)} has a parent that is not a directory (${q(rel)})`);
-    const abs = this.abs(rel);
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.lstatSync(abs);
-    } catch (err) {
-      if (!hasCode(err, 'ENOENT')) throw err;
+    // the missing part of the chain, nearest the root first (a loop: the chain can be long)
+    const chain: string[] = [];
+    for (let d = rel; !this.dirs.has(d); d = parentOf(d)) chain.push(d);
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const dir = chain[i]!;
+      // a regular file of this layer may not exist on disk yet (it is written concurrently)
+      if (this.regular.has(dir)) throw badLayer(`layer entry ${q(entryName)} has a parent that is not a directory (${q(dir)})`);
+      const abs = B(this.abs(dir));
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.lstatSync(abs);
+      } catch (err) {
+        if (!hasCode(err, 'ENOENT')) throw err;
+      }
+      if (!st) {
+        if (!create) return false;
+        fs.mkdirSync(abs, 0o755);
+        fs.chmodSync(abs, 0o755); // whatever the umask
+      } else if (st.isSymbolicLink()) {
+        throw unsafePath(`layer entry ${q(entryName)} has a parent that is a symlink (${q(dir)})`);
+      } else if (!st.isDirectory()) {
+        throw badLayer(`layer entry ${q(entryName)} has a parent that is not a directory (${q(dir)})`);
+      }
+      this.dirs.add(dir);
     }
-    if (!st) {
-      if (!create) return false;
-      fs.mkdirSync(abs, 0o755);
-      fs.chmodSync(abs, 0o755); // whatever the umask
-    } else if (st.isSymbolicLink()) {
-      throw unsafePath(`layer entry ${q(entryName)} has a parent that is a symlink (${q(rel)})`);
-    } else if (!st.isDirectory()) {
-      throw badLayer(`layer entry ${q(entryName)} has a parent that is not a directory (${q(rel)})`);
-    }
-    this.dirs.add(rel);
     return true;
+  }
+
+  /** A regular file under a root-level .wh..wh.plnk: kept aside as the source of hardlinks to it, not in the layer. */
+  private aufsFile(e: TarEntry, rel: string): TarDataSink {
+    if (this.regular.has(rel)) throw badLayer(`duplicate layer entry ${q(e.name)}`);
+    if (this.aufsStore === undefined) {
+      this.aufsStore = `.tsrun-aufs-${randomHex(6)}`;
+      fs.mkdirSync(B(this.abs(this.aufsStore)), 0o700);
+      this.seen.add(this.aufsStore); // no entry of the layer may use the name
+      this.ancestors.add(this.aufsStore);
+    }
+    const abs = this.abs(this.aufsStore + '/' + rel.slice(AUFS_PLNK.length + 1));
+    return this.file(e, rel, abs);
+  }
+
+  /** Remove the AUFS hardlink store: the links made from it keep their inodes. */
+  dropAufsStore(): void {
+    if (this.aufsStore !== undefined) removeTree(B(this.abs(this.aufsStore)));
   }
 
   private whiteout(e: TarEntry, rel: string, parent: string, base: string): null {
@@ -332,13 +416,13 @@ class Applier {
       this.addAncestors(parent);
       this.ensureDir(parent, e.name, true);
       if (this.mode === 'overlay') {
-        this.native().lsetxattr(this.abs(parent), OVERLAY_OPAQUE, Buffer.from('y'), 0);
+        this.native().lsetxattr(B(this.abs(parent)), OVERLAY_OPAQUE, Buffer.from('y'), 0);
       } else {
         this.clearLower(parent);
       }
       return null;
     }
-    if (base.startsWith(WH_META_PREFIX)) throw badLayer(`layer entry ${q(e.name)}: AUFS metadata (.wh..wh.*) is not supported`);
+    if (base.startsWith(WH_META_PREFIX)) return null; // other AUFS metadata (.wh..wh.aufs, .wh..wh.plnk …): ignored, as docker and containerd do
     const name = base.slice(WH_PREFIX.length);
     if (name === '.' || name === '..') throw unsafePath(`whiteout ${q(e.name)} names ${q(name)}`);
     const target = parent === '' ? name : parent + '/' + name;
@@ -349,32 +433,36 @@ class Applier {
     const abs = this.abs(target);
     if (this.mode === 'overlay') {
       this.ensureDir(parent, e.name, true);
-      this.tryCreate(() => this.native().mknod(abs, S_IFCHR, 0, 0), abs, false);
-      fs.lchownSync(abs, e.uid, e.gid);
+      this.tryCreate(() => this.native().mknod(B(abs), S_IFCHR, 0, 0), abs, false);
+      fs.lchownSync(B(abs), e.uid, e.gid);
     } else if (this.ensureDir(parent, e.name, false)) {
-      fs.rmSync(abs, { recursive: true, force: true });
+      removeTree(B(abs));
     }
     return null;
   }
 
-  /** Opaque dir in 'apply' mode: remove what `rel` held before this layer. */
+  /** Opaque dir in 'apply' mode: remove what `rel` held before this layer (a loop over the kept subdirectories, no recursion). */
   private clearLower(rel: string): void {
-    const abs = this.abs(rel);
-    for (const name of fs.readdirSync(abs)) {
-      const child = rel === '' ? name : rel + '/' + name;
-      if (this.seen.has(child) || this.ancestors.has(child)) {
-        const st = fs.lstatSync(abs + '/' + name);
-        if (st.isDirectory()) this.clearLower(child);
-      } else {
-        fs.rmSync(abs + '/' + name, { recursive: true, force: true });
+    const todo = [rel];
+    while (todo.length) {
+      const dir = todo.pop()!;
+      const abs = this.abs(dir);
+      for (const nameBuf of fs.readdirSync(B(abs), { encoding: 'buffer' })) {
+        const name = nameBuf.toString('latin1');
+        const child = dir === '' ? name : dir + '/' + name;
+        if (this.seen.has(child) || this.ancestors.has(child)) {
+          if (fs.lstatSync(B(abs + '/' + name)).isDirectory()) todo.push(child);
+        } else {
+          removeTree(B(abs + '/' + name));
+        }
       }
     }
   }
 
   private dirMeta(e: TarEntry, rel: string): void {
     const abs = this.abs(rel);
-    fs.lchownSync(abs, e.uid, e.gid);
-    fs.chmodSync(abs, e.mode);
+    fs.lchownSync(B(abs), e.uid, e.gid);
+    fs.chmodSync(B(abs), e.mode);
     this.xattrs(e, abs);
     const [atime, mtime] = this.timesOf(e);
     this.dirTimes.push({ abs, depth: rel === '' ? -1 : depth(rel), atime, mtime });
@@ -385,7 +473,7 @@ class Applier {
     for (const [name, value] of e.xattrs) {
       if (name.startsWith('trusted.overlay.')) continue; // only apply writes overlay metadata
       try {
-        this.native().lsetxattr(abs, name, value, 0);
+        this.native().lsetxattr(B(abs), name, value, 0);
       } catch (err) {
         // as docker: a filesystem without xattrs (or without this namespace) is not an error
         if (hasCode(err, 'ENOTSUP') || hasCode(err, 'EOPNOTSUPP') || hasCode(err, 'EPERM')) continue;
@@ -406,7 +494,7 @@ class Applier {
 
   private times(e: TarEntry, abs: string): void {
     const [atime, mtime] = this.timesOf(e);
-    fs.lutimesSync(abs, atime, mtime);
+    fs.lutimesSync(B(abs), atime, mtime);
   }
 
   /** Directory mtimes last, deepest first, so that creating their children does not change them. */
@@ -414,9 +502,9 @@ class Applier {
     this.dirTimes.sort((a, b) => b.depth - a.depth);
     for (const d of this.dirTimes) {
       try {
-        fs.lutimesSync(d.abs, d.atime, d.mtime);
+        fs.lutimesSync(B(d.abs), d.atime, d.mtime);
       } catch (err) {
-        throw syscallError(`setting the mtime of ${d.abs}`, err);
+        throw syscallError(`setting the mtime of ${q(d.abs)}`, err);
       }
     }
   }

@@ -1,40 +1,52 @@
 /**
- * A small synchronous push parser for tar streams (ustar, pax, GNU long
- * names), written for layer apply where every byte is hostile and speed
- * matters. It reads what Go's archive/tar reads, the way it reads it, because
- * layers are written by Go tools and docker is the reference for how they
- * unpack:
+ * A small synchronous push parser for tar streams (ustar, pax, GNU), written
+ * for layer apply where every byte is hostile and speed matters. It reads
+ * what Go's archive/tar reads, the way it reads it, because docker,
+ * containerd and image scanners read layers with it: an entry must not show
+ * one name to a scanner and another to tsrun. test/unit/tar-go.test.ts checks
+ * this against Go itself on a set of tricky archives.
  *
- * - pax records keep their values as raw bytes, so binary xattrs such as
- *   security.capability survive (tar-stream decodes them as UTF-8, which is lossy);
- * - a GNU long name (`L`/`K`) wins over a pax `path`/`linkpath`, which wins over the header;
- * - global pax headers (`g`) are read and ignored, as docker ignores them;
+ * - names and link names are byte strings (latin1: one char per byte), never
+ *   decoded: a name that is not UTF-8 is kept, as Go keeps it;
+ * - pax records keep their values as raw bytes (binary xattrs such as
+ *   security.capability survive); an empty pax value keeps the header's value;
+ * - name precedence: GNU.sparse.name, then a GNU long name (`L`/`K`, when not
+ *   empty), then pax `path`/`linkpath`, then the ustar prefix + name (the
+ *   prefix only in ustar/pax headers, as Go decides the format);
+ * - a global pax header (`g`) ends the entry being assembled: a pending `x`,
+ *   `L` or `K` before it is dropped, and its own records are ignored (docker
+ *   and containerd ignore them);
  * - header-only types (link, symlink, char, block, dir, fifo) carry no data,
  *   whatever their size field says;
+ * - GNU sparse files (old `S` headers and pax formats 0.0, 0.1 and 1.0) are
+ *   regular files with holes: the sink gets each data fragment at its offset;
  * - the archive ends at two zero blocks, at one zero block then EOF, or at EOF on
  *   a header boundary; anything after the end marker is ignored;
- * - everything else (GNU sparse, multi-volume, unknown type flags) is refused.
+ * - other type flags (GNU multi-volume, volume labels, Solaris ACLs …) are
+ *   refused: Go hands them to its caller, and docker and containerd refuse them.
  *
  * Usage: `const r = new TarReader(onEntry); for (chunk) r.push(chunk); r.finish();`
  * onEntry is called synchronously for each entry and returns a sink for the
  * data of regular files (or null to skip it). Errors are TsrunErrors
  * (INVALID_ARCHIVE) thrown out of push()/finish().
  */
-import { TsrunError } from '../util/errors.js';
+import { malformed, cString, parseNumeric, parseDecimal, parsePaxTime, parsePaxRecords, validSparse, sparseMap0x1, sparseMap1x0, GNU_SPARSE_MAP, type SparseRegion } from './tarfields.js';
+
+export { parsePaxRecords } from './tarfields.js';
 
 export type TarEntryType = 'file' | 'link' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
 
 export interface TarEntry {
-  /** Raw member name (after GNU long name / pax path), not cleaned. */
+  /** Raw member name as a byte string (latin1), after long name / pax path; not cleaned. */
   name: string;
-  /** Raw link target for symlinks and hardlinks; '' otherwise. */
+  /** Raw link target for symlinks and hardlinks as a byte string; '' otherwise. */
   linkname: string;
   type: TarEntryType;
   /** Permission bits and setuid/setgid/sticky (mode & 0o7777). */
   mode: number;
   uid: number;
   gid: number;
-  /** Data size; 0 for every type but 'file'. */
+  /** Logical data size; 0 for every type but 'file'. */
   size: number;
   /** Seconds since the epoch (fractional with pax). */
   mtime: number;
@@ -44,13 +56,21 @@ export interface TarEntry {
   devminor: number;
   /** `SCHILY.xattr.NAME` pax records: name → raw value bytes. */
   xattrs: Map<string, Buffer>;
+  /** A sparse file: its data regions (the rest are holes); the sink gets each region's bytes at its offset. */
+  sparse?: SparseRegion[];
   /** Byte offset of the entry's header in the archive, for messages. */
   offset: number;
 }
 
 export interface TarDataSink {
-  write(chunk: Buffer): void;
+  /** `chunk` belongs at byte `position` of the file (in order; a sparse file skips its holes). */
+  write(chunk: Buffer, position: number): void;
   end(): void;
+}
+
+/** Decode a byte-string name for a message (invalid UTF-8 shows as U+FFFD there, and only there). */
+export function displayName(name: string): string {
+  return Buffer.from(name, 'latin1').toString('utf8');
 }
 
 const BLOCK = 512;
@@ -62,51 +82,10 @@ const enum State {
   Data,
   Skip,
   Meta,
+  SparseExt, // old GNU sparse extension blocks, before the data
+  SparseMap, // sparse 1.0 map blocks at the start of the data
   Zero, // one zero block seen
   End,
-}
-
-function malformed(msg: string): TsrunError {
-  return new TsrunError('INVALID_ARCHIVE', `malformed tar: ${msg}`, { hint: 'the layer or archive is corrupt; pull or save it again' });
-}
-
-/** Parse a numeric header field: octal text (space/NUL padded) or GNU base-256. */
-function parseNumeric(b: Buffer, start: number, len: number, field: string, offset: number): number {
-  const first = b[start]!;
-  if (first & 0x80) {
-    // base-256: 0x80 positive, 0xff negative (two's complement)
-    const neg = first === 0xff;
-    if (!neg && first !== 0x80) throw malformed(`invalid ${field} field in header at offset ${offset}`);
-    let v = 0;
-    for (let i = start + 1; i < start + len; i++) {
-      const byte = neg ? 0xff - b[i]! : b[i]!;
-      v = v * 256 + byte;
-      if (v > Number.MAX_SAFE_INTEGER) throw malformed(`${field} too large in header at offset ${offset}`);
-    }
-    return neg ? -(v + 1) : v;
-  }
-  let i = start;
-  const end = start + len;
-  while (i < end && (b[i] === 0x20 || b[i] === 0)) i++;
-  let v = 0;
-  let digits = 0;
-  for (; i < end; i++) {
-    const c = b[i]!;
-    if (c === 0x20 || c === 0) break;
-    if (c < 0x30 || c > 0x37) throw malformed(`invalid ${field} field in header at offset ${offset}`);
-    v = v * 8 + (c - 0x30);
-    digits++;
-  }
-  for (; i < end; i++) {
-    if (b[i] !== 0x20 && b[i] !== 0) throw malformed(`invalid ${field} field in header at offset ${offset}`);
-  }
-  return digits === 0 ? 0 : v;
-}
-
-function cString(b: Buffer, start: number, len: number): string {
-  let end = b.indexOf(0, start);
-  if (end < 0 || end > start + len) end = start + len;
-  return b.toString('utf8', start, end);
 }
 
 function isZeroBlock(b: Buffer): boolean {
@@ -114,7 +93,9 @@ function isZeroBlock(b: Buffer): boolean {
   return true;
 }
 
-function typeOf(flag: number): TarEntryType | 'pax' | 'paxGlobal' | 'longName' | 'longLink' | undefined {
+type Kind = TarEntryType | 'pax' | 'paxGlobal' | 'longName' | 'longLink' | 'gnuSparse';
+
+function typeOf(flag: number): Kind | undefined {
   switch (flag) {
     case 0: // '\0' (old regular file)
     case 0x30: // '0'
@@ -140,6 +121,8 @@ function typeOf(flag: number): TarEntryType | 'pax' | 'paxGlobal' | 'longName' |
       return 'longName';
     case 0x4b: // 'K'
       return 'longLink';
+    case 0x53: // 'S'
+      return 'gnuSparse';
     default:
       return undefined;
   }
@@ -147,35 +130,22 @@ function typeOf(flag: number): TarEntryType | 'pax' | 'paxGlobal' | 'longName' |
 
 function describeFlag(flag: number): string {
   const ch = String.fromCharCode(flag);
-  const known: Record<string, string> = { S: 'GNU sparse', D: 'GNU dump dir', M: 'GNU multi-volume', V: 'GNU volume label', N: 'GNU old long name', X: 'Solaris extended header', A: 'Solaris ACL' };
+  const known: Record<string, string> = { D: 'GNU dump dir', M: 'GNU multi-volume', V: 'GNU volume label', N: 'GNU old long name', X: 'Solaris extended header', A: 'Solaris ACL' };
   const printable = flag >= 0x20 && flag < 0x7f;
   return `${printable ? `'${ch}'` : `0x${flag.toString(16)}`}${known[ch] ? ` (${known[ch]})` : ''}`;
 }
 
-const DECIMAL = /^[0-9]+$/;
-const TIME = /^-?[0-9]+(\.[0-9]+)?$/;
+type Format = 'v7' | 'ustar' | 'star' | 'gnu';
 
-/** Parse pax records `LEN KEY=VALUE\n`, keeping values as raw bytes. */
-export function parsePaxRecords(buf: Buffer, offset: number): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  let p = 0;
-  while (p < buf.length) {
-    const sp = buf.indexOf(0x20, p);
-    if (sp < 0 || sp - p > 20) throw malformed(`invalid pax record at offset ${offset}`);
-    const lenText = buf.toString('latin1', p, sp);
-    if (!DECIMAL.test(lenText)) throw malformed(`invalid pax record length at offset ${offset}`);
-    const len = Number(lenText);
-    const end = p + len;
-    if (len <= sp - p + 1 || end > buf.length || buf[end - 1] !== 0x0a) throw malformed(`invalid pax record at offset ${offset}`);
-    const eq = buf.indexOf(0x3d, sp + 1);
-    if (eq < 0 || eq >= end - 1) throw malformed(`invalid pax record at offset ${offset}`);
-    const key = buf.toString('utf8', sp + 1, eq);
-    if (key === '') throw malformed(`empty pax key at offset ${offset}`);
-    out.set(key, Buffer.from(buf.subarray(eq + 1, end - 1)));
-    p = end;
-  }
-  return out;
+/** Go's getFormat, once the checksum is known good. */
+function formatOf(b: Buffer): Format {
+  const magic = b.toString('latin1', 257, 263);
+  if (magic === 'ustar\0') return b.toString('latin1', 508, 512) === 'tar\0' ? 'star' : 'ustar';
+  if (magic === 'ustar ' && b[263] === 0x20 && b[264] === 0) return 'gnu';
+  return 'v7';
 }
+
+const isAscii = (s: string) => !/[^\x00-\x7f]/.test(s);
 
 export class TarReader {
   private state = State.Header;
@@ -188,10 +158,17 @@ export class TarReader {
   private sink: TarDataSink | null = null;
   private meta: Buffer | null = null;
   private metaFill = 0;
-  private metaKind: 'pax' | 'paxGlobal' | 'longName' | 'longLink' = 'pax';
+  private metaKind: 'pax' | 'paxGlobal' | 'longName' | 'longLink' | 'sparseExt' | 'sparseMap' = 'pax';
   private pax: Map<string, Buffer> | null = null;
   private longName: string | null = null;
   private longLink: string | null = null;
+  /** The entry whose header has been read but whose sparse map is still being read. */
+  private held: { entry: TarEntry; physical: number; regions: SparseRegion[] } | null = null;
+  /** Where the next data byte goes: the file's regions and the position in them. */
+  private regions: SparseRegion[] | null = null;
+  private region = 0;
+  private regionPos = 0;
+  private position = 0;
   /** Archive offset of the next unread byte. */
   private pos = 0;
   private headerOffset = 0;
@@ -234,7 +211,7 @@ export class TarReader {
         }
         case State.Data: {
           const n = Math.min(this.remaining, len - off);
-          if (this.sink) this.sink.write(chunk.subarray(off, off + n));
+          this.deliver(chunk.subarray(off, off + n));
           off += n;
           this.pos += n;
           this.remaining -= n;
@@ -246,7 +223,9 @@ export class TarReader {
           }
           break;
         }
-        case State.Meta: {
+        case State.Meta:
+        case State.SparseExt:
+        case State.SparseMap: {
           const n = Math.min(this.remaining, len - off);
           chunk.copy(this.meta!, this.metaFill, off, off + n);
           this.metaFill += n;
@@ -254,8 +233,14 @@ export class TarReader {
           this.pos += n;
           this.remaining -= n;
           if (this.remaining === 0) {
-            this.onMeta();
-            this.toSkip(this.padding);
+            if (this.state === State.Meta) {
+              this.onMeta();
+              this.toSkip(this.padding);
+            } else if (this.state === State.SparseExt) {
+              this.onSparseExt();
+            } else {
+              this.onSparseMapBlock();
+            }
           }
           break;
         }
@@ -274,16 +259,45 @@ export class TarReader {
   /** Call at EOF: throws when the archive stops inside an entry. */
   finish(): void {
     if (this.state === State.End) return;
-    if (this.state === State.Zero && this.hdr.subarray(0, this.hdrFill).every((c) => c === 0)) return;
-    if (this.state === State.Header && this.hdrFill === 0 && !this.pax && this.longName === null && this.longLink === null) {
-      return; // EOF on a header boundary, as Go's archive/tar accepts
-    }
+    // EOF on a header boundary (after one zero block, or none) is an end, as Go's archive/tar reads it;
+    // an extended header then ends with nothing to apply to, as in Go
+    if ((this.state === State.Zero || this.state === State.Header) && this.hdrFill === 0) return;
     throw malformed(`unexpected end of archive at offset ${this.pos}`);
   }
 
   private toSkip(n: number): void {
     this.remaining = n;
     this.state = n > 0 ? State.Skip : State.Header;
+  }
+
+  private readMeta(state: State, size: number): void {
+    this.meta = Buffer.alloc(size);
+    this.metaFill = 0;
+    this.remaining = size;
+    this.state = state;
+  }
+
+  /** Hand file data to the sink at its place in the file (a sparse file's regions in order). */
+  private deliver(data: Buffer): void {
+    if (!this.sink) return;
+    const regions = this.regions;
+    if (!regions) {
+      this.sink.write(data, this.position);
+      this.position += data.length;
+      return;
+    }
+    let p = 0;
+    while (p < data.length) {
+      const r = regions[this.region]!;
+      const n = Math.min(r.length - this.regionPos, data.length - p);
+      if (n > 0) this.sink.write(data.subarray(p, p + n), r.offset + this.regionPos);
+      p += n;
+      this.regionPos += n;
+      if (this.regionPos === r.length) {
+        this.region++;
+        this.regionPos = 0;
+      }
+    }
   }
 
   private onBlock(b: Buffer): void {
@@ -293,7 +307,6 @@ export class TarReader {
         this.state = State.End;
         return;
       }
-      if (this.pax || this.longName !== null || this.longLink !== null) throw malformed(`end of archive after an extended header at offset ${offset}`);
       this.state = State.Zero;
       return;
     }
@@ -308,111 +321,223 @@ export class TarReader {
       unsigned += c;
       signed += c > 127 ? c - 256 : c;
     }
-    const sum = parseNumeric(b, 148, 8, 'checksum', offset);
+    const sum = parseNumeric(b, 148, 8);
     if (sum !== unsigned && sum !== signed) throw malformed(`invalid header checksum at offset ${offset}`);
+    const format = formatOf(b);
 
     const flag = b[156]!;
     const kind = typeOf(flag);
     if (kind === undefined) throw malformed(`unsupported entry type ${describeFlag(flag)} at offset ${offset}`);
-    const ustar = b.toString('latin1', 257, 263) === 'ustar\0';
-
-    let size = parseNumeric(b, 124, 12, 'size', offset);
+    const num = (start: number, len: number, field: string): number => {
+      const v = parseNumeric(b, start, len);
+      if (v === undefined) throw malformed(`invalid ${field} field in header at offset ${offset}`);
+      return v;
+    };
+    let size = num(124, 12, 'size');
     if (size < 0) throw malformed(`negative size in header at offset ${offset}`);
-
-    if (kind === 'pax' || kind === 'paxGlobal' || kind === 'longName' || kind === 'longLink') {
-      if (size > MAX_META) throw malformed(`extended header of ${size} bytes at offset ${offset} is too large`);
-      this.metaKind = kind;
-      this.meta = Buffer.alloc(size);
-      this.metaFill = 0;
-      this.remaining = size;
-      this.padding = (BLOCK - (size % BLOCK)) % BLOCK;
-      if (size === 0) {
-        this.onMeta();
-        this.toSkip(0);
-      } else {
-        this.state = State.Meta;
-      }
-      return;
-    }
-
-    let name = cString(b, 0, 100);
-    if (ustar && b[345] !== 0) name = cString(b, 345, 155) + '/' + name;
-    let type: TarEntryType = kind;
-    if (flag === 0 && name.endsWith('/')) type = 'dir';
-    let linkname = cString(b, 157, 100);
-    let uid = parseNumeric(b, 108, 8, 'uid', offset);
-    let gid = parseNumeric(b, 116, 8, 'gid', offset);
-    let mtime = parseNumeric(b, 136, 12, 'mtime', offset);
-    let atime: number | undefined;
-    const mode = parseNumeric(b, 100, 8, 'mode', offset) & 0o7777;
+    let mode = num(100, 8, 'mode');
+    let uid = num(108, 8, 'uid');
+    let gid = num(116, 8, 'gid');
+    let mtime = num(136, 12, 'mtime');
     let devmajor = 0;
     let devminor = 0;
-    if (type === 'char' || type === 'block') {
-      devmajor = parseNumeric(b, 329, 8, 'devmajor', offset);
-      devminor = parseNumeric(b, 337, 8, 'devminor', offset);
+    let name = cString(b, 0, 100);
+    if (format !== 'v7') {
+      devmajor = num(329, 8, 'devmajor');
+      devminor = num(337, 8, 'devminor');
+      let prefix = '';
+      if (format === 'ustar') prefix = cString(b, 345, 155);
+      else if (format === 'star') {
+        prefix = cString(b, 345, 131);
+        num(476, 12, 'atime');
+        num(488, 12, 'ctime');
+      } else if ((b[345] !== 0 && parseNumeric(b, 345, 12) === undefined) || (b[357] !== 0 && parseNumeric(b, 357, 12) === undefined)) {
+        // a GNU header whose atime/ctime do not parse: a pre-1.8 Go writer put a ustar prefix there
+        const s = cString(b, 345, 155);
+        if (isAscii(s)) prefix = s;
+      }
+      if (prefix !== '') name = prefix + '/' + name;
     }
+
+    switch (kind) {
+      case 'pax':
+      case 'paxGlobal':
+      case 'longName':
+      case 'longLink':
+        if (size > MAX_META) throw malformed(`extended header of ${size} bytes at offset ${offset} is too large`);
+        this.metaKind = kind;
+        this.padding = (BLOCK - (size % BLOCK)) % BLOCK;
+        this.readMeta(State.Meta, size);
+        if (size === 0) {
+          this.onMeta();
+          this.toSkip(0);
+        }
+        return;
+    }
+
+    let type: TarEntryType = kind === 'gnuSparse' ? 'file' : kind;
+    let linkname = cString(b, 157, 100);
+    let atime: number | undefined;
     const xattrs = new Map<string, Buffer>();
 
     const pax = this.pax;
     this.pax = null;
     if (pax) {
       for (const [key, value] of pax) {
-        const text = () => value.toString('utf8');
+        if (value.length === 0 && !key.startsWith('SCHILY.xattr.')) continue; // Go: an empty value keeps the header's
+        const text = value.toString('latin1');
+        const bad = () => malformed(`invalid pax ${key} for entry at offset ${offset}`);
         switch (key) {
           case 'path':
-            name = text();
+            name = text;
             break;
           case 'linkpath':
-            linkname = text();
+            linkname = text;
             break;
-          case 'size':
-            if (!DECIMAL.test(text())) throw malformed(`invalid pax size for entry at offset ${offset}`);
-            size = Number(text());
+          case 'size': {
+            const v = parseDecimal(text);
+            if (v === undefined || v < 0) throw bad();
+            size = v;
             break;
+          }
           case 'uid':
           case 'gid': {
-            if (!DECIMAL.test(text())) throw malformed(`invalid pax ${key} for entry at offset ${offset}`);
-            if (key === 'uid') uid = Number(text());
-            else gid = Number(text());
+            const v = parseDecimal(text);
+            if (v === undefined) throw bad();
+            if (key === 'uid') uid = v;
+            else gid = v;
             break;
           }
           case 'mtime':
-          case 'atime': {
-            if (!TIME.test(text())) throw malformed(`invalid pax ${key} for entry at offset ${offset}`);
-            if (key === 'mtime') mtime = Number(text());
-            else atime = Number(text());
+          case 'atime':
+          case 'ctime': {
+            const v = parsePaxTime(text);
+            if (v === undefined) throw bad();
+            if (key === 'mtime') mtime = v;
+            else if (key === 'atime') atime = v;
             break;
           }
           default:
             if (key.startsWith('SCHILY.xattr.')) {
-              const xname = key.slice('SCHILY.xattr.'.length);
-              if (xname === '') throw malformed(`empty xattr name for entry at offset ${offset}`);
-              xattrs.set(xname, value);
-            } else if (key.startsWith('GNU.sparse.')) {
-              throw malformed(`unsupported entry type (GNU sparse file, pax format) at offset ${offset}`);
+              xattrs.set(Buffer.from(key.slice('SCHILY.xattr.'.length), 'latin1').toString('utf8'), value);
             }
-          // other keys (uname, gname, ctime, comment, charset …) are ignored, as docker does
+          // other keys (uname, gname, comment, charset …) are ignored, as docker does
         }
       }
     }
-    if (this.longName !== null) name = this.longName;
-    if (this.longLink !== null) linkname = this.longLink;
+    if (this.longName) name = this.longName;
+    if (this.longLink) linkname = this.longLink;
     this.longName = this.longLink = null;
-    if (!Number.isSafeInteger(size) || !Number.isSafeInteger(uid) || !Number.isSafeInteger(gid) || uid < 0 || gid < 0) {
-      throw malformed(`invalid numeric field in header at offset ${offset}`);
-    }
+    if (flag === 0 && name.endsWith('/')) type = 'dir'; // old archives mark directories so (Go decides on the final name)
+    if (uid < 0 || gid < 0 || uid > 0xffffffff || gid > 0xffffffff) throw malformed(`invalid uid or gid in header at offset ${offset}`);
 
-    if (type !== 'file') size = 0; // header-only types carry no data (as Go's archive/tar reads them)
-    const entry: TarEntry = { name, linkname, type, mode, uid, gid, size, mtime, atime, devmajor, devminor, xattrs, offset };
+    const isHeaderOnly = type !== 'file';
+    let physical = isHeaderOnly ? 0 : size; // header-only types carry no data (as Go's archive/tar reads them)
+    mode &= 0o7777;
+    const entry: TarEntry = { name, linkname, type, mode, uid, gid, size: isHeaderOnly ? 0 : size, mtime, atime, devmajor, devminor, xattrs, offset };
+
+    if (kind === 'gnuSparse') {
+      if (format !== 'gnu') throw malformed(`GNU sparse entry in a non-GNU header at offset ${offset}`);
+      entry.size = num(483, 12, 'sparse real size');
+      const regions: SparseRegion[] = [];
+      const more = this.sparseEntries(b, 386, 4, regions, offset);
+      if (more) {
+        this.held = { entry, physical, regions };
+        this.readMeta(State.SparseExt, BLOCK);
+        return;
+      }
+      return this.startData(entry, physical, regions);
+    }
+    if (pax) {
+      const major = pax.get('GNU.sparse.major')?.toString('latin1') ?? '';
+      const minor = pax.get('GNU.sparse.minor')?.toString('latin1') ?? '';
+      let version: '0x' | '1.0' | undefined;
+      if (major === '0' && (minor === '0' || minor === '1')) version = '0x';
+      else if (major === '1' && minor === '0') version = '1.0';
+      else if (major === '' && minor === '' && pax.get(GNU_SPARSE_MAP)?.length) version = '0x';
+      if (version) {
+        const sparseName = pax.get('GNU.sparse.name');
+        if (sparseName?.length) entry.name = sparseName.toString('latin1');
+        const sz = pax.get('GNU.sparse.size')?.length ? pax.get('GNU.sparse.size') : pax.get('GNU.sparse.realsize');
+        if (sz?.length) {
+          const v = parseDecimal(sz.toString('latin1'));
+          if (v === undefined) throw malformed(`invalid GNU sparse size for entry at offset ${offset}`);
+          if (!isHeaderOnly) entry.size = v;
+        }
+        if (isHeaderOnly) throw malformed(`sparse map on a ${type} entry at offset ${offset}`);
+        if (version === '0x') return this.startData(entry, physical, sparseMap0x1(pax, offset));
+        // 1.0: the map is in the first blocks of the data
+        if (physical < BLOCK) throw malformed(`GNU sparse map past the end of entry at offset ${offset}`);
+        this.held = { entry, physical, regions: [] };
+        this.readMeta(State.SparseMap, BLOCK);
+        return;
+      }
+    }
+    this.startData(entry, physical, undefined);
+  }
+
+  /** Read `count` old-GNU sparse entries at `at`; returns whether an extension block follows. */
+  private sparseEntries(b: Buffer, at: number, count: number, out: SparseRegion[], offset: number): boolean {
+    for (let i = 0; i < count; i++) {
+      const p = at + i * 24;
+      if (b[p] === 0) break; // as GNU and BSD tar
+      const o = parseNumeric(b, p, 12);
+      const l = parseNumeric(b, p + 12, 12);
+      if (o === undefined || l === undefined) throw malformed(`invalid GNU sparse map for entry at offset ${offset}`);
+      out.push({ offset: o, length: l });
+    }
+    return b[at + count * 24]! > 0;
+  }
+
+  private onSparseExt(): void {
+    const held = this.held!;
+    const more = this.sparseEntries(this.meta!, 0, 21, held.regions, held.entry.offset);
+    if (more) return this.readMeta(State.SparseExt, BLOCK);
+    this.held = null;
+    this.startData(held.entry, held.physical, held.regions);
+  }
+
+  private onSparseMapBlock(): void {
+    const held = this.held!;
+    const map = sparseMap1x0(this.meta!, held.entry.offset);
+    if (!map) {
+      if (this.meta!.length + BLOCK > held.physical) throw malformed(`GNU sparse map past the end of entry at offset ${held.entry.offset}`);
+      if (this.meta!.length + BLOCK > MAX_META) throw malformed(`GNU sparse map of entry at offset ${held.entry.offset} is too large`);
+      const prev = this.meta!;
+      this.readMeta(State.SparseMap, BLOCK);
+      this.meta = Buffer.concat([prev, Buffer.alloc(BLOCK)]);
+      this.metaFill = prev.length;
+      return;
+    }
+    this.held = null;
+    this.startData(held.entry, held.physical - map.used, map.regions);
+  }
+
+  /** The entry is complete: hand it out and read its data (`physical` bytes in the archive). */
+  private startData(entry: TarEntry, physical: number, regions: SparseRegion[] | undefined): void {
+    const offset = entry.offset;
+    if (regions) {
+      if (!validSparse(regions, entry.size)) throw malformed(`invalid GNU sparse map for entry at offset ${offset}`);
+      const data = regions.reduce((n, r) => n + r.length, 0);
+      // Go fails the read with errMissData / errUnrefData
+      if (data !== physical) throw malformed(`GNU sparse map of entry at offset ${offset} does not match its data (${data} bytes mapped, ${physical} stored)`);
+      entry.sparse = regions;
+      this.regions = regions.filter((r) => r.length > 0);
+    } else {
+      this.regions = null;
+    }
+    this.region = 0;
+    this.regionPos = 0;
+    this.position = 0;
     const sink = this.onEntry(entry);
-    if (size === 0) {
+    if (physical === 0) {
       sink?.end();
-      this.state = State.Header;
+      this.toSkip(0);
       return;
     }
     this.sink = sink;
-    this.remaining = size;
-    this.padding = (BLOCK - (size % BLOCK)) % BLOCK;
+    this.remaining = physical;
+    this.padding = (BLOCK - (physical % BLOCK)) % BLOCK;
     this.state = State.Data;
   }
 
@@ -425,13 +550,14 @@ export class TarReader {
         this.pax = parsePaxRecords(buf, offset);
         break;
       case 'paxGlobal':
-        parsePaxRecords(buf, offset); // validated, then ignored as docker does
+        // validated, then ignored as docker does; it ends the entry being assembled, as Go returns it as one
+        parsePaxRecords(buf, offset);
+        this.pax = null;
+        this.longName = this.longLink = null;
         break;
       case 'longName':
       case 'longLink': {
-        let end = buf.indexOf(0);
-        if (end < 0) end = buf.length;
-        const s = buf.toString('utf8', 0, end);
+        const s = cString(buf, 0, buf.length);
         if (this.metaKind === 'longName') this.longName = s;
         else this.longLink = s;
         break;

@@ -196,77 +196,108 @@ export function walkTree(root: string | ConfinedDir, opts: WalkOptions, visit: (
     return !!low && low.isDirectory() && low.mode === e.st.mode && low.uid === e.st.uid && low.gid === e.st.gid;
   };
 
-  const walkDir = (relDir: string, dir: ConfinedDir, underOpaque: boolean) => {
+  /** One directory being walked: its sorted children, how far the walk got, and its open fd. */
+  interface Frame {
+    relDir: string;
+    dir: ConfinedDir;
+    underOpaque: boolean;
+    items: { name: string; key: string; st: fs.Stats }[];
+    next: number;
+  }
+  const open = (relDir: string, dir: ConfinedDir, underOpaque: boolean): Frame => {
+    const frame: Frame = { relDir, dir, underOpaque, items: [], next: 0 };
     let names: string[];
     try {
       names = dir.names();
     } catch (err) {
-      if (hasCode(err, 'ENOENT')) return; // removed since it was opened
+      if (hasCode(err, 'ENOENT')) return frame; // removed since it was opened
       throw err;
     }
-    const items: { name: string; key: string; st: fs.Stats }[] = [];
     for (const name of names) {
       const st = lstatOrGone(dir, name);
       if (!st) continue;
       const kind = kindOf(st, overlay);
       if (!kind) continue;
-      items.push({ name, key: kind === 'whiteout' ? '.wh.' + name : name, st });
+      frame.items.push({ name, key: kind === 'whiteout' ? '.wh.' + name : name, st });
     }
-    items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    for (const it of items) {
-      const rel = relDir === '' ? it.name : relDir + '/' + it.name;
-      if (exclude.has(rel)) continue;
-      const got = settle(dir, it.name, rel, it.st, overlay, openFiles);
-      if (!got) continue;
-      const e: WalkEntry = { rel, abs: dir.at(it.name), st: got.st, kind: got.kind, opaque: false, underOpaque, xattrs: new Map() };
-      if (got.kind === 'whiteout') {
-        emit(e);
-        continue;
-      }
-      if (got.dir) {
-        const sub = got.dir;
-        try {
-          e.abs = sub.self + '/.';
-          const x = readXattrs(e.abs);
-          e.xattrs = x.xattrs;
-          e.opaque = overlay && x.opaque;
-          const p: Pending = { entry: e, emitted: false };
-          if (!lowers || e.opaque || underOpaque || !dirIsUntouched(e)) emit(e), (p.emitted = true);
-          pending.push(p);
+    frame.items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return frame;
+  };
+
+  // depth-first, parents before children, with an explicit stack instead of
+  // recursion: a tree may be thousands of levels deep (a hostile layer, or a
+  // container's own mkdir loop), which overflowed the JS stack
+  const walk = (top: ConfinedDir) => {
+    const frames: Frame[] = [open('', top, false)];
+    try {
+      while (frames.length) {
+        const f = frames[frames.length - 1]!;
+        if (f.next === f.items.length) {
+          frames.pop();
+          if (frames.length) {
+            pending.pop(); // the directory this frame walked
+            f.dir.close();
+          }
+          continue;
+        }
+        const it = f.items[f.next++]!;
+        const { dir, relDir, underOpaque } = f;
+        const rel = relDir === '' ? it.name : relDir + '/' + it.name;
+        if (exclude.has(rel)) continue;
+        const got = settle(dir, it.name, rel, it.st, overlay, openFiles);
+        if (!got) continue;
+        const e: WalkEntry = { rel, abs: dir.at(it.name), st: got.st, kind: got.kind, opaque: false, underOpaque, xattrs: new Map() };
+        if (got.kind === 'whiteout') {
+          emit(e);
+          continue;
+        }
+        if (got.dir) {
+          const sub = got.dir;
+          let frame: Frame;
           try {
-            walkDir(rel, sub, underOpaque || e.opaque);
-          } finally {
-            pending.pop();
+            e.abs = sub.self + '/.';
+            const x = readXattrs(e.abs);
+            e.xattrs = x.xattrs;
+            e.opaque = overlay && x.opaque;
+            const p: Pending = { entry: e, emitted: false };
+            if (!lowers || e.opaque || underOpaque || !dirIsUntouched(e)) emit(e), (p.emitted = true);
+            frame = open(rel, sub, underOpaque || e.opaque);
+            pending.push(p);
+          } catch (err) {
+            sub.close();
+            throw err;
           }
+          frames.push(frame);
+          continue;
+        }
+        try {
+          e.xattrs = readXattrs(e.abs).xattrs;
+          e.linkname = got.linkname;
+          e.fd = got.fd;
+          if (got.kind === 'file' && got.st.nlink > 1) {
+            const key = `${got.st.dev}:${got.st.ino}`;
+            const first = firstLink.get(key);
+            if (first !== undefined) {
+              e.kind = 'link';
+              e.linkname = first;
+            } else {
+              firstLink.set(key, rel);
+            }
+          }
+          emit(e);
         } finally {
-          sub.close();
+          if (got.fd !== undefined) fs.closeSync(got.fd);
         }
-        continue;
       }
-      try {
-        e.xattrs = readXattrs(e.abs).xattrs;
-        e.linkname = got.linkname;
-        e.fd = got.fd;
-        if (got.kind === 'file' && got.st.nlink > 1) {
-          const key = `${got.st.dev}:${got.st.ino}`;
-          const first = firstLink.get(key);
-          if (first !== undefined) {
-            e.kind = 'link';
-            e.linkname = first;
-          } else {
-            firstLink.set(key, rel);
-          }
-        }
-        emit(e);
-      } finally {
-        if (got.fd !== undefined) fs.closeSync(got.fd);
-      }
+    } finally {
+      // an error mid-walk: close every directory still open (not the top: the caller's)
+      for (let i = frames.length - 1; i > 0; i--) frames[i]!.dir.close();
     }
   };
 
   const top = typeof root === 'string' ? ConfinedDir.open(root) : root;
   try {
-    walkDir('', top, false);
+    walk(top);
   } finally {
     if (top !== root) top.close();
   }

@@ -28,6 +28,7 @@ import { fsyncDir, writeJsonAtomic } from '../util/atomic.js';
 import { withLock } from '../util/lock.js';
 import { pidAlive } from '../content/store.js';
 import { randomHex } from '../util/builtins.js';
+import { removeTreeTolerant } from '../util/rmtree.js';
 
 export interface LayerInfo {
   chainId: string;
@@ -42,6 +43,11 @@ export class LayerStore {
   readonly dir: string;
   private readonly tmpDir: string;
   private readonly lockDir: string;
+  /**
+   * Entries gc and sweep could not delete (a mount point, an immutable file),
+   * for the caller to report; they stay under .tmp and never block the rest.
+   */
+  readonly leftovers: { path: string; error: NodeJS.ErrnoException }[] = [];
 
   constructor(root: string) {
     this.dir = path.join(root, 'layers');
@@ -105,7 +111,7 @@ export class LayerStore {
         fsyncDir(this.dir);
         return info;
       } catch (err) {
-        fs.rmSync(tmp, { recursive: true, force: true });
+        removeTreeTolerant(tmp); // what it cannot remove stays in .tmp for a later sweep
         throw err;
       }
     });
@@ -122,7 +128,7 @@ export class LayerStore {
       fsyncDir(this.layerDir(chainId));
       return this.info(chainId);
     } finally {
-      fs.rmSync(tmp, { recursive: true, force: true });
+      removeTreeTolerant(tmp); // what it cannot remove stays in .tmp for a later sweep
     }
   }
 
@@ -142,7 +148,7 @@ export class LayerStore {
    */
   adopt(tmp: string, info: LayerInfo): LayerInfo {
     if (this.has(info.chainId)) {
-      fs.rmSync(tmp, { recursive: true, force: true });
+      removeTreeTolerant(tmp); // what it cannot remove stays in .tmp for a later sweep
       return this.info(info.chainId);
     }
     return this.place(tmp, info);
@@ -154,7 +160,7 @@ export class LayerStore {
     try {
       fs.renameSync(tmp, this.layerDir(info.chainId));
     } catch (err) {
-      fs.rmSync(tmp, { recursive: true, force: true });
+      removeTreeTolerant(tmp); // what it cannot remove stays in .tmp for a later sweep
       if (hasCode(err, 'ENOTEMPTY') || hasCode(err, 'EEXIST')) return this.info(info.chainId);
       throw err;
     }
@@ -183,18 +189,25 @@ export class LayerStore {
       if (keep.has(chainId)) continue;
       // rename first so a half-deleted layer is never visible under its name
       const doomed = path.join(this.tmpDir, `${process.pid}-rm-${encoded(chainId)}`);
-      fs.renameSync(this.layerDir(chainId), doomed);
-      fs.rmSync(doomed, { recursive: true, force: true });
+      try {
+        fs.renameSync(this.layerDir(chainId), doomed);
+      } catch (err) {
+        if (hasCode(err, 'ENOENT')) continue; // removed meanwhile
+        this.leftovers.push({ path: this.layerDir(chainId), error: err as NodeJS.ErrnoException });
+        continue; // one layer that cannot go does not keep the others
+      }
       removed.push(chainId);
+      // the layer is gone from the store; what cannot be deleted stays in .tmp, swept by later commands
+      this.leftovers.push(...removeTreeTolerant(doomed).failed);
     }
     return removed;
   }
 
-  /** Remove temp dirs of processes that died mid-unpack. */
+  /** Remove temp dirs of processes that died mid-unpack or mid-removal; what cannot be removed is left for the next sweep. */
   sweep(): void {
     for (const name of fs.readdirSync(this.tmpDir)) {
       const pid = Number(name.split('-')[0]);
-      if (pid && pid !== process.pid && !pidAlive(pid)) fs.rmSync(path.join(this.tmpDir, name), { recursive: true, force: true });
+      if (pid && pid !== process.pid && !pidAlive(pid)) this.leftovers.push(...removeTreeTolerant(path.join(this.tmpDir, name)).failed);
     }
   }
 }

@@ -20,6 +20,7 @@ import { native, MNT_DETACH } from '../native.js';
 import { syscallError } from '../util/errors.js';
 import { mountsBelow } from '../util/mountinfo.js';
 import { pidAlive } from '../content/store.js';
+import { removeTreeTolerant } from '../util/rmtree.js';
 
 /** Files tsrun bind-mounts into every container: never part of a commit. */
 const ALWAYS_EXCLUDED = ['etc/hostname', 'etc/hosts', 'etc/resolv.conf'];
@@ -100,7 +101,7 @@ function sweepDeadSquashMounts(ctx: Ctx): void {
     if (!m || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue;
     const dir = path.join(ctx.tmpDir, name);
     for (const mp of mountsBelow(dir)) native().umount2(mp, MNT_DETACH);
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeTreeTolerant(dir);
   }
 }
 

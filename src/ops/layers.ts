@@ -21,6 +21,7 @@ import type { BlobInfo } from '../content/store.js';
 import type { Descriptor, Manifest } from '../oci/types.js';
 import { unpackLayerStream, chainIdOf } from '../images/unpack.js';
 import type { ImageRecord } from '../images/store.js';
+import { removeTreeTolerant } from '../util/rmtree.js';
 
 export interface IngestedLayer {
   blob: BlobInfo;
@@ -70,7 +71,7 @@ export async function ingestLayer(
     const info = ctx.layers.adopt(tmp, { chainId, diffId: result!.diffId, parent: parentChainId, size: result!.size });
     return { blob, diffId: result!.diffId, chainId, size: info.size };
   } catch (err) {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    removeTreeTolerant(tmp);
     throw err;
   }
 }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Ctx } from '../context.js';
 import { withGcLock } from '../context.js';
 import { inUse } from '../ops/gc.js';
+import { removeTreeTolerant } from '../util/rmtree.js';
 
 export interface Added {
   blobs: Set<string>;
@@ -41,7 +42,7 @@ function removeOwnTemps(ctx: Ctx): void {
   const mine = `${process.pid}-`;
   for (const dir of [path.join(ctx.content.dir, 'ingest'), path.join(ctx.layers.dir, '.tmp')]) {
     try {
-      for (const n of fs.readdirSync(dir)) if (n.startsWith(mine)) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
+      for (const n of fs.readdirSync(dir)) if (n.startsWith(mine)) removeTreeTolerant(path.join(dir, n));
     } catch {
       /* nothing to sweep */
     }

@@ -469,7 +469,8 @@ const bad: BadCase[] = [
     code: 'INVALID_ARCHIVE',
   },
   { name: 'symlink with a NUL in its target is refused', tar: entries([{ name: 's', type: 'symlink', linkname: 'a', pax: { linkpath: 'a\0b' } }]), code: 'INVALID_ARCHIVE' },
-  { name: 'name with a NUL byte is refused', tar: entries([{ name: 'f', content: 'x', pax: { path: 'a\0b' } }]), code: 'UNSAFE_PATH' },
+  // Go's archive/tar refuses a pax path with a NUL in it (validPAXRecord)
+  { name: 'name with a NUL byte is refused', tar: entries([{ name: 'f', content: 'x', pax: { path: 'a\0b' } }]), code: 'INVALID_ARCHIVE' },
   { name: 'hardlink to ../../etc/passwd is refused', tar: entries([{ name: 'h', type: 'link', linkname: '../../etc/passwd' }]), code: 'UNSAFE_PATH', message: /hardlink "h"/ },
   {
     name: 'hardlink to /etc/passwd (not in the layer) is refused',
@@ -481,14 +482,6 @@ const bad: BadCase[] = [
     tar: entries([
       { name: 'h', type: 'link', linkname: 'f' },
       { name: 'f', content: 'x' },
-    ]),
-    code: 'INVALID_ARCHIVE',
-  },
-  {
-    name: 'hardlink to a symlink is refused',
-    tar: entries([
-      { name: 's', type: 'symlink', linkname: '/etc/passwd' },
-      { name: 'h', type: 'link', linkname: 's' },
     ]),
     code: 'INVALID_ARCHIVE',
   },
@@ -506,14 +499,14 @@ const bad: BadCase[] = [
     code: 'INVALID_ARCHIVE',
     message: /duplicate/,
   },
-  { name: 'duplicate directory entry is refused', tar: entries([{ name: 'd/' }, { name: './d/' }]), code: 'INVALID_ARCHIVE' },
+  { name: 'directory then file of the same name is refused', tar: entries([{ name: 'd/' }, { name: './d', content: 'x' }]), code: 'INVALID_ARCHIVE' },
   { name: 'whiteout then recreation in one layer is refused', tar: entries([{ name: '.wh.a' }, { name: 'a', content: 'x' }]), code: 'INVALID_ARCHIVE' },
   { name: 'entry then its whiteout in one layer is refused', tar: entries([{ name: 'a', content: 'x' }, { name: '.wh.a' }]), code: 'INVALID_ARCHIVE' },
   { name: 'bare .wh. is refused', tar: entries([{ name: '.wh.' }]), code: 'INVALID_ARCHIVE', message: /bare/ },
   { name: 'bare .wh. in a subdirectory is refused', tar: entries([{ name: 'a/.wh.' }]), code: 'INVALID_ARCHIVE' },
   { name: 'whiteout of .. is refused', tar: entries([{ name: 'a/.wh...' }]), code: 'UNSAFE_PATH' },
   { name: 'entry under a .wh. name is refused', tar: entries([{ name: '.wh.x/y', content: 'x' }]), code: 'INVALID_ARCHIVE' },
-  { name: 'AUFS metadata .wh..wh.plnk is refused', tar: entries([{ name: '.wh..wh.plnk/' }]), code: 'INVALID_ARCHIVE' },
+  { name: 'hardlink to a missing AUFS plnk file is refused', tar: entries([{ name: 'h', type: 'link', linkname: '.wh..wh.plnk/1' }]), code: 'INVALID_ARCHIVE' },
   {
     name: 'file under a regular file is refused',
     tar: entries([
@@ -545,8 +538,10 @@ const bad: BadCase[] = [
     tar: async () => Buffer.concat([rawHeader({ name: 'f', typeflag: '0', checksum: 1 }), Buffer.alloc(1024)]),
     code: 'INVALID_ARCHIVE',
   },
-  { name: 'GNU sparse entry type is refused', tar: async () => Buffer.concat([sparse, Buffer.alloc(1024)]), code: 'INVALID_ARCHIVE', message: /sparse/ },
-  { name: 'pax GNU sparse file is refused', tar: entries([{ name: 'f', content: 'x', pax: { 'GNU.sparse.major': '1' } }]), code: 'INVALID_ARCHIVE' },
+  // Go reads an old-GNU sparse map only from a GNU-format header
+  { name: "GNU sparse 'S' in a ustar header is refused", tar: async () => Buffer.concat([sparse, Buffer.alloc(1024)]), code: 'INVALID_ARCHIVE', message: /sparse/ },
+  { name: 'pax sparse map that does not match the data is refused', tar: entries([{ name: 'f', content: 'x', pax: { 'GNU.sparse.major': '0', 'GNU.sparse.minor': '1', 'GNU.sparse.numblocks': '1', 'GNU.sparse.map': '0,5', 'GNU.sparse.size': '10' } }]), code: 'INVALID_ARCHIVE', message: /sparse/ },
+  { name: 'pax sparse map past the file size is refused', tar: entries([{ name: 'f', content: 'x', pax: { 'GNU.sparse.major': '0', 'GNU.sparse.minor': '1', 'GNU.sparse.numblocks': '1', 'GNU.sparse.map': '20,1', 'GNU.sparse.size': '10' } }]), code: 'INVALID_ARCHIVE', message: /sparse/ },
   {
     name: 'gzip-compressed bytes given as a plain tar are refused',
     tar: async () => zlib.gzipSync(await validTar()),

@@ -68,17 +68,33 @@ function octal(n: number, width: number): string {
  * One raw ustar header block. `typeflag` is the one-character type ('0', 'x', 'S' …).
  * The checksum is computed unless `checksum` is given.
  */
-export function rawHeader(h: { name: string; typeflag: string; size?: number; mode?: number; linkname?: string; checksum?: number }): Buffer {
+export function rawHeader(h: {
+  /** A Buffer name is written as those bytes (names that are not UTF-8). */
+  name: string | Buffer;
+  typeflag: string;
+  size?: number;
+  mode?: number;
+  linkname?: string | Buffer;
+  checksum?: number;
+  /** The magic: ustar (default), gnu ('ustar  \0') or v7 (none). */
+  format?: 'ustar' | 'gnu' | 'v7';
+  /** Write more fields (prefix, GNU sparse map …) before the checksum is computed. */
+  fill?: (b: Buffer) => void;
+}): Buffer {
   const b = Buffer.alloc(512);
-  b.write(h.name, 0, 100, 'utf8');
+  if (Buffer.isBuffer(h.name)) h.name.copy(b, 0, 0, Math.min(100, h.name.length));
+  else b.write(h.name, 0, 100, 'utf8');
   b.write(octal(h.mode ?? 0o644, 8), 100, 'latin1');
   b.write(octal(0, 8), 108, 'latin1');
   b.write(octal(0, 8), 116, 'latin1');
   b.write(octal(h.size ?? 0, 12), 124, 'latin1');
   b.write(octal(DEFAULT_MTIME, 12), 136, 'latin1');
   b.write(h.typeflag, 156, 1, 'latin1');
-  if (h.linkname) b.write(h.linkname, 157, 100, 'utf8');
-  b.write('ustar\0' + '00', 257, 'latin1');
+  if (Buffer.isBuffer(h.linkname)) h.linkname.copy(b, 157, 0, Math.min(100, h.linkname.length));
+  else if (h.linkname) b.write(h.linkname, 157, 100, 'utf8');
+  if ((h.format ?? 'ustar') === 'ustar') b.write('ustar\0' + '00', 257, 'latin1');
+  else if (h.format === 'gnu') b.write('ustar  \0', 257, 'latin1');
+  h.fill?.(b);
   b.fill(0x20, 148, 156);
   let sum = 0;
   for (const c of b) sum += c;
@@ -98,6 +114,23 @@ export function paxHeader(records: Record<string, string | Buffer>, typeflag: 'x
   }
   const body = Buffer.concat(bodies);
   return Buffer.concat([rawHeader({ name: 'PaxHeaders/entry', typeflag, size: body.length }), pad512(body)]);
+}
+
+/** A raw entry: header then data padded to whole blocks. */
+export function rawEntry(h: Parameters<typeof rawHeader>[0], data: Buffer | string = ''): Buffer {
+  const d = Buffer.isBuffer(data) ? data : Buffer.from(data);
+  return Buffer.concat([rawHeader({ size: d.length, ...h }), pad512(d)]);
+}
+
+/** A GNU long name ('L') or long link ('K') header with its body. */
+export function gnuLong(typeflag: 'L' | 'K', name: string | Buffer): Buffer {
+  const body = Buffer.concat([Buffer.isBuffer(name) ? name : Buffer.from(name), Buffer.alloc(1)]);
+  return rawEntry({ name: '././@LongLink', typeflag, format: 'gnu' }, body);
+}
+
+/** The octal text of a numeric header field. */
+export function octalField(n: number, width: number): string {
+  return octal(n, width);
 }
 
 async function packOne(header: PackHeader, content: Buffer | undefined): Promise<Buffer> {
