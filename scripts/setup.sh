@@ -28,7 +28,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Go 1.23 (bookworm-backports; bookworm's own golang is 1.19): the template tests render every case with
-# Go's own text/template and compare. The source line names deb.debian.org as this machine's deb822
+# Go's own text/template and compare, and test/unit/tar-go.test.ts compares tsrun's tar reader with Go's
+# archive/tar (a std-only program in test/go, built with GOTOOLCHAIN=local GOPROXY=off). The source line names deb.debian.org as this machine's deb822
 # sources do (a mirror parsed from /etc/apt/sources.list would find nothing here).
 if [ ! -x /usr/lib/go-1.23/bin/go ]; then
   echo "setup: installing golang-1.23-go from bookworm-backports"
