@@ -46,6 +46,7 @@ import { TarReader, displayName, type TarDataSink, type TarEntry } from './tarre
 import { removeTree } from '../util/rmtree.js';
 import { randomHex } from '../util/builtins.js';
 import { ConcurrentFiles, CREATE_FLAGS, type FileJob } from './apply-files.js';
+import { findInLowers, copyUp, copyMeta } from './apply-lower.js';
 
 export interface ApplyOptions {
   /** Largest total size of regular-file data (default 64 GiB). */
@@ -56,6 +57,12 @@ export interface ApplyOptions {
   mtimeClamp?: number;
   /** 'overlay' (default): whiteouts become overlay whiteouts; 'apply': they delete what they name. */
   whiteouts?: 'overlay' | 'apply';
+  /**
+   * The unpacked layers below this one, topmost first, for hardlinks to their
+   * files (apply-lower.ts). Called once the layer has been read, only when it
+   * has such a hardlink; it may wait for a layer still being unpacked.
+   */
+  lowerDirs?: () => Promise<readonly string[]>;
 }
 
 export interface ApplyResult {
@@ -102,6 +109,15 @@ function depth(rel: string): number {
   return n;
 }
 
+function lexists(abs: string): boolean {
+  try {
+    fs.lstatSync(B(abs));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function parentOf(rel: string): string {
   const i = rel.lastIndexOf('/');
   return i < 0 ? '' : rel.slice(0, i);
@@ -122,6 +138,7 @@ export async function applyLayer(tar: Readable, destDir: string, opts: ApplyOpti
     reader.finish();
     await files.drain();
     if (files.error !== undefined) throw files.error;
+    if (applier.lowerLinks.length) applier.linkLowers(opts.whiteouts === 'apply' ? [] : ((await opts.lowerDirs?.()) ?? []));
     applier.dropAufsStore();
     applier.finish();
   } finally {
@@ -152,6 +169,12 @@ class Applier {
   private readonly special = new Set<string>();
   /** Directories of this layer (a directory may be listed again). */
   private readonly dirEntries = new Set<string>();
+  /** Opaque directories of this layer (what the layers below hold there is hidden). */
+  private readonly opaque = new Set<string>();
+  /** Hardlinks to files of the layers below, made once the layer has been read. */
+  readonly lowerLinks: { name: string; rel: string; target: string }[] = [];
+  /** Names of those hardlinks → their target in the layers below (a hardlink to one of them links the same file). */
+  private readonly lowerAlias = new Map<string, string>();
   /** Where AUFS's .wh..wh.plnk files are kept while the layer is unpacked (a hidden dir, removed at the end). */
   private aufsStore: string | undefined;
   private readonly dirTimes: { abs: string; depth: number; atime: number; mtime: number }[] = [];
@@ -272,9 +295,7 @@ class Applier {
           return null;
         }
         const job = this.regular.get(target);
-        if (!job) {
-          throw badLayer(`hardlink ${q(e.name)} points to ${q(e.linkname)}, which is not an earlier file of the layer`);
-        }
+        if (!job) return this.lowerLink(e, rel, target);
         // the target may still be being created: link once it exists (its data and metadata follow the inode)
         const name = e.name;
         this.files.after(job, () => {
@@ -368,7 +389,7 @@ class Applier {
     for (let i = chain.length - 1; i >= 0; i--) {
       const dir = chain[i]!;
       // a regular file of this layer may not exist on disk yet (it is written concurrently)
-      if (this.regular.has(dir)) throw badLayer(`layer entry ${q(entryName)} has a parent that is not a directory (${q(dir)})`);
+      if (this.regular.has(dir) || this.lowerAlias.has(dir)) throw badLayer(`layer entry ${q(entryName)} has a parent that is not a directory (${q(dir)})`);
       const abs = B(this.abs(dir));
       let st: fs.Stats | undefined;
       try {
@@ -388,6 +409,57 @@ class Applier {
       this.dirs.add(dir);
     }
     return true;
+  }
+
+  /**
+   * A hardlink whose target is not (yet) in this layer: a file of the layers
+   * below, unless this layer hides or replaced it. In 'apply' mode those
+   * layers are in the tree already; otherwise they are copied up at the end.
+   */
+  private lowerLink(e: TarEntry, rel: string, target0: string): null {
+    const alias = this.lowerAlias.get(target0);
+    if (alias !== undefined) {
+      this.lowerAlias.set(rel, alias);
+      this.lowerLinks.push({ name: e.name, rel, target: alias });
+      return null;
+    }
+    const target = target0;
+    const notFound = () => badLayer(`hardlink ${q(e.name)} points to ${q(e.linkname)}, which is neither an earlier file of the layer nor a file of the layers below`);
+    if (target === '' || this.seen.has(target)) throw notFound(); // the root, a directory, or whited out by this layer
+    for (let p = parentOf(target); p !== ''; p = parentOf(p)) {
+      // a parent that this layer made a file, whited out or made opaque hides the lower file
+      if (this.regular.has(p) || this.special.has(p) || this.opaque.has(p) || (this.seen.has(p) && !this.dirEntries.has(p))) throw notFound();
+    }
+    if (this.opaque.has('')) throw notFound();
+    this.seen.add(target); // the copy-up puts it in this layer: no later entry may take the name
+    this.lowerAlias.set(rel, target);
+    this.lowerLinks.push({ name: e.name, rel, target });
+    return null;
+  }
+
+  /** Make the hardlinks to files of the layers below: copy each target up (with its parents), then link. */
+  linkLowers(lowerDirs: readonly string[]): void {
+    const lowers = this.mode === 'apply' ? [this.root] : lowerDirs.map((d) => Buffer.from(d).toString('latin1'));
+    for (const l of this.lowerLinks) {
+      const hit = findInLowers(lowers, l.target, displayName(l.name));
+      if (!hit || hit.st.isDirectory()) {
+        throw badLayer(`hardlink ${q(l.name)} points to ${q(l.target)}, which is neither an earlier file of the layer nor a file of the layers below`);
+      }
+      if (this.mode === 'overlay') {
+        for (const p of hit.parents) {
+          if (this.dirs.has(p.rel)) continue;
+          const abs = this.abs(p.rel);
+          if (!lexists(abs)) {
+            fs.mkdirSync(B(abs), 0o700);
+            copyMeta(hit.lower + '/' + p.rel, abs, p.st);
+            this.dirTimes.push({ abs, depth: depth(p.rel), atime: p.st.atimeMs / 1000, mtime: p.st.mtimeMs / 1000 });
+          }
+          this.dirs.add(p.rel);
+        }
+        if (!lexists(this.abs(l.target))) copyUp(hit, l.target, this.abs(l.target)); // once per target
+      }
+      this.tryCreate(() => fs.linkSync(B(this.abs(l.target)), B(this.abs(l.rel))), this.abs(l.rel), false);
+    }
   }
 
   /** A regular file under a root-level .wh..wh.plnk: kept aside as the source of hardlinks to it, not in the layer. */
@@ -415,6 +487,7 @@ class Applier {
       this.seen.add(rel);
       this.addAncestors(parent);
       this.ensureDir(parent, e.name, true);
+      this.opaque.add(parent);
       if (this.mode === 'overlay') {
         this.native().lsetxattr(B(this.abs(parent)), OVERLAY_OPAQUE, Buffer.from('y'), 0);
       } else {

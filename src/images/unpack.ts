@@ -55,17 +55,19 @@ export async function unpackLayerStream(
   expectDiffId: string | undefined,
   what: string,
   knownDiffId?: string,
+  lowerDirs?: () => Promise<readonly string[]>,
 ): Promise<{ diffId: string; size: number }> {
+  const limits = { ...layerLimits(), lowerDirs };
   markTopDir(dir); // the layer dir is fresh: spread its tree over ext4 block groups (diff/topdir.ts)
   if (knownDiffId) {
-    const r = await applyLayer(input, dir, layerLimits());
+    const r = await applyLayer(input, dir, limits);
     return { diffId: knownDiffId, size: r.bytes };
   }
   const { stream } = await openDecompressed(input);
   const hasher = new Hasher();
   stream.on('error', (err) => hasher.destroy(err));
   stream.pipe(hasher);
-  const r = await applyLayer(hasher, dir, layerLimits());
+  const r = await applyLayer(hasher, dir, limits);
   const diffId = hasher.digest();
   if (expectDiffId && diffId !== expectDiffId) {
     throw new TsrunError('DIGEST_MISMATCH', `${what}: uncompressed digest ${diffId} does not match the diff_id ${expectDiffId} of the image config`, {
@@ -94,11 +96,12 @@ export async function ensureImageLayers(ctx: Ctx, manifest: Manifest, config: Im
     const desc = manifest.layers[i]!;
     const diffId = diffIds[i]!;
     const parent = i === 0 ? null : chains[i - 1]!;
+    const lowers = () => ctx.layers.lowerDirs(parent);
     await ctx.layers.ensure(chainId, parent, diffId, async (dir) =>
       // a blob whose digest is the diff_id is an uncompressed tar already verified by its digest: no second hash
       desc.digest === diffId
-        ? unpackLayerStream(ctx.content.open(desc.digest), dir, undefined, `layer ${desc.digest}`, diffId)
-        : unpackLayerStream(ctx.content.open(desc.digest), dir, diffId, `layer ${desc.digest}`),
+        ? unpackLayerStream(ctx.content.open(desc.digest), dir, undefined, `layer ${desc.digest}`, diffId, lowers)
+        : unpackLayerStream(ctx.content.open(desc.digest), dir, diffId, `layer ${desc.digest}`, undefined, lowers),
     );
   }
   return chains;

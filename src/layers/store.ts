@@ -48,6 +48,8 @@ export class LayerStore {
    * for the caller to report; they stay under .tmp and never block the rest.
    */
   readonly leftovers: { path: string; error: NodeJS.ErrnoException }[] = [];
+  /** Layers this process is unpacking now (a pull unpacks several at once): what lowerDirs waits for. */
+  private readonly inflight = new Map<string, Promise<unknown>>();
 
   constructor(root: string) {
     this.dir = path.join(root, 'layers');
@@ -97,6 +99,50 @@ export class LayerStore {
     fill: (diffDir: string) => Promise<{ size: number }>,
   ): Promise<LayerInfo> {
     if (this.has(chainId)) return this.info(chainId);
+    const p = this.ensureLocked(chainId, parent, diffId, fill);
+    this.inflight.set(chainId, p);
+    try {
+      return await p;
+    } finally {
+      this.inflight.delete(chainId);
+    }
+  }
+
+  /**
+   * The unpacked dirs of `parent` and every layer below it, topmost first
+   * (the lower dirs a layer applied on top of `parent` sees). A layer this
+   * process is still unpacking is waited for; one that is neither here nor
+   * on its way within `timeoutMs` is an error.
+   */
+  async lowerDirs(parent: string | null, timeoutMs = 10 * 60_000): Promise<string[]> {
+    const out: string[] = [];
+    const deadline = Date.now() + timeoutMs;
+    for (let c = parent; c !== null; c = this.info(c).parent) {
+      while (!this.has(c)) {
+        const p = this.inflight.get(c);
+        if (p) {
+          // its own failure is reported by whoever unpacks it; here it only means the layer is missing
+          await p.catch(() => undefined);
+          if (!this.has(c)) break;
+          continue;
+        }
+        if (Date.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 50)); // queued behind other downloads of the same pull
+      }
+      if (!this.has(c)) {
+        throw new TsrunError('NOT_FOUND', `layer ${c} is not unpacked`, { hint: 'a layer has a hardlink into the layers below it, and one of them is missing; pull the image again' });
+      }
+      out.push(this.diffDir(c));
+    }
+    return out;
+  }
+
+  private async ensureLocked(
+    chainId: string,
+    parent: string | null,
+    diffId: string,
+    fill: (diffDir: string) => Promise<{ size: number }>,
+  ): Promise<LayerInfo> {
     return withLock(path.join(this.lockDir, encoded(chainId)), async () => {
       if (this.has(chainId)) return this.info(chainId);
       if (this.known(chainId)) return this.unpackRegistered(chainId, fill);

@@ -53,7 +53,8 @@ export async function ingestLayer(
     }
     let size = 0;
     const blob = await ctx.content.ingest(input, { digest: desc.digest, size: desc.size, what }, async (copy) => {
-      const info = await ctx.layers.ensure(chainId, parentChainId, diffId, async (dir) => unpackLayerStream(copy, dir, diffId, what));
+      const lowers = () => ctx.layers.lowerDirs(parentChainId);
+      const info = await ctx.layers.ensure(chainId, parentChainId, diffId, async (dir) => unpackLayerStream(copy, dir, diffId, what, undefined, lowers));
       size = info.size;
     });
     return { blob, diffId, chainId, size };
@@ -65,7 +66,7 @@ export async function ingestLayer(
     fs.mkdirSync(diff, { mode: 0o755 });
     let result: { diffId: string; size: number } | undefined;
     const blob = await ctx.content.ingest(input, desc ? { digest: desc.digest, size: desc.size, what } : { what }, async (copy) => {
-      result = await unpackLayerStream(copy, diff, diffId, what);
+      result = await unpackLayerStream(copy, diff, diffId, what, undefined, () => ctx.layers.lowerDirs(parentChainId));
     });
     const chainId = chainIdOf(parentChainId, result!.diffId);
     const info = ctx.layers.adopt(tmp, { chainId, diffId: result!.diffId, parent: parentChainId, size: result!.size });

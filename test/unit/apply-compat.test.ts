@@ -148,6 +148,80 @@ describe('legitimate layers docker and containerd accept', () => {
   });
 });
 
+describe('hardlinks to files of the layers below (copied up, as overlayfs does under containerd)', () => {
+  async function layers(t: { after(fn: () => void): void }, lowerEntries: FixtureEntry[][]) {
+    const { base } = sandbox(t);
+    const dirs: string[] = [];
+    for (const [i, entries] of lowerEntries.entries()) {
+      const d = path.join(base, `l${i}`);
+      fs.mkdirSync(d);
+      await applyLayer(chunked(await buildTar(entries)), d);
+      dirs.unshift(d); // topmost first
+    }
+    const dest = path.join(base, 'top');
+    fs.mkdirSync(dest);
+    return { dest, lowerDirs: async () => dirs };
+  }
+
+  test('the target is copied up with its metadata and parents, and linked', async (t) => {
+    const { dest, lowerDirs } = await layers(t, [
+      [
+        { name: 'usr/', mode: 0o751, uid: 3 },
+        { name: 'usr/bin/', mode: 0o755 },
+        { name: 'usr/bin/tool', content: 'tool', mode: 0o4755, uid: 5, xattrs: { 'user.k': 'v' } },
+        { name: 'a/', mode: 0o755 },
+        { name: 'a/s', type: 'symlink', linkname: '../usr/bin/tool' },
+      ],
+      [{ name: 'other', content: 'o' }],
+    ]);
+    await applyLayer(
+      chunked(
+        await buildTar([
+          { name: 'h', type: 'link', linkname: 'usr/bin/tool' },
+          { name: 'h2', type: 'link', linkname: 'h' },
+          { name: 'hs', type: 'link', linkname: '/a/s' },
+        ]),
+      ),
+      dest,
+      { lowerDirs },
+    );
+    const tool = fs.statSync(path.join(dest, 'usr/bin/tool'));
+    assert.equal(fs.readFileSync(path.join(dest, 'h'), 'utf8'), 'tool');
+    assert.equal(fs.statSync(path.join(dest, 'h')).ino, tool.ino);
+    assert.equal(fs.statSync(path.join(dest, 'h2')).ino, tool.ino);
+    assert.equal(tool.mode & 0o7777, 0o4755);
+    assert.equal(tool.uid, 5);
+    const usr = fs.statSync(path.join(dest, 'usr'));
+    assert.equal(usr.mode & 0o7777, 0o751);
+    assert.equal(usr.uid, 3);
+    assert.equal(fs.lstatSync(path.join(dest, 'hs')).ino, fs.lstatSync(path.join(dest, 'a/s')).ino);
+    assert.equal(fs.readlinkSync(path.join(dest, 'hs')), '../usr/bin/tool');
+    assert.deepEqual(fs.readdirSync(dest).sort(), ['a', 'h', 'h2', 'hs', 'usr']);
+  });
+
+  test('a target whited out, hidden by an opaque dir, or behind a lower symlink is refused', async (t) => {
+    const cases: { lowers: FixtureEntry[][]; top: FixtureEntry[]; code: string }[] = [
+      { lowers: [[{ name: 'f', content: 'x' }], [{ name: '.wh.f' }]], top: [{ name: 'h', type: 'link', linkname: 'f' }], code: 'INVALID_ARCHIVE' },
+      { lowers: [[{ name: 'd/f', content: 'x' }]], top: [{ name: 'd/.wh..wh..opq' }, { name: 'h', type: 'link', linkname: 'd/f' }], code: 'INVALID_ARCHIVE' },
+      { lowers: [[{ name: 'd/f', content: 'x' }], [{ name: 'd/', mode: 0o755 }, { name: 'd/.wh..wh..opq' }]], top: [{ name: 'h', type: 'link', linkname: 'd/f' }], code: 'INVALID_ARCHIVE' },
+      { lowers: [[{ name: 'real/f', content: 'x' }, { name: 'lib', type: 'symlink', linkname: 'real' }]], top: [{ name: 'h', type: 'link', linkname: 'lib/f' }], code: 'UNSAFE_PATH' },
+      { lowers: [[{ name: 'f', content: 'x' }]], top: [{ name: '.wh.f' }, { name: 'h', type: 'link', linkname: 'f' }], code: 'INVALID_ARCHIVE' },
+      { lowers: [[{ name: 'd/', mode: 0o755 }]], top: [{ name: 'h', type: 'link', linkname: 'd' }], code: 'INVALID_ARCHIVE' },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const { dest, lowerDirs } = await layers(t, c.lowers);
+      let err: unknown;
+      try {
+        await applyLayer(chunked(await buildTar(c.top)), dest, { lowerDirs });
+      } catch (e) {
+        err = e;
+      }
+      assert.ok(err instanceof TsrunError, `case ${i} refused: ${String(err)}`);
+      assert.equal(err.code, c.code, `case ${i}: ${err.message}`);
+    }
+  });
+});
+
 describe('names are bytes', () => {
   test('two Latin-1 names stay two files with their own bytes', async (t) => {
     const { dest } = sandbox(t);
