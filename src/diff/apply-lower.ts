@@ -17,9 +17,92 @@
 import fs from 'node:fs';
 import { native } from '../native.js';
 import { hasCode, unsafePath, invalidArchive } from '../util/errors.js';
+import type { TarEntry } from './tarreader.js';
+import { B, q, badLayer, depth, lexists, parentOf, OVERLAY_OPAQUE as OPAQUE } from './apply-names.js';
 
-const OPAQUE = 'trusted.overlay.opaque';
-const B = (s: string) => Buffer.from(s, 'latin1');
+/** What of apply.ts's Applier this needs: what the layer holds so far, and how it creates things. */
+export interface LayerState {
+  readonly root: string;
+  readonly mode: 'overlay' | 'apply';
+  readonly seen: Set<string>;
+  readonly regular: Map<string, unknown>;
+  readonly special: Set<string>;
+  readonly opaque: Set<string>;
+  readonly dirEntries: Set<string>;
+  readonly dirs: Set<string>;
+  readonly dirTimes: { abs: string; depth: number; atime: number; mtime: number }[];
+  abs(rel: string): string;
+  tryCreate(create: () => void, abs: string, wantDir: boolean): boolean;
+}
+
+/** The hardlinks of a layer to files of the layers below: recorded while reading, made at the end. */
+export class LowerLinks {
+  private readonly links: { name: string; rel: string; target: string }[] = [];
+  /** Names of those hardlinks → their target below (a hardlink to one of them links the same file). */
+  private readonly alias = new Map<string, string>();
+
+  constructor(private readonly layer: LayerState) {}
+
+  pending(): boolean {
+    return this.links.length > 0;
+  }
+
+  /** True when `rel` is one of these hardlinks (not on disk yet: nothing may go under it). */
+  has(rel: string): boolean {
+    return this.alias.has(rel);
+  }
+
+  /**
+   * A hardlink whose target is not in this layer: a file of the layers below,
+   * unless this layer hides or replaced it. In 'apply' mode those layers are
+   * in the tree already; otherwise the target is copied up at the end.
+   */
+  add(e: TarEntry, rel: string, target: string): null {
+    const L = this.layer;
+    const below = this.alias.get(target);
+    if (below !== undefined) {
+      this.alias.set(rel, below);
+      this.links.push({ name: e.name, rel, target: below });
+      return null;
+    }
+    const notFound = () => badLayer(`hardlink ${q(e.name)} points to ${q(e.linkname)}, which is neither an earlier file of the layer nor a file of the layers below`);
+    if (target === '' || L.seen.has(target) || L.opaque.has('')) throw notFound(); // the root, a directory, or whited out by this layer
+    for (let p = parentOf(target); p !== ''; p = parentOf(p)) {
+      // a parent that this layer made a file, whited out or made opaque hides the lower file
+      if (L.regular.has(p) || L.special.has(p) || L.opaque.has(p) || (L.seen.has(p) && !L.dirEntries.has(p))) throw notFound();
+    }
+    L.seen.add(target); // the copy-up puts it in this layer: no later entry may take the name
+    this.alias.set(rel, target);
+    this.links.push({ name: e.name, rel, target });
+    return null;
+  }
+
+  /** Make them: copy each target up (with its missing parents), then link. `lowerDirs`: topmost first. */
+  make(lowerDirs: readonly string[]): void {
+    const L = this.layer;
+    const lowers = L.mode === 'apply' ? [L.root] : lowerDirs.map((d) => Buffer.from(d).toString('latin1'));
+    for (const l of this.links) {
+      const hit = findInLowers(lowers, l.target, l.name);
+      if (!hit || hit.st.isDirectory()) {
+        throw badLayer(`hardlink ${q(l.name)} points to ${q(l.target)}, which is neither an earlier file of the layer nor a file of the layers below`);
+      }
+      if (L.mode === 'overlay') {
+        for (const p of hit.parents) {
+          if (L.dirs.has(p.rel)) continue;
+          const abs = L.abs(p.rel);
+          if (!lexists(abs)) {
+            fs.mkdirSync(B(abs), 0o700);
+            copyMeta(hit.lower + '/' + p.rel, abs, p.st);
+            L.dirTimes.push({ abs, depth: depth(p.rel), atime: p.st.atimeMs / 1000, mtime: p.st.mtimeMs / 1000 });
+          }
+          L.dirs.add(p.rel);
+        }
+        if (!lexists(L.abs(l.target))) copyUp(hit, l.target, L.abs(l.target)); // once per target
+      }
+      L.tryCreate(() => fs.linkSync(B(L.abs(l.target)), B(L.abs(l.rel))), L.abs(l.rel), false);
+    }
+  }
+}
 
 export interface LowerHit {
   /** The lower layer dir (a byte string) that holds the target. */
@@ -75,7 +158,7 @@ export function findInLowers(lowers: readonly string[], rel: string, linkName: s
       if (last) break;
       if (!st.isDirectory()) {
         if (found.lower === lower && st.isSymbolicLink()) {
-          throw unsafePath(`hardlink ${JSON.stringify(linkName)} points through a symlink of a lower layer (${JSON.stringify(cur)})`);
+          throw unsafePath(`hardlink ${q(linkName)} points through a symlink of a lower layer (${q(cur)})`);
         }
         break; // a non-directory hides what the layers below have here
       }
@@ -102,7 +185,7 @@ export function copyUp(hit: LowerHit, rel: string, dest: string): void {
   } else if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) {
     native().mknod(B(dest), st.mode, Math.floor(st.rdev / 256) & 0xfff, (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00));
   } else {
-    throw invalidArchive(`hardlink target ${JSON.stringify(rel)} in a lower layer is not a file`, 'the layer is malformed');
+    throw invalidArchive(`hardlink target ${q(rel)} in a lower layer is not a file`, 'the layer is malformed');
   }
   copyMeta(src, dest, st);
 }

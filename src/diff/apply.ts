@@ -40,13 +40,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { native, type NativeAddon } from '../native.js';
-import { TsrunError, invalidArchive, isTsrunError, syscallError, unsafePath, hasCode } from '../util/errors.js';
+import { TsrunError, isTsrunError, syscallError, unsafePath, hasCode } from '../util/errors.js';
 import { cleanMemberName } from '../util/paths.js';
 import { TarReader, displayName, type TarDataSink, type TarEntry } from './tarreader.js';
 import { removeTree } from '../util/rmtree.js';
 import { randomHex } from '../util/builtins.js';
 import { ConcurrentFiles, CREATE_FLAGS, type FileJob } from './apply-files.js';
-import { findInLowers, copyUp, copyMeta } from './apply-lower.js';
+import { LowerLinks } from './apply-lower.js';
+import { MAX_DEPTH, PATH_MAX, WH_PREFIX, WH_META_PREFIX, WH_OPAQUE, OVERLAY_OPAQUE, AUFS_PLNK, q, B, badLayer, depth, parentOf } from './apply-names.js';
+
+export { MAX_DEPTH } from './apply-names.js';
 
 export interface ApplyOptions {
   /** Largest total size of regular-file data (default 64 GiB). */
@@ -74,54 +77,7 @@ export interface ApplyResult {
 
 export const DEFAULT_MAX_BYTES = 64 * 1024 ** 3;
 export const DEFAULT_MAX_ENTRIES = 2_000_000;
-/**
- * Deepest nesting unpacked (node-tar's limit). Docker takes any depth the
- * kernel takes, but past ~1,000 levels a layer's paths outgrow PATH_MAX
- * (4096 bytes) under the store's root, and then the container's own tools,
- * commit, export and diff (all of which use whole paths) fail on it; no real
- * image comes near (the deepest common ones are ~30 levels).
- */
-export const MAX_DEPTH = 1024;
-/** Linux PATH_MAX: a longer path cannot be created or opened by name. */
-const PATH_MAX = 4096;
-
-const WH_PREFIX = '.wh.';
-const WH_META_PREFIX = '.wh..wh.';
-const WH_OPAQUE = '.wh..wh..opq';
-const OVERLAY_OPAQUE = 'trusted.overlay.opaque';
-
 const { S_IFCHR, S_IFBLK, S_IFIFO } = fs.constants;
-
-/** A byte-string name for a message: UTF-8 decoded, at most 120 characters (names can be 100 KB long). */
-const q = (s: string) => {
-  const d = displayName(s);
-  return JSON.stringify(d.length > 120 ? d.slice(0, 60) + '…' + d.slice(-60) : d);
-};
-/** A byte-string path as the Buffer the filesystem calls take. */
-const B = (s: string) => Buffer.from(s, 'latin1');
-/** AUFS's store of hardlinked inodes; docker keeps its files only as hardlink sources. */
-const AUFS_PLNK = '.wh..wh.plnk';
-const badLayer = (message: string) => invalidArchive(message, 'the layer is malformed or hostile; it was not applied');
-
-function depth(rel: string): number {
-  let n = 0;
-  for (let i = 0; i < rel.length; i++) if (rel.charCodeAt(i) === 47) n++;
-  return n;
-}
-
-function lexists(abs: string): boolean {
-  try {
-    fs.lstatSync(B(abs));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function parentOf(rel: string): string {
-  const i = rel.lastIndexOf('/');
-  return i < 0 ? '' : rel.slice(0, i);
-}
 
 /** Unpack an uncompressed layer tar into destDir (see the module comment). */
 export async function applyLayer(tar: Readable, destDir: string, opts: ApplyOptions = {}): Promise<ApplyResult> {
@@ -138,7 +94,7 @@ export async function applyLayer(tar: Readable, destDir: string, opts: ApplyOpti
     reader.finish();
     await files.drain();
     if (files.error !== undefined) throw files.error;
-    if (applier.lowerLinks.length) applier.linkLowers(opts.whiteouts === 'apply' ? [] : ((await opts.lowerDirs?.()) ?? []));
+    if (applier.lowerLinks.pending()) applier.lowerLinks.make(opts.whiteouts === 'apply' ? [] : ((await opts.lowerDirs?.()) ?? []));
     applier.dropAufsStore();
     applier.finish();
   } finally {
@@ -152,32 +108,30 @@ export async function applyLayer(tar: Readable, destDir: string, opts: ApplyOpti
 class Applier {
   entries = 0;
   bytes = 0;
-  private readonly root: string;
+  readonly root: string;
   private readonly maxBytes: number;
   private readonly maxEntries: number;
   private readonly clamp: number | undefined;
-  private readonly mode: 'overlay' | 'apply';
+  readonly mode: 'overlay' | 'apply';
   /** Cleaned names of every entry so far (for whiteouts: the name they hide). */
-  private readonly seen = new Set<string>();
+  readonly seen = new Set<string>();
   /** Every proper parent of an entry so far: never replaced by a later non-directory. */
   private readonly ancestors = new Set<string>();
   /** Paths known to be real directories (not symlinks) in this tree. */
-  private readonly dirs = new Set<string>(['']);
+  readonly dirs = new Set<string>(['']);
   /** Regular files (and hardlinks to them) of this layer: the job that writes each. */
-  private readonly regular = new Map<string, FileJob>();
+  readonly regular = new Map<string, FileJob>();
   /** Symlinks, devices and fifos of this layer (created at once): hardlink targets too. */
-  private readonly special = new Set<string>();
+  readonly special = new Set<string>();
   /** Directories of this layer (a directory may be listed again). */
-  private readonly dirEntries = new Set<string>();
+  readonly dirEntries = new Set<string>();
   /** Opaque directories of this layer (what the layers below hold there is hidden). */
-  private readonly opaque = new Set<string>();
+  readonly opaque = new Set<string>();
   /** Hardlinks to files of the layers below, made once the layer has been read. */
-  readonly lowerLinks: { name: string; rel: string; target: string }[] = [];
-  /** Names of those hardlinks → their target in the layers below (a hardlink to one of them links the same file). */
-  private readonly lowerAlias = new Map<string, string>();
+  readonly lowerLinks = new LowerLinks(this);
   /** Where AUFS's .wh..wh.plnk files are kept while the layer is unpacked (a hidden dir, removed at the end). */
   private aufsStore: string | undefined;
-  private readonly dirTimes: { abs: string; depth: number; atime: number; mtime: number }[] = [];
+  readonly dirTimes: { abs: string; depth: number; atime: number; mtime: number }[] = [];
   private nat: NativeAddon | undefined;
 
   constructor(
@@ -203,7 +157,7 @@ class Applier {
     return (this.nat ??= native());
   }
 
-  private abs(rel: string): string {
+  abs(rel: string): string {
     return rel === '' ? this.root : this.root + '/' + rel;
   }
 
@@ -295,7 +249,7 @@ class Applier {
           return null;
         }
         const job = this.regular.get(target);
-        if (!job) return this.lowerLink(e, rel, target);
+        if (!job) return this.lowerLinks.add(e, rel, target);
         // the target may still be being created: link once it exists (its data and metadata follow the inode)
         const name = e.name;
         this.files.after(job, () => {
@@ -351,7 +305,7 @@ class Applier {
    * layer: names of this layer are unique and its ancestors are kept) and try
    * again. With wantDir, an existing directory is kept and false is returned.
    */
-  private tryCreate(create: () => void, abs: string, wantDir: boolean): boolean {
+  tryCreate(create: () => void, abs: string, wantDir: boolean): boolean {
     try {
       create();
       return true;
@@ -389,7 +343,7 @@ class Applier {
     for (let i = chain.length - 1; i >= 0; i--) {
       const dir = chain[i]!;
       // a regular file of this layer may not exist on disk yet (it is written concurrently)
-      if (this.regular.has(dir) || this.lowerAlias.has(dir)) throw badLayer(`layer entry ${q(entryName)} has a parent that is not a directory (${q(dir)})`);
+      if (this.regular.has(dir) || this.lowerLinks.has(dir)) throw badLayer(`layer entry ${q(entryName)} has a parent that is not a directory (${q(dir)})`);
       const abs = B(this.abs(dir));
       let st: fs.Stats | undefined;
       try {
@@ -409,57 +363,6 @@ class Applier {
       this.dirs.add(dir);
     }
     return true;
-  }
-
-  /**
-   * A hardlink whose target is not (yet) in this layer: a file of the layers
-   * below, unless this layer hides or replaced it. In 'apply' mode those
-   * layers are in the tree already; otherwise they are copied up at the end.
-   */
-  private lowerLink(e: TarEntry, rel: string, target0: string): null {
-    const alias = this.lowerAlias.get(target0);
-    if (alias !== undefined) {
-      this.lowerAlias.set(rel, alias);
-      this.lowerLinks.push({ name: e.name, rel, target: alias });
-      return null;
-    }
-    const target = target0;
-    const notFound = () => badLayer(`hardlink ${q(e.name)} points to ${q(e.linkname)}, which is neither an earlier file of the layer nor a file of the layers below`);
-    if (target === '' || this.seen.has(target)) throw notFound(); // the root, a directory, or whited out by this layer
-    for (let p = parentOf(target); p !== ''; p = parentOf(p)) {
-      // a parent that this layer made a file, whited out or made opaque hides the lower file
-      if (this.regular.has(p) || this.special.has(p) || this.opaque.has(p) || (this.seen.has(p) && !this.dirEntries.has(p))) throw notFound();
-    }
-    if (this.opaque.has('')) throw notFound();
-    this.seen.add(target); // the copy-up puts it in this layer: no later entry may take the name
-    this.lowerAlias.set(rel, target);
-    this.lowerLinks.push({ name: e.name, rel, target });
-    return null;
-  }
-
-  /** Make the hardlinks to files of the layers below: copy each target up (with its parents), then link. */
-  linkLowers(lowerDirs: readonly string[]): void {
-    const lowers = this.mode === 'apply' ? [this.root] : lowerDirs.map((d) => Buffer.from(d).toString('latin1'));
-    for (const l of this.lowerLinks) {
-      const hit = findInLowers(lowers, l.target, displayName(l.name));
-      if (!hit || hit.st.isDirectory()) {
-        throw badLayer(`hardlink ${q(l.name)} points to ${q(l.target)}, which is neither an earlier file of the layer nor a file of the layers below`);
-      }
-      if (this.mode === 'overlay') {
-        for (const p of hit.parents) {
-          if (this.dirs.has(p.rel)) continue;
-          const abs = this.abs(p.rel);
-          if (!lexists(abs)) {
-            fs.mkdirSync(B(abs), 0o700);
-            copyMeta(hit.lower + '/' + p.rel, abs, p.st);
-            this.dirTimes.push({ abs, depth: depth(p.rel), atime: p.st.atimeMs / 1000, mtime: p.st.mtimeMs / 1000 });
-          }
-          this.dirs.add(p.rel);
-        }
-        if (!lexists(this.abs(l.target))) copyUp(hit, l.target, this.abs(l.target)); // once per target
-      }
-      this.tryCreate(() => fs.linkSync(B(this.abs(l.target)), B(this.abs(l.rel))), this.abs(l.rel), false);
-    }
   }
 
   /** A regular file under a root-level .wh..wh.plnk: kept aside as the source of hardlinks to it, not in the layer. */

@@ -30,7 +30,8 @@
  * data of regular files (or null to skip it). Errors are TsrunErrors
  * (INVALID_ARCHIVE) thrown out of push()/finish().
  */
-import { malformed, cString, parseNumeric, parseDecimal, parsePaxTime, parsePaxRecords, validSparse, sparseMap0x1, sparseMap1x0, GNU_SPARSE_MAP, type SparseRegion } from './tarfields.js';
+import { malformed, cString, parseNumeric, parseDecimal, parsePaxRecords, validSparse, sparseMap0x1, sparseMap1x0, GNU_SPARSE_MAP, type SparseRegion } from './tarfields.js';
+import { isZeroBlock, typeOf, describeFlag, formatOf, isAscii, applyPax, type PaxFields } from './tarheader.js';
 
 export { parsePaxRecords } from './tarfields.js';
 
@@ -88,64 +89,6 @@ const enum State {
   End,
 }
 
-function isZeroBlock(b: Buffer): boolean {
-  for (let i = 0; i < BLOCK; i++) if (b[i] !== 0) return false;
-  return true;
-}
-
-type Kind = TarEntryType | 'pax' | 'paxGlobal' | 'longName' | 'longLink' | 'gnuSparse';
-
-function typeOf(flag: number): Kind | undefined {
-  switch (flag) {
-    case 0: // '\0' (old regular file)
-    case 0x30: // '0'
-    case 0x37: // '7' contiguous file: a regular file everywhere that matters
-      return 'file';
-    case 0x31:
-      return 'link';
-    case 0x32:
-      return 'symlink';
-    case 0x33:
-      return 'char';
-    case 0x34:
-      return 'block';
-    case 0x35:
-      return 'dir';
-    case 0x36:
-      return 'fifo';
-    case 0x78: // 'x'
-      return 'pax';
-    case 0x67: // 'g'
-      return 'paxGlobal';
-    case 0x4c: // 'L'
-      return 'longName';
-    case 0x4b: // 'K'
-      return 'longLink';
-    case 0x53: // 'S'
-      return 'gnuSparse';
-    default:
-      return undefined;
-  }
-}
-
-function describeFlag(flag: number): string {
-  const ch = String.fromCharCode(flag);
-  const known: Record<string, string> = { D: 'GNU dump dir', M: 'GNU multi-volume', V: 'GNU volume label', N: 'GNU old long name', X: 'Solaris extended header', A: 'Solaris ACL' };
-  const printable = flag >= 0x20 && flag < 0x7f;
-  return `${printable ? `'${ch}'` : `0x${flag.toString(16)}`}${known[ch] ? ` (${known[ch]})` : ''}`;
-}
-
-type Format = 'v7' | 'ustar' | 'star' | 'gnu';
-
-/** Go's getFormat, once the checksum is known good. */
-function formatOf(b: Buffer): Format {
-  const magic = b.toString('latin1', 257, 263);
-  if (magic === 'ustar\0') return b.toString('latin1', 508, 512) === 'tar\0' ? 'star' : 'ustar';
-  if (magic === 'ustar ' && b[263] === 0x20 && b[264] === 0) return 'gnu';
-  return 'v7';
-}
-
-const isAscii = (s: string) => !/[^\x00-\x7f]/.test(s);
 
 export class TarReader {
   private state = State.Header;
@@ -377,54 +320,14 @@ export class TarReader {
 
     let type: TarEntryType = kind === 'gnuSparse' ? 'file' : kind;
     let linkname = cString(b, 157, 100);
-    let atime: number | undefined;
     const xattrs = new Map<string, Buffer>();
 
     const pax = this.pax;
     this.pax = null;
-    if (pax) {
-      for (const [key, value] of pax) {
-        if (value.length === 0 && !key.startsWith('SCHILY.xattr.')) continue; // Go: an empty value keeps the header's
-        const text = value.toString('latin1');
-        const bad = () => malformed(`invalid pax ${key} for entry at offset ${offset}`);
-        switch (key) {
-          case 'path':
-            name = text;
-            break;
-          case 'linkpath':
-            linkname = text;
-            break;
-          case 'size': {
-            const v = parseDecimal(text);
-            if (v === undefined || v < 0) throw bad();
-            size = v;
-            break;
-          }
-          case 'uid':
-          case 'gid': {
-            const v = parseDecimal(text);
-            if (v === undefined) throw bad();
-            if (key === 'uid') uid = v;
-            else gid = v;
-            break;
-          }
-          case 'mtime':
-          case 'atime':
-          case 'ctime': {
-            const v = parsePaxTime(text);
-            if (v === undefined) throw bad();
-            if (key === 'mtime') mtime = v;
-            else if (key === 'atime') atime = v;
-            break;
-          }
-          default:
-            if (key.startsWith('SCHILY.xattr.')) {
-              xattrs.set(Buffer.from(key.slice('SCHILY.xattr.'.length), 'latin1').toString('utf8'), value);
-            }
-          // other keys (uname, gname, comment, charset …) are ignored, as docker does
-        }
-      }
-    }
+    const f: PaxFields = { name, linkname, size, uid, gid, mtime, atime: undefined };
+    if (pax) applyPax(pax, f, xattrs, offset);
+    ({ name, linkname, size, uid, gid, mtime } = f);
+    const atime = f.atime;
     if (this.longName) name = this.longName;
     if (this.longLink) linkname = this.longLink;
     this.longName = this.longLink = null;

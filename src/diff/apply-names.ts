@@ -1,0 +1,56 @@
+/**
+ * Names and small helpers shared by apply.ts and apply-lower.ts. Names are
+ * byte strings (latin1, one char per byte: tarreader.ts); `B` turns one into
+ * the Buffer path the filesystem calls take, `q` into a short message text.
+ */
+import fs from 'node:fs';
+import { invalidArchive } from '../util/errors.js';
+import { displayName } from './tarreader.js';
+
+/**
+ * Deepest nesting unpacked (node-tar's limit). Docker takes any depth the
+ * kernel takes, but past ~1,000 levels a layer's paths outgrow PATH_MAX
+ * (4096 bytes) under the store's root, and then the container's own tools,
+ * commit, export and diff (all of which use whole paths) fail on it; no real
+ * image comes near (the deepest common ones are ~30 levels).
+ */
+export const MAX_DEPTH = 1024;
+/** Linux PATH_MAX: a longer path cannot be created or opened by name. */
+export const PATH_MAX = 4096;
+
+export const WH_PREFIX = '.wh.';
+export const WH_META_PREFIX = '.wh..wh.';
+export const WH_OPAQUE = '.wh..wh..opq';
+export const OVERLAY_OPAQUE = 'trusted.overlay.opaque';
+
+
+/** A byte-string name for a message: UTF-8 decoded, at most 120 characters (names can be 100 KB long). */
+export const q = (s: string) => {
+  const d = displayName(s);
+  return JSON.stringify(d.length > 120 ? d.slice(0, 60) + '…' + d.slice(-60) : d);
+};
+/** A byte-string path as the Buffer the filesystem calls take. */
+export const B = (s: string) => Buffer.from(s, 'latin1');
+/** AUFS's store of hardlinked inodes; docker keeps its files only as hardlink sources. */
+export const AUFS_PLNK = '.wh..wh.plnk';
+export const badLayer = (message: string) => invalidArchive(message, 'the layer is malformed or hostile; it was not applied');
+
+export function depth(rel: string): number {
+  let n = 0;
+  for (let i = 0; i < rel.length; i++) if (rel.charCodeAt(i) === 47) n++;
+  return n;
+}
+
+export function lexists(abs: string): boolean {
+  try {
+    fs.lstatSync(B(abs));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function parentOf(rel: string): string {
+  const i = rel.lastIndexOf('/');
+  return i < 0 ? '' : rel.slice(0, i);
+}
