@@ -1,7 +1,8 @@
 /**
  * docker's (pflag's) `--flag=true|false` for boolean flags, which commander
  * does not take: `--rm=false` is dropped, `--rm=true` becomes `--rm`, before
- * commander parses. Values are Go's strconv.ParseBool's. Only the command's
+ * commander parses (`--human=false` becomes `--no-human` where a flag that
+ * defaults to true has that form). Values are Go's strconv.ParseBool's. Only the command's
  * own options are rewritten: scanning stops at `--` and, for commands that
  * pass the rest through (run, create, exec), at the first positional argument,
  * so a container command's own `--all=false` is left alone.
@@ -48,6 +49,11 @@ export function normalizeBoolFlags(program: Command, argv: string[]): string[] {
   const out = argv.slice(0, start);
   const byLong = (name: string) => cmd.options.find((o) => o.long === name);
   const byShort = (name: string) => cmd.options.find((o) => o.short === name);
+  // a flag that defaults to true (history's -H) turns off through its --no- form
+  const negation = (o: Option): string | undefined => {
+    const no = o.long && !o.negate ? `--no-${o.long.slice(2)}` : undefined;
+    return no && cmd.options.some((x) => x.long === no) ? no : undefined;
+  };
   let i = start;
   for (; i < argv.length; i++) {
     const a = argv[i]!;
@@ -57,6 +63,7 @@ export function normalizeBoolFlags(program: Command, argv: string[]): string[] {
       const opt = byLong(eq < 0 ? a : a.slice(0, eq));
       if (opt && isBoolean(opt) && eq >= 0) {
         if (parseBool(a.slice(0, eq), a.slice(eq + 1))) out.push(a.slice(0, eq));
+        else if (negation(opt)) out.push(negation(opt)!);
         continue;
       }
       out.push(a);
@@ -71,6 +78,7 @@ export function normalizeBoolFlags(program: Command, argv: string[]): string[] {
         const keep = parseBool(`-${letters[letters.length - 1]}`, a.slice(eq + 1));
         const rest = keep ? letters : letters.slice(0, -1);
         if (rest) out.push(`-${rest}`);
+        if (!keep && negation(last)) out.push(negation(last)!);
         continue;
       }
       out.push(a);

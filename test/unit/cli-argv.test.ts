@@ -17,6 +17,7 @@ function program(): Command {
     .option('--name <name>')
     .option('-e, --env <kv>');
   p.command('ps').option('-a, --all').option('--no-trunc').option('-n, --last <n>');
+  p.command('history').argument('<image>').option('-H, --human', 'h', true).option('--no-human').option('-q, --quiet');
   const c = p.command('container');
   c.command('ls').option('-a, --all');
   return p;
@@ -28,6 +29,9 @@ test('--flag=true|false: true keeps the flag, false drops it, other values are a
   assert.deepEqual(normalizeBoolFlags(p, ['ps', '-a=false', '-n', '3']), ['ps', '-n', '3']);
   assert.deepEqual(normalizeBoolFlags(p, ['ps', '--all=1', '--all=F']), ['ps', '--all']);
   assert.deepEqual(normalizeBoolFlags(p, ['container', 'ls', '--all=True']), ['container', 'ls', '--all']);
+  assert.deepEqual(normalizeBoolFlags(p, ['history', '-H=false', 'busybox']), ['history', '--no-human', 'busybox']);
+  assert.deepEqual(normalizeBoolFlags(p, ['history', '--human=false', '-qH=false', 'busybox']), ['history', '--no-human', '-q', '--no-human', 'busybox']);
+  assert.deepEqual(normalizeBoolFlags(p, ['history', '-H', 'busybox']), ['history', '-H', 'busybox']);
   assert.throws(() => normalizeBoolFlags(p, ['ps', '--all=yes']), (e: unknown) => e instanceof TsrunError && /ParseBool/.test(e.message));
 });
 

@@ -4,26 +4,24 @@ import { formatOption, writeFormatted, type FormatSpec } from '../format.js';
 import { GoStruct, method } from '../../util/template/index.js';
 import { imageHistory } from '../../ops/history.js';
 import { shortId } from '../../oci/digest.js';
-import { usageError } from '../../util/errors.js';
 
 interface Opts {
   quiet?: boolean;
   trunc?: boolean;
-  human: string | boolean;
+  human?: boolean;
   format?: string;
 }
 
-function parseBool(v: string | boolean): boolean {
-  if (typeof v === 'boolean') return v;
-  const s = v.replace(/^=/, '').toLowerCase();
-  if (['true', '1', 't', 'yes'].includes(s)) return true;
-  if (['false', '0', 'f', 'no'].includes(s)) return false;
-  throw usageError(`invalid value ${JSON.stringify(v)} for -H/--human: not a boolean`);
-}
 
 /** docker truncates CREATED BY to 45 characters, ending in … */
 function trunc(s: string, n: number): string {
   return [...s].length > n ? [...s].slice(0, n - 1).join('') + '…' : s;
+}
+
+/** docker's -H=false CREATED: Go's time.RFC3339, whole seconds. */
+function rfc3339(iso: string | undefined): string {
+  if (!iso || Number.isNaN(Date.parse(iso))) return '';
+  return new Date(iso).toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
 export const HISTORY_FORMAT: FormatSpec = {
@@ -38,10 +36,11 @@ export function addHistoryCommand(parent: Command, name = 'history'): Command {
     .argument('<image>', 'image name or ID')
     .option('-q, --quiet', 'only show image IDs')
     .option('--no-trunc', "don't truncate output")
-    .option('-H, --human <bool>', 'print sizes and dates in human readable format', 'true');
+    .option('-H, --human', 'print sizes and dates in human readable format (default; -H=false for raw values)', true)
+    .option('--no-human', 'print raw sizes and dates (same as -H=false)');
   return formatOption(cmd, '{{.ID}} {{.CreatedBy}}…').action(
       action(async (image: string, opts: Opts, cmd: Command) => {
-        const human = parseBool(opts.human);
+        const human = opts.human !== false;
         const rows = imageHistory(ctxOf(cmd), image);
         const noTrunc = opts.trunc === false;
         const id = (d: string) => (d === '<missing>' || noTrunc ? d : shortId(d));
@@ -57,7 +56,7 @@ export function addHistoryCommand(parent: Command, name = 'history'): Command {
               // docker's *formatter.historyContext
               new GoStruct('*formatter.historyContext', {
                 ID: str(id(r.id)),
-                CreatedSince: str(human ? humanAgo(r.created) : (r.created ?? '')),
+                CreatedSince: str(human ? humanAgo(r.created) : rfc3339(r.created)),
                 CreatedAt: str(goTime(r.created)),
                 CreatedBy: str(noTrunc ? r.createdBy.replace(/\t/g, ' ') : trunc(r.createdBy.replace(/\t/g, ' '), 45)),
                 Size: str(human ? humanSize(r.size) : String(r.size)),
