@@ -5,8 +5,9 @@
  * CAP_SYS_ADMIN), groups/gid/uid keeping capabilities across the switch,
  * capset of effective/permitted/inheritable, ambient, no_new_privs. With
  * no_new_privs, seccomp is loaded last, right before exec (oci_load_seccomp).
- * Then oci_exec: chdir, every fd above 2+preserve_fds close-on-exec, execve
- * after a PATH search inside the container.
+ * Then oci_exec: chdir, execve after a PATH search inside the container
+ * (the init made every fd above 2+preserve_fds close-on-exec before seccomp:
+ * an older profile may not allow close_range).
  */
 #include "runtime.h"
 
@@ -125,11 +126,10 @@ int find_executable(const struct plan *p, char *out, size_t len)
   return -1;
 }
 
-void oci_exec(const struct plan *p, unsigned preserve_fds)
+void oci_exec(const struct plan *p)
 {
   char full[4096];
-  if (chdir(p->cwd) < 0 || syscall(SYS_close_range, 3 + preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0 ||
-      find_executable(p, full, sizeof full) < 0)
+  if (chdir(p->cwd) < 0 || find_executable(p, full, sizeof full) < 0)
     return;
   execve(full, p->argv, p->env);
 }

@@ -196,6 +196,9 @@ _Noreturn void container_init(struct init_args *a)
     close(a->console);
   umask(o->umask >= 0 ? (mode_t)o->umask : 022);
   apply_rlimits(p, sync);
+  /* only 0-2 and the preserved fds reach the process; done before seccomp (close_range may be denied) */
+  if (syscall(SYS_close_range, 3 + a->preserve_fds, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0)
+    child_fail(sync, "close_range", NULL);
   oci_confine(o, sync);
   if (chdir(p->cwd) < 0)
     child_fail(sync, "chdir", p->cwd);
@@ -234,7 +237,7 @@ _Noreturn void container_init(struct init_args *a)
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
-  oci_exec(p, a->preserve_fds);
+  oci_exec(p);
   dprintf(2, "tsrun-runtime: exec %s: %s\n", p->argv[0], strerror(errno));
   _exit(127);
 }

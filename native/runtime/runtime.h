@@ -103,7 +103,7 @@ void oci_confine(const struct oci *o, int sync);
 int oci_load_seccomp(const struct oci *o);
 int find_executable(const struct plan *p, char *out, size_t len);
 /* returns only on failure, with errno */
-void oci_exec(const struct plan *p, unsigned preserve_fds);
+void oci_exec(const struct plan *p);
 
 /* verbs */
 int cmd_create(struct opts *op);
