@@ -44,8 +44,15 @@ static int read_namespaces(json_object *a, struct oci *o)
       return fail(0, "config.json: namespace %s path must be absolute", type);
     o->ns[o->nns++] = (struct oci_ns){ NAMESPACES[k].type, path && *path ? path : NULL };
   }
-  if (!spec_ns(o, CLONE_NEWNS) || spec_ns(o, CLONE_NEWNS)->path)
-    return fail(0, "config.json: a new mount namespace is required (linux.namespaces needs {\"type\":\"mount\"})");
+  /* the container's mounts must never land in the host's mount namespace */
+  const struct oci_ns *mnt = spec_ns(o, CLONE_NEWNS);
+  struct stat ours, theirs;
+  if (!mnt)
+    return fail(0, "config.json: a mount namespace is required (linux.namespaces needs {\"type\":\"mount\"}): the container's mounts would be the host's");
+  if (mnt->path && (stat(mnt->path, &theirs) < 0 || stat("/proc/self/ns/mnt", &ours) < 0))
+    return fail(errno, "mount namespace %s", mnt->path);
+  if (mnt->path && ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev)
+    return fail(0, "config.json: the mount namespace %s is the host's: the container's mounts would be the host's", mnt->path);
   return 0;
 }
 

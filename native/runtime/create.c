@@ -102,6 +102,26 @@ static int copy_config(const char *bundle, const char *dir)
   return fclose(out) == 0 ? 0 : fail(errno, "copy config.json");
 }
 
+/* The init's move into its cgroup, by create: inside a new user namespace it may not write there itself. */
+static int join_cgroup(pid_t pid, const struct container *c)
+{
+  char num[32];
+  snprintf(num, sizeof num, "%d", (int)pid);
+  for (size_t i = 0; i < c->ncgroups; i++) {
+    char file[PATH_MAX + 32];
+    snprintf(file, sizeof file, "%s/cgroup.procs", c->cgroups[i]);
+    int fd = open(file, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, num, strlen(num)) < 0) {
+      int err = errno;
+      if (fd >= 0)
+        close(fd);
+      return fail(err, "join cgroup %s", c->cgroups[i]);
+    }
+    close(fd);
+  }
+  return 0;
+}
+
 static void created_time(char *out, size_t len)
 {
   iso_time(out, len);
@@ -126,7 +146,7 @@ int cmd_create(struct opts *op)
   c.annotations = o.annotations;
   created_time(c.created, sizeof c.created);
   pid_t pid = -1;
-  int sync[2] = { -1, -1 }, console = -1, statedir = -1;
+  int sync[2] = { -1, -1 }, console = -1, fifofd = -1;
   int nsfd[8];
   for (int i = 0; i < 8; i++)
     nsfd[i] = -1;
@@ -138,9 +158,9 @@ int cmd_create(struct opts *op)
     fail(errno, "mkfifo %s", fifo);
     goto fail;
   }
-  statedir = open(c.dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (statedir < 0) {
-    fail(errno, "open %s", c.dir);
+  fifofd = open(fifo, O_PATH | O_CLOEXEC);
+  if (fifofd < 0) {
+    fail(errno, "open %s", fifo);
     goto fail;
   }
   if (op->console_socket && (console = connect_console(op->console_socket)) < 0)
@@ -174,7 +194,7 @@ int cmd_create(struct opts *op)
   if (pid == 0) {
     close(sync[0]);
     close(c.lockfd); /* the flock belongs to this create: start must get it while the init waits */
-    struct init_args a = { .o = &o, .sync = sync[1], .statedir = statedir, .console = console, .preserve_fds = op->preserve_fds,
+    struct init_args a = { .o = &o, .sync = sync[1], .fifo = fifofd, .console = console, .preserve_fds = op->preserve_fds,
                            .no_pivot = op->no_pivot, .procs = cg_procs_files(c.cgroups, c.ncgroups) };
     memcpy(a.nsfd, nsfd, sizeof nsfd);
     container_init(&a);
@@ -187,7 +207,8 @@ int cmd_create(struct opts *op)
   c.starttime = proc_starttime(pid);
   const struct oci_ns *user = spec_ns(&o, CLONE_NEWUSER);
   if (user && !user->path &&
-      (write_idmap(pid, "uid_map", o.uid_maps, o.nuid_maps) < 0 || write_idmap(pid, "gid_map", o.gid_maps, o.ngid_maps) < 0))
+      (write_idmap(pid, "uid_map", o.uid_maps, o.nuid_maps) < 0 || write_idmap(pid, "gid_map", o.gid_maps, o.ngid_maps) < 0 ||
+       join_cgroup(pid, &c) < 0))
     goto fail;
   if (send(sync[0], "G", 1, MSG_NOSIGNAL) != 1 && from_init(sync[0], 'H') < 0)
     goto fail;

@@ -107,8 +107,17 @@ static void root_propagation(const struct oci *o, int sync)
     child_fail(sync, "make / rslave", NULL);
   if (mount(o->root_path, o->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
     child_fail(sync, "bind rootfs", o->root_path);
-  if (o->rootfs_propagation && mount(NULL, o->root_path, NULL, o->rootfs_propagation, NULL) < 0)
-    child_fail(sync, "rootfsPropagation", o->root_path);
+  /* rootfsPropagation is applied after pivot_root, which refuses a shared new root */
+}
+
+/* In a user namespace mknod is refused: the host's device nodes are bind-mounted instead (as runc). */
+static void devices_as_binds(struct plan *p)
+{
+  for (size_t i = 0; i < p->nops; i++) {
+    struct op *d = &p->ops[i];
+    if (d->kind == OP_MKNOD && (d->mode & S_IFMT) != S_IFIFO)
+      *d = (struct op){ .kind = OP_MOUNT, .src = d->dst, .dst = d->dst, .fstype = "", .flags = MS_BIND, .data = "" };
+  }
 }
 
 static void mount_propagations(const struct oci *o, int sync)
@@ -123,14 +132,12 @@ static void mount_propagations(const struct oci *o, int sync)
 
 static void enter_root(const struct init_args *a, int sync)
 {
-  if (!a->no_pivot) {
+  if (!a->no_pivot)
     pivot_to_rootfs(&a->o->p, sync);
-    if (a->o->rootfs_propagation && mount(NULL, "/", NULL, a->o->rootfs_propagation, NULL) < 0)
-      child_fail(sync, "rootfsPropagation", "/");
-    return;
-  }
-  if (chdir(a->o->root_path) < 0 || mount(a->o->root_path, "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
+  else if (chdir(a->o->root_path) < 0 || mount(a->o->root_path, "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
     child_fail(sync, "move rootfs to / (--no-pivot)", a->o->root_path);
+  if (a->o->rootfs_propagation && mount(NULL, "/", NULL, a->o->rootfs_propagation, NULL) < 0)
+    child_fail(sync, "rootfsPropagation", "/");
 }
 
 _Noreturn void container_init(struct init_args *a)
@@ -142,14 +149,20 @@ _Noreturn void container_init(struct init_args *a)
   /* nothing in the container may read this process's memory or fds before it execs */
   prctl(PR_SET_DUMPABLE, 0);
   expect(sync, 'G', msg, sizeof msg);
-  if (spec_ns(o, CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
-    child_fail(sync, "become root in the user namespace", NULL);
-  /* the host's cgroup fs is reachable until the namespaces are joined */
+  /* the host's cgroup fs is reachable until the namespaces are joined; in a new user namespace
+     the host's root is nobody: create put the init in its cgroup before 'G' */
   size_t nprocs = 0;
   while (a->procs && a->procs[nprocs])
     nprocs++;
-  child_join_cgroup(a->procs, nprocs, sync);
+  const struct oci_ns *user = spec_ns(o, CLONE_NEWUSER);
+  if (!user || user->path)
+    child_join_cgroup(a->procs, nprocs, sync);
   join_namespaces(a);
+  if (user) {
+    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+      child_fail(sync, "become root in the user namespace", NULL);
+    devices_as_binds(p);
+  }
   const struct oci_ns *cg = spec_ns(o, CLONE_NEWCGROUP);
   if (cg && !cg->path && unshare(CLONE_NEWCGROUP) < 0)
     child_fail(sync, "unshare cgroup namespace", NULL);
@@ -172,10 +185,7 @@ _Noreturn void container_init(struct init_args *a)
   root_propagation(o, sync);
   setup_rootfs(p, sync);
   mount_propagations(o, sync);
-  int fifo = openat(a->statedir, "exec.fifo", O_PATH | O_CLOEXEC);
-  if (fifo < 0)
-    child_fail(sync, "open exec.fifo", NULL);
-  close(a->statedir);
+  int fifo = a->fifo; /* O_PATH, opened by create: ROOT/ID is not searchable from a user namespace */
   if (send(sync, "H", 1, MSG_NOSIGNAL) != 1)
     _exit(1);
   expect(sync, 'S', msg, sizeof msg);

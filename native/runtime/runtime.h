@@ -91,7 +91,7 @@ int run_hooks(const struct oci *o, enum hook_kind k, const char *state);
 /* init.c: the container init (the forked child of create), never returns */
 struct init_args {
   struct oci *o;
-  int sync, statedir, console, nsfd[8];
+  int sync, fifo, console, nsfd[8];
   unsigned preserve_fds;
   bool no_pivot;
   char **procs;

@@ -192,3 +192,26 @@ test('hooks run in order at their points, each with the state on stdin', async (
   assert.deepEqual(lines.slice(3).filter((l) => !l.startsWith('poststart')), ['startContainer running c6', 'process', 'poststop stopped c6']);
   assert.ok(lines.includes('poststart running c6'));
 });
+
+test('a user namespace: the id maps are written before the init goes on; devices are the host\'s, bind-mounted', async () => {
+  const { dir, cgroup } = makeBundle(work, (s) => {
+    s.process.args = ['sh', '-c', 'id -u; cat /proc/self/uid_map /proc/self/gid_map; echo x > /dev/null && echo null-ok'];
+    s.linux.namespaces.push({ type: 'user' });
+    s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    // sysfs and cgroup mounts need more than a user namespace gives without a host-owned netns; keep the test to the maps
+    s.mounts = s.mounts.filter((m: { destination: string }) => !['/sys', '/sys/fs/cgroup'].includes(m.destination));
+  });
+  cgroups.push(cgroup);
+  // the container's root (host uid 100000) must be able to reach the rootfs, as with runc
+  fs.chmodSync(work, 0o755);
+  fs.chmodSync(dir, 0o755);
+  const c = rtCreate(root, dir, 'c7');
+  assert.equal(c.code, 0, c.stderr);
+  assert.equal(rt(root, ['start', 'c7']).code, 0);
+  await until('the container to stop', () => status('c7').status === 'stopped');
+  const out = fs.readFileSync(path.join(dir, 'stdio.log'), 'utf8').replace(/[ \t]+/g, ' ');
+  assert.equal(out, '0\n 0 100000 65536\n 0 100000 65536\nnull-ok\n');
+  assert.equal(rt(root, ['delete', 'c7']).code, 0);
+  assert.deepEqual(cgroupDirs(cgroup), []);
+});
