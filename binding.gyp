@@ -84,6 +84,7 @@
         "native/runtime/hooks.c",
         "native/runtime/verbs.c",
         "native/runtime/info.c",
+        "native/runtime/exec.c",
         "native/init/error.c",
         "native/init/spec.c",
         "native/init/spec_mounts.c",

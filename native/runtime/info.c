@@ -157,9 +157,3 @@ int cmd_features(struct opts *op)
          OCI_VERSION);
   return 0;
 }
-
-int cmd_exec(struct opts *op)
-{
-  (void)op;
-  return fail(0, "exec is not implemented yet in tsrun-runtime");
-}
