@@ -12,10 +12,10 @@ cd "$(dirname "$0")/.."
 # Runtime needs: busybox-static (the demo image), zstd (zstd layers), libseccomp-dev (tsrun-init links it
 # statically), libjson-c-dev (tsrun-runtime reads config.json with it, statically linked),
 # libdeflate-dev (push's gzip in the addon; links libdeflate0 dynamically), build tools.
-# Test peers: podman, skopeo, umoci, crun, runc, docker-registry, apache2-utils (htpasswd), openssl,
+# Test peers: podman, skopeo, umoci, crun, runc, containerd (started privately by its test), docker-registry, apache2-utils (htpasswd), openssl,
 # uidmap (podman), util-linux (script) and tmux (terminal tests), iproute2, procps, attr, libcap2-bin.
 PKGS=(busybox-static zstd libseccomp-dev libjson-c-dev libdeflate-dev build-essential python3 make g++ pkg-config
-      podman skopeo umoci crun runc docker-registry apache2-utils openssl uidmap
+      podman skopeo umoci crun runc containerd docker-registry apache2-utils openssl uidmap
       util-linux iproute2 procps attr libcap2-bin time tmux)
 missing=()
 for p in "${PKGS[@]}"; do
@@ -40,6 +40,8 @@ if [ ! -x /usr/lib/go-1.23/bin/go ]; then
 fi
 # The Debian docker-registry package starts a system registry on :5000; tests start their own.
 if systemctl is-active --quiet docker-registry 2>/dev/null; then systemctl stop docker-registry || true; fi
+# Likewise Debian's containerd starts a system daemon; its test runs a private one.
+if systemctl is-active --quiet containerd 2>/dev/null; then systemctl stop containerd || true; fi
 
 # npm deps + native build + tsc. `npm ci` runs the root package's install (node-gyp) and prepare (tsc)
 # scripts; skip it when the lock file has not changed since the last successful run.
