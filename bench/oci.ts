@@ -1,0 +1,80 @@
+/**
+ * tsrun-runtime beside runc (issue 11's targets): create+start+delete of the
+ * same busybox bundle (target: within 1.5x of runc), and `podman run --rm
+ * busybox true` with each as podman's runtime (target: no slower than runc;
+ * conmon calls the runtime 3-4 times per container). Commands alternate, so
+ * a busy machine's load hits both alike; medians of RUNS.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { tempRoot, busyboxTar } from '../test/helpers/cli.js';
+import { podman, have } from '../test/helpers/peers.js';
+import { RUNTIME } from '../test/helpers/oci.js';
+
+const RUNS = 15;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+function once(cmd: string, args: string[], env?: NodeJS.ProcessEnv): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { env: env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.slice(0, 6).join(' ')}…: exit ${r.status}: ${r.stderr.toString().trim().split('\n')[0]}`);
+  return ms;
+}
+
+function sideBySide(cmds: [string, string[], NodeJS.ProcessEnv?][]): (number | undefined)[] {
+  try {
+    for (const [c, a, e] of cmds) once(c, a, e);
+    const times = cmds.map(() => [] as number[]);
+    for (let i = 0; i < RUNS; i++) cmds.forEach(([c, a, e], k) => times[k]!.push(once(c, a, e)));
+    return times.map(median);
+  } catch (err) {
+    console.log(`  (${(err as Error).message})`);
+    return cmds.map(() => undefined);
+  }
+}
+
+function bundle(dir: string): string {
+  const b = path.join(dir, 'bundle');
+  fs.mkdirSync(path.join(b, 'rootfs'), { recursive: true });
+  spawnSync('tar', ['-C', path.join(b, 'rootfs'), '-xf', busyboxTar()]);
+  spawnSync(RUNTIME, ['spec', '--bundle', b]);
+  const cfg = JSON.parse(fs.readFileSync(path.join(b, 'config.json'), 'utf8'));
+  cfg.process.args = ['true'];
+  cfg.process.terminal = false;
+  fs.writeFileSync(path.join(b, 'config.json'), JSON.stringify(cfg));
+  return b;
+}
+
+/** create, start, delete --force of one container, as one shell command ($$ keeps ids apart). */
+function lifecycle(rt: string, state: string, b: string): [string, string[]] {
+  const id = `b$$`;
+  return ['sh', ['-c', `${rt} --root ${state} create --bundle ${b} ${id} && ${rt} --root ${state} start ${id} && ${rt} --root ${state} delete --force ${id}`]];
+}
+
+export async function benchOci(): Promise<void> {
+  const t = tempRoot('tsrun-bench-oci-');
+  const pm = have('podman') ? podman(t.scratch) : undefined;
+  try {
+    const b = bundle(t.scratch);
+    const [ours, runc] = sideBySide([lifecycle(RUNTIME, path.join(t.scratch, 'ts-state'), b), lifecycle('runc', path.join(t.scratch, 'runc-state'), b)]);
+    const line = (name: string, a?: number, r?: number, target = '') =>
+      console.log(`  ${name.padEnd(44)} tsrun-runtime ${a === undefined ? 'failed' : `${a.toFixed(1)} ms`}  runc ${r === undefined ? 'failed' : `${r.toFixed(1)} ms`}${a !== undefined && r !== undefined ? `  ratio ${(a / r).toFixed(2)}x ${target}` : ''}`);
+    line('create+start+delete (bundle)', ours, runc, '(target <= 1.5x)');
+    if (pm) {
+      pm.run(['import', busyboxTar(), 'busybox:latest']);
+      const base = ['--root', `${pm.dir}/graph`, '--runroot', `${pm.dir}/run`, '--cgroup-manager', 'cgroupfs'];
+      const run = (rt: string[]): [string, string[], NodeJS.ProcessEnv] => ['podman', [...base, ...rt, 'run', '--rm', '--network', 'none', 'busybox:latest', 'true'], pm.env];
+      const [pOurs, pRunc] = sideBySide([run(['--runtime', RUNTIME, '--runtime-flag', `root=${t.scratch}/pm-ts`]), run(['--runtime', 'runc'])]);
+      line('podman run --rm busybox true', pOurs, pRunc, '(target <= 1.0x)');
+    }
+  } finally {
+    pm?.cleanup();
+    t.cleanup();
+  }
+}
