@@ -121,13 +121,14 @@ static uint64_t mount_attrs(unsigned long flags)
 }
 
 /*
- * Bind the tree at `from` (a host path, or "" with fromfd) onto the open
- * target `fd`: a recursive clone, its attributes (read-only: on every mount
- * of the clone) set before it is attached, then attached by fd.
+ * A detached clone of the tree at `from` (a host path, or "" with fromfd):
+ * with the mounts below it when `rec` (rbind; tsrun's own binds always),
+ * its attributes set (read-only: on every mount of the clone) before
+ * attach_tree puts it on the open target.
  */
-static int clone_tree(int fromfd, const char *from, uint64_t attrs, const char *dst, int sync)
+static int clone_tree(int fromfd, const char *from, bool rec, uint64_t attrs, const char *dst, int sync)
 {
-  unsigned flags = X_OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE | (*from ? 0 : AT_EMPTY_PATH);
+  unsigned flags = X_OPEN_TREE_CLONE | O_CLOEXEC | (rec ? AT_RECURSIVE : 0) | (*from ? 0 : AT_EMPTY_PATH);
   int tree = (int)syscall(SYS_open_tree, fromfd, from, flags);
   if (tree < 0)
     child_fail(sync, "open bind source", *from ? from : dst);
@@ -148,7 +149,7 @@ static void do_mount(int rootfd, const struct op *o, int sync)
 {
   char p[64];
   if (o->flags & MS_BIND) {
-    int tree = clone_tree(AT_FDCWD, o->src, mount_attrs(o->flags), o->dst, sync);
+    int tree = clone_tree(AT_FDCWD, o->src, o->flags & MS_REC, mount_attrs(o->flags), o->dst, sync);
     struct stat st;
     if (fstat(tree, &st) < 0)
       child_fail(sync, "stat bind source", o->src);
@@ -247,7 +248,7 @@ static void do_ropath(int rootfd, const struct op *o, int sync)
   }
   refuse_root(fd, o->dst, sync);
   /* a read-only clone of the path, attached onto itself: the same handle, never looked up again */
-  attach_tree(clone_tree(fd, "", X_MOUNT_ATTR_RDONLY, o->dst, sync), fd, o->dst, sync);
+  attach_tree(clone_tree(fd, "", true, X_MOUNT_ATTR_RDONLY, o->dst, sync), fd, o->dst, sync);
   close(fd);
 }
 
