@@ -8,17 +8,19 @@ import path from 'node:path';
 import type { Ctx } from '../context.js';
 import { conflict } from '../util/errors.js';
 import type { Container } from './record.js';
-import { refresh, requireRunning, sameProcessAlive } from './status.js';
+import { sameProcessAlive } from './status.js';
+import { transition } from './transition.js';
 import { cgroupDirs } from '../runtime/cgroups.js';
 import { execPlan, type ProcessSpec } from '../runtime/plan.js';
 import { launch, type Launched } from '../runtime/launch.js';
 
+/** Launched under the container's lock (a locked transition); the caller waits for the process after it is released. */
 export async function execInContainer(ctx: Ctx, c0: Container, proc: ProcessSpec): Promise<Launched> {
-  const c = refresh(ctx, c0);
-  requireRunning(c, 'exec in', false);
-  if (!sameProcessAlive(c.state.pid, c.state.pidStart)) throw conflict(`container ${c.config.name} is not running`, `see tsrun ps -a`);
-  const procs = cgroupDirs(c.config.id, ctx)
-    .dirs.map((d) => path.join(d, 'cgroup.procs'))
-    .filter((f) => fs.existsSync(f));
-  return launch(execPlan(ctx, c, c.state.pid!, procs, proc), { detach: proc.detach });
+  return transition(ctx, c0, 'exec', (c) => {
+    if (!sameProcessAlive(c.state.pid, c.state.pidStart)) throw conflict(`container ${c.config.name} is not running`, `see tsrun ps -a`);
+    const procs = cgroupDirs(c.config.id, ctx)
+      .dirs.map((d) => path.join(d, 'cgroup.procs'))
+      .filter((f) => fs.existsSync(f));
+    return launch(execPlan(ctx, c, c.state.pid!, procs, proc), { detach: proc.detach });
+  });
 }

@@ -5,7 +5,8 @@
 import type { Ctx } from '../context.js';
 import { hasCode, usageError, syscallError } from '../util/errors.js';
 import type { Container } from './record.js';
-import { refresh, requireRunning, sameProcessAlive } from './status.js';
+import { sameProcessAlive } from './status.js';
+import { transitionSync } from './transition.js';
 import { killCgroup, thawCgroup } from '../runtime/cgroups.js';
 import { os } from '../util/builtins.js';
 
@@ -29,15 +30,15 @@ export function parseSignal(spec: string): Signal {
   throw usageError(`invalid signal ${JSON.stringify(spec)}`, 'use a name like TERM, SIGKILL, USR1 or a number');
 }
 
-/** Signal the container's process 1 (or all of it for SIGKILL). The container must be running. */
+/** Signal the container's process 1 (or all of it for SIGKILL). The container must be running (or paused). */
 export function killContainer(ctx: Ctx, c0: Container, signal: Signal): Container {
-  const c = refresh(ctx, c0);
-  requireRunning(c, 'kill');
-  signalContainer(ctx, c, signal);
-  return c;
+  return transitionSync(ctx, c0, 'kill', (c) => {
+    signalContainer(ctx, c, signal);
+    return c;
+  });
 }
 
-/** No status check: used by kill and stop once they have checked. */
+/** No status check: used by kill, stop and rm with the container's lock held, once they have checked. */
 export function signalContainer(ctx: Ctx, c: Container, signal: Signal): void {
   if (signal.number === 9) {
     killCgroup(c.config.id, 'SIGKILL', ctx);

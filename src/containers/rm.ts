@@ -8,11 +8,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Ctx } from '../context.js';
-import { conflict, syscallError, TsrunError } from '../util/errors.js';
+import { syscallError, TsrunError } from '../util/errors.js';
 import { native, MNT_DETACH } from '../native.js';
 import { mountsBelow } from '../util/mountinfo.js';
 import type { Container } from './record.js';
-import { isRunning, refresh, releaseCgroup } from './status.js';
+import { isRunning, releaseCgroup } from './status.js';
+import { transition } from './transition.js';
 import { signalContainer, parseSignal } from './kill.js';
 import { waitForExit } from './wait.js';
 import { cgroupPids } from '../runtime/cgroups.js';
@@ -57,21 +58,20 @@ export function removeDir(ctx: Ctx, dir: string): void {
   removeTree(trash);
 }
 
+/** One locked transition: a start waiting for the lock then finds the container gone. */
 export async function removeContainer(ctx: Ctx, c0: Container, opts: RmOptions = {}): Promise<void> {
-  let c = refresh(ctx, c0);
-  if (isRunning(c)) {
-    if (!opts.force) {
-      throw conflict(`cannot remove container ${c.config.name}: it is ${c.state.status}`, 'stop it first or use -f');
+  await transition(ctx, c0, opts.force ? 'rm -f' : 'rm', async (c) => {
+    if (isRunning(c)) {
+      signalContainer(ctx, c, parseSignal('KILL'));
+      const exited = await waitForExit(ctx, c, 10_000, true);
+      if (!exited || isRunning(exited)) throw new TsrunError('SYSCALL', `container ${c.config.name} did not exit after SIGKILL`, { hint: 'try again in a moment' });
+      c = exited;
     }
-    signalContainer(ctx, c, parseSignal('KILL'));
-    const exited = await waitForExit(ctx, c, 10_000);
-    if (!exited) throw new TsrunError('SYSCALL', `container ${c.config.name} did not exit after SIGKILL`, { hint: 'try again in a moment' });
-    c = exited;
-  }
-  // a created-but-never-started or crashed container may still have processes in its cgroup
-  if (cgroupPids(c.config.id, ctx).length) signalContainer(ctx, c, parseSignal('KILL'));
-  releaseCgroup(ctx, c.config.id);
-  removeDir(ctx, c.dir);
+    // a created-but-never-started or crashed container may still have processes in its cgroup
+    if (cgroupPids(c.config.id, ctx).length) signalContainer(ctx, c, parseSignal('KILL'));
+    releaseCgroup(ctx, c.config.id);
+    removeDir(ctx, c.dir);
+  });
 }
 
 /**

@@ -1,15 +1,18 @@
 /**
- * start: created/exited → running. Refresh first (a "running" record whose
- * monitor is gone is exited), refuse a live container, make its cgroup, hand
- * the plan to tsrun-init, record the PIDs (with start times, so a reused PID
- * is never mistaken for the container).
+ * start: created/exited → running, as one locked transition (transition.ts):
+ * refresh (a "running" record whose monitor is gone is exited), refuse a live
+ * container, make its cgroup, hand the plan to tsrun-init, record the PIDs
+ * (with start times, so a reused PID is never mistaken for the container).
+ * The lock is held until the PIDs are written: a second start waits, then
+ * finds the container running.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Ctx } from '../context.js';
-import { conflict, isTsrunError } from '../util/errors.js';
+import { isTsrunError } from '../util/errors.js';
 import { writeState, type Container } from './record.js';
-import { procStartTime, refresh } from './status.js';
+import { procStartTime } from './status.js';
+import { transition } from './transition.js';
 import { createCgroup, removeCgroup } from '../runtime/cgroups.js';
 import { runCloneRecord, runEarlyRecords, runPlan } from '../runtime/plan.js';
 import { PendingLaunch, type Launched } from '../runtime/launch.js';
@@ -28,11 +31,15 @@ export interface Started {
  * start fails.
  */
 export async function startContainer(ctx: Ctx, c0: Container, opts: { detach: boolean; launcher?: PendingLaunch } = { detach: true }): Promise<Started> {
-  const c = refresh(ctx, c0);
-  if (c.state.status === 'running' || c.state.status === 'paused') {
-    opts.launcher?.abort();
-    throw conflict(`container ${c.config.name} is already ${c.state.status}`, `stop it first: tsrun stop ${c.config.name}`);
+  try {
+    return await transition(ctx, c0, 'start', (c) => launchLocked(ctx, c, opts));
+  } catch (err) {
+    opts.launcher?.abort(); // refused or failed: the launcher spawned ahead must not linger
+    throw err;
   }
+}
+
+async function launchLocked(ctx: Ctx, c: Container, opts: { detach: boolean; launcher?: PendingLaunch }): Promise<Started> {
   const exitFile = path.join(c.dir, 'exit.json');
   if (fs.existsSync(exitFile)) fs.rmSync(exitFile, { force: true }); // rmSync loads Node's rimraf: only when there is one
   let launched: Launched;

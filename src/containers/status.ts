@@ -5,17 +5,17 @@
  * exited with that code; one whose process and monitor are both gone (or
  * whose PIDs were reused) is exited with 137 and error "monitor lost".
  *
- * Transitions are written under ROOT/containers/ID/lock so two tsrun
- * processes refreshing at once agree.
+ * Transitions are written under the container's lock (a flock on its
+ * directory, see transition.ts) so two tsrun processes refreshing at once agree.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Ctx } from '../context.js';
 import { readJsonIfExists } from '../util/atomic.js';
-import { lockExclusive } from '../util/lock.js';
+import { lockDirExclusive, tryLockDirExclusive, type Lock } from '../util/lock.js';
 import { conflict } from '../util/errors.js';
 import { readContainer, writeState, type Container, type ContainerState } from './record.js';
-import { cgroupPids, killCgroup, removeCgroup, thawCgroup } from '../runtime/cgroups.js';
+import { cgroupPids, freezeRequested, killCgroup, removeCgroup, thawCgroup } from '../runtime/cgroups.js';
 
 export interface ExitRecord {
   exitCode: number;
@@ -126,16 +126,68 @@ export function releaseCgroup(ctx: Ctx, id: string): void {
   }
 }
 
-/** Re-read the container and bring its status in line with the kernel. Returns the fresh record. */
+/**
+ * What the freezer says against the record: 'stale-freeze' when a running
+ * record's cgroup is (being) frozen — only a holder of the container's lock
+ * freezes a running container (commit, kill), so with the lock free that
+ * holder died mid-way, e.g. a commit killed with SIGKILL; 'stale-thaw' when a
+ * paused record's cgroup is thawed (an unpause killed between its thaw and
+ * its write). undefined when they agree or there is no freezer.
+ */
+function freezerMismatch(ctx: Ctx, c: Container): 'stale-freeze' | 'stale-thaw' | undefined {
+  if (!isRunning(c)) return undefined;
+  const frozen = freezeRequested(c.config.id, ctx);
+  if (frozen === undefined) return undefined;
+  if (c.state.status === 'running' && frozen) return 'stale-freeze';
+  if (c.state.status === 'paused' && !frozen) return 'stale-thaw';
+  return undefined;
+}
+
+/**
+ * The container as the kernel sees it, for a caller that holds the
+ * container's lock (see transition.ts): the record re-read, an exit recorded
+ * (and what is left of its cgroup released), a freeze or thaw whose tsrun
+ * died settled. undefined when the record is gone.
+ */
+export function refreshLocked(ctx: Ctx, id: string): Container | undefined {
+  const c = readContainer(ctx, id);
+  if (!c) return undefined;
+  const next = reconcile(c);
+  if (next) writeState(c, next);
+  if (next?.status === 'exited') releaseCgroup(ctx, id);
+  switch (freezerMismatch(ctx, c)) {
+    case 'stale-freeze':
+      thawCgroup(id, ctx); // the lock is ours: whoever froze it is gone
+      break;
+    case 'stale-thaw':
+      writeState(c, { ...c.state, status: 'running' });
+      break;
+  }
+  return c;
+}
+
+/**
+ * Re-read the container and bring its status in line with the kernel, for
+ * readers (ps, inspect, wait) that do not act on it. Returns the fresh record
+ * (or `c` when it was removed meanwhile). A running container frozen by a
+ * live holder of its lock (a commit in progress) is reported as paused, as
+ * docker does, and not written.
+ */
 export function refresh(ctx: Ctx, c: Container): Container {
-  if (!isRunning(c) || !reconcile(c)) return c;
-  const lock = lockExclusive(path.join(c.dir, 'lock'));
+  if (!isRunning(c)) return c;
+  const exitPending = reconcile(c) !== undefined;
+  const mismatch = exitPending ? undefined : freezerMismatch(ctx, c);
+  if (!exitPending && !mismatch) return c;
+  let lock: Lock | undefined;
   try {
-    const fresh = readContainer(ctx, c.config.id) ?? c;
-    const next = reconcile(fresh);
-    if (next) writeState(fresh, next);
-    if (fresh.state.status === 'exited') releaseCgroup(ctx, fresh.config.id);
-    return fresh;
+    // an exit is worth waiting for; a freeze mismatch only needs the lock to be free
+    lock = exitPending ? lockDirExclusive(c.dir) : tryLockDirExclusive(c.dir);
+  } catch {
+    return c; // removed meanwhile
+  }
+  if (!lock) return mismatch === 'stale-freeze' ? { ...c, state: { ...c.state, status: 'paused' } } : c;
+  try {
+    return refreshLocked(ctx, c.config.id) ?? c;
   } finally {
     lock.release();
   }

@@ -6,7 +6,8 @@
 import type { Ctx } from '../context.js';
 import { TsrunError } from '../util/errors.js';
 import type { Container } from './record.js';
-import { isRunning, refresh } from './status.js';
+import { isRunning } from './status.js';
+import { transition } from './transition.js';
 import { parseSignal, signalContainer } from './kill.js';
 import { waitForExit } from './wait.js';
 import { thawCgroup } from '../runtime/cgroups.js';
@@ -18,20 +19,31 @@ export interface StopOptions {
   signal?: string;
 }
 
+/**
+ * Each signal is sent in a locked transition; the grace period is waited out
+ * without the lock, so exec, ps and inspect are not held up by it.
+ */
 export async function stopContainer(ctx: Ctx, c0: Container, opts: StopOptions = {}): Promise<Container> {
-  const c = refresh(ctx, c0);
+  const signal = parseSignal(opts.signal ?? (c0.config.stopSignal || 'SIGTERM'));
+  const timeout = opts.timeout ?? c0.config.stopTimeout ?? 10;
+  const c = await transition(ctx, c0, 'stop', (c) => {
+    if (!isRunning(c)) return c;
+    signalContainer(ctx, c, signal);
+    // a frozen process cannot act on its signal: thaw so it can exit
+    if (c.state.status === 'paused') thawCgroup(c.config.id, ctx);
+    return c;
+  });
   if (!isRunning(c)) return c;
-  const signal = parseSignal(opts.signal ?? (c.config.stopSignal || 'SIGTERM'));
-  const timeout = opts.timeout ?? c.config.stopTimeout ?? 10;
-  signalContainer(ctx, c, signal);
-  // a frozen process cannot act on its signal: thaw so it can exit
-  if (c.state.status === 'paused') thawCgroup(c.config.id, ctx);
   if (signal.number !== 9) {
     const exited = await waitForExit(ctx, c, timeout < 0 ? Infinity : timeout * 1000);
     if (exited) return exited;
   }
-  signalContainer(ctx, c, parseSignal('KILL'));
-  const killed = await waitForExit(ctx, c, 10_000);
+  const last = await transition(ctx, c, 'stop', (now) => {
+    if (isRunning(now)) signalContainer(ctx, now, parseSignal('KILL'));
+    return now;
+  });
+  if (!isRunning(last)) return last;
+  const killed = await waitForExit(ctx, last, 10_000);
   if (!killed) {
     throw new TsrunError('SYSCALL', `container ${c.config.name} did not exit after SIGKILL`, {
       hint: 'a process may be stuck in the kernel (D state); try again later',

@@ -6,13 +6,14 @@
 import fs from 'node:fs';
 import type { Ctx } from '../context.js';
 import { readContainer, type Container } from './record.js';
-import { isRunning, refresh } from './status.js';
+import { isRunning, refresh, refreshLocked } from './status.js';
 
 /**
  * Resolve with the refreshed exited (or created) record, or undefined when
  * timeoutMs passed first. A record removed meanwhile resolves with the last one seen.
+ * `locked`: the caller holds the container's lock (rm -f), so refresh must not take it again.
  */
-export function waitForExit(ctx: Ctx, c: Container, timeoutMs = Infinity): Promise<Container | undefined> {
+export function waitForExit(ctx: Ctx, c: Container, timeoutMs = Infinity, locked = false): Promise<Container | undefined> {
   return new Promise((resolve) => {
     let last = c;
     let watcher: fs.FSWatcher | undefined;
@@ -29,9 +30,9 @@ export function waitForExit(ctx: Ctx, c: Container, timeoutMs = Infinity): Promi
     };
     const check = () => {
       if (done) return;
-      const now = readContainer(ctx, c.config.id);
+      const now = locked ? refreshLocked(ctx, c.config.id) : readContainer(ctx, c.config.id);
       if (!now) return finish(last);
-      last = refresh(ctx, now);
+      last = locked ? now : refresh(ctx, now);
       if (!isRunning(last)) finish(last);
     };
     try {

@@ -13,11 +13,11 @@
  *      put the config and manifest, and record the image (last)
  * An empty diff adds no layer: only a history entry with empty_layer, as docker.
  */
-import path from 'node:path';
 import type { Ctx } from '../context.js';
 import { withContentLock } from '../context.js';
-import { findContainer, readContainer, type Container } from '../containers/record.js';
+import { findContainer, type Container } from '../containers/record.js';
 import { refresh } from '../containers/status.js';
+import { transition } from '../containers/transition.js';
 import { freezeCgroup, thawCgroup } from '../runtime/cgroups.js';
 import { applyChanges } from '../images/change.js';
 import { normaliseTag } from '../images/store.js';
@@ -28,7 +28,6 @@ import { makeCommitLayer, removeTemps, type LayerTemps } from './commit-layer.js
 import { sha256 } from '../oci/digest.js';
 import type { ImageRunConfig } from '../oci/types.js';
 import { TsrunError, usageError } from '../util/errors.js';
-import { lockExclusive } from '../util/lock.js';
 
 /** The kernel's overlay lower-dir limit: an image with more layers cannot run. */
 export const MAX_LAYERS = 500;
@@ -67,28 +66,28 @@ function createdBy(c: Container): string {
   return [c.config.path, ...(c.config.args ?? [])].filter((s) => s !== undefined && s !== '').join(' ');
 }
 
-/** Freeze `c` while fn runs when asked and it is running; a container already paused stays paused. */
+/**
+ * Freeze `c` while fn runs when asked and it is running; a container already
+ * paused stays paused. The caller holds the container's lock, so a concurrent
+ * pause/unpause/stop cannot interleave with our thaw, and a commit killed
+ * while the container is frozen drops the lock: the next verb sees a frozen
+ * running container nobody holds and thaws it (status.ts refreshLocked).
+ */
 function whileFrozen<T>(ctx: Ctx, c: Container, pause: boolean, fn: () => T): T {
   if (!pause || c.state.status !== 'running') return fn();
-  // hold the container's lock so a concurrent pause/unpause/stop cannot interleave with our thaw
-  const lock = lockExclusive(path.join(c.dir, 'lock'));
   try {
-    try {
-      freezeCgroup(c.config.id, ctx);
-    } catch (err) {
-      const e = err as TsrunError;
-      throw new TsrunError(e.code ?? 'SYSCALL', `cannot pause container ${c.config.name} for commit: ${e.message}`, {
-        hint: 'commit without pausing: --pause=false',
-        cause: err,
-      });
-    }
-    try {
-      return fn();
-    } finally {
-      thawCgroup(c.config.id, ctx);
-    }
+    freezeCgroup(c.config.id, ctx);
+  } catch (err) {
+    const e = err as TsrunError;
+    throw new TsrunError(e.code ?? 'SYSCALL', `cannot pause container ${c.config.name} for commit: ${e.message}`, {
+      hint: 'commit without pausing: --pause=false',
+      cause: err,
+    });
+  }
+  try {
+    return fn();
   } finally {
-    lock.release();
+    thawCgroup(c.config.id, ctx);
   }
 }
 
@@ -113,8 +112,9 @@ export async function commitContainer(ctx: Ctx, o: CommitOptions): Promise<Commi
   const squash = !!o.squash;
 
   return withContentLock(ctx, async () => {
-    const temps: LayerTemps = whileFrozen(ctx, readContainer(ctx, c.config.id) ?? c, o.pause ?? true, () =>
-      makeCommitLayer(ctx, c, { squash, clampMtime: ts }),
+    // under the container's lock: no start, rm or pause of it while its upper dir is read
+    const temps: LayerTemps = await transition(ctx, c, 'commit', (cur) =>
+      whileFrozen(ctx, cur, o.pause ?? true, () => makeCommitLayer(ctx, cur, { squash, clampMtime: ts })),
     );
     try {
       const empty = temps.result.entries === 0 && !squash;

@@ -21,7 +21,7 @@ import { tempName, fsyncDir } from '../util/atomic.js';
 import { writeFully } from '../util/fdwrite.js';
 import { native, MNT_DETACH } from '../native.js';
 import type { Container } from '../containers/record.js';
-import { refresh } from '../containers/status.js';
+import { transitionSync } from '../containers/transition.js';
 import { walkTree } from '../diff/walk.js';
 import { TarWriter, type TarType } from '../diff/tar-writer.js';
 
@@ -107,8 +107,8 @@ export function withMergedView<T>(ctx: Ctx, c: Container, fn: (merged: string) =
 
 /** Export to `outFile` (written atomically) or to fd 1. */
 export function exportContainer(ctx: Ctx, c0: Container, outFile?: string): void {
-  const c = refresh(ctx, c0);
-  withMergedView(ctx, c, (merged) => {
+  // under the container's lock: an rm or start cannot pull the dirs from under the merged view
+  transitionSync(ctx, c0, 'export', (c) => withMergedView(ctx, c, (merged) => {
     if (!outFile) return tarTree(merged, 1);
     const target = path.resolve(outFile);
     const tmp = tempName(target);
@@ -128,5 +128,5 @@ export function exportContainer(ctx: Ctx, c0: Container, outFile?: string): void
       fs.rmSync(tmp, { force: true });
       throw syscallError(`cannot write ${target}`, err);
     }
-  });
+  }));
 }

@@ -11,6 +11,7 @@ import type { RunFlags } from '../containers/options.js';
 import { PendingLaunch } from '../runtime/launch.js';
 import { runCloneRecord } from '../runtime/plan.js';
 import { mark } from '../util/trace.js';
+import { tryLockDirExclusive, type Lock } from '../util/lock.js';
 
 export interface RunResult {
   id: string;
@@ -35,11 +36,24 @@ async function autoRemove(ctx: Ctx, c: Container): Promise<void> {
  */
 async function removeAfterExit(ctx: Ctx, c: Container, cgroupDirs: string[]): Promise<void> {
   const [{ removeDir }, { removeCgroupDirs }] = await Promise.all([import('../containers/rm.js'), import('../runtime/cgroups.js')]);
+  // the container's lock, as every verb: another tsrun acting on it (a start) sends us the general way
+  let lock: Lock | undefined;
   try {
+    lock = tryLockDirExclusive(c.dir);
+  } catch {
+    return; // removed already
+  }
+  try {
+    // still the run we started (no other tsrun restarted it meanwhile)?
+    if (!lock || readContainer(ctx, c.config.id)?.state.monitorPid !== c.state.monitorPid) throw new Error('not ours to remove the quick way');
     removeCgroupDirs(cgroupDirs, 0); // busy: the general removal below waits for it
     removeDir(ctx, c.dir);
   } catch {
+    lock?.release();
+    lock = undefined;
     await autoRemove(ctx, c);
+  } finally {
+    lock?.release();
   }
 }
 
@@ -75,7 +89,7 @@ export async function runContainer(ctx: Ctx, image: string, cmd: string[], flags
   const exitCode = await started.launched.wait();
   mark('exited');
   if (flags.rm) {
-    await removeAfterExit(ctx, c, started.cgroupDirs);
+    await removeAfterExit(ctx, started.container, started.cgroupDirs);
     mark('removed');
   }
   else {

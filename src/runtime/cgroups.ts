@@ -259,6 +259,24 @@ export function thawCgroup(id: string, ctx: Ctx): void {
   }
 }
 
+/**
+ * Has anyone asked the container's freezer to freeze (v1 FREEZING or FROZEN,
+ * v2 cgroup.freeze 1)? Unlike cgroupFrozen this also sees a freeze still in
+ * progress, e.g. one whose tsrun was killed while the freezer worked.
+ * undefined when there is no freezer to ask.
+ */
+export function freezeRequested(id: string, ctx: Ctx): boolean | undefined {
+  const layout = cgroupDirs(id, ctx);
+  const dir = freezerDir(layout);
+  if (!dir) return undefined;
+  try {
+    if (layout.version === 1) return readTrim(path.join(dir, 'freezer.state')) !== 'THAWED';
+    return readTrim(path.join(dir, 'cgroup.freeze')) === '1';
+  } catch {
+    return undefined;
+  }
+}
+
 /** True when the container's freezer says frozen. */
 export function cgroupFrozen(id: string, ctx: Ctx): boolean {
   const layout = cgroupDirs(id, ctx);

@@ -10,7 +10,10 @@ export interface Lock {
 }
 
 function take(file: string, op: number): Lock | undefined {
-  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  return takeFd(fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600), op);
+}
+
+function takeFd(fd: number, op: number): Lock | undefined {
   let ok = false;
   try {
     ok = native().flock(fd, op);
@@ -57,6 +60,33 @@ export async function lockExclusiveAsync(file: string, pollMs = 10): Promise<Loc
     if (l) return l;
     await new Promise((r) => setTimeout(r, pollMs));
     pollMs = Math.min(pollMs * 2, 100);
+  }
+}
+
+/**
+ * Locks on a directory itself (flock works on a directory fd): no lock file
+ * to create, and the lock follows the directory through a rename. Throws
+ * ENOENT when the directory is gone.
+ */
+function openDir(dir: string): number {
+  return fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+}
+
+export function lockDirExclusive(dir: string): Lock {
+  return takeFd(openDir(dir), LOCK.EX)!;
+}
+
+export function tryLockDirExclusive(dir: string): Lock | undefined {
+  return takeFd(openDir(dir), LOCK.EX | LOCK.NB);
+}
+
+/** lockDirExclusive without blocking the event loop (see lockExclusiveAsync). */
+export async function lockDirExclusiveAsync(dir: string, pollMs = 5): Promise<Lock> {
+  for (;;) {
+    const l = tryLockDirExclusive(dir);
+    if (l) return l;
+    await new Promise((r) => setTimeout(r, pollMs));
+    pollMs = Math.min(pollMs * 2, 50);
   }
 }
 

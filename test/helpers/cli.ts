@@ -204,6 +204,14 @@ function removeContainerCgroups(base: string): void {
   };
   walk(base, 0);
   for (const dir of dirs) {
+    // a frozen cgroup (a tsrun killed mid-commit or mid-pause) holds its SIGKILLed processes until thawed
+    for (const [file, thawed] of [['freezer.state', 'THAWED'], ['cgroup.freeze', '0']] as const) {
+      try {
+        fs.writeFileSync(path.join(dir, file), thawed);
+      } catch {
+        /* not this controller or version */
+      }
+    }
     for (let i = 0; i < 20 && fs.existsSync(dir); i++) {
       try {
         for (const pid of fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
