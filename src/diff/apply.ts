@@ -105,6 +105,30 @@ export async function applyLayer(tar: Readable, destDir: string, opts: ApplyOpti
   return { entries: applier.entries, bytes: applier.bytes };
 }
 
+/** The largest uid/gid Linux has: (uid_t)-1 means "leave unchanged" to chown. */
+const MAX_ID = 0xfffffffe;
+
+/** A uid or gid no Linux file can have is a hostile or broken header: say which entry and what. */
+function checkOwner(e: TarEntry): void {
+  for (const [what, v] of [['uid', e.uid], ['gid', e.gid]] as const) {
+    if (!Number.isSafeInteger(v) || v < 0 || v > MAX_ID) {
+      throw badLayer(`layer entry ${q(e.name)} has ${what} ${v}, outside the ${what}s a Linux file can have (0 to ${MAX_ID})`);
+    }
+  }
+}
+
+/** The end of Go's time (1<<63 - 1 ns after the epoch), docker's upper bound for file times. */
+const MAX_TIME = 9223372036.854775;
+
+/**
+ * A tar time as file time, as docker (moby's system.Chtimes): one before the
+ * epoch or after MAX_TIME becomes the epoch. Node would take a negative time
+ * as "now" and refuse a huge one with a bare EINVAL.
+ */
+function unixTime(t: number): number {
+  return Number.isFinite(t) && t >= 0 && t <= MAX_TIME ? t : 0;
+}
+
 class Applier {
   entries = 0;
   bytes = 0;
@@ -176,6 +200,7 @@ class Applier {
     if (this.root.length + 1 + rel.length >= PATH_MAX) {
       throw badLayer(`layer entry ${q(e.name)} makes a path of ${this.root.length + 1 + rel.length} bytes, longer than PATH_MAX (${PATH_MAX})`);
     }
+    checkOwner(e);
     try {
       return this.entryAt(e, rel);
     } catch (err) {
@@ -459,8 +484,8 @@ class Applier {
   }
 
   private timesOf(e: TarEntry): [number, number] {
-    let mtime = e.mtime;
-    let atime = e.atime !== undefined && e.atime > mtime ? e.atime : mtime;
+    let mtime = unixTime(e.mtime);
+    let atime = e.atime !== undefined && unixTime(e.atime) > mtime ? unixTime(e.atime) : mtime;
     if (this.clamp !== undefined) {
       if (mtime > this.clamp) mtime = this.clamp;
       if (atime > this.clamp) atime = this.clamp;

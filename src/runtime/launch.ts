@@ -39,6 +39,14 @@ export function launchError(step: string, errno: number, detail: string): TsrunE
       hint: 'a symlink in the image points it at /; mount on another path',
     });
   }
+  if (step === 'create mount point' && (errno === E.ENOENT || errno === E.ENOTDIR || errno === E.ELOOP)) {
+    // the image's own tree is in the way (say /etc is a file, or a symlink to nothing): name it
+    const parent = detail.slice(0, detail.lastIndexOf('/')) || '/';
+    const kind = errno === E.ENOTDIR ? 'is a file (or a symlink to one)' : errno === E.ELOOP ? 'is a symlink loop' : 'is a symlink to nothing';
+    return new TsrunError('INVALID_ARCHIVE', `cannot create mount point ${detail}: in the image, ${parent} or a directory above it ${kind}, not a directory (${code})`, {
+      hint: `fix the image so that ${parent} is a directory`,
+    });
+  }
   if (step === 'chdir') {
     return new TsrunError('SYSCALL', `cannot change to working directory ${detail}: ${code}`, { hint: 'check -w and the image WorkingDir' });
   }

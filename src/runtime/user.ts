@@ -3,10 +3,15 @@
  * GetExecUser) reads them from the image's /etc/passwd and /etc/group. The
  * files are looked up in the container's upper dir, then each layer top
  * first, with symlinks resolved inside that dir (never on the host).
+ *
+ * The image is hostile: every read is bounded (MAX_FILE) and cannot block
+ * (O_NONBLOCK, regular files only), and a file that cannot be read counts as
+ * absent. An unset user is uid 0 gid 0 when the image has no passwd entry for
+ * uid 0 (a FROM-scratch image, a fifo as /etc/passwd), as runc and docker do.
  */
 import fs from 'node:fs';
 import { resolveInRoot } from '../util/paths.js';
-import { TsrunError } from '../util/errors.js';
+import { hasCode, TsrunError } from '../util/errors.js';
 import { native } from '../native.js';
 
 export interface ExecUser {
@@ -29,8 +34,9 @@ function readInLayers(dirs: string[], file: string): string | undefined {
     try {
       // the kernel resolves inside d (openat2 RESOLVE_IN_ROOT): one call per layer
       found = native().readFileInRoot(d, file, MAX_FILE);
-    } catch {
-      found = readByWalk(d, file); // no openat2 (Linux < 5.6): the walk in JS
+    } catch (err) {
+      // no openat2 (Linux < 5.6): the walk in JS; any other error (EACCES, EIO, a socket's ENXIO) hides the file
+      found = hasCode(err, 'ENOSYS') ? readByWalk(d, file) : false;
     }
     if (found === false) return undefined;
     if (found !== null) return found.toString('utf8');
@@ -39,14 +45,24 @@ function readInLayers(dirs: string[], file: string): string | undefined {
 }
 
 function readByWalk(dir: string, file: string): string | null | false {
+  let fd: number;
   try {
-    const p = resolveInRoot(dir, file);
-    const st = fs.lstatSync(p, { throwIfNoEntry: false });
-    if (!st) return null;
+    // O_NOFOLLOW + O_NONBLOCK, then fstat: what was swapped in after the walk is never followed or waited on
+    const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW, O_NOCTTY } = fs.constants;
+    fd = fs.openSync(resolveInRoot(dir, file), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY);
+  } catch (err) {
+    return hasCode(err, 'ENOENT') || hasCode(err, 'ENOTDIR') ? null : false;
+  }
+  try {
+    const st = fs.fstatSync(fd);
     if (!st.isFile() || st.size > MAX_FILE) return false;
-    return fs.readFileSync(p, 'utf8');
+    const buf = Buffer.alloc(st.size);
+    const n = fs.readSync(fd, buf, 0, st.size, 0);
+    return buf.subarray(0, n).toString('utf8');
   } catch {
-    return null;
+    return false;
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
@@ -57,9 +73,10 @@ export function resolveUser(dirs: string[], spec: string): ExecUser {
   const [userPart = '', groupPart] = spec.split(':', 2) as [string, string | undefined];
   const passwd = (readInLayers(dirs, '/etc/passwd') ?? '').split('\n').map((l) => l.split(':'));
   const group = (readInLayers(dirs, '/etc/group') ?? '').split('\n').map((l) => l.split(':'));
-  const name = userPart || 'root';
-  let entry = passwd.find((f) => f.length >= 4 && f[0] === name);
-  if (!entry && isId(name)) entry = passwd.find((f) => f.length >= 4 && f[2] === name);
+  // unset: the first entry with uid 0, else uid 0 gid 0 without one (runc's defaults)
+  const name = userPart || '0';
+  let entry = userPart ? passwd.find((f) => f.length >= 4 && f[0] === name) : undefined;
+  if (!entry && isId(name)) entry = passwd.find((f) => f.length >= 4 && f[2] === name && isId(f[3] ?? ''));
   let uid: number;
   let gid = 0;
   let home = '/';

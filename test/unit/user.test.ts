@@ -66,3 +66,26 @@ test('symlinks and .. resolve inside the layer, never on the host', () => {
   const climb = layer({ 'etc/passwd': { link: `../../../../../../..${hostFile}` } });
   assert.equal(resolveUser([climb, lower], '').home, '/root');
 });
+
+test('an unset user is uid 0 gid 0 when the image has no passwd entry for it (FROM scratch), as runc', () => {
+  const scratch = layer({ 'bin/app': 'static binary' });
+  assert.deepEqual(resolveUser([scratch], ''), { uid: 0, gid: 0, groups: [], home: '/' });
+  const noRoot = layer({ 'etc/passwd': 'app:x:1000:1001:app:/home/app:/bin/sh\n' });
+  assert.deepEqual(resolveUser([noRoot], ''), { uid: 0, gid: 0, groups: [], home: '/' });
+  // a user asked for by name still has to exist, as in docker
+  assert.throws(() => resolveUser([scratch], 'root'), /unable to find user root/);
+  assert.deepEqual(resolveUser([scratch], '1000:1000'), { uid: 1000, gid: 1000, groups: [], home: '/' });
+});
+
+test('a fifo, a directory or an oversized file as /etc/passwd never blocks and counts as absent', () => {
+  const fifo = layer({});
+  fs.mkdirSync(path.join(fifo, 'etc'), { recursive: true });
+  native().mknod(path.join(fifo, 'etc', 'passwd'), fs.constants.S_IFIFO | 0o644, 0, 0);
+  native().mknod(path.join(fifo, 'etc', 'group'), fs.constants.S_IFIFO | 0o644, 0, 0);
+  const lower = layer({ 'etc/passwd': PASSWD, 'etc/group': GROUP });
+  assert.deepEqual(resolveUser([fifo, lower], ''), { uid: 0, gid: 0, groups: [], home: '/' }, 'the fifo hides the layer below');
+  const dir = layer({ 'etc/passwd/x': '' });
+  assert.deepEqual(resolveUser([dir], ''), { uid: 0, gid: 0, groups: [], home: '/' });
+  const big = layer({ 'etc/passwd': 'root:x:0:0:root:/big:/bin/sh\n'.padEnd((4 << 20) + 1, '#') });
+  assert.deepEqual(resolveUser([big, lower], ''), { uid: 0, gid: 0, groups: [], home: '/' });
+});
