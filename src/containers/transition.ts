@@ -64,7 +64,7 @@ export function checkStatus(c: Container, verb: Verb): void {
   if (!ALLOWED[verb].includes(c.state.status)) throw refuse(c, verb);
 }
 
-const gone = (c: Container) => notFound(`no such container: ${c.config.name}`, 'it was removed meanwhile; see `tsrun ps -a`');
+const gone = (c: Container) => notFound(`No such container: ${c.config.name}`, 'it was removed meanwhile; see `tsrun ps -a`');
 
 function locked(c: Container, take: () => Lock): Lock {
   try {

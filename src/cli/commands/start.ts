@@ -2,7 +2,10 @@ import type { Command } from 'commander';
 import { action, ctxOf } from '../common.js';
 import { findContainer } from '../../containers/record.js';
 import { startContainer } from '../../containers/start.js';
-import { refresh } from '../../containers/status.js';
+import { isRunning, refresh } from '../../containers/status.js';
+import { isTsrunError, type ErrorCode } from '../../util/errors.js';
+
+const hasErrorCode = (err: unknown, code: ErrorCode) => isTsrunError(err) && err.code === code;
 
 export function register(program: Command): void {
   program
@@ -24,7 +27,17 @@ export function register(program: Command): void {
             process.stdout.write(`${name}\n`);
             continue;
           }
-          const s = await startContainer(ctx, c, { detach: !attach });
+          let s;
+          try {
+            s = await startContainer(ctx, c, { detach: !attach });
+          } catch (err) {
+            // another start won the container's lock first: running now, so the same no-op as above
+            if (!attach && hasErrorCode(err, 'CONFLICT') && isRunning(refresh(ctx, findContainer(ctx, c.config.id)))) {
+              process.stdout.write(`${name}\n`);
+              continue;
+            }
+            throw err;
+          }
           if (attach) {
             code = await s.launched.wait();
             const { readContainer } = await import('../../containers/record.js');
