@@ -315,6 +315,7 @@ function fmtArg(v: unknown, verb: string, sp: Spec): string {
 export function sprintf(format: string, args: unknown[]): string {
   let out = '';
   let argi = 0;
+  let reordered = false;
   let i = 0;
   while (i < format.length) {
     const pct = format.indexOf('%', i);
@@ -327,24 +328,77 @@ export function sprintf(format: string, args: unknown[]): string {
     const sp: Spec = { minus: false, plus: false, sharp: false, space: false, zero: false };
     for (; i < format.length; i++) {
       const c = format[i];
-      if (c === '-') sp.minus = true;
-      else if (c === '+') sp.plus = true;
+      if (c === '-') {
+        sp.minus = true;
+        sp.zero = false;
+      } else if (c === '+') sp.plus = true;
       else if (c === '#') sp.sharp = true;
       else if (c === ' ') sp.space = true;
       else if (c === '0') sp.zero = !sp.minus;
       else break;
     }
+    let goodArgNum = true;
+    let afterIndex = false;
+    // %[n]: an explicit argument index
+    const argIndex = () => {
+      if (format[i] !== '[') return;
+      reordered = true;
+      const m = /^\[(\d+)\]/.exec(format.slice(i));
+      const close = format.indexOf(']', i);
+      if (!m) {
+        goodArgNum = false;
+        i = close < 0 ? i + 1 : close + 1;
+        return;
+      }
+      i += m[0].length;
+      const n = Number(m[1]) - 1;
+      if (n >= 0 && n < args.length) {
+        argi = n;
+        afterIndex = true;
+      } else goodArgNum = false;
+    };
     const num = () => {
       const m = /^\d+/.exec(format.slice(i));
       if (!m) return undefined;
       i += m[0].length;
       return Number(m[0]);
     };
-    sp.width = num();
+    // %*d and %.*f take the width or precision from an int argument
+    const starArg = (): number | undefined => {
+      const a = argi < args.length ? args[argi] : undefined;
+      if (argi < args.length) argi++;
+      return typeof a === 'bigint' && a <= 1000000n && a >= -1000000n ? Number(a) : undefined;
+    };
+    argIndex();
+    if (format[i] === '*') {
+      i++;
+      const w = starArg();
+      if (w === undefined) out += '%!(BADWIDTH)';
+      else if (w < 0) {
+        sp.width = -w;
+        sp.minus = true;
+        sp.zero = false;
+      } else sp.width = w;
+      afterIndex = false;
+    } else {
+      sp.width = num();
+      if (afterIndex && sp.width !== undefined) goodArgNum = false;
+    }
     if (format[i] === '.') {
       i++;
-      sp.prec = num() ?? 0;
+      if (afterIndex) goodArgNum = false;
+      argIndex();
+      if (format[i] === '*') {
+        i++;
+        const p = starArg();
+        if (p === undefined) out += '%!(BADPREC)';
+        else if (p >= 0) sp.prec = p;
+        afterIndex = false;
+      } else {
+        sp.prec = num() ?? 0;
+      }
     }
+    if (!afterIndex) argIndex();
     if (i >= format.length) {
       out += '%!(NOVERB)';
       break;
@@ -353,6 +407,10 @@ export function sprintf(format: string, args: unknown[]): string {
     i += verb.length;
     if (verb === '%') {
       out += '%';
+      continue;
+    }
+    if (!goodArgNum) {
+      out += `%!${verb}(BADINDEX)`;
       continue;
     }
     if (argi >= args.length) {
@@ -368,7 +426,7 @@ export function sprintf(format: string, args: unknown[]): string {
     }
     out += fmtArg(args[argi++], verb, sp);
   }
-  if (argi < args.length) {
+  if (!reordered && argi < args.length) {
     out += `%!(EXTRA ${args
       .slice(argi)
       .map((a) => (a === null || a === undefined ? '<nil>' : `${typeName(a)}=${formatV(a)}`))
