@@ -24,9 +24,8 @@ interface GoResult {
   parse: boolean;
 }
 
-function buildReference(): string {
+function buildReference(dir: string): string {
   assert.ok(fs.existsSync(GO), `Go 1.23 is missing at ${GO}: run scripts/setup.sh (it installs golang-1.23-go from bookworm-backports)`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-gotpl-'));
   const bin = path.join(dir, 'render-template');
   const env: NodeJS.ProcessEnv = { ...process.env, GOTOOLCHAIN: 'local', GOPROXY: 'off', GO111MODULE: 'off', GOFLAGS: '' };
   if (!env.HOME) env.GOCACHE = path.join(dir, 'cache');
@@ -69,8 +68,10 @@ function renderTs(c: TemplateCase): GoResult {
   }
 }
 
-test('templates render as Go text/template renders them', () => {
-  const bin = buildReference();
+test('templates render as Go text/template renders them', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-gotpl-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const bin = buildReference(dir);
   const r = spawnSync(bin, [], { input: JSON.stringify(TEMPLATE_CASES), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   assert.equal(r.status, 0, r.stderr);
   const want = JSON.parse(r.stdout) as GoResult[];
