@@ -56,7 +56,9 @@ struct oci_dev_rule {
 
 /* linux.resources; has_* say which were given */
 struct oci_resources {
-  bool has_mem_limit, has_mem_reservation, has_mem_swap, has_pids, has_cpu_shares, has_cpu_quota, has_cpu_period;
+  bool has_mem_limit, has_mem_reservation, has_mem_swap, has_pids, has_cpu_shares, has_cpu_quota, has_cpu_period, has_swappiness;
+  bool disable_oom_killer;
+  uint64_t swappiness;
   int64_t mem_limit, mem_reservation, mem_swap, pids_limit, cpu_quota;
   uint64_t cpu_shares, cpu_period;
   char *cpus, *mems;

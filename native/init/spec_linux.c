@@ -166,13 +166,17 @@ int spec_read_resources(json_object *res, struct oci_resources *r)
     return -1;
   if (mem && (jget_i64(mem, "limit", "linux.resources.memory.", &r->has_mem_limit, &r->mem_limit) < 0 ||
               jget_i64(mem, "reservation", "linux.resources.memory.", &r->has_mem_reservation, &r->mem_reservation) < 0 ||
-              jget_i64(mem, "swap", "linux.resources.memory.", &r->has_mem_swap, &r->mem_swap) < 0))
+              jget_i64(mem, "swap", "linux.resources.memory.", &r->has_mem_swap, &r->mem_swap) < 0 ||
+              jget_u64(mem, "swappiness", "linux.resources.memory.", &r->has_swappiness, &r->swappiness) < 0 ||
+              jget_bool(mem, "disableOOMKiller", "linux.resources.memory.", &r->disable_oom_killer) < 0))
     return -1;
   if (cpu && (jget_u64(cpu, "shares", "linux.resources.cpu.", &r->has_cpu_shares, &r->cpu_shares) < 0 ||
               jget_i64(cpu, "quota", "linux.resources.cpu.", &r->has_cpu_quota, &r->cpu_quota) < 0 ||
               jget_u64(cpu, "period", "linux.resources.cpu.", &r->has_cpu_period, &r->cpu_period) < 0 ||
               jget_str(cpu, "cpus", "linux.resources.cpu.", &r->cpus) < 0 || jget_str(cpu, "mems", "linux.resources.cpu.", &r->mems) < 0))
     return -1;
+  if (r->has_swappiness && r->swappiness > 100)
+    return fail(0, "config.json: linux.resources.memory.swappiness must be 0..100");
   if (pids && jget_i64(pids, "limit", "linux.resources.pids.", &r->has_pids, &r->pids_limit) < 0)
     return -1;
   return read_dev_rules(devs, r);

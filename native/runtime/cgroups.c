@@ -232,6 +232,10 @@ int cg_apply(const struct oci_resources *r, char **dirs, size_t n)
     if (set_num(dirs, n, v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes", swap, v2) < 0)
       return -1;
   }
+  if (r->has_swappiness && !v2 && set_num(dirs, n, "memory.swappiness", (int64_t)r->swappiness, false) < 0)
+    return -1;
+  if (r->disable_oom_killer && !v2 && set(dirs, n, "memory.oom_control", "1") < 0)
+    return -1;
   if (r->has_cpu_shares) {
     /* v2 weight from v1 shares, as runc converts (2..262144 → 1..10000) */
     uint64_t w = r->cpu_shares ? 1 + ((r->cpu_shares - 2) * 9999) / 262142 : 100;
