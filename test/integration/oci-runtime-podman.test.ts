@@ -17,13 +17,15 @@ import { RUNTIME } from '../helpers/oci.js';
 
 let work: string;
 let pm: Podman;
-// podman gives a runtime it does not know no --root: --runtime-flag puts its state in the test's dir
-const rtFlags = () => ['--runtime', RUNTIME, '--runtime-flag', `root=${path.join(work, 'runtime-root')}`];
+// podman gives a runtime it does not know no --root, and its clean-up process (conmon's exit command)
+// gets no --runtime-flag: a wrapper that adds --root keeps every call's state in the test's dir
+const rtFlags = () => ['--runtime', path.join(work, 'tsrun-runtime-private')];
 const P = (args: string[], opts: { allowFail?: boolean } = {}) => pm.run([...rtFlags(), ...args], { timeoutMs: 60_000, ...opts });
 
 before(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-oci-podman-'));
   pm = podman(work);
+  fs.writeFileSync(path.join(work, 'tsrun-runtime-private'), `#!/bin/sh\nexec ${RUNTIME} --root ${path.join(work, 'runtime-root')} "$@"\n`, { mode: 0o755 });
   pm.run(['import', busyboxTar(), 'localhost/busybox']);
 });
 
@@ -52,10 +54,15 @@ function leftovers(id: string): string[] {
   return found;
 }
 
-test('podman run --rm: output and exit status come through conmon from tsrun-runtime', () => {
-  const r = P(['run', '--rm', 'localhost/busybox', 'sh', '-c', 'echo hello from $(hostname); exit 3'], { allowFail: true });
+test('podman run --rm: output and exit status come through conmon from tsrun-runtime; nothing left', () => {
+  const cidFile = path.join(work, 'rm.cid');
+  const r = P(['run', '--rm', '--cidfile', cidFile, 'localhost/busybox', 'sh', '-c', 'echo hello from $(hostname); exit 3'], { allowFail: true });
   assert.equal(r.code, 3, r.stderr);
   assert.match(r.stdout, /^hello from [0-9a-f]{12}\n$/);
+  assert.deepEqual(fs.readdirSync(path.join(work, 'runtime-root')), [], 'the runtime state dir removed');
+  const id = fs.readFileSync(cidFile, 'utf8').trim();
+  assert.match(id, /^[0-9a-f]{64}$/);
+  assert.deepEqual(leftovers(id), [], 'the cgroup removed');
 });
 
 test('podman run -d, exec, stop, rm', () => {
