@@ -12,13 +12,18 @@ import { unsafePath } from './errors.js';
  * components. Throws UNSAFE_PATH when the name climbs out of the root.
  * Leading `/` and `./` are dropped, as tar and docker do.
  */
+/** A member name for a message: at most 120 characters (a hostile name can be megabytes long). */
+function shown(name: string): string {
+  return JSON.stringify(name.length > 120 ? name.slice(0, 60) + '…' + name.slice(-60) : name);
+}
+
 export function cleanMemberName(name: string): string {
-  if (name.includes('\0')) throw unsafePath(`entry name contains a NUL byte: ${JSON.stringify(name)}`);
+  if (name.includes('\0')) throw unsafePath(`entry name contains a NUL byte: ${shown(name)}`);
   const parts: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
     if (part === '..') {
-      if (parts.length === 0) throw unsafePath(`entry ${JSON.stringify(name)} escapes the root`);
+      if (parts.length === 0) throw unsafePath(`entry ${shown(name)} escapes the root`);
       parts.pop();
       continue;
     }

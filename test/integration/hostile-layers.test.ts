@@ -152,6 +152,7 @@ const cases: Record<string, Case> = {
   'truncated layer': { source: 'moby TestUntarUstarGnuConflict-like truncation', layer: async () => (await buildTar([{ name: 'f', content: Buffer.alloc(5000) }])).subarray(0, 2048), refused: /malformed tar|unexpected end/ },
   '1,025 levels deep': { source: 'node-tar maxDepth', layer: tar([{ name: chain(1024) + '/f', content: 'x' }]), refused: /nested 1025 directories deep/ },
   '30,000-level name': { source: 'this issue (a 60 KB RangeError before)', layer: tar([{ name: chain(30_000), content: 'x' }]), refused: /^tsrun: .{0,400}\n$/s },
+  'a 100 KB name that climbs out': { source: 'this issue (attacker input echoed in errors)', layer: tar([{ name: 'a/'.repeat(20_000) + '../'.repeat(20_001) + 'x', content: 'x' }]), refused: /^tsrun: [^\n]{0,100}entry [^\n]{0,200} escapes the root[^\n]*\n$/ },
   'tar bomb by entry count': { source: 'node-tar/tar-fs advisories', layer: tar(Array.from({ length: 30 }, (_, i) => ({ name: `f${i}`, content: 'x' }))), refused: /more than 10 entries/, env: { TSRUN_MAX_LAYER_ENTRIES: '10' } },
 
   'opaque directory': { source: 'OCI whiteouts (opaque)', layer: tar([{ name: 'home/', mode: 0o755 }, { name: 'home/.wh..wh..opq' }, { name: 'home/new', content: 'n' }]), run: ['ls /home', 'new'] },
