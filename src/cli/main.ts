@@ -51,6 +51,7 @@ const COMMANDS: Record<string, string> = {
   container: 'container',
   commit: 'commit',
   diff: 'diff',
+  build: 'build',
 };
 
 export type Register = (program: Command) => void;

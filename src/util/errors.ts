@@ -40,6 +40,7 @@ export type ErrorCode =
   | 'SYSCALL' // a system call failed
   | 'EXEC_NOT_FOUND' // container command not found (exit 127)
   | 'EXEC_DENIED' // container command cannot be executed (exit 126)
+  | 'BUILD' // a build step failed (its RUN exited non-zero, or the build was interrupted)
   | 'DOCKERFILE' // a Dockerfile (or .dockerignore) that does not parse or is invalid; the message starts with file:line
   | 'INTERNAL';
 

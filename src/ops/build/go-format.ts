@@ -26,7 +26,7 @@ export function goQuoteRune(n: number): string {
   return "'" + q.slice(1, -1) + "'";
 }
 
-const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, '\u00b5s': 1e3, '\u03bcs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 
 /** time.ParseDuration: "1h30m", "1.5s", "500ms", "0". Nanoseconds. */
 export function parseGoDuration(s: string): number {
@@ -44,7 +44,7 @@ export function parseGoDuration(s: string): number {
     const m = /^(\d*)(?:\.(\d*))?/.exec(rest)!;
     if (!m[1] && !m[2]) throw bad();
     rest = rest.slice(m[0].length);
-    const u = /^(ns|us|µs|μs|ms|s|m|h)/.exec(rest);
+    const u = /^(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/.exec(rest);
     if (!u) throw new LineError(rest ? `time: unknown unit ${goQuote(rest.replace(/[\d.].*$/, ''))} in duration ${goQuote(s)}` : `time: missing unit in duration ${goQuote(s)}`);
     rest = rest.slice(u[0].length);
     total += Number(`${m[1] || '0'}.${m[2] || '0'}`) * UNIT_NS[u[1]!]!;
@@ -60,7 +60,7 @@ export function formatGoDuration(ns: number): string {
   let out: string;
   if (u < 1e9) {
     // below a second: the largest of ns, µs, ms that keeps an integer part
-    const [div, unit] = u < 1e3 ? [1, 'ns'] : u < 1e6 ? [1e3, 'µs'] : [1e6, 'ms'];
+    const [div, unit] = u < 1e3 ? [1, 'ns'] : u < 1e6 ? [1e3, '\u00b5s'] : [1e6, 'ms'];
     out = trimFraction(u / div, div) + unit;
   } else {
     const h = Math.floor(u / 3600e9);

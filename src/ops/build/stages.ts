@@ -135,7 +135,7 @@ export function stageGraph(ps: ParsedStages, globalArgs: ReadonlyMap<string, str
     const t = findStage(ps.stages, target, ps.stages.length);
     if (t === undefined) {
       const names = ps.stages.map((s) => s.name).filter(Boolean);
-      throw dockerfileError(ps.file, 0, `target stage "${target}" could not be found`, names.length ? `stages are: ${names.join(', ')}` : 'name a stage with FROM … AS NAME');
+      throw dockerfileError(ps.file, 0, `target stage "${target}" could not be found`, names.length ? `stages are: ${names.join(', ')}` : 'name a stage with FROM ... AS NAME');
     }
     targetIndex = t;
   }

@@ -1,0 +1,96 @@
+/**
+ * The build cache, under ROOT/build-cache/:
+ *   steps.json     step key → what the step produced (a layer's diff_id, or none) and when.
+ *                  A key is a sha256 of the parent's key and the step's inputs (executor.ts),
+ *                  so the index is keyed by content and survives across builds.
+ *   filesums.json  a context file's content checksum, keyed by its path and stat (dev, ino,
+ *                  size, mtime, ctime): an unchanged file is never read twice. A touched file
+ *                  is read again, but its checksum, and so the step key, stays the same.
+ * Both files are replaced atomically and only after a successful build step; a damaged
+ * file reads as empty (a cache miss is always safe).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type { Ctx } from '../../context.js';
+import { writeJsonReplace } from '../../util/atomic.js';
+
+export interface CachedStep {
+  /** undefined: the step made no layer (empty_layer history). */
+  diffId?: string;
+  size?: number;
+  contentBytes?: number;
+  created: string;
+}
+
+function readJson<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export class BuildCache {
+  private readonly dir: string;
+  private steps: Record<string, CachedStep> | undefined;
+  private sums: Record<string, { stat: string; sum: string }> | undefined;
+  private sumsDirty = false;
+
+  constructor(ctx: Ctx) {
+    this.dir = path.join(ctx.root, 'build-cache');
+  }
+
+  private stepsFile = () => path.join(this.dir, 'steps.json');
+  private sumsFile = () => path.join(this.dir, 'filesums.json');
+
+  get(key: string): CachedStep | undefined {
+    this.steps ??= readJson<Record<string, CachedStep>>(this.stepsFile()) ?? {};
+    return this.steps[key];
+  }
+
+  put(key: string, value: CachedStep): void {
+    // re-read: another build may have added keys since
+    const now = readJson<Record<string, CachedStep>>(this.stepsFile()) ?? {};
+    now[key] = value;
+    this.steps = now;
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    writeJsonReplace(this.stepsFile(), now);
+  }
+
+  /** sha256 of a regular file's bytes, from the stat-keyed cache when the file is unchanged. */
+  fileSum(abs: string, st: fs.BigIntStats): string {
+    this.sums ??= readJson<Record<string, { stat: string; sum: string }>>(this.sumsFile()) ?? {};
+    const stat = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    const hit = this.sums[abs];
+    if (hit && hit.stat === stat) return hit.sum;
+    const h = crypto.createHash('sha256');
+    const fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (;;) {
+        const n = fs.readSync(fd, buf, 0, buf.length, null);
+        if (n <= 0) break;
+        h.update(buf.subarray(0, n));
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    const sum = h.digest('hex');
+    this.sums[abs] = { stat, sum };
+    this.sumsDirty = true;
+    return sum;
+  }
+
+  /** Write the file checksums learnt in this build. */
+  flushSums(): void {
+    if (!this.sumsDirty || !this.sums) return;
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    writeJsonReplace(this.sumsFile(), this.sums);
+    this.sumsDirty = false;
+  }
+}
+
+export function stepKey(parent: string, input: unknown): string {
+  return crypto.createHash('sha256').update(parent).update('\n').update(JSON.stringify(input)).digest('hex');
+}

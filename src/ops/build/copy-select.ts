@@ -1,0 +1,133 @@
+/**
+ * COPY's sources: which files of the context (or of another stage's filesystem) a COPY
+ * selects, where each lands in the image, and the content checksum of exactly those files
+ * (names, types, modes, owners, sizes, contents or link targets; never mtimes). Paths that
+ * leave the context, symlinks in the context that point outside it, and sources the
+ * .dockerignore excludes are refused with the instruction's file:line.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { dockerfileError } from './errors.js';
+import { Pattern, type PatternMatcher } from './pattern-matcher.js';
+import type { BuildCache } from './build-cache.js';
+
+export interface CopyRoot {
+  dir: string;
+  /** The build context: .dockerignore applies and nothing may point outside it. */
+  context: boolean;
+  ignore?: PatternMatcher;
+}
+
+export interface Selected {
+  abs: string;
+  st: fs.BigIntStats;
+  /** Absolute path in the image. */
+  target: string;
+}
+
+interface Where {
+  file: string;
+  line: number;
+}
+
+const isGlob = (s: string) => /[*?[]/.test(s);
+
+function walk(root: CopyRoot, relDir: string, fn: (rel: string, st: fs.BigIntStats) => void): void {
+  for (const name of fs.readdirSync(path.join(root.dir, relDir)).sort()) {
+    const rel = relDir ? `${relDir}/${name}` : name;
+    if (root.ignore?.excludes(rel)) continue;
+    const st = fs.lstatSync(path.join(root.dir, rel), { bigint: true });
+    fn(rel, st);
+    if (st.isDirectory()) walk(root, rel, fn);
+  }
+}
+
+function checkLink(root: CopyRoot, rel: string, w: Where, shown: string): void {
+  if (!root.context) return;
+  const target = fs.readlinkSync(path.join(root.dir, rel));
+  const resolved = path.posix.normalize(path.posix.join(path.posix.dirname('/' + rel), target));
+  if (target.startsWith('/') || resolved.startsWith('/..') || resolved === '/..') {
+    throw dockerfileError(w.file, w.line, `COPY ${shown}: the symlink ${rel} -> ${target} points outside the build context`, 'copy the file it points to into the context instead');
+  }
+}
+
+/** The files one COPY selects, in a stable order. */
+export function selectCopy(root: CopyRoot, sources: readonly string[], dest: string, w: Where): Selected[] {
+  const out: Selected[] = [];
+  const destIsDir = dest.endsWith('/') || sources.length > 1 || sources.some(isGlob);
+  const destDir = dest.endsWith('/') ? dest : dest + '/';
+  if (destIsDir && !dest.endsWith('/') && sources.length > 1) {
+    throw dockerfileError(w.file, w.line, `When using COPY with more than one source file, the destination must be a directory and end with a /`);
+  }
+  const addTree = (rel: string, st: fs.BigIntStats, target: string, shown: string) => {
+    if (st.isSymbolicLink()) checkLink(root, rel, w, shown);
+    if (!st.isDirectory()) {
+      out.push({ abs: path.join(root.dir, rel), st, target });
+      return;
+    }
+    // a directory: its contents go into the target directory
+    out.push({ abs: path.join(root.dir, rel), st, target });
+    walk(root, rel, (sub, sst) => {
+      if (sst.isSymbolicLink()) checkLink(root, sub, w, shown);
+      out.push({ abs: path.join(root.dir, sub), st: sst, target: path.posix.join(target, sub.slice(rel.length + (rel ? 1 : 0))) });
+    });
+  };
+  for (const src of sources) {
+    const clean = path.posix.normalize('/' + src).slice(1).replace(/\/$/, '');
+    if (path.posix.normalize(src).startsWith('../') || path.posix.normalize(src) === '..') {
+      throw dockerfileError(w.file, w.line, `COPY ${src}: forbidden path outside the build context`, 'a COPY source is a path inside the context');
+    }
+    const matches: string[] = [];
+    if (isGlob(clean)) {
+      const p = new Pattern(clean);
+      walk(root, '', (rel) => {
+        if (p.matches(rel)) matches.push(rel);
+      });
+    } else {
+      const excluded = clean !== '' && root.ignore?.excludes(clean);
+      const exists = fs.existsSync(path.join(root.dir, clean)) || isLink(path.join(root.dir, clean));
+      if (excluded && exists) {
+        throw dockerfileError(w.file, w.line, `COPY ${src}: "/${clean}" is excluded by .dockerignore`, 'remove it from .dockerignore or do not copy it');
+      }
+      if (exists) matches.push(clean);
+    }
+    if (!matches.length) {
+      throw dockerfileError(w.file, w.line, `failed to compute cache key: "/${clean}": not found`, root.context ? 'the path is relative to the build context' : 'the path is in the stage named by --from');
+    }
+    for (const rel of matches) {
+      if (root.context) {
+        const real = fs.realpathSync(path.join(root.dir, rel));
+        const top = fs.realpathSync(root.dir);
+        if (real !== top && !real.startsWith(top + '/')) {
+          throw dockerfileError(w.file, w.line, `COPY ${src}: "${rel}" resolves outside the build context`, 'a COPY source must stay inside the context');
+        }
+      }
+      const st = fs.lstatSync(path.join(root.dir, rel), { bigint: true });
+      const target = st.isDirectory() ? dest.replace(/\/$/, '') || '/' : destIsDir ? destDir + path.posix.basename(rel || '.') : dest;
+      addTree(rel, st, target, src);
+    }
+  }
+  return out;
+}
+
+function isLink(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** The checksum of exactly the selected files: no mtimes, contents via the stat-keyed cache. */
+export function selectionChecksum(sel: readonly Selected[], cache: BuildCache): string {
+  const h = crypto.createHash('sha256');
+  for (const s of sel) {
+    const st = s.st;
+    let body = '';
+    if (st.isFile()) body = cache.fileSum(s.abs, st);
+    else if (st.isSymbolicLink()) body = fs.readlinkSync(s.abs);
+    h.update(`${s.target}\0${st.mode}\0${st.uid}:${st.gid}\0${st.isFile() ? st.size : 0}\0${body}\n`);
+  }
+  return h.digest('hex');
+}

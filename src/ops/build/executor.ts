@@ -1,0 +1,314 @@
+/**
+ * `tsrun build`: the front end's stage graph walked stage by stage (only the stages the
+ * target needs, in order; parallel waves are not done yet), each stage's plan walked step
+ * by step. A step's cache key is its parent's key and its inputs (executor keys below);
+ * on a hit its recorded layer is reused, on a miss it runs (run-step.ts) or writes its
+ * layer (build-layers.ts). Layers are adopted into the stores as each step finishes (they
+ * are the cache); images are recorded only at the end: the target as the one new image.
+ * A failure leaves no container, mount or image, only the cache of steps that finished.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { native, MNT_DETACH } from '../../native.js';
+import type { Ctx } from '../../context.js';
+import { withContentLock } from '../../context.js';
+import { hostPlatform, type Descriptor, type HistoryEntry, type ImageConfig, type Manifest } from '../../oci/types.js';
+import { MT, layerMediaType } from '../../oci/mediatypes.js';
+import { sha256 } from '../../oci/digest.js';
+import { chainIdOf } from '../../images/unpack.js';
+import type { ImageRecord } from '../../images/store.js';
+import { normaliseTag } from '../../images/store.js';
+import { storeImage } from '../layers.js';
+import { resolveImageForRun } from '../run-image.js';
+import { removeTemps, type LayerTemps } from '../commit-layer.js';
+import { TsrunError, syscallError } from '../../util/errors.js';
+import { analyzeDockerfile } from './frontend.js';
+import { loadIgnoreRules } from './dockerignore.js';
+import { planStage, type Step } from './stage-plan.js';
+import { BuildCache, stepKey } from './build-cache.js';
+import { selectCopy, selectionChecksum, type CopyRoot } from './copy-select.js';
+import { resolveOwner, writeCopyLayer, writeWorkdirLayer } from './build-layers.js';
+import { interrupt, runStep } from './run-step.js';
+import { atLine, dockerfileError } from './errors.js';
+import { unusedBuildArgs } from './args.js';
+
+export interface BuildOptions {
+  contextDir: string;
+  /** -f as given (default CONTEXT/Dockerfile). */
+  file?: string;
+  buildArgs: Map<string, string>;
+  target?: string;
+  noCache: boolean;
+  labels: Record<string, string>;
+  tags: string[];
+  network: 'default' | 'none' | 'host';
+  /** Progress lines (stderr), or nothing with -q. */
+  log: (line: string) => void;
+  /** -q: the failing step's last output still goes here. */
+  quiet: boolean;
+}
+
+/** A stage's filesystem and config as the steps so far left it. */
+interface State {
+  config: ImageConfig;
+  layers: Descriptor[];
+  chainIds: string[];
+  key: string;
+  /** The stage's base image record (the RUN containers name it as their image). */
+  record: ImageRecord;
+}
+
+const SCRATCH_RECORD: ImageRecord = { id: 'sha256:' + '0'.repeat(64), manifest: 'sha256:' + '0'.repeat(64), mediaType: MT.OCI_MANIFEST, repoDigests: [], added: '' } as ImageRecord;
+
+function manifestOf(s: State): Manifest {
+  return { schemaVersion: 2, mediaType: MT.OCI_MANIFEST, config: { mediaType: MT.OCI_CONFIG, digest: '', size: 0 }, layers: s.layers };
+}
+
+/** Unpack the state's layers (a committed one is only registered) and return their dirs, topmost first. */
+async function lowers(ctx: Ctx, s: State): Promise<string[]> {
+  if (!s.chainIds.every((id) => ctx.layers.has(id))) {
+    const { ensureImageLayers } = await import('../../images/unpack.js');
+    await withContentLock(ctx, () => ensureImageLayers(ctx, manifestOf(s), s.config));
+  }
+  return [...s.chainIds].reverse().map((id) => ctx.layers.diffDir(id));
+}
+
+function addLayer(ctx: Ctx, s: State, diffId: string, size: number, contentBytes: number, temps?: LayerTemps): void {
+  const parent = s.chainIds[s.chainIds.length - 1] ?? null;
+  const chainId = chainIdOf(parent, diffId);
+  if (temps) {
+    if (ctx.content.has(diffId)) removeTemps(temps);
+    else ctx.content.adopt(temps.blobTmp, diffId);
+    if (!ctx.layers.known(chainId)) ctx.layers.register({ chainId, diffId, parent, size: contentBytes });
+  }
+  s.layers = [...s.layers, { mediaType: layerMediaType('oci', 'none'), digest: diffId, size }];
+  s.chainIds = [...s.chainIds, chainId];
+  s.config = { ...s.config, rootfs: { type: 'layers', diff_ids: [...(s.config.rootfs?.diff_ids ?? []), diffId] } };
+}
+
+function pushHistory(s: State, h: HistoryEntry): void {
+  s.config = { ...s.config, history: [...(s.config.history ?? []), h] };
+}
+
+/** A cached step is usable only while its layer is still in the stores. */
+function usable(ctx: Ctx, s: State, diffId: string | undefined): boolean {
+  if (!diffId) return true;
+  const chainId = chainIdOf(s.chainIds[s.chainIds.length - 1] ?? null, diffId);
+  return ctx.content.has(diffId) && ctx.layers.known(chainId);
+}
+
+const secs = (ms: number) => (ms / 1000).toFixed(1) + 's';
+
+export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: string; tags: string[] }> {
+  const tags = o.tags.map(normaliseTag);
+  const contextDir = path.resolve(o.contextDir);
+  if (!fs.statSync(contextDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new TsrunError('USAGE', `unable to prepare context: path ${JSON.stringify(o.contextDir)} not found`, { hint: 'give a directory as the build context' });
+  }
+  const dfPath = o.file ? path.resolve(o.file) : path.join(contextDir, 'Dockerfile');
+  let text: string;
+  try {
+    text = fs.readFileSync(dfPath, 'utf8');
+  } catch (err) {
+    throw syscallError(`failed to read dockerfile ${o.file ?? 'Dockerfile'}`, err);
+  }
+  const shownFile = o.file ?? 'Dockerfile';
+  const platform = hostPlatform();
+  const fe = analyzeDockerfile(text, { file: shownFile, buildArgs: o.buildArgs, target: o.target, targetPlatform: platform, buildPlatform: platform });
+  for (const w of fe.warnings) o.log(`[Warning] ${w}`);
+  const ignore = loadIgnoreRules(contextDir, o.file ? dfPath : undefined);
+  const contextRoot: CopyRoot = { dir: contextDir, context: true, ignore: ignore.matcher };
+  const cache = new BuildCache(ctx);
+  const network: 'none' | 'host' = o.network === 'none' ? 'none' : 'host'; // no bridge network in tsrun yet
+
+  let vertex = 0;
+  const states = new Map<number, State>();
+  const declared = new Set<string>();
+  const order = fe.graph.waves.flat();
+  let final: { state: State; author?: string; config: ImageConfig['config'] } | undefined;
+
+  const onSignal = () => {
+    interrupt.requested = true;
+    interrupt.kill?.();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    for (const idx of order) {
+      const node = fe.graph.nodes[idx]!;
+      const label = node.stage.name ?? `stage-${idx}`;
+      const from = node.stage.from;
+      const steps = (p: { steps: Step[] }) => p.steps.filter((s) => s.kind !== 'config');
+      let state: State;
+      const t0 = Date.now();
+      const fromVertex = ++vertex;
+      if ('stage' in node.base) {
+        const prev = states.get(node.base.stage)!;
+        state = { ...prev, config: structuredClone(prev.config) };
+      } else if ('image' in node.base) {
+        const ref = node.base.image;
+        const img = await atLineAsync(from.file, from.line, () => resolveImageForRun(ctx, ref, 'missing', o.log));
+        const cfg = structuredClone(img.config);
+        state = { config: cfg, layers: img.manifest.layers, chainIds: img.chainIds, key: img.record.id, record: img.record };
+      } else {
+        state = { config: { architecture: platform.architecture, os: platform.os, rootfs: { type: 'layers', diff_ids: [] }, history: [], config: {} }, layers: [], chainIds: [], key: 'scratch', record: SCRATCH_RECORD };
+      }
+      const plan = planStage(node.stage, { globalArgs: fe.globalArgs, base: state.config.config ?? {}, escapeToken: fe.parsed.escapeToken, buildArgs: o.buildArgs, target: platform, build: platform });
+      for (const a of plan.declaredArgs) declared.add(a);
+      const total = steps(plan).length + 1;
+      const fromText = 'image' in node.base ? node.base.image : 'stage' in node.base ? (fe.graph.nodes[node.base.stage]!.stage.name ?? String(node.base.stage)) : 'scratch';
+      o.log(`#${fromVertex} [${label} 1/${total}] FROM ${fromText}`);
+      o.log(`#${fromVertex} DONE ${secs(Date.now() - t0)}`);
+      let n = 1;
+      for (const step of plan.steps) {
+        if (interrupt.requested) throw interrupted();
+        const created = new Date().toISOString();
+        if (step.kind === 'config') {
+          state.key = stepKey(state.key, { createdBy: step.createdBy });
+          pushHistory(state, { created, created_by: step.createdBy, empty_layer: true });
+          continue;
+        }
+        n++;
+        const v = ++vertex;
+        const started = Date.now();
+        const instrText = step.createdBy.replace(/ # buildkit$/, '');
+        o.log(`#${v} [${label} ${n}/${total}] ${instrText}`);
+        const { file, line } = step.instr;
+        const cleanups: (() => void)[] = [];
+        try {
+          let keyInput: unknown;
+          let copyRoot: CopyRoot | undefined;
+          let selected: ReturnType<typeof selectCopy> | undefined;
+          if (step.kind === 'run') {
+            if (step.mounts.length) throw dockerfileError(file, line, 'RUN --mount is not supported by tsrun build yet');
+            keyInput = { run: step.argv, env: step.env, user: step.user, workdir: step.workdir, network: step.network === 'default' ? o.network : step.network };
+          } else if (step.kind === 'copy') {
+            if (step.add || step.contents.length || step.link || step.parents || step.exclude.length) {
+              throw dockerfileError(file, line, `${step.instr.kind} ${step.add ? '' : 'with heredocs, --link, --parents or --exclude '}is not supported by tsrun build yet`, 'use COPY of files in the context');
+            }
+            if (step.from !== undefined) {
+              const ref = step.from;
+              const si = /^\d+$/.test(ref) ? Number(ref) : fe.parsed.stages.findIndex((s) => s.name === ref.toLowerCase());
+              const src = states.get(si);
+              if (!src) throw dockerfileError(file, line, `COPY --from=${ref}: only earlier stages are supported as a source yet`);
+              const dirs = await lowers(ctx, src);
+              copyRoot = { dir: dirs.length > 1 ? mountView(ctx, dirs, cleanups) : (dirs[0] ?? emptyDir(ctx, cleanups)), context: false };
+              selected = atLine(file, line, () => selectCopy(copyRoot!, step.sources, step.dest, { file, line }));
+              keyInput = { copy: step.createdBy, from: src.key, dest: step.dest, chown: step.chown, chmod: step.chmod };
+            } else {
+              copyRoot = contextRoot;
+              selected = atLine(file, line, () => selectCopy(contextRoot, step.sources, step.dest, { file, line }));
+              keyInput = { copy: step.createdBy, sum: selectionChecksum(selected, cache), dest: step.dest, chown: step.chown, chmod: step.chmod };
+            }
+          } else {
+            keyInput = { workdir: step.path, user: step.user };
+          }
+          const key = stepKey(state.key, keyInput);
+          const hit = o.noCache ? undefined : cache.get(key);
+          if (hit && usable(ctx, state, hit.diffId)) {
+            if (hit.diffId) addLayer(ctx, state, hit.diffId, hit.size ?? 0, hit.contentBytes ?? 0);
+            pushHistory(state, { created: hit.created, created_by: step.createdBy, ...(hit.diffId ? {} : { empty_layer: true }) });
+            state.key = key;
+            o.log(`#${v} CACHED`);
+            continue;
+          }
+          let temps: LayerTemps | undefined;
+          if (step.kind === 'run') {
+            const r = await runStep(ctx, { record: state.record, manifest: manifestOf(state), config: state.config, chainIds: state.chainIds }, step, step.network === 'default' ? network : step.network === 'none' ? 'none' : 'host', (l) => o.log(`#${v} ${secs(Date.now() - started).replace('s', '')} ${l}`));
+            if (interrupt.requested) throw interrupted();
+            if (r.exitCode !== 0) {
+              const cmd = step.argv.join(' ');
+              throw new TsrunError('BUILD', `${file}:${line}: RUN ${instrText.slice(4)}: process "${cmd}" did not complete successfully: exit code: ${r.exitCode}`, {
+                hint: r.tail.length ? `its last output: ${r.tail[r.tail.length - 1]}` : 'the command printed nothing',
+                exitCode: r.exitCode,
+              });
+            }
+            temps = r.layer!.result.entries ? r.layer : (removeTemps(r.layer!), undefined);
+          } else {
+            const dirs = await lowers(ctx, state);
+            if (step.kind === 'copy') {
+              const owner = step.chown === undefined ? undefined : atLine(file, line, () => resolveOwner(step.chown!, dirs));
+              temps = writeCopyLayer(ctx, selected!, dirs, owner, step.chmod);
+            } else {
+              const owner = step.user ? atLine(file, line, () => resolveOwner(step.user!, dirs)) : { uid: 0, gid: 0 };
+              temps = writeWorkdirLayer(ctx, step.path, dirs, owner);
+            }
+          }
+          const entry = { created, ...(temps ? { diffId: temps.result.diffId, size: temps.result.size, contentBytes: temps.result.contentBytes } : {}) };
+          await withContentLock(ctx, async () => {
+            if (temps) addLayer(ctx, state, temps.result.diffId, temps.result.size, temps.result.contentBytes, temps);
+            cache.put(key, entry);
+          });
+          pushHistory(state, { created, created_by: step.createdBy, ...(temps ? {} : { empty_layer: true }) });
+          state.key = key;
+          o.log(`#${v} DONE ${secs(Date.now() - started)}`);
+        } finally {
+          for (const c of cleanups.reverse()) c();
+        }
+      }
+      state.config = { ...state.config, config: plan.config };
+      states.set(idx, state);
+      if (idx === fe.graph.target) final = { state, author: plan.author, config: plan.config };
+    }
+    cache.flushSums();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const unused = unusedBuildArgs(o.buildArgs, declared);
+  if (unused.length) o.log(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed`);
+
+  const s = final!.state;
+  const config: ImageConfig = structuredClone(s.config);
+  delete config.container;
+  delete config.container_config;
+  config.created = new Date().toISOString();
+  if (final!.author) config.author = final!.author;
+  else delete config.author;
+  config.config = { ...final!.config };
+  if (Object.keys(o.labels).length) config.config.Labels = { ...(config.config.Labels ?? {}), ...o.labels };
+  const configBytes = Buffer.from(JSON.stringify(config));
+  const digest = sha256(configBytes);
+  const manifest: Manifest = { schemaVersion: 2, mediaType: MT.OCI_MANIFEST, config: { mediaType: MT.OCI_CONFIG, digest, size: configBytes.length }, layers: s.layers };
+  const v = ++vertex;
+  o.log(`#${v} exporting to image`);
+  const rec = await withContentLock(ctx, async () => storeImage(ctx, { manifest, manifestMediaType: MT.OCI_MANIFEST, config: configBytes, tags }));
+  o.log(`#${v} writing image ${rec.id} done`);
+  for (const t of tags) o.log(`#${v} naming to ${t} done`);
+  return { id: rec.id, tags };
+}
+
+/** Another stage's filesystem, read-only: its layers as one overlay (unmounted by the step's cleanups). */
+function mountView(ctx: Ctx, dirs: string[], cleanups: (() => void)[]): string {
+  const mnt = path.join(ctx.tmpDir, `${process.pid}-from-${crypto.randomBytes(4).toString('hex')}`);
+  fs.mkdirSync(mnt, { mode: 0o700 });
+  cleanups.push(() => fs.rmdirSync(mnt));
+  try {
+    native().mountOverlay(mnt, { lowerdirs: dirs, readonly: true, options: { index: 'off' } });
+  } catch (err) {
+    throw syscallError(`cannot mount a stage's filesystem for COPY --from`, err);
+  }
+  cleanups.push(() => native().umount2(mnt, MNT_DETACH));
+  return mnt;
+}
+
+function emptyDir(ctx: Ctx, cleanups: (() => void)[]): string {
+  const d = path.join(ctx.tmpDir, `${process.pid}-from-${crypto.randomBytes(4).toString('hex')}`);
+  fs.mkdirSync(d, { mode: 0o700 });
+  cleanups.push(() => fs.rmdirSync(d));
+  return d;
+}
+
+function interrupted(): TsrunError {
+  return new TsrunError('BUILD', 'build interrupted: nothing was built', { hint: 'run the build again; finished steps are cached', exitCode: 130 });
+}
+
+async function atLineAsync<T>(file: string, line: number, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof TsrunError) throw new TsrunError(e.code, `${file}:${line}: ${e.message}`, { hint: e.hint, exitCode: e.explicitExitCode });
+    throw e;
+  }
+}
