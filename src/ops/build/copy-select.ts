@@ -46,8 +46,9 @@ function walk(root: CopyRoot, relDir: string, fn: (rel: string, st: fs.BigIntSta
 function checkLink(root: CopyRoot, rel: string, w: Where, shown: string): void {
   if (!root.context) return;
   const target = fs.readlinkSync(path.join(root.dir, rel));
-  const resolved = path.posix.normalize(path.posix.join(path.posix.dirname('/' + rel), target));
-  if (target.startsWith('/') || resolved.startsWith('/..') || resolved === '/..') {
+  // relative to the context (no leading slash): normalize keeps the '..' that climb out of it
+  const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(rel), target));
+  if (target.startsWith('/') || resolved === '..' || resolved.startsWith('../')) {
     throw dockerfileError(w.file, w.line, `COPY ${shown}: the symlink ${rel} -> ${target} points outside the build context`, 'copy the file it points to into the context instead');
   }
 }
