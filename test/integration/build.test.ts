@@ -6,7 +6,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { tempRoot, tsrun, tsrunOk, importBusybox, snapshotTree, mountsUnder, type TempRoot } from '../helpers/cli.js';
+import { tempRoot, tsrun, tsrunOk, tsrunSpawn, importBusybox, snapshotTree, mountsUnder, type TempRoot } from '../helpers/cli.js';
 
 let tr: TempRoot;
 
@@ -181,6 +181,30 @@ describe('build', () => {
         assert.deepEqual(mountsUnder(tr.root), []);
       });
     }
+
+    test('Ctrl-C during a RUN: exit 130, no container, mount or image left', async () => {
+      const dir = context('bad-interrupt', { Dockerfile: 'FROM busybox\nRUN echo started && sleep 100\n' });
+      const before = snapshotTree(tr.root);
+      const child = tsrunSpawn(tr.root, ['build', dir]);
+      let err = '';
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the RUN never started: ${err}`)), 30_000);
+        child.stderr.on('data', (d: Buffer) => {
+          err += d.toString();
+          if (/ started$/m.test(err)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      child.kill('SIGINT');
+      const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+      assert.equal(code, 130, err);
+      assert.match(err, /^tsrun: build interrupted/m);
+      assert.deepEqual(snapshotTree(tr.root), before);
+      assert.deepEqual(mountsUnder(tr.root), []);
+      assert.equal(tsrunOk(tr.root, ['ps', '-aq']), '');
+    });
 
     test('a symlink in the context pointing outside it', () => {
       const dir = context('bad-symlink', { Dockerfile: 'FROM busybox\nCOPY stuff /stuff/\n', 'stuff/ok.txt': 'ok' });

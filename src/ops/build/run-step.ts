@@ -75,7 +75,13 @@ export async function runStep(ctx: Ctx, state: RunState, step: Extract<Step, { k
       out(line);
     };
     const child = spawn(process.execPath, ['--', TSRUN_BIN, '--root', ctx.root, 'start', '-a', c.config.id], { stdio: ['ignore', 'pipe', 'pipe'] });
-    interrupt.kill = () => child.kill('SIGTERM');
+    // Ctrl-C: the container's PID 1 may ignore SIGTERM (no handler), so remove it by force; its end
+    // closes the output pipes and ends the attached start
+    interrupt.kill = () => {
+      const fresh = readContainer(ctx, c.config.id);
+      if (fresh) void import('../../containers/rm.js').then(({ removeContainer }) => removeContainer(ctx, fresh, { force: true })).catch(() => {});
+    };
+    if (interrupt.requested) interrupt.kill();
     const lines = (stream: NodeJS.ReadableStream) => {
       let buf = '';
       stream.setEncoding('utf8');
