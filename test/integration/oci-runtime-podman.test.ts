@@ -88,7 +88,7 @@ test('podman run -it and exec -it: a pty from the container, sent over the conso
     input: '',
     timeout: 60_000,
   });
-  assert.equal(run.status, 5, run.stderr?.toString());
+  assert.equal(run.status, 5, `stdout: ${run.stdout?.toString()} stderr: ${run.stderr?.toString()} signal: ${run.signal}`);
   assert.match(run.stdout.toString(), /\/dev\/pts\/0\r\n/);
   const id = P(['run', '-d', 'localhost/busybox', 'sleep', '60']).stdout.trim();
   const ex = spawnSync('script', ['-qec', `podman --root ${pm.dir}/graph --runroot ${pm.dir}/run --cgroup-manager cgroupfs ${rtFlags().join(' ')} exec -it ${id} sh -c 'tty; exit 6'`, '/dev/null'], {
@@ -96,7 +96,7 @@ test('podman run -it and exec -it: a pty from the container, sent over the conso
     input: '',
     timeout: 60_000,
   });
-  assert.equal(ex.status, 6, ex.stderr?.toString());
+  assert.equal(ex.status, 6, `stdout: ${ex.stdout?.toString()} stderr: ${ex.stderr?.toString()} signal: ${ex.signal}`);
   assert.match(ex.stdout.toString(), /\/dev\/pts\/\d+\r\n/);
   P(['rm', '-f', '-t', '0', id]);
   assert.deepEqual(leftovers(id), []);
