@@ -18,7 +18,7 @@ export interface OverlayOptions {
   workdir?: string;
   /** Extra fsconfig string options, e.g. { redirect_dir: 'off', metacopy: 'off', index: 'off' }. */
   options?: Record<string, string>;
-  /** Mount read-only (MOUNT_ATTR_RDONLY). */
+  /** Mount as a read-only view: MOUNT_ATTR_RDONLY, NODEV, NOSUID, NOEXEC. */
   readonly?: boolean;
 }
 

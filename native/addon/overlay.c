@@ -44,6 +44,11 @@
 #define TSRUN_FSCONFIG_CMD_CREATE 6u
 #define TSRUN_FSMOUNT_CLOEXEC 0x00000001u
 #define TSRUN_MOUNT_ATTR_RDONLY 0x00000001u
+#define TSRUN_MOUNT_ATTR_NOSUID 0x00000002u
+#define TSRUN_MOUNT_ATTR_NODEV 0x00000004u
+#define TSRUN_MOUNT_ATTR_NOEXEC 0x00000008u
+/* A read-only view (export, --squash) is only read: no device node in it opens, nothing runs from it. */
+#define TSRUN_MOUNT_ATTR_VIEW (TSRUN_MOUNT_ATTR_RDONLY | TSRUN_MOUNT_ATTR_NOSUID | TSRUN_MOUNT_ATTR_NODEV | TSRUN_MOUNT_ATTR_NOEXEC)
 #define TSRUN_MOVE_MOUNT_F_EMPTY_PATH 0x00000004u
 
 /* What the JS options object says, copied into C strings before any syscall. */
@@ -258,7 +263,7 @@ static int do_mount(napi_env env, const struct overlay_opts *o)
   }
 
   mfd = (int)syscall(SYS_fsmount, fsfd, TSRUN_FSMOUNT_CLOEXEC,
-                     o->readonly ? TSRUN_MOUNT_ATTR_RDONLY : 0u);
+                     o->readonly ? TSRUN_MOUNT_ATTR_VIEW : 0u);
   if (mfd < 0) {
     fail(env, fsfd, "fsmount", o->target, NULL);
     goto out;

@@ -50,6 +50,11 @@ export interface WalkOptions {
   lowers?: readonly string[];
   /** Open each regular file for the visitor (WalkEntry.fd): a name is never opened again by path. */
   openFiles?: boolean;
+  /**
+   * Nothing changes the tree during the walk (a stopped or frozen container) or it is mounted
+   * nodev: regular files are opened in one step (ConfinedDir.openFile's `direct`).
+   */
+  directOpen?: boolean;
 }
 
 const OPAQUE = 'trusted.overlay.opaque';
@@ -126,12 +131,18 @@ function lstatOrGone(dir: ConfinedDir, name: string): fs.Stats | undefined {
  * way when asked, a symlink read. When the open finds something else than the
  * stat said, it is looked at again. Undefined: gone, or a socket.
  */
-function settle(dir: ConfinedDir, name: string, rel: string, first: fs.Stats, overlay: boolean, openFiles: boolean): Settled | undefined {
-  let st: fs.Stats | undefined = first;
+function settle(
+  dir: ConfinedDir,
+  name: string,
+  rel: string,
+  guess: { kind: EntryKind; st?: fs.Stats },
+  overlay: boolean,
+  openFiles: boolean,
+  directOpen: boolean,
+): Settled | undefined {
+  let kind: EntryKind | undefined = guess.kind;
+  let st = guess.st;
   for (let attempt = 1; ; attempt++) {
-    if (!st) return undefined;
-    const kind = kindOf(st, overlay);
-    if (!kind) return undefined;
     try {
       if (kind === 'dir') {
         const sub = dir.openDir(name);
@@ -143,8 +154,16 @@ function settle(dir: ConfinedDir, name: string, rel: string, first: fs.Stats, ov
         }
       }
       if (kind === 'file' && openFiles) {
-        const f = dir.openFile(name);
+        const f = dir.openFile(name, directOpen);
         return { st: f.st, kind, fd: f.fd };
+      }
+      if (!st) {
+        // the listing's d_type said what it is; the stat is taken only where nothing is opened
+        st = lstatOrGone(dir, name);
+        if (!st) return undefined;
+        kind = kindOf(st, overlay);
+        if (!kind) return undefined;
+        if (kind === 'dir' || (kind === 'file' && openFiles)) continue;
       }
       if (kind === 'symlink') return { st, kind, linkname: dir.readlink(name) };
       return { st, kind };
@@ -158,6 +177,9 @@ function settle(dir: ConfinedDir, name: string, rel: string, first: fs.Stats, ov
       }
     }
     st = lstatOrGone(dir, name);
+    if (!st) return undefined;
+    kind = kindOf(st, overlay);
+    if (!kind) return undefined;
   }
 }
 
@@ -175,6 +197,7 @@ interface Pending {
 export function walkTree(root: string | ConfinedDir, opts: WalkOptions, visit: (e: WalkEntry) => void): void {
   const overlay = (opts.mode ?? 'overlay') === 'overlay';
   const openFiles = opts.openFiles ?? false;
+  const directOpen = opts.directOpen ?? false;
   const exclude = opts.exclude ?? new Set<string>();
   const lowers = opts.lowers ? new LowerView(opts.lowers) : undefined;
   const firstLink = new Map<string, string>();
@@ -201,24 +224,32 @@ export function walkTree(root: string | ConfinedDir, opts: WalkOptions, visit: (
     relDir: string;
     dir: ConfinedDir;
     underOpaque: boolean;
-    items: { name: string; key: string; st: fs.Stats }[];
+    items: { name: string; key: string; kind: EntryKind; st?: fs.Stats }[];
     next: number;
   }
   const open = (relDir: string, dir: ConfinedDir, underOpaque: boolean): Frame => {
     const frame: Frame = { relDir, dir, underOpaque, items: [], next: 0 };
-    let names: string[];
+    let names: fs.Dirent[];
     try {
-      names = dir.names();
+      names = dir.entries();
     } catch (err) {
       if (hasCode(err, 'ENOENT')) return frame; // removed since it was opened
       throw err;
     }
-    for (const name of names) {
+    for (const d of names) {
+      const name = d.name;
+      // d_type is enough to sort by and to know what to open; devices (whiteouts: 0/0) and
+      // file systems without d_type need the stat now
+      const known: EntryKind | undefined = d.isDirectory() ? 'dir' : d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : undefined;
+      if (known) {
+        frame.items.push({ name, key: name, kind: known });
+        continue;
+      }
       const st = lstatOrGone(dir, name);
       if (!st) continue;
       const kind = kindOf(st, overlay);
       if (!kind) continue;
-      frame.items.push({ name, key: kind === 'whiteout' ? '.wh.' + name : name, st });
+      frame.items.push({ name, key: kind === 'whiteout' ? '.wh.' + name : name, kind, st });
     }
     frame.items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return frame;
@@ -244,7 +275,7 @@ export function walkTree(root: string | ConfinedDir, opts: WalkOptions, visit: (
         const { dir, relDir, underOpaque } = f;
         const rel = relDir === '' ? it.name : relDir + '/' + it.name;
         if (exclude.has(rel)) continue;
-        const got = settle(dir, it.name, rel, it.st, overlay, openFiles);
+        const got = settle(dir, it.name, rel, it, overlay, openFiles, directOpen);
         if (!got) continue;
         const e: WalkEntry = { rel, abs: dir.at(it.name), st: got.st, kind: got.kind, opaque: false, underOpaque, xattrs: new Map() };
         if (got.kind === 'whiteout') {

@@ -66,7 +66,7 @@ export function removeTemps(t: { blobTmp?: string }): void {
  * read-only as one overlay (overlay itself hides whiteouts and opaque dirs'
  * lower contents) and that merged tree is walked as a plain tree.
  */
-export function makeCommitLayer(ctx: Ctx, c: Container, opts: { squash: boolean; clampMtime?: number }): LayerTemps {
+export function makeCommitLayer(ctx: Ctx, c: Container, opts: { squash: boolean; clampMtime?: number; stable?: boolean }): LayerTemps {
   const blobTmp = ctx.content.tempPath();
   try {
     const exclude = excludedPaths(c);
@@ -77,10 +77,11 @@ export function makeCommitLayer(ctx: Ctx, c: Container, opts: { squash: boolean;
     const lowers = lowerDirs(ctx, c);
     let result: LayerResult;
     if (!opts.squash) {
-      result = writeLayerFile(upper, blobTmp, { exclude, lowers, clampMtime: opts.clampMtime, skipSync });
+      result = writeLayerFile(upper, blobTmp, { exclude, lowers, clampMtime: opts.clampMtime, skipSync, directOpen: opts.stable });
     } else {
       result = withMergedView(ctx, upper, lowers, (merged) =>
-        writeLayerFile(merged, blobTmp, { exclude, mode: 'plain', clampMtime: opts.clampMtime, skipSync }),
+        // the merged view is mounted nodev: files open in one step
+        writeLayerFile(merged, blobTmp, { exclude, mode: 'plain', clampMtime: opts.clampMtime, skipSync, directOpen: true }),
       );
     }
     return { blobTmp, result };

@@ -113,9 +113,11 @@ export async function commitContainer(ctx: Ctx, o: CommitOptions): Promise<Commi
 
   return withContentLock(ctx, async () => {
     // under the container's lock: no start, rm or pause of it while its upper dir is read
-    const temps: LayerTemps = await transition(ctx, c, 'commit', (cur) =>
-      whileFrozen(ctx, cur, o.pause ?? true, () => makeCommitLayer(ctx, cur, { squash, clampMtime: ts })),
-    );
+    const temps: LayerTemps = await transition(ctx, c, 'commit', (cur) => {
+      // only a running container committed with --pause=false changes its upper dir under the walk
+      const stable = !(cur.state.status === 'running' && o.pause === false);
+      return whileFrozen(ctx, cur, o.pause ?? true, () => makeCommitLayer(ctx, cur, { squash, clampMtime: ts, stable }));
+    });
     try {
       const empty = temps.result.entries === 0 && !squash;
       const parentIds = parent.config.rootfs?.diff_ids ?? [];

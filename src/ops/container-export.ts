@@ -19,7 +19,7 @@ import type { Ctx } from '../context.js';
 import { syscallError, TsrunError } from '../util/errors.js';
 import { tempName, fsyncDir } from '../util/atomic.js';
 import { writeFully } from '../util/fdwrite.js';
-import { native, MNT_DETACH } from '../native.js';
+import { native, MNT_DETACH, MS } from '../native.js';
 import type { Container } from '../containers/record.js';
 import { transitionSync } from '../containers/transition.js';
 import { walkTree } from '../diff/walk.js';
@@ -32,10 +32,10 @@ function minor(rdev: number): number {
   return Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & ~0xffn));
 }
 
-/** Tar the tree at `root` (all of it, sorted) into fd. */
+/** Tar the tree at `root` (all of it, sorted) into fd: a read-only view mounted nodev (withMergedView). */
 export function tarTree(root: string, fd: number): void {
   const w = new TarWriter((chunk) => writeFully(fd, chunk), 1 << 20);
-  walkTree(root, { mode: 'plain', openFiles: true }, (e) => {
+  walkTree(root, { mode: 'plain', openFiles: true, directOpen: true }, (e) => {
     const base = {
       name: e.rel,
       mode: e.st.mode,
@@ -79,7 +79,10 @@ export function withMergedView<T>(ctx: Ctx, c: Container, fn: (merged: string) =
   try {
     if (lowers.length === 1) {
       // overlay needs two lower layers without an upper: a lone layer is bind-mounted instead
-      native().mount(lowers[0]!, mnt, null, 4096 /* MS_BIND */, null);
+      native().mount(lowers[0]!, mnt, null, MS.BIND, null);
+      mounted = true;
+      // a view like the overlay's: no device node in it opens (tarTree opens files in one step)
+      native().mount(null, mnt, null, MS.REMOUNT | MS.BIND | MS.RDONLY | MS.NODEV | MS.NOSUID | MS.NOEXEC, null);
     } else {
       native().mountOverlay(mnt, { lowerdirs: lowers, readonly: true, options: { index: 'off' } });
     }
