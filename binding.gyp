@@ -61,6 +61,7 @@
         "native/init/init1.c",
         "native/init/seccomp.c",
         "native/init/devices.c",
+        "native/init/nsjoin.c",
       ],
       "cflags": ["-Wall", "-Wextra", "-D_GNU_SOURCE"],
       "cflags_c": ["-O2"],

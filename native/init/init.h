@@ -7,8 +7,8 @@
  *         block ended by an empty record ("\0"): for run, what the container process
  *         needs to set up its namespaces and filesystem, its first record "clone=FLAGS"
  *         written as tsrun spawns the launcher, the rest (cgroup, devices/dev, the
- *         overlay's rootfs/upper/work/lower/ovl, op, readonly, hostname, lo) as soon as it is
- *         known; empty for exec.
+ *         overlay's rootfs/upper/work/lower/ovl, op, readonly, hostname, lo, nsjoin) as soon
+ *         as it is known; empty for exec.
  *   fd 4  status: one line, "ok\tPID\n" once the container process has exec'd,
  *         or "err\tSTEP\tERRNO\tDETAIL\n" when a step failed (nothing ran)
  * Exit status: the container's (status, or 128+signal); 125 on launcher failure.
@@ -89,6 +89,15 @@ struct plan {
   size_t ndevrules;
   char *hostname;
   bool lo_up;
+  /* namespaces to join by path ("nsjoin=TYPE\x1fPATH": a network namespace tsrun made and set up
+     beforehand, as podman's): the monitor opens each path, in the host's mount namespace, and
+     passes the fd to the container process over the sync socket; that one setns()es right after
+     it joined its cgroup, before anything else happens in the namespace */
+  struct nsjoin {
+    int type; /* CLONE_NEW* */
+    char *path;
+  } *nsjoins;
+  size_t nnsjoins;
   char *exit_file;
   bool init; /* a minimal PID 1 (--init) */
   /* --rm of a detached container: the monitor execs NODE BIN --root ROOT rm -f ID after exit.json */
@@ -182,6 +191,14 @@ bool cgroup2_host(void);
 /* devices.c: the plan's device rules on the container's cgroup (v1 files or a v2 BPF program),
    applied by the monitor before the container process can open anything; 0 or -errno, err set. */
 int apply_device_rules(const struct plan *p, char *err, size_t errlen);
+
+/* nsjoin.c: the monitor sends one fd per nsjoin record over the sync socket (0 or -errno, err
+   set); the container process receives and joins them in the same order (child_fail on error). */
+int send_nsjoin_fds(const struct plan *p, int sock, char *err, size_t errlen);
+/* A plan of one record, "netns=PATH": a new network namespace bind-mounted on PATH (an existing
+   file) to outlive this process, for tsrun to set up and a container to join. Reports on fd 4. */
+int make_netns(const char *path);
+void child_join_namespaces(const struct plan *p, int sync);
 
 /* rootfs.c: the container's root overlay, the rest of its filesystem view (all
    from the plan's early block), then pivot_root into it. */

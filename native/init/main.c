@@ -192,6 +192,8 @@ int main(int argc, char **argv)
     status_err("plan", -rc, err);
     return 125;
   }
+  if (first && strncmp(b.data, "netns=", 6) == 0)
+    return make_netns(b.data + 6);
   if (first) /* only a run has an early block */
     return run_main(&p, &b, first);
   rc = planbuf_read_rest(PLAN_FD, &b, err, sizeof err);

@@ -7,6 +7,7 @@
 #include "init.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,23 @@ static int parse_record(struct plan *p, char *k, char *v)
     p->hostname = v;
   else if (IS("lo"))
     p->lo_up = true;
+  else if (IS("nsjoin")) {
+    static const struct { const char *name; int type; } types[] = {
+      { "net", CLONE_NEWNET }, { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS },
+    };
+    char *f[2];
+    if (split(v, f, 2) != 2 || f[1][0] != '/')
+      return -1;
+    int type = 0;
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+      if (strcmp(f[0], types[i].name) == 0)
+        type = types[i].type;
+    if (!type)
+      return -1;
+    p->nsjoins = push(p->nsjoins, &p->nnsjoins, sizeof *p->nsjoins);
+    p->nsjoins[p->nnsjoins - 1].type = type;
+    p->nsjoins[p->nnsjoins - 1].path = f[1];
+  }
   else if (IS("exitfile"))
     p->exit_file = v;
   else if (IS("init"))
@@ -414,7 +432,7 @@ static int parse_one(struct plan *p, char *rec, char *err, size_t errlen)
  */
 int plan_parse_early(const struct planbuf *b, struct plan *p, char *err, size_t errlen)
 {
-  static const char *early[] = { "clone=", "cgroup=", "rootfs=", "upper=", "work=", "lower=", "ovl=", "op=", "readonly=", "hostname=", "lo=", "devices=", "dev=" };
+  static const char *early[] = { "clone=", "cgroup=", "rootfs=", "upper=", "work=", "lower=", "ovl=", "op=", "readonly=", "hostname=", "lo=", "devices=", "dev=", "nsjoin=" };
   if (b->early_len == 0)
     return 0;
   char *copy = malloc(b->early_len + 1);

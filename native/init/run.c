@@ -48,6 +48,7 @@ static _Noreturn void run_child(struct plan *p, int fwd, int sync, int in, int o
   if (planbuf_read_early(fwd, &b, perr, sizeof perr) < 0 || plan_parse_early(&b, p, perr, sizeof perr) < 0)
     _exit(125); /* the monitor parsed the same bytes first and reports why */
   child_join_cgroup(p->cgroup_procs, p->ncgroup_procs, sync);
+  child_join_namespaces(p, sync);
   /* right after the join (runc's order): the namespace's root is the container's cgroup, and
      each cgroup fs mounted at /sys/fs/cgroup shows that cgroup as its root */
   if ((p->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
@@ -181,6 +182,8 @@ int run_main(struct plan *p, struct planbuf *b, size_t first)
      (v1), or does anything at all in it (v2), only once it has that */
   if (rc == 0 && (rc = apply_device_rules(p, err, sizeof err)) < 0)
     step = "device cgroup";
+  if (rc == 0 && (rc = send_nsjoin_fds(p, sv[0], err, sizeof err)) < 0)
+    step = "open namespace";
   /* a child that failed already has reported: await_child reads it */
   if (rc == 0)
     write_all(fwd[1], b->data, b->early_len + 1);

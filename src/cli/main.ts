@@ -52,6 +52,8 @@ const COMMANDS: Record<string, string> = {
   commit: 'commit',
   diff: 'diff',
   build: 'build',
+  port: 'port',
+  network: 'network',
 };
 
 export type Register = (program: Command) => void;

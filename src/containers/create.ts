@@ -22,6 +22,44 @@ import { compileSeccomp, readSeccompFile } from '../runtime/seccomp.js';
 import { mark } from '../util/trace.js';
 import { parseDevice, parseDeviceCgroupRule } from '../runtime/devices.js';
 import { removeTreeTolerant } from '../util/rmtree.js';
+import { exposedBindings, parsePublish } from '../runtime/network/ports.js';
+import { parseAddHost } from '../runtime/network/etcfiles.js';
+import { findContainer } from './record.js';
+
+/** -p, -P, --ip, --dns*, --add-host → the host config's network part; checked before anything is written. */
+function networkSettings(f: RunFlags, mode: string, image: Image): Partial<ContainerConfig['host']> {
+  const own = mode !== 'none' && mode !== 'host' && !mode.startsWith('container:');
+  let ports = (f.publish ?? []).map(parsePublish);
+  if (f.publishAll) ports = [...ports, ...exposedBindings(Object.keys((image.config.config?.ExposedPorts as Record<string, unknown> | undefined) ?? {}))];
+  if (ports.length && !own) throw usageError(`conflicting options: port publishing and the ${mode.split(':')[0]} network mode`);
+  if (f.ip !== undefined && !own) throw usageError(`conflicting options: --ip and the ${mode.split(':')[0]} network mode`);
+  const extraHosts = (f.addHost ?? []).map(parseAddHost);
+  const dns = { dns: f.dns ?? [], dnsSearch: f.dnsSearch ?? [], dnsOptions: f.dnsOption ?? [] };
+  for (const d of dns.dns) if (!/^[0-9a-fA-F.:]+$/.test(d)) throw usageError(`invalid --dns ${JSON.stringify(d)}`, 'give an IP address');
+  return {
+    ...(ports.length ? { portBindings: ports } : {}),
+    ...(f.publishAll ? { publishAll: true } : {}),
+    ...(f.ip !== undefined ? { ip: f.ip } : {}),
+    ...(extraHosts.length ? { extraHosts } : {}),
+    ...(dns.dns.length || dns.dnsSearch.length || dns.dnsOptions.length ? { dns } : {}),
+  };
+}
+
+/** The network mode as recorded: container:NAME becomes container:ID; a network must exist (bridge is made). */
+async function resolveNetworkMode(ctx: Ctx, cfg: ContainerConfig): Promise<void> {
+  const mode = cfg.host.network;
+  if (mode === 'none' || mode === 'host') return;
+  if (mode.startsWith('container:')) {
+    const other = findContainer(ctx, mode.slice('container:'.length));
+    cfg.host.network = `container:${other.config.id}`;
+    return;
+  }
+  const { getNetwork } = await import('../runtime/network/store.js');
+  const { findNetavark } = await import('../runtime/network/netavark.js');
+  findNetavark();
+  const n = getNetwork(ctx, mode);
+  cfg.host.network = n.name;
+}
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -42,8 +80,8 @@ export function buildConfig(imageRef: string, image: Image, cmd: string[], f: Ru
   let env = mergeEnv(imageEnv, parseEnv(f.envFile, f.env));
   if (!env.some((e) => e.startsWith('PATH='))) env = [DEFAULT_PATH, ...env];
   if (f.tty) env = mergeEnv(['TERM=xterm'], env);
-  const network = f.network === 'none' || f.network === 'host' ? f.network : undefined;
-  if (!network) throw new TsrunError('UNSUPPORTED', `network ${JSON.stringify(f.network)} is not supported`, { hint: 'use --network none or --network host' });
+  const network = f.network || 'bridge';
+  const net = networkSettings(f, network, image);
   const hostname = f.hostname ?? (network === 'host' ? os().hostname() : id.slice(0, 12));
   if (!/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(hostname)) throw usageError(`invalid hostname ${JSON.stringify(hostname)}`);
   const mounts = [...f.volume.map(parseVolume), ...f.tmpfs.map(parseTmpfs)];
@@ -80,6 +118,7 @@ export function buildConfig(imageRef: string, image: Image, cmd: string[], f: Ru
       mounts,
       readonlyRootfs: f.readOnly,
       network,
+      ...net,
       privileged: f.privileged,
       capAdd,
       capDrop,
@@ -96,7 +135,7 @@ export function buildConfig(imageRef: string, image: Image, cmd: string[], f: Ru
   return cfg;
 }
 
-function hostsFile(hostname: string, network: 'none' | 'host'): string {
+function hostsFile(hostname: string, network: string): string {
   if (network === 'host') {
     try {
       return fs.readFileSync('/etc/hosts', 'utf8');
@@ -107,7 +146,7 @@ function hostsFile(hostname: string, network: 'none' | 'host'): string {
   return ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', `127.0.1.1\t${hostname}`, ''].join('\n');
 }
 
-function resolvConf(network: 'none' | 'host'): string {
+function resolvConf(network: string): string {
   if (network === 'host') {
     try {
       return fs.readFileSync('/etc/resolv.conf', 'utf8');
@@ -115,7 +154,7 @@ function resolvConf(network: 'none' | 'host'): string {
       /* none */
     }
   }
-  return '# tsrun: no network (--network none)\n';
+  return network === 'none' ? '# tsrun: no network (--network none)\n' : '';
 }
 
 /** Fill the container dir; config.json last. */
@@ -143,6 +182,7 @@ export async function createContainer(ctx: Ctx, imageRef: string, image: Image, 
   if (flags.name !== undefined && !validName(flags.name)) throw usageError(`invalid container name ${JSON.stringify(flags.name)}`, 'only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed');
   const id = newContainerId();
   const cfg = buildConfig(imageRef, image, cmd, flags, id);
+  await resolveNetworkMode(ctx, cfg);
   return withContentLock(ctx, async () => {
     // prepare: unpack layers that are only registered (commit) or were collected, from their blobs.
     // The unpacker (tar, zlib, streams) is loaded only then: the usual image has every layer unpacked.

@@ -21,6 +21,13 @@ export interface RunFlags {
   tmpfs: string[];
   readOnly: boolean;
   network: string;
+  publish?: string[];
+  publishAll?: boolean;
+  ip?: string;
+  addHost?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOption?: string[];
   entrypoint?: string;
   init: boolean;
   ulimit: string[];

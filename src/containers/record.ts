@@ -5,6 +5,7 @@
  *   upper/ work/  the overlay upper and work dirs: the container's changes
  *   rootfs/       mount point of the merged root filesystem while it runs
  *   hostname hosts resolv.conf   bind-mounted into the container, never part of a commit
+ *   network.json  while its network is set up: the namespace, addresses, ports and netavark's setup JSON (teardown's record)
  *   ctr.log       output of a detached container (json-lines: {stream,time,log})
  *   exit.json     written by the monitor (tsrun-init) when the process ends: { exitCode, signal?, finishedAt }
  *
@@ -19,6 +20,8 @@ import { readJsonIfExists, writeJsonReplace } from '../util/atomic.js';
 import type { Ctx } from '../context.js';
 import { randomHex } from '../util/builtins.js';
 import type { DeviceMapping } from '../runtime/devices.js';
+import type { PortBinding } from '../runtime/network/ports.js';
+import type { DnsFlags } from '../runtime/network/etcfiles.js';
 
 export type Status = 'created' | 'running' | 'paused' | 'exited';
 
@@ -57,7 +60,18 @@ export interface ContainerConfig {
     autoRemove: boolean;
     mounts: Mount[];
     readonlyRootfs: boolean;
-    network: 'none' | 'host';
+    /** none, host, container:ID, or a network's name (bridge: the default) */
+    network: string;
+    /** networks attached with `network connect` besides `network` */
+    extraNetworks?: string[];
+    /** -p / -P (host port 0: a random one, chosen at each start) */
+    portBindings?: PortBinding[];
+    publishAll?: boolean;
+    /** --ip on the first network */
+    ip?: string;
+    dns?: DnsFlags;
+    /** --add-host NAME:IP */
+    extraHosts?: { name: string; ip: string }[];
     privileged: boolean;
     capAdd: string[];
     capDrop: string[];

@@ -19,6 +19,7 @@ import { waitForExit } from './wait.js';
 import { cgroupPids } from '../runtime/cgroups.js';
 import { randomHex } from '../util/builtins.js';
 import { removeTree } from '../util/rmtree.js';
+import { teardownNetwork } from '../runtime/network/attach.js';
 
 export interface RmOptions {
   force?: boolean;
@@ -70,6 +71,7 @@ export async function removeContainer(ctx: Ctx, c0: Container, opts: RmOptions =
     // a created-but-never-started or crashed container may still have processes in its cgroup
     if (cgroupPids(c.config.id, ctx).length) signalContainer(ctx, c, parseSignal('KILL'));
     releaseCgroup(ctx, c.config.id);
+    teardownNetwork(ctx, c);
     removeDir(ctx, c.dir);
   });
 }

@@ -43,23 +43,63 @@ async function launchLocked(ctx: Ctx, c: Container, opts: { detach: boolean; lau
   const exitFile = path.join(c.dir, 'exit.json');
   if (fs.existsSync(exitFile)) fs.rmSync(exitFile, { force: true }); // rmSync loads Node's rimraf: only when there is one
   let launched: Launched;
-  let cgroupDirs: string[];
+  let cgroupDirs: string[] = [];
   let launcher: PendingLaunch | undefined = opts.launcher;
   try {
     mark('start');
-    const { dirs, procsFiles, devicesDir } = createCgroup(ctx, c.config.id);
-    cgroupDirs = dirs;
-    mark('cgroup made');
-    launcher ??= new PendingLaunch(opts.detach, runCloneRecord(c.config.host.network));
-    launcher.early(runEarlyRecords(ctx, c, procsFiles, devicesDir));
-    // from here on a tsrun killed at any moment leaves a record that `refresh` can follow
+    const mode = c.config.host.network;
+    launcher ??= new PendingLaunch(opts.detach, runCloneRecord(mode));
     const monitorPid = launcher.monitorPid;
-    writeState(c, { status: 'running', monitorPid, monitorStart: procStartTime(monitorPid), startedAt: new Date().toISOString(), restartCount: c.state.restartCount });
-    mark('state written');
-    // the rest of the plan is built while the launcher works on the early block
-    launched = await launcher.complete(() => runPlan(ctx, c, opts.detach));
+    const running = () =>
+      writeState(c, { status: 'running', monitorPid, monitorStart: procStartTime(monitorPid), startedAt: new Date().toISOString(), restartCount: c.state.restartCount });
+    const cgroup = () => {
+      const made = createCgroup(ctx, c.config.id);
+      cgroupDirs = made.dirs;
+      mark('cgroup made');
+      return made;
+    };
+    if (mode === 'none' || mode === 'host') {
+      const { procsFiles, devicesDir } = cgroup();
+      launcher.early(runEarlyRecords(ctx, c, procsFiles, devicesDir));
+      // from here on a tsrun killed at any moment leaves a record that `refresh` can follow
+      running();
+      mark('state written');
+      // the rest of the plan is built while the launcher works on the early block
+      launched = await launcher.complete(() => runPlan(ctx, c, opts.detach));
+    } else {
+      // running first: a tsrun killed while the network is being made leaves a record whose
+      // monitor dies with it, and whoever sees it dead replays the network's teardown
+      running();
+      const net = await import('../runtime/network/attach.js');
+      if (mode.startsWith('container:')) {
+        const netns = net.joinContainerNetwork(ctx, c);
+        const { procsFiles, devicesDir } = cgroup();
+        launcher.early(runEarlyRecords(ctx, c, procsFiles, devicesDir, netns));
+        launched = await launcher.complete(() => runPlan(ctx, c, opts.detach));
+      } else {
+        const prepared = net.prepareNetwork(ctx, c);
+        mark('network prepared');
+        // netavark runs while tsrun makes the cgroup and the container process sets up its
+        // filesystem; the container execs only once both are done (the rest of the plan waits)
+        const t0 = performance.now();
+        const setup = prepared.setup();
+        setup.catch(() => {}); // awaited below; a failure before then must not be unhandled
+        const { procsFiles, devicesDir } = cgroup();
+        launcher.early(runEarlyRecords(ctx, c, procsFiles, devicesDir, prepared.netns));
+        const plan = runPlan(ctx, c, opts.detach);
+        const ready = performance.now();
+        await setup;
+        const done = performance.now();
+        mark(`network set up: netavark ${(done - t0).toFixed(1)} ms, ${(ready - t0).toFixed(1)} ms of it hidden behind the container's own start`);
+        launched = await launcher.complete(plan);
+      }
+    }
   } catch (err) {
     launcher?.abort();
+    if (c.config.host.network !== 'none' && c.config.host.network !== 'host') {
+      const { teardownNetwork } = await import('../runtime/network/attach.js');
+      teardownNetwork(ctx, c);
+    }
     const exitCode = isTsrunError(err) ? err.exitCode : 125;
     writeState(c, { ...c.state, status: 'exited', exitCode, finishedAt: new Date().toISOString(), error: (err as Error).message, pid: undefined, monitorPid: undefined });
     try {

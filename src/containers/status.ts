@@ -16,6 +16,7 @@ import { lockDirExclusive, tryLockDirExclusive, type Lock } from '../util/lock.j
 import { conflict } from '../util/errors.js';
 import { readContainer, writeState, type Container, type ContainerState } from './record.js';
 import { cgroupPids, freezeRequested, killCgroup, removeCgroup, thawCgroup } from '../runtime/cgroups.js';
+import { teardownNetwork } from '../runtime/network/attach.js';
 
 export interface ExitRecord {
   exitCode: number;
@@ -154,7 +155,10 @@ export function refreshLocked(ctx: Ctx, id: string): Container | undefined {
   if (!c) return undefined;
   const next = reconcile(c);
   if (next) writeState(c, next);
-  if (next?.status === 'exited') releaseCgroup(ctx, id);
+  if (next?.status === 'exited') {
+    releaseCgroup(ctx, id);
+    teardownNetwork(ctx, c);
+  }
   switch (freezerMismatch(ctx, c)) {
     case 'stale-freeze':
       thawCgroup(id, ctx); // the lock is ours: whoever froze it is gone
@@ -166,6 +170,22 @@ export function refreshLocked(ctx: Ctx, id: string): Container | undefined {
   return c;
 }
 
+/** Tear down an exited container's network under its lock (a start in progress holds a running record). */
+function releaseNetwork(ctx: Ctx, c: Container): void {
+  let lock: Lock | undefined;
+  try {
+    lock = lockDirExclusive(c.dir);
+  } catch {
+    return; // removed meanwhile
+  }
+  try {
+    const fresh = readContainer(ctx, c.config.id);
+    if (fresh?.state.status === 'exited') teardownNetwork(ctx, fresh);
+  } finally {
+    lock.release();
+  }
+}
+
 /**
  * Re-read the container and bring its status in line with the kernel, for
  * readers (ps, inspect, wait) that do not act on it. Returns the fresh record
@@ -174,7 +194,11 @@ export function refreshLocked(ctx: Ctx, id: string): Container | undefined {
  * docker does, and not written.
  */
 export function refresh(ctx: Ctx, c: Container): Container {
-  if (!isRunning(c)) return c;
+  if (!isRunning(c)) {
+    // a network left set up by a tsrun that died between start and its record of the exit
+    if (c.state.status === 'exited' && fs.existsSync(path.join(c.dir, 'network.json'))) releaseNetwork(ctx, c);
+    return c;
+  }
   const exitPending = reconcile(c) !== undefined;
   const mismatch = exitPending ? undefined : freezerMismatch(ctx, c);
   if (!exitPending && !mismatch) return c;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Ctx } from '../context.js';
 import type { Container } from '../containers/record.js';
 import { refresh } from '../containers/status.js';
+import { networkSettings, portBindingsConfig } from '../runtime/network/settings.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -38,6 +39,12 @@ export function inspectContainer(ctx: Ctx, c0: Container): Record<string, unknow
     HostConfig: {
       AutoRemove: k.host.autoRemove,
       NetworkMode: k.host.network,
+      PortBindings: portBindingsConfig(c),
+      PublishAllPorts: !!k.host.publishAll,
+      Dns: k.host.dns?.dns ?? [],
+      DnsSearch: k.host.dns?.dnsSearch ?? [],
+      DnsOptions: k.host.dns?.dnsOptions ?? [],
+      ExtraHosts: (k.host.extraHosts ?? []).map((h) => `${h.name}:${h.ip}`),
       Privileged: k.host.privileged,
       ReadonlyRootfs: k.host.readonlyRootfs,
       CapAdd: k.host.capAdd,
@@ -53,6 +60,7 @@ export function inspectContainer(ctx: Ctx, c0: Container): Record<string, unknow
       Binds: k.host.mounts.filter((m) => m.type === 'bind').map((m) => `${m.source}:${m.destination}${m.readonly ? ':ro' : ''}`),
       Tmpfs: Object.fromEntries(k.host.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.destination, (m.options ?? []).join(',')])),
     },
+    NetworkSettings: networkSettings(ctx, c),
     GraphDriver: {
       Name: 'overlay',
       Data: {

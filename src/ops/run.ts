@@ -47,6 +47,10 @@ async function removeAfterExit(ctx: Ctx, c: Container, cgroupDirs: string[]): Pr
     // still the run we started (no other tsrun restarted it meanwhile)?
     if (!lock || readContainer(ctx, c.config.id)?.state.monitorPid !== c.state.monitorPid) throw new Error('not ours to remove the quick way');
     removeCgroupDirs(cgroupDirs, 0); // busy: the general removal below waits for it
+    if (c.config.host.network !== 'none' && c.config.host.network !== 'host') {
+      const { teardownNetwork } = await import('../runtime/network/attach.js');
+      teardownNetwork(ctx, c);
+    }
     removeDir(ctx, c.dir);
   } catch {
     lock?.release();

@@ -129,25 +129,29 @@ function volatileOverlay(dir: string): boolean {
  * The first record of a run's plan, "clone=FLAGS": the namespaces of the
  * container process. tsrun writes it as it spawns the launcher, before it
  * creates the container, so that on a cgroup v1 host the launcher forks the
- * container process (new network namespace: 0.7-2 ms) meanwhile.
+ * container process (new network namespace: 0.7-2 ms) meanwhile. Only
+ * --network none gets a new one here: host keeps the host's, and the others
+ * join a namespace made beforehand (runEarlyRecords' netns).
  */
 export function runCloneRecord(network: string): Buffer {
   let flags = CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
-  if (network !== 'host') flags |= CLONE.NEWNET;
+  if (network === 'none') flags |= CLONE.NEWNET;
   return new PlanWriter().add('clone', flags).encode();
 }
 
 /**
  * The early block of a run's plan, after its first record (runCloneRecord): what the container process needs to set
- * up its namespaces and filesystem (cgroup, root overlay, mounts, hostname).
+ * up its namespaces and filesystem (cgroup, network namespace to join, root overlay, mounts, hostname).
  * The launcher forks the container process as soon as it has it, which does
  * all that while the rest of the plan (runPlan: confinement and process) is
  * built.
  */
-export function runEarlyRecords(ctx: Ctx, c: Container, cgroupProcs: string[], devicesDir: string | undefined): Buffer {
+export function runEarlyRecords(ctx: Ctx, c: Container, cgroupProcs: string[], devicesDir: string | undefined, netns?: string): Buffer {
   const cfg = c.config;
   const w = new PlanWriter();
   for (const p of cgroupProcs) w.add('cgroup', p);
+  // the network namespace tsrun made and netavark sets up (or another container's): joined by path
+  if (netns) w.add('nsjoin', 'net', netns);
   const devices = containerDevices(cfg.host);
   addDevicePolicy(w, cfg.host.privileged, devices.rules, devicesDir);
   w.add('rootfs', path.join(c.dir, 'rootfs')).add('upper', path.join(c.dir, 'upper')).add('work', path.join(c.dir, 'work'));
@@ -198,7 +202,7 @@ export function runPlan(ctx: Ctx, c: Container, detach: boolean): Buffer {
 export function execPlan(ctx: Ctx, c: Container, pid: number, cgroupProcs: string[], proc: ProcessSpec): Buffer {
   const w = new PlanWriter().add('mode', 'exec').add('pid', pid);
   const ns = ['ipc', 'uts', 'cgroup', 'mnt'];
-  if (c.config.host.network === 'none') ns.push('net');
+  if (c.config.host.network !== 'host') ns.push('net');
   for (const n of ns) w.add('ns', n);
   for (const p of cgroupProcs) w.add('cgroup', p);
   addConfinement(w, ctx, c, proc);

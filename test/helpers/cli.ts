@@ -125,6 +125,7 @@ export function cleanupDir(base: string): void {
       /* already gone */
     }
   }
+  releaseNetworks(base);
   for (let round = 0; round < 3; round++) {
     const mounts = mountsUnder(base);
     if (!mounts.length) break;
@@ -132,6 +133,17 @@ export function cleanupDir(base: string): void {
   }
   removeContainerCgroups(base);
   spawnSync('rm', ['-rf', '--one-file-system', base]);
+}
+
+/**
+ * Containers whose network is still set up (network.json): `rm -f` replays its teardown (veth,
+ * rules, netns mount under /run/tsrun, lease), which the temp dir's removal cannot reach.
+ */
+function releaseNetworks(base: string): void {
+  const root = path.join(base, 'root');
+  const dir = path.join(root, 'containers');
+  const ids = (fs.existsSync(dir) ? fs.readdirSync(dir) : []).filter((id) => fs.existsSync(path.join(dir, id, 'network.json')));
+  if (ids.length) spawnSync(process.execPath, [TSRUN, '--root', root, 'rm', '-f', ...ids], { timeout: 120_000 });
 }
 
 /** PIDs (container process 1 and its monitor) named by state.json of containers below base/root. */

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { portsColumn } from '../../runtime/network/settings.js';
 import { action, collect, ctxOf, goTime, humanAgo, humanDuration, parseIntOption } from '../common.js';
 import { formatOption, writeFormatted, type FormatSpec } from '../format.js';
 import { GoStruct, method } from '../../util/template/index.js';
@@ -52,7 +53,7 @@ function containerContext(c: Container, trunc: boolean, now: number): GoStruct {
     Command: str(() => goQuote(trunc ? ellipsis(cmd, 20) : cmd)),
     CreatedAt: str(() => goTime(c.config.created)),
     RunningFor: str(() => humanAgo(c.config.created, now)),
-    Ports: str(() => ''),
+    Ports: str(() => portsColumn(c)),
     State: str(() => c.state.status),
     Status: str(() => statusText(c, now)),
     Size: str(() => '0B'),

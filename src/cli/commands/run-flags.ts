@@ -17,8 +17,15 @@ export function addRunFlags(cmd: Command): Command {
     .option('-v, --volume <host:ctr[:ro]>', 'bind mount a volume', collect, [])
     .option('--tmpfs <path[:opts]>', 'mount a tmpfs directory', collect, [])
     .option('--read-only', "mount the container's root filesystem as read only", false)
-    .option('--network <mode>', 'network mode: none or host', 'none')
+    .option('--network <mode>', 'connect to a network: bridge (default), none, host, container:NAME or a network name', 'bridge')
     .option('--net <mode>', 'alias of --network')
+    .option('-p, --publish <[ip:][hostPort:]port[/proto]>', "publish a container's port to the host", collect, [])
+    .option('-P, --publish-all', 'publish all exposed ports to random host ports', false)
+    .option('--ip <address>', 'IPv4 address on the network')
+    .option('--add-host <host:ip>', 'add a custom host-to-IP mapping', collect, [])
+    .option('--dns <ip>', 'set custom DNS servers', collect, [])
+    .option('--dns-search <domain>', 'set custom DNS search domains', collect, [])
+    .option('--dns-option <opt>', 'set DNS options', collect, [])
     .option('--entrypoint <cmd>', 'overwrite the default ENTRYPOINT of the image')
     .option('--init', 'run an init inside the container that forwards signals and reaps processes', false)
     .option('--ulimit <name=soft[:hard]>', 'ulimit options', collect, [])
@@ -45,6 +52,13 @@ export function runFlags(o: Record<string, unknown>, detach: boolean): RunFlags 
     tmpfs: o.tmpfs as string[],
     readOnly: !!o.readOnly,
     network: (o.net as string | undefined) ?? (o.network as string),
+    publish: o.publish as string[],
+    publishAll: !!o.publishAll,
+    ip: o.ip as string | undefined,
+    addHost: o.addHost as string[],
+    dns: o.dns as string[],
+    dnsSearch: o.dnsSearch as string[],
+    dnsOption: o.dnsOption as string[],
     entrypoint: o.entrypoint as string | undefined,
     init: !!o.init,
     ulimit: o.ulimit as string[],

@@ -1,0 +1,87 @@
+/** `tsrun network create|ls|inspect|rm|prune|connect|disconnect`: docker's network verbs. */
+import type { Command } from 'commander';
+import { action, collect, ctxOf, printJson, printTable } from '../common.js';
+
+export function register(program: Command): void {
+  const net = program.command('network').description('Manage networks (create, ls, inspect, rm, prune, connect, disconnect)');
+  net
+    .command('create')
+    .description('Create a network')
+    .argument('<name>', 'NETWORK')
+    .option('-d, --driver <driver>', 'driver to manage the network', 'bridge')
+    .option('--subnet <cidr>', 'subnet in CIDR format')
+    .option('--gateway <ip>', 'IPv4 gateway for the subnet')
+    .option('--internal', 'restrict external access to the network', false)
+    .option('--label <k=v>', 'set metadata on a network', collect, [])
+    .action(
+      action(async (name: string, o: { driver: string; subnet?: string; gateway?: string; internal: boolean; label: string[] }, cmd: Command) => {
+        const { createNetwork } = await import('../../ops/network.js');
+        const labels = Object.fromEntries(o.label.map((l) => (l.includes('=') ? [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] : [l, ''])));
+        const n = createNetwork(ctxOf(cmd), name, { driver: o.driver, subnet: o.subnet, gateway: o.gateway, internal: o.internal, labels });
+        process.stdout.write(`${n.id}\n`);
+      }),
+    );
+  net
+    .command('ls')
+    .alias('list')
+    .description('List networks')
+    .option('-q, --quiet', 'only display network IDs', false)
+    .option('--no-trunc', 'do not truncate the output')
+    .action(
+      action(async (o: { quiet: boolean; trunc: boolean }, cmd: Command) => {
+        const { networkList } = await import('../../ops/network.js');
+        const nets = networkList(ctxOf(cmd));
+        const id = (x: string) => (o.trunc === false ? x : x.slice(0, 12));
+        if (o.quiet) return void process.stdout.write(nets.map((n) => id(n.id) + '\n').join(''));
+        printTable(['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], nets.map((n) => [id(n.id), n.name, n.driver, 'local']));
+      }),
+    );
+  net
+    .command('inspect')
+    .description('Display detailed information on one or more networks')
+    .argument('<network...>', 'NETWORK')
+    .action(
+      action(async (refs: string[], _o: unknown, cmd: Command) => {
+        const { inspectNetwork } = await import('../../ops/network.js');
+        const ctx = ctxOf(cmd);
+        printJson(refs.map((r) => inspectNetwork(ctx, r)));
+      }),
+    );
+  net
+    .command('rm')
+    .alias('remove')
+    .description('Remove one or more networks')
+    .argument('<network...>', 'NETWORK')
+    .action(
+      action(async (refs: string[], _o: unknown, cmd: Command) => {
+        const { removeNetwork } = await import('../../ops/network.js');
+        const ctx = ctxOf(cmd);
+        for (const r of refs) process.stdout.write(`${removeNetwork(ctx, r)}\n`);
+      }),
+    );
+  net
+    .command('prune')
+    .description('Remove all unused networks')
+    .option('-f, --force', 'do not prompt for confirmation', false)
+    .action(
+      action(async (_o: unknown, cmd: Command) => {
+        const { pruneNetworks } = await import('../../ops/network.js');
+        const gone = pruneNetworks(ctxOf(cmd));
+        if (gone.length) process.stdout.write(`Deleted Networks:\n${gone.join('\n')}\n`);
+      }),
+    );
+  for (const verb of ['connect', 'disconnect'] as const) {
+    net
+      .command(verb)
+      .description(`${verb === 'connect' ? 'Connect a (stopped) container to' : 'Disconnect a (stopped) container from'} a network`)
+      .argument('<network>', 'NETWORK')
+      .argument('<container>', 'CONTAINER')
+      .option('-f, --force', 'force (disconnect)', false)
+      .action(
+        action(async (netRef: string, ref: string, _o: unknown, cmd: Command) => {
+          const ops = await import('../../ops/network.js');
+          (verb === 'connect' ? ops.connectNetwork : ops.disconnectNetwork)(ctxOf(cmd), netRef, ref);
+        }),
+      );
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * IP allocation (netavark allocates nothing): one lease file per address,
+ * ROOT/networks/leases/NETWORK/IP, holding the container ID and the boot ID,
+ * made and removed under the networks lock. A lease is stale, and free again,
+ * when it was made in an earlier boot or its container no longer exists (a
+ * root whose containers were deleted behind tsrun's back).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Ctx } from '../../context.js';
+import { conflict, TsrunError, usageError } from '../../util/errors.js';
+import { containerDir } from '../../containers/record.js';
+import { networksDir, withNetworksLock, type NetworkRecord } from './store.js';
+import { contains, ipString, lastIp, parseIp, parseSubnet } from './ipv4.js';
+
+export interface Lease {
+  network: string;
+  ip: string;
+}
+
+let bootIdCache: string | undefined;
+export function bootId(): string {
+  bootIdCache ??= fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  return bootIdCache;
+}
+
+function leaseDir(ctx: Ctx, network: string): string {
+  return path.join(networksDir(ctx), 'leases', network);
+}
+
+function stale(ctx: Ctx, file: string): boolean {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return true;
+  }
+  const [id, boot] = text.split('\n');
+  return boot !== bootId() || !id || !fs.existsSync(containerDir(ctx, id));
+}
+
+/** Take an address for container `id` on `net`: `want` (--ip) or the lowest free one after the gateway. */
+export function allocateIp(ctx: Ctx, net: NetworkRecord, id: string, want?: string): Lease {
+  const subnet = parseSubnet(net.subnets[0]!.subnet);
+  const gateway = parseIp(net.subnets[0]!.gateway)!;
+  let wanted: number | undefined;
+  if (want !== undefined) {
+    wanted = parseIp(want);
+    if (wanted === undefined) throw usageError(`invalid IP address ${JSON.stringify(want)} for --ip`);
+    if (!contains(subnet, wanted) || wanted === subnet.base || wanted === lastIp(subnet)) {
+      throw usageError(`--ip ${want} is not a host address of network ${net.name} (${net.subnets[0]!.subnet})`);
+    }
+    if (wanted === gateway) throw conflict(`--ip ${want} is the gateway of network ${net.name}`);
+  }
+  return withNetworksLock(ctx, () => {
+    const dir = leaseDir(ctx, net.name);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const take = (ip: number): boolean => {
+      const file = path.join(dir, ipString(ip));
+      if (fs.existsSync(file)) {
+        if (!stale(ctx, file)) return false;
+        fs.rmSync(file, { force: true });
+      }
+      fs.writeFileSync(file, `${id}\n${bootId()}\n`, { flag: 'wx', mode: 0o600 });
+      return true;
+    };
+    if (wanted !== undefined) {
+      if (!take(wanted)) throw conflict(`address ${ipString(wanted)} is already in use on network ${net.name}`, 'choose another --ip');
+      return { network: net.name, ip: ipString(wanted) };
+    }
+    for (let ip = subnet.base + 1; ip < lastIp(subnet); ip++) {
+      if (ip === gateway) continue;
+      if (take(ip)) return { network: net.name, ip: ipString(ip) };
+    }
+    throw new TsrunError('CONFLICT', `no free address left on network ${net.name} (${net.subnets[0]!.subnet})`, { hint: 'remove stopped containers or use another network' });
+  });
+}
+
+/** Give addresses back (only those this container still holds). */
+export function releaseIps(ctx: Ctx, id: string, leases: Lease[]): void {
+  if (!leases.length) return;
+  withNetworksLock(ctx, () => {
+    for (const l of leases) {
+      const file = path.join(leaseDir(ctx, l.network), l.ip);
+      try {
+        if (fs.readFileSync(file, 'utf8').split('\n')[0] === id) fs.unlinkSync(file);
+      } catch {
+        /* gone already */
+      }
+    }
+  });
+}
+
+/** Leases held now, by network (for `network rm`, inspect). */
+export function leasesOf(ctx: Ctx, network: string): { ip: string; id: string }[] {
+  const dir = leaseDir(ctx, network);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const out: { ip: string; id: string }[] = [];
+  for (const n of names) {
+    const file = path.join(dir, n);
+    if (stale(ctx, file)) continue;
+    out.push({ ip: n, id: fs.readFileSync(file, 'utf8').split('\n')[0]! });
+  }
+  return out;
+}
