@@ -14,9 +14,10 @@ cd "$(dirname "$0")/.."
 # libdeflate-dev (push's gzip in the addon; links libdeflate0 dynamically), build tools.
 # Test peers: podman, skopeo, umoci, crun, runc, containerd (started privately by its test), docker-registry, apache2-utils (htpasswd), openssl,
 # uidmap (podman), util-linux (script) and tmux (terminal tests), iproute2, procps, attr, libcap2-bin.
+# Networking: netavark (bridges, NAT, port forwarding) and aardvark-dns (names on user networks).
 PKGS=(busybox-static zstd libseccomp-dev libjson-c-dev libdeflate-dev build-essential python3 make g++ pkg-config
       podman skopeo umoci crun runc containerd docker-registry apache2-utils openssl uidmap
-      util-linux iproute2 procps attr libcap2-bin time tmux)
+      util-linux iproute2 procps attr libcap2-bin time tmux netavark aardvark-dns)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,0 +1,255 @@
+/**
+ * Networking on netavark, each part in networks made for it: the default
+ * bridge with egress through NAT, published ports (127.0.0.1, a host address
+ * the test owns, -P, hairpin), user networks with names, container:, 20
+ * containers at once, SIGKILL during start, and bad input. Traffic goes only
+ * to loopback, to the containers, and to a namespace this test makes
+ * ("outside": a veth pair in 198.18.K.0/30, RFC 2544's benchmark range).
+ * Everything made is removed in after(), even when a test fails. (busybox
+ * 1.35's wget -T segfaults: timeouts come from timeout(1).)
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import http from 'node:http';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { tsrun, tsrunOk, tsrunSpawn, FIXTURES, tempRoot, importBusybox, type TempRoot } from '../helpers/cli.js';
+import { sleep, until } from '../helpers/wait.js';
+
+let root: TempRoot | undefined;
+const t = () => root!;
+const BB = 'busybox';
+const K = 100 + (process.pid % 100); // this run's 198.18.K.0/30 and 10.251.K.0/24
+const NS = `tsrtest-${process.pid}`;
+const HOST_IF = `tsrh${process.pid % 100000}`;
+const OUT_IF = `tsro${process.pid % 100000}`;
+const HOST_IP = `198.18.${K}.1`;
+const OUT_IP = `198.18.${K}.2`;
+const NET = `tn${process.pid}`;
+const SUBNET = `10.251.${K}.0/24`;
+let server: ChildProcess | undefined;
+
+function sh(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.toString();
+}
+
+function fetchText(url: string, ms = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: ms }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d));
+      res.on('end', () => resolve(body));
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout fetching ${url}`)));
+    req.on('error', reject);
+  });
+}
+
+const run = (args: string[]) => tsrunOk(t().root, args);
+const ids = () => run(['ps', '-a', '-q', '--no-trunc']).split('\n').filter(Boolean);
+
+/** Whatever of a container's network could leak: its lease, netns file, iptables rules. */
+function leftovers(id: string): string[] {
+  const out: string[] = [];
+  const leases = path.join(t().root, 'networks', 'leases');
+  if (fs.existsSync(leases)) {
+    for (const n of fs.readdirSync(leases)) for (const ip of fs.readdirSync(path.join(leases, n))) if (fs.readFileSync(path.join(leases, n, ip), 'utf8').startsWith(id)) out.push(`lease ${n}/${ip}`);
+  }
+  if (fs.existsSync(`/run/tsrun/netns/${id}`)) out.push('netns file');
+  if (fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(`/run/tsrun/netns/${id}`)) out.push('netns mount');
+  const rules = sh('iptables-save', []).split('\n').filter((l) => l.includes(id));
+  out.push(...rules.map((r) => `rule ${r}`));
+  return out;
+}
+
+/** Ports (veths) still on the bridges of this root's networks. */
+function bridgePorts(): string[] {
+  const dir = path.join(t().root, 'networks');
+  const out: string[] = [];
+  for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+    if (!f.endsWith('.json')) continue;
+    const br = (JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { network_interface: string }).network_interface;
+    if (fs.existsSync(`/sys/class/net/${br}/brif`)) out.push(...fs.readdirSync(`/sys/class/net/${br}/brif`).map((p) => `${br}/${p}`));
+  }
+  return out;
+}
+
+before(() => {
+  root = tempRoot();
+  importBusybox(root.root);
+  spawnSync('ip', ['netns', 'del', NS]);
+  sh('ip', ['netns', 'add', NS]);
+  sh('ip', ['link', 'add', HOST_IF, 'type', 'veth', 'peer', 'name', OUT_IF, 'netns', NS]);
+  sh('ip', ['addr', 'add', `${HOST_IP}/30`, 'dev', HOST_IF]);
+  sh('ip', ['link', 'set', HOST_IF, 'up']);
+  sh('ip', ['-n', NS, 'addr', 'add', `${OUT_IP}/30`, 'dev', OUT_IF]);
+  sh('ip', ['-n', NS, 'link', 'set', OUT_IF, 'up']);
+  sh('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
+  // "outside": answers each request with the address it came from
+  server = spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', `require('http').createServer((q, s) => s.end(q.socket.remoteAddress)).listen(8080, '${OUT_IP}')`], { stdio: 'ignore' });
+  tsrunOk(t().root, ['import', '-c', 'CMD ["sh"]', '-c', 'EXPOSE 80', path.join(FIXTURES, 'busybox-rootfs.tar'), 'bbweb']);
+});
+
+after(() => {
+  // containers first (their teardown removes veths, rules, leases), then the networks' bridges
+  if (!root) return;
+  const all = tsrun(t().root, ['ps', '-a', '-q', '--no-trunc']).stdout.split('\n').filter(Boolean);
+  if (all.length) tsrun(t().root, ['rm', '-f', ...all]);
+  const dir = path.join(t().root, 'networks');
+  for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+    if (!f.endsWith('.json')) continue;
+    const br = (JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { network_interface: string }).network_interface;
+    spawnSync('ip', ['link', 'del', br]);
+  }
+  server?.kill('SIGKILL');
+  spawnSync('ip', ['link', 'del', HOST_IF]);
+  spawnSync('ip', ['netns', 'del', NS]);
+  root?.cleanup();
+});
+
+describe('networking', { concurrency: false }, () => {
+  it('the default bridge: an address, /etc/hosts and resolv.conf, egress through NAT; nothing left after --rm', async () => {
+    await until('the outside server', () => spawnSync('ip', ['netns', 'exec', NS, 'ss', '-ltn']).stdout.toString().includes(`${OUT_IP}:8080`));
+    const out = run(['run', '--rm', '--name', 'egress', '-h', 'box1', BB, 'sh', '-c', `ip -4 -o addr show eth0; echo ==; cat /etc/hosts; echo ==; cat /etc/resolv.conf; echo ==; timeout 5 wget -qO- http://${OUT_IP}:8080/`]);
+    const [addr, hosts, resolv, seen] = out.split('==\n');
+    const ip = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(addr!)?.[1];
+    assert.ok(ip, addr);
+    const bridge = JSON.parse(fs.readFileSync(path.join(t().root, 'networks', 'bridge.json'), 'utf8')) as { subnets: { subnet: string }[] };
+    assert.ok(!bridge.subnets[0]!.subnet.startsWith('172.17.') && !bridge.subnets[0]!.subnet.startsWith('10.88.'));
+    assert.match(hosts!, new RegExp(`^${ip!.replace(/\./g, '\\.')}\\tbox1$`, 'm'));
+    assert.doesNotMatch(resolv!, /nameserver 127\./);
+    assert.match(resolv!, /nameserver /);
+    assert.equal(seen!.trim(), HOST_IP, 'the outside sees the host address: NAT');
+    assert.deepEqual(bridgePorts(), []);
+  });
+
+  it('-p on 127.0.0.1 and on a host address, -P with EXPOSE, hairpin; port, ps and inspect show them', async () => {
+    run(['network', 'create', '--subnet', SUBNET, NET]);
+    const id = run(['run', '-d', '--name', 'web', '--network', NET, '-p', '127.0.0.1::80', '-p', `${HOST_IP}::80`, '-P', 'bbweb', 'sh', '-c', 'mkdir /www; echo hello > /www/index.html; exec httpd -f -p 80 -h /www']).trim();
+    const lines = run(['port', 'web']).trim().split('\n');
+    assert.equal(lines.length, 3, lines.join('|'));
+    const hostPort = (ip: string) => Number(lines.find((l) => l.includes(`-> ${ip}:`))!.split(':').pop());
+    const local = hostPort('127.0.0.1');
+    const onHost = hostPort(HOST_IP);
+    const all = hostPort('0.0.0.0');
+    await until('httpd in web', () => tsrun(t().root, ['exec', 'web', 'sh', '-c', 'netstat -ltn | grep -q :80']).code === 0);
+    assert.equal((await fetchText(`http://127.0.0.1:${local}/`)).trim(), 'hello');
+    assert.equal((await fetchText(`http://${HOST_IP}:${onHost}/`)).trim(), 'hello');
+    assert.equal((await fetchText(`http://${HOST_IP}:${all}/`)).trim(), 'hello', '-P publishes EXPOSE 80 on every address');
+    // hairpin: the container reaches its own published port through the host's address
+    assert.equal(run(['exec', 'web', 'timeout', '5', 'wget', '-qO-', `http://${HOST_IP}:${onHost}/`]).trim(), 'hello');
+    assert.match(run(['ps']), new RegExp(`127\\.0\\.0\\.1:${local}->80/tcp`));
+    const ns = JSON.parse(run(['inspect', '-f', '{{json .NetworkSettings}}', 'web'])) as { Ports: Record<string, { HostIp: string; HostPort: string }[]>; Networks: Record<string, { IPAddress: string; Gateway: string }> };
+    assert.ok(ns.Ports['80/tcp']!.some((p) => p.HostIp === '127.0.0.1' && p.HostPort === String(local)));
+    assert.match(ns.Networks[NET]!.IPAddress, /^10\.251\./);
+    assert.equal(ns.Networks[NET]!.Gateway, `10.251.${K}.1`);
+    run(['rm', '-f', 'web']);
+    assert.deepEqual(leftovers(id), []);
+  });
+
+  it('a user network: containers find each other by name; --network container: shares the namespace; --ip', async () => {
+    run(['run', '-d', '--name', 'srv', '--network', NET, '--ip', `10.251.${K}.77`, 'bbweb', 'sh', '-c', 'mkdir /www; echo by-name > /www/index.html; exec httpd -f -p 80 -h /www']);
+    await sleep(300);
+    assert.equal(run(['run', '--rm', '--network', NET, BB, 'timeout', '5', 'wget', '-qO-', 'http://srv/']).trim(), 'by-name');
+    assert.match(run(['run', '--rm', '--network', NET, BB, 'ping', '-c1', '-W3', 'srv']), new RegExp(`10\\.251\\.${K}\\.77`));
+    assert.equal(run(['run', '--rm', '--network', 'container:srv', BB, 'timeout', '5', 'wget', '-qO-', 'http://127.0.0.1/']).trim(), 'by-name');
+    run(['rm', '-f', 'srv']);
+    assert.deepEqual(bridgePorts(), []);
+  });
+
+  it('20 containers started at once get distinct addresses and reach each other', async () => {
+    const procs = Array.from({ length: 20 }, (_, i) => tsrunSpawn(t().root, ['run', '-d', '--name', `par${i}`, '--network', NET, BB, 'sleep', '300']));
+    const codes = await Promise.all(procs.map((p) => new Promise<number>((r) => p.on('close', (c) => r(c ?? -1)))));
+    assert.deepEqual(codes, Array(20).fill(0));
+    const ips = Array.from({ length: 20 }, (_, i) => run(['inspect', '-f', `{{json .NetworkSettings}}`, `par${i}`])).map((j) => (JSON.parse(j) as { Networks: Record<string, { IPAddress: string }> }).Networks[NET]!.IPAddress);
+    assert.equal(new Set(ips).size, 20, ips.join(' '));
+    const script = ips.map((ip) => `ping -c1 -W2 ${ip} >/dev/null && echo ok`).join('; ');
+    assert.equal(run(['exec', 'par0', 'sh', '-c', script]).trim().split('\n').length, 20);
+    run(['rm', '-f', ...Array.from({ length: 20 }, (_, i) => `par${i}`)]);
+    assert.deepEqual(bridgePorts(), []);
+    assert.deepEqual(fs.readdirSync(path.join(t().root, 'networks', 'leases', NET)), []);
+  });
+
+  it('SIGKILL of tsrun or of the monitor during start leaves nothing after the next ps and rm -f', async () => {
+    const seen: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const before = new Set(ids());
+      const p = tsrunSpawn(t().root, ['run', '-d', '--network', NET, '-p', '80', BB, 'sleep', '300']);
+      await sleep(40 + 50 * i);
+      p.kill('SIGKILL');
+      await new Promise((r) => p.on('close', r));
+      seen.push(...ids().filter((x) => !before.has(x)));
+    }
+    // the monitor of a running container, killed
+    const id = run(['run', '-d', '--network', NET, BB, 'sleep', '300']).trim();
+    const st = JSON.parse(fs.readFileSync(path.join(t().root, 'containers', id, 'state.json'), 'utf8')) as { monitorPid: number };
+    process.kill(st.monitorPid, 'SIGKILL');
+    seen.push(id);
+    await sleep(300);
+    run(['ps', '-a']);
+    assert.deepEqual(leftovers(id), [], 'the next ps tears down a container whose monitor died');
+    if (seen.length) run(['rm', '-f', ...seen]);
+    for (const x of seen) assert.deepEqual(leftovers(x), [], x);
+    assert.deepEqual(bridgePorts(), []);
+  });
+
+  it('bad input: one line, status 125, nothing made', async () => {
+    const blocker = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    const taken = (blocker.address() as net.AddressInfo).port;
+    const before = ids();
+    const netsBefore = fs.readdirSync(path.join(t().root, 'networks')).sort();
+    const cases: [string[], RegExp][] = [
+      [['network', 'create', '--subnet', `10.251.${K}.128/25`, `${NET}x`], /overlaps network/],
+      [['run', '--rm', '--network', NET, '-p', `127.0.0.1:${taken}:80`, BB, 'true'], /already in use/],
+      [['run', '--rm', '--network', NET, '-p', '80:80:80:80', BB, 'true'], /invalid -p/],
+      [['run', '--rm', '--network', NET, '-p', '99999:80', BB, 'true'], /invalid port/],
+      [['run', '--rm', '--network', 'nosuchnet', BB, 'true'], /network nosuchnet not found/],
+      [['run', '--rm', '--network', NET, '--ip', '10.1.2.3', BB, 'true'], /not a host address/],
+    ];
+    try {
+      for (const [args, re] of cases) {
+        const r = tsrun(t().root, args);
+        assert.equal(r.code, 125, `${args.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, re);
+        assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      }
+      const user = run(['create', '--network', NET, BB, 'true']).trim();
+      const r = tsrun(t().root, ['network', 'rm', NET]);
+      assert.equal(r.code, 125);
+      assert.match(r.stderr, /in use/);
+      run(['rm', user]);
+    } finally {
+      blocker.close();
+    }
+    assert.deepEqual(ids(), before);
+    assert.deepEqual(fs.readdirSync(path.join(t().root, 'networks')).sort(), netsBefore);
+    assert.deepEqual(fs.readdirSync(path.join(t().root, 'networks', 'leases', NET)), []);
+    assert.deepEqual(bridgePorts(), []);
+  });
+
+  it('without netavark: bridge fails naming the package, none and host still work', () => {
+    const env = { TSRUN_NETAVARK_DIRS: '/nonexistent' };
+    const r = tsrun(t().root, ['run', '--rm', BB, 'true'], { env });
+    assert.equal(r.code, 125);
+    assert.match(r.stderr, /netavark/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+    assert.equal(tsrun(t().root, ['run', '--rm', '--network', 'none', BB, 'true'], { env }).code, 0);
+    assert.equal(tsrun(t().root, ['run', '--rm', '--network', 'host', BB, 'true'], { env }).code, 0);
+  });
+
+  it('network ls, inspect, rm and prune', () => {
+    assert.match(run(['network', 'ls']), new RegExp(`\\b${NET}\\b`));
+    const [info] = JSON.parse(run(['network', 'inspect', NET])) as { IPAM: { Config: { Subnet: string }[] } }[];
+    assert.equal(info!.IPAM.Config[0]!.Subnet, SUBNET);
+    assert.equal(run(['network', 'rm', NET]).trim(), NET);
+    assert.doesNotMatch(run(['network', 'ls']), new RegExp(`\\b${NET}\\b`));
+    run(['network', 'create', '--subnet', `10.252.${K}.0/24`, `${NET}p`]);
+    assert.match(run(['network', 'prune', '-f']), new RegExp(`${NET}p`));
+    assert.doesNotMatch(run(['network', 'ls']), new RegExp(`${NET}p`));
+  });
+});
