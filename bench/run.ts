@@ -3,7 +3,10 @@
  * `node -e 0` so the ratio survives a busy machine) next to the same
  * container started by crun (or runc where crun refuses this host's hybrid
  * cgroup layout) on an equivalent bundle, `podman run --rm --network none`,
- * and `node -e 0` (the floor any Node CLI pays), plus tsrun's peak RSS.
+ * and `node -e 0` (the floor any Node CLI pays), plus tsrun's peak RSS; all
+ * with `--network none`. Then both on their default bridge network (the same
+ * netavark underneath), and how much of netavark's time tsrun hides behind
+ * the container's own start (TSRUN_TRACE_STARTUP's "network set up" line).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -66,6 +69,26 @@ function ociBundle(dir: string): string {
   return bundle;
 }
 
+/**
+ * The default bridge: tsrun's (its own bridge device and subnet, made by this
+ * temporary root and gone with its last container) beside podman's default
+ * network, both torn down by --rm.
+ */
+function benchBridge(root: string, pm: ReturnType<typeof podman> | undefined): void {
+  const tsrunMs = time(process.execPath, [TSRUN, '--root', root, 'run', '--rm', 'busybox', 'true']);
+  let podmanMs: number | undefined;
+  if (pm) {
+    const base = ['--root', `${pm.dir}/graph`, '--runroot', `${pm.dir}/run`, '--cgroup-manager', 'cgroupfs'];
+    podmanMs = time('podman', [...base, 'run', '--rm', '--network', 'bridge', 'busybox:latest', 'true'], pm.env);
+  }
+  console.log(`  ${'tsrun run --rm (default bridge)'.padEnd(36)} ${tsrunMs === undefined ? 'failed' : `${tsrunMs.toFixed(1)} ms`}`);
+  console.log(`  ${'podman run --rm (default network)'.padEnd(36)} ${podmanMs === undefined ? 'failed' : `${podmanMs.toFixed(1)} ms`}`);
+  if (tsrunMs !== undefined && podmanMs !== undefined) console.log(`  tsrun/podman on a bridge: ${(tsrunMs / podmanMs).toFixed(2)}x (target <= 0.6x)`);
+  const trace = spawnSync(process.execPath, [TSRUN, '--root', root, 'run', '--rm', 'busybox', 'true'], { env: { ...process.env, TSRUN_TRACE_STARTUP: '1' }, encoding: 'utf8' });
+  const line = trace.stderr.split('\n').find((l) => l.includes('network set up'));
+  console.log(`  ${line ? line.replace(/^trace\s+[\d.]+ ms\s+\+\s*[\d.]+\s+/, '') : 'network set-up trace missing'}`);
+}
+
 export async function benchRun(): Promise<void> {
   const t = tempRoot('tsrun-bench-run-');
   const pm = have('podman') ? podman(t.scratch) : undefined;
@@ -74,10 +97,10 @@ export async function benchRun(): Promise<void> {
     const rows: [string, number | undefined][] = [];
     const [nodeFloor, tsrunRun] = timeSideBySide([
       [process.execPath, ['-e', '0']],
-      [process.execPath, [TSRUN, '--root', t.root, 'run', '--rm', 'busybox', 'true']],
+      [process.execPath, [TSRUN, '--root', t.root, 'run', '--rm', '--network', 'none', 'busybox', 'true']],
     ]);
     rows.push(['node -e 0', nodeFloor]);
-    rows.push(['tsrun run --rm busybox true', tsrunRun]);
+    rows.push(['tsrun run --rm --network none', tsrunRun]);
     const bundle = ociBundle(t.scratch);
     let n = 0;
     for (const rt of ['crun', 'runc']) {
@@ -99,9 +122,10 @@ export async function benchRun(): Promise<void> {
       console.log(`  ${name.padEnd(36)} ${ms === undefined ? 'failed' : `${ms.toFixed(1)} ms`}${ratio}`);
     }
     if (tsrunMs !== undefined && nodeMs !== undefined) console.log(`  tsrun run vs node -e 0: ${(tsrunMs / nodeMs).toFixed(2)}x (target <= 1.4x)`);
-    const rss = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, TSRUN, '--root', t.root, 'run', '--rm', 'busybox', 'true'], { encoding: 'utf8' });
+    const rss = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, TSRUN, '--root', t.root, 'run', '--rm', '--network', 'none', 'busybox', 'true'], { encoding: 'utf8' });
     const kb = Number(rss.stderr.trim().split('\n').pop());
     console.log(`  tsrun peak RSS: ${Number.isFinite(kb) ? `${(kb / 1024).toFixed(1)} MiB` : 'unknown'} (target < 60 MiB)`);
+    benchBridge(t.root, pm);
   } finally {
     pm?.cleanup();
     t.cleanup();
