@@ -144,6 +144,17 @@ function releaseNetworks(base: string): void {
   const dir = path.join(root, 'containers');
   const ids = (fs.existsSync(dir) ? fs.readdirSync(dir) : []).filter((id) => fs.existsSync(path.join(dir, id, 'network.json')));
   if (ids.length) spawnSync(process.execPath, [TSRUN, '--root', root, 'rm', '-f', ...ids], { timeout: 120_000 });
+  // the bridges of this root's networks (names carry the root's hash: no other root's), when no port is left on them
+  const nets = path.join(root, 'networks');
+  for (const f of fs.existsSync(nets) ? fs.readdirSync(nets) : []) {
+    if (!f.endsWith('.json')) continue;
+    try {
+      const br = (JSON.parse(fs.readFileSync(path.join(nets, f), 'utf8')) as { network_interface?: string }).network_interface;
+      if (br && /^tsr[0-9a-f]{6}n\d+$/.test(br) && fs.existsSync(`/sys/class/net/${br}/brif`) && !fs.readdirSync(`/sys/class/net/${br}/brif`).length) spawnSync('ip', ['link', 'del', br]);
+    } catch {
+      /* unreadable record */
+    }
+  }
 }
 
 /** PIDs (container process 1 and its monitor) named by state.json of containers below base/root. */
