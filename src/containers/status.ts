@@ -155,10 +155,9 @@ export function refreshLocked(ctx: Ctx, id: string): Container | undefined {
   if (!c) return undefined;
   const next = reconcile(c);
   if (next) writeState(c, next);
-  if (next?.status === 'exited') {
-    releaseCgroup(ctx, id);
-    teardownNetwork(ctx, c);
-  }
+  if (next?.status === 'exited') releaseCgroup(ctx, id);
+  // the network of a container seen dead (now or by a tsrun that died before it tore it down)
+  if (c.state.status === 'exited' && fs.existsSync(path.join(c.dir, 'network.json'))) teardownNetwork(ctx, c);
   switch (freezerMismatch(ctx, c)) {
     case 'stale-freeze':
       thawCgroup(id, ctx); // the lock is ours: whoever froze it is gone
@@ -170,14 +169,18 @@ export function refreshLocked(ctx: Ctx, id: string): Container | undefined {
   return c;
 }
 
-/** Tear down an exited container's network under its lock (a start in progress holds a running record). */
+/**
+ * Tear down an exited container's network under its lock; when the lock is busy, its holder
+ * (a start or rm: both refresh under it first) does it.
+ */
 function releaseNetwork(ctx: Ctx, c: Container): void {
   let lock: Lock | undefined;
   try {
-    lock = lockDirExclusive(c.dir);
+    lock = tryLockDirExclusive(c.dir);
   } catch {
     return; // removed meanwhile
   }
+  if (!lock) return;
   try {
     const fresh = readContainer(ctx, c.config.id);
     if (fresh?.state.status === 'exited') teardownNetwork(ctx, fresh);
