@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { before, after } from 'node:test';
 import { procStartTime } from '../../src/containers/status.js';
 import { mountsBelow } from '../../src/util/mountinfo.js';
+import { rootTag } from '../../src/runtime/network/store.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Repository root (tests run from dist/test/helpers). */
@@ -155,6 +156,8 @@ function releaseNetworks(base: string): void {
       /* unreadable record */
     }
   }
+  // netavark's per-root aardvark-dns config dir on /run (empty once the root's last container left)
+  fs.rmSync(path.join('/run/tsrun/netavark', rootTag(path.resolve(root))), { recursive: true, force: true });
 }
 
 /** PIDs (container process 1 and its monitor) named by state.json of containers below base/root. */
