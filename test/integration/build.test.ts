@@ -108,10 +108,13 @@ describe('build', () => {
     assert.equal(tsrunOk(tr.root, ['run', '--rm', 'one:1', 'cat', '/one']), 'one\n');
   });
 
-  test('RUN with --network none sees only loopback', () => {
+  test('RUN with --network none sees only loopback; by default it is on the bridge', () => {
     const dir = context('net', { Dockerfile: 'FROM busybox\nRUN ls /sys/class/net | tr "\\n" " " > /nets\n' });
     build(['--network', 'none', '-t', 'net:1', dir]);
     assert.equal(tsrunOk(tr.root, ['run', '--rm', 'net:1', 'cat', '/nets']), 'lo ');
+    // the default: run's bridge network, an interface of its own besides loopback
+    build(['-t', 'net:2', dir]);
+    assert.match(tsrunOk(tr.root, ['run', '--rm', '--network', 'none', 'net:2', 'cat', '/nets']), /^eth0 lo $/);
   });
 
   test('cache: all cached again; a touched file still hits; one changed byte reruns from there; a late build arg keeps earlier steps', () => {

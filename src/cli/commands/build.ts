@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .option('--label <label>', 'K=V label on the image (repeatable)', collect, [])
     .option('--iidfile <file>', 'write the image ID to the file')
     .option('-q, --quiet', 'print only the image ID')
-    .option('--network <mode>', 'network of RUN steps: default, none or host (default is host until tsrun has a bridge)', 'default')
+    .option('--network <mode>', 'network of RUN steps: default (the bridge, as run), none or host', 'default')
     .option('--progress <mode>', 'plain or quiet', 'plain')
     .action(
       action(async (context: string, o: Opts, cmd: Command) => {

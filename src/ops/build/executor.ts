@@ -29,7 +29,7 @@ import { planStage, type Step } from './stage-plan.js';
 import { BuildCache, stepKey } from './build-cache.js';
 import { selectCopy, selectionChecksum, type CopyRoot } from './copy-select.js';
 import { resolveOwner, writeCopyLayer, writeWorkdirLayer } from './build-layers.js';
-import { interrupt, runStep } from './run-step.js';
+import { interrupt, runStep, type RunNetwork } from './run-step.js';
 import { atLine, dockerfileError } from './errors.js';
 import { unusedBuildArgs } from './args.js';
 
@@ -120,7 +120,7 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
   const ignore = loadIgnoreRules(contextDir, o.file ? dfPath : undefined);
   const contextRoot: CopyRoot = { dir: contextDir, context: true, ignore: ignore.matcher };
   const cache = new BuildCache(ctx);
-  const network: 'none' | 'host' = o.network === 'none' ? 'none' : 'host'; // no bridge network in tsrun yet
+  const network: RunNetwork = o.network === 'default' ? 'bridge' : o.network; // default: run's default bridge network
 
   let vertex = 0;
   const states = new Map<number, State>();
@@ -215,7 +215,7 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
           }
           let temps: LayerTemps | undefined;
           if (step.kind === 'run') {
-            const r = await runStep(ctx, { record: state.record, manifest: manifestOf(state), config: state.config, chainIds: state.chainIds }, step, step.network === 'default' ? network : step.network === 'none' ? 'none' : 'host', (l) => o.log(`#${v} ${secs(Date.now() - started).replace('s', '')} ${l}`));
+            const r = await runStep(ctx, { record: state.record, manifest: manifestOf(state), config: state.config, chainIds: state.chainIds }, step, step.network === 'default' ? network : step.network, (l) => o.log(`#${v} ${secs(Date.now() - started).replace('s', '')} ${l}`));
             if (interrupt.requested) throw interrupted();
             if (r.exitCode !== 0) {
               const cmd = step.argv.join(' ');

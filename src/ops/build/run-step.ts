@@ -33,7 +33,10 @@ export interface RunOutcome {
   signal?: string;
 }
 
-function runFlags(step: Extract<Step, { kind: 'run' }>, network: 'none' | 'host'): RunFlags {
+/** RUN's network: run's default bridge, none, or the host's. */
+export type RunNetwork = 'bridge' | 'none' | 'host';
+
+function runFlags(step: Extract<Step, { kind: 'run' }>, network: RunNetwork): RunFlags {
   return {
     env: step.env,
     envFile: [],
@@ -63,7 +66,7 @@ function runFlags(step: Extract<Step, { kind: 'run' }>, network: 'none' | 'host'
 /** Interrupt requests (Ctrl-C) reach the running step through this. */
 export const interrupt = { requested: false, kill: undefined as (() => void) | undefined };
 
-export async function runStep(ctx: Ctx, state: RunState, step: Extract<Step, { kind: 'run' }>, network: 'none' | 'host', out: (line: string) => void): Promise<RunOutcome> {
+export async function runStep(ctx: Ctx, state: RunState, step: Extract<Step, { kind: 'run' }>, network: RunNetwork, out: (line: string) => void): Promise<RunOutcome> {
   // the container's env is the step's env alone (the plan merged the image's ENV in already)
   const image: Image = { record: state.record, manifest: state.manifest, config: { ...state.config, config: {} }, tags: [], chainIds: state.chainIds };
   const c: Container = await createContainer(ctx, '(build)', image, step.argv, runFlags(step, network));
