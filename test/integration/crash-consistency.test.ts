@@ -1,7 +1,7 @@
 /**
  * Crash consistency: SIGKILL at random points of load, pull, commit, rmi,
  * image prune and rm (seeded: the seed of each round is printed, and
- * TSRUN_CRASH_SEED=N replays from N), within a bounded time. After every kill
+ * TSRUN_CRASH_SEED=N replays the same ops, kill points as the same fractions of each op's measured time), within a bounded time. After every kill
  * `images` and `ps -a` work (and `exec` in a container whose commit was
  * killed); at the end `image prune -a -f` empties the store
  * — no blob without an image, no layer without a blob, no temp file, no
@@ -44,8 +44,9 @@ function noteContainers(): void {
 }
 
 /** Spawn tsrun, SIGKILL it after `delayMs` (if still running); resolve when it is gone. */
-function killAfter(args: string[], delayMs: number): Promise<{ code: number | null; killed: boolean }> {
+function killAfter(args: string[], delayMs: number): Promise<{ code: number | null; killed: boolean; ms: number }> {
   return new Promise((resolve) => {
+    const started = Date.now();
     const p = tsrunSpawn(tr.root, args);
     p.stdout.resume();
     p.stderr.resume();
@@ -56,7 +57,7 @@ function killAfter(args: string[], delayMs: number): Promise<{ code: number | nu
     }, delayMs);
     p.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, killed });
+      resolve({ code, killed, ms: Date.now() - started });
     });
   });
 }
@@ -133,13 +134,17 @@ test('SIGKILL at random points of load, pull, commit, rmi, prune and rm leaves a
   const end = Date.now() + BUDGET_MS;
   let rounds = 0;
   let kills = 0;
+  // How long each op took when it ran to the end: kills land uniformly within it, so they fall
+  // mid-way on a fast machine as on a loaded one (a fixed 0-700 ms window missed most of a 80 ms rmi).
+  const typical = new Map<Op, number>();
   for (let seed = first; Date.now() < end; seed++, rounds++) {
     const rnd = prng(seed);
     const op = OPS[Math.floor(rnd() * OPS.length)]!;
     const argv = prepare(op, rnd, rounds);
-    const delay = Math.floor(rnd() * 700);
+    const delay = Math.floor(rnd() * (typical.get(op) ?? 700));
     const r = await killAfter(argv, delay);
     if (r.killed) kills++;
+    else typical.set(op, r.ms);
     const what = `seed ${seed}: tsrun ${argv.join(' ')} killed after ${delay} ms`;
     for (const check of [['images'], ['ps', '-a']]) {
       const c = quiet(check);

@@ -94,9 +94,10 @@ test('SIGKILL mid-load leaves a consistent store; the next load works', async ()
     const big = path.join(other.scratch, 'big.tar');
     fs.writeFileSync(big, await dockerArchive({ layers: [await layerTar(files)], tags: ['big:1'] }));
     const p = tsrunSpawn(other.root, ['load', '-i', big]);
+    const closed = new Promise((r) => p.on('close', r)); // before the kill: a load that ends first must not hang the test
     await new Promise((r) => setTimeout(r, 300));
     p.kill('SIGKILL');
-    await new Promise((r) => p.on('close', r));
+    await closed;
     assert.equal(tsrunOk(other.root, ['images', '-q']), '', 'no tag');
     for (const d of layerDirs(other.root)) assert.ok(fs.existsSync(path.join(other.root, 'layers', d, 'layer.json')), 'no layer dir without layer.json');
     assert.equal(tsrunOk(other.root, ['load', '-i', big]), 'Loaded image: big:1\n');

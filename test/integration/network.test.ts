@@ -179,9 +179,11 @@ describe('networking', { concurrency: false }, () => {
     for (let i = 0; i < 6; i++) {
       const before = new Set(ids());
       const p = tsrunSpawn(t().root, ['run', '-d', '--network', NET, '-p', '80', BB, 'sleep', '300']);
+      // listen for close before the kill: a run that ends first must not leave this waiting forever
+      const closed = new Promise((r) => p.on('close', r));
       await sleep(40 + 50 * i);
       p.kill('SIGKILL');
-      await new Promise((r) => p.on('close', r));
+      await closed;
       seen.push(...ids().filter((x) => !before.has(x)));
     }
     // the monitor of a running container, killed
