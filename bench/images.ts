@@ -4,6 +4,7 @@
  *   load   tsrun load vs podman load of the docker-archive podman save wrote
  *   save   tsrun save vs podman save
  *   import tsrun import throughput (MB/s)
+ *   rmi    removing the loaded image (its blobs and its unpacked layer)
  * Each tool gets a fresh store per run; prints times and ratios.
  */
 import fs from 'node:fs';
@@ -42,12 +43,13 @@ export async function benchImages(): Promise<void> {
     seed.cleanup();
 
     const runs = Number(process.env.BENCH_RUNS ?? 2);
-    const res = { tLoad: [] as number[], pLoad: [] as number[], tSave: [] as number[], pSave: [] as number[], tImport: [] as number[] };
+    const res = { tLoad: [] as number[], pLoad: [] as number[], tSave: [] as number[], pSave: [] as number[], tImport: [] as number[], tRmi: [] as number[], pRmi: [] as number[] };
     for (let i = 0; i < runs; i++) {
       const p = podman(path.join(base, `p${i}`));
       p.run(['images']); // create the store outside the timing
       res.pLoad.push(timed(() => p.run(['load', '-i', archive])));
       res.pSave.push(timed(() => p.run(['save', '-o', path.join(base, `p${i}.tar`), 'big:1'])));
+      res.pRmi.push(timed(() => p.run(['rmi', 'big:1'])));
       p.cleanup();
       fs.rmSync(path.join(base, `p${i}.tar`), { force: true });
 
@@ -56,6 +58,7 @@ export async function benchImages(): Promise<void> {
       res.tLoad.push(timed(() => tsrun(root, ['load', '-q', '-i', archive])));
       res.tSave.push(timed(() => tsrun(root, ['save', '-o', path.join(base, `t${i}.tar`), 'localhost/big:1'])));
       fs.rmSync(path.join(base, `t${i}.tar`), { force: true });
+      res.tRmi.push(timed(() => tsrun(root, ['rmi', 'localhost/big:1']))); // untag, delete blobs and the 10,000-file layer
       const iroot = path.join(base, `ti${i}`);
       tsrun(iroot, ['images']);
       res.tImport.push(timed(() => tsrun(iroot, ['import', tar, 'imp:1'])));
@@ -66,6 +69,7 @@ export async function benchImages(): Promise<void> {
     const rows = [
       ['load', fmt(min(res.tLoad)), fmt(min(res.pLoad)), (min(res.tLoad) / min(res.pLoad)).toFixed(2)],
       ['save', fmt(min(res.tSave)), fmt(min(res.pSave)), (min(res.tSave) / min(res.pSave)).toFixed(2)],
+      ['rmi', fmt(min(res.tRmi)), fmt(min(res.pRmi)), (min(res.tRmi) / min(res.pRmi)).toFixed(2)],
     ];
     console.log(`images (${mb.toFixed(0)} MB, 10,000 files; best of ${runs}):`);
     console.log('  op     tsrun     podman    tsrun/podman');
