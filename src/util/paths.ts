@@ -7,16 +7,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { unsafePath } from './errors.js';
 
-/**
- * Clean an archive member name into a relative path with no `.`/`..`
- * components. Throws UNSAFE_PATH when the name climbs out of the root.
- * Leading `/` and `./` are dropped, as tar and docker do.
- */
 /** A member name for a message: at most 120 characters (a hostile name can be megabytes long). */
 function shown(name: string): string {
   return JSON.stringify(name.length > 120 ? name.slice(0, 60) + '…' + name.slice(-60) : name);
 }
 
+/**
+ * Clean an archive member name into a relative path with no `.`/`..`
+ * components. Throws UNSAFE_PATH when the name climbs out of the root.
+ * Leading `/` and `./` are dropped, as tar and docker do.
+ */
 export function cleanMemberName(name: string): string {
   if (name.includes('\0')) throw unsafePath(`entry name contains a NUL byte: ${shown(name)}`);
   const parts: string[] = [];
