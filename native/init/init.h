@@ -219,6 +219,7 @@ int take_prepared_seccomp(const char *buf, size_t len);
 /* confine.c: rlimits, capabilities, no_new_privs, seccomp, ids. */
 void apply_rlimits(const struct plan *p, int sync);
 void confine(const struct plan *p, int sync);
+int last_cap(void);
 _Noreturn void exec_process(const struct plan *p, int sync);
 
 /* tty.c: the container side of a pty (child) and the user's terminal (monitor). */

@@ -39,19 +39,6 @@ int oci_load_seccomp(const struct oci *o)
   return (int)syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, o->seccomp_flags, &prog);
 }
 
-static int last_cap(void)
-{
-  char buf[16] = "";
-  int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n > 0)
-      return atoi(buf);
-  }
-  return CAP_LAST_CAP;
-}
-
 void oci_confine(const struct oci *o, int sync)
 {
   const struct plan *p = &o->p;
