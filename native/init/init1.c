@@ -14,6 +14,7 @@
  */
 #include "init.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +46,11 @@ void become_pid1(const struct plan *p, int sync)
   /* until each has exec'd (which makes both dumpable again, as any process), the child's
      program must not read PID 1's memory (the plan, the environment it started with) */
   prctl(PR_SET_DUMPABLE, 0);
+  /* the child waits at this gate until PID 1 has re-exec'd and named itself: a program that read
+     /proc/1 at once would otherwise see the launcher's host path and arguments */
+  int gate[2];
+  if (pipe2(gate, O_CLOEXEC) < 0)
+    child_fail(sync, "pipe", NULL);
   pid_t child = fork();
   if (child < 0)
     child_fail(sync, "fork", NULL);
@@ -57,16 +63,25 @@ void become_pid1(const struct plan *p, int sync)
       tcsetpgrp(STDIN_FILENO, getpid());
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
+    close(gate[1]);
+    char c;
+    while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+      ;
+    close(gate[0]);
     return;
   }
+  close(gate[0]);
   if (p->tty)
     setpgid(child, child); /* either side may run first */
   /* the mask stays blocked across exec, and a SIGCHLD already pending stays pending; the
      sync socket closes on exec: EOF reaches the monitor once the child has exec'd too */
   char pid[16];
   snprintf(pid, sizeof pid, "%d", (int)child);
-  char *args[] = { "tsrun-init", PID1_ARG, pid, NULL };
+  char gatefd[16];
+  snprintf(gatefd, sizeof gatefd, "%d", gate[1]);
+  char *args[] = { "tsrun-init", PID1_ARG, pid, gatefd, NULL };
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  fcntl(gate[1], F_SETFD, 0); /* the one fd past 2 that crosses the exec; PID 1 closes it at once */
   execve("/proc/self/exe", args, p->env);
   kill(child, SIGKILL);
   child_fail(sync, "exec PID 1", "/proc/self/exe");
@@ -77,7 +92,9 @@ int pid1_main(int argc, char **argv)
 {
   pid_t child = (pid_t)atoi(argv[2]);
   remember_args(argc, argv);
+  int gate = atoi(argv[3]);          /* read before the title overwrites argv's memory */
   set_process_title("tsrun-init"); /* /proc/1/cmdline and comm: just the name */
+  close(gate);                       /* opens the child's gate (become_pid1) */
   sigset_t set;
   pid1_signals(&set);
   sigprocmask(SIG_BLOCK, &set, NULL);

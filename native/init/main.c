@@ -170,7 +170,7 @@ void release_status(const struct plan *p)
 
 int main(int argc, char **argv)
 {
-  if (argc == 3 && strcmp(argv[1], PID1_ARG) == 0)
+  if (argc == 4 && strcmp(argv[1], PID1_ARG) == 0)
     return pid1_main(argc, argv); /* --init's PID 1, inside the container (init1.c) */
   block_early();
   if (seal_self(argc, argv) < 0) {
