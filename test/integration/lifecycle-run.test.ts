@@ -137,6 +137,17 @@ test('export of a running container holds a change made inside it', async () => 
 test('top shows the sleep; pause freezes, ps says Paused, unpause thaws', async () => {
   const id = runD(['--name', 'r_top', 'busybox', 'sleep', '100']);
   assert.match(tsrunOk(t.root, ['top', 'r_top']), /sleep 100\n/);
+  // whatever the ps options, only the container's processes (docker filters ps's rows by its PID column)
+  const pid1 = inspect(id).State.Pid as number;
+  for (const psArgs of [['aux'], ['-ef'], ['axf'], ['-o', 'pid,comm']]) {
+    const rows = tsrunOk(t.root, ['top', 'r_top', ...psArgs]).trimEnd().split('\n');
+    assert.match(rows[0]!, /PID/, psArgs.join(' '));
+    assert.equal(rows.length, 2, `top ${psArgs.join(' ')}: only the sleep:\n${rows.join('\n')}`);
+    assert.match(rows[1]!, new RegExp(`\\b${pid1}\\b.*sleep`), psArgs.join(' '));
+  }
+  const noPid = tsrun(t.root, ['top', 'r_top', '-o', 'comm']);
+  assert.equal(noPid.code, 1);
+  assert.match(noPid.stderr, /^tsrun: Couldn't find PID field in ps output/);
   tsrunOk(t.root, ['pause', 'r_top']);
   assert.match(tsrunOk(t.root, ['ps', '-f', 'name=r_top']), /\(Paused\)/);
   const pid = inspect(id).State.Pid as number;
