@@ -105,6 +105,33 @@ export function cgroupDirs(id: string, ctx: Ctx): CgroupLayout {
   return computeDirs(id);
 }
 
+/**
+ * Read API for commands that look at a container's cgroup without changing it
+ * (stats, update, top): its version and dirs as recorded in
+ * ROOT/containers/ID/cgroup.json when it was made; undefined when the container
+ * never had one recorded (created, never started) or none of its dirs exists now.
+ */
+export function containerCgroup(ctx: Ctx, id: string): CgroupLayout | undefined {
+  let rec: RecordedLayout | undefined;
+  try {
+    rec = readJsonIfExists<RecordedLayout>(recordFile(ctx, id));
+  } catch {
+    return undefined;
+  }
+  if (!rec || !Array.isArray(rec.dirs)) return undefined;
+  const layout = cgroupDirs(id, ctx);
+  return layout.dirs.some((d) => fs.existsSync(d)) ? layout : undefined;
+}
+
+/**
+ * The dir holding a controller's files: v2 has one dir for all ('memory', 'cpu',
+ * 'io', 'pids' …); v1 the dir in that controller's hierarchy ('memory', 'cpuacct',
+ * 'blkio', 'pids' …), undefined when that hierarchy is not mounted.
+ */
+export function controllerDir(layout: CgroupLayout, controller: string): string | undefined {
+  return layout.version === 2 ? layout.dirs[0] : layout.byController.get(controller);
+}
+
 /** The single place that decides where a new container cgroup goes. */
 function computeDirs(id: string): CgroupLayout {
   const override = process.env.TSRUN_CGROUP_PARENT;

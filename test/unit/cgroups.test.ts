@@ -11,6 +11,8 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import {
   cgroupDirs,
+  containerCgroup,
+  controllerDir,
   cgroupExists,
   cgroupFrozen,
   cgroupPids,
@@ -124,4 +126,18 @@ test('removeCgroup tolerates a cgroup that does not exist; killCgroup of a missi
   removeCgroup(id, ctx);
   killCgroup(id, 'SIGKILL', ctx);
   assert.deepEqual(cgroupPids(id, ctx), []);
+});
+
+test('containerCgroup reads the recorded layout back (stats/update read API); undefined without a record or a dir', () => {
+  const id = crypto.randomBytes(32).toString('hex');
+  assert.equal(containerCgroup(ctx, id), undefined, 'no record');
+  fs.mkdirSync(path.join(ctx.containersDir, id), { recursive: true });
+  const made = createCgroup(ctx, id);
+  const layout = containerCgroup(ctx, id);
+  assert.ok(layout);
+  assert.deepEqual(layout.dirs, made.dirs);
+  const mem = controllerDir(layout, 'memory');
+  assert.ok(mem && fs.existsSync(path.join(mem, layout.version === 2 ? 'memory.max' : 'memory.limit_in_bytes')), `memory dir ${mem}`);
+  removeCgroup(id, ctx);
+  assert.equal(containerCgroup(ctx, id), undefined, 'dirs gone');
 });
