@@ -48,9 +48,11 @@ export interface NativeAddon {
    * posix_spawn of the launcher with the plan pipe's read end as its fd 3 and
    * the status pipe's write end as its fd 4 (native/addon/spawn.c). The
    * returned fds are tsrun's ends, close-on-exec. detach: stdio on /dev/null,
-   * new session.
+   * new session; else tsrun's own fds 0-2, or the three of `stdio`.
    */
-  spawnLauncher(path: string, detach: boolean): { pid: number; planFd: number; statusFd: number };
+  spawnLauncher(path: string, detach: boolean, stdio?: [number, number, number]): { pid: number; planFd: number; statusFd: number };
+  /** pipe2(O_CLOEXEC): [read end, write end]. */
+  pipe(): [number, number];
   /**
    * A file of a directory tree as a chroot into it would see it (openat2
    * RESOLVE_IN_ROOT): null when absent, false when something else is there

@@ -29,6 +29,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
     { "addInodeFlags", js_add_inode_flags },
     { "spawnLauncher", js_spawn_launcher },
     { "waitpid", js_waitpid },
+    { "pipe", js_pipe },
     { "readFileInRoot", js_read_file_in_root },
 #ifdef TSRUN_HAVE_LIBDEFLATE /* binding.gyp: only when libdeflate-dev is installed */
     { "gzipDeflate", js_gzip_deflate },

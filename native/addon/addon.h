@@ -21,6 +21,7 @@ napi_value js_add_inode_flags(napi_env env, napi_callback_info info);
 /* gzip.c */
 napi_value js_spawn_launcher(napi_env env, napi_callback_info info);
 napi_value js_waitpid(napi_env env, napi_callback_info info);
+napi_value js_pipe(napi_env env, napi_callback_info info);
 napi_value js_read_file_in_root(napi_env env, napi_callback_info info);
 napi_value js_gzip_deflate(napi_env env, napi_callback_info info);
 

@@ -46,26 +46,44 @@ static int set_int(napi_env env, napi_value obj, const char *name, int v)
 }
 
 /*
- * spawnLauncher(path, detach) -> { pid, planFd, statusFd }
- * Foreground: fds 0-2 are tsrun's own. Detached: /dev/null, in a new session.
+ * spawnLauncher(path, detach[, stdio]) -> { pid, planFd, statusFd }
+ * Foreground: fds 0-2 are tsrun's own, or the three fds of `stdio` (build's RUN
+ * steps hand their own pipes: the output is read in-process). Detached:
+ * /dev/null, in a new session.
  * Every signal starts with its default action and unblocked (Node ignores
  * SIGPIPE, and an ignored signal would stay ignored across exec).
  */
 napi_value js_spawn_launcher(napi_env env, napi_callback_info info)
 {
-  napi_value argv[2], result = NULL;
+  napi_value argv[3], result = NULL;
   char *path = NULL;
   bool detach = false;
+  int stdio[3] = { 0, 1, 2 };
   int plan[2] = { -1, -1 }, status[2] = { -1, -1 };
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   bool fa_ok = false, attr_ok = false;
 
-  if (args_get(env, info, 2, argv) < 0 || arg_string(env, argv[0], &path, "path") < 0)
+  size_t argc = 3;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) {
+    throw_arg_error(env, "spawnLauncher(path, detach[, stdio])");
+    goto out;
+  }
+  if (arg_string(env, argv[0], &path, "path") < 0)
     goto out;
   if (napi_get_value_bool(env, argv[1], &detach) != napi_ok) {
     throw_arg_error(env, "The \"detach\" argument must be of type boolean");
     goto out;
+  }
+  napi_valuetype t = napi_undefined;
+  if (argc > 2 && napi_typeof(env, argv[2], &t) == napi_ok && t == napi_object) {
+    for (uint32_t i = 0; i < 3; i++) {
+      napi_value v;
+      if (napi_get_element(env, argv[2], i, &v) != napi_ok || napi_get_value_int32(env, v, &stdio[i]) != napi_ok || stdio[i] < 0) {
+        throw_arg_error(env, "The \"stdio\" argument must be an array of three fds");
+        goto out;
+      }
+    }
   }
   if (pipe2(plan, O_CLOEXEC) < 0 || pipe2(status, O_CLOEXEC) < 0) {
     throw_errno(env, "pipe2", NULL);
@@ -82,7 +100,7 @@ napi_value js_spawn_launcher(napi_env env, napi_callback_info info)
     if (detach)
       rc = posix_spawn_file_actions_addopen(&fa, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0);
     else /* dup2 onto itself clears close-on-exec (glibc 2.29+): tsrun's stdio may carry it */
-      rc = posix_spawn_file_actions_adddup2(&fa, fd, fd);
+      rc = posix_spawn_file_actions_adddup2(&fa, stdio[fd], fd);
   }
   /* dup2 clears close-on-exec on the copies, which are all the launcher gets */
   if (rc == 0)
@@ -165,4 +183,28 @@ napi_value js_waitpid(napi_env env, napi_callback_info info)
   if (WIFSIGNALED(st) ? set_int(env, obj, "signal", WTERMSIG(st)) : set_int(env, obj, "code", WEXITSTATUS(st)))
     return NULL;
   return obj;
+}
+
+/*
+ * pipe() -> [readFd, writeFd], both close-on-exec: a build's RUN step hands the
+ * write end to the launcher as its stdout/stderr (spawnLauncher's stdio) and
+ * reads the other in-process (node has no pipe(2) of its own outside child_process).
+ */
+napi_value js_pipe(napi_env env, napi_callback_info info)
+{
+  (void)info;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0)
+    return throw_errno(env, "pipe2", NULL);
+  napi_value arr, v;
+  if (napi_create_array_with_length(env, 2, &arr) != napi_ok)
+    goto fail;
+  for (uint32_t i = 0; i < 2; i++)
+    if (napi_create_int32(env, fds[i], &v) != napi_ok || napi_set_element(env, arr, i, v) != napi_ok)
+      goto fail;
+  return arr;
+fail:
+  close(fds[0]);
+  close(fds[1]);
+  return NULL;
 }

@@ -34,7 +34,7 @@ async function autoRemove(ctx: Ctx, c: Container): Promise<void> {
  * (a busy cgroup, e.g. a v1 hierarchy still counting a dying task, or an
  * error) falls back to the general removal.
  */
-async function removeAfterExit(ctx: Ctx, c: Container, cgroupDirs: string[]): Promise<void> {
+export async function removeAfterExit(ctx: Ctx, c: Container, cgroupDirs: string[]): Promise<void> {
   const [{ removeDir }, { removeCgroupDirs }] = await Promise.all([import('../containers/rm.js'), import('../runtime/cgroups.js')]);
   // the container's lock, as every verb: another tsrun acting on it (a start) sends us the general way
   let lock: Lock | undefined;

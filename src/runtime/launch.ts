@@ -122,14 +122,20 @@ export class PendingLaunch {
   private status: number | undefined;
   private readonly n = native();
 
-  /** `first`: a run's first plan record (runCloneRecord), written at once. */
+  /**
+   * `first`: a run's first plan record (runCloneRecord), written at once. `stdio`: the
+   * foreground launcher's fds 0-2 instead of tsrun's own (a build step reads its output).
+   * `forwardSignals` false: tsrun's own signals are not passed on (a build handles them).
+   */
   constructor(
     private readonly detach: boolean,
     first?: Buffer,
+    stdio?: [number, number, number],
+    private readonly forwardSignals = true,
   ) {
     let child: { pid: number; planFd: number; statusFd: number };
     try {
-      child = this.n.spawnLauncher(this.n.initPath(), detach);
+      child = stdio ? this.n.spawnLauncher(this.n.initPath(), detach, stdio) : this.n.spawnLauncher(this.n.initPath(), detach);
     } catch (err) {
       throw new TsrunError('SYSCALL', `cannot start the launcher: ${(err as Error).message}`, { hint: 'run `npm install` to build native/' });
     }
@@ -203,7 +209,7 @@ export class PendingLaunch {
         this.closePlan();
       }
       mark('plan sent');
-      if (!this.detach) for (const s of FORWARD) process.on(s, forward);
+      if (!this.detach && this.forwardSignals) for (const s of FORWARD) process.on(s, forward);
       line = readStatusLine(this.statusFd);
       mark('status read');
     } catch (err) {

@@ -130,7 +130,7 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
 
   const onSignal = () => {
     interrupt.requested = true;
-    interrupt.kill?.();
+    for (const k of interrupt.kills) k();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -1,22 +1,26 @@
 /**
  * A RUN step: a container made from the current build state exactly as `tsrun run` makes
- * one (createContainer with run's flags and defaults: same confinement), its command run
- * attached by a child `tsrun start -a` (so its output can be streamed with the step's
- * prefix and its tail kept for the error), then its changes written by commit's layer
- * writer. The container is removed whatever happens; the caller adopts the layer.
+ * one (createContainer with run's flags and defaults: same confinement), started in this
+ * process through the runtime's launcher with the step's own pipes as its stdout/stderr
+ * (streamed with the step's prefix, the tail kept for the error) and /dev/null as stdin,
+ * then its changes written by commit's layer writer straight from the upper dir. The
+ * container is removed whatever happens; the caller adopts the layer.
  */
-import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
 import type { Ctx } from '../../context.js';
 import type { Image, ImageRecord } from '../../images/store.js';
 import type { ImageConfig, Manifest } from '../../oci/types.js';
+import { native } from '../../native.js';
 import { createContainer } from '../../containers/create.js';
+import { startContainer } from '../../containers/start.js';
 import { readContainer, type Container } from '../../containers/record.js';
 import type { RunFlags } from '../../containers/options.js';
+import { PendingLaunch } from '../../runtime/launch.js';
+import { runCloneRecord } from '../../runtime/plan.js';
 import { makeCommitLayer, type LayerTemps } from '../commit-layer.js';
+import { removeAfterExit } from '../run.js';
 import type { Step } from './stage-plan.js';
-
-/** bin/tsrun: the script this process runs (the bundle's import.meta.url is not this file's). */
-const TSRUN_BIN = process.argv[1]!;
 
 export interface RunState {
   record: ImageRecord;
@@ -30,20 +34,33 @@ export interface RunOutcome {
   /** The last lines the command printed. */
   tail: string[];
   layer?: LayerTemps;
-  signal?: string;
 }
 
 /** RUN's network: run's default bridge, none, or the host's. */
 export type RunNetwork = 'bridge' | 'none' | 'host';
 
-function runFlags(step: Extract<Step, { kind: 'run' }>, network: RunNetwork): RunFlags {
+/** What RUN --mount adds to the container (run-mount-host.ts). */
+export interface StepMounts {
+  /** -v HOST:CTR[:ro] specs. */
+  volume: string[];
+  /** --tmpfs CTR[:opts] specs. */
+  tmpfs: string[];
+  /** Extra environment (secrets with env=): for this process only, never in a key or history. */
+  env: string[];
+  /** Paths (relative to /) that tsrun made only as mount points: never committed. */
+  stubs: () => string[];
+}
+
+const NO_MOUNTS: StepMounts = { volume: [], tmpfs: [], env: [], stubs: () => [] };
+
+function runFlags(step: Extract<Step, { kind: 'run' }>, network: RunNetwork, mounts: StepMounts): RunFlags {
   return {
-    env: step.env,
+    env: [...step.env, ...mounts.env],
     envFile: [],
     workdir: step.workdir,
     user: step.user,
-    volume: [],
-    tmpfs: [],
+    volume: mounts.volume,
+    tmpfs: mounts.tmpfs,
     readOnly: false,
     network,
     entrypoint: '',
@@ -63,59 +80,99 @@ function runFlags(step: Extract<Step, { kind: 'run' }>, network: RunNetwork): Ru
   };
 }
 
-/** Interrupt requests (Ctrl-C) reach the running step through this. */
-export const interrupt = { requested: false, kill: undefined as (() => void) | undefined };
+/** Interrupt requests (Ctrl-C) reach every running step (parallel stages) through this. */
+export const interrupt = { requested: false, kills: new Set<() => void>() };
 
-export async function runStep(ctx: Ctx, state: RunState, step: Extract<Step, { kind: 'run' }>, network: RunNetwork, out: (line: string) => void): Promise<RunOutcome> {
+/** A pipe whose write end goes to the launcher; the read end is read here, line by line. */
+function linePipe(keep: (line: string) => void): { writeFd: number; done: Promise<void> } {
+  const [r, w] = native().pipe();
+  const sock = new net.Socket({ fd: r, readable: true, writable: false });
+  let buf = '';
+  sock.setEncoding('utf8');
+  sock.on('data', (d: string) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      keep(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+  });
+  const done = new Promise<void>((resolve) => {
+    sock.on('close', () => {
+      if (buf) keep(buf);
+      resolve();
+    });
+    sock.on('error', () => {});
+  });
+  return { writeFd: w, done };
+}
+
+export async function runStep(
+  ctx: Ctx,
+  state: RunState,
+  step: Extract<Step, { kind: 'run' }>,
+  network: RunNetwork,
+  out: (line: string) => void,
+  mounts: StepMounts = NO_MOUNTS,
+): Promise<RunOutcome> {
+  const tail: string[] = [];
+  const keep = (line: string) => {
+    tail.push(line);
+    if (tail.length > 10) tail.shift();
+    out(line);
+  };
+  // the launcher starts (and seals itself) while the container is created, as `run` does
+  const stdout = linePipe(keep);
+  const stderr = linePipe(keep);
+  const devNull = fs.openSync('/dev/null', 'r');
+  let launcher: PendingLaunch;
+  try {
+    launcher = new PendingLaunch(false, runCloneRecord(network), [devNull, stdout.writeFd, stderr.writeFd], false);
+  } finally {
+    // the launcher has its copies: the pipes end when it and the container are gone
+    fs.closeSync(devNull);
+    fs.closeSync(stdout.writeFd);
+    fs.closeSync(stderr.writeFd);
+  }
   // the container's env is the step's env alone (the plan merged the image's ENV in already)
   const image: Image = { record: state.record, manifest: state.manifest, config: { ...state.config, config: {} }, tags: [], chainIds: state.chainIds };
-  const c: Container = await createContainer(ctx, '(build)', image, step.argv, runFlags(step, network));
+  let c: Container;
   try {
-    const tail: string[] = [];
-    const keep = (line: string) => {
-      tail.push(line);
-      if (tail.length > 10) tail.shift();
-      out(line);
-    };
-    const child = spawn(process.execPath, ['--', TSRUN_BIN, '--root', ctx.root, 'start', '-a', c.config.id], { stdio: ['ignore', 'pipe', 'pipe'] });
-    // Ctrl-C: the container's PID 1 may ignore SIGTERM (no handler), so remove it by force; its end
-    // closes the output pipes and ends the attached start
-    interrupt.kill = () => {
+    c = await createContainer(ctx, '(build)', image, step.argv, runFlags(step, network, mounts));
+  } catch (err) {
+    launcher.abort();
+    throw err;
+  }
+  let cgroupDirs: string[] | undefined;
+  try {
+    const kill = () => {
+      // PID 1 may ignore SIGTERM (no handler): remove by force; its end closes the pipes
       const fresh = readContainer(ctx, c.config.id);
       if (fresh) void import('../../containers/rm.js').then(({ removeContainer }) => removeContainer(ctx, fresh, { force: true })).catch(() => {});
     };
-    if (interrupt.requested) interrupt.kill();
-    const lines = (stream: NodeJS.ReadableStream) => {
-      let buf = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (d: string) => {
-        buf += d;
-        let i;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          keep(buf.slice(0, i));
-          buf = buf.slice(i + 1);
-        }
-      });
-      return new Promise<void>((resolve) =>
-        stream.on('end', () => {
-          if (buf) keep(buf);
-          resolve();
-        }),
-      );
-    };
-    const done = Promise.all([lines(child.stdout!), lines(child.stderr!)]);
-    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('close', (cd, sg) => resolve([cd, sg])));
-    await done;
-    interrupt.kill = undefined;
-    const exitCode = code ?? 128;
-    if (exitCode !== 0 || interrupt.requested) return { exitCode, tail, signal: signal ?? undefined };
+    const started = await startContainer(ctx, c, { detach: false, launcher });
+    cgroupDirs = started.cgroupDirs;
+    interrupt.kills.add(kill);
+    if (interrupt.requested) kill();
+    let exitCode: number;
+    try {
+      exitCode = await started.launched.wait();
+      await Promise.all([stdout.done, stderr.done]);
+    } finally {
+      interrupt.kills.delete(kill);
+    }
+    if (exitCode !== 0 || interrupt.requested) return { exitCode, tail };
     const fresh = readContainer(ctx, c.config.id) ?? c;
-    const layer = makeCommitLayer(ctx, fresh, { squash: false });
+    // mount points tsrun made for RUN --mount are not the step's changes
+    const host = { ...fresh.config.host, bindTargets: [...(fresh.config.host.bindTargets ?? []), ...mounts.stubs()] };
+    const layer = makeCommitLayer(ctx, { ...fresh, config: { ...fresh.config, host } }, { squash: false });
     return { exitCode, tail, layer };
   } finally {
-    interrupt.kill = undefined;
-    const { removeContainer } = await import('../../containers/rm.js');
-    const fresh = readContainer(ctx, c.config.id);
-    if (fresh) await removeContainer(ctx, fresh, { force: true });
+    if (cgroupDirs) await removeAfterExit(ctx, c, cgroupDirs);
+    else {
+      const { removeContainer } = await import('../../containers/rm.js');
+      const fresh = readContainer(ctx, c.config.id);
+      if (fresh) await removeContainer(ctx, fresh, { force: true });
+    }
   }
 }
