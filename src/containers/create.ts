@@ -33,6 +33,9 @@ function networkSettings(f: RunFlags, mode: string, image: Image): Partial<Conta
   if (f.publishAll) ports = [...ports, ...exposedBindings(Object.keys((image.config.config?.ExposedPorts as Record<string, unknown> | undefined) ?? {}))];
   if (ports.length && !own) throw usageError(`conflicting options: port publishing and the ${mode.split(':')[0]} network mode`);
   if (f.ip !== undefined && !own) throw usageError(`conflicting options: --ip and the ${mode.split(':')[0]} network mode`);
+  const aliases = f.networkAlias ?? [];
+  if (aliases.length && (!own || mode === 'bridge')) throw usageError('network-scoped aliases are supported only for containers in user defined networks');
+  for (const a of aliases) if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(a) || a.length > 253) throw usageError(`invalid --network-alias ${JSON.stringify(a)}`, 'use a DNS name: letters, digits, ".", "-" and "_"');
   const extraHosts = (f.addHost ?? []).map(parseAddHost);
   const dns = { dns: f.dns ?? [], dnsSearch: f.dnsSearch ?? [], dnsOptions: f.dnsOption ?? [] };
   for (const d of dns.dns) if (!/^[0-9a-fA-F.:]+$/.test(d)) throw usageError(`invalid --dns ${JSON.stringify(d)}`, 'give an IP address');
@@ -40,6 +43,7 @@ function networkSettings(f: RunFlags, mode: string, image: Image): Partial<Conta
     ...(ports.length ? { portBindings: ports } : {}),
     ...(f.publishAll ? { publishAll: true } : {}),
     ...(f.ip !== undefined ? { ip: f.ip } : {}),
+    ...(aliases.length ? { networkAliases: [...new Set(aliases)] } : {}),
     ...(extraHosts.length ? { extraHosts } : {}),
     ...(dns.dns.length || dns.dnsSearch.length || dns.dnsOptions.length ? { dns } : {}),
   };

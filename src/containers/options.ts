@@ -24,6 +24,8 @@ export interface RunFlags {
   publish?: string[];
   publishAll?: boolean;
   ip?: string;
+  /** --network-alias: more names on the container's first (user) network */
+  networkAlias?: string[];
   addHost?: string[];
   dns?: string[];
   dnsSearch?: string[];

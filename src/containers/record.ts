@@ -69,6 +69,8 @@ export interface ContainerConfig {
     publishAll?: boolean;
     /** --ip on the first network */
     ip?: string;
+    /** --network-alias: names besides the container's name and short ID on its first network (user networks only) */
+    networkAliases?: string[];
     dns?: DnsFlags;
     /** --add-host NAME:IP */
     extraHosts?: { name: string; ip: string }[];

@@ -13,107 +13,41 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import http from 'node:http';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { tsrun, tsrunOk, tsrunSpawn, FIXTURES, tempRoot, importBusybox, type TempRoot } from '../helpers/cli.js';
 import { sleep, until } from '../helpers/wait.js';
+import { Outside, fetchText, leftovers as leftoversIn, bridgePorts as bridgePortsIn, removeNetworkLab } from '../helpers/netlab.js';
 
 let root: TempRoot | undefined;
 const t = () => root!;
 const BB = 'busybox';
 const K = 100 + (process.pid % 100); // this run's 198.18.K.0/30 and 10.251.K.0/24
-const NS = `tsrtest-${process.pid}`;
-const HOST_IF = `tsrh${process.pid % 100000}`;
-const OUT_IF = `tsro${process.pid % 100000}`;
-const HOST_IP = `198.18.${K}.1`;
-const OUT_IP = `198.18.${K}.2`;
+const outside = new Outside(K, 't');
+const HOST_IP = outside.hostIp;
+const OUT_IP = outside.outIp;
 const NET = `tn${process.pid}`;
 const SUBNET = `10.251.${K}.0/24`;
-let server: ChildProcess | undefined;
-
-function sh(cmd: string, args: string[]): string {
-  const r = spawnSync(cmd, args);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.toString();
-}
-
-function fetchText(url: string, ms = 5000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { timeout: ms }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d));
-      res.on('end', () => resolve(body));
-    });
-    req.on('timeout', () => req.destroy(new Error(`timeout fetching ${url}`)));
-    req.on('error', reject);
-  });
-}
 
 const run = (args: string[]) => tsrunOk(t().root, args);
 const ids = () => run(['ps', '-a', '-q', '--no-trunc']).split('\n').filter(Boolean);
+const leftovers = (id: string) => leftoversIn(t().root, id);
+const bridgePorts = () => bridgePortsIn(t().root);
 
-/** Whatever of a container's network could leak: its lease, netns file, iptables rules. */
-function leftovers(id: string): string[] {
-  const out: string[] = [];
-  const leases = path.join(t().root, 'networks', 'leases');
-  if (fs.existsSync(leases)) {
-    for (const n of fs.readdirSync(leases)) for (const ip of fs.readdirSync(path.join(leases, n))) if (fs.readFileSync(path.join(leases, n, ip), 'utf8').startsWith(id)) out.push(`lease ${n}/${ip}`);
-  }
-  if (fs.existsSync(`/run/tsrun/netns/${id}`)) out.push('netns file');
-  if (fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(`/run/tsrun/netns/${id}`)) out.push('netns mount');
-  const rules = sh('iptables-save', []).split('\n').filter((l) => l.includes(id));
-  out.push(...rules.map((r) => `rule ${r}`));
-  return out;
-}
-
-/** Ports (veths) still on the bridges of this root's networks. */
-function bridgePorts(): string[] {
-  const dir = path.join(t().root, 'networks');
-  const out: string[] = [];
-  for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
-    if (!f.endsWith('.json')) continue;
-    const br = (JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { network_interface: string }).network_interface;
-    if (fs.existsSync(`/sys/class/net/${br}/brif`)) out.push(...fs.readdirSync(`/sys/class/net/${br}/brif`).map((p) => `${br}/${p}`));
-  }
-  return out;
-}
-
-before(() => {
+before(async () => {
   root = tempRoot();
   importBusybox(root.root);
-  spawnSync('ip', ['netns', 'del', NS]);
-  sh('ip', ['netns', 'add', NS]);
-  sh('ip', ['link', 'add', HOST_IF, 'type', 'veth', 'peer', 'name', OUT_IF, 'netns', NS]);
-  sh('ip', ['addr', 'add', `${HOST_IP}/30`, 'dev', HOST_IF]);
-  sh('ip', ['link', 'set', HOST_IF, 'up']);
-  sh('ip', ['-n', NS, 'addr', 'add', `${OUT_IP}/30`, 'dev', OUT_IF]);
-  sh('ip', ['-n', NS, 'link', 'set', OUT_IF, 'up']);
-  sh('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
-  // "outside": answers each request with the address it came from
-  server = spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', `require('http').createServer((q, s) => s.end(q.socket.remoteAddress)).listen(8080, '${OUT_IP}')`], { stdio: 'ignore' });
+  await outside.start();
   tsrunOk(t().root, ['import', '-c', 'CMD ["sh"]', '-c', 'EXPOSE 80', path.join(FIXTURES, 'busybox-rootfs.tar'), 'bbweb']);
 });
 
 after(() => {
-  // containers first (their teardown removes veths, rules, leases), then the networks' bridges
-  if (!root) return;
-  const all = tsrun(t().root, ['ps', '-a', '-q', '--no-trunc']).stdout.split('\n').filter(Boolean);
-  if (all.length) tsrun(t().root, ['rm', '-f', ...all]);
-  const dir = path.join(t().root, 'networks');
-  for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
-    if (!f.endsWith('.json')) continue;
-    const br = (JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { network_interface: string }).network_interface;
-    spawnSync('ip', ['link', 'del', br]);
-  }
-  server?.kill('SIGKILL');
-  spawnSync('ip', ['link', 'del', HOST_IF]);
-  spawnSync('ip', ['netns', 'del', NS]);
+  if (root) removeNetworkLab(t().root);
+  outside.stop();
   root?.cleanup();
 });
 
 describe('networking', { concurrency: false }, () => {
   it('the default bridge: an address, /etc/hosts and resolv.conf, egress through NAT; nothing left after --rm', async () => {
-    await until('the outside server', () => spawnSync('ip', ['netns', 'exec', NS, 'ss', '-ltn']).stdout.toString().includes(`${OUT_IP}:8080`));
     const out = run(['run', '--rm', '--name', 'egress', '-h', 'box1', BB, 'sh', '-c', `ip -4 -o addr show eth0; echo ==; cat /etc/hosts; echo ==; cat /etc/resolv.conf; echo ==; timeout 5 wget -qO- http://${OUT_IP}:8080/`]);
     const [addr, hosts, resolv, seen] = out.split('==\n');
     const ip = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(addr!)?.[1];

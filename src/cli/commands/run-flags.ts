@@ -22,6 +22,8 @@ export function addRunFlags(cmd: Command): Command {
     .option('-p, --publish <[ip:][hostPort:]port[/proto]>', "publish a container's port to the host", collect, [])
     .option('-P, --publish-all', 'publish all exposed ports to random host ports', false)
     .option('--ip <address>', 'IPv4 address on the network')
+    .option('--network-alias <alias>', 'add a network-scoped alias for the container (user networks)', collect, [])
+    .option('--net-alias <alias>', 'alias of --network-alias', collect, [])
     .option('--add-host <host:ip>', 'add a custom host-to-IP mapping', collect, [])
     .option('--dns <ip>', 'set custom DNS servers', collect, [])
     .option('--dns-search <domain>', 'set custom DNS search domains', collect, [])
@@ -55,6 +57,7 @@ export function runFlags(o: Record<string, unknown>, detach: boolean): RunFlags 
     publish: o.publish as string[],
     publishAll: !!o.publishAll,
     ip: o.ip as string | undefined,
+    networkAlias: [...(o.networkAlias as string[]), ...(o.netAlias as string[])],
     addHost: o.addHost as string[],
     dns: o.dns as string[],
     dnsSearch: o.dnsSearch as string[],

@@ -58,6 +58,16 @@ export function containerNetworks(c: Container): string[] {
   return usesNetavark(h.network) ? [h.network, ...(h.extraNetworks ?? []).filter((n) => n !== h.network)] : [];
 }
 
+/**
+ * The names aardvark-dns answers for the container on its i-th network: its
+ * name, its short ID, and on the first network its --network-alias names
+ * (docker scopes an alias to the network it was given for).
+ */
+export function dnsNames(c: Container, i: number): string[] {
+  const own = [c.config.name, c.config.id.slice(0, 12)];
+  return i === 0 ? [...own, ...(c.config.host.networkAliases ?? [])] : own;
+}
+
 function statePath(c: Container): string {
   return path.join(c.dir, 'network.json');
 }
@@ -112,11 +122,10 @@ export function prepareNetwork(ctx: Ctx, c: Container): PreparedNetwork {
   const state: NetworkState = { bootId: bootId(), netns, configDir: configDir(ctx), options: {}, leases, ports };
   try {
     nets.forEach((n, i) => leases.push(allocateIp(ctx, n, c.config.id, i === 0 ? h.ip : undefined)));
-    const aliases = [c.config.name, c.config.id.slice(0, 12)];
     state.options = {
       container_id: c.config.id,
       container_name: c.config.name,
-      networks: Object.fromEntries(nets.map((n, i) => [n.name, { interface_name: `eth${i}`, static_ips: [leases[i]!.ip], ...(n.dns_enabled ? { aliases } : {}) }])),
+      networks: Object.fromEntries(nets.map((n, i) => [n.name, { interface_name: `eth${i}`, static_ips: [leases[i]!.ip], ...(n.dns_enabled ? { aliases: dnsNames(c, i) } : {}) }])),
       network_info: Object.fromEntries(nets.map((n) => [n.name, netavarkNetwork(n)])),
       ...(ports.length ? { port_mappings: ports.map((p) => ({ host_ip: p.hostIp, container_port: p.containerPort, host_port: p.hostPort, range: 1, protocol: p.protocol })) } : {}),
     };

@@ -4,7 +4,7 @@
  */
 import type { Ctx } from '../../context.js';
 import type { Container } from '../../containers/record.js';
-import { containerNetworks, readNetworkState } from './attach.js';
+import { containerNetworks, dnsNames, readNetworkState } from './attach.js';
 import { listNetworks } from './store.js';
 import { portString, type PortBinding } from './ports.js';
 
@@ -41,7 +41,8 @@ export function networkSettings(ctx: Ctx, c: Container): Record<string, unknown>
     networks[name] = {
       IPAMConfig: c.config.host.ip && i === 0 ? { IPv4Address: c.config.host.ip } : null,
       Links: null,
-      Aliases: n?.dns_enabled ? [c.config.name, c.config.id.slice(0, 12)] : null,
+      Aliases: n?.dns_enabled ? [...(i === 0 ? (c.config.host.networkAliases ?? []) : []), c.config.id.slice(0, 12)] : null,
+      DNSNames: n?.dns_enabled ? dnsNames(c, i) : null,
       NetworkID: n?.id ?? '',
       EndpointID: iface ? c.config.id : '',
       Gateway: e.gateway,

@@ -1,0 +1,109 @@
+/**
+ * A small network lab for networking tests: an "outside" namespace joined to
+ * the host by a veth pair in 198.18.K.0/30 (RFC 2544's benchmark range, never
+ * routed), with an HTTP server that answers each request with the address it
+ * came from; and the checks for what a container's network may leak. Traffic
+ * stays on the host, its containers and this namespace.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import http from 'node:http';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { tsrun } from './cli.js';
+import { until } from './wait.js';
+
+export function sh(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.toString();
+}
+
+export function fetchText(url: string, ms = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: ms }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d));
+      res.on('end', () => resolve(body));
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout fetching ${url}`)));
+    req.on('error', reject);
+  });
+}
+
+export class Outside {
+  readonly ns: string;
+  readonly hostIf: string;
+  readonly outIf: string;
+  readonly hostIp: string;
+  readonly outIp: string;
+  private server: ChildProcess | undefined;
+
+  /** k: this test's third octet (distinct per test file and process). */
+  constructor(readonly k: number, tag: string) {
+    const n = process.pid % 100000;
+    this.ns = `tsr${tag}-${process.pid}`;
+    this.hostIf = `tsr${tag}h${n}`;
+    this.outIf = `tsr${tag}o${n}`;
+    this.hostIp = `198.18.${k}.1`;
+    this.outIp = `198.18.${k}.2`;
+  }
+
+  /** Make the namespace and its server (port 8080); wait until it listens. */
+  async start(): Promise<void> {
+    spawnSync('ip', ['netns', 'del', this.ns]);
+    sh('ip', ['netns', 'add', this.ns]);
+    sh('ip', ['link', 'add', this.hostIf, 'type', 'veth', 'peer', 'name', this.outIf, 'netns', this.ns]);
+    sh('ip', ['addr', 'add', `${this.hostIp}/30`, 'dev', this.hostIf]);
+    sh('ip', ['link', 'set', this.hostIf, 'up']);
+    sh('ip', ['-n', this.ns, 'addr', 'add', `${this.outIp}/30`, 'dev', this.outIf]);
+    sh('ip', ['-n', this.ns, 'link', 'set', this.outIf, 'up']);
+    sh('ip', ['-n', this.ns, 'link', 'set', 'lo', 'up']);
+    const js = `require('http').createServer((q, s) => s.end(q.socket.remoteAddress)).listen(8080, '${this.outIp}')`;
+    this.server = spawn('ip', ['netns', 'exec', this.ns, process.execPath, '-e', js], { stdio: 'ignore' });
+    await until('the outside server', () => spawnSync('ip', ['netns', 'exec', this.ns, 'ss', '-ltn']).stdout.toString().includes(`${this.outIp}:8080`));
+  }
+
+  stop(): void {
+    this.server?.kill('SIGKILL');
+    spawnSync('ip', ['link', 'del', this.hostIf]);
+    spawnSync('ip', ['netns', 'del', this.ns]);
+  }
+}
+
+/** Whatever of a container's network could leak: its lease, netns file and mount, iptables rules. */
+export function leftovers(root: string, id: string): string[] {
+  const out: string[] = [];
+  const leases = path.join(root, 'networks', 'leases');
+  if (fs.existsSync(leases)) {
+    for (const n of fs.readdirSync(leases)) for (const ip of fs.readdirSync(path.join(leases, n))) if (fs.readFileSync(path.join(leases, n, ip), 'utf8').startsWith(id)) out.push(`lease ${n}/${ip}`);
+  }
+  if (fs.existsSync(`/run/tsrun/netns/${id}`)) out.push('netns file');
+  if (fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(`/run/tsrun/netns/${id}`)) out.push('netns mount');
+  const rules = sh('iptables-save', []).split('\n').filter((l) => l.includes(id));
+  out.push(...rules.map((r) => `rule ${r}`));
+  return out;
+}
+
+/** The bridge devices of a root's networks. */
+function bridges(root: string): string[] {
+  const dir = path.join(root, 'networks');
+  const out: string[] = [];
+  for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+    if (f.endsWith('.json')) out.push((JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { network_interface: string }).network_interface);
+  }
+  return out;
+}
+
+/** Ports (veths) still on the bridges of a root's networks. */
+export function bridgePorts(root: string): string[] {
+  const out: string[] = [];
+  for (const br of bridges(root)) if (fs.existsSync(`/sys/class/net/${br}/brif`)) out.push(...fs.readdirSync(`/sys/class/net/${br}/brif`).map((p) => `${br}/${p}`));
+  return out;
+}
+
+/** after(): remove a root's containers (their teardown removes veths, rules, leases), then its bridges. */
+export function removeNetworkLab(root: string): void {
+  const all = tsrun(root, ['ps', '-a', '-q', '--no-trunc']).stdout.split('\n').filter(Boolean);
+  if (all.length) tsrun(root, ['rm', '-f', ...all]);
+  for (const br of bridges(root)) spawnSync('ip', ['link', 'del', br]);
+}

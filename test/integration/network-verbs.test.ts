@@ -1,0 +1,103 @@
+/**
+ * Network verbs and options beyond the basics of network.test.ts, each on
+ * networks made for it: `network connect`/`disconnect` of a stopped
+ * container (two interfaces, then one), refused for a running one;
+ * `--internal` (no way out, but the members reach each other by name);
+ * `--network-alias`. Traffic goes only to the containers
+ * and to the "outside" namespace this test makes (test/helpers/netlab.ts).
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { tsrun, tsrunOk, tempRoot, importBusybox, type TempRoot } from '../helpers/cli.js';
+import { Outside, bridgePorts, leftovers, removeNetworkLab } from '../helpers/netlab.js';
+
+let root: TempRoot | undefined;
+const t = () => root!;
+const BB = 'busybox';
+const K = 200 + (process.pid % 50); // 198.18.K.0/30 and 10.253-255.K.0/24: apart from network.test.ts's
+const outside = new Outside(K, 'v');
+const A = `tva${process.pid}`;
+const B = `tvb${process.pid}`;
+const INT = `tvi${process.pid}`;
+const run = (args: string[]) => tsrunOk(t().root, args);
+
+before(async () => {
+  root = tempRoot();
+  importBusybox(root.root);
+  await outside.start();
+  run(['network', 'create', '--subnet', `10.253.${K}.0/24`, A]);
+  run(['network', 'create', '--subnet', `10.254.${K}.0/24`, B]);
+  run(['network', 'create', '--internal', '--subnet', `10.255.${K}.0/24`, INT]);
+});
+
+after(() => {
+  if (root) removeNetworkLab(t().root);
+  outside.stop();
+  root?.cleanup();
+});
+
+/** The IPv4 addresses of a container's interfaces (ip -o output), sorted. */
+function addrs(out: string): string[] {
+  return [...out.matchAll(/inet (\d+\.\d+\.\d+\.\d+)\//g)].map((m) => m[1]!).filter((a) => !a.startsWith('127.')).sort();
+}
+
+describe('network verbs and options', { concurrency: false }, () => {
+  it('connect and disconnect a stopped container: two interfaces, then one; refused while it runs', () => {
+    run(['create', '--name', 'multi', '--network', A, BB, 'ip', '-4', '-o', 'addr']);
+    run(['network', 'connect', B, 'multi']);
+    const both = addrs(run(['start', '-a', 'multi']));
+    assert.equal(both.length, 2, both.join(' '));
+    assert.ok(both.some((a) => a.startsWith(`10.253.${K}.`)) && both.some((a) => a.startsWith(`10.254.${K}.`)), both.join(' '));
+    const nets = JSON.parse(run(['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'multi'])) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(nets).sort(), [A, B].sort());
+    run(['network', 'disconnect', A, 'multi']);
+    const one = addrs(run(['start', '-a', 'multi']));
+    assert.equal(one.length, 1, one.join(' '));
+    assert.match(one[0]!, new RegExp(`^10\\.254\\.${K}\\.`));
+    // connecting twice, disconnecting what is not connected: docker's errors, nothing changed
+    const twice = tsrun(t().root, ['network', 'connect', B, 'multi']);
+    assert.equal(twice.code, 1);
+    assert.match(twice.stderr, /already connected/);
+    const notOn = tsrun(t().root, ['network', 'disconnect', A, 'multi']);
+    assert.equal(notOn.code, 1);
+    assert.match(notOn.stderr, /not connected/);
+
+    const id = run(['run', '-d', '--name', 'live', '--network', A, BB, 'sleep', '300']).trim();
+    const r = tsrun(t().root, ['network', 'connect', B, 'live']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /running container/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    run(['rm', '-f', 'live', 'multi']);
+    assert.deepEqual(leftovers(t().root, id), []);
+  });
+
+  it('--internal: no way out, but the members reach each other by name', () => {
+    const out = `${outside.outIp}:8080`;
+    // the control: a normal user network gets out through NAT
+    assert.equal(run(['run', '--rm', '--network', A, BB, 'timeout', '5', 'wget', '-qO-', `http://${out}/`]).trim(), outside.hostIp);
+    const inside = tsrun(t().root, ['run', '--rm', '--network', INT, BB, 'timeout', '3', 'wget', '-qO-', `http://${out}/`]);
+    assert.notEqual(inside.code, 0, `an internal network reached ${out}: ${inside.stdout}`);
+    run(['run', '-d', '--name', 'peer', '--network', INT, BB, 'sleep', '300']);
+    const ping = run(['run', '--rm', '--network', INT, BB, 'sh', '-c', 'ping -c1 -W3 peer || { sleep 0.5; ping -c1 -W3 peer; }']);
+    assert.match(ping, new RegExp(`10\\.255\\.${K}\\.`));
+    const [info] = JSON.parse(run(['network', 'inspect', INT])) as { Internal: boolean }[];
+    assert.equal(info!.Internal, true);
+    run(['rm', '-f', 'peer']);
+  });
+
+  it('--network-alias: other containers find it by the alias; inspect shows it; refused on the default bridge', () => {
+    run(['run', '-d', '--name', 'aliased', '--network', A, '--network-alias', 'db', '--network-alias', 'db.internal', BB, 'sleep', '300']);
+    const seen = run(['run', '--rm', '--network', A, BB, 'sh', '-c', 'for n in db db.internal; do ping -c1 -W3 $n >/dev/null || { sleep 0.5; ping -c1 -W3 $n >/dev/null; } && echo ok; done']);
+    assert.equal(seen.trim(), 'ok\nok');
+    const ep = JSON.parse(run(['inspect', '-f', `{{json (index .NetworkSettings.Networks "${A}")}}`, 'aliased'])) as { Aliases: string[]; DNSNames: string[] };
+    assert.ok(ep.Aliases.includes('db') && ep.DNSNames.includes('aliased') && ep.DNSNames.includes('db.internal'), JSON.stringify(ep));
+    run(['rm', '-f', 'aliased']);
+    const r = tsrun(t().root, ['run', '--rm', '--network-alias', 'x', BB, 'true']);
+    assert.equal(r.code, 125);
+    assert.match(r.stderr, /user defined networks/);
+    const bad = tsrun(t().root, ['run', '--rm', '--network', A, '--network-alias', 'a b', BB, 'true']);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /invalid --network-alias/);
+  });
+
+});
