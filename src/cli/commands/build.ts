@@ -14,6 +14,7 @@ interface Opts {
   quiet?: boolean;
   network: string;
   progress: string;
+  secret: string[];
 }
 
 function keyValues(list: string[], what: string, fromEnv: boolean): Map<string, string> {
@@ -47,11 +48,14 @@ export function register(program: Command): void {
     .option('-q, --quiet', 'print only the image ID')
     .option('--network <mode>', 'network of RUN steps: default (the bridge, as run), none or host', 'default')
     .option('--progress <mode>', 'plain or quiet', 'plain')
+    .option('--secret <spec>', 'id=ID,src=FILE or id=ID,env=VAR: a secret for RUN --mount=type=secret (repeatable)', collect, [])
     .action(
       action(async (context: string, o: Opts, cmd: Command) => {
         if (!['default', 'none', 'host'].includes(o.network)) throw usageError(`invalid --network ${JSON.stringify(o.network)}`, 'use default, none or host');
         if (!['plain', 'quiet', 'auto'].includes(o.progress)) throw usageError(`invalid --progress ${JSON.stringify(o.progress)}`, 'use plain or quiet');
         const quiet = !!o.quiet || o.progress === 'quiet';
+        const { readSecrets } = await import('../build-secrets.js');
+        const secrets = readSecrets(o.secret);
         const { buildImage } = await import('../../ops/build/executor.js');
         const r = await buildImage(ctxOf(cmd), {
           contextDir: context,
@@ -63,6 +67,7 @@ export function register(program: Command): void {
           tags: o.tag,
           network: o.network as 'default' | 'none' | 'host',
           quiet,
+          secrets,
           log: quiet ? () => {} : (line) => process.stderr.write(line + '\n'),
         });
         if (o.iidfile) writeFileAtomic(o.iidfile, r.id);

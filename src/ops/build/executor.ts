@@ -30,7 +30,8 @@ import { BuildCache, stepKey } from './build-cache.js';
 import { selectCopy, selectionChecksum, type CopyRoot } from './copy-select.js';
 import { resolveOwner, writeCopyLayer, writeWorkdirLayer } from './build-layers.js';
 import { interrupt, runStep, type RunNetwork } from './run-step.js';
-import { atLine, dockerfileError } from './errors.js';
+import { atLine, dockerfileError, LineError } from './errors.js';
+import { mountsKey, prepareRunMounts, type MountSources, type PreparedMounts } from './run-mount-host.js';
 import { unusedBuildArgs } from './args.js';
 
 export interface BuildOptions {
@@ -47,6 +48,8 @@ export interface BuildOptions {
   log: (line: string) => void;
   /** -q: the failing step's last output still goes here. */
   quiet: boolean;
+  /** --secret values by id (RUN --mount=type=secret). */
+  secrets?: ReadonlyMap<string, Buffer>;
 }
 
 /** A stage's filesystem and config as the steps so far left it. */
@@ -128,6 +131,23 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
   const order = fe.graph.waves.flat();
   let final: { state: State; author?: string; config: ImageConfig['config'] } | undefined;
 
+  /** A `--from=`/`from=` value: an earlier stage's state, or undefined for an image. */
+  const stageState = (ref: string): State | undefined => {
+    const si = /^\d+$/.test(ref) ? Number(ref) : fe.parsed.stages.findIndex((st) => st.name === ref.toLowerCase());
+    return states.get(si);
+  };
+  const stageKeyOf = (ref: string) => stageState(ref)?.key ?? `image:${ref}`;
+  /** RUN --mount from=: the stage's or image's filesystem, mounted for the step (unmounted by its cleanups). */
+  const mountRootOf = async (ref: string, cleanups: (() => void)[]): Promise<string> => {
+    let st = stageState(ref);
+    if (!st) {
+      const img = await resolveImageForRun(ctx, ref, 'missing', o.log);
+      st = { config: img.config, layers: img.manifest.layers, chainIds: img.chainIds, key: img.record.id, record: img.record };
+    }
+    const dirs = await lowers(ctx, st);
+    return dirs.length ? mountView(ctx, dirs, cleanups, false) : emptyDir(ctx, cleanups);
+  };
+
   const onSignal = () => {
     interrupt.requested = true;
     for (const k of interrupt.kills) k();
@@ -181,8 +201,8 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
           let copyRoot: CopyRoot | undefined;
           let selected: ReturnType<typeof selectCopy> | undefined;
           if (step.kind === 'run') {
-            if (step.mounts.length) throw dockerfileError(file, line, 'RUN --mount is not supported by tsrun build yet');
-            keyInput = { run: step.argv, env: step.env, user: step.user, workdir: step.workdir, network: step.network === 'default' ? o.network : step.network };
+            const mounts = step.mounts.length ? atLine(file, line, () => mountsKey(step.mounts, contextRoot, cache, (f) => stageKeyOf(f), { file, line })) : undefined;
+            keyInput = { run: step.argv, env: step.env, user: step.user, workdir: step.workdir, network: step.network === 'default' ? o.network : step.network, ...(mounts ? { mounts } : {}) };
           } else if (step.kind === 'copy') {
             if (step.add || step.contents.length || step.link || step.parents || step.exclude.length) {
               throw dockerfileError(file, line, `${step.instr.kind} ${step.add ? '' : 'with heredocs, --link, --parents or --exclude '}is not supported by tsrun build yet`, 'use COPY of files in the context');
@@ -215,7 +235,13 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
           }
           let temps: LayerTemps | undefined;
           if (step.kind === 'run') {
-            const r = await runStep(ctx, { record: state.record, manifest: manifestOf(state), config: state.config, chainIds: state.chainIds }, step, step.network === 'default' ? network : step.network, (l) => o.log(`#${v} ${secs(Date.now() - started).replace('s', '')} ${l}`));
+            let prepared: PreparedMounts | undefined;
+            if (step.mounts.length) {
+              const sources: MountSources = { ctx, contextDir, secrets: o.secrets ?? new Map(), lowers: await lowers(ctx, state), rootOf: (f) => mountRootOf(f, cleanups) };
+              prepared = await atLineAsync(file, line, () => prepareRunMounts(step.mounts, sources));
+              cleanups.push(() => prepared!.release());
+            }
+            const r = await runStep(ctx, { record: state.record, manifest: manifestOf(state), config: state.config, chainIds: state.chainIds }, step, step.network === 'default' ? network : step.network, (l) => o.log(`#${v} ${secs(Date.now() - started).replace('s', '')} ${l}`), prepared);
             if (interrupt.requested) throw interrupted();
             if (r.exitCode !== 0) {
               const cmd = step.argv.join(' ');
@@ -279,13 +305,16 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
   return { id: rec.id, tags };
 }
 
-/** Another stage's filesystem, read-only: its layers as one overlay (unmounted by the step's cleanups). */
-function mountView(ctx: Ctx, dirs: string[], cleanups: (() => void)[]): string {
+/**
+ * Another stage's filesystem, read-only: its layers as one overlay (unmounted by the step's
+ * cleanups). `sealed` adds nodev/nosuid/noexec (COPY only reads it; a RUN mount runs it).
+ */
+function mountView(ctx: Ctx, dirs: string[], cleanups: (() => void)[], sealed = true): string {
   const mnt = path.join(ctx.tmpDir, `${process.pid}-from-${crypto.randomBytes(4).toString('hex')}`);
   fs.mkdirSync(mnt, { mode: 0o700 });
   cleanups.push(() => fs.rmdirSync(mnt));
   try {
-    native().mountOverlay(mnt, { lowerdirs: dirs, readonly: true, options: { index: 'off' } });
+    native().mountOverlay(mnt, { lowerdirs: dirs, readonly: sealed, options: { index: 'off' } });
   } catch (err) {
     throw syscallError(`cannot mount a stage's filesystem for COPY --from`, err);
   }
@@ -308,6 +337,7 @@ async function atLineAsync<T>(file: string, line: number, fn: () => Promise<T>):
   try {
     return await fn();
   } catch (e) {
+    if (e instanceof LineError) throw dockerfileError(file, line, e.message, e.hint);
     if (e instanceof TsrunError) throw new TsrunError(e.code, `${file}:${line}: ${e.message}`, { hint: e.hint, exitCode: e.explicitExitCode });
     throw e;
   }

@@ -18,7 +18,7 @@ import { readContainer, type Container } from '../../containers/record.js';
 import type { RunFlags } from '../../containers/options.js';
 import { PendingLaunch } from '../../runtime/launch.js';
 import { runCloneRecord } from '../../runtime/plan.js';
-import { makeCommitLayer, type LayerTemps } from '../commit-layer.js';
+import { makeCommitLayer, upperDir, type LayerTemps } from '../commit-layer.js';
 import { removeAfterExit } from '../run.js';
 import type { Step } from './stage-plan.js';
 
@@ -47,8 +47,8 @@ export interface StepMounts {
   tmpfs: string[];
   /** Extra environment (secrets with env=): for this process only, never in a key or history. */
   env: string[];
-  /** Paths (relative to /) that tsrun made only as mount points: never committed. */
-  stubs: () => string[];
+  /** Paths (relative to /) that tsrun made only as mount points, seen in the upper dir: never committed. */
+  stubs: (upper: string) => string[];
 }
 
 const NO_MOUNTS: StepMounts = { volume: [], tmpfs: [], env: [], stubs: () => [] };
@@ -164,7 +164,7 @@ export async function runStep(
     if (exitCode !== 0 || interrupt.requested) return { exitCode, tail };
     const fresh = readContainer(ctx, c.config.id) ?? c;
     // mount points tsrun made for RUN --mount are not the step's changes
-    const host = { ...fresh.config.host, bindTargets: [...(fresh.config.host.bindTargets ?? []), ...mounts.stubs()] };
+    const host = { ...fresh.config.host, bindTargets: [...(fresh.config.host.bindTargets ?? []), ...mounts.stubs(upperDir(fresh))] };
     const layer = makeCommitLayer(ctx, { ...fresh, config: { ...fresh.config, host } }, { squash: false });
     return { exitCode, tail, layer };
   } finally {

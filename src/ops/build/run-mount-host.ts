@@ -1,0 +1,242 @@
+/**
+ * RUN --mount on the host side: what each mount of a step becomes in the step's container
+ * (run's -v and --tmpfs specs, plus environment for env= secrets), made just before the
+ * step runs and undone right after it.
+ *   cache   ROOT/build-cache/mounts/<sha256(id)>/data, kept between builds (BuildKit's
+ *           cache mounts). sharing=shared: used by any number of steps at once; locked: one
+ *           step at a time (others wait); private: a step that finds it in use gets a fresh
+ *           empty one, dropped afterwards. uid/gid/mode apply when it is first made.
+ *   bind    a path of the context (default) or of another stage's or image's filesystem
+ *           (from=). Read-only by default; with rw the step writes into an overlay whose
+ *           upper dir is thrown away, so neither the source nor the layer sees the writes.
+ *   tmpfs   a tmpfs (size= in bytes): nothing written there is committed.
+ *   secret  a `build --secret` value as a read-only file (default /run/secrets/ID) on a
+ *           host tmpfs and/or an environment variable: never in a layer, key or history.
+ * Mount points tsrun had to create for these are reported as stubs: the commit skips them.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type { Ctx } from '../../context.js';
+import { native, MNT_DETACH } from '../../native.js';
+import { lockExclusiveAsync, lockShared, tryLockExclusive, type Lock } from '../../util/lock.js';
+import { syscallError } from '../../util/errors.js';
+import { LineError } from './errors.js';
+import { lowerLstat } from './build-layers.js';
+import type { RunMount } from './run-mount.js';
+import { selectCopy, selectionChecksum, type CopyRoot } from './copy-select.js';
+import type { BuildCache } from './build-cache.js';
+import type { StepMounts } from './run-step.js';
+
+/** What RUN --mount needs from the build. */
+export interface MountSources {
+  ctx: Ctx;
+  contextDir: string;
+  /** `build --secret` values by id. */
+  secrets: ReadonlyMap<string, Buffer>;
+  /** The filesystem of a stage or image named by from=, as a directory (mounted for the step). */
+  rootOf(from: string): Promise<string>;
+  /** The step's own image layers, topmost first: which mount points already exist. */
+  lowers: readonly string[];
+}
+
+export interface PreparedMounts extends StepMounts {
+  release(): void;
+}
+
+/**
+ * The mounts' part of a RUN step's cache key: how each is mounted, and what a bind mount
+ * shows (the checksum of the context files it shows, or the source stage's key). Never a
+ * secret's value, nor a cache mount's contents (they change under any step, as BuildKit's).
+ */
+export function mountsKey(mounts: readonly RunMount[], context: CopyRoot, cache: BuildCache, stageKey: (from: string) => string, where: { file: string; line: number }): unknown[] {
+  return mounts.map((m) => {
+    const base = { type: m.type, target: m.target, readOnly: m.readOnly };
+    switch (m.type) {
+      case 'cache':
+        return { ...base, id: m.id ?? m.target, sharing: m.sharing ?? 'shared', uid: m.uid, gid: m.gid, mode: m.mode };
+      case 'tmpfs':
+        return { ...base, size: m.size };
+      case 'bind': {
+        if (m.from !== undefined) return { ...base, source: m.source, from: stageKey(m.from) };
+        const sel = selectCopy(context, [m.source ?? '.'], '/mnt/', where);
+        return { ...base, source: m.source, sum: selectionChecksum(sel, cache) };
+      }
+      default:
+        return { ...base, id: secretId(m), env: m.env, required: m.required, uid: m.uid, gid: m.gid, mode: m.mode };
+    }
+  });
+}
+
+/** ROOT/build-cache/mounts: one directory per cache id. */
+export function cacheMountsDir(ctx: Ctx): string {
+  return path.join(ctx.root, 'build-cache', 'mounts');
+}
+
+function cacheDirOf(ctx: Ctx, id: string): string {
+  return path.join(cacheMountsDir(ctx), crypto.createHash('sha256').update(id).digest('hex').slice(0, 32));
+}
+
+/** The secret's id: given, or the target's base name (BuildKit). */
+export function secretId(m: RunMount): string {
+  return m.id ?? m.source ?? path.posix.basename(m.target ?? '');
+}
+
+function secretTarget(m: RunMount): string | undefined {
+  if (m.target) return m.target;
+  if (m.env) return undefined; // env= alone: no file
+  return `/run/secrets/${secretId(m)}`;
+}
+
+function noColon(p: string, what: string): string {
+  if (p.includes(':')) throw new LineError(`${what} ${JSON.stringify(p)} contains ':', which tsrun cannot mount`, 'rename the path');
+  return p;
+}
+
+/** `rel` inside `root` with every symlink resolved, refused when it leaves root. */
+function insideRoot(root: string, rel: string, context: boolean): string {
+  const p = path.join(root, path.posix.normalize('/' + rel));
+  let real: string;
+  try {
+    real = fs.realpathSync(p);
+  } catch {
+    throw new LineError(`failed to mount ${rel}: no such file or directory in the ${context ? 'build context' : 'source stage'}`);
+  }
+  const rootReal = fs.realpathSync(root);
+  if (real !== rootReal && !real.startsWith(rootReal + '/')) throw new LineError(`failed to mount ${rel}: it points outside the ${context ? 'build context' : 'source stage'}`);
+  return real;
+}
+
+export async function prepareRunMounts(mounts: readonly RunMount[], src: MountSources): Promise<PreparedMounts> {
+  const { ctx } = src;
+  const volume: string[] = [];
+  const tmpfs: string[] = [];
+  const env: string[] = [];
+  const targets: string[] = [];
+  const undo: (() => void)[] = [];
+  const release = () => {
+    for (const u of undo.splice(0).reverse()) {
+      try {
+        u();
+      } catch {
+        /* best effort: the rest still runs */
+      }
+    }
+  };
+  const tempDir = (tag: string, base = ctx.tmpDir) => {
+    fs.mkdirSync(base, { recursive: true });
+    const d = fs.mkdtempSync(path.join(base, `${process.pid}-${tag}-`));
+    undo.push(() => fs.rmSync(d, { recursive: true, force: true }));
+    return d;
+  };
+  try {
+    for (const m of mounts) {
+      if (m.type === 'ssh') throw new LineError('RUN --mount=type=ssh is not supported by tsrun build', 'use a secret mount');
+      if (m.type === 'cache') {
+        const target = noColon(m.target!, 'target');
+        if (m.from !== undefined) throw new LineError('RUN --mount=type=cache,from= is not supported by tsrun build', 'leave out from=');
+        const dir = cacheDirOf(ctx, m.id ?? target);
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        const lockFile = path.join(dir, 'lock');
+        const sharing = m.sharing ?? 'shared';
+        let lock: Lock | undefined;
+        let data = path.join(dir, 'data');
+        if (sharing === 'locked') lock = await lockExclusiveAsync(lockFile);
+        else if (sharing === 'private') {
+          lock = tryLockExclusive(lockFile);
+          if (!lock) data = path.join(tempDir('cache'), 'data'); // in use: a fresh one for this step alone
+        } else lock = lockShared(lockFile);
+        if (lock) undo.push(() => lock!.release());
+        if (!fs.existsSync(data)) {
+          fs.mkdirSync(data);
+          fs.chownSync(data, m.uid ?? 0, m.gid ?? 0);
+          fs.chmodSync(data, m.mode ?? 0o755);
+        }
+        fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify({ id: m.id ?? target, lastUsed: new Date().toISOString() }));
+        volume.push(`${data}:${target}`);
+        targets.push(target);
+      } else if (m.type === 'tmpfs') {
+        const target = noColon(m.target!, 'target');
+        tmpfs.push(m.size !== undefined ? `${target}:size=${m.size}` : target);
+        targets.push(target);
+      } else if (m.type === 'bind') {
+        const target = noColon(m.target!, 'target');
+        const context = m.from === undefined;
+        const root = context ? src.contextDir : await src.rootOf(m.from!);
+        const source = insideRoot(root, m.source ?? '/', context);
+        noColon(source, 'source');
+        if (m.readOnly) volume.push(`${source}:${target}:ro`);
+        else if (fs.statSync(source).isDirectory()) {
+          // writes land in a throw-away upper dir: the source and the image never see them
+          const t = tempDir('bind');
+          for (const d of ['upper', 'work', 'mnt']) fs.mkdirSync(path.join(t, d));
+          const mnt = path.join(t, 'mnt');
+          try {
+            native().mountOverlay(mnt, { lowerdirs: [source], upperdir: path.join(t, 'upper'), workdir: path.join(t, 'work'), options: { index: 'off' } });
+          } catch (err) {
+            throw syscallError(`cannot mount ${m.source ?? '/'} writable for RUN --mount=type=bind`, err);
+          }
+          undo.push(() => native().umount2(mnt, MNT_DETACH));
+          volume.push(`${mnt}:${target}`);
+        } else {
+          const copy = path.join(tempDir('bind'), 'file');
+          fs.copyFileSync(source, copy);
+          volume.push(`${copy}:${target}`);
+        }
+        targets.push(target);
+      } else {
+        const id = secretId(m);
+        const value = src.secrets.get(id);
+        if (value === undefined) {
+          if (m.required) throw new LineError(`secret ${id}: not found`, `pass it with --secret id=${id},src=FILE (or env=VAR)`);
+          continue;
+        }
+        const target = secretTarget(m);
+        if (target) {
+          noColon(target, 'target');
+          // a host tmpfs: the value never touches a disk
+          const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : ctx.tmpDir;
+          const file = path.join(tempDir('secret', shm), 'value');
+          fs.writeFileSync(file, value, { mode: 0o600 });
+          fs.chownSync(file, m.uid ?? 0, m.gid ?? 0);
+          fs.chmodSync(file, m.mode ?? 0o400);
+          volume.push(`${file}:${target}:ro`);
+          targets.push(target);
+        }
+        if (m.env) env.push(`${m.env}=${value.toString('utf8')}`);
+      }
+    }
+  } catch (err) {
+    release();
+    throw err;
+  }
+  return { volume, tmpfs, env, stubs: (upper) => mountStubs(targets, src.lowers, upper), release };
+}
+
+/**
+ * The directories tsrun-init created only to hold a mount point: a target's parents that
+ * the image lacks and that hold nothing but the way to the target in the upper dir.
+ * (The targets themselves are mount destinations: the commit skips them already.)
+ */
+export function mountStubs(targets: readonly string[], lowers: readonly string[], upper: string): string[] {
+  const stubs = new Set<string>();
+  for (const t of targets) {
+    const parts = path.posix.normalize(t).split('/').filter(Boolean);
+    for (let i = parts.length - 1; i >= 1; i--) {
+      const rel = parts.slice(0, i).join('/');
+      if (lowerLstat(lowers, rel)) break; // the image has it: not ours
+      let entries: string[];
+      try {
+        entries = fs.readdirSync(path.join(upper, rel));
+      } catch {
+        break;
+      }
+      const child = parts[i]!;
+      const childRel = parts.slice(0, i + 1).join('/');
+      const onlyWay = entries.every((e) => e === child) && (i === parts.length - 1 || stubs.has(childRel));
+      if (!onlyWay) break;
+      stubs.add(rel);
+    }
+  }
+  return [...stubs];
+}
