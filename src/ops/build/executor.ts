@@ -128,7 +128,6 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
   let vertex = 0;
   const states = new Map<number, State>();
   const declared = new Set<string>();
-  const order = fe.graph.waves.flat();
   let final: { state: State; author?: string; config: ImageConfig['config'] } | undefined;
 
   /** A `--from=`/`from=` value: an earlier stage's state, or undefined for an image. */
@@ -155,7 +154,8 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    for (const idx of order) {
+    /** One stage, step by step; the stages of a wave run at once (they need only earlier waves). */
+    const buildStage = async (idx: number): Promise<void> => {
       const node = fe.graph.nodes[idx]!;
       const label = node.stage.name ?? `stage-${idx}`;
       const from = node.stage.from;
@@ -276,6 +276,22 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
       state.config = { ...state.config, config: plan.config };
       states.set(idx, state);
       if (idx === fe.graph.target) final = { state, author: plan.author, config: plan.config };
+    };
+    for (const wave of fe.graph.waves) {
+      // the first failure stops the wave's other stages (their RUN containers are removed) and is
+      // the one reported; every stage has ended before it is, so nothing runs on behind the error
+      let firstError: { e: unknown } | undefined;
+      await Promise.allSettled(
+        wave.map((idx) =>
+          buildStage(idx).catch((e: unknown) => {
+            if (firstError) return;
+            firstError = { e };
+            interrupt.requested = true;
+            for (const k of interrupt.kills) k();
+          }),
+        ),
+      );
+      if (firstError) throw firstError.e;
     }
     cache.flushSums();
   } finally {
