@@ -52,6 +52,7 @@ const COMMANDS: Record<string, string> = {
   commit: 'commit',
   diff: 'diff',
   build: 'build',
+  builder: 'builder',
   port: 'port',
   network: 'network',
 };

@@ -5,6 +5,7 @@
  * else is removed:
  *   blobs  = every image's manifest, config and layer blobs
  *   layers = every image's chain IDs and every container's config.layers
+ *   (and the build cache's blobs and layers: build-cache.ts's cacheRoots)
  * Leftovers of killed processes (ingest temp files, layer temp dirs) are swept too.
  */
 import type { Ctx } from '../context.js';
@@ -12,14 +13,15 @@ import { withGcLock } from '../context.js';
 import type { Manifest, ImageConfig } from '../oci/types.js';
 import { chainIds } from '../oci/digest.js';
 import { listContainers } from '../containers/record.js';
+import { cacheRoots } from './build/build-cache.js';
 
 export interface InUse {
   blobs: Set<string>;
   chains: Set<string>;
 }
 
-/** What images and containers use right now. Call under the GC lock. */
-export function inUse(ctx: Ctx): InUse {
+/** What images, containers (and the build cache, unless left out) use right now. Call under the GC lock. */
+export function inUse(ctx: Ctx, o: { withBuildCache: boolean } = { withBuildCache: true }): InUse {
   const blobs = new Set<string>();
   const chains = new Set<string>();
   const idx = ctx.images.read();
@@ -41,6 +43,11 @@ export function inUse(ctx: Ctx): InUse {
     }
   }
   for (const c of listContainers(ctx)) for (const l of c.config.layers ?? []) chains.add(l);
+  if (o.withBuildCache) {
+    const cached = cacheRoots(ctx);
+    for (const b of cached.blobs) blobs.add(b);
+    for (const c of cached.chains) chains.add(c);
+  }
   return { blobs, chains };
 }
 

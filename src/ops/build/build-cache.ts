@@ -18,6 +18,8 @@ import { writeJsonReplace } from '../../util/atomic.js';
 export interface CachedStep {
   /** undefined: the step made no layer (empty_layer history). */
   diffId?: string;
+  /** The layer's chain ID in the layer store (entries from before it was recorded lack it). */
+  chainId?: string;
   size?: number;
   contentBytes?: number;
   created: string;
@@ -89,6 +91,36 @@ export class BuildCache {
     writeJsonReplace(this.sumsFile(), this.sums);
     this.sumsDirty = false;
   }
+}
+
+export function stepsFile(ctx: Ctx): string {
+  return path.join(ctx.root, 'build-cache', 'steps.json');
+}
+
+/** Every recorded step, by key (empty when there is no cache yet or it is damaged). */
+export function readSteps(ctx: Ctx): Record<string, CachedStep> {
+  return readJson<Record<string, CachedStep>>(stepsFile(ctx)) ?? {};
+}
+
+/** Replace the step index (builder prune, under the exclusive GC lock). */
+export function writeSteps(ctx: Ctx, steps: Record<string, CachedStep>): void {
+  fs.mkdirSync(path.dirname(stepsFile(ctx)), { recursive: true, mode: 0o700 });
+  writeJsonReplace(stepsFile(ctx), steps);
+}
+
+/**
+ * What the build cache keeps alive for garbage collection (gc.ts's inUse): the blobs and
+ * layers of its steps, as docker keeps its build cache apart from images (rmi and image
+ * prune leave it; builder prune and system prune free it).
+ */
+export function cacheRoots(ctx: Ctx): { blobs: string[]; chains: string[] } {
+  const blobs: string[] = [];
+  const chains: string[] = [];
+  for (const e of Object.values(readSteps(ctx))) {
+    if (e.diffId) blobs.push(e.diffId);
+    if (e.chainId) chains.push(e.chainId);
+  }
+  return { blobs, chains };
 }
 
 export function stepKey(parent: string, input: unknown): string {

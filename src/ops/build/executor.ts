@@ -261,7 +261,10 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
               temps = writeWorkdirLayer(ctx, step.path, dirs, owner);
             }
           }
-          const entry = { created, ...(temps ? { diffId: temps.result.diffId, size: temps.result.size, contentBytes: temps.result.contentBytes } : {}) };
+          const entry = {
+            created,
+            ...(temps ? { diffId: temps.result.diffId, chainId: chainIdOf(state.chainIds[state.chainIds.length - 1] ?? null, temps.result.diffId), size: temps.result.size, contentBytes: temps.result.contentBytes } : {}),
+          };
           await withContentLock(ctx, async () => {
             if (temps) addLayer(ctx, state, temps.result.diffId, temps.result.size, temps.result.contentBytes, temps);
             cache.put(key, entry);
