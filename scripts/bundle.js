@@ -16,6 +16,7 @@
 // paths computed from import.meta.url (../../../bin/tsrun, build/Release) hold.
 import { build } from 'esbuild';
 import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,6 +107,17 @@ function seccompProfileId() {
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = path.join(repo, 'dist', 'bundle', 'cli');
 const tmp = `${outdir}.tmp-${process.pid}`;
+
+// `tsrun version`'s git commit and build time (ops/version-info.ts reads it)
+{
+  let gitCommit = 'unknown';
+  try {
+    gitCommit = execFileSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || gitCommit;
+  } catch {
+    /* not a git checkout */
+  }
+  fs.writeFileSync(path.join(repo, 'dist', 'build-info.json'), `${JSON.stringify({ gitCommit, built: new Date().toISOString() })}\n`);
+}
 
 fs.rmSync(tmp, { recursive: true, force: true });
 await build({

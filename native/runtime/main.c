@@ -8,6 +8,7 @@
 #include "runtime.h"
 
 #include <errno.h>
+#include <seccomp.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,7 +184,8 @@ int main(int argc, char **argv)
     } else if (opt_is(argv, argc, &i, "criu", &v))
       ;
     else if (opt_is(argv, argc, &i, "version", NULL) || opt_is(argv, argc, &i, "v", NULL)) {
-      printf("tsrun-runtime version %s\nspec: %s\n", VERSION, OCI_VERSION);
+      const struct scmp_version *sv = seccomp_version();
+      printf("tsrun-runtime version %s\nspec: %s\nlibseccomp: %u.%u.%u\n", VERSION, OCI_VERSION, sv->major, sv->minor, sv->micro);
       return 0;
     } else if (opt_is(argv, argc, &i, "help", NULL) || opt_is(argv, argc, &i, "h", NULL)) {
       usage();

@@ -55,6 +55,9 @@ const COMMANDS: Record<string, string> = {
   builder: 'builder',
   port: 'port',
   network: 'network',
+  stats: 'stats',
+  info: 'info',
+  version: 'version',
 };
 
 export type Register = (program: Command) => void;
