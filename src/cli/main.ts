@@ -58,6 +58,8 @@ const COMMANDS: Record<string, string> = {
   stats: 'stats',
   info: 'info',
   version: 'version',
+  system: 'system',
+  'container-prune': 'container-prune',
 };
 
 export type Register = (program: Command) => void;
@@ -139,6 +141,18 @@ export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   const where: Where = { parsing: true, command: name ?? '' };
   try {
+    // docker: `tsrun` alone and `tsrun help` print the usage (exit 0); `tsrun help CMD` is `tsrun CMD --help`
+    if (name === 'help' || (!name && !argv.some((a) => /^(-h|--help|-v|--version)$/.test(a)))) {
+      const topic = name ? argv.slice(argv.indexOf('help') + 1).find((a) => !a.startsWith('-')) : undefined;
+      if (topic) {
+        if (!COMMANDS[topic] || topic === 'container-prune') throw new TsrunError('USAGE', `unknown help topic: ${topic}`, { hint: "see 'tsrun --help'", exitCode: EXIT.FAILURE });
+        const globals = argv.slice(0, argv.indexOf('help'));
+        return await main([...globals, ...argv.slice(argv.indexOf('help') + 1), '--help']);
+      }
+      await registerCommands(program, Object.keys(COMMANDS));
+      process.stdout.write(program.helpInformation());
+      return EXIT.OK;
+    }
     if (name && COMMANDS[name]) await registerCommands(program, [name]);
     else await registerCommands(program, Object.keys(COMMANDS));
     if (name && !COMMANDS[name]) throw new TsrunError('USAGE', `unknown command ${JSON.stringify(name)}`, { hint: "see 'tsrun --help'", exitCode: EXIT.FAILURE });

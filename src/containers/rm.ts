@@ -25,6 +25,8 @@ export interface RmOptions {
   force?: boolean;
   /** -v: anonymous volumes; tsrun has none, accepted for docker compatibility. */
   volumes?: boolean;
+  /** prune: leave it (and return false) when it turns out to be running or paused under its lock. */
+  onlyStopped?: boolean;
 }
 
 export function unmountBelow(dir: string): void {
@@ -60,8 +62,9 @@ export function removeDir(ctx: Ctx, dir: string): void {
 }
 
 /** One locked transition: a start waiting for the lock then finds the container gone. */
-export async function removeContainer(ctx: Ctx, c0: Container, opts: RmOptions = {}): Promise<void> {
-  await transition(ctx, c0, opts.force ? 'rm -f' : 'rm', async (c) => {
+export async function removeContainer(ctx: Ctx, c0: Container, opts: RmOptions = {}): Promise<boolean> {
+  return transition(ctx, c0, opts.force ? 'rm -f' : 'rm', async (c) => {
+    if (isRunning(c) && opts.onlyStopped) return false;
     if (isRunning(c)) {
       signalContainer(ctx, c, parseSignal('KILL'));
       const exited = await waitForExit(ctx, c, 10_000, true);
@@ -73,6 +76,7 @@ export async function removeContainer(ctx: Ctx, c0: Container, opts: RmOptions =
     releaseCgroup(ctx, c.config.id);
     teardownNetwork(ctx, c);
     removeDir(ctx, c.dir);
+    return true;
   });
 }
 

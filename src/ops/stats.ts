@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import type { Ctx } from '../context.js';
 import { findContainer, listContainers, type Container } from '../containers/record.js';
 import { isRunning, refresh } from '../containers/status.js';
-import { cgroupDirs } from '../runtime/cgroups.js';
+import { containerCgroup } from '../runtime/cgroups.js';
 import { memUsageNoCache, onlineCpus, parseNetDev, sampleCgroup, systemCpuNs, type CgroupSample } from '../runtime/cgroup-stats.js';
 import { os } from '../util/builtins.js';
 
@@ -91,7 +91,8 @@ export function sampleTargets(ctx: Ctx, targets: StatsTarget[]): Map<string, Raw
       continue;
     }
     const net = netOf(c);
-    out.set(c.config.id, { cgroup: sampleCgroup(cgroupDirs(c.config.id, ctx)), netRx: net.rx, netTx: net.tx, systemNs });
+    const layout = containerCgroup(ctx, c.config.id);
+    out.set(c.config.id, { cgroup: layout && sampleCgroup(layout), netRx: net.rx, netTx: net.tx, systemNs });
   }
   return out;
 }

@@ -10,14 +10,14 @@
  *              kernels), else blkio.throttle.io_service_bytes_recursive
  *   PIDs       pids/pids.current                              pids.current
  *
- * The layout (which dirs) comes from cgroups.ts's record (ROOT/containers/ID/cgroup.json);
+ * The layout (which dirs) comes from cgroups.ts's containerCgroup (the record ROOT/containers/ID/cgroup.json);
  * this module only reads. A file that is missing (a controller not mounted, or
  * not enabled for the cgroup on v2) reads as 0, as runc leaves such a stat empty.
  * The arithmetic docker's CLI does on these numbers lives in ops/stats.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CgroupLayout } from './cgroups.js';
+import { controllerDir, type CgroupLayout } from './cgroups.js';
 
 export interface CgroupSample {
   /** Total CPU time of the cgroup's tasks, in nanoseconds. */
@@ -110,7 +110,7 @@ function in_(dir: string | undefined, file: string): string | undefined {
 }
 
 function sampleV1(layout: CgroupLayout): CgroupSample {
-  const by = (c: string) => layout.byController.get(c);
+  const by = (c: string) => controllerDir(layout, c);
   const mem = by('memory');
   const blkio = by('blkio');
   // CFQ/BFQ kernels account every request here; others only through the throttle files (runc's order)

@@ -30,7 +30,7 @@ const ALIASES: Record<string, string> = {
   exec: 'exec',
   commit: 'commit',
   diff: 'diff',
-  prune: 'prune',
+  prune: 'container-prune',
 };
 
 export function register(program: Command): void {

@@ -1,5 +1,4 @@
 /** `tsrun image …`: the image commands grouped, as `docker image` does. */
-import readline from 'node:readline';
 import type { Command } from 'commander';
 import { action, ctxOf, humanSize, printJson } from '../common.js';
 import { renderInspect } from '../format.js';
@@ -13,20 +12,7 @@ import { register as registerTag } from './tag.js';
 import { inspectImage } from '../../ops/image-inspect.js';
 import { pruneImages } from '../../ops/prune.js';
 import { isTsrunError } from '../../util/errors.js';
-
-async function confirm(question: string): Promise<boolean> {
-  if (!process.stdin.readable) return false;
-  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await new Promise<string>((resolve) => {
-      rl.question(question, resolve);
-      rl.once('close', () => resolve(''));
-    });
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
-}
+import { confirm } from '../confirm.js';
 
 export function addImageInspect(parent: Command, name = 'inspect'): Command {
   return parent

@@ -45,7 +45,6 @@ export function infoText(i: SystemInfo): string {
     l.push(' Registry Mirrors:');
     for (const ic of mirrors) for (const m of ic.Mirrors) l.push(`  ${ic.Name === 'docker.io' ? '' : `${ic.Name}: `}${m}/`);
   }
-  l.push(' Live Restore Enabled: true (containers do not depend on a daemon)');
   return `${l.join('\n')}\n`;
 }
 
