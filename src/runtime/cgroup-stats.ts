@@ -168,7 +168,8 @@ const USER_HZ = 100;
 
 /**
  * The host's CPU time in nanoseconds as docker's daemon measures it
- * (getSystemCPUUsage): the "cpu" line of /proc/stat, user through steal.
+ * (getSystemCPUUsage): the "cpu" line of /proc/stat, its fields 1 to 7
+ * (user, nice, system, idle, iowait, irq, softirq; not steal or guest).
  */
 export function parseSystemCpuNs(procStat: string): number {
   const line = procStat.split('\n').find((l) => l.startsWith('cpu '));
