@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: tsrun and its peers side by side, in one run, with ratios.
  * Not a test: it prints numbers and never fails on them.
- * Usage: npm run bench [-- images|run|commit|registry|oci ...]
+ * Usage: npm run bench [-- images|run|commit|registry|oci|system ...]
  */
 type Bench = { name: string; file: string; fn: string };
 
@@ -14,6 +14,7 @@ const BENCHES: Bench[] = [
   { name: 'commit', file: './commit.js', fn: 'benchCommit' },
   { name: 'registry', file: './registry.js', fn: 'benchRegistry' },
   { name: 'oci', file: './oci.js', fn: 'benchOci' },
+  { name: 'system', file: './system.js', fn: 'benchSystem' },
 ];
 
 async function main(): Promise<void> {
