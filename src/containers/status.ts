@@ -16,7 +16,7 @@ import { lockDirExclusive, tryLockDirExclusive, type Lock } from '../util/lock.j
 import { conflict } from '../util/errors.js';
 import { readContainer, writeState, type Container, type ContainerState } from './record.js';
 import { cgroupPids, freezeRequested, killCgroup, removeCgroup, thawCgroup } from '../runtime/cgroups.js';
-import { teardownNetwork } from '../runtime/network/attach.js';
+import { teardownNetworkSoon } from '../runtime/network/attach.js';
 
 export interface ExitRecord {
   exitCode: number;
@@ -157,7 +157,7 @@ export function refreshLocked(ctx: Ctx, id: string): Container | undefined {
   if (next) writeState(c, next);
   if (next?.status === 'exited') releaseCgroup(ctx, id);
   // the network of a container seen dead (now or by a tsrun that died before it tore it down)
-  if (c.state.status === 'exited' && fs.existsSync(path.join(c.dir, 'network.json'))) teardownNetwork(ctx, c);
+  if (c.state.status === 'exited' && fs.existsSync(path.join(c.dir, 'network.json'))) teardownNetworkSoon(ctx, c);
   switch (freezerMismatch(ctx, c)) {
     case 'stale-freeze':
       thawCgroup(id, ctx); // the lock is ours: whoever froze it is gone
@@ -183,7 +183,7 @@ function releaseNetwork(ctx: Ctx, c: Container): void {
   if (!lock) return;
   try {
     const fresh = readContainer(ctx, c.config.id);
-    if (fresh?.state.status === 'exited') teardownNetwork(ctx, fresh);
+    if (fresh?.state.status === 'exited') teardownNetworkSoon(ctx, fresh);
   } finally {
     lock.release();
   }

@@ -48,8 +48,9 @@ export async function removeAfterExit(ctx: Ctx, c: Container, cgroupDirs: string
     if (!lock || readContainer(ctx, c.config.id)?.state.monitorPid !== c.state.monitorPid) throw new Error('not ours to remove the quick way');
     removeCgroupDirs(cgroupDirs, 0); // busy: the general removal below waits for it
     if (c.config.host.network !== 'none' && c.config.host.network !== 'host') {
-      const { teardownNetwork } = await import('../runtime/network/attach.js');
-      teardownNetwork(ctx, c);
+      // netavark's teardown (~70 ms) runs after we return: the user's container has already ended
+      const { teardownNetworkSoon } = await import('../runtime/network/attach.js');
+      teardownNetworkSoon(ctx, c);
     }
     removeDir(ctx, c.dir);
   } catch {

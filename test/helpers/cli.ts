@@ -145,6 +145,11 @@ function releaseNetworks(base: string): void {
   const dir = path.join(root, 'containers');
   const ids = (fs.existsSync(dir) ? fs.readdirSync(dir) : []).filter((id) => fs.existsSync(path.join(dir, id, 'network.json')));
   if (ids.length) spawnSync(process.execPath, [TSRUN, '--root', root, 'rm', '-f', ...ids], { timeout: 120_000 });
+  // teardowns handed to detached jobs after a foreground exit (network/pending.ts): let them finish
+  const pending = path.join(root, 'networks', 'pending');
+  for (let end = Date.now() + 15_000; fs.existsSync(pending) && fs.readdirSync(pending).some((f) => f.endsWith('.json')) && Date.now() < end; ) {
+    spawnSync('sleep', ['0.05']);
+  }
   // the bridges of this root's networks (names carry the root's hash: no other root's), when no port is left on them
   const nets = path.join(root, 'networks');
   for (const f of fs.existsSync(nets) ? fs.readdirSync(nets) : []) {

@@ -3,13 +3,20 @@
  * networks made for it: `network connect`/`disconnect` of a stopped
  * container (two interfaces, then one), refused for a running one;
  * `--internal` (no way out, but the members reach each other by name);
- * `--network-alias`. Traffic goes only to the containers
+ * `--network-alias`; the teardown a foreground run hands to a detached job
+ * (network/pending.ts): the next run may reuse its host port and --ip at
+ * once, and a job that dies is replayed by `network rm`. Traffic goes only to the containers
  * and to the "outside" namespace this test makes (test/helpers/netlab.ts).
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { tsrun, tsrunOk, tempRoot, importBusybox, type TempRoot } from '../helpers/cli.js';
 import { Outside, bridgePorts, leftovers, removeNetworkLab } from '../helpers/netlab.js';
+import { sleep, until } from '../helpers/wait.js';
 
 let root: TempRoot | undefined;
 const t = () => root!;
@@ -100,4 +107,58 @@ describe('network verbs and options', { concurrency: false }, () => {
     assert.match(bad.stderr, /invalid --network-alias/);
   });
 
+  it('after run --rm: the next run reuses its host port and --ip at once; a teardown job that dies is replayed', async () => {
+    const port = await freePort();
+    for (let i = 0; i < 3; i++) {
+      run(['run', '--rm', '--network', A, '--ip', `10.253.${K}.50`, '-p', `127.0.0.1:${port}:80`, BB, 'true']);
+    }
+    const pendingDir = path.join(t().root, 'networks', 'pending');
+    await until('the last teardown job to finish', () => !fs.existsSync(pendingDir) || !fs.readdirSync(pendingDir).some((f) => f.endsWith('.json')));
+
+    // a job that dies before netavark ran: hold netavark's lock so it waits, kill it, then network rm replays it
+    run(['network', 'create', '--subnet', `10.252.${K}.0/24`, INT + 'k']);
+    const holder = spawn('flock', ['-x', '/run/tsrun/netavark.lock', 'sleep', '30'], { stdio: 'ignore' });
+    try {
+      await sleep(200); // flock holds the lock once it has started
+      run(['run', '--rm', '--network', INT + 'k', '-p', '127.0.0.1::80', BB, 'true']);
+      const [rec] = fs.readdirSync(pendingDir).filter((f) => f.endsWith('.json'));
+      assert.ok(rec, 'run --rm handed its teardown to a job');
+      const id = rec!.replace(/\.json$/, '');
+      const job = jobPid(path.join(pendingDir, rec!));
+      assert.ok(job, 'the teardown job is running (waiting for the lock)');
+      process.kill(-job!, 'SIGKILL');
+      holder.kill('SIGKILL');
+      await new Promise((r) => holder.once('close', r));
+      assert.ok(fs.existsSync(path.join(pendingDir, rec!)), 'the killed job left its record');
+      assert.notDeepEqual(leftovers(t().root, id), [], 'and what it was to undo');
+      assert.equal(run(['network', 'rm', INT + 'k']).trim(), INT + 'k');
+      assert.deepEqual(leftovers(t().root, id), []);
+      assert.ok(!fs.existsSync(path.join(pendingDir, rec!)));
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
 });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** The PID (= process group) of the shell job whose argv names this pending record. */
+function jobPid(record: string): number | undefined {
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (argv[0] === 'sh' && argv.includes(record)) return Number(d);
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
+}

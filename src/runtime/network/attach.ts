@@ -27,6 +27,7 @@ import { createNetns, netnsPath, removeNetns } from './netns.js';
 import { getNetwork, rootTag, SPECIAL_MODES, type NetworkRecord } from './store.js';
 import { resolveHostPorts, type PortBinding } from './ports.js';
 import { hostsFile, resolvConf } from './etcfiles.js';
+import { handOffTeardown, pendingTeardowns, settlePending } from './pending.js';
 
 export interface StatusBlock {
   dns_server_ips?: string[];
@@ -85,9 +86,9 @@ function configDir(ctx: Ctx): string {
   return `/run/tsrun/netavark/${rootTag(ctx.root)}`;
 }
 
-/** Host ports published by this root's other containers that are set up now. */
+/** Host ports published by this root's other containers that are set up now, or still being torn down. */
 function publishedByOthers(ctx: Ctx, id: string): PortBinding[] {
-  const out: PortBinding[] = [];
+  const out: PortBinding[] = pendingTeardowns(ctx).flatMap((p) => (p.id === id ? [] : p.state.ports));
   for (const other of fs.readdirSync(ctx.containersDir)) {
     if (other === id || !/^[a-f0-9]{64}$/.test(other)) continue;
     try {
@@ -115,6 +116,10 @@ export interface PreparedNetwork {
 export function prepareNetwork(ctx: Ctx, c: Container): PreparedNetwork {
   const nv = findNetavark();
   const h = c.config.host;
+  // teardowns still running after earlier containers ended hold what they had: this container's own
+  // (same namespace path), and any other's that holds a host port or the --ip this one wants, end first
+  const fixedPorts = (h.portBindings ?? []).some((b) => b.hostPort !== 0);
+  settlePending(ctx, (p) => p.id === c.config.id || (fixedPorts && p.state.ports.length > 0) || (h.ip !== undefined && p.state.leases.some((l) => l.ip === h.ip)));
   const nets = containerNetworks(c).map((n) => getNetwork(ctx, n));
   const ports = resolveHostPorts(h.portBindings ?? [], () => publishedByOthers(ctx, c.config.id));
   const netns = netnsPath(c.config.id);
@@ -150,8 +155,13 @@ export function prepareNetwork(ctx: Ctx, c: Container): PreparedNetwork {
   };
 }
 
-/** Undo a container's network from its record; a no-op without one. Errors of netavark are swallowed: nothing must keep the rest from going. */
+/**
+ * Undo a container's network from its record, here and now (a teardown
+ * already handed to a job is waited for); a no-op without one. Errors of
+ * netavark are swallowed: nothing must keep the rest from going.
+ */
 export function teardownNetwork(ctx: Ctx, c: Container): void {
+  settlePending(ctx, (p) => p.id === c.config.id);
   const s = readNetworkState(c);
   if (!s) return;
   if (s.bootId === bootId()) {
@@ -169,6 +179,15 @@ export function teardownNetwork(ctx: Ctx, c: Container): void {
   }
   releaseIps(ctx, c.config.id, s.leases);
   fs.rmSync(statePath(c), { force: true });
+}
+
+/**
+ * The network of a container that has just ended, undone without making the
+ * caller wait: handed to a detached job (pending.ts), or done here when that
+ * cannot be.
+ */
+export function teardownNetworkSoon(ctx: Ctx, c: Container): void {
+  if (!handOffTeardown(ctx, c.config.id, statePath(c))) teardownNetwork(ctx, c);
 }
 
 /**

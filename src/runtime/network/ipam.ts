@@ -28,6 +28,20 @@ function leaseDir(ctx: Ctx, network: string): string {
   return path.join(networksDir(ctx), 'leases', network);
 }
 
+export function leaseFile(ctx: Ctx, l: Lease): string {
+  return path.join(leaseDir(ctx, l.network), l.ip);
+}
+
+/** The record of a container whose network is being torn down after it ended (pending.ts). */
+export function pendingRecordPath(ctx: Ctx, id: string): string {
+  return path.join(networksDir(ctx), 'pending', `${id}.json`);
+}
+
+/** A removed container whose network is still being torn down holds its leases until that is done. */
+function teardownPending(ctx: Ctx, id: string): boolean {
+  return fs.existsSync(pendingRecordPath(ctx, id));
+}
+
 function stale(ctx: Ctx, file: string): boolean {
   let text: string;
   try {
@@ -36,7 +50,7 @@ function stale(ctx: Ctx, file: string): boolean {
     return true;
   }
   const [id, boot] = text.split('\n');
-  return boot !== bootId() || !id || !fs.existsSync(containerDir(ctx, id));
+  return boot !== bootId() || !id || (!fs.existsSync(containerDir(ctx, id)) && !teardownPending(ctx, id));
 }
 
 /** Take an address for container `id` on `net`: `want` (--ip) or the lowest free one after the gateway. */
@@ -81,7 +95,7 @@ export function releaseIps(ctx: Ctx, id: string, leases: Lease[]): void {
   if (!leases.length) return;
   withNetworksLock(ctx, () => {
     for (const l of leases) {
-      const file = path.join(leaseDir(ctx, l.network), l.ip);
+      const file = leaseFile(ctx, l);
       try {
         if (fs.readFileSync(file, 'utf8').split('\n')[0] === id) fs.unlinkSync(file);
       } catch {

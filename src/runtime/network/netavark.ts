@@ -14,7 +14,8 @@ import { TsrunError } from '../../util/errors.js';
 
 /** Where Debian, Fedora and upstream put them (podman's helper_binaries_dir), then PATH. */
 const HELPER_DIRS = ['/usr/local/libexec/podman', '/usr/local/lib/podman', '/usr/libexec/podman', '/usr/lib/podman'];
-const LOCK = '/run/tsrun/netavark.lock';
+export const NETAVARK_LOCK = '/run/tsrun/netavark.lock';
+const LOCK = NETAVARK_LOCK;
 
 function searchDirs(): string[] {
   // TSRUN_NETAVARK_DIRS replaces the search (tests: a host without netavark)
