@@ -2,6 +2,7 @@
  * `npm run bench`: tsrun and its peers side by side, in one run, with ratios.
  * Not a test: it prints numbers and never fails on them.
  * Usage: npm run bench [-- images|run|commit|registry|oci|system ...]
+ * Usage: npm run bench [-- images|run|commit|registry|oci|cp ...]
  */
 type Bench = { name: string; file: string; fn: string };
 
@@ -15,6 +16,7 @@ const BENCHES: Bench[] = [
   { name: 'registry', file: './registry.js', fn: 'benchRegistry' },
   { name: 'oci', file: './oci.js', fn: 'benchOci' },
   { name: 'system', file: './system.js', fn: 'benchSystem' },
+  { name: 'cp', file: './cp.js', fn: 'benchCp' },
 ];
 
 async function main(): Promise<void> {

@@ -46,6 +46,7 @@ const COMMANDS: Record<string, string> = {
   export: 'export',
   rename: 'rename',
   top: 'top',
+  cp: 'cp',
   pause: 'pause',
   unpause: 'unpause',
   container: 'container',

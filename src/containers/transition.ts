@@ -19,7 +19,7 @@ import { lockDirExclusive, lockDirExclusiveAsync, type Lock } from '../util/lock
 import type { Container, Status } from './record.js';
 import { refreshLocked } from './status.js';
 
-export type Verb = 'start' | 'pause' | 'unpause' | 'kill' | 'stop' | 'exec' | 'rm' | 'rm -f' | 'commit' | 'rename' | 'top' | 'export';
+export type Verb = 'start' | 'pause' | 'unpause' | 'kill' | 'stop' | 'exec' | 'rm' | 'rm -f' | 'commit' | 'rename' | 'top' | 'export' | 'cp';
 
 const ANY: readonly Status[] = ['created', 'running', 'paused', 'exited'];
 
@@ -37,6 +37,7 @@ export const ALLOWED: Readonly<Record<Verb, readonly Status[]>> = {
   commit: ANY,
   rename: ANY,
   export: ANY,
+  cp: ANY,
 };
 
 /** The error for a verb its container's status does not allow (docker's wording). */

@@ -46,6 +46,15 @@ export class ConfinedDir {
     return new ConfinedDir(fs.openSync(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NOCTTY));
   }
 
+  /**
+   * Open a directory through a path the kernel resolves in full, magic links included: for
+   * `/proc/PID/root`, a running container's root as its mount namespace shows it. Only for paths
+   * tsrun makes itself; everything below is then looked up one name at a time.
+   */
+  static openFollowing(dir: string): ConfinedDir {
+    return new ConfinedDir(fs.openSync(dir, O_RDONLY | O_DIRECTORY | O_NOCTTY));
+  }
+
   /** This directory as a path the kernel resolves through the fd (for l*xattr: `${self}/.`). */
   get self(): string {
     return `/proc/self/fd/${this.fd}`;

@@ -21,6 +21,7 @@ const ALIASES: Record<string, string> = {
   export: 'export',
   rename: 'rename',
   top: 'top',
+  cp: 'cp',
   wait: 'wait',
   restart: 'restart',
   pause: 'pause',
