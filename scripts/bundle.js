@@ -137,6 +137,8 @@ await build({
   banner: { js: `${CJS_WRAPPER}var __tsrunImportMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
   footer: { js: '\n})' },
   plugins: [lazyChildProcessForCommander, builtinsOnce],
+  // loaded from node_modules only when a proxy applies (registry/proxy.ts): not parsed by every command
+  external: ['undici'],
 });
 // bin/tsrun decodes the bundle as latin1 (twice as fast as utf8): that is only right for ASCII.
 // esbuild's charset 'ascii' escapes strings and identifiers but not regular expression literals.

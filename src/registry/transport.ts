@@ -10,6 +10,7 @@
  * redirect leaves the origin (blob storage URLs are pre-signed).
  */
 import { TsrunError } from '../util/errors.js';
+import { proxiedFetch, proxyFor } from './proxy.js';
 
 export interface RequestOptions {
   method?: string;
@@ -104,12 +105,15 @@ function safeHost(url: string): string {
  */
 export async function request(url: string, opts: RequestOptions): Promise<Response> {
   const tries = opts.stream ? 1 : (opts.tries ?? 4);
+  // HTTP(S)_PROXY / NO_PROXY as Go reads them (proxy.ts); decided once per request by its URL
+  const proxy = proxyFor(url);
+  const send = proxy ? proxiedFetch(proxy) : fetch;
   let lastErr: unknown;
   for (let attempt = 1; attempt <= tries; attempt++) {
     let res: Response | undefined;
     try {
       const body = (opts.stream ?? opts.body) as unknown as BodyInit | undefined;
-      res = await fetch(url, { method: opts.method ?? 'GET', headers: opts.headers, body, redirect: 'follow', ...(opts.stream ? { duplex: 'half' } : {}) } as RequestInit);
+      res = await send(url, { method: opts.method ?? 'GET', headers: opts.headers, body, redirect: 'follow', ...(opts.stream ? { duplex: 'half' } : {}) } as RequestInit);
     } catch (err) {
       lastErr = err;
       const code = netCode(err);
