@@ -135,6 +135,13 @@ export async function startRegistry(dir: string, auth: AuthMode = 'none'): Promi
   };
 }
 
+/** Start connect-proxy.js: an HTTP proxy (CONNECT and forwarding) that sends every host to 127.0.0.1. */
+export async function startHttpProxy(dir: string): Promise<{ url: string; stop(): void; log(): string }> {
+  const p = await startScript(dir, 'connect-proxy', []);
+  const logFile = `${p.portFile}.log`;
+  return { url: `http://127.0.0.1:${p.port}`, stop: () => kill(p.proc), log: () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '') };
+}
+
 /** Start registry-proxy.js in MODE; returns its host and a stop function. */
 export async function startProxy(
   dir: string,
