@@ -1,8 +1,7 @@
 /**
  * `npm run bench`: tsrun and its peers side by side, in one run, with ratios.
  * Not a test: it prints numbers and never fails on them.
- * Usage: npm run bench [-- images|run|commit|registry|oci|system ...]
- * Usage: npm run bench [-- images|run|commit|registry|oci|cp ...]
+ * Usage: npm run bench [-- images|run|commit|registry|oci|system|cp ...]
  */
 type Bench = { name: string; file: string; fn: string };
 
