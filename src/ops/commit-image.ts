@@ -39,7 +39,7 @@ export interface CommitImage {
 }
 
 /** Convert a parent's layer descriptor to the media type family of `format` (compression kept). */
-function convertLayer(d: Descriptor, format: ManifestFormat): Descriptor {
+export function convertLayer(d: Descriptor, format: ManifestFormat): Descriptor {
   const c = layerCompression(d.mediaType);
   if (c === undefined) return d; // foreign/non-distributable types stay as they are
   return { ...d, mediaType: layerMediaType(format, c) };

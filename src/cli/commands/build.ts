@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { action, collect, ctxOf } from '../common.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { usageError } from '../../util/errors.js';
+import { hostPlatform } from '../../oci/types.js';
+import { buildTtyProgress } from '../build-progress.js';
 
 interface Opts {
   tag: string[];
@@ -15,6 +17,27 @@ interface Opts {
   network: string;
   progress: string;
   secret: string[];
+  pull?: boolean;
+  platform?: string;
+  format: string;
+  timestamp?: string;
+}
+
+/** The one platform tsrun builds for: the host's (no emulation). */
+function checkPlatform(p: string): void {
+  const host = hostPlatform();
+  const want = `${host.os}/${host.architecture}`;
+  const first = p.split(',').map((x) => x.trim().toLowerCase());
+  if (first.length !== 1 || first[0] !== want) {
+    throw usageError(`--platform ${p}: tsrun build builds for this machine's platform, ${want}, only`, `use --platform ${want} or leave it out`);
+  }
+}
+
+function parseTimestamp(v: string | undefined): number | undefined {
+  const t = v ?? process.env.SOURCE_DATE_EPOCH;
+  if (t === undefined || t === '') return undefined;
+  if (!/^\d+$/.test(t) || !Number.isSafeInteger(Number(t))) throw usageError(`invalid --timestamp ${JSON.stringify(t)}: seconds since the epoch`, 'e.g. --timestamp 0 or --timestamp $(git log -1 --format=%ct)');
+  return Number(t);
 }
 
 function keyValues(list: string[], what: string, fromEnv: boolean): Map<string, string> {
@@ -37,9 +60,9 @@ export function register(program: Command): void {
   program
     .command('build')
     .description('Build an image from a Dockerfile')
-    .argument('<context>', 'the build context directory')
+    .argument('<context>', 'the build context directory, or - for a tar (or a Dockerfile alone) on stdin')
     .option('-t, --tag <name>', 'NAME[:TAG] for the image (repeatable)', collect, [])
-    .option('-f, --file <file>', 'the Dockerfile (default CONTEXT/Dockerfile)')
+    .option('-f, --file <file>', 'the Dockerfile (default CONTEXT/Dockerfile); - reads it from stdin')
     .option('--build-arg <arg>', 'K=V, or K to take it from the environment (repeatable)', collect, [])
     .option('--target <stage>', 'build this stage (and only the stages it needs)')
     .option('--no-cache', 'run every step, use no cached step')
@@ -47,19 +70,38 @@ export function register(program: Command): void {
     .option('--iidfile <file>', 'write the image ID to the file')
     .option('-q, --quiet', 'print only the image ID')
     .option('--network <mode>', 'network of RUN steps: default (the bridge, as run), none or host', 'default')
-    .option('--progress <mode>', 'plain or quiet', 'plain')
+    .option('--progress <mode>', 'auto (tty on a terminal, else plain), plain, tty or quiet', 'auto')
+    .option('--pull', 'ask the registry for every base image, even one in the store')
+    .option('--platform <platform>', "the target platform: this machine's only (linux/amd64 here)")
+    .option('--format <format>', 'image format: oci or docker', 'oci')
+    .option('--timestamp <secs>', 'set every created time to SECS and clamp file mtimes to it (reproducible builds; default $SOURCE_DATE_EPOCH)')
     .option('--secret <spec>', 'id=ID,src=FILE or id=ID,env=VAR: a secret for RUN --mount=type=secret (repeatable)', collect, [])
     .action(
       action(async (context: string, o: Opts, cmd: Command) => {
         if (!['default', 'none', 'host'].includes(o.network)) throw usageError(`invalid --network ${JSON.stringify(o.network)}`, 'use default, none or host');
-        if (!['plain', 'quiet', 'auto'].includes(o.progress)) throw usageError(`invalid --progress ${JSON.stringify(o.progress)}`, 'use plain or quiet');
+        if (!['plain', 'quiet', 'auto', 'tty'].includes(o.progress)) throw usageError(`invalid --progress ${JSON.stringify(o.progress)}`, 'use auto, plain, tty or quiet');
+        if (o.format !== 'oci' && o.format !== 'docker') throw usageError(`invalid --format ${JSON.stringify(o.format)}`, 'use oci or docker');
+        if (o.platform !== undefined) checkPlatform(o.platform);
+        const timestamp = parseTimestamp(o.timestamp);
+        if (context === '-' && o.file === '-') throw usageError("invalid argument: can't use stdin for both build context and dockerfile", 'give the context as a directory, or the Dockerfile inside the tar');
         const quiet = !!o.quiet || o.progress === 'quiet';
         const { readSecrets } = await import('../build-secrets.js');
         const secrets = readSecrets(o.secret);
+        const tty = !quiet && (o.progress === 'tty' || (o.progress === 'auto' && !!process.stderr.isTTY));
+        const ctx = ctxOf(cmd);
         const { buildImage } = await import('../../ops/build/executor.js');
-        const r = await buildImage(ctxOf(cmd), {
-          contextDir: context,
-          file: o.file,
+        const { contextFromStdin, readAll } = await import('../../ops/build/stdin-context.js');
+        const stdinCtx = context === '-' ? await contextFromStdin(ctx, process.stdin) : undefined;
+        const dockerfileText = o.file === '-' ? await readAll(process.stdin) : stdinCtx?.dockerfileText;
+        const progress = tty ? buildTtyProgress(process.stderr) : undefined;
+        const r = await buildImage(ctx, {
+          contextDir: stdinCtx?.dir ?? context,
+          file: o.file === '-' ? undefined : o.file,
+          fileInContext: !!stdinCtx && stdinCtx.dockerfileText === undefined,
+          dockerfileText,
+          pull: !!o.pull,
+          timestamp,
+          format: o.format,
           buildArgs: keyValues(o.buildArg, '--build-arg', true),
           target: o.target,
           noCache: !o.cache,
@@ -68,7 +110,10 @@ export function register(program: Command): void {
           network: o.network as 'default' | 'none' | 'host',
           quiet,
           secrets,
-          log: quiet ? () => {} : (line) => process.stderr.write(line + '\n'),
+          log: quiet ? () => {} : progress ? progress.line : (line) => process.stderr.write(line + '\n'),
+        }).finally(() => {
+          progress?.end();
+          stdinCtx?.cleanup();
         });
         if (o.iidfile) writeFileAtomic(o.iidfile, r.id);
         if (quiet) process.stdout.write(r.id + '\n');

@@ -11,8 +11,10 @@ import crypto from 'node:crypto';
 import type { Ctx } from '../../context.js';
 import { writeLayerFile } from '../../diff/compare.js';
 import type { LayerTemps } from '../commit-layer.js';
-import type { Selected } from './copy-select.js';
+import { native } from '../../native.js';
+import { readXattrs, type Selected } from './copy-select.js';
 import { LineError } from './errors.js';
+import { archiveCompression, unpackArchive } from './add-archive.js';
 
 /** The image's entry at `rel` (no leading slash), looking through its layers topmost first. */
 export function lowerLstat(lowers: readonly string[], rel: string): { dir: string; st: fs.Stats } | undefined {
@@ -65,13 +67,26 @@ export function resolveOwner(spec: string, lowers: readonly string[]): { uid: nu
   return { uid, gid };
 }
 
-function withStaging<T>(ctx: Ctx, fn: (dir: string) => T): T {
+async function withStaging<T>(ctx: Ctx, fn: (dir: string) => T | Promise<T>): Promise<T> {
   const dir = path.join(ctx.tmpDir, `${process.pid}-build-${crypto.randomBytes(4).toString('hex')}`);
   fs.mkdirSync(dir, { mode: 0o755 });
   try {
-    return fn(dir);
+    return await fn(dir);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function copyXattrs(from: string, to: string): void {
+  for (const [name, value] of readXattrs(from)) native().lsetxattr(to, name, value, 0);
+}
+
+/** --chown over an unpacked archive: every entry below `dir` (lchown: links themselves). */
+function chownTree(dir: string, own: { uid: number; gid: number }): void {
+  for (const name of fs.readdirSync(dir)) {
+    const p = path.join(dir, name);
+    fs.lchownSync(p, own.uid, own.gid);
+    if (fs.lstatSync(p).isDirectory()) chownTree(p, own);
   }
 }
 
@@ -91,10 +106,10 @@ function stageParents(stage: string, rel: string, lowers: readonly string[], fre
   }
 }
 
-function layerOf(ctx: Ctx, stage: string): LayerTemps {
+function layerOf(ctx: Ctx, stage: string, clampMtime?: number): LayerTemps {
   const blobTmp = ctx.content.tempPath();
   try {
-    const result = writeLayerFile(stage, blobTmp, { mode: 'plain', skipSync: (d) => ctx.content.has(d) });
+    const result = writeLayerFile(stage, blobTmp, { mode: 'plain', clampMtime, skipSync: (d) => ctx.content.has(d) });
     return { blobTmp, result };
   } catch (err) {
     fs.rmSync(blobTmp, { force: true });
@@ -102,47 +117,81 @@ function layerOf(ctx: Ctx, stage: string): LayerTemps {
   }
 }
 
-/** COPY's layer: the selected files at their targets, owned by `owner` (root without --chown), `chmod` applied. */
-export function writeCopyLayer(ctx: Ctx, sel: readonly Selected[], lowers: readonly string[], owner: { uid: number; gid: number } | undefined, chmod: number | undefined): LayerTemps {
-  const own = owner ?? { uid: 0, gid: 0 };
-  return withStaging(ctx, (stage) => {
+export interface CopyLayerOptions {
+  /** --chown (root without it). */
+  owner?: { uid: number; gid: number };
+  /** --chmod. */
+  chmod?: number;
+  /** --link: the layer stands alone; new parent directories are root's 0755 whatever the image has. */
+  link?: boolean;
+  /** SOURCE_DATE_EPOCH / --timestamp: later mtimes become this (Unix seconds). */
+  clampMtime?: number;
+}
+
+/**
+ * COPY's layer: the selected files at their targets, owned by `owner`, `chmod` applied,
+ * xattrs kept. An ADD source marked `unpack` that is a tar is unpacked into its directory.
+ */
+export async function writeCopyLayer(ctx: Ctx, sel: readonly Selected[], lowers: readonly string[], o: CopyLayerOptions = {}): Promise<LayerTemps> {
+  const own = o.owner ?? { uid: 0, gid: 0 };
+  const chmod = o.chmod;
+  const imageDirs = o.link ? [] : lowers;
+  return withStaging(ctx, async (stage) => {
     const dirTimes: [string, Date][] = [];
     for (const s of sel) {
+      const st = s.st;
+      if (s.unpack !== undefined) {
+        const c = await archiveCompression(s.abs);
+        if (c !== undefined) {
+          const rel = s.unpack.replace(/^\/+/, '').replace(/\/+$/, '');
+          stageParents(stage, rel, imageDirs, { ...own, mode: 0o755 });
+          const into = path.join(stage, rel);
+          const before = new Set(fs.readdirSync(into));
+          await unpackArchive(s.abs, c, into);
+          if (o.owner) for (const n of fs.readdirSync(into)) if (!before.has(n)) {
+            fs.lchownSync(path.join(into, n), own.uid, own.gid);
+            if (fs.lstatSync(path.join(into, n)).isDirectory()) chownTree(path.join(into, n), own);
+          }
+          continue;
+        }
+      }
       const rel = s.target.replace(/^\/+/, '');
       const p = path.join(stage, rel);
-      if (rel) stageParents(stage, path.posix.dirname(rel) === '.' ? '' : path.posix.dirname(rel), lowers, { ...own, mode: 0o755 });
-      const st = s.st;
+      if (rel) stageParents(stage, path.posix.dirname(rel) === '.' ? '' : path.posix.dirname(rel), imageDirs, { ...own, mode: 0o755 });
       const mode = chmod ?? Number(st.mode & 0o7777n);
       if (st.isDirectory()) {
         if (!rel) continue;
         if (!fs.existsSync(p)) fs.mkdirSync(p);
         fs.chmodSync(p, chmod ?? mode);
         fs.chownSync(p, own.uid, own.gid);
+        copyXattrs(s.abs, p);
         dirTimes.push([p, new Date(Number(st.mtimeMs))]);
       } else if (st.isSymbolicLink()) {
         fs.rmSync(p, { force: true, recursive: true });
         fs.symlinkSync(fs.readlinkSync(s.abs), p);
         fs.lchownSync(p, own.uid, own.gid);
+        copyXattrs(s.abs, p);
       } else if (st.isFile()) {
         fs.rmSync(p, { force: true, recursive: true });
         fs.copyFileSync(s.abs, p, fs.constants.COPYFILE_FICLONE);
         fs.chownSync(p, own.uid, own.gid);
         fs.chmodSync(p, mode);
+        copyXattrs(s.abs, p); // after chown: it clears security.capability
         fs.utimesSync(p, new Date(Number(st.atimeMs)), new Date(Number(st.mtimeMs)));
       }
       // sockets, fifos and devices in a context are skipped, as BuildKit's copy does for sockets
     }
     for (const [p, t] of dirTimes.reverse()) fs.utimesSync(p, t, t);
-    return layerOf(ctx, stage);
+    return layerOf(ctx, stage, o.clampMtime);
   });
 }
 
 /** WORKDIR's layer: the missing directories of `dir`, owned by `owner`; undefined when it exists already. */
-export function writeWorkdirLayer(ctx: Ctx, dir: string, lowers: readonly string[], owner: { uid: number; gid: number }): LayerTemps | undefined {
+export async function writeWorkdirLayer(ctx: Ctx, dir: string, lowers: readonly string[], owner: { uid: number; gid: number }, clampMtime?: number): Promise<LayerTemps | undefined> {
   const rel = dir.replace(/^\/+/, '').replace(/\/+$/, '');
   if (!rel || lowerLstat(lowers, rel)?.st.isDirectory()) return undefined;
   return withStaging(ctx, (stage) => {
     stageParents(stage, rel, lowers, { ...owner, mode: 0o755 });
-    return layerOf(ctx, stage);
+    return layerOf(ctx, stage, clampMtime);
   });
 }

@@ -3,13 +3,17 @@
  * selects, where each lands in the image, and the content checksum of exactly those files
  * (names, types, modes, owners, sizes, contents or link targets; never mtimes). Paths that
  * leave the context, symlinks in the context that point outside it, and sources the
- * .dockerignore excludes are refused with the instruction's file:line.
+ * .dockerignore excludes are refused with the instruction's file:line. `--exclude` patterns
+ * drop files (matched against the path below each source, and a glob's matches against
+ * their path in the root); `--parents` keeps each source's path below the destination.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import { native } from '../../native.js';
+import { hasCode } from '../../util/errors.js';
 import { dockerfileError } from './errors.js';
-import { Pattern, type PatternMatcher } from './pattern-matcher.js';
+import { Pattern, PatternMatcher, cleanPath } from './pattern-matcher.js';
 import type { BuildCache } from './build-cache.js';
 
 export interface CopyRoot {
@@ -24,6 +28,19 @@ export interface Selected {
   st: fs.BigIntStats;
   /** Absolute path in the image. */
   target: string;
+  /** ADD: a source file named directly (not inside a copied directory): the directory it is unpacked into when it is a tar. */
+  unpack?: string;
+}
+
+export interface SelectOptions {
+  /** Sources of the instruction in all (heredocs and URLs count): more than one makes DEST a directory. */
+  total?: number;
+  /** --exclude patterns. */
+  exclude?: readonly string[];
+  /** --parents: keep the source's path (below a `/./` pivot, if any) under DEST. */
+  parents?: boolean;
+  /** ADD: mark directly named files for unpacking. */
+  add?: boolean;
 }
 
 interface Where {
@@ -33,13 +50,14 @@ interface Where {
 
 const isGlob = (s: string) => /[*?[]/.test(s);
 
-function walk(root: CopyRoot, relDir: string, fn: (rel: string, st: fs.BigIntStats) => void): void {
+/** `skip(rel)` drops an entry with everything below it (a --exclude match). */
+function walk(root: CopyRoot, relDir: string, fn: (rel: string, st: fs.BigIntStats) => void, skip?: (rel: string) => boolean): void {
   for (const name of fs.readdirSync(path.join(root.dir, relDir)).sort()) {
     const rel = relDir ? `${relDir}/${name}` : name;
-    if (root.ignore?.excludes(rel)) continue;
+    if (root.ignore?.excludes(rel) || skip?.(rel)) continue;
     const st = fs.lstatSync(path.join(root.dir, rel), { bigint: true });
     fn(rel, st);
-    if (st.isDirectory()) walk(root, rel, fn);
+    if (st.isDirectory()) walk(root, rel, fn, skip);
   }
 }
 
@@ -54,25 +72,38 @@ function checkLink(root: CopyRoot, rel: string, w: Where, shown: string): void {
 }
 
 /** The files one COPY selects, in a stable order. */
-export function selectCopy(root: CopyRoot, sources: readonly string[], dest: string, w: Where): Selected[] {
+export function selectCopy(root: CopyRoot, sources: readonly string[], dest: string, w: Where, o: SelectOptions = {}): Selected[] {
   const out: Selected[] = [];
-  const destIsDir = dest.endsWith('/') || sources.length > 1 || sources.some(isGlob);
+  const total = o.total ?? sources.length;
+  const destIsDir = dest.endsWith('/') || total > 1 || sources.some(isGlob) || !!o.parents;
   const destDir = dest.endsWith('/') ? dest : dest + '/';
-  if (destIsDir && !dest.endsWith('/') && sources.length > 1) {
+  if (destIsDir && !dest.endsWith('/') && total > 1) {
     throw dockerfileError(w.file, w.line, `When using COPY with more than one source file, the destination must be a directory and end with a /`);
   }
-  const addTree = (rel: string, st: fs.BigIntStats, target: string, shown: string) => {
+  let excludes: PatternMatcher | undefined;
+  try {
+    excludes = o.exclude?.length ? new PatternMatcher(o.exclude) : undefined;
+  } catch (e) {
+    throw dockerfileError(w.file, w.line, `--exclude: ${(e as Error).message}`);
+  }
+  const addTree = (rel: string, st: fs.BigIntStats, target: string, shown: string, direct: boolean) => {
     if (st.isSymbolicLink()) checkLink(root, rel, w, shown);
     if (!st.isDirectory()) {
-      out.push({ abs: path.join(root.dir, rel), st, target });
+      out.push({ abs: path.join(root.dir, rel), st, target, ...(o.add && direct && st.isFile() ? { unpack: destIsDir ? destDir : dest } : {}) });
       return;
     }
     // a directory: its contents go into the target directory
     out.push({ abs: path.join(root.dir, rel), st, target });
-    walk(root, rel, (sub, sst) => {
-      if (sst.isSymbolicLink()) checkLink(root, sub, w, shown);
-      out.push({ abs: path.join(root.dir, sub), st: sst, target: path.posix.join(target, sub.slice(rel.length + (rel ? 1 : 0))) });
-    });
+    const below = (sub: string) => sub.slice(rel.length + (rel ? 1 : 0));
+    walk(
+      root,
+      rel,
+      (sub, sst) => {
+        if (sst.isSymbolicLink()) checkLink(root, sub, w, shown);
+        out.push({ abs: path.join(root.dir, sub), st: sst, target: path.posix.join(target, below(sub)) });
+      },
+      excludes && ((sub) => excludes!.excludes(below(sub))),
+    );
   };
   for (const src of sources) {
     const clean = path.posix.normalize('/' + src).slice(1).replace(/\/$/, '');
@@ -83,7 +114,7 @@ export function selectCopy(root: CopyRoot, sources: readonly string[], dest: str
     if (isGlob(clean)) {
       const p = new Pattern(clean);
       walk(root, '', (rel) => {
-        if (p.matches(rel)) matches.push(rel);
+        if (p.matches(rel) && !excludes?.excludes(rel)) matches.push(rel);
       });
     } else {
       const excluded = clean !== '' && root.ignore?.excludes(clean);
@@ -105,8 +136,15 @@ export function selectCopy(root: CopyRoot, sources: readonly string[], dest: str
         }
       }
       const st = fs.lstatSync(path.join(root.dir, rel), { bigint: true });
-      const target = st.isDirectory() ? dest.replace(/\/$/, '') || '/' : destIsDir ? destDir + path.posix.basename(rel || '.') : dest;
-      addTree(rel, st, target, src);
+      let target: string;
+      if (o.parents) {
+        // BuildKit: the path from the context root, or from a `/./` pivot in the source
+        const pivot = src.indexOf('/./');
+        const base = pivot >= 0 ? cleanPath(src.slice(0, pivot)).replace(/^\/+/, '').replace(/^\.$/, '') : '';
+        const kept = base && (rel === base || rel.startsWith(base + '/')) ? rel.slice(base.length).replace(/^\//, '') : rel;
+        target = path.posix.join(destDir, kept) || '/';
+      } else target = st.isDirectory() ? dest.replace(/\/$/, '') || '/' : destIsDir ? destDir + path.posix.basename(rel || '.') : dest;
+      addTree(rel, st, target, src, true);
     }
   }
   return out;
@@ -128,7 +166,27 @@ export function selectionChecksum(sel: readonly Selected[], cache: BuildCache): 
     let body = '';
     if (st.isFile()) body = cache.fileSum(s.abs, st);
     else if (st.isSymbolicLink()) body = fs.readlinkSync(s.abs);
-    h.update(`${s.target}\0${st.mode}\0${st.uid}:${st.gid}\0${st.isFile() ? st.size : 0}\0${body}\n`);
+    h.update(`${s.target}\0${st.mode}\0${st.uid}:${st.gid}\0${st.isFile() ? st.size : 0}\0${body}\0${s.unpack ?? ''}\0`);
+    for (const [name, value] of readXattrs(s.abs)) h.update(`${name}=${value.toString('base64')}\0`);
+    h.update('\n');
   }
   return h.digest('hex');
+}
+
+/** A file's extended attributes (sorted; overlay's own trusted.overlay.* left out), as COPY keeps them. */
+export function readXattrs(abs: string): [string, Buffer][] {
+  let names: string[];
+  try {
+    names = native().llistxattr(abs);
+  } catch (err) {
+    if (hasCode(err, 'ENOTSUP') || hasCode(err, 'EOPNOTSUPP')) return [];
+    throw err;
+  }
+  const out: [string, Buffer][] = [];
+  for (const name of names.sort()) {
+    if (name.startsWith('trusted.overlay.')) continue;
+    const v = native().lgetxattr(abs, name);
+    if (v) out.push([name, v]);
+  }
+  return out;
 }

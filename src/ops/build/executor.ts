@@ -27,8 +27,10 @@ import { analyzeDockerfile } from './frontend.js';
 import { loadIgnoreRules } from './dockerignore.js';
 import { planStage, type Step } from './stage-plan.js';
 import { BuildCache, stepKey } from './build-cache.js';
-import { selectCopy, selectionChecksum, type CopyRoot } from './copy-select.js';
+import type { CopyRoot } from './copy-select.js';
+import { prepareCopy } from './copy-step.js';
 import { resolveOwner, writeCopyLayer, writeWorkdirLayer } from './build-layers.js';
+import { finalImage, type OutputFormat } from './build-output.js';
 import { interrupt, runStep, type RunNetwork } from './run-step.js';
 import { atLine, dockerfileError, LineError } from './errors.js';
 import { mountsKey, prepareRunMounts, type MountSources, type PreparedMounts } from './run-mount-host.js';
@@ -38,6 +40,16 @@ export interface BuildOptions {
   contextDir: string;
   /** -f as given (default CONTEXT/Dockerfile). */
   file?: string;
+  /** -f names a file inside the context (a context tar from stdin), not one relative to the working directory. */
+  fileInContext?: boolean;
+  /** The Dockerfile's text when it came from stdin (`-f -`, or a plain Dockerfile as the context `-`). */
+  dockerfileText?: string;
+  /** --pull: ask the registry for every FROM and COPY --from image, even one in the store. */
+  pull?: boolean;
+  /** --timestamp / SOURCE_DATE_EPOCH (Unix seconds): every created time, and file mtimes clamped to it. */
+  timestamp?: number;
+  /** --format: the image's manifest and config media types. */
+  format?: OutputFormat;
   buildArgs: Map<string, string>;
   target?: string;
   noCache: boolean;
@@ -53,7 +65,7 @@ export interface BuildOptions {
 }
 
 /** A stage's filesystem and config as the steps so far left it. */
-interface State {
+export interface State {
   config: ImageConfig;
   layers: Descriptor[];
   chainIds: string[];
@@ -109,18 +121,22 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
   if (!fs.statSync(contextDir, { throwIfNoEntry: false })?.isDirectory()) {
     throw new TsrunError('USAGE', `unable to prepare context: path ${JSON.stringify(o.contextDir)} not found`, { hint: 'give a directory as the build context' });
   }
-  const dfPath = o.file ? path.resolve(o.file) : path.join(contextDir, 'Dockerfile');
+  const fromStdin = o.dockerfileText !== undefined;
+  const dfPath = o.file && !fromStdin && !o.fileInContext ? path.resolve(o.file) : path.join(contextDir, o.file ?? 'Dockerfile');
   let text: string;
   try {
-    text = fs.readFileSync(dfPath, 'utf8');
+    text = o.dockerfileText ?? fs.readFileSync(dfPath, 'utf8');
   } catch (err) {
     throw syscallError(`failed to read dockerfile ${o.file ?? 'Dockerfile'}`, err);
   }
-  const shownFile = o.file ?? 'Dockerfile';
+  const shownFile = fromStdin && (o.file === undefined || o.file === '-') ? 'Dockerfile' : (o.file ?? 'Dockerfile');
+  const pullPolicy = o.pull ? 'always' : 'missing';
+  const ts = o.timestamp;
+  const when = () => (ts === undefined ? new Date() : new Date(ts * 1000)).toISOString();
   const platform = hostPlatform();
   const fe = analyzeDockerfile(text, { file: shownFile, buildArgs: o.buildArgs, target: o.target, targetPlatform: platform, buildPlatform: platform });
   for (const w of fe.warnings) o.log(`[Warning] ${w}`);
-  const ignore = loadIgnoreRules(contextDir, o.file ? dfPath : undefined);
+  const ignore = loadIgnoreRules(contextDir, o.file && !fromStdin && !o.fileInContext ? dfPath : undefined);
   const contextRoot: CopyRoot = { dir: contextDir, context: true, ignore: ignore.matcher };
   const cache = new BuildCache(ctx);
   const network: RunNetwork = o.network === 'default' ? 'bridge' : o.network; // default: run's default bridge network
@@ -140,7 +156,7 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
   const mountRootOf = async (ref: string, cleanups: (() => void)[]): Promise<string> => {
     let st = stageState(ref);
     if (!st) {
-      const img = await resolveImageForRun(ctx, ref, 'missing', o.log);
+      const img = await resolveImageForRun(ctx, ref, pullPolicy, o.log);
       st = { config: img.config, layers: img.manifest.layers, chainIds: img.chainIds, key: img.record.id, record: img.record };
     }
     const dirs = await lowers(ctx, st);
@@ -168,12 +184,14 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
         state = { ...prev, config: structuredClone(prev.config) };
       } else if ('image' in node.base) {
         const ref = node.base.image;
-        const img = await atLineAsync(from.file, from.line, () => resolveImageForRun(ctx, ref, 'missing', o.log));
+        const img = await atLineAsync(from.file, from.line, () => resolveImageForRun(ctx, ref, pullPolicy, o.log));
         const cfg = structuredClone(img.config);
         state = { config: cfg, layers: img.manifest.layers, chainIds: img.chainIds, key: img.record.id, record: img.record };
       } else {
         state = { config: { architecture: platform.architecture, os: platform.os, rootfs: { type: 'layers', diff_ids: [] }, history: [], config: {} }, layers: [], chainIds: [], key: 'scratch', record: SCRATCH_RECORD };
       }
+      // with --timestamp, layers are clamped: not interchangeable with those of a build without it
+      if (ts !== undefined && !('stage' in node.base)) state.key = stepKey(state.key, { timestamp: ts });
       const plan = planStage(node.stage, { globalArgs: fe.globalArgs, base: state.config.config ?? {}, escapeToken: fe.parsed.escapeToken, buildArgs: o.buildArgs, target: platform, build: platform });
       for (const a of plan.declaredArgs) declared.add(a);
       const total = steps(plan).length + 1;
@@ -183,7 +201,7 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
       let n = 1;
       for (const step of plan.steps) {
         if (interrupt.requested) throw interrupted();
-        const created = new Date().toISOString();
+        const created = when();
         if (step.kind === 'config') {
           state.key = stepKey(state.key, { createdBy: step.createdBy });
           pushHistory(state, { created, created_by: step.createdBy, empty_layer: true });
@@ -192,35 +210,29 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
         n++;
         const v = ++vertex;
         const started = Date.now();
-        const instrText = step.createdBy.replace(/ # buildkit$/, '');
+        const instrText = stepTitle(step);
         o.log(`#${v} [${label} ${n}/${total}] ${instrText}`);
         const { file, line } = step.instr;
         const cleanups: (() => void)[] = [];
         try {
           let keyInput: unknown;
-          let copyRoot: CopyRoot | undefined;
-          let selected: ReturnType<typeof selectCopy> | undefined;
+          let copy: Awaited<ReturnType<typeof prepareCopy>> | undefined;
           if (step.kind === 'run') {
             const mounts = step.mounts.length ? atLine(file, line, () => mountsKey(step.mounts, contextRoot, cache, (f) => stageKeyOf(f), { file, line })) : undefined;
             keyInput = { run: step.argv, env: step.env, user: step.user, workdir: step.workdir, network: step.network === 'default' ? o.network : step.network, ...(mounts ? { mounts } : {}) };
           } else if (step.kind === 'copy') {
-            if (step.add || step.contents.length || step.link || step.parents || step.exclude.length) {
-              throw dockerfileError(file, line, `${step.instr.kind} ${step.add ? '' : 'with heredocs, --link, --parents or --exclude '}is not supported by tsrun build yet`, 'use COPY of files in the context');
-            }
-            if (step.from !== undefined) {
-              const ref = step.from;
-              const si = /^\d+$/.test(ref) ? Number(ref) : fe.parsed.stages.findIndex((s) => s.name === ref.toLowerCase());
-              const src = states.get(si);
-              if (!src) throw dockerfileError(file, line, `COPY --from=${ref}: only earlier stages are supported as a source yet`);
+            const fromRoot = async (ref: string) => {
+              let src = stageState(ref);
+              if (!src) {
+                // not a stage: an image, from the store (pulled when missing, or always with --pull)
+                const img = await atLineAsync(file, line, () => resolveImageForRun(ctx, ref, pullPolicy, o.log));
+                src = { config: img.config, layers: img.manifest.layers, chainIds: img.chainIds, key: img.record.id, record: img.record };
+              }
               const dirs = await lowers(ctx, src);
-              copyRoot = { dir: dirs.length > 1 ? mountView(ctx, dirs, cleanups) : (dirs[0] ?? emptyDir(ctx, cleanups)), context: false };
-              selected = atLine(file, line, () => selectCopy(copyRoot!, step.sources, step.dest, { file, line }));
-              keyInput = { copy: step.createdBy, from: src.key, dest: step.dest, chown: step.chown, chmod: step.chmod };
-            } else {
-              copyRoot = contextRoot;
-              selected = atLine(file, line, () => selectCopy(contextRoot, step.sources, step.dest, { file, line }));
-              keyInput = { copy: step.createdBy, sum: selectionChecksum(selected, cache), dest: step.dest, chown: step.chown, chmod: step.chmod };
-            }
+              return { dir: dirs.length > 1 ? mountView(ctx, dirs, cleanups) : (dirs[0] ?? emptyDir(ctx, cleanups)), key: src.key };
+            };
+            copy = await prepareCopy(step, { ctx, contextRoot, cache, fromRoot, cleanups });
+            keyInput = copy.keyInput;
           } else {
             keyInput = { workdir: step.path, user: step.user };
           }
@@ -228,7 +240,7 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
           const hit = o.noCache ? undefined : cache.get(key);
           if (hit && usable(ctx, state, hit.diffId)) {
             if (hit.diffId) addLayer(ctx, state, hit.diffId, hit.size ?? 0, hit.contentBytes ?? 0);
-            pushHistory(state, { created: hit.created, created_by: step.createdBy, ...(hit.diffId ? {} : { empty_layer: true }) });
+            pushHistory(state, { created: ts === undefined ? hit.created : created, created_by: step.createdBy, ...(hit.diffId ? {} : { empty_layer: true }) });
             state.key = key;
             o.log(`#${v} CACHED`);
             continue;
@@ -255,10 +267,11 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
             const dirs = await lowers(ctx, state);
             if (step.kind === 'copy') {
               const owner = step.chown === undefined ? undefined : atLine(file, line, () => resolveOwner(step.chown!, dirs));
-              temps = writeCopyLayer(ctx, selected!, dirs, owner, step.chmod);
+              await copy!.complete();
+              temps = await writeCopyLayer(ctx, copy!.selected, dirs, { owner, chmod: step.chmod, link: step.link, clampMtime: ts });
             } else {
               const owner = step.user ? atLine(file, line, () => resolveOwner(step.user!, dirs)) : { uid: 0, gid: 0 };
-              temps = writeWorkdirLayer(ctx, step.path, dirs, owner);
+              temps = await writeWorkdirLayer(ctx, step.path, dirs, owner, ts);
             }
           }
           const entry = {
@@ -304,24 +317,29 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
   const unused = unusedBuildArgs(o.buildArgs, declared);
   if (unused.length) o.log(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed`);
 
-  const s = final!.state;
-  const config: ImageConfig = structuredClone(s.config);
-  delete config.container;
-  delete config.container_config;
-  config.created = new Date().toISOString();
-  if (final!.author) config.author = final!.author;
-  else delete config.author;
-  config.config = { ...final!.config };
-  if (Object.keys(o.labels).length) config.config.Labels = { ...(config.config.Labels ?? {}), ...o.labels };
-  const configBytes = Buffer.from(JSON.stringify(config));
-  const digest = sha256(configBytes);
-  const manifest: Manifest = { schemaVersion: 2, mediaType: MT.OCI_MANIFEST, config: { mediaType: MT.OCI_CONFIG, digest, size: configBytes.length }, layers: s.layers };
   const v = ++vertex;
   o.log(`#${v} exporting to image`);
-  const rec = await withContentLock(ctx, async () => storeImage(ctx, { manifest, manifestMediaType: MT.OCI_MANIFEST, config: configBytes, tags }));
+  const rec = await finalImage(ctx, { state: final!.state, author: final!.author, config: final!.config, labels: o.labels, tags, format: o.format ?? 'oci', created: when() });
   o.log(`#${v} writing image ${rec.id} done`);
   for (const t of tags) o.log(`#${v} naming to ${t} done`);
   return { id: rec.id, tags };
+}
+
+/**
+ * The step's name in the progress: its history text; a RUN with heredocs shows its first
+ * line, with BuildKit's summary of a lone heredoc: `RUN <<EOF (echo a...)`.
+ */
+function stepTitle(step: Step): string {
+  const text = step.createdBy.replace(/ # buildkit$/, '');
+  const instr = step.instr;
+  if (step.kind !== 'run' || instr.kind !== 'RUN' || !instr.files.length) return text;
+  const f = instr.files[0]!;
+  const first = instr.cmd[0]!.split('\n')[0]!;
+  if (instr.files.length === 1 && /^\d*<<-?\S+$/.test(first.trim())) {
+    const lines = f.data.trim().split('\n');
+    return `RUN ${first.trim()} (${lines[0]}${lines.length > 1 ? '...' : ''})`;
+  }
+  return `RUN ${first}`;
 }
 
 /**

@@ -1,0 +1,122 @@
+/**
+ * What a COPY or ADD copies, gathered before the cache check: files of the context (or of
+ * another stage or image, `--from`), heredoc bodies (`COPY <<EOF /dst`), and for ADD
+ * downloaded URLs; with the part of the step's cache key each contributes. Heredocs and
+ * downloads are written to a temp dir the step's cleanups remove. With `--checksum` a URL
+ * is keyed by that checksum and downloaded only when the step is not cached.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type { Ctx } from '../../context.js';
+import type { Step } from './stage-plan.js';
+import { selectCopy, selectionChecksum, type CopyRoot, type Selected } from './copy-select.js';
+import type { BuildCache } from './build-cache.js';
+import { atLine, dockerfileError, type LineError } from './errors.js';
+import { TsrunError } from '../../util/errors.js';
+import { download, isGitSource, isHttpUrl, parseChecksum, urlFileName } from './add-url.js';
+
+type CopyStep = Extract<Step, { kind: 'copy' }>;
+
+export interface CopyEnv {
+  ctx: Ctx;
+  contextRoot: CopyRoot;
+  cache: BuildCache;
+  /** `--from`'s filesystem (a stage or an image) as a directory, and its cache key. */
+  fromRoot(ref: string): Promise<{ dir: string; key: string }>;
+  cleanups: (() => void)[];
+}
+
+export interface CopyPrep {
+  selected: Selected[];
+  keyInput: unknown;
+  /** Called on a cache miss: downloads deferred by --checksum. */
+  complete(): Promise<void>;
+}
+
+function tempDir(ctx: Ctx, cleanups: (() => void)[]): string {
+  const d = path.join(ctx.tmpDir, `${process.pid}-copy-${crypto.randomBytes(4).toString('hex')}`);
+  fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+  cleanups.push(() => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+const bigStat = (p: string) => fs.lstatSync(p, { bigint: true });
+
+export async function prepareCopy(step: CopyStep, env: CopyEnv): Promise<CopyPrep> {
+  const { file, line } = step.instr;
+  const name = step.add ? 'ADD' : 'COPY';
+  if (step.keepGitDir) throw dockerfileError(file, line, 'ADD --keep-git-dir applies to git sources, which tsrun build does not fetch', 'clone the repository into the build context and COPY it');
+  const git = step.sources.find(isGitSource);
+  if (git) throw dockerfileError(file, line, `${name} ${git}: git sources are not supported by tsrun build`, 'clone the repository into the build context and COPY it');
+  const urls = step.add ? step.sources.filter(isHttpUrl) : [];
+  const local = step.sources.filter((s) => !urls.includes(s));
+  const total = step.sources.length + step.contents.length;
+  const destIsDir = step.dest.endsWith('/') || total > 1;
+  const destDir = step.dest.endsWith('/') ? step.dest : step.dest + '/';
+  const where = { file, line };
+  const selected: Selected[] = [];
+  const key: unknown[] = [];
+  const pending: (() => Promise<void>)[] = [];
+
+  if (local.length) {
+    const opts = { total, exclude: step.exclude, parents: step.parents, add: step.add && step.unpack !== false };
+    if (step.from !== undefined) {
+      const src = await env.fromRoot(step.from);
+      const root: CopyRoot = { dir: src.dir, context: false };
+      selected.push(...atLine(file, line, () => selectCopy(root, local, step.dest, where, opts)));
+      key.push({ from: src.key, local });
+    } else {
+      const sel = atLine(file, line, () => selectCopy(env.contextRoot, local, step.dest, where, opts));
+      selected.push(...sel);
+      key.push({ sum: selectionChecksum(sel, env.cache) });
+    }
+  }
+
+  let tmp: string | undefined;
+  const tmpDir = () => (tmp ??= tempDir(env.ctx, env.cleanups));
+  for (const url of urls) {
+    const expected = step.checksum === undefined ? undefined : atLine(file, line, () => parseChecksum(step.checksum!));
+    const target = destIsDir ? destDir + urlFileName(url) : step.dest;
+    const fetchInto = async () => {
+      const dir = fs.mkdtempSync(path.join(tmpDir(), 'url-'));
+      const got = await atLineAsync(file, line, () => download(url, dir, expected));
+      selected.push({ abs: got.file, st: bigStat(got.file), target });
+      return got;
+    };
+    if (expected !== undefined) {
+      key.push({ url, sha256: expected, target });
+      pending.push(async () => void (await fetchInto()));
+    } else {
+      const got = await fetchInto();
+      key.push({ url, sha256: got.sha256, mtime: got.mtime.getTime(), target });
+    }
+  }
+
+  for (const c of step.contents) {
+    const dir = fs.mkdtempSync(path.join(tmpDir(), 'heredoc-'));
+    const p = path.join(dir, 'f');
+    fs.writeFileSync(p, c.data, { mode: 0o644 });
+    fs.chmodSync(p, 0o644);
+    const target = destIsDir ? destDir + c.name : step.dest;
+    selected.push({ abs: p, st: bigStat(p), target });
+    key.push({ heredoc: c.name, sha256: crypto.createHash('sha256').update(c.data).digest('hex'), target });
+  }
+
+  return {
+    selected,
+    keyInput: { copy: step.createdBy, sources: key, dest: step.dest, chown: step.chown, chmod: step.chmod, link: step.link, exclude: step.exclude, parents: step.parents },
+    complete: async () => {
+      for (const p of pending) await p();
+    },
+  };
+}
+
+async function atLineAsync<T>(file: string, line: number, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof TsrunError || !(e instanceof Error)) throw e;
+    throw dockerfileError(file, line, e.message, (e as LineError).hint);
+  }
+}
