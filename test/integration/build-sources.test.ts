@@ -87,7 +87,7 @@ describe('ADD', () => {
     });
     build(['-t', 'add-local:1', dir]);
     assert.equal(
-      sh('add-local:1', 'cat /plain/t/f /two/t/f /three/t/f; ls /two/t /fake; cat /fake/fake.tar.gz /copied/in.txt; stat -c "%u:%g" /plain/t/f /owned/t /owned/t/f'),
+      sh('add-local:1', 'cat /plain/t/f /two/t/f /three/t/f; ls /two/t; ls /fake; cat /fake/fake.tar.gz /copied/in.txt; stat -c "%u:%g" /plain/t/f /owned/t /owned/t/f'),
       // two archives into one dir: the second's t/f replaces the first's (docker's order)
       'plain\nbzip2\nzstd\nf\nfake.tar.gz\njust text with a tar name\nin a dir\n7:8\n1000:1000\n1000:1000\n',
     );
@@ -110,7 +110,7 @@ describe('ADD', () => {
     );
     const before = srv.requests().filter((r) => r === '/files/tool.txt').length;
     const again = build(['-t', 'add-url:1', dir]);
-    assert.match(again.log, /ADD --checksum[^\n]*\n#\d+ CACHED/);
+    assert.deepEqual(again.log.match(/^#\d+ (CACHED|DONE)/gm)?.slice(1), ['#2 CACHED', '#3 CACHED', '#4 CACHED']);
     // without --checksum the URL is fetched again to know its content (BuildKit asks too); with it, not
     assert.equal(srv.requests().filter((r) => r === '/files/tool.txt').length, before + 1);
   });
@@ -173,8 +173,6 @@ describe('heredocs', () => {
     );
     const hist = tsrunOk(tr.root, ['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'heredoc:1']);
     assert.match(hist, /^COPY --chmod=755 <<one <<two \/docs\/ # buildkit$/m);
-    // the script's mount is never committed
-    assert.equal(sh('heredoc:1', 'ls -a /dev/pipes 2>&1 || true'), 'ls: /dev/pipes: No such file or directory\n');
   });
 
   test('an unterminated heredoc is refused at its line', () => {
@@ -239,7 +237,7 @@ describe('COPY flags', () => {
     const sum = '0'.repeat(64);
     const cases: [string, () => string, RegExp][] = [
       ['ADD checksum mismatch', () => `FROM busybox\nADD --checksum=sha256:${sum} ${srv.base}/files/tool.txt /x\n`, /^tsrun: Dockerfile:2: ADD http:\/\/127\.0\.0\.1:\d+\/files\/tool\.txt: digest mismatch sha256:[a-f0-9]{64}: sha256:0{64}/],
-      ['ADD URL 404', () => `FROM busybox\nRUN true\nADD ${srv.base}/missing.txt /x\n`, /^tsrun: Dockerfile:3: ADD http:\/\/127\.0\.0\.1:\d+\/missing\.txt: invalid response status 404/],
+      ['ADD URL 404', () => `FROM busybox\nENV A=1\nADD ${srv.base}/missing.txt /x\n`, /^tsrun: Dockerfile:3: ADD http:\/\/127\.0\.0\.1:\d+\/missing\.txt: invalid response status 404/],
       ['bad --chmod', () => 'FROM busybox\nCOPY --chmod=u+x Dockerfile /x\n', /^tsrun: Dockerfile:2: invalid chmod parameter: 'u\+x'/],
       ['bad --chmod (out of range)', () => 'FROM busybox\nCOPY --chmod=17777 Dockerfile /x\n', /^tsrun: Dockerfile:2: invalid chmod parameter: '17777'/],
     ];

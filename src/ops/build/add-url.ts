@@ -47,6 +47,8 @@ export interface Downloaded {
   file: string;
   sha256: string;
   mtime: Date;
+  /** The Last-Modified header as sent (part of the cache key; without it the mtime is the download's). */
+  lastModified?: string;
 }
 
 /** Download `url` into `dir/NAME`; errors are LineErrors (the caller adds file:line). */
@@ -85,5 +87,5 @@ export async function download(url: string, dir: string, expected?: string): Pro
   const mtime = parsed && !Number.isNaN(parsed.getTime()) ? parsed : new Date();
   fs.chmodSync(file, 0o600);
   fs.utimesSync(file, mtime, mtime);
-  return { file, sha256: sum, mtime };
+  return { file, sha256: sum, mtime, lastModified: parsed && !Number.isNaN(parsed.getTime()) ? lm! : undefined };
 }

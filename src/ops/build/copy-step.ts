@@ -89,7 +89,7 @@ export async function prepareCopy(step: CopyStep, env: CopyEnv): Promise<CopyPre
       pending.push(async () => void (await fetchInto()));
     } else {
       const got = await fetchInto();
-      key.push({ url, sha256: got.sha256, mtime: got.mtime.getTime(), target });
+      key.push({ url, sha256: got.sha256, lastModified: got.lastModified, target });
     }
   }
 

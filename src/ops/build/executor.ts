@@ -31,6 +31,7 @@ import type { CopyRoot } from './copy-select.js';
 import { prepareCopy } from './copy-step.js';
 import { resolveOwner, writeCopyLayer, writeWorkdirLayer } from './build-layers.js';
 import { finalImage, type OutputFormat } from './build-output.js';
+import { scriptsVolume } from './run-scripts.js';
 import { interrupt, runStep, type RunNetwork } from './run-step.js';
 import { atLine, dockerfileError, LineError } from './errors.js';
 import { mountsKey, prepareRunMounts, type MountSources, type PreparedMounts } from './run-mount-host.js';
@@ -132,7 +133,7 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
   const shownFile = fromStdin && (o.file === undefined || o.file === '-') ? 'Dockerfile' : (o.file ?? 'Dockerfile');
   const pullPolicy = o.pull ? 'always' : 'missing';
   const ts = o.timestamp;
-  const when = () => (ts === undefined ? new Date() : new Date(ts * 1000)).toISOString();
+  const when = () => (ts === undefined ? new Date().toISOString() : new Date(ts * 1000).toISOString().replace('.000Z', 'Z'));
   const platform = hostPlatform();
   const fe = analyzeDockerfile(text, { file: shownFile, buildArgs: o.buildArgs, target: o.target, targetPlatform: platform, buildPlatform: platform });
   for (const w of fe.warnings) o.log(`[Warning] ${w}`);
@@ -253,7 +254,10 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
               prepared = await atLineAsync(file, line, () => prepareRunMounts(step.mounts, sources));
               cleanups.push(() => prepared!.release());
             }
-            const r = await runStep(ctx, { record: state.record, manifest: manifestOf(state), config: state.config, chainIds: state.chainIds }, step, step.network === 'default' ? network : step.network, (l) => o.log(`#${v} ${secs(Date.now() - started).replace('s', '')} ${l}`), prepared);
+            // a heredoc script with a shebang: its file mounted at /dev/pipes/ for this step
+            const scripts = scriptsVolume(ctx, step.scripts, cleanups);
+            const mounts = scripts ? { volume: [scripts], tmpfs: [], env: [], stubs: () => [] as string[], ...prepared, ...(prepared ? { volume: [...prepared.volume, scripts] } : {}) } : prepared;
+            const r = await runStep(ctx, { record: state.record, manifest: manifestOf(state), config: state.config, chainIds: state.chainIds, clampMtime: ts }, step, step.network === 'default' ? network : step.network, (l) => o.log(`#${v} ${secs(Date.now() - started).replace('s', '')} ${l}`), mounts);
             if (interrupt.requested) throw interrupted();
             if (r.exitCode !== 0) {
               const cmd = step.argv.join(' ');

@@ -27,6 +27,8 @@ export interface RunState {
   manifest: Manifest;
   config: ImageConfig;
   chainIds: string[];
+  /** --timestamp: later file mtimes in the layer become this (Unix seconds). */
+  clampMtime?: number;
 }
 
 export interface RunOutcome {
@@ -165,7 +167,7 @@ export async function runStep(
     const fresh = readContainer(ctx, c.config.id) ?? c;
     // mount points tsrun made for RUN --mount are not the step's changes
     const host = { ...fresh.config.host, bindTargets: [...(fresh.config.host.bindTargets ?? []), ...mounts.stubs(upperDir(fresh))] };
-    const layer = makeCommitLayer(ctx, { ...fresh, config: { ...fresh.config, host } }, { squash: false });
+    const layer = makeCommitLayer(ctx, { ...fresh, config: { ...fresh.config, host } }, { squash: false, clampMtime: state.clampMtime });
     return { exitCode, tail, layer };
   } finally {
     if (cgroupDirs) await removeAfterExit(ctx, c, cgroupDirs);
