@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 # Test peers: podman, skopeo, umoci, crun, runc, containerd (started privately by its test), docker-registry, apache2-utils (htpasswd), openssl,
 # uidmap (podman), util-linux (script) and tmux (terminal tests), iproute2, procps, attr, libcap2-bin.
 # Networking: netavark (bridges, NAT, port forwarding) and aardvark-dns (names on user networks).
-PKGS=(busybox-static zstd libseccomp-dev libjson-c-dev libdeflate-dev build-essential python3 make g++ pkg-config
+# Builds: bzip2 and xz-utils (ADD unpacks .bz2/.xz archives with them); debootstrap (the Debian test fixture).
+PKGS=(busybox-static zstd bzip2 xz-utils debootstrap libseccomp-dev libjson-c-dev libdeflate-dev build-essential python3 make g++ pkg-config
       podman skopeo umoci crun runc containerd docker-registry apache2-utils openssl uidmap
       util-linux iproute2 procps attr libcap2-bin time tmux netavark aardvark-dns)
 missing=()
@@ -59,4 +60,6 @@ node scripts/bundle.js  # the start-up bundle bin/tsrun loads (it falls back to 
 
 mkdir -p test/fixtures/.cache
 [ -f test/fixtures/.cache/busybox-rootfs.tar ] || scripts/make-busybox-rootfs.sh test/fixtures/.cache/busybox-rootfs.tar
+# Debian bookworm minbase for the build tests (~30 s here; built once per clean machine, then cached)
+[ -f test/fixtures/.cache/debian-rootfs.tar ] || scripts/make-debian-rootfs.sh test/fixtures/.cache/debian-rootfs.tar
 echo "setup: ready"
