@@ -6,7 +6,8 @@
  *               that another image also has
  *   containers  each container's writable layer (upper/, docker's SizeRw); active = running or paused
  *   volumes     the volume store's (hook below; none until it lands)
- *   build cache steps.json entries; a step's layer is shared when an image has it too
+ *   build cache the build cache's own totals (build/cache-prune.ts: step records and RUN
+ *               cache mounts; a layer an image also has is shared) and its records for -v
  * The reclaimable arithmetic (docker's formatter) is in cli/commands/system-df.ts.
  */
 import fs from 'node:fs';
@@ -17,7 +18,8 @@ import { isRunning, refresh } from '../containers/status.js';
 import { chainIds } from '../oci/digest.js';
 import type { ImageConfig } from '../oci/types.js';
 import { listImages, type ImageRow } from './images.js';
-import { buildCacheUsage, type CacheUsage } from './build-cache-usage.js';
+import { buildCacheRecords, type CacheUsage } from './build-cache-usage.js';
+import { buildCacheUsage, type BuildCacheUsage } from './build/cache-prune.js';
 import { volumesUsage, type VolumeUsage } from './volume-usage.js';
 
 export interface ImageUsage {
@@ -45,7 +47,10 @@ export interface DiskUsage {
   images: ImageUsage[];
   containers: ContainerUsage[];
   volumes: VolumeUsage[];
+  /** The cache's records (for -v). */
   buildCache: CacheUsage[];
+  /** Its totals, as the build cache counts them (records and RUN cache mounts). */
+  buildCacheTotals: BuildCacheUsage;
 }
 
 /** Bytes of the files below dir, each inode once (docker's directory.Size). */
@@ -139,6 +144,7 @@ export function diskUsage(ctx: Ctx): DiskUsage {
     images,
     containers: containers.map((c) => ({ container: c, active: isRunning(c), sizeRw: dirSize(path.join(c.dir, 'upper')) })),
     volumes: volumesUsage(ctx, containers),
-    buildCache: buildCacheUsage(ctx, diffIds),
+    buildCache: buildCacheRecords(ctx, diffIds),
+    buildCacheTotals: buildCacheUsage(ctx),
   };
 }

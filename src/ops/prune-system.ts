@@ -19,7 +19,7 @@ import type { ImageConfig } from '../oci/types.js';
 import { dirSize } from './disk-usage.js';
 import { pruneImages } from './prune.js';
 import { pruneMatches, parsePruneFilters, type PruneFilter } from './prune-filters.js';
-import { pruneBuildCache } from './build-cache-usage.js';
+import { pruneBuildCache } from './build/cache-prune.js';
 import { pruneVolumes } from './volume-usage.js';
 import { listNetworks } from '../runtime/network/store.js';
 import { removeNetwork } from './network.js';
@@ -96,23 +96,8 @@ export async function systemPrune(ctx: Ctx, o: SystemPruneOptions): Promise<Syst
       return true;
     }
   };
-  let cacheIds: string[] = [];
-  // the cache is forgotten under the images' GC lock, so the GC that follows collects the layers only it kept
-  const img = await pruneImages(ctx, o.all, spared, () => {
-    cacheIds = pruneBuildCache(ctx, imageDiffIds(ctx), o.all).ids;
-  });
-  return { containers: c.deleted, networks, volumes: vols.names, images: img.deleted, buildCache: cacheIds, reclaimed: c.reclaimed + vols.bytes + img.reclaimed };
-}
-
-/** Every layer diff_id an image has (build cache steps with one of these are shared). */
-function imageDiffIds(ctx: Ctx): Set<string> {
-  const out = new Set<string>();
-  for (const id of Object.keys(ctx.images.read().images)) {
-    try {
-      for (const d of ctx.content.readJson<ImageConfig>(id, 8 * 1024 * 1024).rootfs?.diff_ids ?? []) out.add(d);
-    } catch {
-      /* damaged: nothing to share */
-    }
-  }
-  return out;
+  const img = await pruneImages(ctx, o.all, spared);
+  // after the images, as docker: a step whose layer only a pruned image had is no longer shared
+  const cache = await pruneBuildCache(ctx, { all: o.all, until: f.until });
+  return { containers: c.deleted, networks, volumes: vols.names, images: img.deleted, buildCache: cache.deleted.map((k) => k.replace(/^sha256:/, '')), reclaimed: c.reclaimed + vols.bytes + img.reclaimed + cache.reclaimed };
 }

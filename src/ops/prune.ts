@@ -8,15 +8,11 @@ import { collectGarbageLocked } from './gc.js';
 import { dropImage } from './rmi.js';
 import { listContainers } from '../containers/record.js';
 
-/**
- * `keep(id)`: an image the caller's filters spare (system prune's until=/label=).
- * `before`: runs under the same GC lock before the images are dropped (system prune forgets build cache steps there).
- */
-export async function pruneImages(ctx: Ctx, all: boolean, keep?: (id: string) => boolean, before?: () => void): Promise<{ deleted: string[]; reclaimed: number }> {
+/** `keep(id)`: an image the caller's filters spare (system prune's until=/label=). */
+export async function pruneImages(ctx: Ctx, all: boolean, keep?: (id: string) => boolean): Promise<{ deleted: string[]; reclaimed: number }> {
   return withGcLock(ctx, async () => {
     const used = new Set(listContainers(ctx).map((c) => c.config.imageId));
     const deleted: string[] = [];
-    before?.();
     ctx.images.update((idx) => {
       for (const id of Object.keys(idx.images)) {
         if (used.has(id) || keep?.(id)) continue;

@@ -120,6 +120,22 @@ describe('info, version, system', () => {
     }
   });
 
+  it('system df and system prune -a count and free the build cache', () => {
+    const ctxDir = path.join(t.scratch, 'bctx');
+    fs.mkdirSync(ctxDir, { recursive: true });
+    fs.writeFileSync(path.join(ctxDir, 'Dockerfile'), 'FROM busybox\nRUN head -c 30000 /dev/zero > /x\n');
+    ok(['build', '-q', '--network', 'none', '-t', 'cached:1', ctxDir]);
+    ok(['rmi', 'cached:1']); // the step's layer is now the cache's alone
+    const row = () => ok(['system', 'df', '--format', '{{.Type}} {{.TotalCount}} {{.Size}} {{.Reclaimable}}']).split('\n').find((l) => l.startsWith('Build Cache'))!;
+    const m = /^Build Cache (\d+) ([\d.]+)kB ([\d.]+)kB$/.exec(row());
+    assert.ok(m && Number(m[1]) >= 1 && Number(m[2]) >= 30, row());
+    assert.match(ok(['system', 'df', '-v']), /\nBuild cache usage: [\d.]+kB\n\nCACHE ID +CACHE TYPE +SIZE +CREATED +LAST USED +USAGE +SHARED\n[0-9a-f]{12} +regular +/);
+    const out = ok(['system', 'prune', '-a', '-f']);
+    assert.match(out, /\nDeleted build cache objects:\n[0-9a-f]{64}\n/);
+    assert.equal(row(), 'Build Cache 0 0B 0B');
+    importBusybox(t.root); // -a took it too: no container used it
+  });
+
   it('container prune: stopped ones go (full IDs, reclaimed space), running stay; until= and label= filters', () => {
     ok(['run', '-d', '--name', 'keepup', 'busybox', 'sleep', '300']);
     const old = ok(['create', '--name', 'old', '--label', 'tier=web', 'busybox', 'true']).trim();

@@ -49,13 +49,14 @@ export function dfRows(du: DiskUsage): DfRow[] {
   const ctrFree = du.containers.filter((c) => !c.active).reduce((a, c) => a + c.sizeRw, 0);
   const volSize = du.volumes.reduce((a, v) => a + (v.size > 0 ? v.size : 0), 0);
   const volFree = du.volumes.filter((v) => v.links === 0).reduce((a, v) => a + (v.size > 0 ? v.size : 0), 0);
-  const cacheSize = du.buildCache.filter((b) => !b.shared).reduce((a, b) => a + b.size, 0);
-  const cacheInUse = du.buildCache.filter((b) => b.inUse && !b.shared).reduce((a, b) => a + b.size, 0);
+  // docker's builder size leaves out what images share; what a running build holds is not reclaimable
+  const bc = du.buildCacheTotals;
+  const cacheSize = bc.size - bc.shared;
   return [
     { type: 'Images', total: du.images.length, active: du.images.filter((i) => i.containers > 0).length, size: du.layersSize, reclaimable: du.layersSize - imagesUsed, percent: true },
     { type: 'Containers', total: du.containers.length, active: du.containers.filter((c) => c.active).length, size: ctrSize, reclaimable: ctrFree, percent: true },
     { type: 'Local Volumes', total: du.volumes.length, active: du.volumes.filter((v) => v.links > 0).length, size: volSize, reclaimable: volFree, percent: true },
-    { type: 'Build Cache', total: du.buildCache.length, active: du.buildCache.filter((b) => b.inUse).length, size: cacheSize, reclaimable: cacheSize - cacheInUse, percent: false },
+    { type: 'Build Cache', total: bc.count, active: bc.active, size: cacheSize, reclaimable: Math.min(bc.reclaimable, cacheSize), percent: false },
   ];
 }
 
@@ -124,7 +125,7 @@ function verbose(du: DiskUsage, now: number): string {
         Shared: str(() => String(b.shared)),
       }),
   );
-  const cacheSize = du.buildCache.filter((b) => !b.shared).reduce((a, b) => a + b.size, 0);
+  const cacheSize = du.buildCacheTotals.size - du.buildCacheTotals.shared;
   return [
     'Images space usage:\n\n',
     renderFormatted(undefined, images, table({ Repository: 'REPOSITORY', Tag: 'TAG', ID: 'IMAGE ID', CreatedSince: 'CREATED', Size: 'SIZE', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', Containers: 'CONTAINERS' }, 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}')),
