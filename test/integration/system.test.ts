@@ -185,6 +185,23 @@ describe('info, version, system', () => {
     }
   });
 
+  it('network ls --format: docker fields, table headers, json, .Label; a bad template fails', () => {
+    ok(['network', 'create', '--label', 'com.example.tier=db', '--internal', 'fmt-net']);
+    try {
+      assert.match(ok(['network', 'ls']), /^NETWORK ID +NAME +DRIVER +SCOPE\n/);
+      const line = ok(['network', 'ls', '--format', '{{.Name}} {{.Driver}} {{.Scope}} {{.Internal}} {{.Label "com.example.tier"}}']).split('\n').find((l) => l.startsWith('fmt-net'));
+      assert.equal(line, 'fmt-net bridge local true db');
+      assert.match(ok(['network', 'ls', '--format', 'table {{.Name}}\t{{.Labels}}']), /^NAME +LABELS\n/);
+      const j = ok(['network', 'ls', '--format', 'json']).trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+      assert.deepEqual(Object.keys(j[0]!), ['CreatedAt', 'Driver', 'ID', 'IPv6', 'Internal', 'Labels', 'Name', 'Scope']);
+      const bad = tsrun(t.root, ['network', 'ls', '--format', '{{.Nope}}']);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /^tsrun: template parsing error: .*networkContext\n$/);
+    } finally {
+      tsrun(t.root, ['network', 'rm', 'fmt-net']);
+    }
+  });
+
   it('system prune: stopped containers, unused networks, dangling images; -a every unused image; a used image stays', () => {
     ok(['import', busyboxTar(), 'spare:1']);
     ok(['import', '-c', 'CMD ["true"]', busyboxTar(), 'dangling:1']);

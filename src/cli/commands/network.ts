@@ -1,6 +1,36 @@
 /** `tsrun network create|ls|inspect|rm|prune|connect|disconnect`: docker's network verbs. */
 import type { Command } from 'commander';
-import { action, collect, ctxOf, printJson, printTable } from '../common.js';
+import { action, collect, ctxOf, goTime, printJson } from '../common.js';
+import { formatOption, writeFormatted, type FormatSpec } from '../format.js';
+import { GoStruct, method } from '../../util/template/index.js';
+import type { NetworkRecord } from '../../runtime/network/store.js';
+
+/** docker's network ls columns and `--format` fields (formatter.networkContext). */
+const NETWORK_FORMAT: FormatSpec = {
+  defaultTable: 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}',
+  header: { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED AT' },
+};
+
+function networkContext(n: NetworkRecord, id: (x: string) => string): GoStruct {
+  const str = (f: () => string) => method([], f);
+  const labels = n.labels ?? {};
+  return new GoStruct('*formatter.networkContext', {
+    ID: str(() => id(n.id)),
+    Name: str(() => n.name),
+    Driver: str(() => n.driver),
+    Scope: str(() => 'local'),
+    IPv6: str(() => String(n.ipv6_enabled)),
+    Internal: str(() => String(n.internal)),
+    Labels: str(() =>
+      Object.entries(labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .sort()
+        .join(','),
+    ),
+    Label: method(['string'], (name: string) => labels[name] ?? ''),
+    CreatedAt: str(() => goTime(n.created)),
+  });
+}
 
 export function register(program: Command): void {
   const net = program.command('network').description('Manage networks (create, ls, inspect, rm, prune, connect, disconnect)');
@@ -21,21 +51,25 @@ export function register(program: Command): void {
         process.stdout.write(`${n.id}\n`);
       }),
     );
-  net
+  const ls = net
     .command('ls')
     .alias('list')
     .description('List networks')
     .option('-q, --quiet', 'only display network IDs', false)
-    .option('--no-trunc', 'do not truncate the output')
-    .action(
-      action(async (o: { quiet: boolean; trunc: boolean }, cmd: Command) => {
-        const { networkList } = await import('../../ops/network.js');
-        const nets = networkList(ctxOf(cmd));
-        const id = (x: string) => (o.trunc === false ? x : x.slice(0, 12));
-        if (o.quiet) return void process.stdout.write(nets.map((n) => id(n.id) + '\n').join(''));
-        printTable(['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], nets.map((n) => [id(n.id), n.name, n.driver, 'local']));
-      }),
-    );
+    .option('--no-trunc', 'do not truncate the output');
+  formatOption(ls, '{{.ID}} {{.Name}} {{.Driver}} {{.Label "x"}}…').action(
+    action(async (o: { quiet: boolean; trunc: boolean; format?: string }, cmd: Command) => {
+      const { networkList } = await import('../../ops/network.js');
+      const nets = networkList(ctxOf(cmd));
+      const id = (x: string) => (o.trunc === false ? x : x.slice(0, 12));
+      if (o.quiet) return void process.stdout.write(nets.map((n) => id(n.id) + '\n').join(''));
+      writeFormatted(
+        o.format,
+        nets.map((n) => networkContext(n, id)),
+        NETWORK_FORMAT,
+      );
+    }),
+  );
   net
     .command('inspect')
     .description('Display detailed information on one or more networks')
