@@ -62,6 +62,7 @@
         "native/init/seccomp.c",
         "native/init/devices.c",
         "native/init/nsjoin.c",
+        "native/init/watch.c",
       ],
       "cflags": ["-Wall", "-Wextra", "-D_GNU_SOURCE"],
       "cflags_c": ["-O2"],

@@ -102,6 +102,8 @@ struct plan {
   bool init; /* a minimal PID 1 (--init) */
   /* --rm of a detached container: the monitor execs NODE BIN --root ROOT rm -f ID after exit.json */
   char *autorm_node, *autorm_bin, *autorm_root, *autorm_id;
+  /* restart policy and healthcheck (watch.c): "watch=…", NULL without either */
+  struct watch *watch;
   /* exec mode */
   pid_t target_pid;
   char **ns; /* names under /proc/PID/ns to join, pid last handled specially */
@@ -174,6 +176,15 @@ int await_child(pid_t pid, int sock);
 int stdio_pipes(int fds[6]);
 void stdio_for_child(const struct plan *p, int in, int out, int err, int sync);
 void release_status(const struct plan *p);
+
+/* watch.c: the monitor's restart-policy hand-over and healthcheck schedule (see there). */
+int watch_parse(struct plan *p, char *v);
+void watch_started(const struct plan *p);
+int watch_timeout(const struct plan *p);
+void watch_tick(const struct plan *p);
+bool watch_reaped(const struct plan *p, pid_t pid, int status);
+void watch_signalled(const struct plan *p, int signo);
+void watch_exited(const struct plan *p);
 
 /* run.c, exec.c: the two ways a launch goes (main picks by the plan's first record). */
 int run_main(struct plan *p, struct planbuf *b, size_t first);

@@ -231,7 +231,7 @@ int monitor_loop(const struct plan *p, pid_t child, int sfd, int master, int in_
       pf[n++] = (struct pollfd){ .fd = open_s[i] ? streams[i].fd : -1, .events = POLLIN };
     int in_idx = n;
     pf[n++] = input_poll(&in);
-    if (poll(pf, (nfds_t)n, -1) < 0) {
+    if (poll(pf, (nfds_t)n, watch_timeout(p)) < 0) {
       if (errno == EINTR)
         continue;
       break;
@@ -240,6 +240,7 @@ int monitor_loop(const struct plan *p, pid_t child, int sfd, int master, int in_
       if (open_s[i] && (pf[1 + i].revents & (POLLIN | POLLHUP | POLLERR)) && !pump(&streams[i]))
         open_s[i] = false;
     input_step(&in, pf[in_idx].revents);
+    watch_tick(p);
     if (pf[0].revents & POLLIN) {
       struct signalfd_siginfo si;
       if (read(sfd, &si, sizeof si) != sizeof si)
@@ -251,8 +252,12 @@ int monitor_loop(const struct plan *p, pid_t child, int sfd, int master, int in_
           if (w == child) {
             status = st;
             exited = true;
-          }
-      } else if (si.ssi_signo == SIGWINCH && attached_tty)
+          } else
+            watch_reaped(p, w, st); /* a healthcheck the monitor ran */
+        continue;
+      }
+      watch_signalled(p, (int)si.ssi_signo);
+      if (si.ssi_signo == SIGWINCH && attached_tty)
         resize(master);
       else if (si.ssi_signo != SIGWINCH || master < 0)
         kill(child, (int)si.ssi_signo);

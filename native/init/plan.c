@@ -264,6 +264,8 @@ static int parse_record(struct plan *p, char *k, char *v)
     p->autorm_root = f[2];
     p->autorm_id = f[3];
   }
+  else if (IS("watch"))
+    return watch_parse(p, v);
   else if (IS("pid")) {
     if (num(v, &n, 10) || n < 1)
       return -1;

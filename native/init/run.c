@@ -240,10 +240,12 @@ int run_main(struct plan *p, struct planbuf *b, size_t first)
   int master = await_child(pid, sv[0]);
   status_ok(pid);
   release_status(p);
+  watch_started(p);
   int status = monitor_loop(p, pid, sfd, master, io[1], io[2], io[4]);
   write_exit_file(p->exit_file, status);
   if (p->autorm_node)
     auto_remove(p);
+  watch_exited(p);
   return exit_code(status);
 child:
   close(sv[0]);

@@ -61,6 +61,9 @@ const COMMANDS: Record<string, string> = {
   version: 'version',
   system: 'system',
   'container-prune': 'container-prune',
+  healthcheck: 'healthcheck',
+  // run by a container's monitor (restart policies), not by users
+  '__on-exit': 'on-exit',
 };
 
 export type Register = (program: Command) => void;

@@ -25,6 +25,9 @@ import { removeTreeTolerant } from '../util/rmtree.js';
 import { exposedBindings, parsePublish } from '../runtime/network/ports.js';
 import { parseAddHost } from '../runtime/network/etcfiles.js';
 import { findContainer } from './record.js';
+import { NO_RESTART, parseRestartPolicy } from './restart-policy.js';
+import { mergeHealthcheck } from './health.js';
+import type { HealthConfig } from '../oci/types.js';
 
 /** -p, -P, --ip, --dns*, --add-host → the host config's network part; checked before anything is written. */
 function networkSettings(f: RunFlags, mode: string, image: Image): Partial<ContainerConfig['host']> {
@@ -95,6 +98,9 @@ export function buildConfig(imageRef: string, image: Image, cmd: string[], f: Ru
   const devices = (f.device ?? []).map(parseDevice);
   const deviceCgroupRules = f.deviceCgroupRule ?? [];
   for (const r of deviceCgroupRules) parseDeviceCgroupRule(r);
+  const restartPolicy = f.restart !== undefined ? parseRestartPolicy(f.restart) : NO_RESTART;
+  if (f.rm && restartPolicy.name !== 'no') throw usageError('Conflicting options: --restart and --rm', 'a container removed when it exits cannot be restarted');
+  const healthcheck = mergeHealthcheck(f.health ?? {}, ic.Healthcheck as HealthConfig | undefined);
   const labels: Record<string, string> = {};
   for (const l of f.label) {
     const eq = l.indexOf('=');
@@ -117,8 +123,10 @@ export function buildConfig(imageRef: string, image: Image, cmd: string[], f: Ru
     openStdin: f.interactive,
     stopSignal: (ic.StopSignal as string | undefined) || 'SIGTERM',
     labels,
+    ...(healthcheck ? { healthcheck } : {}),
     host: {
       autoRemove: f.rm,
+      ...(restartPolicy.name !== 'no' ? { restartPolicy } : {}),
       mounts,
       readonlyRootfs: f.readOnly,
       network,

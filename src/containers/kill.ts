@@ -6,7 +6,8 @@ import type { Ctx } from '../context.js';
 import { hasCode, usageError, syscallError } from '../util/errors.js';
 import type { Container } from './record.js';
 import { sameProcessAlive } from './status.js';
-import { transitionSync } from './transition.js';
+import { checkStatus, transitionSync } from './transition.js';
+import { isRestarting, markManualStop } from './restart-policy.js';
 import { killCgroup, thawCgroup } from '../runtime/cgroups.js';
 import { os } from '../util/builtins.js';
 
@@ -32,7 +33,16 @@ export function parseSignal(spec: string): Signal {
 
 /** Signal the container's process 1 (or all of it for SIGKILL). The container must be running (or paused). */
 export function killContainer(ctx: Ctx, c0: Container, signal: Signal): Container {
-  return transitionSync(ctx, c0, 'kill', (c) => {
+  // 'stop' takes any status: a container waiting out a restart's back-off is docker's "restarting", which kill accepts
+  return transitionSync(ctx, c0, 'stop', (c) => {
+    // the user's kill: SIGKILL or the stop signal cancels the restart policy, another signal marks a manual stop
+    const mark = signal.number === 9 || parseSignal(c.config.stopSignal || 'SIGTERM').number === signal.number ? 'cancel' : 'signal';
+    if (isRestarting(c)) {
+      markManualStop(c, mark);
+      return c;
+    }
+    checkStatus(c, 'kill');
+    markManualStop(c, mark);
     signalContainer(ctx, c, signal);
     return c;
   });

@@ -9,6 +9,7 @@ import { TsrunError, usageError } from '../util/errors.js';
 import type { Mount } from './record.js';
 import { normaliseCap } from '../runtime/caps.js';
 import { RLIMITS } from '../runtime/plan.js';
+import type { HealthFlags } from './health.js';
 
 export interface RunFlags {
   name?: string;
@@ -45,6 +46,10 @@ export interface RunFlags {
   label: string[];
   device: string[];
   deviceCgroupRule: string[];
+  /** --restart as given (restart-policy.ts parses it) */
+  restart?: string;
+  /** --health-* and --no-healthcheck, durations already parsed (health.ts) */
+  health?: HealthFlags;
 }
 
 function cleanContainerPath(p: string, what: string): string {

@@ -22,6 +22,8 @@ import { randomHex } from '../util/builtins.js';
 import type { DeviceMapping } from '../runtime/devices.js';
 import type { PortBinding } from '../runtime/network/ports.js';
 import type { DnsFlags } from '../runtime/network/etcfiles.js';
+import type { RestartPolicy, RestartState } from './restart-policy.js';
+import type { HealthConfig } from '../oci/types.js';
 
 export type Status = 'created' | 'running' | 'paused' | 'exited';
 
@@ -55,9 +57,13 @@ export interface ContainerConfig {
   stopSignal: string;
   stopTimeout?: number;
   labels: Record<string, string>;
+  /** The healthcheck (the image's merged with --health-*; Test ["NONE"]: none), docker's Config.Healthcheck. */
+  healthcheck?: HealthConfig;
   /** Host-level settings (docker's HostConfig). */
   host: {
     autoRemove: boolean;
+    /** --restart (absent: no); see restart-policy.ts */
+    restartPolicy?: RestartPolicy;
     mounts: Mount[];
     readonlyRootfs: boolean;
     /** none, host, container:ID, or a network's name (bridge: the default) */
@@ -95,7 +101,7 @@ export interface ContainerConfig {
   };
 }
 
-export interface ContainerState {
+export interface ContainerState extends RestartState {
   status: Status;
   /** PID (in the host's namespace) of the container's process 1, while running. */
   pid?: number;
@@ -109,7 +115,6 @@ export interface ContainerState {
   exitCode?: number;
   /** Set when tsrun itself failed to start the process. */
   error?: string;
-  restartCount?: number;
 }
 
 export interface Container {

@@ -8,7 +8,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Ctx } from '../context.js';
-import { syscallError, TsrunError } from '../util/errors.js';
+import { conflict, syscallError, TsrunError } from '../util/errors.js';
+import { cancelPendingRestart, isRestarting } from './restart-policy.js';
 import { native, MNT_DETACH } from '../native.js';
 import { mountsBelow } from '../util/mountinfo.js';
 import type { Container } from './record.js';
@@ -65,6 +66,12 @@ export function removeDir(ctx: Ctx, dir: string): void {
 export async function removeContainer(ctx: Ctx, c0: Container, opts: RmOptions = {}): Promise<boolean> {
   return transition(ctx, c0, opts.force ? 'rm -f' : 'rm', async (c) => {
     if (isRunning(c) && opts.onlyStopped) return false;
+    // docker counts a container waiting to restart as running: prune leaves it, rm wants -f
+    if (isRestarting(c)) {
+      if (opts.onlyStopped) return false;
+      if (!opts.force) throw conflict(`cannot remove container "/${c.config.name}": container is restarting: stop the container before removing or force remove`, 'tsrun stop it first, or use rm -f');
+      cancelPendingRestart(c);
+    }
     if (isRunning(c)) {
       signalContainer(ctx, c, parseSignal('KILL'));
       const exited = await waitForExit(ctx, c, 10_000, true);

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Ctx } from '../context.js';
-import { isTsrunError } from '../util/errors.js';
+import { conflict, isTsrunError } from '../util/errors.js';
 import { writeState, type Container } from './record.js';
 import { procStartTime } from './status.js';
 import { transition } from './transition.js';
@@ -17,6 +17,14 @@ import { createCgroup, removeCgroup } from '../runtime/cgroups.js';
 import { runCloneRecord, runEarlyRecords, runPlan } from '../runtime/plan.js';
 import { PendingLaunch, type Launched } from '../runtime/launch.js';
 import { mark } from '../util/trace.js';
+import { restartStateAtStart } from './restart-policy.js';
+
+export interface StartOptions {
+  detach: boolean;
+  launcher?: PendingLaunch;
+  /** A restart by the container's restart policy (its count and back-off go on); else the user's start, which resets them. */
+  byPolicy?: boolean;
+}
 
 export interface Started {
   container: Container;
@@ -30,7 +38,7 @@ export interface Started {
  * PendingLaunch); else one is spawned here. Either way it is killed if the
  * start fails.
  */
-export async function startContainer(ctx: Ctx, c0: Container, opts: { detach: boolean; launcher?: PendingLaunch } = { detach: true }): Promise<Started> {
+export async function startContainer(ctx: Ctx, c0: Container, opts: StartOptions = { detach: true }): Promise<Started> {
   try {
     return await transition(ctx, c0, 'start', (c) => launchLocked(ctx, c, opts));
   } catch (err) {
@@ -39,7 +47,9 @@ export async function startContainer(ctx: Ctx, c0: Container, opts: { detach: bo
   }
 }
 
-async function launchLocked(ctx: Ctx, c: Container, opts: { detach: boolean; launcher?: PendingLaunch }): Promise<Started> {
+async function launchLocked(ctx: Ctx, c: Container, opts: StartOptions): Promise<Started> {
+  // a policy restart goes ahead only while it is still pending and this watcher's (stop, kill, rm, start cancel it)
+  if (opts.byPolicy && c.state.restarting?.pid !== process.pid) throw conflict(`the restart of ${c.config.name} was cancelled`);
   const exitFile = path.join(c.dir, 'exit.json');
   if (fs.existsSync(exitFile)) fs.rmSync(exitFile, { force: true }); // rmSync loads Node's rimraf: only when there is one
   let launched: Launched;
@@ -51,7 +61,7 @@ async function launchLocked(ctx: Ctx, c: Container, opts: { detach: boolean; lau
     launcher ??= new PendingLaunch(opts.detach, runCloneRecord(mode));
     const monitorPid = launcher.monitorPid;
     const running = () =>
-      writeState(c, { status: 'running', monitorPid, monitorStart: procStartTime(monitorPid), startedAt: new Date().toISOString(), restartCount: c.state.restartCount });
+      writeState(c, { status: 'running', monitorPid, monitorStart: procStartTime(monitorPid), startedAt: new Date().toISOString(), ...restartStateAtStart(c.state, !!opts.byPolicy) });
     const cgroup = () => {
       const made = createCgroup(ctx, c.config.id);
       cgroupDirs = made.dirs;

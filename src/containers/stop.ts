@@ -11,6 +11,7 @@ import { transition } from './transition.js';
 import { parseSignal, signalContainer } from './kill.js';
 import { waitForExit } from './wait.js';
 import { thawCgroup } from '../runtime/cgroups.js';
+import { isRestarting, markManualStop } from './restart-policy.js';
 
 export interface StopOptions {
   /** Seconds of grace; default the container's stopTimeout or 10. Negative waits forever. */
@@ -27,7 +28,10 @@ export async function stopContainer(ctx: Ctx, c0: Container, opts: StopOptions =
   const signal = parseSignal(opts.signal ?? (c0.config.stopSignal || 'SIGTERM'));
   const timeout = opts.timeout ?? c0.config.stopTimeout ?? 10;
   const c = await transition(ctx, c0, 'stop', (c) => {
+    // a stop by the user: no restart policy brings the container back (docker's ExitOnNext)
+    if (isRestarting(c)) markManualStop(c, 'cancel');
     if (!isRunning(c)) return c;
+    markManualStop(c, 'cancel');
     signalContainer(ctx, c, signal);
     // a frozen process cannot act on its signal: thaw so it can exit
     if (c.state.status === 'paused') thawCgroup(c.config.id, ctx);

@@ -37,6 +37,7 @@ export interface HealthConfig {
   Interval?: number;
   Timeout?: number;
   StartPeriod?: number;
+  StartInterval?: number;
   Retries?: number;
 }
 

@@ -3,6 +3,8 @@ import path from 'node:path';
 import type { Ctx } from '../context.js';
 import type { Container } from '../containers/record.js';
 import { refresh } from '../containers/status.js';
+import { dockerStatus, isRestarting, restartPolicyJson } from '../containers/restart-policy.js';
+import { healthJson } from '../containers/health.js';
 import { networkSettings, portBindingsConfig } from '../runtime/network/settings.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -11,6 +13,8 @@ export function inspectContainer(ctx: Ctx, c0: Container): Record<string, unknow
   const c = refresh(ctx, c0);
   const { config: k, state: s } = c;
   const running = s.status === 'running' || s.status === 'paused';
+  const restarting = isRestarting(c);
+  const health = healthJson(c, running);
   const lowers = [...k.layers].reverse().map((l) => ctx.layers.diffDir(l));
   return {
     Id: k.id,
@@ -18,10 +22,10 @@ export function inspectContainer(ctx: Ctx, c0: Container): Record<string, unknow
     Path: k.path,
     Args: k.args,
     State: {
-      Status: s.status,
-      Running: running,
+      Status: dockerStatus(c),
+      Running: running || restarting, // docker: a container waiting to restart is running
       Paused: s.status === 'paused',
-      Restarting: false,
+      Restarting: restarting,
       OOMKilled: false,
       Dead: false,
       Pid: running ? (s.pid ?? 0) : 0,
@@ -29,6 +33,7 @@ export function inspectContainer(ctx: Ctx, c0: Container): Record<string, unknow
       Error: s.error ?? '',
       StartedAt: s.startedAt ?? ZERO_TIME,
       FinishedAt: s.finishedAt ?? ZERO_TIME,
+      ...(health ? { Health: health } : {}),
     },
     Image: k.imageId,
     LogPath: path.join(c.dir, 'ctr.log'),
@@ -38,6 +43,7 @@ export function inspectContainer(ctx: Ctx, c0: Container): Record<string, unknow
     Platform: 'linux',
     HostConfig: {
       AutoRemove: k.host.autoRemove,
+      RestartPolicy: restartPolicyJson(c),
       NetworkMode: k.host.network,
       PortBindings: portBindingsConfig(c),
       PublishAllPorts: !!k.host.publishAll,
@@ -90,6 +96,7 @@ export function inspectContainer(ctx: Ctx, c0: Container): Record<string, unknow
       Tty: k.tty,
       OpenStdin: k.openStdin,
       StopSignal: k.stopSignal,
+      ...(k.healthcheck ? { Healthcheck: k.healthcheck } : {}),
       ...(k.stopTimeout !== undefined ? { StopTimeout: k.stopTimeout } : {}),
     },
   };

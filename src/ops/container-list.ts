@@ -6,6 +6,7 @@ import type { Ctx } from '../context.js';
 import { usageError } from '../util/errors.js';
 import { listContainers, type Container } from '../containers/record.js';
 import { isRunning, refresh } from '../containers/status.js';
+import { dockerStatus, isRestarting } from '../containers/restart-policy.js';
 
 export interface ListOptions {
   all?: boolean;
@@ -34,7 +35,7 @@ function parseFilters(filters: string[]): Map<string, string[]> {
 function matches(c: Container, filters: Map<string, string[]>): boolean {
   for (const [key, values] of filters) {
     const ok = values.some((v) => {
-      if (key === 'status') return c.state.status === v;
+      if (key === 'status') return dockerStatus(c) === v;
       if (key === 'id') return c.config.id.startsWith(v);
       // docker matches names as a regular expression (unanchored); plain text is a substring
       try {
@@ -54,5 +55,6 @@ export function listForPs(ctx: Ctx, opts: ListOptions = {}): Container[] {
   let all = listContainers(ctx).map((c) => refresh(ctx, c));
   if (opts.last !== undefined && opts.last >= 0) all = all.slice(0, opts.last);
   const showAll = opts.all || opts.last !== undefined || filters.has('status');
-  return all.filter((c) => (showAll || isRunning(c)) && matches(c, filters));
+  // docker counts a container waiting to restart as running
+  return all.filter((c) => (showAll || isRunning(c) || isRestarting(c)) && matches(c, filters));
 }

@@ -17,6 +17,7 @@ import { containerDevices, type DeviceRule } from './devices.js';
 import { fileURLToPath } from 'node:url';
 import { resolveUser } from './user.js';
 import { kernelAtLeast } from '../util/builtins.js';
+import { watchFields } from './watch-records.js';
 
 /** bin/tsrun, from dist/src/runtime/plan.js (and the bundle, at the same depth): what --rm's monitor runs. */
 const TSRUN_BIN = fileURLToPath(new URL('../../../bin/tsrun', import.meta.url));
@@ -194,6 +195,9 @@ export function runPlan(ctx: Ctx, c: Container, detach: boolean): Buffer {
   w.add('log', path.join(c.dir, 'ctr.log')); // foreground runs are logged too, as docker's json-file driver does
   // --rm with nobody waiting: the monitor runs `tsrun rm -f` itself once the container exits
   if (detach && cfg.host.autoRemove) w.add('autorm', process.execPath, TSRUN_BIN, ctx.root, cfg.id);
+  // a restart policy or a healthcheck: the monitor runs them (native/init/watch.c)
+  const watch = watchFields(c, process.execPath, TSRUN_BIN, ctx.root);
+  if (watch) w.add('watch', ...watch);
   if (cfg.host.init) w.add('init', 1);
   addConfinement(w, ctx, c, { args: [cfg.path, ...cfg.args], env: cfg.env, cwd: cfg.workingDir, user: cfg.user, tty: cfg.tty, openStdin: cfg.openStdin, detach });
   return w.encode();

@@ -6,6 +6,8 @@ import { GoStruct, method } from '../../util/template/index.js';
 import { goQuote } from '../../util/template/fmt.js';
 import type { Container } from '../../containers/record.js';
 import { listForPs } from '../../ops/container-list.js';
+import { dockerStatus, isRestarting } from '../../containers/restart-policy.js';
+import { healthSuffix } from '../../containers/health.js';
 
 interface PsOpts {
   all?: boolean;
@@ -29,9 +31,10 @@ function statusText(c: Container, now: number): string {
     case 'running':
     case 'paused': {
       const up = s.startedAt ? humanDuration(Math.max(0, now - Date.parse(s.startedAt)) / 1000) : 'Less than a second';
-      return `Up ${up}${s.status === 'paused' ? ' (Paused)' : ''}`;
+      return `Up ${up}${s.status === 'paused' ? ' (Paused)' : healthSuffix(c)}`;
     }
     case 'exited':
+      if (isRestarting(c)) return `Restarting (${s.exitCode ?? 0}) ${humanAgo(s.finishedAt, now)}`;
       return `Exited (${s.exitCode ?? 0}) ${humanAgo(s.finishedAt, now)}`;
     default:
       return 'Created';
@@ -54,7 +57,7 @@ function containerContext(c: Container, trunc: boolean, now: number): GoStruct {
     CreatedAt: str(() => goTime(c.config.created)),
     RunningFor: str(() => humanAgo(c.config.created, now)),
     Ports: str(() => portsColumn(c)),
-    State: str(() => c.state.status),
+    State: str(() => dockerStatus(c)),
     Status: str(() => statusText(c, now)),
     Size: str(() => '0B'),
     Labels: str(() =>

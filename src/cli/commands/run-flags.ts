@@ -2,6 +2,9 @@
 import type { Command } from 'commander';
 import { collect } from '../common.js';
 import type { RunFlags } from '../../containers/options.js';
+import type { HealthFlags } from '../../containers/health.js';
+import { parseGoDuration } from '../../ops/build/go-format.js';
+import { usageError } from '../../util/errors.js';
 
 export function addRunFlags(cmd: Command): Command {
   return cmd
@@ -39,6 +42,14 @@ export function addRunFlags(cmd: Command): Command {
     .option('--device-cgroup-rule <rule>', "allow a device, e.g. 'c 1:3 rwm'", collect, [])
     .option('--pull <policy>', 'pull image before running: missing, always, never', 'missing')
     .option('-l, --label <k=v>', 'set metadata on a container', collect, [])
+    .option('--restart <policy>', 'restart policy when the container exits: no, on-failure[:max-retries], always, unless-stopped')
+    .option('--health-cmd <command>', 'command to run to check health')
+    .option('--health-interval <duration>', 'time between running the check (ms|s|m|h) (default 0s)')
+    .option('--health-timeout <duration>', 'maximum time to allow one check to run (ms|s|m|h) (default 0s)')
+    .option('--health-retries <n>', 'consecutive failures needed to report unhealthy')
+    .option('--health-start-period <duration>', 'start period for the container to initialize before counting retries towards unstable (ms|s|m|h) (default 0s)')
+    .option('--health-start-interval <duration>', 'time between running the check during the start period (ms|s|m|h) (default 0s)')
+    .option('--no-healthcheck', 'disable any container-specified HEALTHCHECK')
     .helpOption('--help', 'display help for command');
 }
 
@@ -77,5 +88,33 @@ export function runFlags(o: Record<string, unknown>, detach: boolean): RunFlags 
     label: o.label as string[],
     device: o.device as string[],
     deviceCgroupRule: o.deviceCgroupRule as string[],
+    restart: o.restart as string | undefined,
+    health: healthFlags(o),
+  };
+}
+
+/** docker's duration flags: Go's time.ParseDuration, its error in docker's words. */
+function duration(o: Record<string, unknown>, key: string, flag: string): number | undefined {
+  const v = o[key] as string | undefined;
+  if (v === undefined) return undefined;
+  try {
+    return parseGoDuration(v);
+  } catch (err) {
+    throw usageError(`invalid argument ${JSON.stringify(v)} for "${flag}" flag: ${(err as Error).message}`, 'use a duration such as 500ms, 10s or 1m30s');
+  }
+}
+
+function healthFlags(o: Record<string, unknown>): HealthFlags {
+  const retries = o.healthRetries as string | undefined;
+  if (retries !== undefined && !/^[+-]?\d+$/.test(retries)) throw usageError(`invalid argument ${JSON.stringify(retries)} for "--health-retries" flag: strconv.ParseInt: parsing ${JSON.stringify(retries)}: invalid syntax`);
+  return {
+    cmd: o.healthCmd as string | undefined,
+    interval: duration(o, 'healthInterval', '--health-interval'),
+    timeout: duration(o, 'healthTimeout', '--health-timeout'),
+    startPeriod: duration(o, 'healthStartPeriod', '--health-start-period'),
+    startInterval: duration(o, 'healthStartInterval', '--health-start-interval'),
+    retries: retries === undefined ? undefined : Number(retries),
+    // commander's --no-X sets X to false (default true)
+    none: o.healthcheck === false,
   };
 }

@@ -1,0 +1,91 @@
+/**
+ * An exec launch whose output is captured rather than passed through: what a
+ * healthcheck needs (docker keeps the first 4 KiB of a probe's stdout and
+ * stderr together and kills a probe that runs past its timeout).
+ *
+ * The launcher and its protocol are launch.ts's (fd 3 the plan, fd 4 one
+ * status line, then EOF when it exits); the launcher is spawned here with
+ * node:child_process, whose pipes on fds 1 and 2 the addon's posix_spawn does
+ * not offer. Not on run's start-up path: child_process is loaded only here.
+ */
+import { spawn } from 'node:child_process';
+import { native } from '../native.js';
+import { TsrunError } from '../util/errors.js';
+import { launchError } from './launch.js';
+import { os } from '../util/builtins.js';
+
+export interface CapturedResult {
+  /** The process's status (128+signal when killed), or -1 when it ran past the timeout. */
+  exitCode: number;
+  /** The first maxOutput bytes of stdout and stderr, interleaved as they came. */
+  output: Buffer;
+  timedOut: boolean;
+}
+
+/**
+ * Starts the launcher with `plan`, resolves `started` once the process runs
+ * (or rejects with the launcher's error), and `done` when it has exited or
+ * was killed at the timeout.
+ */
+export function launchCaptured(plan: Buffer, opts: { timeoutMs: number; maxOutput: number }): { started: Promise<number>; done: Promise<CapturedResult> } {
+  const child = spawn(native().initPath(), [], { stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] });
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  const keep = (b: Buffer) => {
+    // read on to the end (a writer must never block on a full pipe), keep only the start
+    if (kept >= opts.maxOutput) return;
+    const part = b.subarray(0, opts.maxOutput - kept);
+    chunks.push(part);
+    kept += part.length;
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const planPipe = child.stdio[3] as NodeJS.WritableStream;
+  const statusPipe = child.stdio[4] as NodeJS.ReadableStream;
+  planPipe.on('error', () => {}); // a launcher that died early reports on fd 4
+  planPipe.end(Buffer.concat([Buffer.from([0]), plan])); // an exec's early block is empty: its end record, then the plan
+
+  let pid = 0;
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  const exited = new Promise<number>((resolve) => {
+    child.on('close', (code, signal) => resolve(signal ? 128 + (os().constants.signals[signal] ?? 0) : (code ?? 125)));
+    child.on('error', () => resolve(125));
+  });
+  const started = new Promise<number>((resolve, reject) => {
+    let line = '';
+    statusPipe.on('data', (d: Buffer) => {
+      if (line.includes('\n')) return;
+      line += d.toString('utf8');
+      const nl = line.indexOf('\n');
+      if (nl < 0) return;
+      const f = line.slice(0, nl).split('\t');
+      if (f[0] === 'ok') {
+        pid = Number(f[1]);
+        timer = setTimeout(() => {
+          timedOut = true;
+          // docker cancels the probe: the process is killed, the launcher then exits
+          for (const p of [pid, child.pid]) {
+            try {
+              if (p) process.kill(p, 'SIGKILL');
+            } catch {
+              /* gone */
+            }
+          }
+        }, opts.timeoutMs);
+        resolve(pid);
+      } else if (f[0] === 'err') reject(launchError(f[1] ?? '?', Number(f[2]), f[3] ?? ''));
+    });
+    statusPipe.on('end', () => {
+      if (!line.includes('\n')) reject(new TsrunError('INTERNAL', 'the launcher tsrun-init exited without reporting', { hint: 'run `npm install` to rebuild native/' }));
+    });
+    statusPipe.on('error', () => {});
+  });
+  started.catch(() => {});
+  const done = (async () => {
+    const code = await exited;
+    if (timer) clearTimeout(timer);
+    return { exitCode: timedOut ? -1 : code, output: Buffer.concat(chunks), timedOut };
+  })();
+  return { started, done };
+}
