@@ -104,6 +104,26 @@ export function decideRestart(policy: RestartPolicy, f: ExitFacts): { restart: b
   return { restart, delayMs: delay };
 }
 
+/** The policy's answer for the run that just ended, from its exited state. */
+export function decideFromState(c: Container, s: RestartState & { exitCode?: number; startedAt?: string; finishedAt?: string }): { restart: boolean; delayMs: number } {
+  const ranMs = s.startedAt && s.finishedAt ? Date.parse(s.finishedAt) - Date.parse(s.startedAt) : 0;
+  return decideRestart(policyOf(c), { exitCode: s.exitCode ?? 0, ranMs, restartCount: s.restartCount ?? 0, lastDelayMs: s.restartDelayMs ?? 0, manualStop: s.manualStop });
+}
+
+/**
+ * When the exit is recorded (refresh) while the container's detached monitor is
+ * still alive, that monitor is becoming `tsrun __on-exit` (the same process:
+ * exec), which will restart the container if the policy says so. Marked
+ * restarting from then on, so that no command sees it plainly exited (and,
+ * say, removes it without -f) while the watcher starts up.
+ */
+export function watcherTakingOver(c: Container, exited: RestartState & { exitCode?: number; startedAt?: string; finishedAt?: string }): Pick<RestartState, 'restarting'> {
+  const pid = c.state.monitorPid;
+  if (policyOf(c).name === 'no' || !pid || !sameProcessAlive(pid, c.state.monitorStart)) return {};
+  if (!decideFromState(c, exited).restart) return {};
+  return { restarting: { pid, pidStart: c.state.monitorStart, due: '' } };
+}
+
 /** Whether `start --all-restart` (a boot) brings the container back: docker's daemon start. */
 export function startsAtBoot(c: Container): boolean {
   const p = policyOf(c);

@@ -17,6 +17,7 @@ import { conflict } from '../util/errors.js';
 import { readContainer, writeState, type Container, type ContainerState } from './record.js';
 import { cgroupPids, freezeRequested, killCgroup, removeCgroup, thawCgroup } from '../runtime/cgroups.js';
 import { teardownNetworkSoon } from '../runtime/network/attach.js';
+import { watcherTakingOver } from './restart-policy.js';
 
 export interface ExitRecord {
   exitCode: number;
@@ -95,7 +96,9 @@ function reconcile(c: Container): ContainerState | undefined {
   if (!isRunning(c)) return undefined;
   const exit = readExit(c);
   if (exit) {
-    return { ...c.state, status: 'exited', exitCode: exit.exitCode, finishedAt: exit.finishedAt, pid: undefined, monitorPid: undefined };
+    const exited: ContainerState = { ...c.state, status: 'exited', exitCode: exit.exitCode, finishedAt: exit.finishedAt, pid: undefined, monitorPid: undefined };
+    // a monitor that is becoming its restart policy's watcher: restarting from the exit on, as docker's (restart-policy.ts)
+    return { ...exited, ...watcherTakingOver(c, exited) };
   }
   const procAlive = sameProcessAlive(c.state.pid, c.state.pidStart);
   const monitorAlive = sameProcessAlive(c.state.monitorPid, c.state.monitorStart);

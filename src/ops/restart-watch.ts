@@ -12,7 +12,7 @@ import type { Ctx } from '../context.js';
 import { readContainer, writeState } from '../containers/record.js';
 import { lockContainer } from '../containers/transition.js';
 import { procStartTime, refreshLocked } from '../containers/status.js';
-import { decideRestart, policyOf } from '../containers/restart-policy.js';
+import { decideFromState } from '../containers/restart-policy.js';
 import { startContainer } from '../containers/start.js';
 
 /** Under the container's lock: the exit recorded, the decision taken and, for a restart, written. The back-off, or undefined. */
@@ -22,18 +22,15 @@ function decide(ctx: Ctx, id: string): number | undefined {
   const lock = lockContainer(c0);
   try {
     const c = refreshLocked(ctx, id);
-    // started again by someone else meanwhile, or already in another watcher's hands
-    if (!c || c.state.status !== 'exited' || c.state.restarting) return undefined;
+    // started again by someone else meanwhile, or already in another watcher's hands (the mark
+    // refresh puts on an exit is this process's own: it is the monitor that recorded the exit)
+    if (!c || c.state.status !== 'exited' || (c.state.restarting && c.state.restarting.pid !== process.pid)) return undefined;
     const s = c.state;
-    const ranMs = s.startedAt && s.finishedAt ? Date.parse(s.finishedAt) - Date.parse(s.startedAt) : 0;
-    const d = decideRestart(policyOf(c), {
-      exitCode: s.exitCode ?? 0,
-      ranMs,
-      restartCount: s.restartCount ?? 0,
-      lastDelayMs: s.restartDelayMs ?? 0,
-      manualStop: s.manualStop,
-    });
-    if (!d.restart) return undefined;
+    const d = decideFromState(c, s);
+    if (!d.restart) {
+      if (s.restarting) writeState(c, { ...s, restarting: undefined });
+      return undefined;
+    }
     writeState(c, {
       ...s,
       restartCount: (s.restartCount ?? 0) + 1,

@@ -176,9 +176,12 @@ function containerPids(base: string): number[] {
         pidStart?: number;
         monitorPid?: number;
         monitorStart?: number;
+        restarting?: { pid?: number; pidStart?: number };
       };
-      // only while the PID still names the process the record saw start (PIDs are reused)
+      // only while the PID still names the process the record saw start (PIDs are reused);
+      // a restart policy's watcher waiting out its back-off would start the container again
       for (const [pid, start] of [
+        [st.restarting?.pid, st.restarting?.pidStart],
         [st.pid, st.pidStart],
         [st.monitorPid, st.monitorStart],
       ]) {

@@ -11,12 +11,23 @@ export function register(program: Command): void {
   program
     .command('start')
     .description('Start one or more stopped containers')
-    .argument('<containers...>', 'CONTAINER...')
+    .argument('[containers...]', 'CONTAINER...')
     .option('-a, --attach', "attach STDOUT/STDERR and forward signals; exit with the container's status", false)
     .option('-i, --interactive', "attach the container's STDIN", false)
+    .option('--all-restart', 'start every container whose restart policy brings it back at boot (always; unless-stopped unless stopped by hand): what tsrun-restart.service runs', false)
     .action(
-      action(async (names: string[], opts: { attach: boolean; interactive: boolean }, cmd: Command) => {
+      action(async (names: string[], opts: { attach: boolean; interactive: boolean; allRestart: boolean }, cmd: Command) => {
         const ctx = ctxOf(cmd);
+        const { TsrunError } = await import('../../util/errors.js');
+        if (opts.allRestart) {
+          if (names.length || opts.attach || opts.interactive) throw new TsrunError('USAGE', '--all-restart takes no container names and cannot attach');
+          const { startRestartPolicyContainers } = await import('../../ops/restart-boot.js');
+          const r = await startRestartPolicyContainers(ctx);
+          for (const c of r.started) process.stdout.write(`${c.config.name}\n`);
+          for (const f of r.failed) process.stderr.write(`tsrun: cannot start ${f.container.config.name}: ${f.error.message}\n`);
+          return r.failed.length ? 1 : 0;
+        }
+        if (!names.length) throw new TsrunError('USAGE', 'start needs at least one container', { hint: 'tsrun start CONTAINER...' });
         const attach = opts.attach || opts.interactive;
         if (attach && names.length > 1) throw new (await import('../../util/errors.js')).TsrunError('USAGE', 'you cannot start and attach multiple containers at once');
         let code = 0;

@@ -1,0 +1,189 @@
+/**
+ * --restart through the real CLI: each policy, RestartCount, docker's back-off
+ * (timed from inside the containers with /proc/uptime), the manual-stop rules
+ * (stop and kill do not restart; unless-stopped remembers a stop), the
+ * "restarting" state in ps and inspect, rm of a restarting container, and bad
+ * input. The reboot (tsrun-restart.service) is restart-boot.test.ts.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { tsrun, tsrunOk, useBusyboxRoot, snapshotTree } from '../helpers/cli.js';
+import { sleep, until } from '../helpers/wait.js';
+
+const root = useBusyboxRoot();
+const names: string[] = [];
+
+after(() => {
+  // rm -f cancels pending restarts (their watchers exit) before the temp root goes
+  if (names.length) tsrun(root().root, ['rm', '-f', ...names]);
+});
+
+function run(name: string, args: string[], cmd: string): string {
+  names.push(name);
+  const dir = path.join(root().scratch, name);
+  fs.mkdirSync(dir, { recursive: true });
+  return tsrunOk(root().root, ['run', '-d', '--network', 'none', '--name', name, '-v', `${dir}:/out`, ...args, 'busybox', 'sh', '-c', cmd]).trim();
+}
+
+/** Host uptime (s) at each start of the container, as it wrote them to /out/starts. */
+function starts(name: string): number[] {
+  const f = path.join(root().scratch, name, 'starts');
+  if (!fs.existsSync(f)) return [];
+  return fs
+    .readFileSync(f, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => Number(l.split(' ')[0]));
+}
+
+const RECORD_START = 'cat /proc/uptime >> /out/starts';
+
+function inspect(name: string, tmpl: string): string {
+  return tsrunOk(root().root, ['inspect', '-f', tmpl, name]).trim();
+}
+
+const status = (name: string) => inspect(name, '{{.State.Status}}');
+const restartCount = (name: string) => Number(inspect(name, '{{.RestartCount}}'));
+
+/** Waits until the container is exited with no restart pending. */
+async function settled(name: string, ms = 15000): Promise<void> {
+  await until(`${name} to stay exited`, () => status(name) === 'exited', ms);
+}
+
+test('on-failure:2 restarts a failing container twice, counted in RestartCount, and shows the policy in inspect', async () => {
+  run('onfail', ['--restart', 'on-failure:2'], `${RECORD_START}; exit 3`);
+  await until('three runs', () => starts('onfail').length === 3 && status('onfail') === 'exited', 15000);
+  await sleep(1000); // no fourth run
+  assert.equal(starts('onfail').length, 3);
+  assert.equal(restartCount('onfail'), 2);
+  assert.equal(inspect('onfail', '{{.State.ExitCode}}'), '3');
+  assert.equal(inspect('onfail', '{{json .HostConfig.RestartPolicy}}'), '{"MaximumRetryCount":2,"Name":"on-failure"}');
+});
+
+test('on-failure does not restart a container that exits 0; no policy shows as "no"', async () => {
+  run('onfail-ok', ['--restart', 'on-failure'], `${RECORD_START}; exit 0`);
+  await settled('onfail-ok');
+  await sleep(800);
+  assert.equal(starts('onfail-ok').length, 1);
+  assert.equal(restartCount('onfail-ok'), 0);
+  run('nopolicy', [], `${RECORD_START}; exit 1`);
+  await settled('nopolicy');
+  await sleep(800);
+  assert.equal(starts('nopolicy').length, 1);
+  assert.equal(inspect('nopolicy', '{{.HostConfig.RestartPolicy.Name}}'), 'no');
+});
+
+test('always restarts a container that exits 0, with docker\'s back-off doubling from 100 ms; ps and inspect show it restarting', async () => {
+  run('backoff', ['--restart', 'always'], `${RECORD_START}; exit 0`);
+  let psLine = '';
+  let inspected = '';
+  await until(
+    'six runs',
+    () => {
+      const line = tsrunOk(root().root, ['ps', '--filter', 'name=^backoff$', '--format', '{{.State}}|{{.Status}}']).trim();
+      if (line.startsWith('restarting|')) psLine = line;
+      const state = inspect('backoff', '{{.State.Status}} {{.State.Restarting}} {{.State.Running}}');
+      if (state.startsWith('restarting')) inspected = state;
+      return starts('backoff').length >= 6;
+    },
+    30000,
+  );
+  tsrunOk(root().root, ['stop', 'backoff']);
+  const s = starts('backoff');
+  const gaps = s.slice(1, 6).map((v, i) => Math.round((v - s[i]!) * 1000));
+  // each gap is at least its back-off (100, 200, 400, 800, 1600 ms; /proc/uptime has 10 ms steps)
+  // plus the time to start the container; the start itself takes well under 1.5 s even on a loaded machine
+  gaps.forEach((g, i) => {
+    const delay = 100 * 2 ** i;
+    assert.ok(g >= delay - 10, `gap ${i + 1} ${g} ms is shorter than the back-off ${delay} ms (gaps ${gaps.join(', ')})`);
+    assert.ok(g < delay + 1500, `gap ${i + 1} ${g} ms is far above the back-off ${delay} ms (gaps ${gaps.join(', ')})`);
+  });
+  // the doubling itself: the last gap is ~800 ms longer than the one before
+  assert.ok(gaps[4]! - gaps[3]! >= 500, `no doubling: gaps ${gaps.join(', ')}`);
+  assert.match(psLine, /^restarting\|Restarting \(0\) /, 'ps never showed the container restarting');
+  assert.equal(inspected, 'restarting true true', 'inspect never showed the container restarting');
+  assert.ok(restartCount('backoff') >= 5);
+});
+
+test('stop cancels always: no restart after a stop, even during a back-off', async () => {
+  run('stopped', ['--restart', 'always'], `${RECORD_START}; sleep 1000`);
+  await until('started', () => starts('stopped').length === 1);
+  tsrunOk(root().root, ['stop', '-t', '1', 'stopped']);
+  await sleep(1000);
+  assert.equal(status('stopped'), 'exited');
+  assert.equal(starts('stopped').length, 1);
+  assert.equal(restartCount('stopped'), 0);
+  // a container waiting out its back-off: stop ends the wait
+  run('stopwait', ['--restart', 'always'], `${RECORD_START}; exit 1`);
+  await until('restarting', () => status('stopwait') === 'restarting', 15000);
+  tsrunOk(root().root, ['stop', 'stopwait']);
+  assert.equal(status('stopwait'), 'exited');
+  const before = starts('stopwait').length; // the restart may have happened just before the stop
+  await sleep(1500);
+  assert.equal(starts('stopwait').length, before);
+  assert.equal(status('stopwait'), 'exited');
+});
+
+test('kill (SIGKILL) is a manual stop: always does not restart; a process that dies by itself is restarted', async () => {
+  run('killed', ['--restart', 'always'], `${RECORD_START}; sleep 1000`);
+  await until('started', () => starts('killed').length === 1);
+  tsrunOk(root().root, ['kill', 'killed']);
+  await sleep(1000);
+  assert.equal(status('killed'), 'exited');
+  assert.equal(starts('killed').length, 1);
+  // the same death without tsrun: SIGKILL from the host is no manual stop
+  run('crashed', ['--restart', 'always'], `${RECORD_START}; sleep 1000`);
+  await until('started', () => starts('crashed').length === 1);
+  process.kill(Number(inspect('crashed', '{{.State.Pid}}')), 'SIGKILL');
+  await until('restarted', () => starts('crashed').length === 2 && status('crashed') === 'running', 10000);
+  assert.equal(restartCount('crashed'), 1);
+  tsrunOk(root().root, ['rm', '-f', 'crashed']);
+});
+
+test('unless-stopped restarts until stopped; a user start resets RestartCount', async () => {
+  run('unless', ['--restart', 'unless-stopped'], `${RECORD_START}; sleep 0.3`);
+  await until('two runs', () => starts('unless').length >= 2, 15000);
+  assert.ok(restartCount('unless') >= 1);
+  tsrunOk(root().root, ['stop', 'unless']);
+  const n = starts('unless').length;
+  await sleep(1200);
+  assert.equal(starts('unless').length, n);
+  assert.equal(status('unless'), 'exited');
+  tsrunOk(root().root, ['start', 'unless']);
+  assert.equal(restartCount('unless'), 0);
+  tsrunOk(root().root, ['stop', 'unless']);
+});
+
+test('rm refuses a restarting container; rm -f removes it and its pending restart', async () => {
+  run('rmwait', ['--restart', 'always'], `${RECORD_START}; exit 1`);
+  await until('restarting', () => status('rmwait') === 'restarting', 15000);
+  const r = tsrun(root().root, ['rm', 'rmwait']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /container is restarting/);
+  tsrunOk(root().root, ['rm', '-f', 'rmwait']);
+  await sleep(1500);
+  assert.equal(tsrun(root().root, ['inspect', 'rmwait']).code, 1);
+});
+
+test('bad --restart values: docker\'s one-line errors, exit 125, nothing created', () => {
+  const before = snapshotTree(root().root);
+  const cases: [string[], RegExp][] = [
+    [['--restart', 'on-failure:x'], /invalid restart policy format: maximum retry count must be an integer/],
+    [['--restart', 'sometimes'], /invalid restart policy: unknown policy 'sometimes'/],
+    [['--restart', 'always:3'], /maximum retry count can only be used with 'on-failure'/],
+    [['--restart', 'on-failure:-1'], /maximum retry count cannot be negative/],
+    [['--restart', ':3'], /no policy provided before colon/],
+    [['--restart', 'always', '--rm'], /Conflicting options: --restart and --rm/],
+  ];
+  for (const [flags, msg] of cases) {
+    for (const verb of ['run', 'create']) {
+      const r = tsrun(root().root, [verb, '--network', 'none', ...flags, 'busybox', 'true']);
+      assert.equal(r.code, 125, `${verb} ${flags.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, msg);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+  }
+  assert.deepEqual(snapshotTree(root().root), before);
+});
