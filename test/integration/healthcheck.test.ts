@@ -1,0 +1,154 @@
+/**
+ * Healthchecks through the real CLI: --health-* and the image's HEALTHCHECK,
+ * run by the container's monitor at short intervals; ps STATUS and inspect
+ * .State.Health (Status, FailingStreak, the last 5 Log entries) through the
+ * transitions starting → healthy → unhealthy; the start period; a probe past
+ * its timeout; `healthcheck run` (podman's verb) and its exit codes; bad input.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { importBusybox, snapshotTree, tsrun, tsrunOk, useBusyboxRoot } from '../helpers/cli.js';
+import { until } from '../helpers/wait.js';
+
+const root = useBusyboxRoot();
+const names: string[] = [];
+
+after(() => {
+  if (names.length) tsrun(root().root, ['rm', '-f', ...names]);
+});
+
+function runD(name: string, args: string[], image = 'busybox', cmd = ['sleep', '1000']): void {
+  names.push(name);
+  tsrunOk(root().root, ['run', '-d', '--network', 'none', '--name', name, ...args, image, ...cmd]);
+}
+
+const psStatus = (name: string) => tsrunOk(root().root, ['ps', '-a', '--filter', `name=^${name}$`, '--format', '{{.Status}}']).trim();
+
+interface Health {
+  Status: string;
+  FailingStreak: number;
+  Log: { Start: string; End: string; ExitCode: number; Output: string }[];
+}
+
+function health(name: string): Health | null {
+  return JSON.parse(tsrunOk(root().root, ['inspect', '-f', '{{json .State.Health}}', name]));
+}
+
+test('starting → healthy → unhealthy at a 1 s interval: ps STATUS and inspect .State.Health as docker', async () => {
+  // healthy while /tmp/ok exists: made after ~1.5 s, removed after ~4 s
+  runD('hc', ['--health-cmd', 'cat /tmp/ok', '--health-interval', '1s', '--health-retries', '2'], 'busybox', ['sh', '-c', 'sleep 1.5; echo fine > /tmp/ok; sleep 2.5; rm /tmp/ok; sleep 1000']);
+  assert.match(psStatus('hc'), /^Up .* \(health: starting\)$/);
+  assert.equal(health('hc')!.Status, 'starting');
+  await until('healthy', () => psStatus('hc').endsWith('(healthy)'), 10000);
+  const h = health('hc')!;
+  assert.equal(h.Status, 'healthy');
+  assert.equal(h.FailingStreak, 0);
+  const last = h.Log.at(-1)!;
+  assert.equal(last.ExitCode, 0);
+  assert.equal(last.Output, 'fine\n');
+  assert.ok(Date.parse(last.End) >= Date.parse(last.Start));
+  await until('unhealthy', () => psStatus('hc').endsWith('(unhealthy)'), 15000);
+  const u = health('hc')!;
+  assert.equal(u.Status, 'unhealthy');
+  assert.ok(u.FailingStreak >= 2, `streak ${u.FailingStreak}`);
+  assert.equal(u.Log.at(-1)!.ExitCode, 1);
+  await until('a full log', () => health('hc')!.Log.length === 5 && health('hc')!.FailingStreak >= 5, 15000);
+  assert.equal(health('hc')!.Log.length, 5); // never more than the last 5
+  // the check is in the config as docker keeps it (nanoseconds)
+  assert.equal(tsrunOk(root().root, ['inspect', '-f', '{{json .Config.Healthcheck}}', 'hc']).trim(), '{"Interval":1000000000,"Retries":2,"StartInterval":0,"StartPeriod":0,"Test":["CMD-SHELL","cat /tmp/ok"],"Timeout":0}');
+  // a stopped container: unhealthy in inspect, no health in ps
+  tsrunOk(root().root, ['stop', '-t', '0', 'hc']);
+  assert.equal(health('hc')!.Status, 'unhealthy');
+  assert.match(psStatus('hc'), /^Exited \(137\)/);
+});
+
+test('failures within --health-start-period do not count; --health-start-interval checks faster meanwhile', async () => {
+  runD('hc-start', ['--health-cmd', 'exit 1', '--health-interval', '10s', '--health-start-interval', '300ms', '--health-start-period', '5s', '--health-retries', '1']);
+  const startedAt = Date.parse(tsrunOk(root().root, ['inspect', '-f', '{{.State.StartedAt}}', 'hc-start']).trim());
+  await until('two checks in the start period', () => (health('hc-start')?.Log.length ?? 0) >= 2, 5000);
+  const early = health('hc-start')!;
+  // every failure so far began within the start period: none counted
+  assert.ok(Date.parse(early.Log.at(-1)!.Start) - startedAt < 5000, 'the checks came too late to test the start period');
+  assert.equal(early.Status, 'starting');
+  assert.equal(early.FailingStreak, 0);
+  assert.ok(early.Log.every((e) => e.ExitCode === 1));
+  // after the start period the next failure counts, and one retry makes it unhealthy
+  await until('unhealthy', () => health('hc-start')!.Status === 'unhealthy', 10000);
+  assert.equal(health('hc-start')!.FailingStreak, 1);
+  tsrunOk(root().root, ['rm', '-f', 'hc-start']);
+});
+
+test('a probe past --health-timeout is killed and logged with exit code -1, as docker', async () => {
+  runD('hc-timeout', ['--health-cmd', 'sleep 5', '--health-interval', '500ms', '--health-timeout', '300ms', '--health-retries', '1']);
+  await until('unhealthy', () => health('hc-timeout')?.Status === 'unhealthy', 8000);
+  const e = health('hc-timeout')!.Log[0]!;
+  assert.equal(e.ExitCode, -1);
+  assert.equal(e.Output, 'Health check exceeded timeout (300ms)');
+  assert.ok(Date.parse(e.End) - Date.parse(e.Start) < 2500, `the probe ran ${Date.parse(e.End) - Date.parse(e.Start)} ms`);
+  // the killed probe is gone from the container
+  const top = tsrunOk(root().root, ['exec', 'hc-timeout', 'ps']);
+  assert.doesNotMatch(top, /sleep 5/);
+  tsrunOk(root().root, ['rm', '-f', 'hc-timeout']);
+});
+
+test("the image's HEALTHCHECK runs; --health-* override parts of it; --no-healthcheck turns it off", async () => {
+  importBusybox(root().root, 'busybox:hc', ['-c', 'HEALTHCHECK --interval=1s --retries=1 CMD ["test", "-e", "/etc/passwd"]']);
+  runD('hc-image', [], 'busybox:hc');
+  await until('healthy', () => psStatus('hc-image').endsWith('(healthy)'), 10000);
+  assert.equal(tsrunOk(root().root, ['inspect', '-f', '{{json .Config.Healthcheck.Test}}', 'hc-image']).trim(), '["CMD","test","-e","/etc/passwd"]');
+  runD('hc-override', ['--health-cmd', 'exit 1'], 'busybox:hc');
+  await until('unhealthy', () => psStatus('hc-override').endsWith('(unhealthy)'), 10000);
+  assert.equal(tsrunOk(root().root, ['inspect', '-f', '{{.Config.Healthcheck.Interval}}', 'hc-override']).trim(), '1000000000');
+  runD('hc-none', ['--no-healthcheck'], 'busybox:hc');
+  assert.match(psStatus('hc-none'), /^Up [^(]*$/);
+  assert.equal(health('hc-none'), null);
+  assert.equal(tsrunOk(root().root, ['inspect', '-f', '{{json .Config.Healthcheck.Test}}', 'hc-none']).trim(), '["NONE"]');
+  tsrunOk(root().root, ['rm', '-f', 'hc-image', 'hc-override', 'hc-none']);
+});
+
+test('healthcheck run: 0 when the check passes, 1 (and "unhealthy") when it fails, 125 without a container, a healthcheck or a running container', () => {
+  // an interval long enough that only the checks run by hand count
+  runD('hc-manual', ['--health-cmd', 'test -f /tmp/ok', '--health-interval', '1h', '--health-retries', '1']);
+  const fail = tsrun(root().root, ['healthcheck', 'run', 'hc-manual']);
+  assert.equal(fail.code, 1, fail.stderr);
+  assert.equal(fail.stdout, 'unhealthy\n');
+  assert.equal(health('hc-manual')!.Status, 'unhealthy');
+  tsrunOk(root().root, ['exec', 'hc-manual', 'touch', '/tmp/ok']);
+  const pass = tsrun(root().root, ['healthcheck', 'run', 'hc-manual']);
+  assert.equal(pass.code, 0, pass.stderr);
+  assert.equal(pass.stdout, '');
+  assert.equal(health('hc-manual')!.Status, 'healthy');
+  assert.equal(health('hc-manual')!.Log.length, 2);
+  runD('hc-nocheck', []);
+  const none = tsrun(root().root, ['healthcheck', 'run', 'hc-nocheck']);
+  assert.equal(none.code, 125);
+  assert.match(none.stderr, /has no defined healthcheck/);
+  tsrunOk(root().root, ['stop', '-t', '0', 'hc-manual']);
+  const stopped = tsrun(root().root, ['healthcheck', 'run', 'hc-manual']);
+  assert.equal(stopped.code, 125);
+  assert.match(stopped.stderr, /is not running/);
+  const missing = tsrun(root().root, ['healthcheck', 'run', 'nope']);
+  assert.equal(missing.code, 125); // podman's: 1 means unhealthy
+  assert.match(missing.stderr, /No such container: nope/);
+  tsrunOk(root().root, ['rm', '-f', 'hc-manual', 'hc-nocheck']);
+});
+
+test('bad --health-* values: one-line errors, exit 125, nothing created', () => {
+  const before = snapshotTree(root().root);
+  const cases: [string[], RegExp][] = [
+    [['--health-interval', '1x'], /invalid argument "1x" for "--health-interval" flag: time: unknown unit/],
+    [['--health-timeout', 'soon'], /invalid argument "soon" for "--health-timeout" flag/],
+    [['--health-retries', 'x'], /invalid argument "x" for "--health-retries" flag/],
+    [['--health-interval', '-1s', '--health-cmd', 'true'], /--health-interval cannot be negative/],
+    [['--health-retries', '-1', '--health-cmd', 'true'], /--health-retries cannot be negative/],
+    [['--health-interval', '10us', '--health-cmd', 'true'], /Interval in Healthcheck cannot be less than 1ms/],
+    [['--no-healthcheck', '--health-cmd', 'true'], /--no-healthcheck conflicts with --health-\* options/],
+  ];
+  for (const [flags, msg] of cases) {
+    const r = tsrun(root().root, ['run', '-d', '--network', 'none', ...flags, 'busybox', 'true']);
+    assert.equal(r.code, 125, `${flags.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, msg);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+  assert.deepEqual(snapshotTree(root().root), before);
+});
