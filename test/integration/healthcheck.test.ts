@@ -35,8 +35,8 @@ function health(name: string): Health | null {
 }
 
 test('starting → healthy → unhealthy at a 1 s interval: ps STATUS and inspect .State.Health as docker', async () => {
-  // healthy while /tmp/ok exists: made after ~1.5 s, removed after ~4 s
-  runD('hc', ['--health-cmd', 'cat /tmp/ok', '--health-interval', '1s', '--health-retries', '2'], 'busybox', ['sh', '-c', 'sleep 1.5; echo fine > /tmp/ok; sleep 2.5; rm /tmp/ok; sleep 1000']);
+  // healthy while /tmp/ok exists: made after ~3 s, removed after ~6 s
+  runD('hc', ['--health-cmd', 'cat /tmp/ok', '--health-interval', '1s', '--health-retries', '2'], 'busybox', ['sh', '-c', 'sleep 3; echo fine > /tmp/ok; sleep 3; rm /tmp/ok; sleep 1000']);
   assert.match(psStatus('hc'), /^Up .* \(health: starting\)$/);
   assert.equal(health('hc')!.Status, 'starting');
   await until('healthy', () => psStatus('hc').endsWith('(healthy)'), 10000);
