@@ -15,8 +15,9 @@ cd "$(dirname "$0")/.."
 # Test peers: podman, skopeo, umoci, crun, runc, containerd (started privately by its test), docker-registry, apache2-utils (htpasswd), openssl,
 # uidmap (podman), util-linux (script) and tmux (terminal tests), iproute2, procps, attr, libcap2-bin.
 # Networking: netavark (bridges, NAT, port forwarding) and aardvark-dns (names on user networks).
+# Credential helper tests: jq (the fake helpers' JSON).
 # Builds: bzip2 and xz-utils (ADD unpacks .bz2/.xz archives with them); debootstrap (the Debian test fixture).
-PKGS=(busybox-static zstd bzip2 xz-utils debootstrap libseccomp-dev libjson-c-dev libdeflate-dev build-essential python3 make g++ pkg-config
+PKGS=(busybox-static jq zstd bzip2 xz-utils debootstrap libseccomp-dev libjson-c-dev libdeflate-dev build-essential python3 make g++ pkg-config
       podman skopeo umoci crun runc containerd docker-registry apache2-utils openssl uidmap
       util-linux iproute2 procps attr libcap2-bin time tmux netavark aardvark-dns)
 missing=()

@@ -3,8 +3,10 @@
  * `tsrun login` share them: $DOCKER_CONFIG/config.json or ~/.docker/config.json,
  *   { "auths": { "HOST[:PORT]": { "auth": base64("user:pass") } }, …other keys kept… }
  * docker.io is stored under "https://index.docker.io/v1/" as docker does.
- * Credential helpers (credsStore / credHelpers) are not supported yet: a
- * registry that is configured for one gets a clear error instead of silence.
+ * A registry named in `credHelpers` (by host name), or any registry when
+ * `credsStore` is set, keeps its secret in a credential helper instead
+ * (cred-helper.ts), as docker's CLI does: config.json then holds only an empty
+ * `auths` entry saying that the helper has something for it.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,6 +14,7 @@ import path from 'node:path';
 import { TsrunError, hasCode } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { withLockSync } from '../util/lock.js';
+import { helperErase, helperGet, helperStore } from './cred-helper.js';
 
 export interface Credentials {
   username: string;
@@ -60,15 +63,15 @@ function readConfig(file: string): DockerConfig {
   }
 }
 
-/** Stored credentials for a registry, or undefined for anonymous access. */
-export function getCredentials(registry: string, file = configFile()): Credentials | undefined {
-  const cfg = readConfig(file);
+/** The credential helper for a registry: its credHelpers entry, else credsStore, else none (docker's order). */
+function helperFor(cfg: DockerConfig, registry: string): string | undefined {
   const host = keyHost(authKey(registry));
-  if (cfg.credHelpers?.[host] || cfg.credHelpers?.[registry]) {
-    throw new TsrunError('UNSUPPORTED', `credential helpers are not supported yet (${file} sets credHelpers for ${registry})`, {
-      hint: `remove the credHelpers entry and run \`tsrun login ${registry}\``,
-    });
-  }
+  return cfg.credHelpers?.[host] || cfg.credHelpers?.[registry] || cfg.credsStore || undefined;
+}
+
+/** The credentials stored in config.json itself (auths), if any. */
+function fileCredentials(cfg: DockerConfig, registry: string, file: string): Credentials | undefined {
+  const host = keyHost(authKey(registry));
   for (const [key, entry] of Object.entries(cfg.auths ?? {})) {
     if (keyHost(key) !== host) continue;
     if (entry.auth) {
@@ -79,15 +82,16 @@ export function getCredentials(registry: string, file = configFile()): Credentia
     }
     if (entry.username !== undefined && entry.password !== undefined) return { username: entry.username, password: entry.password };
   }
-  if (cfg.credsStore) {
-    // an empty auths entry with a credsStore means the secret is in the helper
-    if (Object.keys(cfg.auths ?? {}).some((k) => keyHost(k) === host)) {
-      throw new TsrunError('UNSUPPORTED', `credential helpers are not supported yet (${file} sets credsStore "${cfg.credsStore}")`, {
-        hint: `remove credsStore and run \`tsrun login ${registry}\``,
-      });
-    }
-  }
   return undefined;
+}
+
+/** Stored credentials for a registry, or undefined for anonymous access. */
+export function getCredentials(registry: string, file = configFile()): Credentials | undefined {
+  const cfg = readConfig(file);
+  const helper = helperFor(cfg, registry);
+  // the helper's answer wins; "not found" there falls back to config.json's own entry, as docker's native store
+  if (helper) return helperGet(helper, authKey(registry)) ?? fileCredentials(cfg, registry, file);
+  return fileCredentials(cfg, registry, file);
 }
 
 function update(file: string, fn: (cfg: DockerConfig) => boolean): boolean {
@@ -101,19 +105,25 @@ function update(file: string, fn: (cfg: DockerConfig) => boolean): boolean {
 }
 
 export function storeCredentials(registry: string, creds: Credentials, file = configFile()): void {
+  const helper = helperFor(readConfig(file), registry);
+  if (helper) helperStore(helper, authKey(registry), creds);
   update(file, (cfg) => {
     cfg.auths ??= {};
     const host = keyHost(authKey(registry));
     for (const k of Object.keys(cfg.auths)) if (keyHost(k) === host && k !== authKey(registry)) delete cfg.auths[k];
-    cfg.auths[authKey(registry)] = { auth: Buffer.from(`${creds.username}:${creds.password}`).toString('base64') };
+    // with a helper, an empty entry: the secret is in the helper (docker's native store does the same)
+    cfg.auths[authKey(registry)] = helper ? {} : { auth: Buffer.from(`${creds.username}:${creds.password}`).toString('base64') };
     return true;
   });
 }
 
 /** Remove stored credentials; false when there were none. */
 export function removeCredentials(registry: string, file = configFile()): boolean {
-  if (!fs.existsSync(file)) return false;
-  return update(file, (cfg) => {
+  const cfg0 = readConfig(file);
+  const helper = helperFor(cfg0, registry);
+  const erased = helper ? helperErase(helper, authKey(registry)) : false;
+  if (!fs.existsSync(file)) return erased;
+  const removed = update(file, (cfg) => {
     const host = keyHost(authKey(registry));
     let found = false;
     for (const k of Object.keys(cfg.auths ?? {})) {
@@ -124,4 +134,5 @@ export function removeCredentials(registry: string, file = configFile()): boolea
     }
     return found;
   });
+  return erased || removed;
 }
