@@ -194,6 +194,7 @@ describe('info, version, system', () => {
       assert.match(ok(['network', 'ls', '--format', 'table {{.Name}}\t{{.Labels}}']), /^NAME +LABELS\n/);
       const j = ok(['network', 'ls', '--format', 'json']).trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
       assert.deepEqual(Object.keys(j[0]!), ['CreatedAt', 'Driver', 'ID', 'IPv6', 'Internal', 'Labels', 'Name', 'Scope']);
+      assert.match(ok(['network', 'inspect', '-f', '{{.Name}} {{.Internal}} {{range .IPAM.Config}}{{.Subnet}}{{end}}', 'fmt-net']), /^fmt-net true \d+\.\d+\.\d+\.\d+\/\d+\n$/);
       const bad = tsrun(t.root, ['network', 'ls', '--format', '{{.Nope}}']);
       assert.equal(bad.code, 1);
       assert.match(bad.stderr, /^tsrun: template parsing error: .*networkContext\n$/);

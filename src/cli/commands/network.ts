@@ -1,7 +1,7 @@
 /** `tsrun network create|ls|inspect|rm|prune|connect|disconnect`: docker's network verbs. */
 import type { Command } from 'commander';
 import { action, collect, ctxOf, goTime, printJson } from '../common.js';
-import { formatOption, writeFormatted, type FormatSpec } from '../format.js';
+import { formatOption, renderInspect, writeFormatted, type FormatSpec } from '../format.js';
 import { GoStruct, method } from '../../util/template/index.js';
 import type { NetworkRecord } from '../../runtime/network/store.js';
 
@@ -74,11 +74,14 @@ export function register(program: Command): void {
     .command('inspect')
     .description('Display detailed information on one or more networks')
     .argument('<network...>', 'NETWORK')
+    .option('-f, --format <format>', "format the output using a Go template ({{.Name}} {{.IPAM.Config}}) or 'json'")
     .action(
-      action(async (refs: string[], _o: unknown, cmd: Command) => {
+      action(async (refs: string[], o: { format?: string }, cmd: Command) => {
         const { inspectNetwork } = await import('../../ops/network.js');
         const ctx = ctxOf(cmd);
-        printJson(refs.map((r) => inspectNetwork(ctx, r)));
+        const found = refs.map((r) => inspectNetwork(ctx, r));
+        if (o.format && o.format !== 'json') process.stdout.write(renderInspect(o.format, found));
+        else printJson(found);
       }),
     );
   net
