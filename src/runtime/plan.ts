@@ -196,7 +196,7 @@ export function runPlan(ctx: Ctx, c: Container, detach: boolean): Buffer {
   // --rm with nobody waiting: the monitor runs `tsrun rm -f` itself once the container exits
   if (detach && cfg.host.autoRemove) w.add('autorm', process.execPath, TSRUN_BIN, ctx.root, cfg.id);
   // a restart policy or a healthcheck: the monitor runs them (native/init/watch.c)
-  const watch = watchFields(c, process.execPath, TSRUN_BIN, ctx.root);
+  const watch = watchFields(c, process.execPath, TSRUN_BIN, ctx.root, detach);
   if (watch) w.add('watch', ...watch);
   if (cfg.host.init) w.add('init', 1);
   addConfinement(w, ctx, c, { args: [cfg.path, ...cfg.args], env: cfg.env, cwd: cfg.workingDir, user: cfg.user, tty: cfg.tty, openStdin: cfg.openStdin, detach });

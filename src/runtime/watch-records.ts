@@ -8,8 +8,21 @@ import type { Container } from '../containers/record.js';
 import { policyOf } from '../containers/restart-policy.js';
 import { healthTimings, probeOf } from '../containers/health.js';
 
-export function watchFields(c: Container, node: string, bin: string, root: string): (string | number)[] | undefined {
-  const onExit = policyOf(c).name !== 'no';
+/**
+ * A detached container on a netavark network hands over too, with no restart
+ * policy: nobody else would see it exit, and `__on-exit` records the exit and
+ * hands its network's teardown to a job (network/pending.ts), so its address,
+ * veth and rules go when it ends rather than at the next command. (--rm has
+ * its own exit path: rm -f.) Inlined, not attach.ts's usesNetavark: the run
+ * path does not load the network modules for none/host.
+ */
+function ownNetwork(c: Container): boolean {
+  const mode = c.config.host.network;
+  return mode !== 'none' && mode !== 'host' && !mode.startsWith('container:');
+}
+
+export function watchFields(c: Container, node: string, bin: string, root: string, detach: boolean): (string | number)[] | undefined {
+  const onExit = policyOf(c).name !== 'no' || (detach && !c.config.host.autoRemove && ownNetwork(c));
   const probe = probeOf(c);
   if (!onExit && !probe) return undefined;
   const t = healthTimings(c);

@@ -3,7 +3,9 @@
  * networks made for it: `network connect`/`disconnect` of a stopped
  * container (two interfaces, then one), refused for a running one;
  * `--internal` (no way out, but the members reach each other by name);
- * `--network-alias`; the teardown a foreground run hands to a detached job
+ * `--network-alias`; a detached container that exits on its own gives its
+ * address back with no command after it (its monitor hands over to
+ * `__on-exit`); the teardown a foreground run hands to a detached job
  * (network/pending.ts): the next run may reuse its host port and --ip at
  * once, and a job that dies is replayed by `network rm`. Traffic goes only to the containers
  * and to the "outside" namespace this test makes (test/helpers/netlab.ts).
@@ -105,6 +107,15 @@ describe('network verbs and options', { concurrency: false }, () => {
     const bad = tsrun(t().root, ['run', '--rm', '--network', A, '--network-alias', 'a b', BB, 'true']);
     assert.equal(bad.code, 125);
     assert.match(bad.stderr, /invalid --network-alias/);
+  });
+
+  it('a detached container that exits on its own gives its address back, with no command after it', async () => {
+    const id = run(['run', '-d', '--network', A, '-p', '127.0.0.1::80', BB, 'sleep', '0.3']).trim();
+    // no tsrun command may run in between (each would replay the teardown itself): look from outside
+    await until('the lease, veth and rules of the exited container to go', () => leftovers(t().root, id).length === 0, 10000);
+    assert.deepEqual(bridgePorts(t().root), []);
+    assert.match(run(['ps', '-a', '--filter', `id=${id}`, '--format', '{{.Status}}']), /Exited \(0\)/);
+    run(['rm', id]);
   });
 
   it('after run --rm: the next run reuses its host port and --ip at once; a teardown job that dies is replayed', async () => {
