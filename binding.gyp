@@ -24,7 +24,17 @@
         "native/addon/xattr.c",
         "native/addon/spawn.c",
         "native/addon/readroot.c",
+        # cgroupApply: linux.resources → cgroup files, the same C tsrun-runtime uses
+        "native/addon/cgroup.c",
+        "native/cgroup/resources_read.c",
+        "native/cgroup/resources_files.c",
+        "native/cgroup/resources_v1.c",
+        "native/cgroup/resources_v2.c",
+        "native/init/spec_json.c",
+        "native/init/error.c",
       ],
+      # json-c (Debian libjson-c-dev, as tsrun-runtime) reads the linux.resources JSON; linked dynamically here
+      "libraries": ["-ljson-c"],
       "variables": {
         # push's gzip (gzipDeflate, native/addon/gzip.c) needs libdeflate (Debian libdeflate-dev,
         # runtime libdeflate0, linked dynamically). Without it the addon builds without gzipDeflate
@@ -89,6 +99,11 @@
         "native/runtime/exec.c",
         "native/init/error.c",
         "native/init/spec.c",
+        "native/init/spec_json.c",
+        "native/cgroup/resources_read.c",
+        "native/cgroup/resources_files.c",
+        "native/cgroup/resources_v1.c",
+        "native/cgroup/resources_v2.c",
         "native/init/spec_mounts.c",
         "native/init/spec_linux.c",
         "native/init/spec_seccomp.c",

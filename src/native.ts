@@ -62,6 +62,12 @@ export interface NativeAddon {
   readFileInRoot(root: string, path: string, maxBytes: number): Buffer | null | false;
   /** waitpid(2) on a child of ours: null while it runs (block=false), else how it ended. */
   waitpid(pid: number, block: boolean): { code?: number; signal?: number } | null;
+  /**
+   * OCI linux.resources (JSON) written into a container's cgroup dirs (one per v1 hierarchy,
+   * or the v2 dir) by native/cgroup/, the mapping tsrun-runtime uses. Throws (code ECGROUP)
+   * with a one-line message, e.g. a controller that is not available.
+   */
+  cgroupApply(version: number, dirs: string[], resourcesJson: string): void;
   /** Absolute path of the tsrun-init launcher executable built next to the addon. */
   initPath(): string;
 }

@@ -31,6 +31,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
     { "waitpid", js_waitpid },
     { "pipe", js_pipe },
     { "readFileInRoot", js_read_file_in_root },
+    { "cgroupApply", js_cgroup_apply },
 #ifdef TSRUN_HAVE_LIBDEFLATE /* binding.gyp: only when libdeflate-dev is installed */
     { "gzipDeflate", js_gzip_deflate },
 #endif

@@ -35,6 +35,14 @@ void apply_rlimits(const struct plan *p, int sync)
     if (setrlimit(p->rlimits[i].resource, &r) < 0)
       child_fail(sync, "setrlimit", NULL);
   }
+  /* --oom-score-adj: before the capabilities go (lowering it needs CAP_SYS_RESOURCE) */
+  if (p->has_oom_score_adj) {
+    char v[16];
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC), n = snprintf(v, sizeof v, "%d", p->oom_score_adj);
+    if (fd < 0 || write(fd, v, (size_t)n) != n)
+      child_fail(sync, "write /proc/self/oom_score_adj", NULL);
+    close(fd);
+  }
 }
 
 /* the highest capability number this kernel knows (confine.c and tsrun-runtime's oci_confine) */

@@ -113,6 +113,8 @@ struct plan {
   size_t ncgroup_procs;
   struct rlim *rlimits;
   size_t nrlimits;
+  bool has_oom_score_adj; /* oomscoreadj: written to /proc/self/oom_score_adj with the rlimits */
+  int oom_score_adj;
   uint64_t caps;
   bool nnp;
   bool seccomp;

@@ -276,6 +276,14 @@ static int parse_record(struct plan *p, char *k, char *v)
     PUSH_STR(p->cgroup_procs, p->ncgroup_procs, v);
   else if (IS("rlimit"))
     return parse_rlimit(p, v);
+  else if (IS("oomscoreadj")) {
+    char *end;
+    long adj = strtol(v, &end, 10);
+    if (*end || end == v || adj < -1000 || adj > 1000)
+      return -1;
+    p->has_oom_score_adj = true;
+    p->oom_score_adj = (int)adj;
+  }
   else if (IS("caps")) {
     if (num(v, &n, 16))
       return -1;

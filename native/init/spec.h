@@ -14,6 +14,8 @@
 
 #include "error.h"
 #include "init.h"
+#include "jget.h"
+#include "../cgroup/resources.h"
 
 #include <json-c/json.h>
 
@@ -45,25 +47,6 @@ struct oci_sysctl {
 struct oci_prop {
   char *dst;
   unsigned long flags; /* MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (| MS_REC) */
-};
-
-struct oci_dev_rule {
-  bool allow;
-  char type;            /* 'a', 'c', 'b' */
-  int64_t major, minor; /* -1: any */
-  char access[4];
-};
-
-/* linux.resources; has_* say which were given */
-struct oci_resources {
-  bool has_mem_limit, has_mem_reservation, has_mem_swap, has_pids, has_cpu_shares, has_cpu_quota, has_cpu_period, has_swappiness;
-  bool disable_oom_killer;
-  uint64_t swappiness;
-  int64_t mem_limit, mem_reservation, mem_swap, pids_limit, cpu_quota;
-  uint64_t cpu_shares, cpu_period;
-  char *cpus, *mems;
-  struct oci_dev_rule *devices;
-  size_t ndevices;
 };
 
 struct oci_caps {
@@ -104,22 +87,11 @@ struct oci {
 int spec_load(const char *bundle, struct oci *o);
 /* hooks only (the copy of config.json create keeps, for start and delete) */
 int spec_load_hooks(const char *file, struct oci *o);
-/* linux.resources (update --resources reads the same object) */
-int spec_read_resources(json_object *res, struct oci_resources *r);
 /* process only (exec --process FILE): into o->p's process fields and o->caps */
 int spec_read_process(json_object *proc, struct oci *o);
 /* does o have a new (or joined) namespace of this CLONE_NEW* type */
 const struct oci_ns *spec_ns(const struct oci *o, int type);
 
-/* spec.c's typed getters, shared by its siblings: -1 (and oci_err) on a wrong type; absent is 0 with *out untouched */
-int jget_str(json_object *o, const char *key, const char *where, char **out);
-int jget_bool(json_object *o, const char *key, const char *where, bool *out);
-int jget_i64(json_object *o, const char *key, const char *where, bool *has, int64_t *out);
-int jget_u64(json_object *o, const char *key, const char *where, bool *has, uint64_t *out);
-int jget_obj(json_object *o, const char *key, const char *where, json_object **out);
-int jget_arr(json_object *o, const char *key, const char *where, json_object **out);
-int jget_strv(json_object *o, const char *key, const char *where, char ***out, size_t *n);
-void *grow(void *arr, size_t *n, size_t size);
 
 /* spec_mounts.c: mounts[] into o->p.ops (and o->props) in order; a propagation option's MS_* flags or 0 */
 unsigned long propagation_flags(const char *opt);

@@ -134,54 +134,6 @@ static void add_default_devices(struct oci *o)
   add_op(p, (struct op){ .kind = OP_SYMLINK, .src = "pts/ptmx", .dst = "/dev/ptmx" });
 }
 
-static int read_dev_rules(json_object *a, struct oci_resources *r)
-{
-  for (size_t i = 0; a && i < json_object_array_length(a); i++) {
-    json_object *d = json_object_array_get_idx(a, i);
-    bool allow = false, hmaj = false, hmin = false;
-    char *type = NULL, *access = NULL;
-    int64_t major = -1, minor = -1;
-    if (jget_bool(d, "allow", "linux.resources.devices[].", &allow) < 0 || jget_str(d, "type", "linux.resources.devices[].", &type) < 0 ||
-        jget_str(d, "access", "linux.resources.devices[].", &access) < 0 || jget_i64(d, "major", "linux.resources.devices[].", &hmaj, &major) < 0 ||
-        jget_i64(d, "minor", "linux.resources.devices[].", &hmin, &minor) < 0)
-      return -1;
-    char t = type && *type ? type[0] : 'a';
-    if ((t != 'a' && t != 'c' && t != 'b') || (type && strlen(type) > 1))
-      return fail(0, "config.json: linux.resources.devices[].type %s is not a, c or b", type);
-    if (access && (strlen(access) > 3 || strspn(access, "rwm") != strlen(access)))
-      return fail(0, "config.json: linux.resources.devices[].access %s is not of r, w, m", access);
-    r->devices = grow(r->devices, &r->ndevices, sizeof *r->devices);
-    struct oci_dev_rule *rule = &r->devices[r->ndevices - 1];
-    *rule = (struct oci_dev_rule){ allow, t, hmaj ? major : -1, hmin ? minor : -1, "" };
-    snprintf(rule->access, sizeof rule->access, "%s", access && *access ? access : "rwm");
-  }
-  return 0;
-}
-
-int spec_read_resources(json_object *res, struct oci_resources *r)
-{
-  json_object *mem, *cpu, *pids, *devs;
-  if (jget_obj(res, "memory", "linux.resources.", &mem) < 0 || jget_obj(res, "cpu", "linux.resources.", &cpu) < 0 ||
-      jget_obj(res, "pids", "linux.resources.", &pids) < 0 || jget_arr(res, "devices", "linux.resources.", &devs) < 0)
-    return -1;
-  if (mem && (jget_i64(mem, "limit", "linux.resources.memory.", &r->has_mem_limit, &r->mem_limit) < 0 ||
-              jget_i64(mem, "reservation", "linux.resources.memory.", &r->has_mem_reservation, &r->mem_reservation) < 0 ||
-              jget_i64(mem, "swap", "linux.resources.memory.", &r->has_mem_swap, &r->mem_swap) < 0 ||
-              jget_u64(mem, "swappiness", "linux.resources.memory.", &r->has_swappiness, &r->swappiness) < 0 ||
-              jget_bool(mem, "disableOOMKiller", "linux.resources.memory.", &r->disable_oom_killer) < 0))
-    return -1;
-  if (cpu && (jget_u64(cpu, "shares", "linux.resources.cpu.", &r->has_cpu_shares, &r->cpu_shares) < 0 ||
-              jget_i64(cpu, "quota", "linux.resources.cpu.", &r->has_cpu_quota, &r->cpu_quota) < 0 ||
-              jget_u64(cpu, "period", "linux.resources.cpu.", &r->has_cpu_period, &r->cpu_period) < 0 ||
-              jget_str(cpu, "cpus", "linux.resources.cpu.", &r->cpus) < 0 || jget_str(cpu, "mems", "linux.resources.cpu.", &r->mems) < 0))
-    return -1;
-  if (r->has_swappiness && r->swappiness > 100)
-    return fail(0, "config.json: linux.resources.memory.swappiness must be 0..100");
-  if (pids && jget_i64(pids, "limit", "linux.resources.pids.", &r->has_pids, &r->pids_limit) < 0)
-    return -1;
-  return read_dev_rules(devs, r);
-}
-
 /*
  * After the spec's device rules, the devices every container may use (runc's
  * list): mknod of any node, the default devices, the pty and /dev/console,

@@ -162,7 +162,7 @@ int cg_create(const struct oci *o, const char *id, char ***dirs, size_t *n)
   if (rc == 0 && *n == 0)
     rc = fail(ENOENT, "no cgroup hierarchy mounted below /sys/fs/cgroup");
   if (rc == 0)
-    rc = cg_apply(&o->res, *dirs, *n);
+    rc = cg_apply(&o->res, *dirs, *n, v2); /* native/cgroup/: the one resources → files mapping */
   if (rc < 0) {
     char saved[sizeof oci_err.msg];
     memcpy(saved, oci_err.msg, sizeof saved);
@@ -190,83 +190,6 @@ static int set(char **dirs, size_t n, const char *file, const char *value)
   if (!d)
     return fail(ENOENT, "cgroup: no %s on this host", file);
   return write_cg(d, file, value);
-}
-
-static int set_num(char **dirs, size_t n, const char *file, int64_t v, bool max_if_negative)
-{
-  char buf[32];
-  if (max_if_negative && v < 0)
-    snprintf(buf, sizeof buf, "max");
-  else
-    snprintf(buf, sizeof buf, "%lld", (long long)v);
-  return set(dirs, n, file, buf);
-}
-
-static int apply_devices_v1(const struct oci_resources *r, char **dirs, size_t n)
-{
-  for (size_t i = 0; i < r->ndevices; i++) {
-    const struct oci_dev_rule *d = &r->devices[i];
-    char rule[96], maj[24], min[24];
-    snprintf(maj, sizeof maj, d->major < 0 ? "*" : "%lld", (long long)d->major);
-    snprintf(min, sizeof min, d->minor < 0 ? "*" : "%lld", (long long)d->minor);
-    if (d->type == 'a')
-      snprintf(rule, sizeof rule, "a");
-    else
-      snprintf(rule, sizeof rule, "%c %s:%s %s", d->type, maj, min, d->access);
-    if (set(dirs, n, d->allow ? "devices.allow" : "devices.deny", rule) < 0)
-      return -1;
-  }
-  return 0;
-}
-
-int cg_apply(const struct oci_resources *r, char **dirs, size_t n)
-{
-  bool v2 = v2_host();
-  if (r->has_mem_limit && set_num(dirs, n, v2 ? "memory.max" : "memory.limit_in_bytes", r->mem_limit, v2) < 0)
-    return -1;
-  if (r->has_mem_reservation && set_num(dirs, n, v2 ? "memory.low" : "memory.soft_limit_in_bytes", r->mem_reservation, v2) < 0)
-    return -1;
-  if (r->has_mem_swap) {
-    /* v1: memory+swap; v2: swap alone (the spec's swap is memory+swap) */
-    int64_t swap = v2 && r->mem_swap > 0 && r->has_mem_limit ? r->mem_swap - r->mem_limit : r->mem_swap;
-    if (set_num(dirs, n, v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes", swap, v2) < 0)
-      return -1;
-  }
-  if (r->has_swappiness && !v2 && set_num(dirs, n, "memory.swappiness", (int64_t)r->swappiness, false) < 0)
-    return -1;
-  if (r->disable_oom_killer && !v2 && set(dirs, n, "memory.oom_control", "1") < 0)
-    return -1;
-  if (r->has_cpu_shares) {
-    /* v2 weight from v1 shares, as runc converts (2..262144 → 1..10000) */
-    uint64_t w = r->cpu_shares ? 1 + ((r->cpu_shares - 2) * 9999) / 262142 : 100;
-    if (set_num(dirs, n, v2 ? "cpu.weight" : "cpu.shares", v2 ? (int64_t)w : (int64_t)r->cpu_shares, false) < 0)
-      return -1;
-  }
-  if (v2 && (r->has_cpu_quota || r->has_cpu_period)) {
-    char buf[64];
-    if (r->has_cpu_quota && r->cpu_quota > 0)
-      snprintf(buf, sizeof buf, "%lld %llu", (long long)r->cpu_quota, (unsigned long long)(r->has_cpu_period ? r->cpu_period : 100000));
-    else
-      snprintf(buf, sizeof buf, "max %llu", (unsigned long long)(r->has_cpu_period ? r->cpu_period : 100000));
-    if (set(dirs, n, "cpu.max", buf) < 0)
-      return -1;
-  } else {
-    if (r->has_cpu_period && set_num(dirs, n, "cpu.cfs_period_us", (int64_t)r->cpu_period, false) < 0)
-      return -1;
-    if (r->has_cpu_quota && set_num(dirs, n, "cpu.cfs_quota_us", r->cpu_quota, false) < 0)
-      return -1;
-  }
-  if (r->cpus && *r->cpus && set(dirs, n, "cpuset.cpus", r->cpus) < 0)
-    return -1;
-  if (r->mems && *r->mems && set(dirs, n, "cpuset.mems", r->mems) < 0)
-    return -1;
-  if (r->has_pids && set_num(dirs, n, "pids.max", r->pids_limit <= 0 ? -1 : r->pids_limit, true) < 0)
-    return -1;
-  if (r->ndevices && !v2 && apply_devices_v1(r, dirs, n) < 0)
-    return -1;
-  if (r->ndevices && v2)
-    return fail(0, "linux.resources.devices on cgroup v2 (a BPF device program) is not supported yet");
-  return 0;
 }
 
 char **cg_procs_files(char **dirs, size_t n)

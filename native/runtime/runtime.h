@@ -77,7 +77,6 @@ int container_ids(char ***ids, size_t *n);
 
 /* cgroups.c */
 int cg_create(const struct oci *o, const char *id, char ***dirs, size_t *n);
-int cg_apply(const struct oci_resources *r, char **dirs, size_t n);
 /* the procs files the init joins (child_join_cgroup) */
 char **cg_procs_files(char **dirs, size_t n);
 int cg_pids(char **dirs, size_t n, pid_t **pids, size_t *npids);

@@ -7,16 +7,16 @@
  */
 
 const RUN_CREATE = [
-  '--add-host', '--annotation', '-a', '--attach', '--blkio-weight', '--blkio-weight-device', '--cgroup-parent', '--cgroupns',
-  '--cidfile', '--cpu-count', '--cpu-percent', '--cpu-period', '--cpu-quota', '--cpu-rt-period', '--cpu-rt-runtime', '-c',
-  '--cpu-shares', '--cpus', '--cpuset-cpus', '--cpuset-mems', '--detach-keys', '--device', '--device-cgroup-rule',
-  '--device-read-bps', '--device-read-iops', '--device-write-bps', '--device-write-iops', '--disable-content-trust', '--dns',
+  '--add-host', '--annotation', '-a', '--attach', '--blkio-weight-device', '--cgroup-parent', '--cgroupns',
+  '--cidfile', '--cpu-count', '--cpu-percent', '--cpu-rt-period', '--cpu-rt-runtime',
+  '--detach-keys', '--device', '--device-cgroup-rule',
+  '--disable-content-trust', '--dns',
   '--dns-option', '--dns-search', '--domainname', '--expose', '--gpus', '--group-add', '--health-cmd', '--health-interval',
   '--health-retries', '--health-start-interval', '--health-start-period', '--health-timeout', '--io-maxbandwidth', '--io-maxiops',
-  '--ip', '--ip6', '--ipc', '--isolation', '--kernel-memory', '--label-file', '--link', '--link-local-ip', '--log-driver',
-  '--log-opt', '--mac-address', '-m', '--memory', '--memory-reservation', '--memory-swap', '--memory-swappiness', '--mount',
-  '--network-alias', '--net-alias', '--no-healthcheck', '--oom-kill-disable', '--oom-score-adj', '--pid', '--pids-limit',
-  '--platform', '-p', '--publish', '-P', '--publish-all', '-q', '--quiet', '--restart', '--runtime', '--shm-size', '--sig-proxy',
+  '--ip', '--ip6', '--ipc', '--isolation', '--label-file', '--link', '--link-local-ip', '--log-driver',
+  '--log-opt', '--mac-address', '--memory-swappiness', '--mount',
+  '--network-alias', '--net-alias', '--no-healthcheck', '--pid',
+  '--platform', '-p', '--publish', '-P', '--publish-all', '-q', '--quiet', '--restart', '--runtime', '--sig-proxy',
   '--stop-signal', '--stop-timeout', '--storage-opt', '--sysctl', '--use-api-socket', '--userns', '--uts', '--volume-driver',
   '--volumes-from',
 ];

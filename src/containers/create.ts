@@ -28,6 +28,8 @@ import { findContainer } from './record.js';
 import { NO_RESTART, parseRestartPolicy } from './restart-policy.js';
 import { mergeHealthcheck } from './health.js';
 import type { HealthConfig } from '../oci/types.js';
+import { noResources, parseOomScoreAdj, parseResources, parseShmSize, toLinuxResources } from '../runtime/resources.js';
+import { blockDeviceNumber, hostFacts } from '../runtime/resources-host.js';
 
 /** -p, -P, --ip, --dns*, --add-host → the host config's network part; checked before anything is written. */
 function networkSettings(f: RunFlags, mode: string, image: Image): Partial<ContainerConfig['host']> {
@@ -101,6 +103,11 @@ export function buildConfig(imageRef: string, image: Image, cmd: string[], f: Ru
   const restartPolicy = f.restart !== undefined ? parseRestartPolicy(f.restart) : NO_RESTART;
   if (f.rm && restartPolicy.name !== 'no') throw usageError('Conflicting options: --restart and --rm', 'a container removed when it exits cannot be restarted');
   const healthcheck = mergeHealthcheck(f.health ?? {}, ic.Healthcheck as HealthConfig | undefined);
+  const resources = f.resources ? parseResources(f.resources, hostFacts) : {};
+  // throttled devices must exist now (docker stats them at create), not at the first start
+  toLinuxResources(resources, blockDeviceNumber);
+  const oomScoreAdj = f.oomScoreAdj !== undefined ? parseOomScoreAdj(f.oomScoreAdj) : undefined;
+  const shmSize = f.shmSize !== undefined ? parseShmSize(f.shmSize) : undefined;
   const labels: Record<string, string> = {};
   for (const l of f.label) {
     const eq = l.indexOf('=');
@@ -140,6 +147,9 @@ export function buildConfig(imageRef: string, image: Image, cmd: string[], f: Ru
       ulimits: f.ulimit.map(parseUlimit),
       ...(devices.length ? { devices } : {}),
       ...(deviceCgroupRules.length ? { deviceCgroupRules } : {}),
+      ...(noResources(resources) ? {} : { resources }),
+      ...(oomScoreAdj !== undefined ? { oomScoreAdj } : {}),
+      ...(shmSize !== undefined ? { shmSize } : {}),
     },
   };
   cfg.host.bindTargets = mountTargets(cfg);

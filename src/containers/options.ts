@@ -10,6 +10,7 @@ import type { Mount } from './record.js';
 import { normaliseCap } from '../runtime/caps.js';
 import { RLIMITS } from '../runtime/plan.js';
 import type { HealthFlags } from './health.js';
+import type { ResourceFlags } from '../runtime/resources.js';
 
 export interface RunFlags {
   name?: string;
@@ -50,6 +51,10 @@ export interface RunFlags {
   restart?: string;
   /** --health-* and --no-healthcheck, durations already parsed (health.ts) */
   health?: HealthFlags;
+  /** -m, --cpus, --pids-limit … (runtime/resources.ts checks them) */
+  resources?: ResourceFlags;
+  oomScoreAdj?: string;
+  shmSize?: string;
 }
 
 function cleanContainerPath(p: string, what: string): string {

@@ -13,6 +13,7 @@
  * The true status of a "running" record is refreshed from the kernel (is the monitor pid alive, did it
  * write exit.json) by `refresh` in src/containers/status.ts before any verb acts on it.
  */
+import type { Resources } from '../runtime/resources.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TsrunError } from '../util/errors.js';
@@ -92,6 +93,12 @@ export interface ContainerConfig {
     devices?: DeviceMapping[];
     /** --device-cgroup-rule: extra allowed devices, 'TYPE MAJOR:MINOR PERMS' as given. */
     deviceCgroupRules?: string[];
+    /** -m, --cpus, --pids-limit …: docker's HostConfig fields (runtime/resources.ts); `update` changes them */
+    resources?: Resources;
+    /** --oom-score-adj of the container's process 1 */
+    oomScoreAdj?: number;
+    /** --shm-size: bytes of /dev/shm (absent: docker's 64 MiB) */
+    shmSize?: number;
     /**
      * Container paths tsrun mounts onto (/etc/hostname, /etc/hosts, /etc/resolv.conf,
      * volume and tmpfs targets). When missing from the image, tsrun-init creates them

@@ -17,6 +17,8 @@ import { createCgroup, removeCgroup } from '../runtime/cgroups.js';
 import { runCloneRecord, runEarlyRecords, runPlan } from '../runtime/plan.js';
 import { PendingLaunch, type Launched } from '../runtime/launch.js';
 import { mark } from '../util/trace.js';
+import { toLinuxResources } from '../runtime/resources.js';
+import { blockDeviceNumber } from '../runtime/resources-host.js';
 import { restartStateAtStart } from './restart-policy.js';
 
 export interface StartOptions {
@@ -63,7 +65,8 @@ async function launchLocked(ctx: Ctx, c: Container, opts: StartOptions): Promise
     const running = () =>
       writeState(c, { status: 'running', monitorPid, monitorStart: procStartTime(monitorPid), startedAt: new Date().toISOString(), ...restartStateAtStart(c.state, !!opts.byPolicy) });
     const cgroup = () => {
-      const made = createCgroup(ctx, c.config.id);
+      const res = c.config.host.resources;
+      const made = createCgroup(ctx, c.config.id, res ? toLinuxResources(res, blockDeviceNumber) : undefined);
       cgroupDirs = made.dirs;
       mark('cgroup made');
       return made;

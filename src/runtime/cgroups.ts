@@ -1,8 +1,11 @@
 /**
  * Cgroups of containers. Each container gets one cgroup named `tsrun-<id12>`
- * directly below the cgroup tsrun itself runs in (read from /proc/self/cgroup),
- * or below $TSRUN_CGROUP_PARENT when set (tests). tsrun never creates cgroups
- * anywhere else.
+ * below $TSRUN_CGROUP_PARENT when set; else, on v1, directly below the cgroup
+ * tsrun itself runs in (read from /proc/self/cgroup); on v2 below a parent that
+ * holds no process (v2 hands controllers only to children of such cgroups):
+ * the root when tsrun runs there, else /tsrun (docker's cgroupfs manager uses
+ * /docker, podman's /libpod_parent). tsrun never creates cgroups anywhere else.
+ * Resources (linux.resources) are written by the C mapping (applyResources).
  *
  * Both layouts are supported:
  *  - v2 (unified): /sys/fs/cgroup is cgroup2. One dir; controllers are enabled
@@ -21,7 +24,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { cgroupMountEntries } from '../util/mountinfo.js';
 import type { Ctx } from '../context.js';
-import { hasCode, syscallError } from '../util/errors.js';
+import { hasCode, syscallError, TsrunError } from '../util/errors.js';
+import { native } from '../native.js';
+import type { LinuxResources } from './resources.js';
 import { readJsonIfExists, writeJsonReplace } from '../util/atomic.js';
 import { os } from '../util/builtins.js';
 
@@ -140,7 +145,10 @@ function computeDirs(id: string): CgroupLayout {
   const name = cgroupName(id);
   const byController = new Map<string, string>();
   if (mounts.v2) {
-    const parent = override ?? own.get('') ?? '/';
+    // the containers' parent must hold no process to hand controllers down (v2's rule), so it is
+    // never tsrun's own cgroup unless that is the root (which may): docker's cgroupfs uses /docker
+    const ownV2 = own.get('') ?? '/';
+    const parent = override ?? (ownV2 === '/' ? '/' : '/tsrun');
     const dir = path.join(mounts.v2, parent, name);
     byController.set('', dir);
     return { version: 2, dirs: [dir], byController };
@@ -176,21 +184,61 @@ function initCpuset(dir: string): void {
   }
 }
 
-function enableV2Controllers(dir: string): void {
-  const parent = path.dirname(dir);
-  let available: string[] = [];
-  try {
-    available = readTrim(path.join(parent, 'cgroup.controllers')).split(/\s+/).filter(Boolean);
-  } catch {
-    return;
+/** The v2 controllers each part of linux.resources needs. */
+function v2ControllersFor(res: LinuxResources): string[] {
+  const out: string[] = [];
+  if (res.memory) out.push('memory');
+  if (res.cpu && (res.cpu.shares || res.cpu.quota || res.cpu.period)) out.push('cpu');
+  if (res.cpu && (res.cpu.cpus || res.cpu.mems)) out.push('cpuset');
+  if (res.pids) out.push('pids');
+  if (res.blockIO) out.push('io');
+  return out;
+}
+
+/**
+ * v2: hand the controllers down from the hierarchy's root to the container's
+ * dir (each cgroup on the way must list them in cgroup.subtree_control). The
+ * kernel refuses that in a cgroup that holds processes ("no internal
+ * processes"), which is why the containers' parent must hold none (computeDirs).
+ * A refusal is left for the write that needs the controller to report, naming it.
+ */
+function enableV2Controllers(dir: string, controllers: string[]): void {
+  if (!controllers.length) return;
+  const root = '/sys/fs/cgroup';
+  const chain: string[] = [];
+  for (let d = path.dirname(dir); d.startsWith(root); d = path.dirname(d)) {
+    chain.unshift(d);
+    if (d === root) break;
   }
-  for (const c of ['pids', 'memory', 'cpu', 'io', 'cpuset']) {
-    if (!available.includes(c)) continue;
+  for (const d of chain) {
+    let enabled: string[];
     try {
-      fs.writeFileSync(path.join(parent, 'cgroup.subtree_control'), `+${c}`);
+      enabled = readTrim(path.join(d, 'cgroup.subtree_control')).split(/\s+/);
     } catch {
-      /* EBUSY while the parent holds processes (no internal processes rule): freeze and kill still work */
+      return;
     }
+    const missing = controllers.filter((c) => !enabled.includes(c));
+    if (!missing.length) continue;
+    try {
+      fs.writeFileSync(path.join(d, 'cgroup.subtree_control'), missing.map((c) => `+${c}`).join(' '));
+    } catch {
+      return; // EBUSY (processes in d) or ENOENT (not available): cgroupApply says which controller is missing
+    }
+  }
+}
+
+/**
+ * Write OCI linux.resources into the container's cgroup: the C mapping of
+ * native/cgroup/ (the one tsrun-runtime uses), through the addon. Used when
+ * the cgroup is made (before the container's process joins it) and by update.
+ */
+export function applyResources(layout: { version: 1 | 2; dirs: string[] }, res: LinuxResources): void {
+  if (!Object.keys(res).length) return;
+  if (layout.version === 2) enableV2Controllers(layout.dirs[0]!, v2ControllersFor(res));
+  try {
+    native().cgroupApply(layout.version, layout.dirs, JSON.stringify(res));
+  } catch (err) {
+    throw new TsrunError('SYSCALL', (err as Error).message, { hint: 'see "Resource limits" in the README for what this host supports' });
   }
 }
 
@@ -198,7 +246,7 @@ function enableV2Controllers(dir: string): void {
  * Make the container's cgroup; returns its dirs, the cgroup.procs files its init must join and
  * the dir whose device access tsrun-init restricts (v1: the devices hierarchy's; none without one).
  */
-export function createCgroup(ctx: Ctx, id: string): { dirs: string[]; procsFiles: string[]; devicesDir?: string } {
+export function createCgroup(ctx: Ctx, id: string, res: LinuxResources = {}): { dirs: string[]; procsFiles: string[]; devicesDir?: string } {
   const layout = computeDirs(id);
   if (ctx?.containersDir && fs.existsSync(path.join(ctx.containersDir, id))) {
     const rec: RecordedLayout = { version: layout.version, dirs: layout.dirs, byController: [...layout.byController] };
@@ -214,7 +262,12 @@ export function createCgroup(ctx: Ctx, id: string): { dirs: string[]; procsFiles
     }
     procsFiles.push(path.join(dir, 'cgroup.procs'));
   }
-  if (layout.version === 2) enableV2Controllers(layout.dirs[0]!);
+  try {
+    applyResources(layout, res);
+  } catch (err) {
+    removeCgroupDirs(layout.dirs, 1000);
+    throw err;
+  }
   return { dirs: layout.dirs, procsFiles, devicesDir: layout.version === 2 ? layout.dirs[0] : layout.byController.get('devices') };
 }
 

@@ -59,7 +59,7 @@ export function fsOps(c: ContainerConfig, dir: string, host: HostOps = {}): FsOp
     { op: 'symlink', target: '/proc/kcore', dst: '/dev/core' },
     { op: 'mount', src: 'devpts', dst: '/dev/pts', fstype: 'devpts', flags: NOSUID | NOEXEC, data: 'newinstance,ptmxmode=0666,mode=0620,gid=5' },
     { op: 'symlink', target: 'pts/ptmx', dst: '/dev/ptmx' },
-    { op: 'mount', src: 'shm', dst: '/dev/shm', fstype: 'tmpfs', flags: NOSUID | NODEV | NOEXEC, data: 'mode=1777,size=65536k' },
+    { op: 'mount', src: 'shm', dst: '/dev/shm', fstype: 'tmpfs', flags: NOSUID | NODEV | NOEXEC, data: `mode=1777,size=${Math.ceil((c.host.shmSize ?? 67108864) / 1024)}k` }, // --shm-size, docker's 64m default
     { op: 'mount', src: 'mqueue', dst: '/dev/mqueue', fstype: 'mqueue', flags: NOSUID | NODEV | NOEXEC, data: '' },
     { op: 'mount', src: 'sysfs', dst: '/sys', fstype: 'sysfs', flags: NOSUID | NODEV | NOEXEC | (priv ? 0 : RDONLY), data: '' },
     ...(host.cgroup ?? []),

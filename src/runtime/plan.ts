@@ -79,6 +79,7 @@ function addConfinement(w: PlanWriter, ctx: Ctx, c: Container, proc: ProcessSpec
     if (n === undefined) throw new TsrunError('USAGE', `unknown ulimit ${u.name}`);
     w.add('rlimit', n, u.soft, u.hard);
   }
+  if (h.oomScoreAdj !== undefined) w.add('oomscoreadj', h.oomScoreAdj);
   const user = resolveUser(layerDirs(ctx, c), proc.user);
   w.add('uid', user.uid).add('gid', user.gid);
   for (const g of user.groups) w.add('group', g);

@@ -5,9 +5,10 @@ import type { RunFlags } from '../../containers/options.js';
 import type { HealthFlags } from '../../containers/health.js';
 import { parseGoDuration } from '../../ops/build/go-format.js';
 import { usageError } from '../../util/errors.js';
+import type { ResourceFlags } from '../../runtime/resources.js';
 
 export function addRunFlags(cmd: Command): Command {
-  return cmd
+  cmd
     .option('-i, --interactive', 'keep STDIN open', false)
     .option('-t, --tty', 'allocate a pseudo-TTY', false)
     .option('--rm', 'remove the container when it exits', false)
@@ -50,7 +51,55 @@ export function addRunFlags(cmd: Command): Command {
     .option('--health-start-period <duration>', 'start period for the container to initialize before counting retries towards unstable (ms|s|m|h) (default 0s)')
     .option('--health-start-interval <duration>', 'time between running the check during the start period (ms|s|m|h) (default 0s)')
     .option('--no-healthcheck', 'disable any container-specified HEALTHCHECK')
-    .helpOption('--help', 'display help for command');
+    .option('--oom-score-adj <n>', "tune the host's OOM preferences (-1000 to 1000)")
+    .option('--shm-size <bytes>', 'size of /dev/shm (default 64m)')
+    .option('--oom-kill-disable', 'disable the OOM killer (cgroup v1)')
+    .option('--kernel-memory <bytes>', 'kernel memory limit (deprecated by docker; refused)');
+  return addResourceFlags(cmd).helpOption('--help', 'display help for command');
+}
+
+/** The resource flags run, create and update share (docker's names and units). */
+export function addResourceFlags(cmd: Command): Command {
+  return cmd
+    .option('-m, --memory <bytes>', 'memory limit')
+    .option('--memory-swap <bytes>', "swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+    .option('--memory-reservation <bytes>', 'memory soft limit')
+    .option('--cpus <decimal>', 'number of CPUs')
+    .option('-c, --cpu-shares <n>', 'CPU shares (relative weight)')
+    .option('--cpu-period <us>', 'limit CPU CFS (Completely Fair Scheduler) period')
+    .option('--cpu-quota <us>', 'limit CPU CFS (Completely Fair Scheduler) quota')
+    .option('--cpuset-cpus <list>', 'CPUs in which to allow execution (0-3, 0,1)')
+    .option('--cpuset-mems <list>', 'MEMs in which to allow execution (0-3, 0,1)')
+    .option('--pids-limit <n>', 'tune container pids limit (set -1 for unlimited)')
+    .option('--blkio-weight <n>', 'block IO (relative weight), between 10 and 1000, or 0 to disable')
+    .option('--device-read-bps <path:rate>', 'limit read rate (bytes per second) from a device', collect, [])
+    .option('--device-write-bps <path:rate>', 'limit write rate (bytes per second) to a device', collect, [])
+    .option('--device-read-iops <path:n>', 'limit read rate (IO per second) from a device', collect, [])
+    .option('--device-write-iops <path:n>', 'limit write rate (IO per second) to a device', collect, []);
+}
+
+/** commander's options → the resource flags (resources.ts checks them). */
+export function resourceFlags(o: Record<string, unknown>): ResourceFlags {
+  const s = (k: string) => o[k] as string | undefined;
+  return {
+    memory: s('memory'),
+    memorySwap: s('memorySwap'),
+    memoryReservation: s('memoryReservation'),
+    kernelMemory: s('kernelMemory'),
+    oomKillDisable: !!o.oomKillDisable,
+    cpus: s('cpus'),
+    cpuShares: s('cpuShares'),
+    cpuPeriod: s('cpuPeriod'),
+    cpuQuota: s('cpuQuota'),
+    cpusetCpus: s('cpusetCpus'),
+    cpusetMems: s('cpusetMems'),
+    pidsLimit: s('pidsLimit'),
+    blkioWeight: s('blkioWeight'),
+    deviceReadBps: o.deviceReadBps as string[] | undefined,
+    deviceWriteBps: o.deviceWriteBps as string[] | undefined,
+    deviceReadIops: o.deviceReadIops as string[] | undefined,
+    deviceWriteIops: o.deviceWriteIops as string[] | undefined,
+  };
 }
 
 export function runFlags(o: Record<string, unknown>, detach: boolean): RunFlags {
@@ -90,6 +139,9 @@ export function runFlags(o: Record<string, unknown>, detach: boolean): RunFlags 
     deviceCgroupRule: o.deviceCgroupRule as string[],
     restart: o.restart as string | undefined,
     health: healthFlags(o),
+    resources: resourceFlags(o),
+    oomScoreAdj: o.oomScoreAdj as string | undefined,
+    shmSize: o.shmSize as string | undefined,
   };
 }
 
