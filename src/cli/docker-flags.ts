@@ -44,6 +44,7 @@ const UNSUPPORTED: Record<string, string[]> = {
   restart: [],
   commit: [],
   top: [],
+  update: ['--restart', '--cpu-rt-period', '--cpu-rt-runtime', '--kernel-memory', '--memory-swappiness'],
   wait: [],
 };
 

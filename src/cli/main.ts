@@ -49,6 +49,7 @@ const COMMANDS: Record<string, string> = {
   cp: 'cp',
   pause: 'pause',
   unpause: 'unpause',
+  update: 'update',
   container: 'container',
   commit: 'commit',
   diff: 'diff',

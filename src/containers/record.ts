@@ -120,6 +120,8 @@ export interface ContainerState extends RestartState {
   startedAt?: string;
   finishedAt?: string;
   exitCode?: number;
+  /** The kernel's OOM killer killed a process of the container (its memory cgroup's oom_kill count). */
+  oomKilled?: boolean;
   /** Set when tsrun itself failed to start the process. */
   error?: string;
 }

@@ -15,7 +15,7 @@ import { readJsonIfExists } from '../util/atomic.js';
 import { lockDirExclusive, tryLockDirExclusive, type Lock } from '../util/lock.js';
 import { conflict } from '../util/errors.js';
 import { readContainer, writeState, type Container, type ContainerState } from './record.js';
-import { cgroupPids, freezeRequested, killCgroup, removeCgroup, thawCgroup } from '../runtime/cgroups.js';
+import { cgroupOomKills, cgroupPids, freezeRequested, killCgroup, removeCgroup, thawCgroup } from '../runtime/cgroups.js';
 import { teardownNetworkSoon } from '../runtime/network/attach.js';
 import { watcherTakingOver } from './restart-policy.js';
 
@@ -92,11 +92,13 @@ export function readExit(c: Container): ExitRecord | undefined {
 }
 
 /** The new state when the record says live but the kernel disagrees; undefined when nothing changed. */
-function reconcile(c: Container): ContainerState | undefined {
+function reconcile(ctx: Ctx, c: Container): ContainerState | undefined {
   if (!isRunning(c)) return undefined;
   const exit = readExit(c);
   if (exit) {
-    const exited: ContainerState = { ...c.state, status: 'exited', exitCode: exit.exitCode, finishedAt: exit.finishedAt, pid: undefined, monitorPid: undefined };
+    // read before the cgroup is released: its memory controller counts the OOM kills
+    const oom = cgroupOomKills(c.config.id, ctx) > 0;
+    const exited: ContainerState = { ...c.state, status: 'exited', exitCode: exit.exitCode, finishedAt: exit.finishedAt, pid: undefined, monitorPid: undefined, ...(oom ? { oomKilled: true } : {}) };
     // a monitor that is becoming its restart policy's watcher: restarting from the exit on, as docker's (restart-policy.ts)
     return { ...exited, ...watcherTakingOver(c, exited) };
   }
@@ -156,7 +158,7 @@ function freezerMismatch(ctx: Ctx, c: Container): 'stale-freeze' | 'stale-thaw' 
 export function refreshLocked(ctx: Ctx, id: string): Container | undefined {
   const c = readContainer(ctx, id);
   if (!c) return undefined;
-  const next = reconcile(c);
+  const next = reconcile(ctx, c);
   if (next) writeState(c, next);
   if (next?.status === 'exited') releaseCgroup(ctx, id);
   // the network of a container seen dead (now or by a tsrun that died before it tore it down)
@@ -205,7 +207,7 @@ export function refresh(ctx: Ctx, c: Container): Container {
     if (c.state.status === 'exited' && fs.existsSync(path.join(c.dir, 'network.json'))) releaseNetwork(ctx, c);
     return c;
   }
-  const exitPending = reconcile(c) !== undefined;
+  const exitPending = reconcile(ctx, c) !== undefined;
   const mismatch = exitPending ? undefined : freezerMismatch(ctx, c);
   if (!exitPending && !mismatch) return c;
   let lock: Lock | undefined;

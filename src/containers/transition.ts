@@ -19,7 +19,7 @@ import { lockDirExclusive, lockDirExclusiveAsync, type Lock } from '../util/lock
 import type { Container, Status } from './record.js';
 import { refreshLocked } from './status.js';
 
-export type Verb = 'start' | 'pause' | 'unpause' | 'kill' | 'stop' | 'exec' | 'rm' | 'rm -f' | 'commit' | 'rename' | 'top' | 'export' | 'cp';
+export type Verb = 'start' | 'pause' | 'unpause' | 'kill' | 'stop' | 'exec' | 'rm' | 'rm -f' | 'commit' | 'rename' | 'top' | 'export' | 'cp' | 'update';
 
 const ANY: readonly Status[] = ['created', 'running', 'paused', 'exited'];
 
@@ -38,6 +38,7 @@ export const ALLOWED: Readonly<Record<Verb, readonly Status[]>> = {
   rename: ANY,
   export: ANY,
   cp: ANY,
+  update: ['running', 'paused'],
 };
 
 /** The error for a verb its container's status does not allow (docker's wording). */
@@ -54,6 +55,8 @@ function refuse(c: Container, verb: Verb): Error {
       return conflict(`container ${name} is not paused (status ${status})`, 'only a paused container can be unpaused');
     case 'rm':
       return conflict(`cannot remove container ${name}: it is ${status}`, 'stop it first or use -f');
+    case 'update':
+      return conflict(`Cannot update container ${name}: container is not running (status ${status})`, `start it first: tsrun start ${name}`);
   }
   const what = verb === 'exec' ? 'exec in' : verb;
   if (status === 'paused') return conflict(`cannot ${what} container ${name}: it is paused`, `unpause it first: tsrun unpause ${name}`);

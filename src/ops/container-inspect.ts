@@ -9,6 +9,32 @@ import { networkSettings, portBindingsConfig } from '../runtime/network/settings
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
+/** docker's HostConfig resource fields, zero (PidsLimit null) when unset as docker shows them. */
+function hostConfigResources(h: Container['config']['host']): Record<string, unknown> {
+  const r = h.resources ?? {};
+  return {
+    Memory: r.Memory ?? 0,
+    MemorySwap: r.MemorySwap ?? 0,
+    MemoryReservation: r.MemoryReservation ?? 0,
+    KernelMemory: 0,
+    OomKillDisable: r.OomKillDisable ?? false,
+    OomScoreAdj: h.oomScoreAdj ?? 0,
+    NanoCpus: r.NanoCpus ?? 0,
+    CpuShares: r.CpuShares ?? 0,
+    CpuPeriod: r.CpuPeriod ?? 0,
+    CpuQuota: r.CpuQuota ?? 0,
+    CpusetCpus: r.CpusetCpus ?? '',
+    CpusetMems: r.CpusetMems ?? '',
+    PidsLimit: r.PidsLimit ?? null,
+    BlkioWeight: r.BlkioWeight ?? 0,
+    BlkioDeviceReadBps: r.BlkioDeviceReadBps ?? [],
+    BlkioDeviceWriteBps: r.BlkioDeviceWriteBps ?? [],
+    BlkioDeviceReadIOps: r.BlkioDeviceReadIOps ?? [],
+    BlkioDeviceWriteIOps: r.BlkioDeviceWriteIOps ?? [],
+    ShmSize: h.shmSize ?? 67108864,
+  };
+}
+
 export function inspectContainer(ctx: Ctx, c0: Container): Record<string, unknown> {
   const c = refresh(ctx, c0);
   const { config: k, state: s } = c;
@@ -26,7 +52,7 @@ export function inspectContainer(ctx: Ctx, c0: Container): Record<string, unknow
       Running: running || restarting, // docker: a container waiting to restart is running
       Paused: s.status === 'paused',
       Restarting: restarting,
-      OOMKilled: false,
+      OOMKilled: !!s.oomKilled,
       Dead: false,
       Pid: running ? (s.pid ?? 0) : 0,
       ExitCode: s.exitCode ?? 0,
@@ -65,6 +91,7 @@ export function inspectContainer(ctx: Ctx, c0: Container): Record<string, unknow
       Ulimits: k.host.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
       Binds: k.host.mounts.filter((m) => m.type === 'bind').map((m) => `${m.source}:${m.destination}${m.readonly ? ':ro' : ''}`),
       Tmpfs: Object.fromEntries(k.host.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.destination, (m.options ?? []).join(',')])),
+      ...hostConfigResources(k.host),
     },
     NetworkSettings: networkSettings(ctx, c),
     GraphDriver: {

@@ -271,6 +271,23 @@ export function createCgroup(ctx: Ctx, id: string, res: LinuxResources = {}): { 
   return { dirs: layout.dirs, procsFiles, devicesDir: layout.version === 2 ? layout.dirs[0] : layout.byController.get('devices') };
 }
 
+/**
+ * How many processes of the container the OOM killer killed: v1 memory.oom_control's
+ * oom_kill, v2 memory.events' oom_kill (what docker's OOMKilled comes from); 0 when
+ * the cgroup or the counter is not there.
+ */
+export function cgroupOomKills(id: string, ctx: Ctx): number {
+  const layout = cgroupDirs(id, ctx);
+  const dir = controllerDir(layout, 'memory');
+  if (!dir) return 0;
+  try {
+    const text = fs.readFileSync(path.join(dir, layout.version === 2 ? 'memory.events' : 'memory.oom_control'), 'utf8');
+    return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
 /** True when the container's cgroup exists somewhere. */
 export function cgroupExists(id: string, ctx: Ctx): boolean {
   return cgroupDirs(id, ctx).dirs.some((d) => fs.existsSync(d));

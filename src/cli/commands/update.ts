@@ -1,0 +1,18 @@
+import type { Command } from 'commander';
+import { action, eachContainer } from '../common.js';
+import { addResourceFlags, resourceFlags } from './run-flags.js';
+import { parseUpdate, updateContainer } from '../../containers/update.js';
+
+export function register(program: Command): void {
+  addResourceFlags(
+    program
+      .command('update')
+      .description('Update configuration of one or more containers')
+      .argument('<container...>', 'CONTAINER (name or ID)'),
+  ).action(
+    action((refs: string[], opts: Record<string, unknown>, cmd: Command) => {
+      const change = parseUpdate(resourceFlags(opts));
+      return eachContainer(cmd, refs, (ctx, c) => updateContainer(ctx, c, change));
+    }),
+  );
+}
