@@ -13,7 +13,8 @@ int cg_write(const char *dir, const char *file, const char *value)
 {
   char path[PATH_MAX + 64];
   snprintf(path, sizeof path, "%s/%s", dir, file);
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  /* O_TRUNC as runc opens them: cgroupfs ignores it, a plain file (the unit tests' fake tree) needs it */
+  int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
   if (fd < 0)
     return fail(errno, "cgroup: open %s", path);
   if (write(fd, value, strlen(value)) < 0) {

@@ -208,7 +208,10 @@ export function parseResources(f: ResourceFlags, host: () => HostFacts, opts: { 
   if (r.BlkioWeight !== undefined && r.BlkioWeight !== 0 && (r.BlkioWeight < 10 || r.BlkioWeight > 1000)) throw usageError('Range of blkio weight is from 10 to 1000');
 
   if (!opts.update && r.Memory && r.MemorySwap === undefined && host().swapAccounting) r.MemorySwap = 2 * r.Memory; // docker's default: as much swap as memory
-  if (r.PidsLimit !== undefined && r.PidsLimit <= 0) r.PidsLimit = opts.update ? -1 : undefined; // 0 and -1: unlimited (update: lift the old limit)
+  if (r.PidsLimit !== undefined && r.PidsLimit <= 0) {
+    if (opts.update) r.PidsLimit = -1; // lift the old limit
+    else delete r.PidsLimit; // 0 and -1: unlimited
+  }
   return r;
 }
 
