@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: tsrun and its peers side by side, in one run, with ratios.
  * Not a test: it prints numbers and never fails on them.
- * Usage: npm run bench [-- images|run|commit|registry|oci|system|cp ...]
+ * Usage: npm run bench [-- images|run|limits|commit|registry|oci|system|cp ...]
  */
 type Bench = { name: string; file: string; fn: string };
 
@@ -10,6 +10,7 @@ type Bench = { name: string; file: string; fn: string };
 // tsrun's start-up (it writes ~20 small files) for reasons that are not tsrun's
 const BENCHES: Bench[] = [
   { name: 'run', file: './run.js', fn: 'benchRun' },
+  { name: 'limits', file: './limits.js', fn: 'benchLimits' },
   { name: 'images', file: './images.js', fn: 'benchImages' },
   { name: 'commit', file: './commit.js', fn: 'benchCommit' },
   { name: 'registry', file: './registry.js', fn: 'benchRegistry' },

@@ -75,6 +75,7 @@ function buildProgram(): Command {
     .version('0.1.0', '-v, --version')
     .option('--root <dir>', 'store directory (env TSRUN_ROOT)', process.env.TSRUN_ROOT ?? '/var/lib/tsrun')
     .option('--debug', 'print stack traces and debug output')
+    .option('--cgroup-manager <manager>', 'cgroupfs (the only one tsrun has)', 'cgroupfs')
     .enablePositionalOptions()
     .showSuggestionAfterError(false)
     .exitOverride()
@@ -86,7 +87,7 @@ function buildProgram(): Command {
 function commandName(argv: string[]): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--root') {
+    if (a === '--root' || a === '--cgroup-manager') {
       i++;
       continue;
     }
@@ -168,6 +169,10 @@ export async function main(argv: string[]): Promise<number> {
     let code: number = EXIT.OK;
     program.hook('preAction', () => {
       where.parsing = false;
+      const manager = program.opts().cgroupManager as string;
+      if (manager !== 'cgroupfs') {
+        throw new TsrunError('UNSUPPORTED', `--cgroup-manager ${manager} is not supported by tsrun: it manages cgroups through cgroupfs only`, { hint: 'omit the flag or pass --cgroup-manager cgroupfs' });
+      }
     });
     program.hook('postAction', (_t, action) => {
       const r = (action as Command & { _tsrunResult?: number })._tsrunResult;

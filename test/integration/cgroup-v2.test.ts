@@ -127,6 +127,22 @@ describe('cgroup v2', { skip }, () => {
     assert.match(priv, /OPEN-K[\s\S]*OPEN-L/);
   });
 
+  it('a limit whose controller the v2 hierarchy does not hand down fails the start naming it, and leaves no cgroup', () => {
+    // this host's v2 hierarchy has none of memory, cpu, pids, cpuset, io (they are bound to v1)
+    const controllers = inV2(['cat', '/sys/fs/cgroup/cgroup.controllers']).stdout;
+    const v2Cgroups = () => inV2(['sh', '-c', 'ls -d /sys/fs/cgroup/tsrun-* 2>/dev/null; true']).stdout.split('\n').filter(Boolean).sort();
+    const before = v2Cgroups();
+    for (const [flags, controller] of [[['-m', '64m'], 'memory'], [['--pids-limit', '20'], 'pids'], [['--cpus', '1'], 'cpu'], [['--cpuset-cpus', '0'], 'cpuset']] as const) {
+      assert.ok(!controllers.split(/\s+/).includes(controller), `${controller} is not available in this v2 hierarchy (test premise)`);
+      const r = tsrun(['run', '--rm', ...flags, 'busybox', 'true']);
+      assert.equal(r.code, 125, `${flags.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^tsrun: cgroup v2: the ${controller} controller is not available in /sys/fs/cgroup/tsrun-[0-9a-f]{12} \\(`), r.stderr);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
+    }
+    assert.deepEqual(v2Cgroups(), before, 'no cgroup left behind');
+    assert.equal(tsrunOk(['ps', '-aq']).trim(), '', '--rm removed the records');
+  });
+
   it('stop reaches every process of the cgroup once the timeout passes', () => {
     const id = tsrunOk(['run', '-d', 'busybox', 'sh', '-c', "trap '' TERM; sleep 300 & sleep 300"]).trim();
     ids.push(id);
