@@ -134,7 +134,7 @@ describe('cgroup v2', { skip }, () => {
     const before = v2Cgroups();
     for (const [flags, controller] of [[['-m', '64m'], 'memory'], [['--pids-limit', '20'], 'pids'], [['--cpus', '1'], 'cpu'], [['--cpuset-cpus', '0'], 'cpuset']] as const) {
       assert.ok(!controllers.split(/\s+/).includes(controller), `${controller} is not available in this v2 hierarchy (test premise)`);
-      const r = tsrun(['run', '--rm', ...flags, 'busybox', 'true']);
+      const r = tsrun(['run', '--rm', '--network', 'none', ...flags, 'busybox', 'true']);
       assert.equal(r.code, 125, `${flags.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, new RegExp(`^tsrun: cgroup v2: the ${controller} controller is not available in /sys/fs/cgroup/tsrun-[0-9a-f]{12} \\(`), r.stderr);
       assert.equal(r.stderr.trim().split('\n').length, 1);

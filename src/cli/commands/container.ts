@@ -26,6 +26,7 @@ const ALIASES: Record<string, string> = {
   restart: 'restart',
   pause: 'pause',
   unpause: 'unpause',
+  update: 'update',
   create: 'create',
   run: 'run',
   exec: 'exec',
