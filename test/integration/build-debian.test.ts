@@ -20,10 +20,12 @@ function context(name: string, files: Record<string, string>): string {
   return dir;
 }
 
+/** Build with the whole plain progress kept: when apt fails, its output says why. */
 function build(args: string[]): string {
-  const r = tsrun(tr.root, ['build', '--progress', 'plain', '-q', ...args], { timeoutMs: 600_000 });
+  const iid = path.join(tr.scratch, 'iid');
+  const r = tsrun(tr.root, ['build', '--progress', 'plain', '--iidfile', iid, ...args], { timeoutMs: 600_000 });
   assert.equal(r.code, 0, `build failed: ${r.stderr}`);
-  return r.stdout.trim();
+  return fs.readFileSync(iid, 'utf8');
 }
 
 const run = (image: string, script: string) => tsrunOk(tr.root, ['run', '--rm', '--network', 'none', image, 'sh', '-c', script]);
@@ -38,7 +40,8 @@ test('FROM debian: apt-get update && apt-get install on the default network, the
   const dir = context('apt', {
     Dockerfile: [
       'FROM debian:bookworm',
-      'RUN apt-get update && apt-get install -y --no-install-recommends python3-minimal && rm -rf /var/lib/apt/lists/*',
+      // Error-Mode=any: a failed index download fails the step here, not as "Unable to locate package" later
+      'RUN apt-get update -o APT::Update::Error-Mode=any && apt-get install -y --no-install-recommends python3-minimal && rm -rf /var/lib/apt/lists/*',
       'RUN python3 <<EOF',
       'import sys',
       "open('/py.txt', 'w').write('python %d\\n' % sys.version_info[0])",

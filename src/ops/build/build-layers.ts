@@ -146,12 +146,9 @@ export async function writeCopyLayer(ctx: Ctx, sel: readonly Selected[], lowers:
           const rel = s.unpack.replace(/^\/+/, '').replace(/\/+$/, '');
           stageParents(stage, rel, imageDirs, { ...own, mode: 0o755 });
           const into = path.join(stage, rel);
-          const before = new Set(fs.readdirSync(into));
           await unpackArchive(s.abs, c, into);
-          if (o.owner) for (const n of fs.readdirSync(into)) if (!before.has(n)) {
-            fs.lchownSync(path.join(into, n), own.uid, own.gid);
-            if (fs.lstatSync(path.join(into, n)).isDirectory()) chownTree(path.join(into, n), own);
-          }
+          // everything below the destination in the staging tree is this step's: --chown takes it all
+          if (o.owner) chownTree(into, own);
           continue;
         }
       }
