@@ -16,7 +16,9 @@ import { writeJsonReplace } from '../util/atomic.js';
 import { os } from '../util/builtins.js';
 import { containerDir, listContainers, newContainerId, type Container, type ContainerConfig } from './record.js';
 import { randomName, validName } from './names.js';
-import { mergeEnv, parseEnv, parseSecurityOpts, parseTmpfs, parseUlimit, parseVolume, validateCaps, type RunFlags } from './options.js';
+import { mergeEnv, parseEnv, parseSecurityOpts, parseUlimit, validateCaps, type RunFlags } from './options.js';
+import { parseMountFlags, parseVolumesFrom } from '../volumes/spec.js';
+import { addVolumesFrom, initialMounts, resolveVolumes, usesVolumeStore } from './volumes.js';
 import { mountTargets } from '../runtime/mounts.js';
 import { compileSeccomp, readSeccompFile } from '../runtime/seccomp.js';
 import { mark } from '../util/trace.js';
@@ -93,7 +95,8 @@ export function buildConfig(imageRef: string, image: Image, cmd: string[], f: Ru
   const net = networkSettings(f, network, image);
   const hostname = f.hostname ?? (network === 'host' ? os().hostname() : id.slice(0, 12));
   if (!/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(hostname)) throw usageError(`invalid hostname ${JSON.stringify(hostname)}`);
-  const mounts = [...f.volume.map(parseVolume), ...f.tmpfs.map(parseTmpfs)];
+  const { mounts, configVolumes } = initialMounts(parseMountFlags(f), image);
+  for (const v of f.volumesFrom ?? []) parseVolumesFrom(v);
   const sec = parseSecurityOpts(f.securityOpt);
   const capAdd = validateCaps(f.capAdd);
   const capDrop = validateCaps(f.capDrop);
@@ -131,6 +134,7 @@ export function buildConfig(imageRef: string, image: Image, cmd: string[], f: Ru
     stopSignal: (ic.StopSignal as string | undefined) || 'SIGTERM',
     labels,
     ...(healthcheck ? { healthcheck } : {}),
+    ...(configVolumes.length ? { volumes: configVolumes } : {}),
     host: {
       autoRemove: f.rm,
       ...(restartPolicy.name !== 'no' ? { restartPolicy } : {}),
@@ -192,8 +196,8 @@ function writeRecord(dir: string, cfg: ContainerConfig): void {
     cfg.host.seccomp = 'seccomp.json'; // relative to the container dir from now on
   }
   for (const m of cfg.host.mounts) {
-    // docker creates a missing bind source as a directory
-    if (m.type === 'bind' && !fs.existsSync(m.source!)) fs.mkdirSync(m.source!, { recursive: true });
+    // -v creates a missing bind source as a directory (docker); --mount refuses it (checked before the lock)
+    if (m.type === 'bind' && m.from !== '--mount' && !fs.existsSync(m.source!)) fs.mkdirSync(m.source!, { recursive: true });
   }
   // no state.json yet: a record without one is 'created' (readContainer), and one file fewer matters
   // to start-up on an ext4 without a journal (each new inode skips those freed in the last 30 s)
@@ -205,6 +209,9 @@ export async function createContainer(ctx: Ctx, imageRef: string, image: Image, 
   const id = newContainerId();
   const cfg = buildConfig(imageRef, image, cmd, flags, id);
   await resolveNetworkMode(ctx, cfg);
+  addVolumesFrom(ctx, cfg, flags.volumesFrom ?? []);
+  cfg.host.bindTargets = mountTargets(cfg);
+  checkBindSources(cfg);
   return withContentLock(ctx, async () => {
     // prepare: unpack layers that are only registered (commit) or were collected, from their blobs.
     // The unpacker (tar, zlib, streams) is loaded only then: the usual image has every layer unpacked.
@@ -213,22 +220,47 @@ export async function createContainer(ctx: Ctx, imageRef: string, image: Image, 
       await ensureImageLayers(ctx, image.manifest, image.config);
     }
     mark('layers ok');
-    return withLockSync(path.join(ctx.containersDir, 'names.lock'), () => {
-      const taken = new Set(listContainers(ctx).map((c) => c.config.name));
-      if (cfg.name) {
-        if (taken.has(cfg.name)) throw conflict(`the container name "/${cfg.name}" is already in use`, 'remove that container or choose another name with --name');
-      } else {
-        do cfg.name = randomName();
-        while (taken.has(cfg.name));
-      }
-      const dir = containerDir(ctx, id);
+    if (!usesVolumeStore(cfg)) return writeLocked(ctx, cfg, id);
+    const { withVolumesLockAsync } = await import('../volumes/store.js');
+    return withVolumesLockAsync(ctx, async () => {
+      const lowers = cfg.layers.map((l) => ctx.layers.diffDir(l)).reverse();
+      const undo = await resolveVolumes(ctx, cfg, lowers);
       try {
-        writeRecord(dir, cfg);
+        return writeLocked(ctx, cfg, id);
       } catch (err) {
-        removeTreeTolerant(dir);
-        throw syscallError(`cannot create container ${cfg.name}`, err);
+        undo();
+        throw err;
       }
-      return { dir, config: cfg, state: { status: 'created' as const } };
     });
+  });
+}
+
+/** --mount type=bind refuses a missing source (docker's daemon does; -v creates it). */
+function checkBindSources(cfg: ContainerConfig): void {
+  for (const m of cfg.host.mounts) {
+    if (m.type === 'bind' && m.from === '--mount' && !fs.existsSync(m.source!)) {
+      throw usageError(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
+    }
+  }
+}
+
+/** The record itself, under the names lock (two creates cannot take the same name). */
+function writeLocked(ctx: Ctx, cfg: ContainerConfig, id: string): Container {
+  return withLockSync(path.join(ctx.containersDir, 'names.lock'), () => {
+    const taken = new Set(listContainers(ctx).map((c) => c.config.name));
+    if (cfg.name) {
+      if (taken.has(cfg.name)) throw conflict(`the container name "/${cfg.name}" is already in use`, 'remove that container or choose another name with --name');
+    } else {
+      do cfg.name = randomName();
+      while (taken.has(cfg.name));
+    }
+    const dir = containerDir(ctx, id);
+    try {
+      writeRecord(dir, cfg);
+    } catch (err) {
+      removeTreeTolerant(dir);
+      throw syscallError(`cannot create container ${cfg.name}`, err);
+    }
+    return { dir, config: cfg, state: { status: 'created' as const } };
   });
 }

@@ -6,7 +6,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TsrunError, usageError } from '../util/errors.js';
-import type { Mount } from './record.js';
 import { normaliseCap } from '../runtime/caps.js';
 import { RLIMITS } from '../runtime/plan.js';
 import type { HealthFlags } from './health.js';
@@ -20,7 +19,11 @@ export interface RunFlags {
   user?: string;
   hostname?: string;
   volume: string[];
+  /** --mount, docker's CSV form */
+  mount?: string[];
   tmpfs: string[];
+  /** --volumes-from CTR[:ro|rw] */
+  volumesFrom?: string[];
   readOnly: boolean;
   network: string;
   publish?: string[];
@@ -55,32 +58,6 @@ export interface RunFlags {
   resources?: ResourceFlags;
   oomScoreAdj?: string;
   shmSize?: string;
-}
-
-function cleanContainerPath(p: string, what: string): string {
-  if (!p.startsWith('/')) throw usageError(`invalid ${what} ${JSON.stringify(p)}: the container path must be absolute`);
-  if (p.includes('\0') || p.includes('\x1f')) throw usageError(`invalid ${what} ${JSON.stringify(p)}`);
-  const clean = path.posix.normalize(p);
-  if (clean === '/') throw usageError(`invalid ${what} ${JSON.stringify(p)}: cannot mount over /`);
-  return clean.replace(/\/$/, '');
-}
-
-export function parseVolume(spec: string): Mount {
-  const parts = spec.split(':');
-  if (parts.length < 2 || parts.length > 3) throw usageError(`invalid volume ${JSON.stringify(spec)}`, 'use -v HOST_PATH:CONTAINER_PATH[:ro]');
-  const [src, dst, mode] = parts as [string, string, string | undefined];
-  if (!src.startsWith('/')) throw new TsrunError('UNSUPPORTED', `named volume ${JSON.stringify(src)} is not supported`, { hint: 'give an absolute host path' });
-  if (mode !== undefined && !['ro', 'rw', 'z', 'Z'].includes(mode)) throw usageError(`invalid volume mode ${JSON.stringify(mode)} in ${spec}`, 'use ro or rw');
-  if (src.includes('\x1f') || src.includes('\0')) throw usageError(`invalid volume ${JSON.stringify(spec)}`);
-  return { type: 'bind', source: path.resolve(src), destination: cleanContainerPath(dst, 'volume'), readonly: mode === 'ro' };
-}
-
-export function parseTmpfs(spec: string): Mount {
-  const i = spec.indexOf(':');
-  const dst = i < 0 ? spec : spec.slice(0, i);
-  const opts = i < 0 ? [] : spec.slice(i + 1).split(',').filter(Boolean);
-  for (const o of opts) if (!/^[a-z_]+(=[A-Za-z0-9._%-]+)?$/.test(o)) throw usageError(`invalid tmpfs option ${JSON.stringify(o)}`);
-  return { type: 'tmpfs', destination: cleanContainerPath(dst, 'tmpfs'), options: opts, readonly: opts.includes('ro') };
 }
 
 function limitValue(v: string, spec: string): number {

@@ -28,12 +28,37 @@ import type { HealthConfig } from '../oci/types.js';
 
 export type Status = 'created' | 'running' | 'paused' | 'exited';
 
+/**
+ * One mount of the container, in a form any launcher path can use (the
+ * key=value plan, an OCI spec's `mounts`): a volume is a bind of `source`
+ * (its ROOT/volumes/NAME/_data) unless `device` says how to mount it.
+ */
 export interface Mount {
-  type: 'bind' | 'tmpfs';
+  type: 'bind' | 'tmpfs' | 'volume';
+  /** bind: the host path; volume: the host dir bound (set when the volume is resolved at create) */
   source?: string;
   destination: string;
   readonly?: boolean;
+  /** tmpfs: mount options (size=, mode=) */
   options?: string[];
+  /** volume: its name in the volume store */
+  name?: string;
+  /** volume made for this container (-v /path, --mount without source, an image VOLUME): rm -v and --rm remove it */
+  anonymous?: boolean;
+  /** bind propagation as asked; docker's default is rprivate */
+  propagation?: 'shared' | 'slave' | 'private' | 'rshared' | 'rslave' | 'rprivate';
+  /** -v's MODE as given ("ro,z"): docker's MountPoint.Mode */
+  mode?: string;
+  /** volume: do not copy the image's content into it */
+  noCopy?: boolean;
+  /** a volume with local-driver options other than a bind: mounted as this in the container instead of bound */
+  device?: { fstype: string; source: string; data: string };
+  /** --mount type=volume's volume-label/volume-opt: used when this create makes the volume */
+  create?: { labels?: Record<string, string>; options?: Record<string, string> };
+  /** where it came from: HostConfig.Binds lists -v's, HostConfig.Mounts --mount's */
+  from?: '-v' | '--mount' | '--tmpfs' | 'image' | 'volumes-from';
+  /** -v's argument as given (HostConfig.Binds) */
+  spec?: string;
 }
 
 export interface ContainerConfig {
@@ -60,12 +85,16 @@ export interface ContainerConfig {
   labels: Record<string, string>;
   /** The healthcheck (the image's merged with --health-*; Test ["NONE"]: none), docker's Config.Healthcheck. */
   healthcheck?: HealthConfig;
+  /** docker's Config.Volumes: the image's VOLUME paths and -v's anonymous ones. */
+  volumes?: string[];
   /** Host-level settings (docker's HostConfig). */
   host: {
     autoRemove: boolean;
     /** --restart (absent: no); see restart-policy.ts */
     restartPolicy?: RestartPolicy;
     mounts: Mount[];
+    /** --volumes-from as given (CTR[:ro|rw]) */
+    volumesFrom?: string[];
     readonlyRootfs: boolean;
     /** none, host, container:ID, or a network's name (bridge: the default) */
     network: string;

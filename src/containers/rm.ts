@@ -21,10 +21,11 @@ import { cgroupPids } from '../runtime/cgroups.js';
 import { randomHex } from '../util/builtins.js';
 import { removeTree } from '../util/rmtree.js';
 import { teardownNetwork } from '../runtime/network/attach.js';
+import { removeAnonymousVolumes } from './volume-users.js';
 
 export interface RmOptions {
   force?: boolean;
-  /** -v: anonymous volumes; tsrun has none, accepted for docker compatibility. */
+  /** -v: also remove the container's anonymous volumes (--rm containers always do) */
   volumes?: boolean;
   /** prune: leave it (and return false) when it turns out to be running or paused under its lock. */
   onlyStopped?: boolean;
@@ -83,6 +84,7 @@ export async function removeContainer(ctx: Ctx, c0: Container, opts: RmOptions =
     releaseCgroup(ctx, c.config.id);
     teardownNetwork(ctx, c);
     removeDir(ctx, c.dir);
+    if (opts.volumes || c.config.host.autoRemove) await removeAnonymousVolumes(ctx, c.config.host.mounts);
     return true;
   });
 }

@@ -53,6 +53,10 @@ export async function removeAfterExit(ctx: Ctx, c: Container, cgroupDirs: string
       teardownNetworkSoon(ctx, c);
     }
     removeDir(ctx, c.dir);
+    if (c.config.host.mounts.some((m) => m.anonymous)) {
+      const { removeAnonymousVolumes } = await import('../containers/volume-users.js');
+      await removeAnonymousVolumes(ctx, c.config.host.mounts);
+    }
   } catch {
     lock?.release();
     lock = undefined;

@@ -66,7 +66,11 @@ export function fsOps(c: ContainerConfig, dir: string, host: HostOps = {}): FsOp
   ];
   for (const f of ETC_FILES) ops.push({ op: 'mount', src: `${dir}/${f}`, dst: `/etc/${f}`, fstype: '', flags: BIND | REC, data: '' });
   for (const m of c.host.mounts) {
-    if (m.type === 'bind') {
+    if (m.type === 'volume' && m.device) {
+      // a local-driver volume with type/device/o (tmpfs, nfs …): mounted in the container, not bound
+      ops.push({ op: 'mount', src: m.device.source, dst: m.destination, fstype: m.device.fstype, flags: (m.readonly ? RDONLY : 0) | RELATIME, data: m.device.data });
+    } else if (m.type === 'bind' || m.type === 'volume') {
+      // a volume is a bind of its _data dir (or of the host dir its o=bind names)
       ops.push({ op: 'mount', src: m.source!, dst: m.destination, fstype: '', flags: BIND | REC | (m.readonly ? RDONLY : 0), data: '' });
     } else {
       const opts = (m.options ?? []).filter((o) => !['ro', 'rw', 'nosuid', 'nodev', 'noexec', 'suid', 'dev', 'exec'].includes(o));
