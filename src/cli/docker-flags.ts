@@ -14,11 +14,10 @@ const RUN_CREATE = [
   '--dns-option', '--dns-search', '--domainname', '--expose', '--gpus', '--group-add', '--health-cmd', '--health-interval',
   '--health-retries', '--health-start-interval', '--health-start-period', '--health-timeout', '--io-maxbandwidth', '--io-maxiops',
   '--ip', '--ip6', '--ipc', '--isolation', '--label-file', '--link', '--link-local-ip', '--log-driver',
-  '--log-opt', '--mac-address', '--memory-swappiness', '--mount',
+  '--log-opt', '--mac-address', '--memory-swappiness',
   '--network-alias', '--net-alias', '--no-healthcheck', '--pid',
   '--platform', '-p', '--publish', '-P', '--publish-all', '-q', '--quiet', '--restart', '--runtime', '--sig-proxy',
   '--stop-signal', '--stop-timeout', '--storage-opt', '--sysctl', '--use-api-socket', '--userns', '--uts', '--volume-driver',
-  '--volumes-from',
 ];
 
 const UNSUPPORTED: Record<string, string[]> = {

@@ -65,6 +65,7 @@ const COMMANDS: Record<string, string> = {
   healthcheck: 'healthcheck',
   // run by a container's monitor (restart policies), not by users
   '__on-exit': 'on-exit',
+  volume: 'volume',
 };
 
 export type Register = (program: Command) => void;
@@ -164,8 +165,8 @@ export async function main(argv: string[]): Promise<number> {
     if (name && !COMMANDS[name]) throw new TsrunError('USAGE', `unknown command ${JSON.stringify(name)}`, { hint: "see 'tsrun --help'", exitCode: EXIT.FAILURE });
     // `container run` is run, `image ls` is ls: the innermost command decides
     where.command = findSubcommand(program, argv)?.cmd.name() ?? where.command;
-    // but `network create` is not create: its failures are docker's exit 1, not run/create's 125
-    if (name === 'network' && where.command !== 'network') where.command = `network ${where.command}`;
+    // but `network create`/`volume create` is not create: its failures are docker's exit 1, not run/create's 125
+    if ((name === 'network' || name === 'volume') && where.command !== name) where.command = `${name} ${where.command}`;
     let code: number = EXIT.OK;
     program.hook('preAction', () => {
       where.parsing = false;

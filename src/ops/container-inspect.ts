@@ -6,6 +6,7 @@ import { refresh } from '../containers/status.js';
 import { dockerStatus, isRestarting, restartPolicyJson } from '../containers/restart-policy.js';
 import { healthJson } from '../containers/health.js';
 import { networkSettings, portBindingsConfig } from '../runtime/network/settings.js';
+import { inspectBinds, inspectConfigVolumes, inspectMounts, inspectMountSpecs } from './mount-inspect.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -89,8 +90,10 @@ export function inspectContainer(ctx: Ctx, c0: Container): Record<string, unknow
       Devices: (k.host.devices ?? []).map((d) => ({ PathOnHost: d.pathOnHost, PathInContainer: d.pathInContainer, CgroupPermissions: d.cgroupPermissions })),
       DeviceCgroupRules: k.host.deviceCgroupRules ?? null,
       Ulimits: k.host.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
-      Binds: k.host.mounts.filter((m) => m.type === 'bind').map((m) => `${m.source}:${m.destination}${m.readonly ? ':ro' : ''}`),
-      Tmpfs: Object.fromEntries(k.host.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.destination, (m.options ?? []).join(',')])),
+      Binds: inspectBinds(k),
+      Mounts: inspectMountSpecs(k),
+      VolumesFrom: k.host.volumesFrom ?? null,
+      Tmpfs: Object.fromEntries(k.host.mounts.filter((m) => m.type === 'tmpfs' && m.from !== '--mount').map((m) => [m.destination, (m.options ?? []).join(',')])),
       ...hostConfigResources(k.host),
     },
     NetworkSettings: networkSettings(ctx, c),
@@ -103,14 +106,7 @@ export function inspectContainer(ctx: Ctx, c0: Container): Record<string, unknow
         MergedDir: path.join(c.dir, 'rootfs'),
       },
     },
-    Mounts: k.host.mounts.map((m) => ({
-      Type: m.type,
-      Source: m.source ?? '',
-      Destination: m.destination,
-      Mode: m.readonly ? 'ro' : '',
-      RW: !m.readonly,
-      Propagation: m.type === 'bind' ? 'rprivate' : '',
-    })),
+    Mounts: inspectMounts(k),
     Config: {
       Hostname: k.hostname,
       User: k.user,
@@ -120,6 +116,7 @@ export function inspectContainer(ctx: Ctx, c0: Container): Record<string, unknow
       WorkingDir: k.workingDir,
       Entrypoint: null,
       Labels: k.labels,
+      Volumes: inspectConfigVolumes(k),
       Tty: k.tty,
       OpenStdin: k.openStdin,
       StopSignal: k.stopSignal,

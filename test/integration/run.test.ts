@@ -247,7 +247,7 @@ describe('tsrun run', () => {
   it('refuses bad input with one line and no change to the store', () => {
     assertFailsCleanly(['run', '--pull', 'never', 'no-such-image'], 125, /No such image/);
     assertFailsCleanly(['run', '--network', 'no-such-network', 'busybox', 'true'], 125, /network no-such-network not found/);
-    assertFailsCleanly(['run', '-v', 'relative:/x', 'busybox', 'true'], 125);
+    assertFailsCleanly(['run', '-v', 'a/b:/x', 'busybox', 'true'], 125, /includes invalid characters for a local volume name/);
     assertFailsCleanly(['run', '-w', 'rel', 'busybox', 'true'], 125);
     assertFailsCleanly(['run', '--cap-add', 'NOPE', 'busybox', 'true'], 125, /unknown capability/);
     assertFailsCleanly(['run', '--security-opt', 'seccomp=/nonexistent.json', 'busybox', 'true'], 125);

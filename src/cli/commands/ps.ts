@@ -67,8 +67,14 @@ function containerContext(c: Container, trunc: boolean, now: number): GoStruct {
         .join(','),
     ),
     Label: method(['string'], (name: string) => labels[name] ?? ''),
-    Mounts: str(() => c.config.host.mounts.map((m) => (trunc ? ellipsis(m.source ?? m.destination, 15) : (m.source ?? m.destination))).join(',')),
-    LocalVolumes: str(() => '0'),
+    Mounts: str(() =>
+      c.config.host.mounts
+        .filter((m) => m.type !== 'tmpfs')
+        .map((m) => (m.type === 'volume' ? m.name : m.source) ?? m.destination)
+        .map((n) => (trunc ? ellipsis(n, 15) : n))
+        .join(','),
+    ),
+    LocalVolumes: str(() => String(c.config.host.mounts.filter((m) => m.type === 'volume').length)),
     Networks: str(() => c.config.host.network),
   });
 }

@@ -18,7 +18,9 @@ export function addRunFlags(cmd: Command): Command {
     .option('-w, --workdir <dir>', 'working directory inside the container')
     .option('-u, --user <user[:group]>', 'username or UID (format: <name|uid>[:<group|gid>])')
     .option('-h, --hostname <name>', 'container host name')
-    .option('-v, --volume <host:ctr[:ro]>', 'bind mount a volume', collect, [])
+    .option('-v, --volume <[src:]ctr[:opts]>', 'bind mount a host path (absolute or ./relative) or a named volume; CTR alone: an anonymous volume', collect, [])
+    .option('--mount <type=…,source=…,target=…>', 'attach a filesystem mount: type=bind|volume|tmpfs, source, target, readonly, volume-opt, tmpfs-size …', collect, [])
+    .option('--volumes-from <container[:ro|rw]>', "mount the volumes of the container", collect, [])
     .option('--tmpfs <path[:opts]>', 'mount a tmpfs directory', collect, [])
     .option('--read-only', "mount the container's root filesystem as read only", false)
     .option('--network <mode>', 'connect to a network: bridge (default), none, host, container:NAME or a network name', 'bridge')
@@ -111,6 +113,8 @@ export function runFlags(o: Record<string, unknown>, detach: boolean): RunFlags 
     user: o.user as string | undefined,
     hostname: o.hostname as string | undefined,
     volume: o.volume as string[],
+    mount: o.mount as string[],
+    volumesFrom: o.volumesFrom as string[],
     tmpfs: o.tmpfs as string[],
     readOnly: !!o.readOnly,
     network: (o.net as string | undefined) ?? (o.network as string),
