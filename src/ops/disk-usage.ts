@@ -5,7 +5,7 @@
  *               an image is active when a container uses it; shared size = its layers
  *               that another image also has
  *   containers  each container's writable layer (upper/, docker's SizeRw); active = running or paused
- *   volumes     the volume store's (hook below; none until it lands)
+ *   volumes     the volume store's (ops/volume-usage.ts)
  *   build cache the build cache's own totals (build/cache-prune.ts: step records and RUN
  *               cache mounts; a layer an image also has is shared) and its records for -v
  * The reclaimable arithmetic (docker's formatter) is in cli/commands/system-df.ts.

@@ -5,7 +5,7 @@
  *   containers  every one not running or paused (created, exited); checked again under
  *               its lock, so one started meanwhile stays
  *   networks    user networks no container is attached to
- *   volumes     only with --volumes (the volume store's prune; a hook until it lands)
+ *   volumes     only with --volumes: unused anonymous volumes (ops/volume-usage.ts)
  *   images      dangling ones (untagged), with -a every one no container uses
  *   build cache steps whose layer no image has, with -a every step
  * Filters (until=, label=) apply to containers, networks, images; they are checked

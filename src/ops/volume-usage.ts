@@ -1,10 +1,11 @@
 /**
- * Volumes as `system df` and `system prune --volumes` see them. A hook until
- * the volume store lands (it will supply list, size and prune): until then
- * there are no volumes, and the Local Volumes row reads 0.
+ * Volumes as `system df` and `system prune --volumes` see them, from the
+ * volume store (src/volumes/store.ts) and ops/volume.ts's prune.
  */
 import type { Ctx } from '../context.js';
 import type { Container } from '../containers/record.js';
+import { listVolumes, volumeSize } from '../volumes/store.js';
+import { pruneVolumes as pruneUnused } from './volume.js';
 
 export interface VolumeUsage {
   name: string;
@@ -14,11 +15,17 @@ export interface VolumeUsage {
   size: number;
 }
 
-export function volumesUsage(_ctx: Ctx, _containers: Container[]): VolumeUsage[] {
-  return [];
+export function volumesUsage(ctx: Ctx, containers: Container[]): VolumeUsage[] {
+  const links = new Map<string, number>();
+  for (const c of containers) {
+    const names = new Set(c.config.host.mounts.filter((m) => m.type === 'volume' && m.name).map((m) => m.name!));
+    for (const n of names) links.set(n, (links.get(n) ?? 0) + 1);
+  }
+  return listVolumes(ctx).map((v) => ({ name: v.Name, links: links.get(v.Name) ?? 0, size: volumeSize(ctx, v.Name) }));
 }
 
-/** Remove volumes no container uses; returns their names and the bytes freed. */
-export function pruneVolumes(_ctx: Ctx): { names: string[]; bytes: number } {
-  return { names: [], bytes: 0 };
+/** `system prune --volumes`: the unused anonymous volumes (docker ≥ 23; `volume prune -a` takes named ones too). */
+export function pruneVolumes(ctx: Ctx): { names: string[]; bytes: number } {
+  const r = pruneUnused(ctx);
+  return { names: r.deleted, bytes: r.reclaimed };
 }

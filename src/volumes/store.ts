@@ -186,9 +186,12 @@ export function sweepVolumes(ctx: Ctx): void {
   }
 }
 
-/** Disk usage of a volume's content in bytes (allocated blocks, as `du`; hardlinked files counted once). */
+/**
+ * Size of a volume's content in bytes as docker counts it (moby's
+ * directory.Size): apparent sizes of everything but directories, each inode once.
+ */
 export function volumeSize(ctx: Ctx, name: string): number {
-  const seen = new Set<string>();
+  const seen = new Set<number>();
   let total = 0;
   const stack = [volumeDataDir(ctx, name)];
   while (stack.length) {
@@ -201,19 +204,19 @@ export function volumeSize(ctx: Ctx, name: string): number {
     }
     for (const e of entries) {
       const p = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        stack.push(p);
+        continue;
+      }
       let st: fs.Stats;
       try {
         st = fs.lstatSync(p);
       } catch {
         continue;
       }
-      if (st.nlink > 1 && !st.isDirectory()) {
-        const key = `${st.dev}:${st.ino}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-      }
-      total += st.blocks * 512;
-      if (st.isDirectory()) stack.push(p);
+      if (st.size === 0 || seen.has(st.ino)) continue;
+      seen.add(st.ino);
+      total += st.size;
     }
   }
   return total;

@@ -203,6 +203,20 @@ describe('volumes', () => {
     assert.deepEqual(volumes(), before.filter((v) => v !== 'keepme'));
   });
 
+  it("system df counts volumes (docker's sizes); system prune --volumes removes unused anonymous ones only", () => {
+    const before = volumes();
+    ok(['run', '--name', 'dfc', '--network', 'none', '-v', '/anon', '-v', 'dfnamed:/n', 'busybox', 'sh', '-c', 'head -c 100000 /dev/zero > /anon/z; ln /anon/z /anon/z2; printf 12 > /n/f']);
+    const anon = volumes().filter((v) => !before.includes(v) && v !== 'dfnamed');
+    assert.equal(anon.length, 1);
+    const rows = ok(['system', 'df', '-v']);
+    assert.match(rows, new RegExp(`^${anon[0]}\\s+1\\s+100kB$`, 'm')); // a hardlink counted once
+    assert.match(rows, /^dfnamed\s+1\s+2B$/m);
+    ok(['rm', 'dfc']);
+    assert.match(ok(['system', 'prune', '-f', '--volumes']), new RegExp(`Deleted Volumes:\\n${anon[0]}\\n`));
+    assert.deepEqual(volumes(), [...before, 'dfnamed'].sort());
+    ok(['volume', 'rm', 'dfnamed']);
+  });
+
   it('-v ./dir and -v . are binds of paths relative to the working directory', () => {
     const cwd = path.join(tr.scratch, 'proj');
     fs.mkdirSync(path.join(cwd, 'dir'), { recursive: true });
