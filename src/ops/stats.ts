@@ -16,7 +16,7 @@
  */
 import fs from 'node:fs';
 import type { Ctx } from '../context.js';
-import { findContainer, listContainers, type Container } from '../containers/record.js';
+import { findContainer, listContainers, readContainer, type Container } from '../containers/record.js';
 import { isRunning, refresh } from '../containers/status.js';
 import { containerCgroup } from '../runtime/cgroups.js';
 import { memUsageNoCache, onlineCpus, parseNetDev, sampleCgroup, systemCpuNs, type CgroupSample } from '../runtime/cgroup-stats.js';
@@ -69,6 +69,16 @@ export function statsTargets(ctx: Ctx, refs: string[], all: boolean): StatsTarge
     .map((c) => refresh(ctx, c))
     .filter((c) => all || isRunning(c))
     .map((c) => ({ ref: c.config.id, container: c }));
+}
+
+/** The same targets re-read (their status may have changed); those removed meanwhile are dropped. */
+export function refreshTargets(ctx: Ctx, targets: StatsTarget[]): StatsTarget[] {
+  const out: StatsTarget[] = [];
+  for (const t of targets) {
+    const c = readContainer(ctx, t.container.config.id);
+    if (c) out.push({ ref: t.ref, container: refresh(ctx, c) });
+  }
+  return out;
 }
 
 function netOf(c: Container): { rx: number; tx: number } {

@@ -187,6 +187,26 @@ describe('stats', () => {
     assert.ok(!out.includes('\x1b['), 'no escape codes when stdout is not a terminal');
   });
 
+  it('streaming a named container that is removed meanwhile goes on without it', async () => {
+    const gone = tsrunOk(t.root, ['run', '-d', '--name', 'gone', 'busybox', 'sleep', '600']).trim();
+    const p = tsrunSpawn(t.root, ['stats', '--format', '{{.Name}}', 'gone', 'idle']);
+    let out = '';
+    let exited = false;
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.once('close', () => (exited = true));
+    await sleep(1500);
+    tsrunOk(t.root, ['rm', '-f', gone]);
+    const mark = out.length;
+    await sleep(2500);
+    assert.ok(!exited, 'stats still running');
+    p.kill('SIGTERM');
+    await new Promise((r) => (exited ? r(undefined) : p.once('close', r)));
+    assert.match(out.slice(0, mark), /^gone$/m);
+    const later = out.slice(mark).split('\n').filter(Boolean);
+    assert.ok(later.includes('idle') && later.lastIndexOf('gone') < later.lastIndexOf('idle') && later.at(-1) === 'idle', JSON.stringify(later));
+    assert.ok(!later.slice(-2).includes('gone'), `gone left the table: ${JSON.stringify(later)}`);
+  });
+
   it('bad input: an unknown container, a bad template, an unknown flag', () => {
     let r = tsrun(t.root, ['stats', '--no-stream', 'idle', 'nope']);
     assert.equal(r.code, 1);

@@ -70,7 +70,7 @@ export function register(program: Command): void {
     .option('--no-trunc', 'do not truncate output');
   formatOption(cmd, '{{.Name}} {{.CPUPerc}} {{.MemUsage}}…').action(
     action(async (refs: string[], opts: StatsOpts, c: Command) => {
-      const { statsTargets, sampleTargets, computeEntries } = await import('../../ops/stats.js');
+      const { statsTargets, refreshTargets, sampleTargets, computeEntries } = await import('../../ops/stats.js');
       const ctx = ctxOf(c);
       const trunc = opts.trunc !== false;
       const tty = process.stdout.isTTY === true && opts.stream !== false;
@@ -96,8 +96,8 @@ export function register(program: Command): void {
         process.stdout.write(tty ? `\x1b[H${text.replace(/\n/g, '\x1b[K\n')}\x1b[J` : text);
         await sleep(REFRESH_MS);
         prev = cur;
-        // named containers stay; a listing follows containers that start and stop
-        targets = statsTargets(ctx, refs, !!opts.all);
+        // a listing follows containers that start and stop; named ones stay (a removed one leaves the table)
+        targets = refs.length ? refreshTargets(ctx, targets) : statsTargets(ctx, refs, !!opts.all);
       }
     }),
   );
