@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: tsrun and its peers side by side, in one run, with ratios.
  * Not a test: it prints numbers and never fails on them.
- * Usage: npm run bench [-- images|run|limits|commit|registry|oci|system|cp ...]
+ * Usage: npm run bench [-- images|run|limits|commit|registry|oci|system|cp|health ...]
  */
 type Bench = { name: string; file: string; fn: string };
 
@@ -17,6 +17,7 @@ const BENCHES: Bench[] = [
   { name: 'oci', file: './oci.js', fn: 'benchOci' },
   { name: 'system', file: './system.js', fn: 'benchSystem' },
   { name: 'cp', file: './cp.js', fn: 'benchCp' },
+  { name: 'health', file: './health.js', fn: 'benchHealth' },
 ];
 
 async function main(): Promise<void> {

@@ -16,10 +16,11 @@ cd "$(dirname "$0")/.."
 # uidmap (podman), util-linux (script) and tmux (terminal tests), iproute2, procps, attr, libcap2-bin.
 # Networking: netavark (bridges, NAT, port forwarding) and aardvark-dns (names on user networks).
 # Credential helper tests: jq (the fake helpers' JSON).
+# systemd: systemd-analyze checks the shipped tsrun-restart.service (restart-boot test).
 # Builds: bzip2 and xz-utils (ADD unpacks .bz2/.xz archives with them); debootstrap (the Debian test fixture).
 PKGS=(busybox-static jq zstd bzip2 xz-utils debootstrap libseccomp-dev libjson-c-dev libdeflate-dev build-essential python3 make g++ pkg-config
       podman skopeo umoci crun runc containerd docker-registry apache2-utils openssl uidmap
-      util-linux iproute2 procps attr libcap2-bin time tmux netavark aardvark-dns)
+      util-linux iproute2 procps attr libcap2-bin time tmux netavark aardvark-dns systemd)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

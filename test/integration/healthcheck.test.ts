@@ -46,6 +46,11 @@ test('starting → healthy → unhealthy at a 1 s interval: ps STATUS and inspec
   const last = h.Log.at(-1)!;
   assert.equal(last.ExitCode, 0);
   assert.equal(last.Output, 'fine\n');
+  // docker's ps --filter health=
+  const id = tsrunOk(root().root, ['inspect', '-f', '{{.Id}}', 'hc']).trim().slice(0, 12);
+  assert.ok(tsrunOk(root().root, ['ps', '-q', '--filter', 'health=healthy']).includes(id));
+  assert.ok(!tsrunOk(root().root, ['ps', '-q', '--filter', 'health=none']).includes(id));
+  assert.match(tsrun(root().root, ['ps', '--filter', 'health=fine']).stderr, /Unrecognised filter value for health: fine/);
   assert.ok(Date.parse(last.End) >= Date.parse(last.Start));
   await until('unhealthy', () => psStatus('hc').endsWith('(unhealthy)'), 15000);
   const u = health('hc')!;

@@ -94,14 +94,14 @@ test('always restarts a container that exits 0, with docker\'s back-off doubling
   const s = starts('backoff');
   const gaps = s.slice(1, 6).map((v, i) => Math.round((v - s[i]!) * 1000));
   // each gap is at least its back-off (100, 200, 400, 800, 1600 ms; /proc/uptime has 10 ms steps)
-  // plus the time to start the container; the start itself takes well under 1.5 s even on a loaded machine
+  // plus the time to start the container again (0.2-0.9 s here under load; 2.5 s allowed)
   gaps.forEach((g, i) => {
     const delay = 100 * 2 ** i;
     assert.ok(g >= delay - 10, `gap ${i + 1} ${g} ms is shorter than the back-off ${delay} ms (gaps ${gaps.join(', ')})`);
-    assert.ok(g < delay + 1500, `gap ${i + 1} ${g} ms is far above the back-off ${delay} ms (gaps ${gaps.join(', ')})`);
+    assert.ok(g < delay + 2500, `gap ${i + 1} ${g} ms is far above the back-off ${delay} ms (gaps ${gaps.join(', ')})`);
   });
-  // the doubling itself: the last gap is ~800 ms longer than the one before
-  assert.ok(gaps[4]! - gaps[3]! >= 500, `no doubling: gaps ${gaps.join(', ')}`);
+  // the doubling itself: the fifth wait is 1.5 s longer than the first; the start's own time varies less than that
+  assert.ok(gaps[4]! - gaps[0]! >= 1000, `no doubling: gaps ${gaps.join(', ')}`);
   assert.match(psLine, /^restarting\|Restarting \(0\) /, 'ps never showed the container restarting');
   assert.equal(inspected, 'restarting true true', 'inspect never showed the container restarting');
   assert.ok(restartCount('backoff') >= 5);

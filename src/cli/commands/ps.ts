@@ -108,7 +108,7 @@ export function register(program: Command): void {
     .option('--no-trunc', "don't truncate output")
     .option('-n, --last <n>', 'show n last created containers (includes all states)', parseIntOption('--last'))
     .option('-l, --latest', 'show the latest created container (includes all states)')
-    .option('-f, --filter <filter>', 'filter output (status=, name=, id=)', collect, []);
+    .option('-f, --filter <filter>', 'filter output (status=, name=, id=, health=)', collect, []);
   formatOption(cmd, '{{.ID}} {{.Names}} {{.Label "x"}}…').action(
       action(async (opts: PsOpts & { trunc?: boolean }, cmd: Command) => {
         const ctx = ctxOf(cmd);
