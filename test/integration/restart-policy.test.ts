@@ -143,7 +143,8 @@ test('kill (SIGKILL) is a manual stop: always does not restart; a process that d
 });
 
 test('unless-stopped restarts until stopped; a user start resets RestartCount', async () => {
-  run('unless', ['--restart', 'unless-stopped'], `${RECORD_START}; sleep 0.3`);
+  // runs 0.3 s at a time until /out/hold exists
+  run('unless', ['--restart', 'unless-stopped'], `${RECORD_START}; if [ -e /out/hold ]; then sleep 1000; fi; sleep 0.3`);
   await until('two runs', () => starts('unless').length >= 2, 15000);
   assert.ok(restartCount('unless') >= 1);
   tsrunOk(root().root, ['stop', 'unless']);
@@ -151,6 +152,7 @@ test('unless-stopped restarts until stopped; a user start resets RestartCount', 
   await sleep(1200);
   assert.equal(starts('unless').length, n);
   assert.equal(status('unless'), 'exited');
+  fs.writeFileSync(path.join(root().scratch, 'unless', 'hold'), '');
   tsrunOk(root().root, ['start', 'unless']);
   assert.equal(restartCount('unless'), 0);
   tsrunOk(root().root, ['stop', 'unless']);
