@@ -14,6 +14,7 @@ import type { LayerTemps } from '../commit-layer.js';
 import { native } from '../../native.js';
 import { readXattrs, type Selected } from './copy-select.js';
 import { LineError } from './errors.js';
+import { copyEntries, writeEntriesLayer } from './copy-layer-direct.js';
 import { archiveCompression, unpackArchive } from './add-archive.js';
 
 /** The image's entry at `rel` (no leading slash), looking through its layers topmost first. */
@@ -136,6 +137,10 @@ export async function writeCopyLayer(ctx: Ctx, sel: readonly Selected[], lowers:
   const own = o.owner ?? { uid: 0, gid: 0 };
   const chmod = o.chmod;
   const imageDirs = o.link ? [] : lowers;
+  // no archive to unpack: the layer is written straight from the sources (copy-layer-direct.ts), no staging copy
+  let archives = false;
+  for (const s of sel) if (s.unpack !== undefined && (await archiveCompression(s.abs)) !== undefined) archives = true;
+  if (!archives) return writeEntriesLayer(ctx, copyEntries(sel, imageDirs, o), o.clampMtime);
   return withStaging(ctx, async (stage) => {
     const dirTimes: [string, Date][] = [];
     for (const s of sel) {

@@ -9,12 +9,11 @@
  */
 import fs from 'node:fs';
 import type { Ctx } from '../../context.js';
-import { native } from '../../native.js';
 import { TarWriter, type TarHeader } from '../../diff/tar-writer.js';
 import { BlobWriter } from '../../diff/blob-writer.js';
 import { syscallError } from '../../util/errors.js';
 import type { LayerTemps } from '../commit-layer.js';
-import type { Selected } from './copy-select.js';
+import { readXattrs, type Selected } from './copy-select.js';
 import { lowerLstat } from './build-layers.js';
 
 export interface DirectCopyOptions {
@@ -37,21 +36,10 @@ interface Entry {
   linkname?: string;
 }
 
-/** The source's xattrs, as the layer writer keeps them (overlay's own left out). */
+/** The source's xattrs, as COPY's checksum reads them (overlay's own left out). */
 function sourceXattrs(abs: string): Map<string, Buffer> | undefined {
-  let names: string[];
-  try {
-    names = native().llistxattr(abs);
-  } catch {
-    return undefined; // a file system without xattrs
-  }
-  const out = new Map<string, Buffer>();
-  for (const name of names.sort()) {
-    if (name.startsWith('trusted.overlay.')) continue;
-    const v = native().lgetxattr(abs, name);
-    if (v) out.set(name, v);
-  }
-  return out.size ? out : undefined;
+  const x = readXattrs(abs);
+  return x.length ? new Map(x) : undefined;
 }
 
 /** Depth first, names sorted: a/b before a/b/c before a/c, as a sorted directory walk. */

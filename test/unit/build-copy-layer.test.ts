@@ -1,0 +1,67 @@
+/** COPY's layer without a staging copy: which tar entries a selection becomes, in walk order. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { selectCopy, type CopyRoot } from '../../src/ops/build/copy-select.js';
+import { copyEntries } from '../../src/ops/build/copy-layer-direct.js';
+
+const W = { file: 'Dockerfile', line: 2 };
+
+test('entries: targets in depth-first sorted order, parents from the image kept, new ones the owner 0755, --chmod', () => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-copylayer-'));
+  try {
+    const ctx = path.join(base, 'ctx');
+    for (const [f, d] of Object.entries({ 'app/b.txt': 'b', 'app/a/z.txt': 'z', 'app/a-b.txt': 'ab' })) {
+      fs.mkdirSync(path.dirname(path.join(ctx, f)), { recursive: true });
+      fs.writeFileSync(path.join(ctx, f), d);
+    }
+    fs.symlinkSync('b.txt', path.join(ctx, 'app', 'link'));
+    // the image: /srv exists, owned by 7:8, mode 0750
+    const lower = path.join(base, 'lower');
+    fs.mkdirSync(path.join(lower, 'srv'), { recursive: true });
+    fs.chownSync(path.join(lower, 'srv'), 7, 8);
+    fs.chmodSync(path.join(lower, 'srv'), 0o750);
+    const root: CopyRoot = { dir: ctx, context: true };
+    const sel = selectCopy(root, ['app'], '/srv/new/', W);
+    const e = copyEntries(sel, [lower], { owner: { uid: 1000, gid: 1000 }, chmod: 0o640 }, 1234);
+    const order = [...e.keys()].sort((a, b) => {
+      const pa = a.split('/'), pb = b.split('/');
+      for (let i = 0; i < Math.min(pa.length, pb.length); i++) if (pa[i] !== pb[i]) return pa[i]! < pb[i]! ? -1 : 1;
+      return pa.length - pb.length;
+    });
+    assert.deepEqual(order, ['srv', 'srv/new', 'srv/new/a', 'srv/new/a/z.txt', 'srv/new/a-b.txt', 'srv/new/b.txt', 'srv/new/link']);
+    assert.deepEqual({ ...e.get('srv')!, mtime: 0 }, { type: 'dir', mode: 0o750, uid: 7, gid: 8, mtime: 0 });
+    // the source directory itself lands on /srv/new/ (its contents below it), with --chown/--chmod
+    assert.deepEqual([e.get('srv/new')!.type, e.get('srv/new')!.mode, e.get('srv/new')!.uid], ['dir', 0o640, 1000]);
+    const nested = copyEntries(selectCopy(root, ['app/b.txt'], '/srv/a/b/', W), [lower], { owner: { uid: 5, gid: 6 } }, 1234);
+    assert.deepEqual(nested.get('srv/a'), { type: 'dir', mode: 0o755, uid: 5, gid: 6, mtime: 1234 });
+    assert.equal(e.get('srv/new/b.txt')!.mode, 0o640);
+    assert.equal(e.get('srv/new/b.txt')!.uid, 1000);
+    assert.equal(e.get('srv/new/link')!.type, 'symlink');
+    assert.equal(e.get('srv/new/link')!.linkname, 'b.txt');
+    // --link: the image is not consulted, every parent is new
+    const linked = copyEntries(sel, [], {}, 1234);
+    assert.deepEqual(linked.get('srv'), { type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 1234 });
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('a file over a directory selected earlier takes its whole place', () => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-copylayer-'));
+  try {
+    const ctx = path.join(base, 'ctx');
+    fs.mkdirSync(path.join(ctx, 'x', 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(ctx, 'x', 'sub', 'in.txt'), 'in');
+    fs.writeFileSync(path.join(ctx, 'f'), 'f');
+    const root: CopyRoot = { dir: ctx, context: true };
+    const sel = [...selectCopy(root, ['x'], '/t/', W), ...selectCopy(root, ['f'], '/t/sub', W)];
+    const e = copyEntries(sel, [], {}, 1);
+    assert.equal(e.get('t/sub')!.type, 'file');
+    assert.equal(e.has('t/sub/in.txt'), false);
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+});
