@@ -8,6 +8,7 @@ import { isRunning, refresh } from '../containers/status.js';
 import { conflict, TsrunError } from '../util/errors.js';
 import { containerNetworks, readNetworkState } from '../runtime/network/attach.js';
 import { pendingNetworks, settlePending } from '../runtime/network/pending.js';
+import { netavarkName } from '../runtime/network/store.js';
 import { createNetwork, DEFAULT_NETWORK, getNetwork, listNetworks, removeNetworkRecord, withNetworksLock, type CreateNetworkOptions, type NetworkRecord } from '../runtime/network/store.js';
 
 export { createNetwork, type CreateNetworkOptions };
@@ -62,7 +63,7 @@ export function removeNetwork(ctx: Ctx, ref: string): string {
   const n = getNetwork(ctx, ref);
   if (n.name === DEFAULT_NETWORK) throw conflict(`${n.name} is a pre-defined network and cannot be removed`);
   // containers that ended on it may still be being torn down: that finishes first
-  settlePending(ctx, (p) => pendingNetworks(p).includes(n.name));
+  settlePending(ctx, (p) => pendingNetworks(p).some((x) => x === n.name || x === netavarkName(ctx, n.name)));
   return withNetworksLock(ctx, () => {
     const users = usersOf(ctx, n.name);
     if (users.length) {

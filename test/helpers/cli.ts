@@ -284,6 +284,10 @@ export function importBusybox(root: string, ref = 'busybox:latest', extra: strin
 
 /** A snapshot of a store's files (path → size/mode/link target) to assert that a failed command changed nothing. */
 export function snapshotTree(dir: string): string[] {
+  // network teardowns handed to detached jobs by earlier commands (network/pending.ts) end first:
+  // they change leases and their own records, whatever the command under test does
+  const pending = path.join(dir, 'networks', 'pending');
+  for (let end = Date.now() + 15_000; fs.existsSync(pending) && fs.readdirSync(pending).length && Date.now() < end; ) spawnSync('sleep', ['0.05']);
   const out: string[] = [];
   const walk = (d: string) => {
     for (const name of fs.readdirSync(d).sort()) {
@@ -291,6 +295,7 @@ export function snapshotTree(dir: string): string[] {
       const st = fs.lstatSync(p);
       const rel = path.relative(dir, p);
       if (rel.endsWith('.lock')) continue; // lock files appear on first use and hold no data
+      if (rel === path.join('networks', 'pending')) continue; // appears on first use; its records are waited for above
       out.push(`${rel} ${st.mode.toString(8)} ${st.isFile() ? st.size : ''} ${st.isFile() && st.size < 1 << 20 ? fs.readFileSync(p).toString('base64').slice(0, 64) : ''}`);
       if (st.isDirectory()) walk(p);
     }

@@ -118,6 +118,23 @@ describe('network verbs and options', { concurrency: false }, () => {
     run(['rm', id]);
   });
 
+  it("two roots' default bridges keep their own NAT: one root's last container going does not cut the other's egress", async () => {
+    const other = tempRoot();
+    try {
+      importBusybox(other.root);
+      run(['run', '-d', '--name', 'stay', BB, 'sleep', '300']);
+      tsrunOk(other.root, ['run', '--rm', BB, 'true']); // the other root's bridge loses its last container
+      const pending = path.join(other.root, 'networks', 'pending');
+      await until('the other root\'s teardown', () => !fs.existsSync(pending) || !fs.readdirSync(pending).some((f) => f.endsWith('.json')));
+      const seen = run(['exec', 'stay', 'timeout', '5', 'wget', '-qO-', `http://${outside.outIp}:8080/`]).trim();
+      assert.equal(seen, outside.hostIp, 'still NATed to the host address');
+      run(['rm', '-f', 'stay']);
+    } finally {
+      removeNetworkLab(other.root);
+      other.cleanup();
+    }
+  });
+
   it('after run --rm: the next run reuses its host port and --ip at once; a teardown job that dies is replayed', async () => {
     const port = await freePort();
     for (let i = 0; i < 3; i++) {

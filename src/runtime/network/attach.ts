@@ -24,7 +24,7 @@ import { TsrunError } from '../../util/errors.js';
 import { allocateIp, bootId, releaseIps, type Lease } from './ipam.js';
 import { findNetavark, netavarkSetup, netavarkTeardown, setHairpin } from './netavark.js';
 import { createNetns, netnsPath, removeNetns } from './netns.js';
-import { getNetwork, rootTag, SPECIAL_MODES, type NetworkRecord } from './store.js';
+import { getNetwork, netavarkName, rootTag, SPECIAL_MODES, type NetworkRecord } from './store.js';
 import { resolveHostPorts, type PortBinding } from './ports.js';
 import { hostsFile, resolvConf } from './etcfiles.js';
 import { handOffTeardown, pendingTeardowns, settlePending } from './pending.js';
@@ -101,9 +101,9 @@ function publishedByOthers(ctx: Ctx, id: string): PortBinding[] {
   return out;
 }
 
-function netavarkNetwork(n: NetworkRecord): Record<string, unknown> {
+function netavarkNetwork(ctx: Ctx, n: NetworkRecord): Record<string, unknown> {
   const { created: _c, labels: _l, ...rest } = n;
-  return rest;
+  return { ...rest, name: netavarkName(ctx, n.name) };
 }
 
 export interface PreparedNetwork {
@@ -130,8 +130,8 @@ export function prepareNetwork(ctx: Ctx, c: Container): PreparedNetwork {
     state.options = {
       container_id: c.config.id,
       container_name: c.config.name,
-      networks: Object.fromEntries(nets.map((n, i) => [n.name, { interface_name: `eth${i}`, static_ips: [leases[i]!.ip], ...(n.dns_enabled ? { aliases: dnsNames(c, i) } : {}) }])),
-      network_info: Object.fromEntries(nets.map((n) => [n.name, netavarkNetwork(n)])),
+      networks: Object.fromEntries(nets.map((n, i) => [netavarkName(ctx, n.name), { interface_name: `eth${i}`, static_ips: [leases[i]!.ip], ...(n.dns_enabled ? { aliases: dnsNames(c, i) } : {}) }])),
+      network_info: Object.fromEntries(nets.map((n) => [netavarkName(ctx, n.name), netavarkNetwork(ctx, n)])),
       ...(ports.length ? { port_mappings: ports.map((p) => ({ host_ip: p.hostIp, container_port: p.containerPort, host_port: p.hostPort, range: 1, protocol: p.protocol })) } : {}),
     };
     writeJsonReplace(statePath(c), state);

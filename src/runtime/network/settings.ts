@@ -5,7 +5,7 @@
 import type { Ctx } from '../../context.js';
 import type { Container } from '../../containers/record.js';
 import { containerNetworks, dnsNames, readNetworkState } from './attach.js';
-import { listNetworks } from './store.js';
+import { listNetworks, netavarkName } from './store.js';
 import { portString, type PortBinding } from './ports.js';
 
 /** The mappings in force: the resolved ones while set up, else none (docker shows none for a stopped container). */
@@ -33,7 +33,7 @@ export function networkSettings(ctx: Ctx, c: Container): Record<string, unknown>
   let primary = { ip: '', prefix: 0, gateway: '', mac: '' };
   for (const [i, name] of containerNetworks(c).entries()) {
     const n = nets.get(name);
-    const iface = s?.status?.[name]?.interfaces?.[`eth${i}`];
+    const iface = (s?.status?.[netavarkName(ctx, name)] ?? s?.status?.[name])?.interfaces?.[`eth${i}`];
     const addr = iface?.subnets?.[0];
     const [ip, prefix] = addr ? addr.ipnet.split('/') : ['', '0'];
     const e = { ip: ip ?? '', prefix: Number(prefix), gateway: addr?.gateway ?? '', mac: iface?.mac_address ?? '' };

@@ -79,6 +79,17 @@ export function rootTag(root: string): string {
   return h.toString(16).padStart(8, '0').slice(0, 6);
 }
 
+/**
+ * The name netavark knows a network by. netavark names its iptables chains
+ * after a hash of the network's name and drops a network's chains with its
+ * last container, so two roots' `bridge` (or a podman network of the same
+ * name) would share, and tear down, each other's NAT rules: the root's tag
+ * keeps them apart.
+ */
+export function netavarkName(ctx: Ctx, name: string): string {
+  return `tsrun-${rootTag(path.resolve(ctx.root))}-${name}`;
+}
+
 function bridgeName(ctx: Ctx, n: number): string {
   return path.resolve(ctx.root) === DEFAULT_ROOT ? `tsrun${n}` : `tsr${rootTag(ctx.root)}n${n}`;
 }
