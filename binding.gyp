@@ -1,6 +1,6 @@
 # Builds the two native artefacts into build/Release/ (see DESIGN.md, "native/"):
 #   tsrun_native.node  the N-API addon loaded only by src/native.ts
-#   tsrun-init         the static launcher that enters namespaces and execs the container
+#   tsrun-init         the static launcher: carries out an OCI spec (namespaces, mounts, exec)
 #   tsrun-runtime      the OCI runtime CLI (runc's command line; native/runtime/), built on
 #                      the launcher's filesystem, seccomp and cgroup code and the spec reader
 # `npm install` runs `node-gyp rebuild`, which reads this file.
@@ -62,7 +62,7 @@
         "native/init/run.c",
         "native/init/exec.c",
         "native/init/cgroup.c",
-        "native/init/plan.c",
+        "native/init/frames.c",
         "native/init/util.c",
         "native/init/rootfs.c",
         "native/init/confine.c",
@@ -73,10 +73,20 @@
         "native/init/devices.c",
         "native/init/nsjoin.c",
         "native/init/watch.c",
+        "native/init/error.c",
+        "native/init/spec.c",
+        "native/init/spec_mounts.c",
+        "native/init/spec_linux.c",
+        "native/init/spec_seccomp.c",
+        "native/init/spec_tsrun.c",
+        "native/init/spec_dump.c",
+        "native/init/spec_json.c",
+        "native/cgroup/resources_read.c",
       ],
       "cflags": ["-Wall", "-Wextra", "-D_GNU_SOURCE"],
       "cflags_c": ["-O2"],
-      "libraries": ["-lseccomp"],
+      # the spec is read with json-c, as tsrun-runtime reads config.json (the same reader)
+      "libraries": ["-ljson-c", "-lseccomp"],
       "conditions": [
         ["tsrun_static==1", {"ldflags": ["-static"]}],
       ],

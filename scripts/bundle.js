@@ -100,7 +100,7 @@ const builtinsOnce = {
  */
 function seccompProfileId() {
   const h = crypto.createHash('sha256');
-  for (const f of ['seccomp.js', 'seccomp-default.js', 'seccomp-records.js', 'caps.js']) h.update(fs.readFileSync(path.join(repo, 'dist', 'src', 'runtime', f)));
+  for (const f of ['seccomp.js', 'seccomp-default.js', 'spec/seccomp.js', 'caps.js']) h.update(fs.readFileSync(path.join(repo, 'dist', 'src', 'runtime', f)));
   return h.digest('hex').slice(0, 16);
 }
 

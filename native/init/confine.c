@@ -5,7 +5,8 @@
  *   seccomp, when no_new_privs is off (loading then needs CAP_SYS_ADMIN; the
  *   filter was compiled, or taken from the cache, by the parent: seccomp.c)
  *   setgroups/setgid/setuid (need CAP_SETGID/SETUID)
- *   capset: root keeps the plan's set; any other uid ends with none, as docker
+ *   capset: the spec's effective, permitted and inheritable sets (tsrun gives a
+ *   non-root user none, as docker), then its ambient set
  *   no_new_privs + seccomp, when no_new_privs is on (as late as possible)
  * then exec_process: chdir inside the new root, every fd but 0-2 close-on-exec,
  * execve with a PATH search done here (inside the container's root).
@@ -64,10 +65,13 @@ void confine(const struct plan *p, int sync)
 {
   int last = last_cap();
   for (int c = 0; c <= last; c++)
-    if (!(p->caps & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+    if (!(p->caps.bounding & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
       child_fail(sync, "drop bounding capability", NULL);
   if (p->seccomp && !p->nnp)
     load_prepared_seccomp(sync); /* prepared by the parent: seccomp.c */
+  /* keep the permitted set across the switch to another uid: capset below sets what the spec says */
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+    child_fail(sync, "keep capabilities", NULL);
   if (setgroups(p->ngroups, p->groups) < 0)
     child_fail(sync, "setgroups", NULL);
   if (setresgid(p->gid, p->gid, p->gid) < 0)
@@ -80,13 +84,20 @@ void confine(const struct plan *p, int sync)
   /* a set can only shrink: --privileged means every capability tsrun itself has */
   if (syscall(SYS_capget, &hdr, have) < 0)
     child_fail(sync, "capget", NULL);
-  if (p->uid == 0) {
-    data[0].effective = data[0].permitted = (uint32_t)p->caps & have[0].permitted;
-    data[1].effective = data[1].permitted = (uint32_t)(p->caps >> 32) & have[1].permitted;
+  prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+  for (int i = 0; i < 2; i++) {
+    data[i].effective = (uint32_t)(p->caps.effective >> (32 * i)) & have[i].permitted;
+    data[i].permitted = (uint32_t)(p->caps.permitted >> (32 * i)) & have[i].permitted;
+    data[i].inheritable = (uint32_t)(p->caps.inheritable >> (32 * i)) & have[i].permitted;
   }
   if (syscall(SYS_capset, &hdr, data) < 0)
     child_fail(sync, "capset", NULL);
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  /* raised only when permitted and inheritable (the kernel's rule; runc leaves others out too) */
+  uint64_t ambient = p->caps.ambient & p->caps.permitted & p->caps.inheritable;
+  for (int c = 0; c <= last; c++)
+    if ((ambient & (1ULL << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+      child_fail(sync, "raise ambient capability", NULL);
   if (p->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     child_fail(sync, "no_new_privs", NULL);
   if (p->seccomp && p->nnp)

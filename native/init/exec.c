@@ -9,7 +9,7 @@
  * other namespaces, takes the container's confinement and execs; its stdio
  * are pipes the monitor copies to and from the caller's.
  */
-#include "init.h"
+#include "spec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@ static const struct {
   const char *name;
   int flag;
 } NS[] = { { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS }, { "net", CLONE_NEWNET }, { "cgroup", CLONE_NEWCGROUP } };
+/* oomScoreAdj is the container's (inherited from the monitor, which joined nothing of it) */
 #define NNS (sizeof NS / sizeof *NS)
 
 struct exec_fds {
@@ -37,8 +39,9 @@ struct exec_fds {
   int io[6];
 };
 
-static _Noreturn void exec_child(const struct plan *p, int sync, struct exec_fds *f)
+static _Noreturn void exec_child(const struct oci *o, int sync, struct exec_fds *f)
 {
+  const struct plan *p = &o->p;
   close(STATUS_FD);
   char go;
   if (read(sync, &go, 1) != 1)
@@ -60,38 +63,48 @@ static _Noreturn void exec_child(const struct plan *p, int sync, struct exec_fds
     setup_child_tty(sync, &ws, false);
   else if (setsid() < 0)
     child_fail(sync, "setsid", NULL);
+  umask(o->umask >= 0 ? (mode_t)o->umask : 022);
   apply_rlimits(p, sync);
   confine(p, sync);
   restore_signal_mask();
   exec_process(p, sync);
 }
 
-/* /proc/PID/ns/NAME of the target, opened while /proc is the host's */
-static int open_ns(const struct plan *p, const char *name)
+/* a namespace of the target (a path the spec gives), opened while /proc is the host's */
+static int open_ns(const char *path)
 {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)p->target_pid, name);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     status_err("open namespace", errno, path);
   return fd;
 }
 
-int exec_main(const struct plan *p)
+/*
+ * The spec's namespaces, each joined by path (spec_tsrun.c checks they have
+ * one): the mount and pid ones by the monitor, the others by the child.
+ */
+int exec_main(struct oci *o)
 {
+  const struct plan *p = &o->p;
   struct exec_fds f;
-  int mntns = -1, pidns = open_ns(p, "pid");
-  if (pidns < 0)
-    return 125;
+  int mntns = -1, pidns = -1;
   for (size_t i = 0; i < NNS; i++)
     f.ns[i] = -1;
-  for (size_t k = 0; k < p->nns; k++) {
-    int *fd = strcmp(p->ns[k], "mnt") == 0 ? &mntns : NULL;
+  for (size_t k = 0; k < o->nns; k++) {
+    int *fd = o->ns[k].type == CLONE_NEWNS ? &mntns : o->ns[k].type == CLONE_NEWPID ? &pidns : NULL;
     for (size_t i = 0; i < NNS && !fd; i++)
-      if (strcmp(p->ns[k], NS[i].name) == 0)
+      if (o->ns[k].type == NS[i].flag)
         fd = &f.ns[i];
-    if (fd && (*fd = open_ns(p, p->ns[k])) < 0)
+    if (!fd) {
+      status_err("spec", EINVAL, "exec: a namespace it cannot join");
       return 125;
+    }
+    if ((*fd = open_ns(o->ns[k].path)) < 0)
+      return 125;
+  }
+  if (pidns < 0) {
+    status_err("spec", EINVAL, "exec: the container's pid namespace is missing");
+    return 125;
   }
   if (open_cgroup_files(p->cgroup_procs, p->ncgroup_procs, f.cgroup, sizeof f.cgroup / sizeof *f.cgroup, &f.ncgroup) < 0)
     return 125; /* reported */
@@ -134,7 +147,7 @@ int exec_main(const struct plan *p)
   if (pid == 0) {
     close(sv[0]);
     close(sfd);
-    exec_child(p, sv[1], &f);
+    exec_child(o, sv[1], &f);
   }
   close(sv[1]);
   for (size_t i = 0; i < NNS; i++)

@@ -1,17 +1,21 @@
 /*
- * tsrun-init: the launcher. TypeScript decides the launch plan (src/runtime/plan.ts);
+ * tsrun-init: the launcher. TypeScript builds an OCI runtime spec (src/runtime/spec/);
  * this program carries it out in kernel order and stays as the container's parent.
  *
  * Protocol with tsrun (the only one; src/runtime/launch.ts is the other side):
- *   fd 3  the plan: "key=value\0" records, read to EOF (plan.c). It starts with an early
- *         block ended by an empty record ("\0"): for run, what the container process
- *         needs to set up its namespaces and filesystem, its first record "clone=FLAGS"
- *         written as tsrun spawns the launcher, the rest (cgroup, devices/dev, the
- *         overlay's rootfs/upper/work/lower/ovl, op, readonly, hostname, lo, nsjoin) as soon
- *         as it is known; empty for exec.
+ *   fd 3  input, NUL-terminated frames (frames.c):
+ *         run:  the spec's linux.namespaces (JSON array; written as tsrun spawns the
+ *               launcher, so the namespaces are made while tsrun creates the container),
+ *               then the spec (config.json's JSON, with the io.tsrun.* annotations of
+ *               spec_tsrun.c), then EOF: the container may exec (tsrun closes fd 3 once
+ *               it has recorded the start, or its network is set up)
+ *         exec: an empty frame, then a spec (process, linux.namespaces joined by path,
+ *               linux.seccomp, annotations) to EOF
+ *         or the one frame "netns=PATH" (make_netns; not a container)
  *   fd 4  status: one line, "ok\tPID\n" once the container process has exec'd,
  *         or "err\tSTEP\tERRNO\tDETAIL\n" when a step failed (nothing ran)
  * Exit status: the container's (status, or 128+signal); 125 on launcher failure.
+ * `tsrun-init --dump-spec < SPEC` prints what the reader understood (spec_dump.c).
  */
 #ifndef TSRUN_INIT_H
 #define TSRUN_INIT_H
@@ -69,6 +73,16 @@ struct devrule {
   unsigned access;
 };
 
+/* The five capability sets of the process (bit c: capability number c). */
+struct capsets {
+  uint64_t bounding, effective, inheritable, permitted, ambient;
+};
+
+/*
+ * What the launcher carries out, as the spec reader (spec*.c) fills it from
+ * an OCI runtime spec: tsrun run's and exec's (spec_tsrun.c adds the io.tsrun.*
+ * annotations) and tsrun-runtime's config.json alike.
+ */
 struct plan {
   bool exec_mode;
   /* run mode */
@@ -102,8 +116,11 @@ struct plan {
   bool init; /* a minimal PID 1 (--init) */
   /* --rm of a detached container: the monitor execs NODE BIN --root ROOT rm -f ID after exit.json */
   char *autorm_node, *autorm_bin, *autorm_root, *autorm_id;
-  /* restart policy and healthcheck (watch.c): "watch=…", NULL without either */
+  /* restart policy and healthcheck (watch.c): from the io.tsrun.watch annotation (its fields kept
+     for the dump), NULL without either */
   struct watch *watch;
+  char **watch_fields;
+  size_t nwatch_fields;
   /* exec mode */
   pid_t target_pid;
   char **ns; /* names under /proc/PID/ns to join, pid last handled specially */
@@ -113,9 +130,9 @@ struct plan {
   size_t ncgroup_procs;
   struct rlim *rlimits;
   size_t nrlimits;
-  bool has_oom_score_adj; /* oomscoreadj: written to /proc/self/oom_score_adj with the rlimits */
+  bool has_oom_score_adj; /* process.oomScoreAdj: written to /proc/self/oom_score_adj with the rlimits */
   int oom_score_adj;
-  uint64_t caps;
+  struct capsets caps;
   bool nnp;
   bool seccomp;
   uint32_t seccomp_default;
@@ -135,8 +152,8 @@ struct plan {
   char *log_file;
 };
 
-/* plan.c: the plan's bytes as read from fd 3: the early block is data[0, early_len),
-   its terminating empty record at data[early_len], the rest after it */
+/* frames.c: the input as read from fd 3: the first frame is data[0, first), the first two
+   (the early block: namespaces and spec) data[0, early_len), the rest (to EOF) after it */
 struct planbuf {
   char *data;
   size_t len, cap, early_len;
@@ -144,11 +161,6 @@ struct planbuf {
 int planbuf_read_first(int fd, struct planbuf *b, size_t *first_len, char *err, size_t errlen);
 int planbuf_read_early(int fd, struct planbuf *b, char *err, size_t errlen);
 int planbuf_read_rest(int fd, struct planbuf *b, char *err, size_t errlen);
-/* add records to a plan: the early block's (from a copy), or a buffer's (parsed in place) */
-int plan_parse_early(const struct planbuf *b, struct plan *p, char *err, size_t errlen);
-int plan_parse(char *buf, size_t len, struct plan *p, char *err, size_t errlen);
-/* once all records are in */
-int plan_check(struct plan *p, char *err, size_t errlen);
 
 /* util.c */
 void status_ok(pid_t pid);
@@ -189,8 +201,9 @@ void watch_signalled(const struct plan *p, int signo);
 void watch_exited(const struct plan *p);
 
 /* run.c, exec.c: the two ways a launch goes (main picks by the plan's first record). */
-int run_main(struct plan *p, struct planbuf *b, size_t first);
-int exec_main(const struct plan *p);
+struct oci; /* spec.h: the spec as read, around a struct plan */
+int run_main(struct oci *o, struct planbuf *b, size_t first);
+int exec_main(struct oci *o);
 
 /* cgroup.c: fork the container process (into its cgroup where the kernel can); the child's
    move into its cgroup (a no-op when it was born there); whether the host is v2-only. */
@@ -208,7 +221,7 @@ int apply_device_rules(const struct plan *p, char *err, size_t errlen);
 /* nsjoin.c: the monitor sends one fd per nsjoin record over the sync socket (0 or -errno, err
    set); the container process receives and joins them in the same order (child_fail on error). */
 int send_nsjoin_fds(const struct plan *p, int sock, char *err, size_t errlen);
-/* A plan of one record, "netns=PATH": a new network namespace bind-mounted on PATH (an existing
+/* The one frame "netns=PATH": a new network namespace bind-mounted on PATH (an existing
    file) to outlive this process, for tsrun to set up and a container to join. Reports on fd 4. */
 int make_netns(const char *path);
 void child_join_namespaces(const struct plan *p, int sync);

@@ -1,5 +1,5 @@
 /*
- * Namespaces by path: making a network namespace file (make_netns), and joining namespaces by path (the plan's nsjoin records): a network namespace
+ * Namespaces by path: making a network namespace file (make_netns), and joining namespaces by path (the spec's namespaces with a path): a network namespace
  * tsrun made and had netavark set up before the container existed (podman's
  * model; the OCI spec's namespaces-by-path are the same thing). The path lives
  * in the host's mount namespace, which the container process has left by the

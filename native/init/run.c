@@ -3,7 +3,7 @@
  * (run_child) as early as the plan allows, forwards it the plan, and stays
  * as its parent: it reports the start, copies output, writes exit.json.
  */
-#include "init.h"
+#include "spec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,28 +24,48 @@
 #include <termios.h>
 #include <unistd.h>
 
+/* The spec in the early block: its second frame (after the namespaces). */
+static const char *early_spec(const struct planbuf *b, size_t *len)
+{
+  const char *nul = memchr(b->data, '\0', b->early_len);
+  const char *spec = nul ? nul + 1 : b->data + b->early_len;
+  *len = (size_t)(b->data + b->early_len - spec);
+  return spec;
+}
+
+/* What the spec's process asks for that confine() does not do: the umask. */
+static void process_extras(const struct oci *o)
+{
+  umask(o->umask >= 0 ? (mode_t)o->umask : 022);
+}
+
 /*
- * The container process. The monitor forwards it the plan's early block as
- * soon as it has it: with it, it joins its cgroup and sets up its filesystem,
- * up to and including pivot_root (the overlay alone is ~1 ms of overlayfs
- * probing the upper dir), while tsrun is still building the rest of the plan
- * (confinement and process); then it reads that rest, with the seccomp
- * filter the monitor prepared. On a cgroup v1 host it is forked before even
- * the early block is in (run_main), so the new namespaces (a network
- * namespace costs 0.7-2 ms) are made while tsrun still creates the container.
+ * The container process. The monitor forwards it the early block (the
+ * namespaces and the spec) as soon as it has it: with it, it joins its cgroup
+ * and sets up its filesystem, up to and including pivot_root (the overlay
+ * alone is ~1 ms of overlayfs probing the upper dir), while tsrun still
+ * records the start (or sets up the network); then it waits for the go
+ * (EOF on fwd), with the seccomp filter the monitor prepared. On a cgroup v1
+ * host it is forked before even the spec is in (run_main), so the new
+ * namespaces (a network namespace costs 0.7-2 ms) are made while tsrun still
+ * creates the container.
  *
- * fwd carries: the early block and its empty record, u32 length, the rest
- * of the plan, the filter.
+ * fwd carries: the early block and its NUL, then the filter, then EOF.
  */
-static _Noreturn void run_child(struct plan *p, int fwd, int sync, int in, int out, int err)
+static _Noreturn void run_child(struct oci *o, int fwd, int sync, int in, int out, int err)
 {
   close(STATUS_FD); /* the monitor's; an --init PID 1 (which never execs) must not hold it */
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  /* every record from fwd: this copy of the plan may hold some of the monitor's already */
-  memset(p, 0, sizeof *p);
+  /* everything from fwd: this copy of the spec may hold some of the monitor's already */
+  memset(o, 0, sizeof *o);
+  struct plan *p = &o->p;
   char perr[256];
   struct planbuf b = { 0 };
-  if (planbuf_read_early(fwd, &b, perr, sizeof perr) < 0 || plan_parse_early(&b, p, perr, sizeof perr) < 0)
+  size_t len;
+  if (planbuf_read_early(fwd, &b, perr, sizeof perr) < 0)
+    _exit(125); /* the monitor read the same bytes first and reports why */
+  const char *spec = early_spec(&b, &len);
+  if (spec_launcher_load(o, spec, len, false) < 0)
     _exit(125); /* the monitor parsed the same bytes first and reports why */
   child_join_cgroup(p->cgroup_procs, p->ncgroup_procs, sync);
   child_join_namespaces(p, sync);
@@ -56,20 +76,16 @@ static _Noreturn void run_child(struct plan *p, int fwd, int sync, int in, int o
   mount_root_overlay(p, sync);
   if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
     child_fail(sync, "sethostname", p->hostname);
+  if (o->domainname && setdomainname(o->domainname, strlen(o->domainname)) < 0)
+    child_fail(sync, "setdomainname", o->domainname);
   if (p->lo_up)
     set_lo_up(sync);
   setup_rootfs(p, sync);
   pivot_to_rootfs(p, sync);
-  uint32_t planlen = 0;
-  if (planbuf_read_rest(fwd, &b, perr, sizeof perr) < 0 || b.len < b.early_len + 1 + sizeof planlen)
+  size_t early = b.early_len + 1;
+  if (planbuf_read_rest(fwd, &b, perr, sizeof perr) < 0)
     _exit(125); /* the monitor reports why */
-  char *rest = b.data + b.early_len + 1;
-  size_t restlen = b.len - b.early_len - 1 - sizeof planlen;
-  memcpy(&planlen, rest, sizeof planlen);
-  rest += sizeof planlen;
-  if (planlen > restlen || plan_parse(rest, planlen, p, perr, sizeof perr) < 0 || plan_check(p, perr, sizeof perr) < 0)
-    _exit(125); /* the monitor parsed the same bytes first and reports why */
-  if (take_prepared_seccomp(rest + planlen, restlen - planlen) < 0)
+  if (take_prepared_seccomp(b.data + early, b.len - early) < 0)
     child_fail(sync, "seccomp filter from the monitor", NULL);
   if (p->tty) { /* the monitor made the pipes before it knew */
     close(in);
@@ -87,6 +103,7 @@ static _Noreturn void run_child(struct plan *p, int fwd, int sync, int in, int o
     setup_child_tty(sync, &ws, true);
   else if (setsid() < 0)
     child_fail(sync, "setsid", NULL);
+  process_extras(o);
   apply_rlimits(p, sync);
   confine(p, sync);
   if (p->init)
@@ -121,27 +138,24 @@ static void auto_remove(const struct plan *p)
 }
 
 /*
- * run: the plan's first record says which namespaces. On a cgroup v1 host the
+ * run: the first frame says which namespaces. On a cgroup v1 host the
  * container process is forked at once, while tsrun still creates the
- * container; on v2 it is forked once the early block is in, straight into its
+ * container; on v2 it is forked once the spec is in, straight into its
  * cgroup (clone3 CLONE_INTO_CGROUP needs the cgroup). The monitor forwards
- * the early block, then reads the rest of the plan, checks it, prepares the
- * seccomp filter and forwards both (run_child).
+ * the early block, prepares the seccomp filter, waits for the go (EOF on
+ * fd 3) and forwards the filter (run_child).
  */
-int run_main(struct plan *p, struct planbuf *b, size_t first)
+int run_main(struct oci *o, struct planbuf *b, size_t first)
 {
+  struct plan *p = &o->p;
   char err[256];
-  const char *step = "plan", *detail = err;
-  if (strncmp(b->data, "clone=", 6) != 0) {
-    status_err("plan", EINVAL, "a run plan starts with clone=");
+  const char *step = "spec", *detail = err;
+  unsigned long first_flags = 0;
+  if (spec_clone_flags(b->data, &first_flags) < 0) {
+    status_err("spec", EINVAL, oci_err.msg);
     return 125;
   }
-  char *rec = strndup(b->data, first);
-  int rc = rec ? plan_parse(rec, first + 1, p, err, sizeof err) : -ENOMEM;
-  if (rc < 0) {
-    status_err("plan", -rc, rec ? err : "out of memory");
-    return 125;
-  }
+  (void)first;
   int sfd = block_signals();
   int sv[2], io[6] = { -1, -1, -1, -1, -1, -1 }, fwd[2] = { -1, -1 };
   if (sfd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -156,14 +170,22 @@ int run_main(struct plan *p, struct planbuf *b, size_t first)
     status_err("pipe", errno, NULL);
     return 125;
   }
-  unsigned long cflags = p->clone_flags & ~(unsigned long)CLONE_NEWCGROUP;
+  unsigned long cflags = first_flags & ~(unsigned long)CLONE_NEWCGROUP;
   bool fork_first = !cgroup2_host();
   pid_t pid = fork_first ? fork_container(p, cflags) : 0;
   if (fork_first && pid == 0)
     goto child;
-  rc = planbuf_read_early(PLAN_FD, b, err, sizeof err);
-  if (rc == 0)
-    rc = plan_parse_early(b, p, err, sizeof err);
+  int rc = planbuf_read_early(PLAN_FD, b, err, sizeof err);
+  size_t speclen = 0;
+  const char *spec = rc == 0 ? early_spec(b, &speclen) : NULL;
+  if (rc == 0 && spec_launcher_load(o, spec, speclen, false) < 0) {
+    rc = -EINVAL;
+    snprintf(err, sizeof err, "%.255s", oci_err.msg);
+  }
+  if (rc == 0 && p->clone_flags != first_flags) {
+    rc = -EINVAL;
+    snprintf(err, sizeof err, "the spec's namespaces differ from the first frame's");
+  }
   if (rc == 0 && !fork_first) {
     pid = fork_container(p, cflags);
     if (pid == 0)
@@ -187,39 +209,23 @@ int run_main(struct plan *p, struct planbuf *b, size_t first)
   /* a child that failed already has reported: await_child reads it */
   if (rc == 0)
     write_all(fwd[1], b->data, b->early_len + 1);
-  if (rc == 0)
-    rc = planbuf_read_rest(PLAN_FD, b, err, sizeof err);
-  char *rest = b->data + b->early_len + 1;
-  size_t restlen = rc == 0 ? b->len - b->early_len - 1 : 0;
-  /* parsing works in place: the child gets a copy of the bytes as they came */
-  char *copy = rc == 0 ? malloc(restlen ? restlen : 1) : NULL;
-  if (rc == 0 && !copy) {
-    rc = -ENOMEM;
-    snprintf(err, sizeof err, "out of memory");
-  }
-  if (rc == 0) {
-    memcpy(copy, rest, restlen);
-    rc = plan_parse(rest, restlen, p, err, sizeof err);
-  }
-  if (rc == 0)
-    rc = plan_check(p, err, sizeof err);
-  if (rc == 0 && p->exec_mode) {
-    rc = -EINVAL;
-    snprintf(err, sizeof err, "an exec plan for a run launch");
-  }
-  /* the filter is compiled (or read from its cache) here: the child has left the host's filesystem */
+  /* the filter is compiled (or read from its cache) here: the child leaves the host's filesystem */
   if (rc == 0 && prepare_seccomp(p, &step, &detail) < 0)
     rc = -errno;
+  /* the go: tsrun closes fd 3 once the container may exec; nothing more may come */
+  size_t early = b->early_len + 1;
+  if (rc == 0 && (rc = planbuf_read_rest(PLAN_FD, b, err, sizeof err)) == 0 && b->len != early) {
+    rc = -EINVAL;
+    step = "spec";
+    snprintf(err, sizeof err, "bytes after the spec");
+  }
   if (rc == 0) {
-    uint32_t planlen = (uint32_t)restlen;
     const void *filter;
     size_t filterlen;
     prepared_seccomp_bytes(&filter, &filterlen);
-    if (write_all(fwd[1], &planlen, sizeof planlen) == 0 && write_all(fwd[1], copy, restlen) == 0)
-      write_all(fwd[1], filter, filterlen);
+    write_all(fwd[1], filter, filterlen);
   }
   close(fwd[1]);
-  free(copy);
   if (rc < 0) {
     if (pid > 0) {
       kill(pid, SIGKILL);
@@ -255,6 +261,6 @@ child:
   close(io[4]);
   close(fwd[1]);
   close(PLAN_FD);
-  run_child(p, fwd[0], sv[1], io[0], io[3], io[5]);
+  run_child(o, fwd[0], sv[1], io[0], io[3], io[5]);
 }
 

@@ -4,10 +4,10 @@
  * Compiling docker's default profile with libseccomp costs several ms of CPU
  * on every container start, for the same result each time. So the parent half
  * of tsrun-init (still in the host's namespaces, before clone) prepares the
- * BPF program: from DIR/seccomp-HASH.bpf when the plan names a cache dir
- * (seccomp.cache=DIR: /run/tsrun/seccomp, runtime state shared by every
+ * BPF program: from DIR/seccomp-HASH.bpf when the spec names a cache dir
+ * (annotation io.tsrun.seccomp.cache: /run/tsrun/seccomp, runtime state shared by every
  * store and gone at reboot) and the file holds this exact filter, else
- * by compiling the plan's rules with libseccomp and writing the file
+ * by compiling the spec's rules with libseccomp and writing the file
  * (temp + rename, so readers see a whole file or none). The child inherits
  * the program in memory and loads it with seccomp(2) itself, the same call
  * with the same flags (none) libseccomp's seccomp_load makes by default.

@@ -57,6 +57,19 @@ static const struct {
   { "RLIMIT_STACK", RLIMIT_STACK },
 };
 
+const char *spec_cap_name(int c)
+{
+  return c >= 0 && (size_t)c < sizeof CAP_NAMES / sizeof *CAP_NAMES ? CAP_NAMES[c] : NULL;
+}
+
+const char *spec_rlimit_name(int resource)
+{
+  for (size_t k = 0; k < sizeof RLIMITS / sizeof *RLIMITS; k++)
+    if (RLIMITS[k].resource == resource)
+      return RLIMITS[k].name;
+  return NULL;
+}
+
 static int read_rlimits(json_object *proc, struct plan *p)
 {
   json_object *a;
@@ -143,12 +156,11 @@ int spec_read_process(json_object *proc, struct oci *o)
     }
   } else
     o->umask = -1;
-  o->caps = (struct oci_caps){ 0 };
-  if (caps && (read_capset(caps, "bounding", &o->caps.bounding) < 0 || read_capset(caps, "effective", &o->caps.effective) < 0 ||
-               read_capset(caps, "inheritable", &o->caps.inheritable) < 0 || read_capset(caps, "permitted", &o->caps.permitted) < 0 ||
-               read_capset(caps, "ambient", &o->caps.ambient) < 0))
+  p->caps = (struct capsets){ 0 };
+  if (caps && (read_capset(caps, "bounding", &p->caps.bounding) < 0 || read_capset(caps, "effective", &p->caps.effective) < 0 ||
+               read_capset(caps, "inheritable", &p->caps.inheritable) < 0 || read_capset(caps, "permitted", &p->caps.permitted) < 0 ||
+               read_capset(caps, "ambient", &p->caps.ambient) < 0))
     return -1;
-  p->caps = o->caps.bounding;
   char *ignored = NULL;
   if (jget_str(proc, "apparmorProfile", "process.", &ignored) < 0 || jget_str(proc, "selinuxLabel", "process.", &ignored) < 0)
     return -1;
@@ -204,6 +216,8 @@ static int read_root(json_object *cfg, struct oci *o)
   if (jget_bool(root, "readonly", "root.", &ro) < 0)
     return -1;
   o->p.readonly_rootfs = ro;
+  if (path[0] != '/' && !o->bundle)
+    return fail(0, "config.json: root.path must be absolute here (no bundle)");
   char full[PATH_MAX];
   snprintf(full, sizeof full, "%s%s%s", path[0] == '/' ? "" : o->bundle, path[0] == '/' ? "" : "/", path);
   char *real = realpath(full, NULL);
@@ -216,32 +230,64 @@ static int read_root(json_object *cfg, struct oci *o)
   return 0;
 }
 
+/* A JSON text (a config.json's) parsed; NULL with oci_err set. */
+json_object *spec_parse_text(const char *text, size_t len)
+{
+  json_tokener *tok = json_tokener_new();
+  json_object *cfg = tok ? json_tokener_parse_ex(tok, text, (int)len) : NULL;
+  enum json_tokener_error jerr = tok ? json_tokener_get_error(tok) : json_tokener_error_depth;
+  if (jerr == json_tokener_continue)
+    jerr = json_tokener_error_parse_eof;
+  if (tok)
+    json_tokener_free(tok);
+  if (jerr != json_tokener_success || !cfg) {
+    fail(0, "config.json: not valid JSON: %s", json_tokener_error_desc(jerr));
+    return NULL;
+  }
+  if (!json_object_is_type(cfg, json_type_object)) {
+    fail(0, "config.json: must be a JSON object");
+    return NULL;
+  }
+  return cfg;
+}
+
 int spec_load(const char *bundle, struct oci *o)
 {
   char file[PATH_MAX];
   snprintf(file, sizeof file, "%s/config.json", bundle);
   o->bundle = strdup(bundle);
-  o->umask = -1;
   FILE *f = fopen(file, "re");
   if (!f)
     return fail(errno, "open %s", file);
-  json_tokener *tok = json_tokener_new();
-  char buf[65536];
-  size_t n;
-  json_object *cfg = NULL;
-  enum json_tokener_error jerr = json_tokener_continue;
-  while (jerr == json_tokener_continue && (n = fread(buf, 1, sizeof buf, f)) > 0) {
-    cfg = json_tokener_parse_ex(tok, buf, (int)n);
-    jerr = json_tokener_get_error(tok);
-  }
+  char *text = NULL;
+  size_t len = 0, cap = 0, n;
+  do {
+    if (len + 65536 > cap) {
+      char *t = realloc(text, cap = len + 65536);
+      if (!t) {
+        fclose(f);
+        return fail(ENOMEM, "read %s", file);
+      }
+      text = t;
+    }
+    n = fread(text + len, 1, 65536, f);
+    len += n;
+  } while (n > 0);
   fclose(f);
-  if (jerr == json_tokener_continue)
-    jerr = json_tokener_error_parse_eof;
-  json_tokener_free(tok);
-  if (jerr != json_tokener_success || !cfg)
-    return fail(0, "config.json: not valid JSON: %s", json_tokener_error_desc(jerr));
-  if (!json_object_is_type(cfg, json_type_object))
-    return fail(0, "config.json: must be a JSON object");
+  json_object *cfg = spec_parse_text(text ? text : "", len);
+  free(text);
+  return cfg ? spec_read(cfg, o, true) : -1;
+}
+
+/*
+ * cfg (a config.json) into o. need_root: a container's spec (root, a mount
+ * namespace); without it, what an exec into a running one needs (process,
+ * namespaces joined by path, seccomp). o->bundle resolves relative paths
+ * (NULL: they are refused).
+ */
+int spec_read(json_object *cfg, struct oci *o, bool need_root)
+{
+  o->umask = -1;
   o->json = cfg;
   char *version = NULL;
   if (jget_str(cfg, "ociVersion", "", &version) < 0)
@@ -250,8 +296,9 @@ int spec_load(const char *bundle, struct oci *o)
     return fail(0, "config.json: ociVersion is missing");
   if (strncmp(version, "1.", 2) != 0)
     return fail(0, "config.json: unsupported ociVersion %s (this runtime implements %s)", version, OCI_VERSION);
+  o->oci_version = version;
   json_object *proc, *hooks, *mounts, *linux_;
-  if (read_root(cfg, o) < 0 || jget_obj(cfg, "process", "", &proc) < 0 || jget_obj(cfg, "hooks", "", &hooks) < 0 ||
+  if ((need_root && read_root(cfg, o) < 0) || jget_obj(cfg, "process", "", &proc) < 0 || jget_obj(cfg, "hooks", "", &hooks) < 0 ||
       jget_arr(cfg, "mounts", "", &mounts) < 0 || jget_obj(cfg, "linux", "", &linux_) < 0 ||
       jget_obj(cfg, "annotations", "", &o->annotations) < 0 || jget_str(cfg, "hostname", "", &o->p.hostname) < 0 ||
       jget_str(cfg, "domainname", "", &o->domainname) < 0)
@@ -259,11 +306,13 @@ int spec_load(const char *bundle, struct oci *o)
   if (!proc)
     return fail(0, "config.json: process is missing");
   if (spec_read_process(proc, o) < 0 || (hooks && read_hooks(hooks, o) < 0) || (mounts && spec_read_mounts(mounts, o) < 0) ||
-      spec_read_linux(linux_, o) < 0)
+      spec_read_linux(linux_, o, need_root) < 0)
     return -1;
   /* the working directory exists in the container, as runc makes it */
-  o->p.ops = grow(o->p.ops, &o->p.nops, sizeof *o->p.ops);
-  o->p.ops[o->p.nops - 1] = (struct op){ .kind = OP_MKDIR, .dst = o->p.cwd };
+  if (need_root) {
+    o->p.ops = grow(o->p.ops, &o->p.nops, sizeof *o->p.ops);
+    o->p.ops[o->p.nops - 1] = (struct op){ .kind = OP_MKDIR, .dst = o->p.cwd };
+  }
   if ((o->p.hostname && *o->p.hostname) && !spec_ns(o, CLONE_NEWUTS))
     return fail(0, "config.json: hostname needs a new uts namespace");
   return 0;

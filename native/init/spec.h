@@ -3,7 +3,7 @@
  * out. `struct plan` (init.h) keeps what the launcher already knows how to do
  * (filesystem ops, rlimits, seccomp rules, ids, argv/env/cwd, hostname,
  * no_new_privs); `struct oci` wraps it with what the spec has beyond it.
- * (A wrapper, not new plan fields: tsrun run's plan protocol is unchanged.)
+ * tsrun-init and tsrun-runtime read specs with this same code.
  *
  * spec.c reads the top level and process, spec_linux.c the linux section,
  * spec_mounts.c mounts, spec_seccomp.c linux.seccomp. Every reader is strict:
@@ -49,8 +49,10 @@ struct oci_prop {
   unsigned long flags; /* MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (| MS_REC) */
 };
 
-struct oci_caps {
-  uint64_t bounding, effective, inheritable, permitted, ambient;
+/* a mounts[] entry as read (what the dump shows); its ops are in o->p.ops */
+struct oci_mount {
+  char *dst, *src, *type, *data;
+  unsigned long flags, prop;
 };
 
 struct oci {
@@ -64,7 +66,9 @@ struct oci {
   size_t nprops;
   struct oci_idmap *uid_maps, *gid_maps;
   size_t nuid_maps, ngid_maps;
-  struct oci_caps caps;
+  char *oci_version;
+  struct oci_mount *mounts;
+  size_t nmounts;
   bool has_oom_score_adj;
   int oom_score_adj;
   int umask; /* -1: not given (0022) */
@@ -85,10 +89,18 @@ struct oci {
 
 /* spec.c: reads BUNDLE/config.json into o (bundle: an absolute path). */
 int spec_load(const char *bundle, struct oci *o);
+/* a parsed config.json into o (need_root: a container's, else an exec's; see spec.c) */
+int spec_read(json_object *cfg, struct oci *o, bool need_root);
+json_object *spec_parse_text(const char *text, size_t len);
 /* hooks only (the copy of config.json create keeps, for start and delete) */
 int spec_load_hooks(const char *file, struct oci *o);
 /* process only (exec --process FILE): into o->p's process fields and o->caps */
 int spec_read_process(json_object *proc, struct oci *o);
+/* names for numbers: "CHOWN" (without CAP_) for 0, "RLIMIT_NOFILE" for RLIMIT_NOFILE; NULL if unknown */
+const char *spec_cap_name(int c);
+const char *spec_rlimit_name(int resource);
+/* spec_mounts.c: the option names of mount flags (the dump) */
+void mount_flag_names(unsigned long flags, unsigned long prop, json_object *out);
 /* does o have a new (or joined) namespace of this CLONE_NEW* type */
 const struct oci_ns *spec_ns(const struct oci *o, int type);
 
@@ -96,8 +108,16 @@ const struct oci_ns *spec_ns(const struct oci *o, int type);
 /* spec_mounts.c: mounts[] into o->p.ops (and o->props) in order; a propagation option's MS_* flags or 0 */
 unsigned long propagation_flags(const char *opt);
 int spec_read_mounts(json_object *mounts, struct oci *o);
-/* spec_linux.c: the linux object */
-int spec_read_linux(json_object *linux_, struct oci *o);
+/* spec_linux.c: the linux object; runc's device rules every container gets (tsrun-runtime) */
+int spec_read_linux(json_object *linux_, struct oci *o, bool need_root);
+void spec_allow_default_devices(struct oci *o);
+/* spec_tsrun.c (tsrun-init): the io.tsrun.* annotations and what the launcher derives from the
+   spec (clone flags, joined namespaces, device rules); refuses what it does not carry out */
+int spec_for_launcher(struct oci *o);
+int spec_clone_flags(const char *text, unsigned long *flags);
+int spec_launcher_load(struct oci *o, const char *text, size_t len, bool exec_mode);
+/* spec_dump.c: what the reader understood, in the spec's own shape (the round-trip test) */
+json_object *spec_dump(const struct oci *o);
 /* spec_seccomp.c: linux.seccomp */
 int spec_read_seccomp(json_object *sc, struct oci *o);
 

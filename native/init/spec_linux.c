@@ -22,7 +22,7 @@ static const struct {
   { "uts", CLONE_NEWUTS }, { "user", CLONE_NEWUSER }, { "cgroup", CLONE_NEWCGROUP },
 };
 
-static int read_namespaces(json_object *a, struct oci *o)
+static int read_namespaces(json_object *a, struct oci *o, bool need_root)
 {
   for (size_t i = 0; a && i < json_object_array_length(a); i++) {
     json_object *n = json_object_array_get_idx(a, i);
@@ -47,11 +47,13 @@ static int read_namespaces(json_object *a, struct oci *o)
   /* the container's mounts must never land in the host's mount namespace */
   const struct oci_ns *mnt = spec_ns(o, CLONE_NEWNS);
   struct stat ours, theirs;
-  if (!mnt)
+  if (!mnt && need_root)
     return fail(0, "config.json: a mount namespace is required (linux.namespaces needs {\"type\":\"mount\"}): the container's mounts would be the host's");
-  if (mnt->path && (stat(mnt->path, &theirs) < 0 || stat("/proc/self/ns/mnt", &ours) < 0))
+  if (!need_root) /* an exec joins the container's: nothing is mounted by it */
+    return 0;
+  if (mnt && mnt->path && (stat(mnt->path, &theirs) < 0 || stat("/proc/self/ns/mnt", &ours) < 0))
     return fail(errno, "mount namespace %s", mnt->path);
-  if (mnt->path && ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev)
+  if (mnt && mnt->path && ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev)
     return fail(0, "config.json: the mount namespace %s is the host's: the container's mounts would be the host's", mnt->path);
   return 0;
 }
@@ -132,14 +134,16 @@ static void add_default_devices(struct oci *o)
   add_op(p, (struct op){ .kind = OP_SYMLINK, .src = "/proc/self/fd/1", .dst = "/dev/stdout" });
   add_op(p, (struct op){ .kind = OP_SYMLINK, .src = "/proc/self/fd/2", .dst = "/dev/stderr" });
   add_op(p, (struct op){ .kind = OP_SYMLINK, .src = "pts/ptmx", .dst = "/dev/ptmx" });
+  add_op(p, (struct op){ .kind = OP_SYMLINK, .src = "/proc/kcore", .dst = "/dev/core" }); /* as runc and docker */
 }
 
 /*
  * After the spec's device rules, the devices every container may use (runc's
  * list): mknod of any node, the default devices, the pty and /dev/console,
- * tun, and each device of linux.devices.
+ * tun, and each device of linux.devices. tsrun-runtime adds them as runc
+ * does; tsrun run's spec lists docker's own (src/runtime/devices.ts).
  */
-static void allow_default_devices(struct oci *o)
+void spec_allow_default_devices(struct oci *o)
 {
   static const struct oci_dev_rule ALLOWED[] = {
     { true, 'c', -1, -1, "m" }, { true, 'b', -1, -1, "m" }, { true, 'c', 1, 3, "rwm" }, { true, 'c', 1, 8, "rwm" },
@@ -190,7 +194,7 @@ static int read_paths(json_object *l, const char *key, enum op_kind kind, struct
   return 0;
 }
 
-int spec_read_linux(json_object *l, struct oci *o)
+int spec_read_linux(json_object *l, struct oci *o, bool need_root)
 {
   json_object *ns = NULL, *um = NULL, *gm = NULL, *devs = NULL, *res = NULL, *sysctl = NULL, *sc = NULL, *rdt = NULL;
   char *prop = NULL;
@@ -200,7 +204,7 @@ int spec_read_linux(json_object *l, struct oci *o)
             jget_obj(l, "seccomp", "linux.", &sc) < 0 || jget_str(l, "rootfsPropagation", "linux.", &prop) < 0 ||
             jget_str(l, "cgroupsPath", "linux.", &o->cgroups_path) < 0 || jget_obj(l, "intelRdt", "linux.", &rdt) < 0))
     return -1;
-  if (read_namespaces(ns, o) < 0 || read_idmaps(um, "linux.uidMappings", &o->uid_maps, &o->nuid_maps) < 0 ||
+  if (read_namespaces(ns, o, need_root) < 0 || read_idmaps(um, "linux.uidMappings", &o->uid_maps, &o->nuid_maps) < 0 ||
       read_idmaps(gm, "linux.gidMappings", &o->gid_maps, &o->ngid_maps) < 0)
     return -1;
   if ((o->nuid_maps || o->ngid_maps) && !spec_ns(o, CLONE_NEWUSER))
@@ -217,7 +221,6 @@ int spec_read_linux(json_object *l, struct oci *o)
     add_default_devices(o);
   if ((res && spec_read_resources(res, &o->res) < 0) || (sysctl && read_sysctl(sysctl, o) < 0) || (sc && spec_read_seccomp(sc, o) < 0))
     return -1;
-  allow_default_devices(o);
   if (l && (read_paths(l, "maskedPaths", OP_MASK, o) < 0 || read_paths(l, "readonlyPaths", OP_ROPATH, o) < 0))
     return -1;
   return 0;

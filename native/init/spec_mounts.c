@@ -7,7 +7,9 @@
  */
 #include "spec.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,22 @@ unsigned long propagation_flags(const char *opt)
     if (strcmp(PROPAGATION[i].name, opt) == 0)
       return PROPAGATION[i].flag;
   return 0;
+}
+
+/* flags and propagation as the option names that set them (rbind for bind|rec), onto the array out */
+void mount_flag_names(unsigned long flags, unsigned long prop, json_object *out)
+{
+  for (size_t i = 0; i < sizeof FLAGS / sizeof *FLAGS; i++) {
+    unsigned long f = FLAGS[i].flag;
+    if (FLAGS[i].clear || !f || (flags & f) != f)
+      continue;
+    if (f == MS_BIND && (flags & MS_REC))
+      continue; /* rbind */
+    json_object_array_add(out, json_object_new_string(FLAGS[i].name));
+  }
+  for (size_t i = 0; prop && i < sizeof PROPAGATION / sizeof *PROPAGATION; i++)
+    if (PROPAGATION[i].flag == prop)
+      json_object_array_add(out, json_object_new_string(PROPAGATION[i].name));
 }
 
 static int append_data(char **data, const char *opt)
@@ -103,6 +121,28 @@ static int add_cgroup_mounts(struct oci *o, const char *dst, unsigned long flags
     p->ops = grow(p->ops, &p->nops, sizeof *p->ops);
     p->ops[p->nops - 1] = (struct op){ .kind = OP_MOUNT, .src = "cgroup", .dst = sub, .fstype = "cgroup", .flags = base, .data = sep + 1 };
   }
+  /* the host's alias symlinks (cpu -> cpu,cpuacct), as runc makes them for comounted controllers */
+  DIR *d = opendir("/sys/fs/cgroup");
+  for (struct dirent *e; d && (e = readdir(d));) {
+    if (e->d_type != DT_LNK)
+      continue;
+    char link[512], target[256];
+    snprintf(link, sizeof link, "/sys/fs/cgroup/%s", e->d_name);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n <= 0)
+      continue;
+    target[n] = '\0';
+    bool known = false;
+    for (size_t i = 0; i < nsubs && !strchr(target, '/'); i++)
+      known = known || strcmp(subs[i], target) == 0; /* subs[i] is the name by now (cut at 0x1f) */
+    char *lnk = NULL, *tgt = strdup(target);
+    if (!known || !tgt || asprintf(&lnk, "%s/%s", dst, e->d_name) < 0)
+      continue;
+    p->ops = grow(p->ops, &p->nops, sizeof *p->ops);
+    p->ops[p->nops - 1] = (struct op){ .kind = OP_SYMLINK, .src = tgt, .dst = lnk };
+  }
+  if (d)
+    closedir(d);
   if (flags & MS_RDONLY) { /* the tmpfs itself read-only, once the hierarchies are in */
     p->ops = grow(p->ops, &p->nops, sizeof *p->ops);
     p->ops[p->nops - 1] = (struct op){ .kind = OP_MOUNT, .src = "tmpfs", .dst = (char *)dst, .fstype = "tmpfs", .flags = MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, .data = "mode=755" };
@@ -143,11 +183,15 @@ static int read_mount(json_object *m, struct oci *o)
   free(opts);
   if (type && (strcmp(type, "bind") == 0 || strcmp(type, "rbind") == 0))
     flags |= MS_BIND | (strcmp(type, "rbind") == 0 ? MS_REC : 0);
+  o->mounts = grow(o->mounts, &o->nmounts, sizeof *o->mounts);
+  o->mounts[o->nmounts - 1] = (struct oci_mount){ dst, src, type, data, flags, prop };
   if (type && strcmp(type, "cgroup") == 0 && !(flags & MS_BIND))
     return add_cgroup_mounts(o, dst, flags);
   if (!(flags & MS_BIND) && (!type || !*type))
     return fail(0, "config.json: mount on %s needs a type", dst);
   char *full = src;
+  if ((flags & MS_BIND) && src && src[0] != '/' && !o->bundle)
+    return fail(0, "config.json: bind source %s must be absolute here (no bundle)", src);
   if ((flags & MS_BIND) && src && src[0] != '/' && asprintf(&full, "%s/%s", o->bundle, src) < 0)
     return fail(ENOMEM, "mounts");
   if ((flags & MS_BIND) && !src)

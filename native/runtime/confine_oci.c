@@ -44,7 +44,7 @@ void oci_confine(const struct oci *o, int sync)
   const struct plan *p = &o->p;
   int last = last_cap();
   for (int c = 0; c <= last; c++)
-    if (!(o->caps.bounding & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+    if (!(o->p.caps.bounding & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
       child_fail(sync, "drop bounding capability", NULL);
   if (!p->nnp && oci_load_seccomp(o) < 0)
     child_fail(sync, "seccomp load", NULL);
@@ -61,16 +61,16 @@ void oci_confine(const struct oci *o, int sync)
   struct __user_cap_data_struct data[2];
   memset(data, 0, sizeof data);
   for (int i = 0; i < 2; i++) {
-    data[i].effective = (uint32_t)(o->caps.effective >> (32 * i));
-    data[i].permitted = (uint32_t)(o->caps.permitted >> (32 * i));
-    data[i].inheritable = (uint32_t)(o->caps.inheritable >> (32 * i));
+    data[i].effective = (uint32_t)(o->p.caps.effective >> (32 * i));
+    data[i].permitted = (uint32_t)(o->p.caps.permitted >> (32 * i));
+    data[i].inheritable = (uint32_t)(o->p.caps.inheritable >> (32 * i));
   }
   if (syscall(SYS_capset, &hdr, data) < 0)
     child_fail(sync, "capset", NULL);
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   /* the kernel raises an ambient capability only if it is permitted and inheritable; like runc,
      one that is not is left out rather than failing the container (runc's default spec has them so) */
-  uint64_t ambient = o->caps.ambient & o->caps.permitted & o->caps.inheritable;
+  uint64_t ambient = o->p.caps.ambient & o->p.caps.permitted & o->p.caps.inheritable;
   for (int c = 0; c <= last; c++)
     if ((ambient & (1ULL << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
       child_fail(sync, "raise ambient capability", NULL);

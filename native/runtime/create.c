@@ -136,6 +136,7 @@ int cmd_create(struct opts *op)
     return fail(errno, "bundle %s", op->bundle ? op->bundle : ".");
   if (spec_load(bundle, &o) < 0)
     return -1;
+  spec_allow_default_devices(&o);
   if (o.terminal && !op->console_socket)
     return fail(0, "cannot allocate tty if runc will detach without setting console socket");
   if (!o.terminal && op->console_socket)

@@ -20,7 +20,8 @@ import { mergeEnv, parseEnv, parseSecurityOpts, parseUlimit, validateCaps, type 
 import { parseMountFlags, parseVolumesFrom } from '../volumes/spec.js';
 import { addVolumesFrom, initialMounts, resolveVolumes, usesVolumeStore } from './volumes.js';
 import { mountTargets } from '../runtime/mounts.js';
-import { compileSeccomp, readSeccompFile } from '../runtime/seccomp.js';
+import { readSeccompFile } from '../runtime/seccomp.js';
+import { specSeccomp } from '../runtime/spec/seccomp.js';
 import { mark } from '../util/trace.js';
 import { parseDevice, parseDeviceCgroupRule } from '../runtime/devices.js';
 import { removeTreeTolerant } from '../util/rmtree.js';
@@ -157,7 +158,7 @@ export function buildConfig(imageRef: string, image: Image, cmd: string[], f: Ru
     },
   };
   cfg.host.bindTargets = mountTargets(cfg);
-  if (sec.seccomp !== 'default' && sec.seccomp !== 'unconfined') compileSeccomp(readSeccompFile(sec.seccomp), []); // fail now, not at start
+  if (sec.seccomp !== 'default' && sec.seccomp !== 'unconfined') specSeccomp(readSeccompFile(sec.seccomp), []); // fail now, not at start
   return cfg;
 }
 

@@ -1,7 +1,8 @@
 /**
- * exec: run another process in a running container: tsrun-init in exec mode
- * joins the container's namespaces and cgroup and applies the same
- * confinement (capabilities, seccomp, no_new_privs) as the container's own.
+ * exec: run another process in a running container: its spec (a process, the
+ * container's namespaces by path) goes to tsrun-init, which joins them and the
+ * cgroup and applies the same confinement (capabilities, seccomp,
+ * no_new_privs) as the container's own.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,7 +12,8 @@ import type { Container } from './record.js';
 import { sameProcessAlive } from './status.js';
 import { transition } from './transition.js';
 import { cgroupDirs } from '../runtime/cgroups.js';
-import { execPlan, type ProcessSpec } from '../runtime/plan.js';
+import { execSpec, specJson } from '../runtime/spec/build.js';
+import type { ProcessSpec } from '../runtime/spec/process.js';
 import { launch, type Launched } from '../runtime/launch.js';
 
 /** Launched under the container's lock (a locked transition); the caller waits for the process after it is released. */
@@ -21,6 +23,6 @@ export async function execInContainer(ctx: Ctx, c0: Container, proc: ProcessSpec
     const procs = cgroupDirs(c.config.id, ctx)
       .dirs.map((d) => path.join(d, 'cgroup.procs'))
       .filter((f) => fs.existsSync(f));
-    return launch(execPlan(ctx, c, c.state.pid!, procs, proc), { detach: proc.detach });
+    return launch(specJson(execSpec(ctx, c, c.state.pid!, procs, proc)), { detach: proc.detach });
   });
 }

@@ -1,6 +1,6 @@
 /**
  * A healthcheck's probe: exec'd into the running container as `tsrun exec`
- * does (same plan, launcher, namespaces, cgroup and confinement; the
+ * does (same spec, launcher, namespaces, cgroup and confinement; the
  * container's user, environment and working directory, as docker's probes),
  * with its output captured and a timeout (runtime/launch-captured.ts).
  */
@@ -12,7 +12,7 @@ import type { Container } from './record.js';
 import { sameProcessAlive } from './status.js';
 import { transition } from './transition.js';
 import { cgroupDirs } from '../runtime/cgroups.js';
-import { execPlan } from '../runtime/plan.js';
+import { execSpec, specJson } from '../runtime/spec/build.js';
 import { launchCaptured, type CapturedResult } from '../runtime/launch-captured.js';
 
 /** Launched under the container's lock; the wait for the probe's end happens after it is released. */
@@ -22,7 +22,7 @@ export async function execProbe(ctx: Ctx, c0: Container, argv: string[], opts: {
     const procs = cgroupDirs(c.config.id, ctx)
       .dirs.map((d) => path.join(d, 'cgroup.procs'))
       .filter((f) => fs.existsSync(f));
-    const plan = execPlan(ctx, c, c.state.pid!, procs, {
+    const spec = execSpec(ctx, c, c.state.pid!, procs, {
       args: argv,
       env: c.config.env,
       cwd: c.config.workingDir,
@@ -31,7 +31,7 @@ export async function execProbe(ctx: Ctx, c0: Container, argv: string[], opts: {
       openStdin: false,
       detach: false,
     });
-    const l = launchCaptured(plan, opts);
+    const l = launchCaptured(specJson(spec), opts);
     await l.started;
     return l.done;
   });

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TsrunError, usageError } from '../util/errors.js';
 import { normaliseCap } from '../runtime/caps.js';
-import { RLIMITS } from '../runtime/plan.js';
+import { RLIMITS } from '../runtime/spec/process.js';
 import type { HealthFlags } from './health.js';
 import type { ResourceFlags } from '../runtime/resources.js';
 
@@ -68,7 +68,7 @@ function limitValue(v: string, spec: string): number {
 
 export function parseUlimit(spec: string): { name: string; soft: number; hard: number } {
   const m = /^([a-z]+)=([^:]+)(?::(.+))?$/.exec(spec);
-  if (!m || RLIMITS[m[1]!] === undefined) throw usageError(`invalid ulimit ${JSON.stringify(spec)}`, `use --ulimit name=soft[:hard] with name one of ${Object.keys(RLIMITS).join(', ')}`);
+  if (!m || !(RLIMITS as readonly string[]).includes(m[1]!)) throw usageError(`invalid ulimit ${JSON.stringify(spec)}`, `use --ulimit name=soft[:hard] with name one of ${RLIMITS.join(', ')}`);
   const soft = limitValue(m[2]!, spec);
   const hard = m[3] !== undefined ? limitValue(m[3], spec) : soft;
   if (hard !== -1 && (soft === -1 || soft > hard)) throw usageError(`invalid ulimit ${JSON.stringify(spec)}: soft limit above hard limit`);

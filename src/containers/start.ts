@@ -1,7 +1,8 @@
 /**
  * start: created/exited → running, as one locked transition (transition.ts):
  * refresh (a "running" record whose monitor is gone is exited), refuse a live
- * container, make its cgroup, hand the plan to tsrun-init, record the PIDs
+ * container, make its cgroup, hand its OCI spec to tsrun-init (and keep it as
+ * spec.json in the container's dir), record the PIDs
  * (with start times, so a reused PID is never mistaken for the container).
  * The lock is held until the PIDs are written: a second start waits, then
  * finds the container running.
@@ -14,7 +15,7 @@ import { writeState, type Container } from './record.js';
 import { procStartTime } from './status.js';
 import { transition } from './transition.js';
 import { createCgroup, removeCgroup } from '../runtime/cgroups.js';
-import { runCloneRecord, runEarlyRecords, runPlan } from '../runtime/plan.js';
+import { containerSpec, specJson, specNamespaces } from '../runtime/spec/build.js';
 import { PendingLaunch, type Launched } from '../runtime/launch.js';
 import { mark } from '../util/trace.js';
 import { toLinuxResources } from '../runtime/resources.js';
@@ -60,53 +61,54 @@ async function launchLocked(ctx: Ctx, c: Container, opts: StartOptions): Promise
   try {
     mark('start');
     const mode = c.config.host.network;
-    launcher ??= new PendingLaunch(opts.detach, runCloneRecord(mode));
+    launcher ??= new PendingLaunch(opts.detach, specNamespaces(mode));
     const monitorPid = launcher.monitorPid;
     const running = () =>
       writeState(c, { status: 'running', monitorPid, monitorStart: procStartTime(monitorPid), startedAt: new Date().toISOString(), ...restartStateAtStart(c.state, !!opts.byPolicy) });
-    const cgroup = () => {
+    /* the container's cgroup (with its limits), then its spec, sent: the launcher sets the container up meanwhile */
+    const sendSpec = (netns?: string) => {
       const res = c.config.host.resources;
       const made = createCgroup(ctx, c.config.id, res ? toLinuxResources(res, blockDeviceNumber) : undefined);
       cgroupDirs = made.dirs;
       mark('cgroup made');
-      return made;
+      spec = specJson(containerSpec(ctx, c, { detach: opts.detach, procsFiles: made.procsFiles, devicesDir: made.devicesDir, netns }));
+      launcher!.early(spec);
+      mark('spec sent');
     };
+    let spec = '';
     if (mode === 'none' || mode === 'host') {
-      const { procsFiles, devicesDir } = cgroup();
-      launcher.early(runEarlyRecords(ctx, c, procsFiles, devicesDir));
+      sendSpec();
       // from here on a tsrun killed at any moment leaves a record that `refresh` can follow
       running();
       mark('state written');
-      // the rest of the plan is built while the launcher works on the early block
-      launched = await launcher.complete(() => runPlan(ctx, c, opts.detach));
+      launched = await launcher.complete();
     } else {
       // running first: a tsrun killed while the network is being made leaves a record whose
       // monitor dies with it, and whoever sees it dead replays the network's teardown
       running();
       const net = await import('../runtime/network/attach.js');
       if (mode.startsWith('container:')) {
-        const netns = net.joinContainerNetwork(ctx, c);
-        const { procsFiles, devicesDir } = cgroup();
-        launcher.early(runEarlyRecords(ctx, c, procsFiles, devicesDir, netns));
-        launched = await launcher.complete(() => runPlan(ctx, c, opts.detach));
+        sendSpec(net.joinContainerNetwork(ctx, c));
+        launched = await launcher.complete();
       } else {
         const prepared = net.prepareNetwork(ctx, c);
         mark('network prepared');
         // netavark runs while tsrun makes the cgroup and the container process sets up its
-        // filesystem; the container execs only once both are done (the rest of the plan waits)
+        // filesystem; the container execs only once both are done (the go waits)
         const t0 = performance.now();
         const setup = prepared.setup();
         setup.catch(() => {}); // awaited below; a failure before then must not be unhandled
-        const { procsFiles, devicesDir } = cgroup();
-        launcher.early(runEarlyRecords(ctx, c, procsFiles, devicesDir, prepared.netns));
-        const plan = runPlan(ctx, c, opts.detach);
+        sendSpec(prepared.netns);
         const ready = performance.now();
         await setup;
         const done = performance.now();
         mark(`network set up: netavark ${(done - t0).toFixed(1)} ms, ${(ready - t0).toFixed(1)} ms of it hidden behind the container's own start`);
-        launched = await launcher.complete(plan);
+        launched = await launcher.complete();
       }
     }
+    // the spec (a config.json; the record is the dir's config.json) for whoever wants to see what ran:
+    // written once the container runs, off its start-up path
+    fs.writeFileSync(path.join(c.dir, 'spec.json'), spec);
   } catch (err) {
     launcher?.abort();
     if (c.config.host.network !== 'none' && c.config.host.network !== 'host') {

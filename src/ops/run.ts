@@ -9,7 +9,7 @@ import { startContainer } from '../containers/start.js';
 import { readContainer, type Container } from '../containers/record.js';
 import type { RunFlags } from '../containers/options.js';
 import { PendingLaunch } from '../runtime/launch.js';
-import { runCloneRecord } from '../runtime/plan.js';
+import { specNamespaces } from '../runtime/spec/build.js';
 import { mark } from '../util/trace.js';
 import { tryLockDirExclusive, type Lock } from '../util/lock.js';
 
@@ -77,7 +77,7 @@ export async function createOnly(ctx: Ctx, image: string, cmd: string[], flags: 
 export async function runContainer(ctx: Ctx, image: string, cmd: string[], flags: RunFlags, log?: PullLog): Promise<RunResult> {
   mark('run');
   // the launcher starts (and seals itself, ~1.3 ms) while the container is created
-  const launcher = new PendingLaunch(flags.detach, runCloneRecord(flags.network));
+  const launcher = new PendingLaunch(flags.detach, specNamespaces(flags.network));
   let c: Container;
   try {
     c = await createOnly(ctx, image, cmd, flags, log);

@@ -3,7 +3,7 @@
  * healthcheck needs (docker keeps the first 4 KiB of a probe's stdout and
  * stderr together and kills a probe that runs past its timeout).
  *
- * The launcher and its protocol are launch.ts's (fd 3 the plan, fd 4 one
+ * The launcher and its protocol are launch.ts's (fd 3 the spec, fd 4 one
  * status line, then EOF when it exits); the launcher is spawned here with
  * node:child_process, whose pipes on fds 1 and 2 the addon's posix_spawn does
  * not offer. Not on run's start-up path: child_process is loaded only here.
@@ -23,11 +23,11 @@ export interface CapturedResult {
 }
 
 /**
- * Starts the launcher with `plan`, resolves `started` once the process runs
+ * Starts the launcher with an exec's `spec` (JSON text), resolves `started` once the process runs
  * (or rejects with the launcher's error), and `done` when it has exited or
  * was killed at the timeout.
  */
-export function launchCaptured(plan: Buffer, opts: { timeoutMs: number; maxOutput: number }): { started: Promise<number>; done: Promise<CapturedResult> } {
+export function launchCaptured(spec: string, opts: { timeoutMs: number; maxOutput: number }): { started: Promise<number>; done: Promise<CapturedResult> } {
   const child = spawn(native().initPath(), [], { stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] });
   const chunks: Buffer[] = [];
   let kept = 0;
@@ -43,7 +43,7 @@ export function launchCaptured(plan: Buffer, opts: { timeoutMs: number; maxOutpu
   const planPipe = child.stdio[3] as NodeJS.WritableStream;
   const statusPipe = child.stdio[4] as NodeJS.ReadableStream;
   planPipe.on('error', () => {}); // a launcher that died early reports on fd 4
-  planPipe.end(Buffer.concat([Buffer.from([0]), plan])); // an exec's early block is empty: its end record, then the plan
+  planPipe.end(Buffer.from(`\0${spec}`)); // an exec: an empty first frame, then its spec
 
   let pid = 0;
   let timedOut = false;

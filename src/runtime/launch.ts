@@ -1,7 +1,7 @@
 /**
- * Spawns tsrun-init with a plan and reads its one status line. The only
+ * Spawns tsrun-init with a spec and reads its one status line. The only
  * place that speaks the launcher's protocol (see native/init/init.h):
- * fd 3 carries the plan in, fd 4 the status out.
+ * fd 3 carries the spec in (in frames), fd 4 the status out.
  */
 import fs from 'node:fs';
 import { native } from '../native.js';
@@ -9,6 +9,7 @@ import { TsrunError } from '../util/errors.js';
 import { writeFully } from '../util/fdwrite.js';
 import { os } from '../util/builtins.js';
 import { mark } from '../util/trace.js';
+import type { SpecNamespace } from './spec/types.js';
 
 export interface Launched {
   /** Host PID of the container process (or exec'd process). */
@@ -99,18 +100,23 @@ function exitStatus(r: { code?: number; signal?: number } | null): number {
 }
 
 /**
- * A launcher that has been started and waits for its plan. tsrun-init is
+ * A launcher that has been started and waits for its spec. tsrun-init is
  * spawned by the addon (posix_spawn), not node:child_process, whose load and
  * spawn cost ~5 ms of every run (native/addon/spawn.c). `run` spawns it before
  * it even creates the container, so the launcher's start-up (it re-executes
  * itself from a sealed copy, ~1.3 ms) overlaps that work.
  *
- * The plan goes out in three writes: a run's first record (its namespaces,
- * at spawn), the early block (`early`: what a run's container process needs
- * first, see runEarlyRecords, or nothing for exec), then the rest
- * (`complete`). The container process is forked with the first record (v1
- * hosts) or the early block (v2); it joins its cgroup and sets up its
- * filesystem while the rest is built.
+ * Its input goes out in three steps: a run's linux.namespaces (at spawn), the
+ * spec (`early`), then the go (`complete` closes fd 3). The container process
+ * is forked with the namespaces (cgroup v1 hosts) or the spec (v2); it joins
+ * its cgroup and sets up its filesystem while tsrun records the start (or
+ * sets up the network), and execs only after the go.
+ *
+ * Signals sent to tsrun reach the container through the monitor: the
+ * handlers are installed here, before anything is launched, and a signal that
+ * comes before the container's PID is known is queued and sent on once it
+ * is (the monitor itself blocks them first thing and queues them until the
+ * container runs).
  */
 export class PendingLaunch {
   readonly monitorPid: number;
@@ -121,40 +127,54 @@ export class PendingLaunch {
   private earlySent = false;
   private status: number | undefined;
   private readonly n = native();
+  /** signals that came before the launcher reported (sent on with the "ok"), or undefined once it did */
+  private queued: NodeJS.Signals[] | undefined = [];
+  private readonly forward = (sig: NodeJS.Signals) => {
+    if (this.queued) this.queued.push(sig);
+    else this.kill(sig);
+  };
 
   /**
-   * `first`: a run's first plan record (runCloneRecord), written at once. `stdio`: the
-   * foreground launcher's fds 0-2 instead of tsrun's own (a build step reads its output).
-   * `forwardSignals` false: tsrun's own signals are not passed on (a build handles them).
+   * `namespaces`: a run's linux.namespaces, written at once; none for an exec (its spec comes
+   * in complete). `stdio`: the foreground launcher's fds 0-2 instead of tsrun's own (a build
+   * step reads its output). `forwardSignals` false: tsrun's own signals are not passed on (a
+   * build handles them).
    */
   constructor(
     private readonly detach: boolean,
-    first?: Buffer,
+    namespaces?: SpecNamespace[],
     stdio?: [number, number, number],
     private readonly forwardSignals = true,
   ) {
+    if (!detach && forwardSignals) for (const s of FORWARD) process.on(s, this.forward);
     let child: { pid: number; planFd: number; statusFd: number };
     try {
       child = stdio ? this.n.spawnLauncher(this.n.initPath(), detach, stdio) : this.n.spawnLauncher(this.n.initPath(), detach);
     } catch (err) {
+      this.stopForwarding();
       throw new TsrunError('SYSCALL', `cannot start the launcher: ${(err as Error).message}`, { hint: 'run `npm install` to build native/' });
     }
     this.monitorPid = child.pid;
     this.planFd = child.planFd;
     this.statusFd = child.statusFd;
-    if (first) writePlan(this.planFd, first);
+    writePlan(this.planFd, Buffer.from(namespaces ? `${JSON.stringify(namespaces)}\0` : '\0'));
     mark('spawned');
   }
 
-  /** The (rest of the) early block: records, then the empty record that ends it. Sent at most once. */
-  early(records: Buffer): void {
-    if (this.earlySent) return;
-    this.earlySent = true;
-    writePlan(this.planFd, Buffer.concat([records, Buffer.from([0])]));
+  private stopForwarding(): void {
+    for (const s of FORWARD) process.off(s, this.forward);
   }
 
-  /** Kill a launcher that will not get its plan (it has started nothing yet, or only a child that dies with it). */
+  /** The spec (JSON text). Sent at most once. */
+  early(spec: string): void {
+    if (this.earlySent) return;
+    this.earlySent = true;
+    writePlan(this.planFd, Buffer.from(`${spec}\0`));
+  }
+
+  /** Kill a launcher that will not get its spec (it has started nothing yet, or only a child that dies with it). */
   abort(): void {
+    this.stopForwarding();
     if (this.status !== undefined) return;
     this.closePlan();
     this.kill('SIGKILL');
@@ -187,46 +207,39 @@ export class PendingLaunch {
   }
 
   /**
-   * Send the rest of the plan and read the status line. `plan` may be a
-   * function: it is then built here, while the launcher already works on
-   * the early block. If building it throws, the launcher is killed and the
-   * error goes on.
+   * The go (for an exec: its spec, then the go), and the status line. A
+   * signal queued meanwhile is sent on to the monitor once the container
+   * runs; if it failed to start, the queued signals die with it.
    */
-  async complete(plan: Buffer | (() => Buffer)): Promise<Launched> {
-    // signals sent to tsrun reach the container through the monitor (the launcher blocks them first
-    // thing and queues them until the container runs). Installed once the plan is out: until then a
-    // signal ends tsrun, and the launcher, which then never gets its plan, gives up with it.
-    const forward = (sig: NodeJS.Signals) => this.kill(sig);
-    const stopForwarding = () => {
-      for (const s of FORWARD) process.off(s, forward);
-    };
+  async complete(execSpec?: string): Promise<Launched> {
     let line: string;
     try {
       try {
-        this.early(Buffer.alloc(0)); // exec: an empty early block
-        writePlan(this.planFd, typeof plan === 'function' ? plan() : plan);
+        if (execSpec !== undefined) writePlan(this.planFd, Buffer.from(execSpec));
       } finally {
         this.closePlan();
       }
-      mark('plan sent');
-      if (!this.detach && this.forwardSignals) for (const s of FORWARD) process.on(s, forward);
+      mark('go sent');
       line = readStatusLine(this.statusFd);
       mark('status read');
     } catch (err) {
       this.kill('SIGKILL'); // it has not reported: whatever it is doing, it must not go on
       this.reap();
-      stopForwarding();
+      this.stopForwarding();
       throw err;
     }
     const f = line.split('\t');
     if (f[0] !== 'ok') {
       this.reap();
-      stopForwarding();
+      this.stopForwarding();
       if (f[0] === 'err') throw launchError(f[1] ?? '?', Number(f[2]), f[3] ?? '');
       throw new TsrunError('INTERNAL', 'the launcher tsrun-init exited without reporting', { hint: 'run `npm install` to rebuild native/' });
     }
     const pid = Number(f[1]);
     const monitorPid = this.monitorPid;
+    const queued = this.queued ?? [];
+    this.queued = undefined;
+    for (const s of queued) this.kill(s);
     if (this.detach) {
       this.closeStatus(); // the monitor runs on alone; it is reparented when tsrun exits
       return { pid, monitorPid, wait: () => Promise.resolve(0) };
@@ -237,16 +250,16 @@ export class PendingLaunch {
       wait: async () => {
         await awaitEof(this.statusFd);
         const code = this.reap();
-        stopForwarding();
+        this.stopForwarding();
         return code;
       },
     };
   }
 }
 
-/** Spawn and plan in one go, with an empty early block (exec). */
-export async function launch(plan: Buffer | (() => Buffer), opts: { detach: boolean }): Promise<Launched> {
-  return new PendingLaunch(opts.detach).complete(plan);
+/** An exec: spawn, its spec, the go, in one go. */
+export async function launch(spec: string, opts: { detach: boolean }): Promise<Launched> {
+  return new PendingLaunch(opts.detach).complete(spec);
 }
 
 /** All of data. A launcher that died early gets EPIPE: it reports through the status line. */

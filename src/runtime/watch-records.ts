@@ -1,5 +1,5 @@
 /**
- * The monitor's "watch" plan record (native/init/watch.c reads it): how the
+ * The monitor's io.tsrun.watch annotation (native/init/watch.c reads it): how the
  * monitor runs tsrun, whether it hands over to `tsrun __on-exit` when the
  * container exits (a restart policy), and the healthcheck schedule.
  * undefined when the container has neither: the monitor then does as before.

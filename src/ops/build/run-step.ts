@@ -17,7 +17,7 @@ import { startContainer } from '../../containers/start.js';
 import { readContainer, type Container } from '../../containers/record.js';
 import type { RunFlags } from '../../containers/options.js';
 import { PendingLaunch } from '../../runtime/launch.js';
-import { runCloneRecord } from '../../runtime/plan.js';
+import { specNamespaces } from '../../runtime/spec/build.js';
 import { makeCommitLayer, upperDir, type LayerTemps } from '../commit-layer.js';
 import { removeAfterExit } from '../run.js';
 import type { Step } from './stage-plan.js';
@@ -129,14 +129,14 @@ export async function runStep(
   const devNull = fs.openSync('/dev/null', 'r');
   let launcher: PendingLaunch;
   try {
-    launcher = new PendingLaunch(false, runCloneRecord(network), [devNull, stdout.writeFd, stderr.writeFd], false);
+    launcher = new PendingLaunch(false, specNamespaces(network), [devNull, stdout.writeFd, stderr.writeFd], false);
   } finally {
     // the launcher has its copies: the pipes end when it and the container are gone
     fs.closeSync(devNull);
     fs.closeSync(stdout.writeFd);
     fs.closeSync(stderr.writeFd);
   }
-  // the container's env is the step's env alone (the plan merged the image's ENV in already)
+  // the container's env is the step's env alone (the stage plan merged the image's ENV in already)
   const image: Image = { record: state.record, manifest: state.manifest, config: { ...state.config, config: {} }, tags: [], chainIds: state.chainIds };
   let c: Container;
   try {

@@ -7,7 +7,7 @@
  * host, so a tsrun killed at any point leaves what its successor needs), the
  * namespace file, /etc/hosts and /etc/resolv.conf. `setup()` then runs
  * netavark while the container sets up its filesystem; the container execs
- * only once it is done (start.ts sends the rest of the plan then).
+ * only once it is done (start.ts sends the go then).
  *
  * `teardownNetwork` undoes all of it from the record alone, and is safe to
  * run twice or on a half-made setup: every command that sees the container

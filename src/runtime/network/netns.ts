@@ -2,8 +2,8 @@
  * Network namespace files (podman's model): tsrun makes the namespace before
  * the container exists, as a bind mount on /run/tsrun/netns/ID that outlives
  * every process in it, has netavark set it up, and the container joins it by
- * path (the plan's nsjoin record). Made by the launcher, tsrun-init, given
- * the one-record plan "netns=PATH" (the addon cannot unshare from Node's
+ * path (the spec's linux.namespaces network entry with a path). Made by the
+ * launcher, tsrun-init, given the one frame "netns=PATH" (the addon cannot unshare from Node's
  * threads; a posix_spawn of it costs ~2 ms where unshare(1) through
  * node:child_process costs 10-40). /run is a tmpfs: a reboot drops them all.
  */

@@ -1,0 +1,141 @@
+/**
+ * The one schema between TypeScript and the launcher (issue #11): the spec
+ * src/runtime/spec/ builds for a container (and for an exec) is read by
+ * tsrun-init's reader (native/init/spec*.c, the same one tsrun-runtime uses),
+ * which writes back what it understood (`tsrun-init --dump-spec`, built from
+ * its parsed structs). The two are compared field by field: a field the
+ * reader drops, misreads or never reads fails here. Containers with many
+ * flags, --privileged, and an exec are checked; and the launcher refuses, in
+ * one line, what it does not carry out.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO, tsrunOk, useBusyboxRoot } from '../helpers/cli.js';
+import { openCtx } from '../../src/context.js';
+import { findContainer } from '../../src/containers/record.js';
+import { containerSpec, execSpec, specJson } from '../../src/runtime/spec/build.js';
+import type { Spec } from '../../src/runtime/spec/types.js';
+
+const INIT = path.join(REPO, 'build', 'Release', 'tsrun-init');
+const t = useBusyboxRoot();
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+function dump(text: string, mode: 'run' | 'exec'): { out?: Json; err: string; status: number | null } {
+  const r = spawnSync(INIT, ['--dump-spec', mode], { input: text, encoding: 'utf8' });
+  return { out: r.status === 0 ? JSON.parse(r.stdout) : undefined, err: r.stderr.trim(), status: r.status };
+}
+
+/** Where the two sides may differ in form only: option and capability order, seccomp rules one per name. */
+function normal(spec: Json): Json {
+  const s = structuredClone(spec);
+  for (const m of s.mounts ?? []) m.options = [...m.options].sort();
+  for (const set of Object.keys(s.process.capabilities)) s.process.capabilities[set] = [...s.process.capabilities[set]].sort();
+  if (s.linux.seccomp) {
+    s.linux.seccomp.syscalls = s.linux.seccomp.syscalls.flatMap((r: Json) => r.names.map((n: string) => ({ ...r, names: [n] })));
+  }
+  delete s.launcher;
+  return s;
+}
+
+function roundTrip(spec: Spec, mode: 'run' | 'exec'): Json {
+  const text = specJson(spec);
+  const d = dump(text, mode);
+  assert.equal(d.status, 0, `the reader refused the spec: ${d.err}`);
+  assert.deepEqual(normal(d.out), normal(JSON.parse(text)));
+  return d.out;
+}
+
+function specOf(name: string, detach = false) {
+  const ctx = openCtx(t().root);
+  const c = findContainer(ctx, name);
+  return { ctx, c, spec: containerSpec(ctx, c, { detach, procsFiles: ['/sys/fs/cgroup/x/cgroup.procs'], devicesDir: '/sys/fs/cgroup/x', netns: undefined }) };
+}
+
+describe('spec round trip: TypeScript builds, the C reader reads it back', () => {
+  it('a container with many flags', () => {
+    const profile = path.join(t().scratch, 'seccomp.json');
+    fs.writeFileSync(
+      profile,
+      JSON.stringify({
+        defaultAction: 'SCMP_ACT_ERRNO',
+        defaultErrnoRet: 38,
+        syscalls: [
+          { names: ['read', 'write', 'exit_group'], action: 'SCMP_ACT_ALLOW' },
+          { names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 8, op: 'SCMP_CMP_EQ' }] },
+          { names: ['kill'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 },
+          { names: ['ptrace'], action: 'SCMP_ACT_KILL' },
+        ],
+      }),
+    );
+    const vol = path.join(t().scratch, 'vol');
+    fs.mkdirSync(vol);
+    tsrunOk(t().root, [
+      'create', '--name', 'many', '--cap-add', 'SYS_ADMIN', '--cap-drop', 'CHOWN', '--ulimit', 'nofile=100:200', '--ulimit', 'core=-1',
+      '--read-only', '--init', '-e', 'A=1', '-w', '/work', '-u', '1:2', '--hostname', 'h1', '--tmpfs', '/t:size=1m,exec',
+      '-v', `${vol}:/v:ro`, '--device', '/dev/null:/dev/mynull:r', '--device-cgroup-rule', 'c 42:* rw', '--security-opt', `seccomp=${profile}`,
+      '--security-opt', 'no-new-privileges', '-i', '--network', 'none', '--restart', 'on-failure:3', '--health-cmd', 'true', '--health-interval', '2s',
+      'busybox', 'sh', '-c', 'echo hi',
+    ]);
+    const { spec } = specOf('many');
+    const out = roundTrip(spec, 'run');
+    // the launcher's own reading of it
+    const CLONE = { NEWNS: 0x20000, NEWCGROUP: 0x2000000, NEWUTS: 0x4000000, NEWIPC: 0x8000000, NEWPID: 0x20000000, NEWNET: 0x40000000 };
+    assert.equal(out.launcher.cloneFlags, Object.values(CLONE).reduce((a, b) => a | b, 0));
+    assert.equal(out.launcher.loopbackUp, true);
+    assert.equal(out.launcher.allDevices, false);
+    assert.equal(out.launcher.deviceRules, spec.linux.resources!.devices!.length - 1);
+    // what the test means to cover is in the spec at all
+    assert.ok(spec.process.rlimits?.some((r) => r.type === 'RLIMIT_CORE'));
+    assert.equal(spec.process.user.uid, 1);
+    assert.deepEqual(spec.process.capabilities.effective, [], 'a non-root user has no effective capabilities, as docker');
+    assert.ok(spec.linux.devices!.some((d) => d.path === '/dev/mynull'));
+    assert.equal(spec.root!.readonly, true);
+    assert.equal(spec.annotations['io.tsrun.init'], 'true');
+    assert.equal(spec.annotations['io.tsrun.stdin'], 'true');
+    assert.equal(spec.linux.seccomp!.defaultErrnoRet, 38);
+    assert.ok(spec.annotations['io.tsrun.watch'], 'a restart policy and a healthcheck: the monitor watches');
+  });
+
+  it('--privileged, detached with --rm, the default seccomp profile off; and an exec', () => {
+    tsrunOk(t().root, ['create', '--name', 'priv', '--privileged', '--rm', 'busybox', 'true']);
+    tsrunOk(t().root, ['create', '--name', 'dflt', 'busybox', 'true']);
+    const { spec } = specOf('priv', true);
+    const out = roundTrip(spec, 'run');
+    assert.equal(out.launcher.allDevices, true);
+    assert.equal(spec.linux.seccomp, undefined);
+    assert.ok(spec.annotations['io.tsrun.autoremove']);
+    const d = specOf('dflt');
+    const withDefault = roundTrip(d.spec, 'run');
+    assert.ok(withDefault.linux.seccomp.syscalls.length > 300, "docker's default profile");
+    const ex = execSpec(d.ctx, d.c, process.pid, ['/sys/fs/cgroup/x/cgroup.procs'], { args: ['ls', '-l'], env: ['PATH=/bin'], cwd: '/tmp', user: 'nobody', tty: true, openStdin: true, detach: false });
+    roundTrip(ex, 'exec');
+  });
+
+  it('refuses, in one line, what the launcher does not carry out', () => {
+    const { spec } = specOf('dflt');
+    const cases: [string, (s: Json) => void, RegExp][] = [
+      ['hooks', (s) => (s.hooks = { prestart: [{ path: '/bin/true' }] }), /hooks are not run by tsrun run/],
+      ['sysctl', (s) => (s.linux.sysctl = { 'net.ipv4.ip_forward': '1' }), /linux\.sysctl is not supported/],
+      ['user namespace', (s) => s.linux.namespaces.push({ type: 'user' }), /needs linux\.uidMappings|no user namespaces/],
+      ['unknown namespace', (s) => s.linux.namespaces.push({ type: 'bogus' }), /unknown namespace type bogus/],
+      ['a wrong type', (s) => (s.process.args = 'sh'), /process\.args must be an array/],
+      ['a device rule list it cannot apply', (s) => s.linux.resources.devices.push({ allow: false, type: 'c', access: 'r' }), /only the first rule may deny/],
+      ['propagation', (s) => s.mounts.push({ destination: '/x', type: 'bind', source: '/tmp', options: ['rbind', 'rshared'] }), /propagation/],
+      ['an unknown version', (s) => (s.ociVersion = '2.0.0'), /unsupported ociVersion 2\.0\.0/],
+      ['a bad annotation', (s) => (s.annotations['io.tsrun.overlay.lowerdirs'] = 'not json'), /must be a JSON array/],
+    ];
+    for (const [what, edit, msg] of cases) {
+      const s = structuredClone(spec) as Json;
+      edit(s);
+      const d = dump(JSON.stringify(s), 'run');
+      assert.equal(d.status, 1, `${what}: refused`);
+      assert.match(d.err, msg, what);
+      assert.equal(d.err.split('\n').length, 1, `${what}: one line`);
+    }
+  });
+});
