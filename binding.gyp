@@ -122,6 +122,7 @@
         "native/init/seccomp.c",
         "native/init/cgroup.c",
         "native/init/confine.c",
+        "native/init/devices.c",
       ],
       "cflags": ["-Wall", "-Wextra", "-D_GNU_SOURCE"],
       "cflags_c": ["-O2"],

@@ -65,12 +65,13 @@ struct sc_rule {
   struct sc_arg args[6];
 };
 
-/* One allowed device access (devices.c): type 'a' (any, with any numbers and access), 'b' or 'c';
-   major and minor -1 for any; access a set of BPF_DEVCG_ACC_* bits (mknod 1, read 2, write 4). */
+/* One device rule (devices.c), allowing or denying: type 'a' (any device), 'b' or 'c'; major and
+   minor -1 for any; access a set of BPF_DEVCG_ACC_* bits (mknod 1, read 2, write 4). */
 struct devrule {
   char type;
   int major, minor;
   unsigned access;
+  bool allow;
 };
 
 /* The five capability sets of the process (bit c: capability number c). */
@@ -217,6 +218,8 @@ bool cgroup2_host(void);
 /* devices.c: the plan's device rules on the container's cgroup (v1 files or a v2 BPF program),
    applied by the monitor before the container process can open anything; 0 or -errno, err set. */
 int apply_device_rules(const struct plan *p, char *err, size_t errlen);
+/* the same for any rule list on a cgroup dir (tsrun-runtime's cgroups.c too) */
+int devices_apply(const struct devrule *rules, size_t n, const char *dir, char *err, size_t errlen);
 
 /* nsjoin.c: the monitor sends one fd per nsjoin record over the sync socket (0 or -errno, err
    set); the container process receives and joins them in the same order (child_fail on error). */

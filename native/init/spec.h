@@ -94,6 +94,8 @@ int spec_read(json_object *cfg, struct oci *o, bool need_root);
 json_object *spec_parse_text(const char *text, size_t len);
 /* hooks only (the copy of config.json create keeps, for start and delete) */
 int spec_load_hooks(const char *file, struct oci *o);
+/* linux.resources.devices as devices.c's rules */
+void spec_devrules(const struct oci_resources *r, struct devrule **out, size_t *n);
 /* process only (exec --process FILE): into o->p's process fields and o->caps */
 int spec_read_process(json_object *proc, struct oci *o);
 /* names for numbers: "CHOWN" (without CAP_) for 0, "RLIMIT_NOFILE" for RLIMIT_NOFILE; NULL if unknown */

@@ -137,6 +137,19 @@ static void add_default_devices(struct oci *o)
   add_op(p, (struct op){ .kind = OP_SYMLINK, .src = "/proc/kcore", .dst = "/dev/core" }); /* as runc and docker */
 }
 
+/* The rules as devices.c applies them. */
+void spec_devrules(const struct oci_resources *r, struct devrule **out, size_t *n)
+{
+  for (size_t i = 0; i < r->ndevices; i++) {
+    const struct oci_dev_rule *d = &r->devices[i];
+    unsigned access = 0;
+    for (const char *c = d->access; *c; c++)
+      access |= *c == 'm' ? 1u : *c == 'r' ? 2u : 4u;
+    *out = grow(*out, n, sizeof **out);
+    (*out)[*n - 1] = (struct devrule){ d->type, (int)d->major, (int)d->minor, access, d->allow };
+  }
+}
+
 /*
  * After the spec's device rules, the devices every container may use (runc's
  * list): mknod of any node, the default devices, the pty and /dev/console,

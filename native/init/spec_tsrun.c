@@ -84,32 +84,21 @@ static int overlay(struct oci *o)
 
 /*
  * linux.resources.devices as the launcher applies it (devices.c): every device
- * (no rule, or one that allows all), or "deny all" then allow rules.
+ * (no rule, or one that allows all), or the rules, on the cgroup dir the
+ * annotation names.
  */
 static int device_rules(struct oci *o)
 {
   struct plan *p = &o->p;
   const struct oci_resources *r = &o->res;
-  if (r->ndevices == 0 || (r->ndevices == 1 && r->devices[0].allow && r->devices[0].type == 'a')) {
+  if (r->ndevices == 0 || (r->ndevices == 1 && r->devices[0].allow && r->devices[0].type == 'a' && !strcmp(r->devices[0].access, "rwm"))) {
     p->devices_all = true;
     return 0;
   }
-  const struct oci_dev_rule *d0 = &r->devices[0];
-  if (d0->allow || d0->type != 'a' || d0->major != -1 || d0->minor != -1 || strcmp(d0->access, "rwm"))
-    return fail(0, "config.json: linux.resources.devices must start with a rule that denies all (\"rwm\")");
   p->devices_dir = (char *)annotation(o, "io.tsrun.cgroup.devices");
   if (!p->devices_dir || p->devices_dir[0] != '/')
     return fail(0, "config.json: device rules need the annotation io.tsrun.cgroup.devices (the cgroup dir)");
-  for (size_t i = 1; i < r->ndevices; i++) {
-    const struct oci_dev_rule *d = &r->devices[i];
-    if (!d->allow)
-      return fail(0, "config.json: linux.resources.devices: only the first rule may deny");
-    unsigned access = 0;
-    for (const char *c = d->access; *c; c++)
-      access |= *c == 'm' ? 1u : *c == 'r' ? 2u : 4u;
-    p->devrules = grow(p->devrules, &p->ndevrules, sizeof *p->devrules);
-    p->devrules[p->ndevrules - 1] = (struct devrule){ d->type, (int)d->major, (int)d->minor, access };
-  }
+  spec_devrules(r, &p->devrules, &p->ndevrules);
   return 0;
 }
 

@@ -103,6 +103,27 @@ static int make_dir(const char *mount, const char *rel, bool cpuset)
     }
 }
 
+/*
+ * cg_apply, with linux.resources.devices on cgroup v2 as a BPF_PROG_TYPE_CGROUP_DEVICE program:
+ * tsrun-init's (native/init/devices.c), attached to the one v2 dir before the rest is written.
+ */
+int rt_cg_apply(const struct oci_resources *r, char **dirs, size_t n, bool v2)
+{
+  if (!v2 || !r->ndevices || n == 0)
+    return cg_apply(r, dirs, n, v2);
+  struct devrule *rules = NULL;
+  size_t nrules = 0;
+  char err[512];
+  spec_devrules(r, &rules, &nrules);
+  int rc = devices_apply(rules, nrules, dirs[0], err, sizeof err);
+  free(rules);
+  if (rc < 0)
+    return fail(-rc, "cgroup devices: %s", err);
+  struct oci_resources rest = *r;
+  rest.ndevices = 0;
+  return cg_apply(&rest, dirs, n, v2);
+}
+
 int cg_create(const struct oci *o, const char *id, char ***dirs, size_t *n)
 {
   char def[300];
@@ -162,7 +183,7 @@ int cg_create(const struct oci *o, const char *id, char ***dirs, size_t *n)
   if (rc == 0 && *n == 0)
     rc = fail(ENOENT, "no cgroup hierarchy mounted below /sys/fs/cgroup");
   if (rc == 0)
-    rc = cg_apply(&o->res, *dirs, *n, v2); /* native/cgroup/: the one resources → files mapping */
+    rc = rt_cg_apply(&o->res, *dirs, *n, v2); /* native/cgroup/: the one resources → files mapping */
   if (rc < 0) {
     char saved[sizeof oci_err.msg];
     memcpy(saved, oci_err.msg, sizeof saved);

@@ -76,6 +76,8 @@ int write_pid_file(const char *file, pid_t pid);
 int container_ids(char ***ids, size_t *n);
 
 /* cgroups.c */
+/* cg_apply with v2 devices (a BPF program) */
+int rt_cg_apply(const struct oci_resources *r, char **dirs, size_t n, bool v2);
 int cg_create(const struct oci *o, const char *id, char ***dirs, size_t *n);
 /* the procs files the init joins (child_join_cgroup) */
 char **cg_procs_files(char **dirs, size_t n);

@@ -186,5 +186,5 @@ int cmd_update(struct opts *op)
   struct oci_resources r = { 0 };
   if (spec_read_resources(res, &r) < 0)
     return -1;
-  return cg_apply(&r, c.cgroups, c.ncgroups, cgroup2_host());
+  return rt_cg_apply(&r, c.cgroups, c.ncgroups, cgroup2_host());
 }

@@ -11,7 +11,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { tempRoot, importBusybox, TSRUN, type CliResult, type TempRoot } from '../helpers/cli.js';
+import { makeBundle, RUNTIME } from '../helpers/oci.js';
 import { until } from '../helpers/wait.js';
 
 const V2_HOST = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => / \/sys\/fs\/cgroup [^-]* - cgroup2 /.test(l));
@@ -141,6 +143,50 @@ describe('cgroup v2', { skip }, () => {
     }
     assert.deepEqual(v2Cgroups(), before, 'no cgroup left behind');
     assert.equal(tsrunOk(['ps', '-aq']).trim(), '', '--rm removed the records');
+  });
+
+  it("tsrun-runtime applies a bundle's linux.resources.devices as a BPF program (tsrun-init's), later rules overriding earlier ones", () => {
+    const rtRoot = path.join(t.scratch, 'rt');
+    // c 10:237 (/dev/loop-control: opening it needs no capability): allowed rw, then its write
+    // denied again; b 7:0 never; runc's defaults (/dev/null) added
+    const script = [
+      'mknod /k c 10 237 && echo MKNOD-C',
+      'mknod /l b 7 0 && echo MKNOD-B',
+      '(exec 3</k) 2>&1 && echo K-READ',
+      '(exec 3>/k) 2>&1; echo kw=$?',
+      '(exec 4</l) 2>&1; echo lr=$?',
+      'echo x > /dev/null && echo NULL-OK',
+      'test -e /sys/fs/cgroup/cgroup.freeze && echo own-cgroup',
+    ].join('; ');
+    const { dir, cgroup } = makeBundle(t.scratch, (s) => {
+      s.root.readonly = false;
+      s.process.args = ['sh', '-c', `(${script}) > /out.txt 2>&1`];
+      for (const set of ['bounding', 'effective', 'permitted']) s.process.capabilities[set].push('CAP_MKNOD');
+      s.linux.resources = {
+        devices: [
+          { allow: false, access: 'rwm' },
+          { allow: true, type: 'c', major: 10, minor: 237, access: 'rw' },
+          { allow: false, type: 'c', major: 10, minor: 237, access: 'w' },
+        ],
+      };
+    });
+    const id = `v2dev-${process.pid}`;
+    const rtc = `${RUNTIME} --root ${rtRoot}`;
+    const r = inV2([
+      'sh',
+      '-c',
+      `${rtc} create --bundle ${dir} ${id} </dev/null >${dir}/stdio.log 2>&1 || exit 1; ${rtc} start ${id} || exit 2; ` +
+        `for i in $(seq 100); do ${rtc} state ${id} | grep -q '"stopped"' && break; sleep 0.05; done; ${rtc} delete --force ${id}; ` +
+        `d=/sys/fs/cgroup${cgroup}; [ -d $d ] && { echo 1 > $d/cgroup.kill; sleep 0.2; rmdir $d; }; true`,
+    ]);
+    assert.equal(r.code, 0, `${r.stderr} ${fs.existsSync(`${dir}/stdio.log`) ? fs.readFileSync(`${dir}/stdio.log`, 'utf8') : ''}`);
+    const out = fs.readFileSync(path.join(dir, 'rootfs', 'out.txt'), 'utf8');
+    assert.match(out, /own-cgroup/, 'ran in its v2 cgroup');
+    assert.match(out, /MKNOD-C[\s\S]*MKNOD-B/, 'mknod is allowed (runc\'s c *:* m, b *:* m)');
+    assert.match(out, /K-READ/, `the allowed read of c 10:237: ${out}`);
+    assert.match(out, /Operation not permitted\nkw=1/, `the later deny of its write wins: ${out}`);
+    assert.match(out, /Operation not permitted\nlr=[1-9]/, `b 7:0 is denied: ${out}`);
+    assert.match(out, /NULL-OK/, "runc's default devices are allowed");
   });
 
   it('stop reaches every process of the cgroup once the timeout passes', () => {

@@ -89,11 +89,11 @@ describe('confinement', () => {
   it('keeps the default profile compiled in /run/tsrun/seccomp, and rebuilds a damaged entry', () => {
     const blocked = 'unshare -m true && echo UNSHARED; mkdir /ok && echo MADE';
     const dir = '/run/tsrun/seccomp';
-    const cached = () => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.startsWith('records-') && !f.includes('.tmp')) : []);
+    const cached = () => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.startsWith('spec-') && !f.includes('.tmp')) : []);
     for (const f of cached()) fs.rmSync(path.join(dir, f), { force: true }); // a cache: anything in it may go
     assert.match(sh(blocked).stdout, /^MADE$/m);
     const records = cached();
-    assert.equal(records.length, 1, 'the default records are cached');
+    assert.equal(records.length, 1, "the default profile's linux.seccomp is cached");
     for (const f of records) {
       assert.equal(fs.statSync(path.join(dir, f)).mode & 0o077, 0, 'root-only');
       fs.writeFileSync(path.join(dir, f), 'garbage');
@@ -102,6 +102,6 @@ describe('confinement', () => {
     assert.equal(again.code, 0);
     assert.doesNotMatch(again.stdout, /UNSHARED/, 'a damaged cache entry never loosens the filter');
     assert.match(again.stdout, /^MADE$/m);
-    for (const f of records) assert.match(fs.readFileSync(path.join(dir, f), 'latin1'), /^seccomp\.default=/, 'rebuilt');
+    for (const f of records) assert.equal(JSON.parse(fs.readFileSync(path.join(dir, f), 'latin1')).defaultAction, 'SCMP_ACT_ERRNO', 'rebuilt');
   });
 });

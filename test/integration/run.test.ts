@@ -191,6 +191,24 @@ describe('tsrun run', () => {
     assert.equal(code, 42);
   });
 
+  it('a SIGTERM that comes while the container is still being started reaches it once it runs', async () => {
+    // tsrun installs its forwarding before it creates the container, and queues what comes
+    // before the container's PID is known: a SIGTERM sent as soon as the container's dir
+    // exists must neither kill tsrun nor get lost
+    const dir = path.join(t().root, 'containers');
+    const before = new Set(fs.existsSync(dir) ? fs.readdirSync(dir) : []);
+    // --init: a signal that reaches the process before its trap is set still ends it (a namespace's
+    // PID 1 would ignore it, as the kernel does for an init without a handler)
+    const child = tsrunSpawn(t().root, ['run', '--rm', '--init', '--network', 'none', 'busybox', 'sh', '-c', 'trap "exit 42" TERM; sleep 30 & wait']);
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    for (let i = 0; i < 20_000 && !(fs.existsSync(dir) && fs.readdirSync(dir).some((d) => !before.has(d))); i++) await new Promise((r) => setTimeout(r, 1));
+    child.kill('SIGTERM');
+    const r = await exited;
+    assert.equal(r.signal, null, 'tsrun was not killed by the signal');
+    // 42 once the shell has set its trap, 143 (128+TERM) when the signal came first: the container got it either way
+    assert.ok(r.code === 42 || r.code === 143, `exit ${r.code}: the container's status`);
+  });
+
   it('a SIGKILLed foreground tsrun leaves the container accounted for; rm -f cleans it', async () => {
     const child = tsrunSpawn(t().root, ['run', '--name', 'orphan', 'busybox', 'sh', '-c', 'echo ready; sleep 30']);
     await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));

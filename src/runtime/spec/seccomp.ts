@@ -70,9 +70,10 @@ export function defaultSpecSeccomp(caps: string[]): SpecSeccomp {
   const file = id && path.join(SECCOMP_CACHE_DIR, `spec-${id}-${capMask(caps)}-${process.arch}-${kernelRelease().replace(/[^\w.-]/g, '_')}.json`);
   if (file) {
     try {
-      return JSON.parse(fs.readFileSync(file, 'latin1')) as SpecSeccomp;
+      const cached = JSON.parse(fs.readFileSync(file, 'latin1')) as SpecSeccomp;
+      if (typeof cached?.defaultAction === 'string' && Array.isArray(cached.syscalls)) return cached;
     } catch {
-      /* not cached yet (or torn: written again below) */
+      /* not cached yet (or damaged: written again below) */
     }
   }
   const sc = specSeccomp(DEFAULT_SECCOMP_PROFILE, caps);
