@@ -106,9 +106,10 @@ async function launchLocked(ctx: Ctx, c: Container, opts: StartOptions): Promise
         launched = await launcher.complete();
       }
     }
-    // the spec (a config.json; the record is the dir's config.json) for whoever wants to see what ran:
-    // written once the container runs, off its start-up path
-    fs.writeFileSync(path.join(c.dir, 'spec.json'), spec);
+    // the spec (a config.json; the record is the dir's config.json) for whoever wants to see what
+    // ran, written once the container runs; not for a foreground --rm, whose dir goes when it exits
+    // (a file written and deleted on every such run is a cost on this disk: see README, Status)
+    if (opts.detach || !c.config.host.autoRemove) fs.writeFileSync(path.join(c.dir, 'spec.json'), spec);
   } catch (err) {
     launcher?.abort();
     if (c.config.host.network !== 'none' && c.config.host.network !== 'host') {
