@@ -201,7 +201,7 @@ bool watch_reaped(const struct plan *p, pid_t pid, int status);
 void watch_signalled(const struct plan *p, int signo);
 void watch_exited(const struct plan *p);
 
-/* run.c, exec.c: the two ways a launch goes (main picks by the plan's first record). */
+/* run.c, exec.c: the two ways a launch goes (main picks by the first frame: namespaces, or empty). */
 struct oci; /* spec.h: the spec as read, around a struct plan */
 int run_main(struct oci *o, struct planbuf *b, size_t first);
 int exec_main(struct oci *o);
@@ -215,7 +215,7 @@ int open_cgroup_files(char **procs, size_t n, int *fds, size_t max, size_t *nfds
 void join_cgroup_files(int *fds, size_t n, char **procs, int sync);
 bool cgroup2_host(void);
 
-/* devices.c: the plan's device rules on the container's cgroup (v1 files or a v2 BPF program),
+/* devices.c: the spec's device rules on the container's cgroup (v1 files or a v2 BPF program),
    applied by the monitor before the container process can open anything; 0 or -errno, err set. */
 int apply_device_rules(const struct plan *p, char *err, size_t errlen);
 /* the same for any rule list on a cgroup dir (tsrun-runtime's cgroups.c too) */
