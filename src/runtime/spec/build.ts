@@ -110,7 +110,7 @@ export function containerSpec(ctx: Ctx, c: Container, launch: RunLaunch): Spec {
       [A.detach]: launch.detach,
       [A.seccompCache]: sc ? SECCOMP_CACHE_DIR : undefined,
       // a restart policy or a healthcheck: the monitor runs them (native/init/watch.c)
-      [A.watch]: watchFields(c, process.execPath, TSRUN_BIN, ctx.root)?.map(String),
+      [A.watch]: watchFields(c, process.execPath, TSRUN_BIN, ctx.root, launch.detach)?.map(String),
     }),
   };
   return spec;
