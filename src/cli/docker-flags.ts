@@ -7,17 +7,12 @@
  */
 
 const RUN_CREATE = [
-  '--add-host', '--annotation', '-a', '--attach', '--blkio-weight-device', '--cgroup-parent', '--cgroupns',
-  '--cidfile', '--cpu-count', '--cpu-percent', '--cpu-rt-period', '--cpu-rt-runtime',
-  '--detach-keys', '--device', '--device-cgroup-rule',
-  '--disable-content-trust', '--dns',
-  '--dns-option', '--dns-search', '--domainname', '--expose', '--gpus', '--group-add', '--health-cmd', '--health-interval',
-  '--health-retries', '--health-start-interval', '--health-start-period', '--health-timeout', '--io-maxbandwidth', '--io-maxiops',
-  '--ip', '--ip6', '--ipc', '--isolation', '--label-file', '--link', '--link-local-ip', '--log-driver',
-  '--log-opt', '--mac-address', '--memory-swappiness',
-  '--network-alias', '--net-alias', '--no-healthcheck', '--pid',
-  '--platform', '-p', '--publish', '-P', '--publish-all', '-q', '--quiet', '--restart', '--runtime', '--sig-proxy',
-  '--stop-signal', '--stop-timeout', '--storage-opt', '--sysctl', '--use-api-socket', '--userns', '--uts', '--volume-driver',
+  '--annotation', '-a', '--attach', '--blkio-weight-device', '--cgroup-parent', '--cgroupns', '--cidfile', '--cpu-count',
+  '--cpu-percent', '--cpu-rt-period', '--cpu-rt-runtime', '--detach-keys', '--disable-content-trust', '--domainname',
+  '--expose', '--gpus', '--group-add', '--io-maxbandwidth', '--io-maxiops', '--ip6', '--ipc', '--isolation',
+  '--label-file', '--link', '--link-local-ip', '--log-driver', '--log-opt', '--mac-address', '--memory-swappiness',
+  '--pid', '--platform', '-q', '--quiet', '--runtime', '--sig-proxy', '--stop-signal', '--stop-timeout', '--storage-opt',
+  '--sysctl', '--use-api-socket', '--userns', '--uts', '--volume-driver',
 ];
 
 const UNSUPPORTED: Record<string, string[]> = {
