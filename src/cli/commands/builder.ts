@@ -1,23 +1,9 @@
 /** `tsrun builder prune`: docker's build cache verb (the cache is ops/build/cache-prune.ts's). */
 import type { Command } from 'commander';
-import readline from 'node:readline';
+import { confirm } from '../confirm.js';
 import { action, ctxOf, humanSize } from '../common.js';
 import { usageError } from '../../util/errors.js';
 import { parseLogTime as parseUntil } from '../../ops/container-logs.js';
-
-async function confirm(question: string): Promise<boolean> {
-  if (!process.stdin.readable) return false;
-  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await new Promise<string>((resolve) => {
-      rl.question(question, resolve);
-      rl.once('close', () => resolve(''));
-    });
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
-}
 
 export function register(program: Command): void {
   const builder = program.command('builder').description('Manage the build cache (prune)');

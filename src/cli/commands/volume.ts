@@ -1,25 +1,11 @@
 /** `tsrun volume create|ls|inspect|rm|prune`: docker's volume verbs. */
 import type { Command } from 'commander';
-import readline from 'node:readline';
+import { confirm } from '../confirm.js';
 import { action, collect, ctxOf, humanSize } from '../common.js';
 import { formatOption, renderInspect, writeFormatted, type FormatSpec } from '../format.js';
 import { GoStruct, method } from '../../util/template/index.js';
 import { TsrunError, usageError } from '../../util/errors.js';
 import type { VolumeUsage } from '../../ops/volume.js';
-
-async function confirm(question: string): Promise<boolean> {
-  if (!process.stdin.readable) return false;
-  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await new Promise<string>((resolve) => {
-      rl.question(question, resolve);
-      rl.once('close', () => resolve(''));
-    });
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
-}
 
 /** KEY=VALUE (or KEY alone: empty value) flags into a map. */
 function keyValues(list: string[], flag: string, needValue = false): Record<string, string> {
