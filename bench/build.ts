@@ -14,14 +14,10 @@ import { spawnSync } from 'node:child_process';
 import { tempRoot, importBusybox, busyboxTar, TSRUN } from '../test/helpers/cli.js';
 import { podman, have, type Podman } from '../test/helpers/peers.js';
 import { makeBigTree } from './fixture.js';
+import { median } from './timing.js';
 
 const REPS = 3;
 const BASE = 'localhost/busybox:latest';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
 
 function timed(cmd: string, args: string[], env?: NodeJS.ProcessEnv): number {
   const t0 = performance.now();

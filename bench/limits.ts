@@ -5,25 +5,12 @@
  * both alike, and beside `podman run --rm` with the same flags (private
  * CONTAINERS_CONF, runc, cgroupfs). All with --network none.
  */
-import { spawnSync } from 'node:child_process';
 import { tempRoot, importBusybox, busyboxTar, TSRUN } from '../test/helpers/cli.js';
 import { podman, have } from '../test/helpers/peers.js';
+import { median, once } from './timing.js';
 
 const RUNS = 20;
 const LIMITS = ['-m', '256m', '--cpus', '1', '--pids-limit', '100'];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
-
-function once(cmd: string, args: string[], env?: NodeJS.ProcessEnv): number {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { env: env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.slice(0, 6).join(' ')}…: exit ${r.status}: ${r.stderr.toString().trim().split('\n')[0]}`);
-  return ms;
-}
 
 /** Medians of commands run in alternation, after one warm-up each. */
 function alternate(cmds: [string, string[], NodeJS.ProcessEnv?][]): number[] {

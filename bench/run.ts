@@ -13,21 +13,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tempRoot, importBusybox, busyboxTar, TSRUN } from '../test/helpers/cli.js';
 import { podman, have } from '../test/helpers/peers.js';
+import { median, once } from './timing.js';
 
 const RUNS = 20;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
-
-function once(cmd: string, args: string[], env?: NodeJS.ProcessEnv): number {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { env: env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.slice(0, 4).join(' ')}…: exit ${r.status}: ${r.stderr.toString().trim().split('\n')[0]}`);
-  return ms;
-}
 
 /** Median wall time in ms of RUNS runs (after one warm-up); undefined when the command fails. */
 function time(cmd: string, args: string[], env?: NodeJS.ProcessEnv): number | undefined {

@@ -14,13 +14,9 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { TSRUN, cleanupDir, importBusybox, tsrunOk } from '../test/helpers/cli.js';
+import { median } from './timing.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 function timed(argv: string[]): number {
   const t = process.hrtime.bigint();

@@ -45,36 +45,6 @@ static int own_cgroup(const char *controllers, char *out, size_t len)
   return rc;
 }
 
-static int read_small(const char *file, char *buf, size_t len)
-{
-  int fd = open(file, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
-  ssize_t n = read(fd, buf, len - 1);
-  close(fd);
-  if (n < 0)
-    return -1;
-  buf[n] = '\0';
-  buf[strcspn(buf, "\n")] = '\0';
-  return (int)n;
-}
-
-static int write_cg(const char *dir, const char *file, const char *value)
-{
-  char path[PATH_MAX + 64];
-  snprintf(path, sizeof path, "%s/%s", dir, file);
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0)
-    return fail(errno, "cgroup: open %s", path);
-  if (write(fd, value, strlen(value)) < 0) {
-    int err = errno;
-    close(fd);
-    return fail(err, "cgroup: write %s to %s", value, path);
-  }
-  close(fd);
-  return 0;
-}
-
 /* mkdir -p below a hierarchy's mount; a new cpuset dir gets its parent's cpus and mems (v1 starts them empty) */
 static int make_dir(const char *mount, const char *rel, bool cpuset)
 {
@@ -87,13 +57,12 @@ static int make_dir(const char *mount, const char *rel, bool cpuset)
       char was = *c;
       *c = '\0';
       if (mkdir(d, 0755) == 0 && cpuset) {
-        char parent[PATH_MAX], v[4096], f[PATH_MAX + 32];
+        char parent[PATH_MAX], v[4096];
         snprintf(parent, sizeof parent, "%s", d);
         *strrchr(parent, '/') = '\0';
         for (int k = 0; k < 2; k++) {
           const char *name = k ? "cpuset.mems" : "cpuset.cpus";
-          snprintf(f, sizeof f, "%s/%s", parent, name);
-          if (read_small(f, v, sizeof v) > 0 && write_cg(d, name, v) < 0)
+          if (cg_read(parent, name, v, sizeof v) > 0 && cg_write(d, name, v) < 0)
             return -1;
         }
       } else if (errno != EEXIST && access(d, F_OK) < 0)
@@ -210,7 +179,7 @@ static int set(char **dirs, size_t n, const char *file, const char *value)
   const char *d = dir_with(dirs, n, file);
   if (!d)
     return fail(ENOENT, "cgroup: no %s on this host", file);
-  return write_cg(d, file, value);
+  return cg_write(d, file, value);
 }
 
 char **cg_procs_files(char **dirs, size_t n)
@@ -253,9 +222,8 @@ int cg_freeze(char **dirs, size_t n, bool freeze)
   /* FREEZING settles to FROZEN once every task stopped */
   const char *d = dir_with(dirs, n, "freezer.state");
   for (int i = 0; freeze && i < 1000; i++) {
-    char f[PATH_MAX + 32], v[64] = "";
-    snprintf(f, sizeof f, "%s/freezer.state", d);
-    if (read_small(f, v, sizeof v) > 0 && strcmp(v, "FROZEN") == 0)
+    char v[64] = "";
+    if (cg_read(d, "freezer.state", v, sizeof v) > 0 && strcmp(v, "FROZEN") == 0)
       return 0;
     usleep(1000);
   }
@@ -266,11 +234,10 @@ bool cg_frozen(char **dirs, size_t n)
 {
   const char *file = v2_host() ? "cgroup.freeze" : "freezer.state";
   const char *d = dir_with(dirs, n, file);
-  char f[PATH_MAX + 32], v[64] = "";
+  char v[64] = "";
   if (!d)
     return false;
-  snprintf(f, sizeof f, "%s/%s", d, file);
-  return read_small(f, v, sizeof v) > 0 && (strcmp(v, "FROZEN") == 0 || strcmp(v, "1") == 0);
+  return cg_read(d, file, v, sizeof v) > 0 && (strcmp(v, "FROZEN") == 0 || strcmp(v, "1") == 0);
 }
 
 /* rmdir each dir; processes still inside (the rest of a pid namespace dying) are killed and waited for */
