@@ -27,6 +27,12 @@ export interface StartOptions {
   launcher?: PendingLaunch;
   /** A restart by the container's restart policy (its count and back-off go on); else the user's start, which resets them. */
   byPolicy?: boolean;
+  /**
+   * Join this network namespace instead of setting up the container's network mode: one the
+   * caller made, set up and tears down (a build's RUN steps share one: runtime/network/shared.ts;
+   * the caller also writes the container's hosts and resolv.conf).
+   */
+  netns?: string;
 }
 
 export interface Started {
@@ -76,8 +82,8 @@ async function launchLocked(ctx: Ctx, c: Container, opts: StartOptions): Promise
       mark('spec sent');
     };
     let spec = '';
-    if (mode === 'none' || mode === 'host') {
-      sendSpec();
+    if (mode === 'none' || mode === 'host' || opts.netns) {
+      sendSpec(opts.netns);
       // from here on a tsrun killed at any moment leaves a record that `refresh` can follow
       running();
       mark('state written');

@@ -296,6 +296,8 @@ export function snapshotTree(dir: string): string[] {
       const rel = path.relative(dir, p);
       if (rel.endsWith('.lock')) continue; // lock files appear on first use and hold no data
       if (rel === path.join('networks', 'pending')) continue; // appears on first use; its records are waited for above
+      // appears on a build's first RUN on the default network; its records move to pending/ as the build ends
+      if (rel === path.join('networks', 'shared') && !fs.readdirSync(p).length) continue;
       out.push(`${rel} ${st.mode.toString(8)} ${st.isFile() ? st.size : ''} ${st.isFile() && st.size < 1 << 20 ? fs.readFileSync(p).toString('base64').slice(0, 64) : ''}`);
       if (st.isDirectory()) walk(p);
     }

@@ -32,7 +32,8 @@ import { prepareCopy } from './copy-step.js';
 import { resolveOwner, writeCopyLayer, writeWorkdirLayer } from './build-layers.js';
 import { finalImage, type OutputFormat } from './build-output.js';
 import { scriptsVolume } from './run-scripts.js';
-import { interrupt, runStep, type RunNetwork } from './run-step.js';
+import { interrupt, runStep, type BuildNetwork, type RunNetwork } from './run-step.js';
+import type { SharedNetwork } from '../../runtime/network/shared.js';
 import { atLine, dockerfileError, LineError } from './errors.js';
 import { mountsKey, prepareRunMounts, type MountSources, type PreparedMounts } from './run-mount-host.js';
 import { unusedBuildArgs } from './args.js';
@@ -164,6 +165,11 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
     return dirs.length ? mountView(ctx, dirs, cleanups, false) : emptyDir(ctx, cleanups);
   };
 
+  // every RUN on the default network joins one namespace, set up once (network/shared.ts) on first use
+  // and torn down when the build ends, however it ends
+  let sharedNet: Promise<SharedNetwork> | undefined;
+  const buildNetwork: BuildNetwork = () => (sharedNet ??= import('../../runtime/network/shared.js').then((m) => m.openSharedNetwork(ctx)));
+
   const onSignal = () => {
     interrupt.requested = true;
     for (const k of interrupt.kills) k();
@@ -257,7 +263,9 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
             // a heredoc script with a shebang: its file mounted at /dev/pipes/ for this step
             const scripts = scriptsVolume(ctx, step.scripts, cleanups);
             const mounts = scripts ? { volume: [scripts], tmpfs: [], env: [], stubs: () => [] as string[], ...prepared, ...(prepared ? { volume: [...prepared.volume, scripts] } : {}) } : prepared;
-            const r = await runStep(ctx, { record: state.record, manifest: manifestOf(state), config: state.config, chainIds: state.chainIds, clampMtime: ts }, step, step.network === 'default' ? network : step.network, (l) => o.log(`#${v} ${secs(Date.now() - started).replace('s', '')} ${l}`), mounts);
+            const runState = { record: state.record, manifest: manifestOf(state), config: state.config, chainIds: state.chainIds, clampMtime: ts };
+            const stepOut = (l: string) => o.log(`#${v} ${secs(Date.now() - started).replace('s', '')} ${l}`);
+            const r = await atLineAsync(file, line, () => runStep(ctx, runState, step, step.network === 'default' ? network : step.network, stepOut, mounts, buildNetwork));
             if (interrupt.requested) throw interrupted();
             if (r.exitCode !== 0) {
               const cmd = step.argv.join(' ');
@@ -317,6 +325,8 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    // every RUN container has gone by now (a wave ends only when all its stages have)
+    if (sharedNet) await sharedNet.then((n) => n.close(), () => {});
   }
   const unused = unusedBuildArgs(o.buildArgs, declared);
   if (unused.length) o.log(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed`);

@@ -21,6 +21,7 @@ import { specNamespaces } from '../../runtime/spec/build.js';
 import { makeCommitLayer, upperDir, type LayerTemps } from '../commit-layer.js';
 import { removeAfterExit } from '../run.js';
 import type { Step } from './stage-plan.js';
+import type { SharedNetwork } from '../../runtime/network/shared.js';
 
 export interface RunState {
   record: ImageRecord;
@@ -40,6 +41,9 @@ export interface RunOutcome {
 
 /** RUN's network: run's default bridge, none, or the host's. */
 export type RunNetwork = 'bridge' | 'none' | 'host';
+
+/** The build's one namespace on the default bridge that every `bridge` RUN joins (network/shared.ts). */
+export type BuildNetwork = () => Promise<SharedNetwork>;
 
 /** What RUN --mount adds to the container (run-mount-host.ts). */
 export interface StepMounts {
@@ -116,7 +120,10 @@ export async function runStep(
   network: RunNetwork,
   out: (line: string) => void,
   mounts: StepMounts = NO_MOUNTS,
+  buildNetwork?: BuildNetwork,
 ): Promise<RunOutcome> {
+  // on the default network: the build's shared namespace (made by the first RUN that needs it)
+  const shared = network === 'bridge' && buildNetwork ? await buildNetwork() : undefined;
   const tail: string[] = [];
   const keep = (line: string) => {
     tail.push(line);
@@ -152,7 +159,12 @@ export async function runStep(
       const fresh = readContainer(ctx, c.config.id);
       if (fresh) void import('../../containers/rm.js').then(({ removeContainer }) => removeContainer(ctx, fresh, { force: true })).catch(() => {});
     };
-    const started = await startContainer(ctx, c, { detach: false, launcher });
+    if (shared) {
+      // the container joins the namespace as it is: its own /etc/hosts names it at the namespace's address
+      fs.writeFileSync(`${c.dir}/hosts`, shared.hosts(c.config.hostname));
+      fs.writeFileSync(`${c.dir}/resolv.conf`, shared.resolvConf);
+    }
+    const started = await startContainer(ctx, c, { detach: false, launcher, netns: shared?.netns });
     cgroupDirs = started.cgroupDirs;
     interrupt.kills.add(kill);
     if (interrupt.requested) kill();

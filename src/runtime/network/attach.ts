@@ -101,7 +101,7 @@ function publishedByOthers(ctx: Ctx, id: string): PortBinding[] {
   return out;
 }
 
-function netavarkNetwork(ctx: Ctx, n: NetworkRecord): Record<string, unknown> {
+export function netavarkNetwork(ctx: Ctx, n: NetworkRecord): Record<string, unknown> {
   const { created: _c, labels: _l, ...rest } = n;
   return { ...rest, name: netavarkName(ctx, n.name) };
 }

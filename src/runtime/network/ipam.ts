@@ -3,7 +3,8 @@
  * ROOT/networks/leases/NETWORK/IP, holding the container ID and the boot ID,
  * made and removed under the networks lock. A lease is stale, and free again,
  * when it was made in an earlier boot or its container no longer exists (a
- * root whose containers were deleted behind tsrun's back).
+ * root whose containers were deleted behind tsrun's back) and no shared
+ * namespace (a build's: shared.ts) holds it either.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -37,6 +38,11 @@ export function pendingRecordPath(ctx: Ctx, id: string): string {
   return path.join(networksDir(ctx), 'pending', `${id}.json`);
 }
 
+/** The record of a network namespace shared by a build's RUN containers (shared.ts). */
+export function sharedRecordPath(ctx: Ctx, id: string): string {
+  return path.join(networksDir(ctx), 'shared', `${id}.json`);
+}
+
 /** A removed container whose network is still being torn down holds its leases until that is done. */
 function teardownPending(ctx: Ctx, id: string): boolean {
   return fs.existsSync(pendingRecordPath(ctx, id));
@@ -50,7 +56,8 @@ function stale(ctx: Ctx, file: string): boolean {
     return true;
   }
   const [id, boot] = text.split('\n');
-  return boot !== bootId() || !id || (!fs.existsSync(containerDir(ctx, id)) && !teardownPending(ctx, id));
+  // a shared namespace's record holds its lease until it is settled (shared.ts)
+  return boot !== bootId() || !id || (!fs.existsSync(containerDir(ctx, id)) && !teardownPending(ctx, id) && !fs.existsSync(sharedRecordPath(ctx, id)));
 }
 
 /** Take an address for container `id` on `net`: `want` (--ip) or the lowest free one after the gateway. */
