@@ -17,8 +17,9 @@ cd "$(dirname "$0")/.."
 # Networking: netavark (bridges, NAT, port forwarding) and aardvark-dns (names on user networks).
 # Credential helper tests: jq (the fake helpers' JSON).
 # systemd: systemd-analyze checks the shipped tsrun-restart.service (restart-boot test).
-# Builds: bzip2 and xz-utils (ADD unpacks .bz2/.xz archives with them); debootstrap (the Debian test fixture).
-PKGS=(busybox-static jq zstd bzip2 xz-utils debootstrap libseccomp-dev libjson-c-dev libdeflate-dev build-essential python3 make g++ pkg-config
+# Builds: bzip2 and xz-utils (ADD unpacks .bz2/.xz archives with them); debootstrap (the Debian test fixture);
+# openssh-client (build --ssh KEYFILE runs ssh-agent; the ssh test's agent and keys); git (git contexts and ADD of git URLs).
+PKGS=(busybox-static jq zstd bzip2 xz-utils debootstrap openssh-client git libseccomp-dev libjson-c-dev libdeflate-dev build-essential python3 make g++ pkg-config
       podman skopeo umoci crun runc containerd docker-registry apache2-utils openssl uidmap
       util-linux iproute2 procps attr libcap2-bin time tmux netavark aardvark-dns systemd)
 missing=()

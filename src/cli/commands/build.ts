@@ -17,6 +17,7 @@ interface Opts {
   network: string;
   progress: string;
   secret: string[];
+  ssh: string[];
   pull?: boolean;
   platform?: string;
   format: string;
@@ -76,6 +77,7 @@ export function register(program: Command): void {
     .option('--format <format>', 'image format: oci or docker', 'oci')
     .option('--timestamp <secs>', 'set every created time to SECS and clamp file mtimes to it (reproducible builds; default $SOURCE_DATE_EPOCH)')
     .option('--secret <spec>', 'id=ID,src=FILE or id=ID,env=VAR: a secret for RUN --mount=type=secret (repeatable)', collect, [])
+    .option('--ssh <spec>', 'default|ID[=SOCKET|KEYFILE[,KEYFILE...]]: an ssh agent for RUN --mount=type=ssh (default $SSH_AUTH_SOCK; repeatable)', collect, [])
     .action(
       action(async (context: string, o: Opts, cmd: Command) => {
         if (!['default', 'none', 'host'].includes(o.network)) throw usageError(`invalid --network ${JSON.stringify(o.network)}`, 'use default, none or host');
@@ -87,12 +89,19 @@ export function register(program: Command): void {
         const quiet = !!o.quiet || o.progress === 'quiet';
         const { readSecrets } = await import('../build-secrets.js');
         const secrets = readSecrets(o.secret);
+        const { parseSshSpecs, SshAgents } = await import('../../ops/build/ssh-agents.js');
+        const sshSpecs = parseSshSpecs(o.ssh);
         const tty = !quiet && (o.progress === 'tty' || (o.progress === 'auto' && !!process.stderr.isTTY));
         const ctx = ctxOf(cmd);
         const { buildImage } = await import('../../ops/build/executor.js');
         const { contextFromStdin, readAll } = await import('../../ops/build/stdin-context.js');
         const stdinCtx = context === '-' ? await contextFromStdin(ctx, process.stdin) : undefined;
         const dockerfileText = o.file === '-' ? await readAll(process.stdin) : stdinCtx?.dockerfileText;
+        const ssh = sshSpecs.size ? new SshAgents(ctx, sshSpecs) : undefined;
+        await ssh?.start().catch((e: unknown) => {
+          stdinCtx?.cleanup();
+          throw e;
+        });
         const progress = tty ? buildTtyProgress(process.stderr) : undefined;
         const r = await buildImage(ctx, {
           contextDir: stdinCtx?.dir ?? context,
@@ -110,9 +119,11 @@ export function register(program: Command): void {
           network: o.network as 'default' | 'none' | 'host',
           quiet,
           secrets,
+          ssh,
           log: quiet ? () => {} : progress ? progress.line : (line) => process.stderr.write(line + '\n'),
         }).finally(() => {
           progress?.end();
+          ssh?.close();
           stdinCtx?.cleanup();
         });
         if (o.iidfile) writeFileAtomic(o.iidfile, r.id);

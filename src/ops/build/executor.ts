@@ -37,6 +37,7 @@ import type { SharedNetwork } from '../../runtime/network/shared.js';
 import { atLine, dockerfileError, LineError } from './errors.js';
 import { mountsKey, prepareRunMounts, type MountSources, type PreparedMounts } from './run-mount-host.js';
 import { unusedBuildArgs } from './args.js';
+import type { SshAgents } from './ssh-agents.js';
 
 export interface BuildOptions {
   contextDir: string;
@@ -64,6 +65,8 @@ export interface BuildOptions {
   quiet: boolean;
   /** --secret values by id (RUN --mount=type=secret). */
   secrets?: ReadonlyMap<string, Buffer>;
+  /** --ssh agents (RUN --mount=type=ssh); the caller closes them. */
+  ssh?: SshAgents;
 }
 
 /** A stage's filesystem and config as the steps so far left it. */
@@ -256,7 +259,7 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
           if (step.kind === 'run') {
             let prepared: PreparedMounts | undefined;
             if (step.mounts.length) {
-              const sources: MountSources = { ctx, contextDir, secrets: o.secrets ?? new Map(), lowers: await lowers(ctx, state), rootOf: (f) => mountRootOf(f, cleanups) };
+              const sources: MountSources = { ctx, contextDir, secrets: o.secrets ?? new Map(), ssh: o.ssh, env: step.env, lowers: await lowers(ctx, state), rootOf: (f) => mountRootOf(f, cleanups) };
               prepared = await atLineAsync(file, line, () => prepareRunMounts(step.mounts, sources));
               cleanups.push(() => prepared!.release());
             }

@@ -12,6 +12,8 @@
  *   tmpfs   a tmpfs (size= in bytes): nothing written there is committed.
  *   secret  a `build --secret` value as a read-only file (default /run/secrets/ID) on a
  *           host tmpfs and/or an environment variable: never in a layer, key or history.
+ *   ssh     a proxy socket to a `build --ssh` agent (ssh-agents.ts), default
+ *           /run/buildkit/ssh_agent.N, and SSH_AUTH_SOCK naming the first one.
  * Mount points tsrun had to create for these are reported as stubs: the commit skips them.
  */
 import fs from 'node:fs';
@@ -27,6 +29,7 @@ import type { RunMount } from './run-mount.js';
 import { selectCopy, selectionChecksum, type CopyRoot } from './copy-select.js';
 import type { BuildCache } from './build-cache.js';
 import type { StepMounts } from './run-step.js';
+import { proxySocket, type SshAgents } from './ssh-agents.js';
 
 /** What RUN --mount needs from the build. */
 export interface MountSources {
@@ -38,6 +41,10 @@ export interface MountSources {
   rootOf(from: string): Promise<string>;
   /** The step's own image layers, topmost first: which mount points already exist. */
   lowers: readonly string[];
+  /** `build --ssh` agents (RUN --mount=type=ssh); undefined: none given. */
+  ssh?: SshAgents;
+  /** The step's environment (an SSH_AUTH_SOCK there wins over the ssh mount's). */
+  env?: readonly string[];
 }
 
 export interface PreparedMounts extends StepMounts {
@@ -62,6 +69,8 @@ export function mountsKey(mounts: readonly RunMount[], context: CopyRoot, cache:
         const sel = selectCopy(context, [m.source ?? '.'], '/mnt/', where);
         return { ...base, source: m.source, sum: selectionChecksum(sel, cache) };
       }
+      case 'ssh':
+        return { ...base, id: m.id, required: m.required, uid: m.uid, gid: m.gid, mode: m.mode };
       default:
         return { ...base, id: secretId(m), env: m.env, required: m.required, uid: m.uid, gid: m.gid, mode: m.mode };
     }
@@ -129,9 +138,29 @@ export async function prepareRunMounts(mounts: readonly RunMount[], src: MountSo
     undo.push(() => fs.rmSync(d, { recursive: true, force: true }));
     return d;
   };
+  let sshIndex = 0;
   try {
     for (const m of mounts) {
-      if (m.type === 'ssh') throw new LineError('RUN --mount=type=ssh is not supported by tsrun build', 'use a secret mount');
+      if (m.type === 'ssh') {
+        // BuildKit numbers the default targets by the ssh mount's place in the RUN
+        const n = sshIndex++;
+        const target = noColon(m.target ?? `/run/buildkit/ssh_agent.${n}`, 'target');
+        const id = m.id ?? 'default';
+        if (!src.ssh?.has(id)) {
+          if (!m.required) continue;
+          if (!src.ssh?.any) throw new LineError(`no SSH key ${JSON.stringify(id)} forwarded from the client`, `pass it with build --ssh ${id}[=SOCKET|KEYFILE]`);
+          throw new LineError(`unset ssh forward key ${id}`, `pass it with build --ssh ${id}[=SOCKET|KEYFILE]`);
+        }
+        const agent = await src.ssh.socketFor(id);
+        const file = path.join(tempDir('ssh'), 'agent.sock');
+        const proxy = await proxySocket(file, agent, { uid: m.uid ?? 0, gid: m.gid ?? 0, mode: m.mode ?? 0o600 });
+        undo.push(() => proxy.close());
+        volume.push(`${file}:${target}`);
+        targets.push(target);
+        const has = (e: string) => e.startsWith('SSH_AUTH_SOCK=');
+        if (!env.some(has) && !src.env?.some(has)) env.push(`SSH_AUTH_SOCK=${target}`);
+        continue;
+      }
       if (m.type === 'cache') {
         const target = noColon(m.target!, 'target');
         if (m.from !== undefined) throw new LineError('RUN --mount=type=cache,from= is not supported by tsrun build', 'leave out from=');

@@ -178,6 +178,12 @@ export function parseRunMount(value: string, expand: (v: string) => string = (v)
     if (!m.source && !m.target && !m.id && !m.env) throw new LineError('invalid secret mount. one of source, target required');
     if (m.source && m.id) throw new LineError("both source and id can't be set");
   }
+  if (m.type === 'ssh') {
+    // BuildKit's dispatchSSH: the socket comes from the client, never from a path
+    if (m.source) throw new LineError('ssh does not support source', 'leave out source=; give the socket with build --ssh');
+    if (m.from) throw new LineError('ssh mount should not have a from');
+    m.id ??= 'default';
+  }
   if ((m.type === 'cache' || m.type === 'tmpfs' || m.type === 'bind') && !m.target) {
     throw new LineError(`${m.type} mount needs a target`, 'add target=/path');
   }
