@@ -18,7 +18,8 @@
  *   io.tsrun.stdin, io.tsrun.detach       "true": -i; nobody waits (run -d)
  *   io.tsrun.seccomp.cache                dir of compiled seccomp filters
  *   io.tsrun.watch                        JSON array [node, tsrun, root, id, onexit 0|1, health
- *                                         interval, start period, start interval (ms)]: watch.c
+ *                                         interval, start period, start interval (ms), onexit-if
+ *                                         file]: watch.c
  * Without io.tsrun.overlay.* the root is root.path as it is (bind-mounted).
  */
 #include "spec.h"
@@ -201,7 +202,7 @@ int spec_for_launcher(struct oci *o)
       strcat(joined, p->watch_fields[i]);
     }
     if (!joined || watch_parse(p, joined) < 0)
-      return fail(0, "config.json: io.tsrun.watch is [node, tsrun, root, id, onexit, interval, start period, start interval]");
+      return fail(0, "config.json: io.tsrun.watch is [node, tsrun, root, id, onexit, interval, start period, start interval, onexit-if]");
   }
   if (rm) {
     autorm = true;

@@ -4,7 +4,11 @@
  * The monitor of a container with a restart policy or a healthcheck gets one
  * plan record (src/runtime/watch-records.ts writes it):
  *   watch=NODE \x1f BIN \x1f ROOT \x1f ID \x1f ONEXIT \x1f INTERVAL_MS \x1f START_PERIOD_MS \x1f START_INTERVAL_MS
- * NODE BIN --root ROOT is how it runs tsrun.
+ *         \x1f ONEXIT_IF
+ * NODE BIN --root ROOT is how it runs tsrun. ONEXIT_IF (may be empty) is a
+ * file whose presence at exit means hand over as ONEXIT = 1 does:
+ * `tsrun update --restart` gives a running container a policy after its
+ * monitor read this record (src/containers/update.ts writes the file).
  *
  * Healthchecks (INTERVAL_MS > 0): while the container runs, the monitor runs
  * `tsrun healthcheck run --scheduled ID` (which execs the check into the
@@ -39,6 +43,7 @@
 struct watch {
   char *node, *bin, *root, *id;
   bool onexit;
+  char *onexit_if;
   long long interval_ms, start_period_ms, start_interval_ms;
   /* runtime: the check now running (0: none), when the next is due, when the container started */
   pid_t check_pid;
@@ -66,9 +71,9 @@ static int ms_field(const char *s, long long *out)
 
 int watch_parse(struct plan *p, char *v)
 {
-  char *f[8];
+  char *f[9];
   size_t n = 0;
-  for (char *s = v; n < 8; n++) {
+  for (char *s = v; n < 9; n++) {
     f[n] = s;
     char *sep = strchr(s, FIELD_SEP);
     if (!sep) {
@@ -78,7 +83,7 @@ int watch_parse(struct plan *p, char *v)
     *sep = 0;
     s = sep + 1;
   }
-  if (n != 8 || !*f[0] || !*f[1] || !*f[2] || !*f[3])
+  if (n != 9 || !*f[0] || !*f[1] || !*f[2] || !*f[3])
     return -1;
   struct watch *w = calloc(1, sizeof *w);
   if (!w)
@@ -88,6 +93,7 @@ int watch_parse(struct plan *p, char *v)
   w->root = f[2];
   w->id = f[3];
   w->onexit = strcmp(f[4], "1") == 0;
+  w->onexit_if = f[8];
   if (ms_field(f[5], &w->interval_ms) || ms_field(f[6], &w->start_period_ms) || ms_field(f[7], &w->start_interval_ms)) {
     free(w);
     return -1;
@@ -177,7 +183,9 @@ void watch_signalled(const struct plan *p, int signo)
 void watch_exited(const struct plan *p)
 {
   const struct watch *w = p->watch;
-  if (!w || !w->onexit || w->signalled)
+  if (!w || w->signalled)
+    return;
+  if (!w->onexit && !(*w->onexit_if && access(w->onexit_if, F_OK) == 0))
     return;
   char *args[] = { w->node, w->bin, "--root", w->root, "__on-exit", w->id, NULL };
   if (p->detach) {

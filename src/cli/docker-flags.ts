@@ -38,7 +38,7 @@ const UNSUPPORTED: Record<string, string[]> = {
   restart: [],
   commit: [],
   top: [],
-  update: ['--restart', '--cpu-rt-period', '--cpu-rt-runtime', '--kernel-memory', '--memory-swappiness'],
+  update: ['--cpu-rt-period', '--cpu-rt-runtime', '--kernel-memory', '--memory-swappiness'],
   wait: [],
 };
 

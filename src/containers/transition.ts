@@ -19,7 +19,7 @@ import { lockDirExclusive, lockDirExclusiveAsync, type Lock } from '../util/lock
 import type { Container, Status } from './record.js';
 import { refreshLocked } from './status.js';
 
-export type Verb = 'start' | 'pause' | 'unpause' | 'kill' | 'stop' | 'exec' | 'rm' | 'rm -f' | 'commit' | 'rename' | 'top' | 'export' | 'cp' | 'update';
+export type Verb = 'start' | 'pause' | 'unpause' | 'kill' | 'stop' | 'exec' | 'rm' | 'rm -f' | 'commit' | 'rename' | 'top' | 'export' | 'cp' | 'update' | 'update --restart';
 
 const ANY: readonly Status[] = ['created', 'running', 'paused', 'exited'];
 
@@ -39,6 +39,7 @@ export const ALLOWED: Readonly<Record<Verb, readonly Status[]>> = {
   export: ANY,
   cp: ANY,
   update: ['running', 'paused'],
+  'update --restart': ANY, // a policy alone is a record change, as docker's
 };
 
 /** The error for a verb its container's status does not allow (docker's wording). */

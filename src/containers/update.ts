@@ -1,45 +1,81 @@
 /**
- * update: change a running (or paused) container's resource limits, as one
- * locked transition: the flags are checked against the recorded limits, the
- * changed values are written into the live cgroup (the same C mapping as at
- * start), then recorded, so inspect shows them and the next start applies them.
+ * update: change a running (or paused) container's resource limits, and any
+ * container's restart policy, as one locked transition: the flags are checked
+ * against the recorded limits, the changed values are written into the live
+ * cgroup (the same C mapping as at start), then recorded, so inspect shows
+ * them and the next start applies them.
+ *
+ * A new restart policy is for the monitor already watching the container too
+ * (docker's UpdateMonitor): its record, read at start, hands over to
+ * `tsrun __on-exit` at exit only for a policy it knew of, or when the marker
+ * file ON_EXIT_MARKER exists (native/init/watch.c) — written here, before the
+ * config and under the container's lock, which `__on-exit` takes before it
+ * reads the policy.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Ctx } from '../context.js';
 import { writeConfig, type Container } from './record.js';
 import { transitionSync } from './transition.js';
+import { parseRestartPolicy, type RestartPolicy } from './restart-policy.js';
 import { applyResources, containerCgroup } from '../runtime/cgroups.js';
 import { parseResources, toLinuxResources, noResources, type ResourceFlags, type Resources } from '../runtime/resources.js';
 import { blockDeviceNumber, hostFacts } from '../runtime/resources-host.js';
+import { ON_EXIT_MARKER } from '../runtime/watch-records.js';
 import { TsrunError, usageError } from '../util/errors.js';
 
-/** The flags given, checked (before any container is looked at: a bad value changes none). */
-export function parseUpdate(f: ResourceFlags): (current: Resources | undefined) => Resources {
-  const given = Object.entries(f).some(([, v]) => v !== undefined && v !== false && !(Array.isArray(v) && !v.length));
-  if (!given) throw usageError('you must provide one or more flags when using this command');
-  parseResources(f, hostFacts, { update: true }); // values alone; relations with the record below
-  return (current) => parseResources(f, hostFacts, { update: true, current });
+export interface UpdateChange {
+  /** The resource flags given, as a delta against the recorded limits; undefined: none given. */
+  resources?: (current: Resources | undefined) => Resources;
+  restart?: RestartPolicy;
 }
 
-export function updateContainer(ctx: Ctx, c0: Container, change: (current: Resources | undefined) => Resources): Container {
-  return transitionSync(ctx, c0, 'update', (c) => {
-    const current = c.config.host.resources;
-    const delta = change(current);
-    const layout = containerCgroup(ctx, c.config.id);
-    if (!layout) throw new TsrunError('CONFLICT', `Cannot update container ${c.config.name}: its cgroup is gone`, { hint: 'the container is exiting; start it again' });
-    // --cpus replaces a period/quota pair and the other way round, as docker's update does
-    const merged: Resources = { ...current, ...delta };
-    if (delta.NanoCpus) {
-      delete merged.CpuPeriod;
-      delete merged.CpuQuota;
-    } else if (delta.CpuPeriod || delta.CpuQuota) delete merged.NanoCpus;
-    applyResources(layout, toLinuxResources(delta, blockDeviceNumber));
-    for (const k of Object.keys(merged) as (keyof Resources)[]) {
-      const v = merged[k];
-      if (v === 0 || v === '' || (k === 'PidsLimit' && typeof v === 'number' && v < 0)) delete merged[k]; // 0 / -1: unset, as docker shows it
+/** The flags given, checked (before any container is looked at: a bad value changes none). */
+export function parseUpdate(f: ResourceFlags, restart?: string): UpdateChange {
+  const given = Object.entries(f).some(([, v]) => v !== undefined && v !== false && !(Array.isArray(v) && !v.length));
+  const policy = restart ? parseRestartPolicy(restart) : undefined; // docker: an empty --restart is not given
+  if (!given && !policy) throw usageError('you must provide one or more flags when using this command');
+  if (!given) return { restart: policy };
+  parseResources(f, hostFacts, { update: true }); // values alone; relations with the record below
+  return { resources: (current) => parseResources(f, hostFacts, { update: true, current }), restart: policy };
+}
+
+export function updateContainer(ctx: Ctx, c0: Container, change: UpdateChange): Container {
+  return transitionSync(ctx, c0, change.resources ? 'update' : 'update --restart', (c) => {
+    const policy = change.restart;
+    if (policy && policy.name !== 'no' && c.config.host.autoRemove)
+      throw new TsrunError('CONFLICT', `Cannot update container ${c.config.name}: Restart policy cannot be updated because AutoRemove is enabled for the container`, {
+        hint: 'a --rm container is removed when it exits; create it without --rm to give it a policy',
+      });
+    if (change.resources) updateResources(ctx, c, change.resources);
+    if (policy) {
+      const marker = path.join(c.dir, ON_EXIT_MARKER);
+      if (policy.name === 'no') fs.rmSync(marker, { force: true });
+      else fs.writeFileSync(marker, '');
+      c.config.host.restartPolicy = policy;
     }
-    if (noResources(merged)) delete c.config.host.resources;
-    else c.config.host.resources = merged;
     writeConfig(c);
     return c;
   });
+}
+
+/** The live cgroup and the record's limits (not yet written) changed by the flags. */
+function updateResources(ctx: Ctx, c: Container, change: (current: Resources | undefined) => Resources): void {
+  const current = c.config.host.resources;
+  const delta = change(current);
+  const layout = containerCgroup(ctx, c.config.id);
+  if (!layout) throw new TsrunError('CONFLICT', `Cannot update container ${c.config.name}: its cgroup is gone`, { hint: 'the container is exiting; start it again' });
+  // --cpus replaces a period/quota pair and the other way round, as docker's update does
+  const merged: Resources = { ...current, ...delta };
+  if (delta.NanoCpus) {
+    delete merged.CpuPeriod;
+    delete merged.CpuQuota;
+  } else if (delta.CpuPeriod || delta.CpuQuota) delete merged.NanoCpus;
+  applyResources(layout, toLinuxResources(delta, blockDeviceNumber));
+  for (const k of Object.keys(merged) as (keyof Resources)[]) {
+    const v = merged[k];
+    if (v === 0 || v === '' || (k === 'PidsLimit' && typeof v === 'number' && v < 0)) delete merged[k]; // 0 / -1: unset, as docker shows it
+  }
+  if (noResources(merged)) delete c.config.host.resources;
+  else c.config.host.resources = merged;
 }

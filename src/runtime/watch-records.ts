@@ -1,8 +1,11 @@
 /**
  * The monitor's io.tsrun.watch annotation (native/init/watch.c reads it): how the
  * monitor runs tsrun, whether it hands over to `tsrun __on-exit` when the
- * container exits (a restart policy), and the healthcheck schedule.
- * undefined when the container has neither: the monitor then does as before.
+ * container exits (a restart policy), the healthcheck schedule, and the file
+ * whose presence at exit means hand over all the same (`update --restart`
+ * gives a running container a policy: ON_EXIT_MARKER). Every container but a
+ * --rm one (docker refuses a policy for those) has the record, so that a later
+ * update is honoured by the monitor already running.
  */
 import type { Container } from '../containers/record.js';
 import { policyOf } from '../containers/restart-policy.js';
@@ -21,10 +24,15 @@ function ownNetwork(c: Container): boolean {
   return mode !== 'none' && mode !== 'host' && !mode.startsWith('container:');
 }
 
+/** In the container's dir: written by `update --restart` (a policy other than no), read by the monitor at exit. */
+export const ON_EXIT_MARKER = 'on-exit';
+
 export function watchFields(c: Container, node: string, bin: string, root: string, detach: boolean): (string | number)[] | undefined {
   const onExit = policyOf(c).name !== 'no' || (detach && !c.config.host.autoRemove && ownNetwork(c));
   const probe = probeOf(c);
-  if (!onExit && !probe) return undefined;
+  const updatable = !c.config.host.autoRemove;
+  if (!onExit && !probe && !updatable) return undefined;
   const t = healthTimings(c);
-  return [node, bin, root, c.config.id, onExit ? 1 : 0, probe ? t.intervalMs : 0, probe ? t.startPeriodMs : 0, probe ? t.startIntervalMs : 0];
+  const marker = updatable ? `${c.dir}/${ON_EXIT_MARKER}` : '';
+  return [node, bin, root, c.config.id, onExit ? 1 : 0, probe ? t.intervalMs : 0, probe ? t.startPeriodMs : 0, probe ? t.startIntervalMs : 0, marker];
 }

@@ -189,3 +189,56 @@ test('bad --restart values: docker\'s one-line errors, exit 125, nothing created
   }
   assert.deepEqual(snapshotTree(root().root), before);
 });
+
+test('update --restart gives a running container a policy its monitor honours; no takes it away; inspect shows it', async () => {
+  // runs until /out/go exists, then fails
+  const cmd = `${RECORD_START}; while [ ! -e /out/go ]; do sleep 0.1; done; exit 1`;
+  run('upd', ['--restart', 'no'], cmd);
+  await until('started', () => starts('upd').length === 1);
+  assert.equal(tsrunOk(root().root, ['update', '--restart', 'on-failure:1', 'upd']), 'upd\n');
+  assert.equal(inspect('upd', '{{json .HostConfig.RestartPolicy}}'), '{"MaximumRetryCount":1,"Name":"on-failure"}');
+  fs.writeFileSync(path.join(root().scratch, 'upd', 'go'), '');
+  await until('the restart the update asked for', () => starts('upd').length === 2 && status('upd') === 'exited', 15000);
+  await sleep(800);
+  assert.equal(starts('upd').length, 2, 'on-failure:1: one restart only');
+  assert.equal(restartCount('upd'), 1);
+  // the other way: a policy given at run, taken away by update, is not applied
+  run('updno', ['--restart', 'always'], cmd);
+  await until('started', () => starts('updno').length === 1);
+  tsrunOk(root().root, ['update', '--restart=no', 'updno']);
+  assert.equal(inspect('updno', '{{.HostConfig.RestartPolicy.Name}}'), 'no');
+  fs.writeFileSync(path.join(root().scratch, 'updno', 'go'), '');
+  await settled('updno');
+  await sleep(800);
+  assert.equal(starts('updno').length, 1);
+  assert.equal(restartCount('updno'), 0);
+  // a stopped container: the record changes (docker's update works on any container)
+  tsrunOk(root().root, ['update', '--restart', 'unless-stopped', 'updno']);
+  assert.equal(inspect('updno', '{{json .HostConfig.RestartPolicy}}'), '{"MaximumRetryCount":0,"Name":"unless-stopped"}');
+  assert.equal(status('updno'), 'exited');
+});
+
+test('update --restart: bad values and a --rm container give docker\'s one-line errors, exit 1, nothing changed', () => {
+  names.push('updbad', 'updrm');
+  tsrunOk(root().root, ['create', '--network', 'none', '--name', 'updbad', 'busybox', 'true']);
+  tsrunOk(root().root, ['run', '-d', '--rm', '--network', 'none', '--name', 'updrm', 'busybox', 'sleep', '100']);
+  const before = snapshotTree(root().root);
+  const cases: [string[], RegExp][] = [
+    [['--restart', 'on-failure:x', 'updbad'], /^tsrun: invalid restart policy format: maximum retry count must be an integer/],
+    [['--restart', 'sometimes', 'updbad'], /^tsrun: invalid restart policy: unknown policy 'sometimes'/],
+    [['--restart', 'always:2', 'updbad'], /maximum retry count can only be used with 'on-failure'/],
+    [['--restart', 'always', 'updrm'], /^tsrun: Cannot update container updrm: Restart policy cannot be updated because AutoRemove is enabled for the container/],
+    [['--restart', 'always', 'updbad', 'nosuch'], /^tsrun: No such container: nosuch/],
+    [['updbad'], /you must provide one or more flags/],
+  ];
+  for (const [args, msg] of cases) {
+    const r = tsrun(root().root, ['update', ...args]);
+    assert.equal(r.code, 1, `update ${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, msg);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+  assert.deepEqual(snapshotTree(root().root), before);
+  assert.equal(inspect('updbad', '{{.HostConfig.RestartPolicy.Name}}'), 'no');
+  // no is allowed on a --rm container (docker: IsNone)
+  tsrunOk(root().root, ['update', '--restart', 'no', 'updrm']);
+});
