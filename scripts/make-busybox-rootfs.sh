@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Build a small busybox root filesystem tarball from Debian's busybox-static.
 # Usage: scripts/make-busybox-rootfs.sh OUT.tar
+# BUSYBOX=/path/to/busybox puts that binary in instead (another architecture's: the applet list
+# still comes from this machine's busybox-static, the same Debian build).
 # The tarball is deterministic (sorted names, fixed mtimes and owners) so that
 # the image ID it imports as is stable across runs.
 set -euo pipefail
 out=${1:?usage: make-busybox-rootfs.sh OUT.tar}
 bb=/bin/busybox
 [ -x "$bb" ] || { echo "busybox-static is not installed (apt-get install busybox-static)" >&2; exit 1; }
+binary=${BUSYBOX:-$bb}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 r=$work/rootfs
 mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,root,home,proc,sys,dev,var/log,run}
 chmod 1777 "$r/tmp"
 chmod 700 "$r/root"
-cp "$bb" "$r/bin/busybox"
+cp "$binary" "$r/bin/busybox"
 for applet in $("$bb" --list-full); do
   [ "$applet" = bin/busybox ] && continue
   mkdir -p "$r/$(dirname "$applet")"

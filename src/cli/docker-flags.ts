@@ -11,7 +11,7 @@ const RUN_CREATE = [
   '--cpu-percent', '--cpu-rt-period', '--cpu-rt-runtime', '--detach-keys', '--disable-content-trust', '--domainname',
   '--expose', '--gpus', '--group-add', '--io-maxbandwidth', '--io-maxiops', '--ip6', '--ipc', '--isolation',
   '--label-file', '--link', '--link-local-ip', '--log-driver', '--log-opt', '--mac-address', '--memory-swappiness',
-  '--pid', '--platform', '-q', '--quiet', '--runtime', '--sig-proxy', '--stop-signal', '--stop-timeout', '--storage-opt',
+  '--pid', '-q', '--quiet', '--runtime', '--sig-proxy', '--stop-signal', '--stop-timeout', '--storage-opt',
   '--sysctl', '--use-api-socket', '--userns', '--uts', '--volume-driver',
 ];
 
@@ -32,7 +32,7 @@ const UNSUPPORTED: Record<string, string[]> = {
   push: ['-a', '--all-tags', '--disable-content-trust', '--platform'],
   save: ['--platform'],
   load: ['--platform'],
-  import: ['--platform'],
+  import: [],
   kill: [],
   stop: [],
   restart: [],

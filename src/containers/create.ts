@@ -30,7 +30,7 @@ import { parseAddHost } from '../runtime/network/etcfiles.js';
 import { findContainer } from './record.js';
 import { NO_RESTART, parseRestartPolicy } from './restart-policy.js';
 import { mergeHealthcheck } from './health.js';
-import type { HealthConfig } from '../oci/types.js';
+import { hostPlatform, type HealthConfig } from '../oci/types.js';
 import { noResources, parseOomScoreAdj, parseResources, parseShmSize, toLinuxResources } from '../runtime/resources.js';
 import { blockDeviceNumber, hostFacts } from '../runtime/resources-host.js';
 
@@ -207,6 +207,12 @@ function writeRecord(dir: string, cfg: ContainerConfig): void {
 
 export async function createContainer(ctx: Ctx, imageRef: string, image: Image, cmd: string[], flags: RunFlags): Promise<Container> {
   if (flags.name !== undefined && !validName(flags.name)) throw usageError(`invalid container name ${JSON.stringify(flags.name)}`, 'only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed');
+  // another architecture's image runs through binfmt_misc's emulator: say so now if there is none
+  // (the check is loaded only for such an image, so run's start-up does not pay for it)
+  if (image.config.architecture !== hostPlatform().architecture) {
+    const [{ checkCanRun }, { imagePlatform }] = await Promise.all([import('../runtime/emulation.js'), import('../oci/platform.js')]);
+    checkCanRun(imagePlatform(image.config));
+  }
   const id = newContainerId();
   const cfg = buildConfig(imageRef, image, cmd, flags, id);
   await resolveNetworkMode(ctx, cfg);

@@ -47,6 +47,8 @@ export interface RunFlags {
   rm: boolean;
   detach: boolean;
   pull?: string;
+  /** --platform as given (os/arch[/variant]) */
+  platform?: string;
   label: string[];
   device: string[];
   deviceCgroupRule: string[];

@@ -10,7 +10,7 @@ import { ingestLayer, storeImage } from './layers.js';
 import { applyChanges } from '../images/change.js';
 import { normaliseTag } from '../images/store.js';
 import { MT, layerMediaType } from '../oci/mediatypes.js';
-import { hostPlatform, type ImageConfig, type ImageRunConfig, type Manifest } from '../oci/types.js';
+import { hostPlatform, type ImageConfig, type ImageRunConfig, type Manifest, type Platform } from '../oci/types.js';
 import { detectCompression } from '../util/compress.js';
 import { syscallError } from '../util/errors.js';
 
@@ -20,6 +20,8 @@ export interface ImportOptions {
   ref?: string;
   changes?: string[];
   message?: string;
+  /** The platform the config names (docker import --platform); the host's by default. */
+  platform?: Platform;
   /** Stdin stream (the CLI passes process.stdin). */
   stdin?: Readable;
 }
@@ -58,7 +60,7 @@ export async function importImage(ctx: Ctx, o: ImportOptions): Promise<string> {
   return withContentLock(ctx, async () => {
     const layer = await ingestLayer(ctx, input, undefined, undefined, null);
     const created = new Date().toISOString();
-    const p = hostPlatform();
+    const p = o.platform ?? hostPlatform();
     const config: ImageConfig = {
       created,
       architecture: p.architecture,

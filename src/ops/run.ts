@@ -70,7 +70,9 @@ export async function removeAfterExit(ctx: Ctx, c: Container, cgroupDirs: string
 export type PullLog = (line: string) => void;
 
 export async function createOnly(ctx: Ctx, image: string, cmd: string[], flags: RunFlags, log?: PullLog): Promise<Container> {
-  const img = await resolveImageForRun(ctx, image, parsePullPolicy(flags.pull), log);
+  const policy = parsePullPolicy(flags.pull);
+  const platform = flags.platform === undefined ? undefined : (await import('../oci/platform.js')).parsePlatform(flags.platform);
+  const img = await resolveImageForRun(ctx, image, policy, log, platform);
   return createContainer(ctx, image, img, cmd, flags);
 }
 

@@ -83,20 +83,8 @@ export function checkConfig(bytes: Buffer, layerCount: number, what: string): Im
   return v as unknown as ImageConfig;
 }
 
-/** Parse --platform os/arch[/variant]. */
-export function parsePlatform(s: string): Platform {
-  const parts = s.split('/');
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9._-]+$/i.test(p))) {
-    throw new TsrunError('USAGE', `invalid platform ${JSON.stringify(s)}`, { hint: 'use os/arch[/variant], e.g. linux/arm64' });
-  }
-  const p: Platform = { os: parts[0]!.toLowerCase(), architecture: parts[1]!.toLowerCase() };
-  if (parts[2]) p.variant = parts[2].toLowerCase();
-  return p;
-}
-
-export function formatPlatform(p: Platform): string {
-  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
-}
+// --platform values and their printing live with the other platform rules
+export { parsePlatform, formatPlatform } from '../oci/platform.js';
 
 /** Pick the index entry for a platform, as containerd's matcher does (variant optional; arm64 v8 = no variant). */
 export function pickPlatform(index: Index, want: Platform): Descriptor | undefined {

@@ -176,40 +176,45 @@ export interface LayoutImage {
  * Write an OCI layout at `layout` holding the busybox rootfs as one layer
  * (compressed as asked) for each architecture; with more than one, the
  * layout's entry is an image index. `extra` adds a file to make a distinct image.
+ * `rootfs` gives an architecture its own rootfs tarball (a real arm64 busybox);
+ * the others get this machine's busybox.
  */
-export function buildLayout(layout: string, opts: { compression?: 'gzip' | 'zstd' | 'none'; arches?: string[]; tag?: string; label?: string } = {}): LayoutImage {
+export function buildLayout(layout: string, opts: { compression?: 'gzip' | 'zstd' | 'none'; arches?: string[]; tag?: string; label?: string; rootfs?: Record<string, string> } = {}): LayoutImage {
   const compression = opts.compression ?? 'gzip';
   const arches = opts.arches ?? ['amd64'];
   fs.mkdirSync(path.join(layout, 'blobs', 'sha256'), { recursive: true });
   fs.writeFileSync(path.join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  const tar = fs.readFileSync(busyboxTar());
-  let layer: Buffer;
-  let mediaType: string;
-  if (compression === 'gzip') {
-    layer = zlib.gzipSync(tar);
-    mediaType = 'application/vnd.oci.image.layer.v1.tar+gzip';
-  } else if (compression === 'zstd') {
-    const z = spawnSync('zstd', ['-c', '-q', '-3'], { input: tar, maxBuffer: 1 << 28 });
-    if (z.status !== 0) throw new Error('zstd failed');
-    layer = z.stdout;
-    mediaType = 'application/vnd.oci.image.layer.v1.tar+zstd';
-  } else {
-    layer = tar;
-    mediaType = 'application/vnd.oci.image.layer.v1.tar';
-  }
-  const diffId = sha(tar);
-  const l = writeBlob(layout, layer);
+  const layerOf = (tarFile: string) => {
+    const tar = fs.readFileSync(tarFile);
+    let layer: Buffer;
+    let mediaType: string;
+    if (compression === 'gzip') {
+      layer = zlib.gzipSync(tar);
+      mediaType = 'application/vnd.oci.image.layer.v1.tar+gzip';
+    } else if (compression === 'zstd') {
+      const z = spawnSync('zstd', ['-c', '-q', '-3'], { input: tar, maxBuffer: 1 << 28 });
+      if (z.status !== 0) throw new Error('zstd failed');
+      layer = z.stdout;
+      mediaType = 'application/vnd.oci.image.layer.v1.tar+zstd';
+    } else {
+      layer = tar;
+      mediaType = 'application/vnd.oci.image.layer.v1.tar';
+    }
+    return { diffId: sha(tar), l: writeBlob(layout, layer), mediaType };
+  };
+  const { diffId, l, mediaType } = layerOf(busyboxTar());
   const manifests: Record<string, string> = {};
   const configs: Record<string, string> = {};
   const descs: object[] = [];
   for (const arch of arches) {
+    const own = opts.rootfs?.[arch] ? layerOf(opts.rootfs[arch]!) : { diffId, l, mediaType };
     const config = {
       created: '2024-01-01T00:00:00Z',
       architecture: arch,
       os: 'linux',
       ...(arch === 'arm64' ? { variant: 'v8' } : {}),
       config: { Cmd: ['sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Labels: opts.label ? { test: opts.label } : undefined },
-      rootfs: { type: 'layers', diff_ids: [diffId] },
+      rootfs: { type: 'layers', diff_ids: [own.diffId] },
       history: [{ created: '2024-01-01T00:00:00Z', created_by: 'busybox rootfs' }],
     };
     const c = writeBlob(layout, JSON.stringify(config));
@@ -219,7 +224,7 @@ export function buildLayout(layout: string, opts: { compression?: 'gzip' | 'zstd
         schemaVersion: 2,
         mediaType: 'application/vnd.oci.image.manifest.v1+json',
         config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...c },
-        layers: [{ mediaType, ...l }],
+        layers: [{ mediaType: own.mediaType, ...own.l }],
       }),
     );
     manifests[arch] = m.digest;

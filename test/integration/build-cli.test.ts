@@ -1,6 +1,6 @@
 /**
  * `tsrun build`'s command line end to end: the Dockerfile or the whole context on stdin,
- * --pull and COPY --from images against a local registry, --platform, --timestamp
+ * --pull and COPY --from images against a local registry, --platform's bad values, --timestamp
  * (reproducible image IDs), --format docker, --progress tty on a terminal, ONBUILD
  * triggers of a FROM image; and the refused forms.
  */
@@ -163,7 +163,8 @@ describe('output', () => {
 
 describe('bad input: one line, non-zero exit, the store as it was', () => {
   const cases: [string, () => string[], string | undefined, RegExp, number][] = [
-    ['--platform other than the host', () => ['--platform', 'linux/arm64', 'DIR'], undefined, /^tsrun: --platform linux\/arm64: tsrun build builds for this machine's platform, linux\/amd64, only/, 1],
+    ['--platform with two platforms', () => ['--platform', 'linux/amd64,linux/arm64', 'DIR'], undefined, /^tsrun: --platform linux\/amd64,linux\/arm64: tsrun build builds one platform at a time/, 1],
+    ['--platform not linux', () => ['--platform', 'windows/amd64', 'DIR'], undefined, /^tsrun: --platform windows\/amd64: tsrun builds linux images only/, 1],
     ['bad --format', () => ['--format', 'v2s2', 'DIR'], undefined, /^tsrun: invalid --format "v2s2"/, 1],
     ['bad --timestamp', () => ['--timestamp', 'yesterday', 'DIR'], undefined, /^tsrun: invalid --timestamp "yesterday"/, 1],
     ['stdin for both', () => ['-f', '-', '-'], 'FROM busybox\n', /^tsrun: invalid argument: can't use stdin for both build context and dockerfile/, 1],

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { action, collect, ctxOf } from '../common.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { usageError } from '../../util/errors.js';
-import { hostPlatform } from '../../oci/types.js';
+import type { Platform } from '../../oci/types.js';
 import { buildTtyProgress } from '../build-progress.js';
 
 interface Opts {
@@ -24,14 +24,14 @@ interface Opts {
   timestamp?: string;
 }
 
-/** The one platform tsrun builds for: the host's (no emulation). */
-function checkPlatform(p: string): void {
-  const host = hostPlatform();
-  const want = `${host.os}/${host.architecture}`;
-  const first = p.split(',').map((x) => x.trim().toLowerCase());
-  if (first.length !== 1 || first[0] !== want) {
-    throw usageError(`--platform ${p}: tsrun build builds for this machine's platform, ${want}, only`, `use --platform ${want} or leave it out`);
-  }
+/** --platform: one platform per build (a multi-platform image list is not made). */
+async function parseBuildPlatform(p: string): Promise<Platform> {
+  const list = p.split(',').map((x) => x.trim()).filter(Boolean);
+  if (list.length !== 1) throw usageError(`--platform ${p}: tsrun build builds one platform at a time`, 'run one build per platform, e.g. --platform linux/arm64');
+  const { parsePlatform } = await import('../../oci/platform.js');
+  const platform = parsePlatform(list[0]!);
+  if (platform.os !== 'linux') throw usageError(`--platform ${p}: tsrun builds linux images only`, 'use linux/ARCH, e.g. linux/arm64');
+  return platform;
 }
 
 function parseTimestamp(v: string | undefined): number | undefined {
@@ -73,7 +73,7 @@ export function register(program: Command): void {
     .option('--network <mode>', 'network of RUN steps: default (the bridge, as run), none or host', 'default')
     .option('--progress <mode>', 'auto (tty on a terminal, else plain), plain, tty or quiet', 'auto')
     .option('--pull', 'ask the registry for every base image, even one in the store')
-    .option('--platform <platform>', "the target platform: this machine's only (linux/amd64 here)")
+    .option('--platform <platform>', "the target platform, e.g. linux/arm64 (default this machine's); another architecture's RUN steps run emulated (binfmt_misc + qemu-user-static)")
     .option('--format <format>', 'image format: oci or docker', 'oci')
     .option('--timestamp <secs>', 'set every created time to SECS and clamp file mtimes to it (reproducible builds; default $SOURCE_DATE_EPOCH)')
     .option('--secret <spec>', 'id=ID,src=FILE or id=ID,env=VAR: a secret for RUN --mount=type=secret (repeatable)', collect, [])
@@ -83,7 +83,7 @@ export function register(program: Command): void {
         if (!['default', 'none', 'host'].includes(o.network)) throw usageError(`invalid --network ${JSON.stringify(o.network)}`, 'use default, none or host');
         if (!['plain', 'quiet', 'auto', 'tty'].includes(o.progress)) throw usageError(`invalid --progress ${JSON.stringify(o.progress)}`, 'use auto, plain, tty or quiet');
         if (o.format !== 'oci' && o.format !== 'docker') throw usageError(`invalid --format ${JSON.stringify(o.format)}`, 'use oci or docker');
-        if (o.platform !== undefined) checkPlatform(o.platform);
+        const platform = o.platform === undefined ? undefined : await parseBuildPlatform(o.platform);
         const timestamp = parseTimestamp(o.timestamp);
         if (context === '-' && o.file === '-') throw usageError("invalid argument: can't use stdin for both build context and dockerfile", 'give the context as a directory, or the Dockerfile inside the tar');
         const quiet = !!o.quiet || o.progress === 'quiet';
@@ -120,6 +120,7 @@ export function register(program: Command): void {
           quiet,
           secrets,
           ssh,
+          platform,
           log: quiet ? () => {} : progress ? progress.line : (line) => process.stderr.write(line + '\n'),
         }).finally(() => {
           progress?.end();

@@ -44,6 +44,7 @@ export function addRunFlags(cmd: Command): Command {
     .option('--device <host[:ctr][:rwm]>', 'add a host device to the container', collect, [])
     .option('--device-cgroup-rule <rule>', "allow a device, e.g. 'c 1:3 rwm'", collect, [])
     .option('--pull <policy>', 'pull image before running: missing, always, never', 'missing')
+    .option('--platform <os/arch[/variant]>', "the image's platform: pulled for it when the local one differs; another architecture runs emulated (binfmt_misc)")
     .option('-l, --label <k=v>', 'set metadata on a container', collect, [])
     .option('--restart <policy>', 'restart policy when the container exits: no, on-failure[:max-retries], always, unless-stopped')
     .option('--health-cmd <command>', 'command to run to check health')
@@ -138,6 +139,7 @@ export function runFlags(o: Record<string, unknown>, detach: boolean): RunFlags 
     rm: !!o.rm,
     detach,
     pull: o.pull as string | undefined,
+    platform: o.platform as string | undefined,
     label: o.label as string[],
     device: o.device as string[],
     deviceCgroupRule: o.deviceCgroupRule as string[],

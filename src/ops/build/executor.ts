@@ -13,7 +13,8 @@ import crypto from 'node:crypto';
 import { native, MNT_DETACH } from '../../native.js';
 import type { Ctx } from '../../context.js';
 import { withContentLock } from '../../context.js';
-import { hostPlatform, type Descriptor, type HistoryEntry, type ImageConfig, type Manifest } from '../../oci/types.js';
+import { hostPlatform, type Descriptor, type HistoryEntry, type ImageConfig, type Manifest, type Platform } from '../../oci/types.js';
+import { parsePlatform } from '../../oci/platform.js';
 import { MT, layerMediaType } from '../../oci/mediatypes.js';
 import { sha256 } from '../../oci/digest.js';
 import { chainIdOf } from '../../images/unpack.js';
@@ -67,6 +68,8 @@ export interface BuildOptions {
   secrets?: ReadonlyMap<string, Buffer>;
   /** --ssh agents (RUN --mount=type=ssh); the caller closes them. */
   ssh?: SshAgents;
+  /** --platform: the target platform (default the host's); another architecture's RUN steps run emulated. */
+  platform?: Platform;
 }
 
 /** A stage's filesystem and config as the steps so far left it. */
@@ -138,8 +141,12 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
   const pullPolicy = o.pull ? 'always' : 'missing';
   const ts = o.timestamp;
   const when = () => (ts === undefined ? new Date().toISOString() : new Date(ts * 1000).toISOString().replace('.000Z', 'Z'));
-  const platform = hostPlatform();
-  const fe = analyzeDockerfile(text, { file: shownFile, buildArgs: o.buildArgs, target: o.target, targetPlatform: platform, buildPlatform: platform });
+  const buildPlatform = hostPlatform();
+  const platform = o.platform ?? buildPlatform;
+  // the platform images are resolved for: only when asked (--platform), so a build without it takes
+  // the store's image whatever its platform, as docker's classic builder does
+  const wanted = o.platform;
+  const fe = analyzeDockerfile(text, { file: shownFile, buildArgs: o.buildArgs, target: o.target, targetPlatform: platform, buildPlatform });
   for (const w of fe.warnings) o.log(`[Warning] ${w}`);
   const ignore = loadIgnoreRules(contextDir, o.file && !fromStdin && !o.fileInContext ? dfPath : undefined);
   const contextRoot: CopyRoot = { dir: contextDir, context: true, ignore: ignore.matcher };
@@ -161,7 +168,7 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
   const mountRootOf = async (ref: string, cleanups: (() => void)[]): Promise<string> => {
     let st = stageState(ref);
     if (!st) {
-      const img = await resolveImageForRun(ctx, ref, pullPolicy, o.log);
+      const img = await resolveImageForRun(ctx, ref, pullPolicy, o.log, wanted);
       st = { config: img.config, layers: img.manifest.layers, chainIds: img.chainIds, key: img.record.id, record: img.record };
     }
     const dirs = await lowers(ctx, st);
@@ -194,15 +201,17 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
         state = { ...prev, config: structuredClone(prev.config) };
       } else if ('image' in node.base) {
         const ref = node.base.image;
-        const img = await atLineAsync(from.file, from.line, () => resolveImageForRun(ctx, ref, pullPolicy, o.log));
+        // FROM --platform=… (often $BUILDPLATFORM) picks the stage's image; else the build's --platform
+        const stagePlatform = node.platform ? atLine(from.file, from.line, () => parsePlatform(node.platform!)) : wanted;
+        const img = await atLineAsync(from.file, from.line, () => resolveImageForRun(ctx, ref, pullPolicy, o.log, stagePlatform));
         const cfg = structuredClone(img.config);
         state = { config: cfg, layers: img.manifest.layers, chainIds: img.chainIds, key: img.record.id, record: img.record };
       } else {
-        state = { config: { architecture: platform.architecture, os: platform.os, rootfs: { type: 'layers', diff_ids: [] }, history: [], config: {} }, layers: [], chainIds: [], key: 'scratch', record: SCRATCH_RECORD };
+        state = { config: { architecture: platform.architecture, os: platform.os, ...(platform.variant ? { variant: platform.variant } : {}), rootfs: { type: 'layers', diff_ids: [] }, history: [], config: {} }, layers: [], chainIds: [], key: 'scratch', record: SCRATCH_RECORD };
       }
       // with --timestamp, layers are clamped: not interchangeable with those of a build without it
       if (ts !== undefined && !('stage' in node.base)) state.key = stepKey(state.key, { timestamp: ts });
-      const plan = planStage(node.stage, { globalArgs: fe.globalArgs, base: state.config.config ?? {}, escapeToken: fe.parsed.escapeToken, buildArgs: o.buildArgs, target: platform, build: platform });
+      const plan = planStage(node.stage, { globalArgs: fe.globalArgs, base: state.config.config ?? {}, escapeToken: fe.parsed.escapeToken, buildArgs: o.buildArgs, target: platform, build: buildPlatform });
       for (const a of plan.declaredArgs) declared.add(a);
       const total = steps(plan).length + 1;
       const fromText = 'image' in node.base ? node.base.image : 'stage' in node.base ? (fe.graph.nodes[node.base.stage]!.stage.name ?? String(node.base.stage)) : 'scratch';
@@ -235,7 +244,7 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
               let src = stageState(ref);
               if (!src) {
                 // not a stage: an image, from the store (pulled when missing, or always with --pull)
-                const img = await atLineAsync(file, line, () => resolveImageForRun(ctx, ref, pullPolicy, o.log));
+                const img = await atLineAsync(file, line, () => resolveImageForRun(ctx, ref, pullPolicy, o.log, wanted));
                 src = { config: img.config, layers: img.manifest.layers, chainIds: img.chainIds, key: img.record.id, record: img.record };
               }
               const dirs = await lowers(ctx, src);
