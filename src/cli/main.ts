@@ -128,6 +128,8 @@ function printError(err: unknown, debug: boolean, where: Where): number {
       if (unsupported) msg = unsupported;
     }
     process.stderr.write(`tsrun: ${msg}; see 'tsrun ${where.command ? `${where.command} ` : ''}--help'\n`);
+    // docker's `build` checks its argument count with cli.ExactArgs, a plain error: exit 1, not a flag error's 125
+    if (where.command === 'build' && (err.code === 'commander.missingArgument' || err.code === 'commander.excessArguments')) return EXIT.FAILURE;
     return EXIT.RUNTIME;
   }
   if (isTsrunError(err)) {

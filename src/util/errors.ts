@@ -79,6 +79,8 @@ export function exitCodeFor(err: unknown, where: { parsing: boolean; command: st
 }
 
 export const usageError = (message: string, hint?: string) => new TsrunError('USAGE', message, { hint });
+/** A flag value docker's CLI rejects while parsing its flags (exit 125 whatever the command), e.g. build's -t or --label. */
+export const flagError = (message: string, hint?: string) => new TsrunError('USAGE', message, { hint, exitCode: EXIT.RUNTIME });
 export const notFound = (message: string, hint?: string) => new TsrunError('NOT_FOUND', message, { hint });
 export const conflict = (message: string, hint?: string) => new TsrunError('CONFLICT', message, { hint });
 export const invalidArchive = (message: string, hint?: string) => new TsrunError('INVALID_ARCHIVE', message, { hint });

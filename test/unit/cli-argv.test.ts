@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
 import { normalizeBoolFlags } from '../../src/cli/argv.js';
-import { EXIT, TsrunError, exitCodeFor } from '../../src/util/errors.js';
+import { EXIT, TsrunError, exitCodeFor, flagError } from '../../src/util/errors.js';
 import { unsupportedDockerFlag } from '../../src/cli/docker-flags.js';
 
 function program(): Command {
@@ -55,6 +55,8 @@ test('exit codes: 125 while parsing and for run/create, 1 otherwise, explicit an
   assert.equal(exitCodeFor(new TsrunError('EXEC_DENIED', 'x'), { parsing: false, command: 'run' }), 126);
   assert.equal(exitCodeFor(new TsrunError('USAGE', 'tty', { exitCode: 1 }), { parsing: false, command: 'run' }), 1);
   assert.equal(exitCodeFor(new Error('plain'), { parsing: false, command: 'logs' }), EXIT.FAILURE);
+  // a flag value docker's CLI rejects while parsing (build's -t, --label): 125 even when found in the action
+  assert.equal(exitCodeFor(flagError('invalid argument'), { parsing: false, command: 'build' }), EXIT.RUNTIME);
 });
 
 test('docker flags tsrun lacks are named as such', () => {

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { action, collect, ctxOf } from '../common.js';
 import { writeFileAtomic } from '../../util/atomic.js';
-import { usageError } from '../../util/errors.js';
+import { flagError, usageError } from '../../util/errors.js';
 import type { Platform } from '../../oci/types.js';
+import { parseReference } from '../../oci/reference.js';
 import { buildTtyProgress } from '../build-progress.js';
 
 interface Opts {
@@ -41,11 +42,35 @@ function parseTimestamp(v: string | undefined): number | undefined {
   return Number(t);
 }
 
+/*
+ * Exit codes, as docker's CLI: 125 for what it rejects while parsing its flags (an unknown flag
+ * or a missing value: commander's errors; -t, --build-arg and --label, whose values docker's
+ * flag types check: validateTag, ValidateEnv, ValidateLabel), 1 for the rest (values its builder
+ * rejects once the build has started, such as --network, --progress, an unsupported --platform;
+ * a wrong number of arguments, as cli.ExactArgs; the context; the Dockerfile), a failing RUN's own
+ * status, 130 for Ctrl-C.
+ */
+
+/** -t: a name to tag with (no digest), checked as docker's validateTag does, before anything is built. */
+function checkTag(t: string): void {
+  let digestOnly = false;
+  try {
+    const r = parseReference(t);
+    digestOnly = !!r.digest && !r.tag;
+  } catch (err) {
+    throw flagError(`invalid argument ${JSON.stringify(t)} for "-t, --tag" flag: ${(err as Error).message}`, 'use NAME[:TAG], e.g. myapp:v1.2');
+  }
+  if (digestOnly) throw flagError(`invalid argument ${JSON.stringify(t)} for "-t, --tag" flag: a digest reference; a tag is needed here`, 'use NAME[:TAG], e.g. myapp:v1.2');
+}
+
 function keyValues(list: string[], what: string, fromEnv: boolean): Map<string, string> {
   const out = new Map<string, string>();
   for (const kv of list) {
     const eq = kv.indexOf('=');
-    if (eq === 0) throw usageError(`invalid ${what} ${JSON.stringify(kv)}: the name is empty`);
+    // docker's ValidateEnv (--build-arg) and ValidateLabel (--label, leading blanks ignored, no blank inside)
+    const name = eq < 0 ? kv : kv.slice(0, eq);
+    if ((what === '--label' ? name.trimStart() : name) === '') throw flagError(`invalid argument ${JSON.stringify(kv)} for "${what}" flag: the name is empty`, `use ${what} NAME=VALUE`);
+    if (what === '--label' && /\s/.test(name.trimStart())) throw flagError(`invalid argument ${JSON.stringify(kv)} for "--label" flag: the name contains whitespace`, 'use --label NAME=VALUE');
     if (eq < 0) {
       // docker: `--build-arg K` takes K from the environment, and is left out when it is not set
       if (!fromEnv) out.set(kv, '');
@@ -80,6 +105,10 @@ export function register(program: Command): void {
     .option('--ssh <spec>', 'default|ID[=SOCKET|KEYFILE[,KEYFILE...]]: an ssh agent for RUN --mount=type=ssh (default $SSH_AUTH_SOCK; repeatable)', collect, [])
     .action(
       action(async (context: string, o: Opts, cmd: Command) => {
+        // the flag errors (exit 125) first, as docker finds them while parsing, before any other check
+        for (const t of o.tag) checkTag(t);
+        const buildArgs = keyValues(o.buildArg, '--build-arg', true);
+        const labels = Object.fromEntries(keyValues(o.label, '--label', false));
         if (!['default', 'none', 'host'].includes(o.network)) throw usageError(`invalid --network ${JSON.stringify(o.network)}`, 'use default, none or host');
         if (!['plain', 'quiet', 'auto', 'tty'].includes(o.progress)) throw usageError(`invalid --progress ${JSON.stringify(o.progress)}`, 'use auto, plain, tty or quiet');
         if (o.format !== 'oci' && o.format !== 'docker') throw usageError(`invalid --format ${JSON.stringify(o.format)}`, 'use oci or docker');
@@ -111,10 +140,10 @@ export function register(program: Command): void {
           pull: !!o.pull,
           timestamp,
           format: o.format,
-          buildArgs: keyValues(o.buildArg, '--build-arg', true),
+          buildArgs,
           target: o.target,
           noCache: !o.cache,
-          labels: Object.fromEntries(keyValues(o.label, '--label', false)),
+          labels,
           tags: o.tag,
           network: o.network as 'default' | 'none' | 'host',
           quiet,
