@@ -76,6 +76,20 @@ int planbuf_read_early(int fd, struct planbuf *b, char *err, size_t errlen)
   return read_frames(fd, b, 2, &b->early_len, err, errlen);
 }
 
+int planbuf_read_to(int fd, struct planbuf *b, size_t n, char *err, size_t errlen)
+{
+  while (b->len < n) {
+    int rc = read_some(fd, b, err, errlen);
+    if (rc == 0) {
+      snprintf(err, errlen, "the launcher's input ends early");
+      return -EINVAL;
+    }
+    if (rc < 0)
+      return rc;
+  }
+  return 0;
+}
+
 int planbuf_read_rest(int fd, struct planbuf *b, char *err, size_t errlen)
 {
   int rc;

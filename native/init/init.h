@@ -162,6 +162,8 @@ struct planbuf {
 int planbuf_read_first(int fd, struct planbuf *b, size_t *first_len, char *err, size_t errlen);
 int planbuf_read_early(int fd, struct planbuf *b, char *err, size_t errlen);
 int planbuf_read_rest(int fd, struct planbuf *b, char *err, size_t errlen);
+/* Reads until b holds at least n bytes; EOF before that is an error. */
+int planbuf_read_to(int fd, struct planbuf *b, size_t n, char *err, size_t errlen);
 
 /* util.c */
 void status_ok(pid_t pid);

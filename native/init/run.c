@@ -24,6 +24,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+/* After the early block on the monitor's pipe to the container process: go on (see run_child). */
+#define READY 'R'
+
 /* The spec in the early block: its second frame (after the namespaces). */
 static const char *early_spec(const struct planbuf *b, size_t *len)
 {
@@ -50,7 +53,10 @@ static void process_extras(const struct oci *o)
  * namespaces (a network namespace costs 0.7-2 ms) are made while tsrun still
  * creates the container.
  *
- * fwd carries: the early block and its NUL, then the filter, then EOF.
+ * fwd carries: the early block and its NUL, READY once the monitor has read
+ * the spec too and put the device rules on the cgroup, then the filter, then
+ * EOF. On a v1 host the block comes as soon as the monitor has it, so that
+ * both read the spec at once (two cores).
  */
 static _Noreturn void run_child(struct oci *o, int fwd, int sync, int in, int out, int err)
 {
@@ -66,7 +72,11 @@ static _Noreturn void run_child(struct oci *o, int fwd, int sync, int in, int ou
     _exit(125); /* the monitor read the same bytes first and reports why */
   const char *spec = early_spec(&b, &len);
   if (spec_launcher_load(o, spec, len, false) < 0)
-    _exit(125); /* the monitor parsed the same bytes first and reports why */
+    _exit(125); /* the monitor reads the same bytes and reports why */
+  /* the monitor's go-ahead: its own reading of the spec agrees and the cgroup's device rules
+     are in place (the monitor reads the spec and sets the cgroup up while this one reads it) */
+  if (planbuf_read_to(fwd, &b, b.early_len + 2, perr, sizeof perr) < 0 || b.data[b.early_len + 1] != READY)
+    _exit(125); /* the monitor failed a step: it reports it */
   child_join_cgroup(p->cgroup_procs, p->ncgroup_procs, sync);
   child_join_namespaces(p, sync);
   /* right after the join (runc's order): the namespace's root is the container's cgroup, and
@@ -82,7 +92,7 @@ static _Noreturn void run_child(struct oci *o, int fwd, int sync, int in, int ou
     set_lo_up(sync);
   setup_rootfs(p, sync);
   pivot_to_rootfs(p, sync);
-  size_t early = b.early_len + 1;
+  size_t early = b.early_len + 2; /* the block, its NUL, READY */
   if (planbuf_read_rest(fwd, &b, perr, sizeof perr) < 0)
     _exit(125); /* the monitor reports why */
   if (take_prepared_seccomp(b.data + early, b.len - early) < 0)
@@ -172,10 +182,16 @@ int run_main(struct oci *o, struct planbuf *b, size_t first)
   }
   unsigned long cflags = first_flags & ~(unsigned long)CLONE_NEWCGROUP;
   bool fork_first = !cgroup2_host();
+  /* before the fork, so the child has it too: read while tsrun still creates the container */
+  spec_host_cgroups();
   pid_t pid = fork_first ? fork_container(p, cflags) : 0;
   if (fork_first && pid == 0)
     goto child;
   int rc = planbuf_read_early(PLAN_FD, b, err, sizeof err);
+  /* the child reads the spec while this one does; it acts on it only after READY */
+  bool forwarded = rc == 0 && pid > 0;
+  if (forwarded)
+    write_all(fwd[1], b->data, b->early_len + 1);
   size_t speclen = 0;
   const char *spec = rc == 0 ? early_spec(b, &speclen) : NULL;
   if (rc == 0 && spec_launcher_load(o, spec, speclen, false) < 0) {
@@ -200,15 +216,17 @@ int run_main(struct oci *o, struct planbuf *b, size_t first)
   close(io[3]);
   close(io[5]);
   close(fwd[0]);
-  /* the device rules go on the cgroup before the child has its early block: it joins the cgroup
-     (v1), or does anything at all in it (v2), only once it has that */
+  /* the device rules go on the cgroup before the child has READY: it joins the cgroup (v1), or
+     does anything but read the spec in it (v2), only once it has that */
   if (rc == 0 && (rc = apply_device_rules(p, err, sizeof err)) < 0)
     step = "device cgroup";
   if (rc == 0 && (rc = send_nsjoin_fds(p, sv[0], err, sizeof err)) < 0)
     step = "open namespace";
   /* a child that failed already has reported: await_child reads it */
-  if (rc == 0)
+  if (rc == 0 && !forwarded)
     write_all(fwd[1], b->data, b->early_len + 1);
+  if (rc == 0)
+    write_all(fwd[1], (char[]){ READY }, 1);
   /* the filter is compiled (or read from its cache) here: the child leaves the host's filesystem */
   if (rc == 0 && prepare_seccomp(p, &step, &detail) < 0)
     rc = -errno;

@@ -110,6 +110,8 @@ const struct oci_ns *spec_ns(const struct oci *o, int type);
 /* spec_mounts.c: mounts[] into o->p.ops (and o->props) in order; a propagation option's MS_* flags or 0 */
 unsigned long propagation_flags(const char *opt);
 int spec_read_mounts(json_object *mounts, struct oci *o);
+/* the host's cgroup layout a `cgroup` mount expands to, read once per process (call it early) */
+void spec_host_cgroups(void);
 /* spec_linux.c: the linux object; runc's device rules every container gets (tsrun-runtime) */
 int spec_read_linux(json_object *linux_, struct oci *o, bool need_root);
 void spec_allow_default_devices(struct oci *o);

@@ -76,54 +76,54 @@ static int append_data(char **data, const char *opt)
   return 0;
 }
 
-/* The cgroup hierarchies of this host, mounted below /sys/fs/cgroup the same way inside. */
-static int add_cgroup_mounts(struct oci *o, const char *dst, unsigned long flags)
+/*
+ * The host's cgroup layout: v2 at /sys/fs/cgroup, or the v1 hierarchies below it (name and
+ * controller options) and the alias symlinks runc also makes (cpu -> cpu,cpuacct). Read once
+ * per process: tsrun-init reads it first thing (spec_host_cgroups), while tsrun still creates
+ * the container, so that neither the monitor nor the container process (which inherits it
+ * across fork) reads /proc/self/mountinfo once the spec is in.
+ */
+#define HOST_CG_MAX 32
+static struct {
+  bool read, v2;
+  int err; /* errno of a failed read: a spec with a cgroup mount then fails with it */
+  size_t nsubs, nlinks;
+  char *sub[HOST_CG_MAX], *opts[HOST_CG_MAX];
+  char *link[HOST_CG_MAX], *target[HOST_CG_MAX];
+} host_cg;
+
+void spec_host_cgroups(void)
 {
-  struct plan *p = &o->p;
+  if (host_cg.read)
+    return;
+  host_cg.read = true;
   FILE *f = fopen("/proc/self/mountinfo", "re");
-  if (!f)
-    return fail(errno, "read /proc/self/mountinfo");
+  if (!f) {
+    host_cg.err = errno ? errno : EIO;
+    return;
+  }
   char line[4096];
-  bool v2 = false;
-  char *subs[32];
-  size_t nsubs = 0;
   while (fgets(line, sizeof line, f)) {
     char mp[1024], fstype[64], super[1024];
     char *sep = strstr(line, " - ");
     if (!sep || sscanf(line, "%*s %*s %*s %*s %1023s", mp) != 1 || sscanf(sep + 3, "%63s %*s %1023s", fstype, super) != 2)
       continue;
     if (strcmp(fstype, "cgroup2") == 0 && strcmp(mp, "/sys/fs/cgroup") == 0)
-      v2 = true;
-    else if (strcmp(fstype, "cgroup") == 0 && strncmp(mp, "/sys/fs/cgroup/", 15) == 0 && nsubs < 32) {
+      host_cg.v2 = true;
+    else if (strcmp(fstype, "cgroup") == 0 && strncmp(mp, "/sys/fs/cgroup/", 15) == 0 && host_cg.nsubs < HOST_CG_MAX) {
       /* superOptions: rw,cpu,cpuacct → the controller options */
-      char *opts = strchr(super, ',') ? strchr(super, ',') + 1 : "";
-      char *rec = NULL;
-      if (asprintf(&rec, "%s\x1f%s", mp + 15, opts) < 0)
+      char *name = strdup(mp + 15), *opts = strdup(strchr(super, ',') ? strchr(super, ',') + 1 : "");
+      if (!name || !opts)
         break;
-      subs[nsubs++] = rec;
+      host_cg.sub[host_cg.nsubs] = name;
+      host_cg.opts[host_cg.nsubs++] = opts;
     }
   }
   fclose(f);
-  unsigned long base = (flags & ~(unsigned long)(MS_BIND | MS_REC)) | MS_NOSUID | MS_NODEV | MS_NOEXEC;
-  if (v2) {
-    p->ops = grow(p->ops, &p->nops, sizeof *p->ops);
-    p->ops[p->nops - 1] = (struct op){ .kind = OP_MOUNT, .src = "cgroup", .dst = (char *)dst, .fstype = "cgroup2", .flags = base, .data = "" };
-    return 0;
-  }
-  p->ops = grow(p->ops, &p->nops, sizeof *p->ops);
-  p->ops[p->nops - 1] = (struct op){ .kind = OP_MOUNT, .src = "tmpfs", .dst = (char *)dst, .fstype = "tmpfs", .flags = MS_NOSUID | MS_NODEV | MS_NOEXEC, .data = "mode=755" };
-  for (size_t i = 0; i < nsubs; i++) {
-    char *sep = strchr(subs[i], '\x1f');
-    *sep = '\0';
-    char *sub = NULL;
-    if (asprintf(&sub, "%s/%s", dst, subs[i]) < 0)
-      return fail(ENOMEM, "cgroup mounts");
-    p->ops = grow(p->ops, &p->nops, sizeof *p->ops);
-    p->ops[p->nops - 1] = (struct op){ .kind = OP_MOUNT, .src = "cgroup", .dst = sub, .fstype = "cgroup", .flags = base, .data = sep + 1 };
-  }
-  /* the host's alias symlinks (cpu -> cpu,cpuacct), as runc makes them for comounted controllers */
+  if (host_cg.v2)
+    return;
   DIR *d = opendir("/sys/fs/cgroup");
-  for (struct dirent *e; d && (e = readdir(d));) {
+  for (struct dirent *e; d && host_cg.nlinks < HOST_CG_MAX && (e = readdir(d));) {
     if (e->d_type != DT_LNK)
       continue;
     char link[512], target[256];
@@ -133,16 +133,47 @@ static int add_cgroup_mounts(struct oci *o, const char *dst, unsigned long flags
       continue;
     target[n] = '\0';
     bool known = false;
-    for (size_t i = 0; i < nsubs && !strchr(target, '/'); i++)
-      known = known || strcmp(subs[i], target) == 0; /* subs[i] is the name by now (cut at 0x1f) */
-    char *lnk = NULL, *tgt = strdup(target);
-    if (!known || !tgt || asprintf(&lnk, "%s/%s", dst, e->d_name) < 0)
+    for (size_t i = 0; i < host_cg.nsubs && !strchr(target, '/'); i++)
+      known = known || strcmp(host_cg.sub[i], target) == 0;
+    char *l = known ? strdup(e->d_name) : NULL, *t = known ? strdup(target) : NULL;
+    if (!l || !t)
       continue;
-    p->ops = grow(p->ops, &p->nops, sizeof *p->ops);
-    p->ops[p->nops - 1] = (struct op){ .kind = OP_SYMLINK, .src = tgt, .dst = lnk };
+    host_cg.link[host_cg.nlinks] = l;
+    host_cg.target[host_cg.nlinks++] = t;
   }
   if (d)
     closedir(d);
+}
+
+/* The cgroup hierarchies of this host, mounted below /sys/fs/cgroup the same way inside. */
+static int add_cgroup_mounts(struct oci *o, const char *dst, unsigned long flags)
+{
+  struct plan *p = &o->p;
+  spec_host_cgroups();
+  if (host_cg.err)
+    return fail(host_cg.err, "read /proc/self/mountinfo");
+  unsigned long base = (flags & ~(unsigned long)(MS_BIND | MS_REC)) | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  if (host_cg.v2) {
+    p->ops = grow(p->ops, &p->nops, sizeof *p->ops);
+    p->ops[p->nops - 1] = (struct op){ .kind = OP_MOUNT, .src = "cgroup", .dst = (char *)dst, .fstype = "cgroup2", .flags = base, .data = "" };
+    return 0;
+  }
+  p->ops = grow(p->ops, &p->nops, sizeof *p->ops);
+  p->ops[p->nops - 1] = (struct op){ .kind = OP_MOUNT, .src = "tmpfs", .dst = (char *)dst, .fstype = "tmpfs", .flags = MS_NOSUID | MS_NODEV | MS_NOEXEC, .data = "mode=755" };
+  for (size_t i = 0; i < host_cg.nsubs; i++) {
+    char *sub = NULL;
+    if (asprintf(&sub, "%s/%s", dst, host_cg.sub[i]) < 0)
+      return fail(ENOMEM, "cgroup mounts");
+    p->ops = grow(p->ops, &p->nops, sizeof *p->ops);
+    p->ops[p->nops - 1] = (struct op){ .kind = OP_MOUNT, .src = "cgroup", .dst = sub, .fstype = "cgroup", .flags = base, .data = host_cg.opts[i] };
+  }
+  for (size_t i = 0; i < host_cg.nlinks; i++) {
+    char *lnk = NULL;
+    if (asprintf(&lnk, "%s/%s", dst, host_cg.link[i]) < 0)
+      return fail(ENOMEM, "cgroup mounts");
+    p->ops = grow(p->ops, &p->nops, sizeof *p->ops);
+    p->ops[p->nops - 1] = (struct op){ .kind = OP_SYMLINK, .src = host_cg.target[i], .dst = lnk };
+  }
   if (flags & MS_RDONLY) { /* the tmpfs itself read-only, once the hierarchies are in */
     p->ops = grow(p->ops, &p->nops, sizeof *p->ops);
     p->ops[p->nops - 1] = (struct op){ .kind = OP_MOUNT, .src = "tmpfs", .dst = (char *)dst, .fstype = "tmpfs", .flags = MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, .data = "mode=755" };
