@@ -172,7 +172,8 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
       st = { config: img.config, layers: img.manifest.layers, chainIds: img.chainIds, key: img.record.id, record: img.record };
     }
     const dirs = await lowers(ctx, st);
-    return dirs.length ? mountView(ctx, dirs, cleanups, false) : emptyDir(ctx, cleanups);
+    // overlay needs two lower dirs: a one-layer image is its layer's directory (mounted read-only or under an overlay by the caller)
+    return dirs.length > 1 ? mountView(ctx, dirs, cleanups, false) : (dirs[0] ?? emptyDir(ctx, cleanups));
   };
 
   // every RUN on the default network joins one namespace, set up once (network/shared.ts) on first use
@@ -268,7 +269,7 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
           if (step.kind === 'run') {
             let prepared: PreparedMounts | undefined;
             if (step.mounts.length) {
-              const sources: MountSources = { ctx, contextDir, secrets: o.secrets ?? new Map(), ssh: o.ssh, env: step.env, lowers: await lowers(ctx, state), rootOf: (f) => mountRootOf(f, cleanups) };
+              const sources: MountSources = { ctx, contextDir, secrets: o.secrets ?? new Map(), ssh: o.ssh, env: step.env, keyOf: stageKeyOf, lowers: await lowers(ctx, state), rootOf: (f) => mountRootOf(f, cleanups) };
               prepared = await atLineAsync(file, line, () => prepareRunMounts(step.mounts, sources));
               cleanups.push(() => prepared!.release());
             }

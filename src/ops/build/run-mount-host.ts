@@ -6,6 +6,8 @@
  *           cache mounts). sharing=shared: used by any number of steps at once; locked: one
  *           step at a time (others wait); private: a step that finds it in use gets a fresh
  *           empty one, dropped afterwards. uid/gid/mode apply when it is first made.
+ *           from=STAGE|IMAGE[,source=PATH]: a cache of its own per source, first filled
+ *           with a copy of that path.
  *   bind    a path of the context (default) or of another stage's or image's filesystem
  *           (from=). Read-only by default; with rw the step writes into an overlay whose
  *           upper dir is thrown away, so neither the source nor the layer sees the writes.
@@ -19,6 +21,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import type { Ctx } from '../../context.js';
 import { native, MNT_DETACH } from '../../native.js';
 import { lockExclusiveAsync, lockShared, tryLockExclusive, type Lock } from '../../util/lock.js';
@@ -41,6 +44,8 @@ export interface MountSources {
   rootOf(from: string): Promise<string>;
   /** The step's own image layers, topmost first: which mount points already exist. */
   lowers: readonly string[];
+  /** The cache key of a stage or image named by from= (a cache mount's identity depends on it). */
+  keyOf(from: string): string;
   /** `build --ssh` agents (RUN --mount=type=ssh); undefined: none given. */
   ssh?: SshAgents;
   /** The step's environment (an SSH_AUTH_SOCK there wins over the ssh mount's). */
@@ -61,7 +66,7 @@ export function mountsKey(mounts: readonly RunMount[], context: CopyRoot, cache:
     const base = { type: m.type, target: m.target, readOnly: m.readOnly };
     switch (m.type) {
       case 'cache':
-        return { ...base, id: m.id ?? m.target, sharing: m.sharing ?? 'shared', uid: m.uid, gid: m.gid, mode: m.mode };
+        return { ...base, id: m.id ?? m.target, sharing: m.sharing ?? 'shared', uid: m.uid, gid: m.gid, mode: m.mode, ...(m.from !== undefined ? { from: stageKey(m.from), source: m.source } : {}) };
       case 'tmpfs':
         return { ...base, size: m.size };
       case 'bind': {
@@ -163,8 +168,10 @@ export async function prepareRunMounts(mounts: readonly RunMount[], src: MountSo
       }
       if (m.type === 'cache') {
         const target = noColon(m.target!, 'target');
-        if (m.from !== undefined) throw new LineError('RUN --mount=type=cache,from= is not supported by tsrun build', 'leave out from=');
-        const dir = cacheDirOf(ctx, m.id ?? target);
+        // from=: a cache of its own per source (BuildKit keys it "cache-dir:ID:REF"), seeded from it when made
+        const dir = cacheDirOf(ctx, m.from === undefined ? (m.id ?? target) : `${m.id ?? target}\0from:${src.keyOf(m.from)}\0${m.source ?? '/'}`);
+        // a bad from=/source= fails before the cache's directory exists: the store stays as it was
+        const seed = m.from !== undefined && !fs.existsSync(path.join(dir, 'data')) ? seedSource(await src.rootOf(m.from), m.source ?? '/') : undefined;
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
         const lockFile = path.join(dir, 'lock');
         const sharing = m.sharing ?? 'shared';
@@ -177,9 +184,12 @@ export async function prepareRunMounts(mounts: readonly RunMount[], src: MountSo
         } else lock = lockShared(lockFile);
         if (lock) undo.push(() => lock!.release());
         if (!fs.existsSync(data)) {
-          fs.mkdirSync(data);
-          fs.chownSync(data, m.uid ?? 0, m.gid ?? 0);
-          fs.chmodSync(data, m.mode ?? 0o755);
+          if (m.from !== undefined) seedCache(data, seed ?? seedSource(await src.rootOf(m.from), m.source ?? '/'), m.source ?? '/');
+          else {
+            fs.mkdirSync(data);
+            fs.chownSync(data, m.uid ?? 0, m.gid ?? 0);
+            fs.chmodSync(data, m.mode ?? 0o755);
+          }
         }
         fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify({ id: m.id ?? target, lastUsed: new Date().toISOString() }));
         volume.push(`${data}:${target}`);
@@ -240,6 +250,30 @@ export async function prepareRunMounts(mounts: readonly RunMount[], src: MountSo
     throw err;
   }
   return { volume, tmpfs, env, stubs: (upper) => mountStubs(targets, src.lowers, upper), release };
+}
+
+/** from=/source= of a cache mount: the directory to copy, checked. */
+function seedSource(root: string, source: string): string {
+  const from = insideRoot(root, source, false);
+  if (!fs.statSync(from).isDirectory()) throw new LineError(`cache mount source ${source} is not a directory`, 'name a directory of the stage with source=');
+  return from;
+}
+
+/**
+ * A cache mount with from=: its first contents are a copy of `source` in that stage or image,
+ * owners, modes, xattrs and all (BuildKit makes the cache on top of that snapshot; uid, gid
+ * and mode do not apply). Copied to a temp name and renamed, so a step beside it never sees
+ * half a seed.
+ */
+function seedCache(data: string, from: string, source: string): void {
+  const tmp = `${data}.seed-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  try {
+    const r = spawnSync('cp', ['-a', '--reflink=auto', '--', `${from}/.`, tmp], { encoding: 'utf8' });
+    if (r.status !== 0) throw new LineError(`cannot seed the cache mount from ${source}: ${(r.stderr || String(r.error)).trim().split('\n').pop()}`);
+    if (!fs.existsSync(data)) fs.renameSync(tmp, data);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 /**
