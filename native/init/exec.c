@@ -85,7 +85,7 @@ static int open_ns(const char *path)
  */
 int exec_main(struct oci *o)
 {
-  const struct plan *p = &o->p;
+  struct plan *p = &o->p;
   struct exec_fds f;
   int mntns = -1, pidns = -1;
   for (size_t i = 0; i < NNS; i++)

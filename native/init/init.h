@@ -28,6 +28,7 @@
 #define PLAN_FD 3
 #define STATUS_FD 4
 #define FIELD_SEP '\x1f'
+#define DETACH_KEYS_MAX 32
 
 enum op_kind {
   OP_MOUNT,   /* mount fs or bind: src dst fstype flags data */
@@ -151,6 +152,11 @@ struct plan {
   size_t nargv;
   bool tty, open_stdin, detach;
   char *log_file;
+  /* the attach socket (attach.c; NULL: none) and, for a foreground run with a terminal, the
+     detach keys that turn it into a detached one (monitor.c; none: it cannot detach) */
+  char *attach_path;
+  unsigned char detach_keys[DETACH_KEYS_MAX];
+  size_t ndetach_keys;
 };
 
 /* frames.c: the input as read from fd 3: the first frame is data[0, first), the first two
@@ -259,11 +265,44 @@ void setup_child_tty(int sync, const struct winsize *ws, bool console);
 void term_raw(int fd);
 void term_restore(void);
 
-/* monitor.c: the parent's loop: signals, stdio copy or json-file log; returns the wait status. */
+/* monitor.c: the parent's loop: signals, stdio copy or json-file log; returns the wait status.
+   A foreground run with detach keys may become a detached one in it (p->detach turns true). */
 #define FORWARDED_SIGNALS SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH
-int monitor_loop(const struct plan *p, pid_t child, int sfd, int master, int in_fd, int out_fd, int err_fd);
+int monitor_loop(struct plan *p, pid_t child, int sfd, int master, int in_fd, int out_fd, int err_fd);
 int exit_code(int status);
 void write_exit_file(const char *path, int status);
+/* Input from an attach client for the container's stdin: false while the last is not taken yet. */
+bool monitor_input(const char *data, size_t len);
+size_t monitor_input_room(void);
+#define ATTACH_MSG_MAX 65536 /* data bytes in one attach message */
+
+/* keys.c: docker's detach-key matcher (moby/term's escape proxy), one per input source. */
+struct keys {
+  unsigned char seq[DETACH_KEYS_MAX];
+  size_t n, pos;
+};
+void keys_init(struct keys *k, const unsigned char *seq, size_t n);
+/* Copies data to out (room for len + DETACH_KEYS_MAX) without the keys it swallows; returns the
+   bytes to pass on, *hit set once the whole sequence came (what followed it is dropped). */
+size_t keys_filter(struct keys *k, const char *data, size_t len, char *out, bool *hit);
+
+/* attach.c: the monitor's attach socket, as conmon's: clients (`tsrun attach`) get the
+   container's output from then on and may send its stdin, resizes and signals. The monitor's
+   poll loop asks which fds to watch and hands back what happened. */
+struct pollfd;
+struct attach_target {
+  pid_t child;
+  int master; /* the pty master, or -1 */
+  bool tty, input; /* a terminal (detach keys apply); the container has a stdin to feed */
+};
+int attach_listen(const struct plan *p);
+int attach_pollfds(struct pollfd *pf, int max, bool take_input);
+void attach_events(const struct pollfd *pf, int n, const struct attach_target *t);
+void attach_output(char stream, const char *data, size_t len);
+bool attach_backlogged(void);
+void attach_end(int code);
+/* attach_client.c: `tsrun attach`'s side (the first frame "attach=FLAGS\x1fKEYS\x1fPATH"). */
+int attach_client_main(char *frame);
 
 /* init1.c: --init; forks, the parent stays as PID 1 reaping (re-executed as
    `tsrun-init --pid1 CHILD`, which main hands to pid1_main); returns in the child. */

@@ -135,7 +135,8 @@ static int container_null(int sync)
  */
 void stdio_for_child(const struct plan *p, int in, int out, int err, int sync)
 {
-  int src[3] = { p->open_stdin && !p->detach ? in : -1, out, err };
+  /* a run's -i keeps its stdin pipe when detached too (attach writes to it); a detached exec's is /dev/null */
+  int src[3] = { p->open_stdin && (!p->detach || !p->exec_mode) ? in : -1, out, err };
   int null = src[0] < 0 || src[1] < 0 || src[2] < 0 ? container_null(sync) : -1;
   for (int i = 0; i < 3; i++)
     if (dup2(src[i] >= 0 ? src[i] : null, i) < 0)
@@ -214,6 +215,8 @@ int main(int argc, char **argv)
   }
   if (first && strncmp(b.data, "netns=", 6) == 0)
     return make_netns(b.data + 6);
+  if (first && strncmp(b.data, "attach=", 7) == 0)
+    return attach_client_main(b.data + 7);
   if (first) /* a run starts with its namespaces */
     return run_main(&o, &b, first);
   rc = planbuf_read_rest(PLAN_FD, &b, err, sizeof err);

@@ -120,6 +120,7 @@ static bool pump(struct stream *s)
     return false;
   bool gone = s->out >= 0 && write_all(s->out, buf, (size_t)n) < 0 && errno == EPIPE;
   log_feed(s, buf, (size_t)n, false);
+  attach_output(s->name[3] == 'o' ? '1' : '2', buf, (size_t)n);
   if (gone) {
     /* the reader of tsrun's output went away (`tsrun run … | head`): close our end
        too, so the container gets SIGPIPE as it would writing there itself */
@@ -137,100 +138,172 @@ static void resize(int master)
 }
 
 /*
- * tsrun's stdin on its way into the container: to the write end of the
- * container's stdin pipe, or to the pty master. Never a blocking write (a
- * container that does not read its stdin must not stop the copying of its
- * output): one buffer, written as the other end takes it; stdin is read only
- * when it is empty. At the end of stdin the pipe is closed (the container reads
+ * Input on its way into the container: to the write end of the container's
+ * stdin pipe, or to the pty master. From tsrun's stdin (a foreground run) and
+ * from attach clients (attach.c). Never a blocking write (a container that
+ * does not read its stdin must not stop the copying of its output): one
+ * buffer, written as the other end takes it; stdin is read only when it is
+ * empty. At the end of tsrun's stdin the pipe is closed (the container reads
  * EOF), or a pty gets its EOF character when stdin is not a terminal.
  */
-struct input {
+#define INPUT_CAP (4 * ATTACH_MSG_MAX)
+static struct input {
   int dst;
-  bool reading, pty;
-  char buf[65536];
-  size_t len, off;
-};
+  bool reading, pty; /* reading: tsrun's stdin, in the foreground */
+  char buf[INPUT_CAP];
+  size_t len, off; /* what is still to write: buf[off, len) */
+  bool keys_on;    /* a foreground terminal with detach keys */
+  struct keys keys;
+} in;
 
-static void input_end(struct input *in, bool stdin_ended)
+size_t monitor_input_room(void)
 {
-  in->reading = false;
-  in->len = in->off = 0;
-  if (!in->pty) {
-    close(in->dst);
-    in->dst = -1;
+  return in.dst < 0 ? INPUT_CAP : INPUT_CAP - (in.len - in.off);
+}
+
+bool monitor_input(const char *data, size_t len)
+{
+  if (in.dst < 0)
+    return true; /* the container has no stdin (any more): nowhere to go */
+  if (in.off) {
+    memmove(in.buf, in.buf + in.off, in.len - in.off);
+    in.len -= in.off;
+    in.off = 0;
+  }
+  if (len > INPUT_CAP - in.len)
+    return false;
+  memcpy(in.buf + in.len, data, len);
+  in.len += len;
+  return true;
+}
+
+static void input_end(bool stdin_ended)
+{
+  in.reading = false;
+  in.len = in.off = 0;
+  if (!in.pty) {
+    close(in.dst);
+    in.dst = -1;
   } else if (stdin_ended && !isatty(STDIN_FILENO)) {
     struct termios t;
     char eof = 4;
-    if (tcgetattr(in->dst, &t) == 0)
+    if (tcgetattr(in.dst, &t) == 0)
       eof = (char)t.c_cc[VEOF];
-    if (write(in->dst, &eof, 1) < 0) {
+    if (write(in.dst, &eof, 1) < 0) {
       /* the container is gone or does not read: nothing more to tell it */
     }
   }
 }
 
 /* What to poll for: stdin while the buffer is empty, the destination while it is not. */
-static struct pollfd input_poll(const struct input *in)
+static struct pollfd input_poll(void)
 {
-  if (in->len)
-    return (struct pollfd){ .fd = in->dst, .events = POLLOUT };
-  return (struct pollfd){ .fd = in->reading ? STDIN_FILENO : -1, .events = POLLIN };
+  if (in.len && in.dst >= 0)
+    return (struct pollfd){ .fd = in.dst, .events = POLLOUT };
+  return (struct pollfd){ .fd = in.reading ? STDIN_FILENO : -1, .events = POLLIN };
 }
 
-static void input_step(struct input *in, short revents)
+/* Returns true when tsrun's stdin brought the detach keys. */
+static bool input_step(short revents)
 {
   if (!revents)
-    return;
-  if (!in->len) {
-    ssize_t r = read(STDIN_FILENO, in->buf, sizeof in->buf);
-    if (r > 0)
-      in->len = (size_t)r, in->off = 0;
-    else if (r == 0 || (errno != EINTR && errno != EAGAIN))
-      input_end(in, true);
-    return;
+    return false;
+  if (!in.len) {
+    char tmp[ATTACH_MSG_MAX];
+    ssize_t r = read(STDIN_FILENO, tmp, sizeof tmp);
+    if (r > 0) {
+      bool hit = false;
+      in.off = 0;
+      if (in.keys_on)
+        in.len = keys_filter(&in.keys, tmp, (size_t)r, in.buf, &hit);
+      else
+        memcpy(in.buf, tmp, (size_t)(in.len = (size_t)r));
+      return hit;
+    }
+    if (r == 0 || (errno != EINTR && errno != EAGAIN))
+      input_end(true);
+    return false;
   }
-  ssize_t w = write(in->dst, in->buf + in->off, in->len - in->off);
-  if (w > 0 && (in->off += (size_t)w) == in->len)
-    in->len = in->off = 0;
+  ssize_t w = write(in.dst, in.buf + in.off, in.len - in.off);
+  if (w > 0 && (in.off += (size_t)w) == in.len)
+    in.len = in.off = 0;
   else if (w < 0 && errno != EINTR && errno != EAGAIN)
-    input_end(in, false); /* EPIPE: the container closed its stdin */
+    input_end(false); /* EPIPE: the container closed its stdin */
+  return false;
 }
 
-int monitor_loop(const struct plan *p, pid_t child, int sfd, int master, int in_fd, int out_fd, int err_fd)
+/*
+ * The detach keys on a foreground run's terminal: tsrun is let go (a
+ * "detached" line on the status pipe, which closes; tsrun exits 0 without
+ * waiting), the terminal is given back as it was, and this monitor goes on as
+ * a detached one would: /dev/null for its stdio, a session of its own (the
+ * user's terminal closing must not signal it), the container's --rm and
+ * restart policy its own to carry out. Attach clients keep the container.
+ */
+static void detach_foreground(struct plan *p, struct stream *streams, int nstreams)
+{
+  term_restore();
+  write_all(STATUS_FD, "detached\n", 9);
+  close(STATUS_FD);
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int fd = 0; null >= 0 && fd < 3; fd++)
+    dup2(null, fd);
+  if (null > 2)
+    close(null);
+  setsid();
+  for (int i = 0; i < nstreams; i++)
+    streams[i].out = -1;
+  in.reading = false;
+  in.keys_on = false;
+  if (in.len == 0)
+    in.off = 0;
+  p->detach = true;
+}
+
+int monitor_loop(struct plan *p, pid_t child, int sfd, int master, int in_fd, int out_fd, int err_fd)
 {
   struct stream streams[2];
   int nstreams = 0;
   bool attached_tty = master >= 0 && !p->detach;
-  static struct input in;
-  in = (struct input){ .dst = attached_tty && p->open_stdin ? master : in_fd, .pty = master >= 0 };
-  in.reading = in.dst >= 0;
-  if (in.reading)
+  /* the container's stdin: the pty (with -i), or the pipe (-i without -t; -1 without -i) */
+  in = (struct input){ .dst = master >= 0 ? (p->open_stdin ? master : -1) : in_fd, .pty = master >= 0 };
+  in.reading = in.dst >= 0 && !p->detach;
+  if (in.dst >= 0)
     fcntl(in.dst, F_SETFL, fcntl(in.dst, F_GETFL) | O_NONBLOCK);
   /* docker's json-file driver logs foreground containers too */
   if (p->log_file)
     log_fd = open(p->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (master >= 0) {
     streams[nstreams++] = (struct stream){ .fd = master, .name = "stdout", .out = attached_tty ? STDOUT_FILENO : -1 };
-    if (attached_tty && p->open_stdin && isatty(STDIN_FILENO))
+    if (attached_tty && p->open_stdin && isatty(STDIN_FILENO)) {
       term_raw(STDIN_FILENO);
+      /* docker's detach keys work on a terminal only */
+      in.keys_on = p->ndetach_keys > 0;
+      keys_init(&in.keys, p->detach_keys, p->ndetach_keys);
+    }
   }
   /* in the foreground the pipes are passed through to tsrun's stdout/stderr as well */
   if (out_fd >= 0)
     streams[nstreams++] = (struct stream){ .fd = out_fd, .name = "stdout", .out = p->detach ? -1 : STDOUT_FILENO };
   if (err_fd >= 0)
     streams[nstreams++] = (struct stream){ .fd = err_fd, .name = "stderr", .out = p->detach ? -1 : STDERR_FILENO };
+  const struct attach_target target = { .child = child, .master = master, .tty = master >= 0, .input = p->open_stdin };
 
   int status = 0;
   bool exited = false;
   bool open_s[2] = { true, true };
   while (!exited) {
-    struct pollfd pf[4];
+    struct pollfd pf[32];
     int n = 0;
     pf[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+    /* no more output read while an attach client has not taken the last */
+    bool backlog = attach_backlogged();
     for (int i = 0; i < nstreams; i++)
-      pf[n++] = (struct pollfd){ .fd = open_s[i] ? streams[i].fd : -1, .events = POLLIN };
+      pf[n++] = (struct pollfd){ .fd = open_s[i] && !backlog ? streams[i].fd : -1, .events = POLLIN };
     int in_idx = n;
-    pf[n++] = input_poll(&in);
+    pf[n++] = input_poll();
+    int at_idx = n;
+    n += attach_pollfds(pf + n, (int)(sizeof pf / sizeof *pf) - n, in.dst < 0 || monitor_input_room() >= ATTACH_MSG_MAX + DETACH_KEYS_MAX);
     if (poll(pf, (nfds_t)n, watch_timeout(p)) < 0) {
       if (errno == EINTR)
         continue;
@@ -239,7 +312,11 @@ int monitor_loop(const struct plan *p, pid_t child, int sfd, int master, int in_
     for (int i = 0; i < nstreams; i++)
       if (open_s[i] && (pf[1 + i].revents & (POLLIN | POLLHUP | POLLERR)) && !pump(&streams[i]))
         open_s[i] = false;
-    input_step(&in, pf[in_idx].revents);
+    if (input_step(pf[in_idx].revents)) {
+      detach_foreground(p, streams, nstreams);
+      attached_tty = false;
+    }
+    attach_events(pf + at_idx, n - at_idx, &target);
     watch_tick(p);
     if (pf[0].revents & POLLIN) {
       struct signalfd_siginfo si;
@@ -276,6 +353,7 @@ int monitor_loop(const struct plan *p, pid_t child, int sfd, int master, int in_
       if (streams[i].out >= 0 && write_all(streams[i].out, buf, (size_t)r) < 0 && errno == EPIPE)
         streams[i].out = -1;
       log_feed(&streams[i], buf, (size_t)r, false);
+      attach_output(streams[i].name[3] == 'o' ? '1' : '2', buf, (size_t)r);
     }
   flush:
     log_feed(&streams[i], "", 0, true);

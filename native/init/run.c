@@ -252,7 +252,8 @@ int run_main(struct oci *o, struct planbuf *b, size_t first)
     status_err(step, -rc, detail);
     return 125;
   }
-  if (p->tty || !p->open_stdin || p->detach) {
+  /* -i keeps the container's stdin pipe open, detached too: attach clients write to it */
+  if (p->tty || !p->open_stdin) {
     close(io[1]);
     io[1] = -1;
   }
@@ -262,12 +263,21 @@ int run_main(struct oci *o, struct planbuf *b, size_t first)
     io[2] = io[4] = -1;
   }
   int master = await_child(pid, sv[0]);
+  /* before the "ok": `tsrun attach` right after `run -d` finds the socket */
+  if (attach_listen(p) < 0) {
+    int err = errno;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    status_err("attach socket", err, p->attach_path);
+    return 125;
+  }
   status_ok(pid);
   release_status(p);
   watch_started(p);
   int status = monitor_loop(p, pid, sfd, master, io[1], io[2], io[4]);
   write_exit_file(p->exit_file, status);
-  if (p->autorm_node)
+  attach_end(exit_code(status));
+  if (p->autorm_node && p->detach) /* a foreground run's tsrun removes it, unless it was detached */
     auto_remove(p);
   watch_exited(p);
   return exit_code(status);

@@ -309,6 +309,13 @@ static json_object *annotations(const struct oci *o)
   ANN_TRUE("io.tsrun.stdin", p->open_stdin);
   ANN_TRUE("io.tsrun.detach", p->detach);
   ANN_STR("io.tsrun.seccomp.cache", p->seccomp_cache);
+  ANN_STR("io.tsrun.attach", p->attach_path);
+  if (p->ndetach_keys) {
+    char hex[2 * DETACH_KEYS_MAX + 1];
+    for (size_t i = 0; i < p->ndetach_keys; i++)
+      snprintf(hex + 2 * i, 3, "%02x", p->detach_keys[i]);
+    ADD(a, "io.tsrun.detachkeys", STR(hex));
+  }
   if (p->watch) /* the fields watch_parse took */
     ANN_STRV("io.tsrun.watch", p->watch_fields, p->nwatch_fields);
   return a;

@@ -24,6 +24,7 @@
  */
 #include "spec.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -64,6 +65,26 @@ static int strv(struct oci *o, const char *key, char ***out, size_t *n)
     return -1;
   /* the spec owns it from here on: freed with it */
   json_object_object_add(o->json, key, holder);
+  return 0;
+}
+
+/* io.tsrun.detachkeys: the bytes of the detach sequence, in hex ("1011": ctrl-p ctrl-q). */
+static int detach_keys(struct oci *o)
+{
+  struct plan *p = &o->p;
+  const char *v = annotation(o, "io.tsrun.detachkeys");
+  size_t n = v ? strlen(v) : 0;
+  if (!v)
+    return 0;
+  if (!n || n % 2 || n / 2 > DETACH_KEYS_MAX)
+    return fail(0, "config.json: annotation io.tsrun.detachkeys must be 1 to %d bytes in hex", DETACH_KEYS_MAX);
+  for (size_t i = 0; i < n / 2; i++) {
+    unsigned x;
+    if (!isxdigit((unsigned char)v[2 * i]) || !isxdigit((unsigned char)v[2 * i + 1]) || sscanf(v + 2 * i, "%2x", &x) != 1)
+      return fail(0, "config.json: annotation io.tsrun.detachkeys must be 1 to %d bytes in hex", DETACH_KEYS_MAX);
+    p->detach_keys[i] = (unsigned char)x;
+  }
+  p->ndetach_keys = n / 2;
   return 0;
 }
 
@@ -178,6 +199,9 @@ int spec_for_launcher(struct oci *o)
   p->exit_file = (char *)annotation(o, "io.tsrun.exitfile");
   p->log_file = (char *)annotation(o, "io.tsrun.log");
   p->seccomp_cache = (char *)annotation(o, "io.tsrun.seccomp.cache");
+  p->attach_path = (char *)annotation(o, "io.tsrun.attach");
+  if (detach_keys(o) < 0)
+    return -1;
   p->tty = o->terminal;
   /* written with the rlimits (confine.c), for the container's process and an exec's */
   p->has_oom_score_adj = o->has_oom_score_adj;
@@ -219,8 +243,8 @@ int spec_for_launcher(struct oci *o)
     return fail(0, "config.json: a run needs the annotation io.tsrun.exitfile");
   if (p->detach && !p->log_file)
     return fail(0, "config.json: a detached run needs the annotation io.tsrun.log");
-  if (autorm && !p->detach)
-    return fail(0, "config.json: io.tsrun.autoremove is for a detached run");
+  if (autorm && !p->detach && !p->ndetach_keys)
+    return fail(0, "config.json: io.tsrun.autoremove is for a detached run (or one that can detach)");
   if (!(p->clone_flags & CLONE_NEWNS))
     return fail(0, "config.json: tsrun run needs a new mount namespace");
   return overlay(o) < 0 ? -1 : device_rules(o);

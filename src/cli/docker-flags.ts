@@ -16,7 +16,7 @@ const RUN_CREATE = [
 ];
 
 const UNSUPPORTED: Record<string, string[]> = {
-  run: RUN_CREATE,
+  run: RUN_CREATE.filter((f) => f !== '--detach-keys'),
   create: RUN_CREATE,
   ps: ['-s', '--size'],
   images: ['--digests', '-f', '--filter', '--tree'],
@@ -24,7 +24,7 @@ const UNSUPPORTED: Record<string, string[]> = {
   exec: ['--detach-keys', '--privileged'],
   logs: ['--details'],
   rm: ['-l', '--link'],
-  start: ['--checkpoint', '--checkpoint-dir', '--detach-keys'],
+  start: ['--checkpoint', '--checkpoint-dir'],
   history: ['--platform'],
   inspect: ['-s', '--size'],
   rmi: ['--no-prune', '--platform'],

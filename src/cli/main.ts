@@ -35,6 +35,7 @@ const COMMANDS: Record<string, string> = {
   run: 'run',
   create: 'create',
   start: 'start',
+  attach: 'attach',
   ps: 'ps',
   stop: 'stop',
   kill: 'kill',

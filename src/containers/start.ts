@@ -33,6 +33,8 @@ export interface StartOptions {
    * the caller also writes the container's hosts and resolv.conf).
    */
   netns?: string;
+  /** A foreground start's detach keys (bytes), for a container with -it. */
+  detachKeys?: number[];
 }
 
 export interface Started {
@@ -77,7 +79,7 @@ async function launchLocked(ctx: Ctx, c: Container, opts: StartOptions): Promise
       const made = createCgroup(ctx, c.config.id, res ? toLinuxResources(res, blockDeviceNumber) : undefined);
       cgroupDirs = made.dirs;
       mark('cgroup made');
-      spec = specJson(containerSpec(ctx, c, { detach: opts.detach, procsFiles: made.procsFiles, devicesDir: made.devicesDir, netns }));
+      spec = specJson(containerSpec(ctx, c, { detach: opts.detach, detachKeys: opts.detachKeys, procsFiles: made.procsFiles, devicesDir: made.devicesDir, netns }));
       launcher!.early(spec);
       mark('spec sent');
     };

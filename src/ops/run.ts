@@ -17,6 +17,8 @@ export interface RunResult {
   id: string;
   /** Exit status of the container (foreground runs). */
   exitCode?: number;
+  /** A foreground run the detach keys let go of: the container runs on. */
+  detached?: boolean;
 }
 
 async function autoRemove(ctx: Ctx, c: Container): Promise<void> {
@@ -76,7 +78,8 @@ export async function createOnly(ctx: Ctx, image: string, cmd: string[], flags: 
   return createContainer(ctx, image, img, cmd, flags);
 }
 
-export async function runContainer(ctx: Ctx, image: string, cmd: string[], flags: RunFlags, log?: PullLog): Promise<RunResult> {
+/** `detachKeys`: a foreground -it run's detach keys (bytes). */
+export async function runContainer(ctx: Ctx, image: string, cmd: string[], flags: RunFlags, log?: PullLog, detachKeys?: number[]): Promise<RunResult> {
   mark('run');
   // the launcher starts (and seals itself, ~1.3 ms) while the container is created
   const launcher = new PendingLaunch(flags.detach, specNamespaces(flags.network));
@@ -90,14 +93,15 @@ export async function runContainer(ctx: Ctx, image: string, cmd: string[], flags
   mark('created');
   let started;
   try {
-    started = await startContainer(ctx, c, { detach: flags.detach, launcher });
+    started = await startContainer(ctx, c, { detach: flags.detach, launcher, detachKeys });
   } catch (err) {
     if (flags.rm) await autoRemove(ctx, c).catch(() => {});
     throw err;
   }
   if (flags.detach) return { id: c.config.id };
   mark('started');
-  const exitCode = await started.launched.wait();
+  const exitCode = await started.launched.waitOrDetach();
+  if (exitCode === 'detached') return { id: c.config.id, exitCode: 0, detached: true };
   mark('exited');
   if (flags.rm) {
     await removeAfterExit(ctx, started.container, started.cgroupDirs);

@@ -18,9 +18,14 @@ export interface Launched {
   monitorPid: number;
   /** Resolves with the monitor's exit status: the container's code (foreground only). */
   wait(): Promise<number>;
+  /**
+   * The same, or 'detached' when the user typed the detach keys on a foreground run's
+   * terminal: the monitor goes on alone with the container (and is not waited for).
+   */
+  waitOrDetach(): Promise<number | 'detached'>;
 }
 
-const FORWARD: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+export const FORWARD: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 /** A failed step of the launcher → the error docker would give (127/126 for exec, else 125). */
 export function launchError(step: string, errno: number, detail: string): TsrunError {
@@ -62,7 +67,7 @@ export function launchError(step: string, errno: number, detail: string): TsrunE
  * failed), and nothing else has to run meanwhile. Signals that arrive are
  * handled, and forwarded, right after.
  */
-function readStatusLine(fd: number): string {
+export function readStatusLine(fd: number): string {
   const buf = Buffer.alloc(512);
   let line = '';
   for (;;) {
@@ -80,15 +85,21 @@ function readStatusLine(fd: number): string {
   }
 }
 
-/** Resolves at EOF on the status pipe: the monitor keeps it open until it exits. Read on libuv's pool. */
-function awaitEof(fd: number): Promise<void> {
+/**
+ * Resolves at EOF on the status pipe with what came after the status line: the monitor keeps
+ * it open until it exits, or writes "detached" and closes it when the detach keys let tsrun go
+ * (an attach client: its last line). Read on libuv's pool.
+ */
+export function awaitEof(fd: number): Promise<string> {
   const buf = Buffer.alloc(64);
+  let text = '';
   return new Promise((resolve) => {
     const next = () =>
       fs.read(fd, buf, 0, buf.length, null, (err, n) => {
         if (err && (err.code === 'EAGAIN' || err.code === 'EINTR')) return next();
-        if (err || n === 0) return resolve();
-        next(); // nothing more is sent after the status line; read on to EOF anyway
+        if (err || n === 0) return resolve(text);
+        text += buf.toString('latin1', 0, n);
+        next();
       });
     next();
   });
@@ -242,16 +253,27 @@ export class PendingLaunch {
     for (const s of queued) this.kill(s);
     if (this.detach) {
       this.closeStatus(); // the monitor runs on alone; it is reparented when tsrun exits
-      return { pid, monitorPid, wait: () => Promise.resolve(0) };
+      return { pid, monitorPid, wait: () => Promise.resolve(0), waitOrDetach: () => Promise.resolve(0) };
     }
+    const waitOrDetach = async (): Promise<number | 'detached'> => {
+      const rest = await awaitEof(this.statusFd);
+      if (rest.startsWith('detached\n')) {
+        // the monitor runs on alone with the container; it is reparented when tsrun exits
+        this.closeStatus();
+        this.stopForwarding();
+        return 'detached';
+      }
+      const code = this.reap();
+      this.stopForwarding();
+      return code;
+    };
     return {
       pid,
       monitorPid,
+      waitOrDetach,
       wait: async () => {
-        await awaitEof(this.statusFd);
-        const code = this.reap();
-        this.stopForwarding();
-        return code;
+        const r = await waitOrDetach();
+        return r === 'detached' ? 0 : r;
       },
     };
   }

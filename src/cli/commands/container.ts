@@ -16,6 +16,7 @@ const ALIASES: Record<string, string> = {
   stop: 'stop',
   kill: 'kill',
   start: 'start',
+  attach: 'attach',
   inspect: 'inspect',
   logs: 'logs',
   export: 'export',

@@ -11,11 +11,18 @@ export function register(program: Command): void {
       .argument('<image>', 'IMAGE')
       .argument('[command...]', 'COMMAND [ARG...]')
       .passThroughOptions()
-      .option('-d, --detach', 'run the container in the background and print its ID', false),
+      .option('-d, --detach', 'run the container in the background and print its ID', false)
+      .option('--detach-keys <keys>', 'override the key sequence for detaching a container (default ctrl-p,ctrl-q; -it only)'),
   ).action(
     action(async (image: string, command: string[], opts: Record<string, unknown>, cmd: Command) => {
       checkTty(!!opts.interactive, !!opts.tty, !!opts.detach);
-      const r = await runContainer(ctxOf(cmd), image, command, runFlags(opts, !!opts.detach), toStderr);
+      // checked before anything is created; config.json is read only for a terminal that can detach
+      let keys: number[] | undefined;
+      if (!opts.detach && (opts.detachKeys !== undefined || (opts.tty && opts.interactive))) {
+        const { detachKeysFor } = await import('../detach-keys.js');
+        keys = detachKeysFor(opts.detachKeys as string | undefined);
+      }
+      const r = await runContainer(ctxOf(cmd), image, command, runFlags(opts, !!opts.detach), toStderr, keys);
       if (opts.detach) {
         process.stdout.write(`${r.id}\n`);
         return 0;

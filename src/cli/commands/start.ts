@@ -14,9 +14,10 @@ export function register(program: Command): void {
     .argument('[containers...]', 'CONTAINER...')
     .option('-a, --attach', "attach STDOUT/STDERR and forward signals; exit with the container's status", false)
     .option('-i, --interactive', "attach the container's STDIN", false)
+    .option('--detach-keys <keys>', 'override the key sequence for detaching a container (default ctrl-p,ctrl-q)')
     .option('--all-restart', 'start every container whose restart policy brings it back at boot (always; unless-stopped unless stopped by hand): what tsrun-restart.service runs', false)
     .action(
-      action(async (names: string[], opts: { attach: boolean; interactive: boolean; allRestart: boolean }, cmd: Command) => {
+      action(async (names: string[], opts: { attach: boolean; interactive: boolean; allRestart: boolean; detachKeys?: string }, cmd: Command) => {
         const ctx = ctxOf(cmd);
         const { TsrunError } = await import('../../util/errors.js');
         if (opts.allRestart) {
@@ -31,8 +32,16 @@ export function register(program: Command): void {
         const attach = opts.attach || opts.interactive;
         if (attach && names.length > 1) throw new (await import('../../util/errors.js')).TsrunError('USAGE', 'you cannot start and attach multiple containers at once');
         let code = 0;
+        // an attached start's detach keys (bad ones refused before anything starts)
+        const keys = attach ? (await import('../detach-keys.js')).detachKeysFor(opts.detachKeys) : undefined;
         for (const name of names) {
           const c = refresh(ctx, findContainer(ctx, name));
+          // docker: `start -a` of a running container attaches to it
+          if (attach && c.state.status === 'running') {
+            const { attachContainer } = await import('../../ops/attach.js');
+            const r = await attachContainer(ctx, name, { noStdin: !opts.interactive, sigProxy: true, keys: keys! });
+            return r === 'detached' ? 0 : r;
+          }
           // docker: starting a running container is not an error (without -a: nothing to attach to here)
           if (!attach && (c.state.status === 'running' || c.state.status === 'paused')) {
             process.stdout.write(`${name}\n`);
@@ -40,7 +49,9 @@ export function register(program: Command): void {
           }
           let s;
           try {
-            s = await startContainer(ctx, c, { detach: !attach });
+            // the keys reach the monitor only for a terminal fed from ours (-i, a container made with -it)
+            const withKeys = opts.interactive && c.config.tty && c.config.openStdin;
+            s = await startContainer(ctx, c, { detach: !attach, detachKeys: withKeys ? keys : undefined });
           } catch (err) {
             // another start won the container's lock first: running now, so the same no-op as above
             if (!attach && hasErrorCode(err, 'CONFLICT') && isRunning(refresh(ctx, findContainer(ctx, c.config.id)))) {
@@ -50,7 +61,9 @@ export function register(program: Command): void {
             throw err;
           }
           if (attach) {
-            code = await s.launched.wait();
+            const end = await s.launched.waitOrDetach();
+            if (end === 'detached') return 0; // docker: the escape sequence ends `start -ai` quietly, the container runs on
+            code = end;
             const { readContainer } = await import('../../containers/record.js');
             const fresh = readContainer(ctx, s.container.config.id);
             if (fresh) refresh(ctx, fresh);

@@ -19,6 +19,8 @@ export const A = {
   detach: 'io.tsrun.detach',
   seccompCache: 'io.tsrun.seccomp.cache',
   watch: 'io.tsrun.watch',
+  attach: 'io.tsrun.attach',
+  detachKeys: 'io.tsrun.detachkeys',
 } as const;
 
 /** Annotations from typed values: a list becomes a JSON array (left out when empty), true "true"; false and undefined are left out. */

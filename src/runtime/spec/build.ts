@@ -65,6 +65,18 @@ export interface RunLaunch {
   devicesDir?: string;
   /** a network namespace to join (see specNamespaces) */
   netns?: string;
+  /** a foreground run's detach keys (bytes), for its terminal (-it) */
+  detachKeys?: number[];
+}
+
+/**
+ * The attach socket (native/init/attach.c), for every start but a foreground
+ * `--rm` one without -i or -t: `run --rm IMAGE CMD` is the start-up path that
+ * is measured, and nobody attaches to what is gone as soon as it ends.
+ */
+function attachSocket(c: Container, detach: boolean): string | undefined {
+  const cfg = c.config;
+  return detach || cfg.tty || cfg.openStdin || !cfg.host.autoRemove ? path.join(c.dir, 'attach') : undefined;
 }
 
 /** The spec of a container's start. */
@@ -81,6 +93,8 @@ export function containerSpec(ctx: Ctx, c: Container, launch: RunLaunch): Spec {
   const lowers = cfg.layers.length ? cfg.layers.map((l) => ctx.layers.diffDir(l)).reverse() : [path.join(c.dir, 'empty')];
   const ovl = ['redirect_dir=off', 'metacopy=off', 'index=off', ...(h.autoRemove && volatileOverlay(c.dir) ? ['volatile'] : [])];
   const sc = seccomp(c, caps);
+  // a foreground -it run the detach keys turn into a detached one (native/init/monitor.c)
+  const keys = !launch.detach && cfg.tty && cfg.openStdin && launch.detachKeys?.length ? Buffer.from(launch.detachKeys).toString('hex') : undefined;
   const spec: Spec = {
     ociVersion: OCI_VERSION,
     root: { path: path.join(c.dir, 'rootfs'), readonly: h.readonlyRootfs },
@@ -103,14 +117,16 @@ export function containerSpec(ctx: Ctx, c: Container, launch: RunLaunch): Spec {
       [A.cgroupDevices]: h.privileged ? undefined : launch.devicesDir,
       [A.exitFile]: path.join(c.dir, 'exit.json'),
       [A.log]: path.join(c.dir, 'ctr.log'), // foreground runs are logged too, as docker's json-file driver does
-      // --rm with nobody waiting: the monitor runs `tsrun rm -f` itself once the container exits
-      [A.autoRemove]: launch.detach && h.autoRemove ? [process.execPath, TSRUN_BIN, ctx.root, cfg.id] : undefined,
+      // --rm with nobody waiting (detached, or once detached): the monitor runs `tsrun rm -f` itself once the container exits
+      [A.autoRemove]: (launch.detach || keys) && h.autoRemove ? [process.execPath, TSRUN_BIN, ctx.root, cfg.id] : undefined,
       [A.init]: h.init,
       [A.stdin]: cfg.openStdin,
       [A.detach]: launch.detach,
       [A.seccompCache]: sc ? SECCOMP_CACHE_DIR : undefined,
       // a restart policy or a healthcheck: the monitor runs them (native/init/watch.c)
       [A.watch]: watchFields(c, process.execPath, TSRUN_BIN, ctx.root, launch.detach)?.map(String),
+      [A.attach]: attachSocket(c, launch.detach),
+      [A.detachKeys]: keys,
     }),
   };
   return spec;
