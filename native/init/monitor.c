@@ -266,7 +266,11 @@ int monitor_loop(struct plan *p, pid_t child, int sfd, int master, int in_fd, in
   int nstreams = 0;
   bool attached_tty = master >= 0 && !p->detach;
   /* the container's stdin: the pty (with -i), or the pipe (-i without -t; -1 without -i) */
-  in = (struct input){ .dst = master >= 0 ? (p->open_stdin ? master : -1) : in_fd, .pty = master >= 0 };
+  /* field by field: a compound literal would zero the whole buffer (touching its pages) on every start */
+  in.dst = master >= 0 ? (p->open_stdin ? master : -1) : in_fd;
+  in.pty = master >= 0;
+  in.len = in.off = 0;
+  in.keys_on = false;
   in.reading = in.dst >= 0 && !p->detach;
   if (in.dst >= 0)
     fcntl(in.dst, F_SETFL, fcntl(in.dst, F_GETFL) | O_NONBLOCK);
