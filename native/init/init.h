@@ -208,6 +208,7 @@ void watch_tick(const struct plan *p);
 bool watch_reaped(const struct plan *p, pid_t pid, int status);
 void watch_signalled(const struct plan *p, int signo);
 void watch_exited(const struct plan *p);
+void watch_detached(const struct plan *p);
 
 /* run.c, exec.c: the two ways a launch goes (main picks by the first frame: namespaces, or empty). */
 struct oci; /* spec.h: the spec as read, around a struct plan */

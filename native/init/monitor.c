@@ -258,6 +258,7 @@ static void detach_foreground(struct plan *p, struct stream *streams, int nstrea
   if (in.len == 0)
     in.off = 0;
   p->detach = true;
+  watch_detached(p);
 }
 
 int monitor_loop(struct plan *p, pid_t child, int sfd, int master, int in_fd, int out_fd, int err_fd)

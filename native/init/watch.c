@@ -180,6 +180,17 @@ void watch_signalled(const struct plan *p, int signo)
     p->watch->signalled = true;
 }
 
+/*
+ * A foreground run the detach keys let go of: nobody waits for it any more, so at exit it hands
+ * over as a detached one on its own network would (the exit recorded, the network's teardown
+ * handed to a job) rather than leave that to whichever command looks next.
+ */
+void watch_detached(const struct plan *p)
+{
+  if (p->watch)
+    p->watch->onexit = true;
+}
+
 void watch_exited(const struct plan *p)
 {
   const struct watch *w = p->watch;
