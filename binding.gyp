@@ -24,6 +24,8 @@
         "native/addon/xattr.c",
         "native/addon/spawn.c",
         "native/addon/readroot.c",
+        # writeFiles: a batch of small layer files created and written on the thread pool
+        "native/addon/writefiles.c",
         # cgroupApply: linux.resources → cgroup files, the same C tsrun-runtime uses
         "native/addon/cgroup.c",
         "native/cgroup/resources_read.c",

@@ -68,6 +68,13 @@ export interface NativeAddon {
    * with a one-line message, e.g. a controller that is not available.
    */
   cgroupApply(version: number, dirs: string[], resourcesJson: string): void;
+  /**
+   * Create and fill a batch of new regular files on libuv's pool (native/addon/writefiles.c):
+   * per file, 8 numbers in `meta` (offset and length of its NUL-terminated path in `paths`,
+   * how many of `bufs` are its data, uid, gid, mode, atime, mtime); open O_EXCL|O_NOFOLLOW,
+   * write, fchown, fchmod, futimens, close. `done` gets null, or [index, errno, step] triples.
+   */
+  writeFiles(paths: Buffer, meta: Float64Array, bufs: Buffer[], done: (failures: Int32Array | null) => void): void;
   /** Absolute path of the tsrun-init launcher executable built next to the addon. */
   initPath(): string;
 }

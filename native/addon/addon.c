@@ -32,6 +32,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
     { "pipe", js_pipe },
     { "readFileInRoot", js_read_file_in_root },
     { "cgroupApply", js_cgroup_apply },
+    { "writeFiles", js_write_files },
 #ifdef TSRUN_HAVE_LIBDEFLATE /* binding.gyp: only when libdeflate-dev is installed */
     { "gzipDeflate", js_gzip_deflate },
 #endif

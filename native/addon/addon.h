@@ -25,6 +25,8 @@ napi_value js_pipe(napi_env env, napi_callback_info info);
 napi_value js_read_file_in_root(napi_env env, napi_callback_info info);
 napi_value js_gzip_deflate(napi_env env, napi_callback_info info);
 napi_value js_cgroup_apply(napi_env env, napi_callback_info info);
+/* writefiles.c */
+napi_value js_write_files(napi_env env, napi_callback_info info);
 
 /* Every void binding returns undefined; shared so each file need not fetch it. */
 napi_value js_undefined(napi_env env);

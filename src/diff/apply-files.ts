@@ -13,11 +13,20 @@
  *
  * Ordering: a file's parent directories exist before it is queued (apply.ts
  * creates directories synchronously); hardlinks wait for their target's
- * creation (`created`); directory mtimes are set after `drain()`. The caller
- * bounds memory with `busy()`/`wait()` between input chunks.
+ * creation (`whenCreated`); directory mtimes are set after `drain()`. The
+ * caller bounds memory with `busy()`/`wait()` and hands over the files queued
+ * with `flush()` between input chunks.
+ *
+ * Small files (most of a layer) do not go through FileJob: they are written in
+ * batches by the addon (apply-batch.ts), which saves the JS thread several
+ * calls and a pool wake-up per file. FileJob streams the large and the sparse
+ * ones, whose data need not fit in memory at once.
  */
 import fs from 'node:fs';
 import { isTsrunError, syscallError } from '../util/errors.js';
+import type { TarDataSink } from './tarreader.js';
+import { q } from './apply-names.js';
+import { Batch, SmallFile, finishFile, SMALL_FILE_MAX, BATCH_FILES, BATCH_BYTES } from './apply-batch.js';
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 export const CREATE_FLAGS = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
@@ -40,9 +49,12 @@ export interface FileMeta {
 export interface FileHooks {
   /** Synchronous fallback when the name exists (something from before this layer): remove it and create again. */
   recreate(abs: Buffer): number;
-  /** After close: xattrs and the like (synchronous, may throw). */
-  after(abs: Buffer): void;
+  /** After close, when the entry has xattrs to set (synchronous, may throw). */
+  after?(abs: Buffer): void;
 }
+
+/** What writes one regular file of the layer (a hardlink to it waits for `whenCreated`). */
+export type FileSink = (FileJob | SmallFile) & TarDataSink;
 
 export class FileJob {
   /** Data waiting to be written, each piece with its file position. */
@@ -53,14 +65,15 @@ export class FileJob {
   private writing = false;
   private closed = false;
   private aborted = false;
-  private resolveCreated!: () => void;
-  /** Resolves once the file exists (hardlinks to it may be made). Never rejects: failures go to the pool's error. */
-  readonly created = new Promise<void>((r) => (this.resolveCreated = r));
+  private isCreated = false;
+  private created: Promise<void> | undefined;
+  private resolveCreated: (() => void) | undefined;
 
   constructor(
     private readonly pool: ConcurrentFiles,
     /** The path as bytes (names need not be UTF-8). */
     readonly abs: Buffer,
+    /** The entry's name as a byte string, for messages. */
     private readonly name: string,
     private readonly meta: FileMeta,
     private readonly hooks: FileHooks,
@@ -75,9 +88,20 @@ export class FileJob {
         }
       }
       this.fd = fd;
-      this.resolveCreated();
+      this.markCreated();
       this.pump();
     });
+  }
+
+  /** Resolves once the file exists (hardlinks to it may be made). Never rejects: failures go to the pool's error. */
+  whenCreated(): Promise<void> {
+    if (this.isCreated) return Promise.resolve();
+    return (this.created ??= new Promise<void>((r) => (this.resolveCreated = r)));
+  }
+
+  private markCreated(): void {
+    this.isCreated = true;
+    this.resolveCreated?.();
   }
 
   write(chunk: Buffer, position: number): void {
@@ -119,7 +143,7 @@ export class FileJob {
   /** One writev at `position`; partial writes resume where they stopped. */
   private writeAll(bufs: Buffer[], position: number): void {
     fs.writev(this.fd, bufs, position, (err, n) => {
-      if (err) return this.fail(err, `writing layer entry ${JSON.stringify(this.name)}`);
+      if (err) return this.fail(err, 'writing');
       let done = n;
       position += n;
       while (bufs.length && done >= bufs[0]!.length) {
@@ -140,16 +164,10 @@ export class FileJob {
   }
 
   private finish(): void {
-    const { fd, meta } = this;
     try {
-      // chown clears setuid/setgid, so chmod after it
-      if (meta.sparseSize !== undefined) fs.ftruncateSync(fd, meta.sparseSize); // a trailing hole
-      fs.fchownSync(fd, meta.uid, meta.gid);
-      fs.fchmodSync(fd, meta.mode);
-      fs.futimesSync(fd, meta.atime, meta.mtime);
       this.closed = true;
-      fs.closeSync(fd);
-      this.hooks.after(this.abs);
+      finishFile(this.fd, this.meta); // closes the fd, failing or not
+      this.hooks.after?.(this.abs);
     } catch (err) {
       return this.fail(err);
     }
@@ -157,7 +175,7 @@ export class FileJob {
   }
 
   /** Close and settle; `err` undefined: aborted, not a failure of its own. */
-  private fail(err: unknown, what = `unpacking layer entry ${JSON.stringify(this.name)}`): void {
+  private fail(err: unknown, verb = 'unpacking'): void {
     if (this.fd >= 0 && !this.closed) {
       this.closed = true;
       try {
@@ -169,8 +187,8 @@ export class FileJob {
     for (const c of this.chunks) this.pool.buffered -= c.length;
     this.chunks.length = 0;
     this.positions.length = 0;
-    this.resolveCreated();
-    this.pool.settle(this, err === undefined || isTsrunError(err) ? err : syscallError(what, err));
+    this.markCreated();
+    this.pool.settle(this, err === undefined || isTsrunError(err) ? err : syscallError(`${verb} layer entry ${q(this.name)}`, err));
   }
 }
 
@@ -179,18 +197,44 @@ export class ConcurrentFiles {
   buffered = 0;
   /** The first failure; once set, the caller stops feeding and rethrows it. */
   error: unknown;
-  private readonly open = new Set<FileJob | Promise<void>>();
+  private readonly open = new Set<object>();
   private waiter: (() => void) | undefined;
+  /** Small files complete in memory, not handed to the pool yet. */
+  private batch: SmallFile[] = [];
+  private batchBytes = 0;
+  private aborted = false;
+  private readonly queueSmall = (f: SmallFile): void => {
+    if (this.aborted) return f.settled();
+    this.batch.push(f);
+    this.batchBytes += f.bytes;
+    if (this.batch.length >= BATCH_FILES || this.batchBytes >= BATCH_BYTES) this.flush();
+  };
 
-  add(abs: Buffer, name: string, meta: FileMeta, hooks: FileHooks): FileJob {
-    const job = new FileJob(this, abs, name, meta, hooks);
+  /**
+   * The sink for one regular file. `path` is its absolute path as a byte
+   * string (latin1), `name` the entry's name (for messages), `size` its data
+   * size; a sparse file (meta.sparseSize) is always streamed.
+   */
+  add(path: string, name: string, size: number, meta: FileMeta, hooks: FileHooks): FileSink {
+    if (size <= SMALL_FILE_MAX && meta.sparseSize === undefined) return new SmallFile(this.queueSmall, this, path, name, meta, hooks);
+    const job = new FileJob(this, Buffer.from(path, 'latin1'), name, meta, hooks);
     this.open.add(job);
     return job;
   }
 
+  /** Hand the small files queued so far to the pool (call between input chunks). */
+  flush(): void {
+    if (this.batch.length === 0) return;
+    const batch = new Batch(this, this.batch);
+    this.batch = [];
+    this.batchBytes = 0;
+    this.open.add(batch);
+    batch.start();
+  }
+
   /** Run `fn` once `job` exists (a hardlink to it); its failure is the pool's. */
-  after(job: FileJob, fn: () => void): void {
-    const p: Promise<void> = job.created.then(() => {
+  after(job: FileSink, fn: () => void): void {
+    const p: Promise<void> = job.whenCreated().then(() => {
       this.open.delete(p);
       if (this.error === undefined) {
         try {
@@ -204,7 +248,7 @@ export class ConcurrentFiles {
     this.open.add(p);
   }
 
-  settle(job: FileJob, err?: unknown): void {
+  settle(job: object, err?: unknown): void {
     this.open.delete(job);
     if (err !== undefined && this.error === undefined) this.error = err;
     this.wake();
@@ -228,11 +272,16 @@ export class ConcurrentFiles {
 
   /** Stop every file still waiting for data (the input failed); then `drain()`. */
   abort(): void {
+    this.aborted = true;
+    for (const f of this.batch) f.settled();
+    this.batch = [];
+    this.batchBytes = 0;
     for (const j of this.open) if (j instanceof FileJob) j.abort();
   }
 
   /** Until everything queued has finished, failed or not. */
   async drain(): Promise<void> {
+    this.flush();
     while (this.open.size) await new Promise<void>((r) => (this.waiter = r));
   }
 }

@@ -29,8 +29,13 @@ export const q = (s: string) => {
   const d = displayName(s);
   return JSON.stringify(d.length > 120 ? d.slice(0, 60) + '…' + d.slice(-60) : d);
 };
-/** A byte-string path as the Buffer the filesystem calls take. */
-export const B = (s: string) => Buffer.from(s, 'latin1');
+const PLAIN_ASCII = /^[\x01-\x7f]*$/;
+/**
+ * A byte-string path as the filesystem calls take it: a Buffer (the bytes as
+ * they are), or the string itself when it is plain ASCII (its UTF-8 is the
+ * same bytes), which saves a Buffer per call on the common names.
+ */
+export const B = (s: string): string | Buffer => (PLAIN_ASCII.test(s) ? s : Buffer.from(s, 'latin1'));
 /** AUFS's store of hardlinked inodes; docker keeps its files only as hardlink sources. */
 export const AUFS_PLNK = '.wh..wh.plnk';
 export const badLayer = (message: string) => invalidArchive(message, 'the layer is malformed or hostile; it was not applied');

@@ -42,10 +42,10 @@ import type { Readable } from 'node:stream';
 import { native, type NativeAddon } from '../native.js';
 import { TsrunError, isTsrunError, syscallError, unsafePath, hasCode } from '../util/errors.js';
 import { cleanMemberName } from '../util/paths.js';
-import { TarReader, displayName, type TarDataSink, type TarEntry } from './tarreader.js';
+import { TarReader, type TarDataSink, type TarEntry } from './tarreader.js';
 import { removeTree } from '../util/rmtree.js';
 import { randomHex } from '../util/builtins.js';
-import { ConcurrentFiles, CREATE_FLAGS, type FileJob } from './apply-files.js';
+import { ConcurrentFiles, CREATE_FLAGS, type FileSink } from './apply-files.js';
 import { LowerLinks } from './apply-lower.js';
 import { MAX_DEPTH, PATH_MAX, WH_PREFIX, WH_META_PREFIX, WH_OPAQUE, OVERLAY_OPAQUE, AUFS_PLNK, q, B, badLayer, depth, parentOf } from './apply-names.js';
 
@@ -88,6 +88,7 @@ export async function applyLayer(tar: Readable, destDir: string, opts: ApplyOpti
     // read to EOF even after the end marker: the caller may be hashing this stream
     for await (const chunk of tar) {
       reader.push(chunk as Buffer);
+      files.flush(); // the small files this chunk completed, as one batch
       if (files.busy()) await files.wait();
       if (files.error !== undefined) throw files.error;
     }
@@ -144,7 +145,7 @@ class Applier {
   /** Paths known to be real directories (not symlinks) in this tree. */
   readonly dirs = new Set<string>(['']);
   /** Regular files (and hardlinks to them) of this layer: the job that writes each. */
-  readonly regular = new Map<string, FileJob>();
+  readonly regular = new Map<string, FileSink>();
   /** Symlinks, devices and fifos of this layer (created at once): hardlink targets too. */
   readonly special = new Set<string>();
   /** Directories of this layer (a directory may be listed again). */
@@ -279,7 +280,7 @@ class Applier {
         const name = e.name;
         this.files.after(job, () => {
           try {
-            this.tryCreate(() => fs.linkSync(job.abs, B(abs)), abs, false);
+            this.tryCreate(() => fs.linkSync(job.abs, B(abs)), abs, false); // job.abs: the target's path as bytes
           } catch (err) {
             throw isTsrunError(err) ? err : syscallError(`unpacking layer entry ${q(name)}`, err);
           }
@@ -313,13 +314,13 @@ class Applier {
     }
     const [atime, mtime] = this.timesOf(e);
     const sparseSize = e.sparse ? e.size : undefined;
-    const job = this.files.add(B(abs), displayName(e.name), { uid: e.uid, gid: e.gid, mode: e.mode, atime, mtime, sparseSize }, {
+    const job = this.files.add(abs, e.name, e.size, { uid: e.uid, gid: e.gid, mode: e.mode, atime, mtime, sparseSize }, {
       recreate: (p) => {
         let fd = -1;
         this.tryCreate(() => (fd = fs.openSync(p, CREATE_FLAGS, 0o600)), abs, false);
         return fd;
       },
-      after: () => this.xattrs(e, abs),
+      after: e.xattrs.size ? () => this.xattrs(e, abs) : undefined,
     });
     this.regular.set(rel, job);
     return job;

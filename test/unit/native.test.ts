@@ -295,3 +295,71 @@ test('addInodeFlags: sets the ext4 top-dir hint (chattr +T) on an ext4 dir; a tm
     native().umount2(mnt, MNT_DETACH);
   }
 });
+
+/** writeFiles' arguments for files given as [path, data pieces, uid, gid, mode, atime, mtime]. */
+function batchArgs(files: [string, string[], number, number, number, number, number][]): [Buffer, Float64Array, Buffer[]] {
+  const meta = new Float64Array(files.length * 8);
+  const bufs: Buffer[] = [];
+  let paths = '';
+  files.forEach(([p, data, uid, gid, mode, atime, mtime], i) => {
+    meta.set([paths.length, p.length, data.length, uid, gid, mode, atime, mtime], i * 8);
+    paths += p + '\0';
+    for (const d of data) bufs.push(Buffer.from(d));
+  });
+  return [Buffer.from(paths, 'latin1'), meta, bufs];
+}
+
+function writeFiles(args: [Buffer, Float64Array, Buffer[]]): Promise<number[][]> {
+  return new Promise((resolve) =>
+    native().writeFiles(...args, (failures) => {
+      const out: number[][] = [];
+      for (let k = 0; failures && k < failures.length; k += 3) out.push([failures[k]!, failures[k + 1]!, failures[k + 2]!]);
+      resolve(out);
+    }),
+  );
+}
+
+test('writeFiles: creates each file with its data, owner, mode (setuid kept) and times; failures are per file', async (t) => {
+  const dir = tmpdir(t);
+  fs.writeFileSync(path.join(dir, 'exists'), 'old');
+  const failures = await writeFiles(
+    batchArgs([
+      [path.join(dir, 'a'), ['hello ', 'world'], 1000, 100, 0o4755, 1_600_000_000.25, 1_500_000_000.1234567],
+      [path.join(dir, 'exists'), ['new'], 0, 0, 0o644, 0, 0],
+      [path.join(dir, 'nul') + '\0x', ['z'], 0, 0, 0o644, 0, 0],
+      [path.join(dir, 'missing-dir', 'b'), ['z'], 0, 0, 0o644, 0, 0],
+      [path.join(dir, 'empty'), [], 7, 8, 0o600, 5, 6],
+    ]),
+  );
+  // [index, errno, step]: open (0) failed with EEXIST, EINVAL (a NUL inside the path), ENOENT
+  const E = os.constants.errno;
+  assert.deepEqual(failures, [
+    [1, E.EEXIST, 0],
+    [2, E.EINVAL, 0],
+    [3, E.ENOENT, 0],
+  ]);
+  // microseconds, as node:fs's futimes sets them (before the read below updates the atime)
+  const big = fs.lstatSync(path.join(dir, 'a'), { bigint: true });
+  assert.equal(big.atimeNs, 1_600_000_000_250_000_000n);
+  assert.equal(big.mtimeNs, 1_500_000_000_123_456_000n);
+  const a = fs.lstatSync(path.join(dir, 'a'));
+  assert.deepEqual([a.uid, a.gid, a.mode & 0o7777], [1000, 100, 0o4755]);
+  assert.equal(fs.readFileSync(path.join(dir, 'a'), 'utf8'), 'hello world');
+  assert.equal(fs.readFileSync(path.join(dir, 'exists'), 'utf8'), 'old');
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['a', 'empty', 'exists']);
+  const e = fs.lstatSync(path.join(dir, 'empty'));
+  assert.deepEqual([e.size, e.uid, e.gid, e.mode & 0o7777, e.mtimeMs], [0, 7, 8, 0o600, 6000]);
+});
+
+test('writeFiles: never follows a symlink at the name; bad arguments throw a TypeError', async (t) => {
+  const dir = tmpdir(t);
+  fs.symlinkSync(path.join(dir, 'target'), path.join(dir, 'link'));
+  assert.deepEqual(await writeFiles(batchArgs([[path.join(dir, 'link'), ['x'], 0, 0, 0o644, 0, 0]])), [[0, os.constants.errno.EEXIST, 0]]);
+  assert.equal(fs.existsSync(path.join(dir, 'target')), false);
+  const [paths, meta, bufs] = batchArgs([[path.join(dir, 'f'), ['x'], 0, 0, 0o644, 0, 0]]);
+  assert.throws(() => native().writeFiles(paths, meta.subarray(0, 7), bufs, () => {}), TypeError);
+  assert.throws(() => native().writeFiles(paths, meta, [], () => {}), TypeError);
+  meta[1] = paths.length + 5; // a path running past the paths buffer
+  assert.throws(() => native().writeFiles(paths, meta, bufs, () => {}), TypeError);
+  assert.equal(fs.existsSync(path.join(dir, 'f')), false);
+});
