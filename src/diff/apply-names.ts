@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { invalidArchive } from '../util/errors.js';
-import { displayName } from './tarreader.js';
+import { displayName, type TarEntry } from './tarreader.js';
 
 /**
  * Deepest nesting unpacked (node-tar's limit). Docker takes any depth the
@@ -58,4 +58,31 @@ export function lexists(abs: string): boolean {
 export function parentOf(rel: string): string {
   const i = rel.lastIndexOf('/');
   return i < 0 ? '' : rel.slice(0, i);
+}
+
+/** The largest uid/gid Linux has: (uid_t)-1 means "leave unchanged" to chown. */
+const MAX_ID = 0xfffffffe;
+
+/** A uid or gid no Linux file can have is a hostile or broken header: say which entry and what. */
+export function checkOwner(e: TarEntry): void {
+  checkId(e, 'uid', e.uid);
+  checkId(e, 'gid', e.gid);
+}
+
+function checkId(e: TarEntry, what: 'uid' | 'gid', v: number): void {
+  if (!Number.isSafeInteger(v) || v < 0 || v > MAX_ID) {
+    throw badLayer(`layer entry ${q(e.name)} has ${what} ${v}, outside the ${what}s a Linux file can have (0 to ${MAX_ID})`);
+  }
+}
+
+/** The end of Go's time (1<<63 - 1 ns after the epoch), docker's upper bound for file times. */
+const MAX_TIME = 9223372036.854775;
+
+/**
+ * A tar time as file time, as docker (moby's system.Chtimes): one before the
+ * epoch or after MAX_TIME becomes the epoch. Node would take a negative time
+ * as "now" and refuse a huge one with a bare EINVAL.
+ */
+export function unixTime(t: number): number {
+  return Number.isFinite(t) && t >= 0 && t <= MAX_TIME ? t : 0;
 }

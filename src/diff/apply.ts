@@ -33,8 +33,10 @@
  *
  * Speed: the tar is parsed and checked here, synchronously; regular files are
  * created and written concurrently on libuv's pool (apply-files.ts), since
- * file creation is what unpacking waits on. Directories, symlinks, devices
- * and whiteouts stay synchronous (they are few, and children need them).
+ * file creation is what unpacking waits on: small ones in batches by the addon
+ * (apply-batch.ts), so the JS thread, which the whole unpack waits on, makes
+ * no call per file. Directories, symlinks, devices and whiteouts stay
+ * synchronous (they are few, and children need them).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -47,7 +49,7 @@ import { removeTree } from '../util/rmtree.js';
 import { randomHex } from '../util/builtins.js';
 import { ConcurrentFiles, CREATE_FLAGS, type FileSink } from './apply-files.js';
 import { LowerLinks } from './apply-lower.js';
-import { MAX_DEPTH, PATH_MAX, WH_PREFIX, WH_META_PREFIX, WH_OPAQUE, OVERLAY_OPAQUE, AUFS_PLNK, q, B, badLayer, depth, parentOf } from './apply-names.js';
+import { MAX_DEPTH, PATH_MAX, WH_PREFIX, WH_META_PREFIX, WH_OPAQUE, OVERLAY_OPAQUE, AUFS_PLNK, q, B, badLayer, depth, parentOf, checkOwner, unixTime } from './apply-names.js';
 
 export { MAX_DEPTH } from './apply-names.js';
 
@@ -104,30 +106,6 @@ export async function applyLayer(tar: Readable, destDir: string, opts: ApplyOpti
     await files.drain();
   }
   return { entries: applier.entries, bytes: applier.bytes };
-}
-
-/** The largest uid/gid Linux has: (uid_t)-1 means "leave unchanged" to chown. */
-const MAX_ID = 0xfffffffe;
-
-/** A uid or gid no Linux file can have is a hostile or broken header: say which entry and what. */
-function checkOwner(e: TarEntry): void {
-  for (const [what, v] of [['uid', e.uid], ['gid', e.gid]] as const) {
-    if (!Number.isSafeInteger(v) || v < 0 || v > MAX_ID) {
-      throw badLayer(`layer entry ${q(e.name)} has ${what} ${v}, outside the ${what}s a Linux file can have (0 to ${MAX_ID})`);
-    }
-  }
-}
-
-/** The end of Go's time (1<<63 - 1 ns after the epoch), docker's upper bound for file times. */
-const MAX_TIME = 9223372036.854775;
-
-/**
- * A tar time as file time, as docker (moby's system.Chtimes): one before the
- * epoch or after MAX_TIME becomes the epoch. Node would take a negative time
- * as "now" and refuse a huge one with a bare EINVAL.
- */
-function unixTime(t: number): number {
-  return Number.isFinite(t) && t >= 0 && t <= MAX_TIME ? t : 0;
 }
 
 class Applier {
@@ -213,7 +191,8 @@ class Applier {
   private entryAt(e: TarEntry, rel: string): TarDataSink | null {
     const parent = parentOf(rel);
     const base = rel.slice(parent === '' ? 0 : parent.length + 1);
-    if (parent !== '') {
+    // a parent part that starts with .wh. (checked in detail only when the parent holds one)
+    if (parent !== '' && (parent.startsWith(WH_PREFIX) || parent.includes('/' + WH_PREFIX))) {
       const top = parent.split('/', 1)[0]!;
       // AUFS metadata at the root (.wh..wh.plnk/…, .wh..wh.aufs): docker skips it, keeping plnk files as hardlink sources
       if (top.startsWith(WH_META_PREFIX)) return top === AUFS_PLNK && parent === AUFS_PLNK && e.type === 'file' ? this.aufsFile(e, rel) : null;

@@ -187,3 +187,10 @@ export function sparseMap1x0(blocks: Buffer, offset: number): { regions: SparseR
   // Go reads whole blocks: the map takes every block up to the one holding its last newline
   return { regions, used: Math.ceil(p / 512) * 512 };
 }
+
+/** A numeric header field that must parse (as parseNumeric), else INVALID_ARCHIVE naming it. */
+export function numField(b: Buffer, start: number, len: number, field: string, offset: number): number {
+  const v = parseNumeric(b, start, len);
+  if (v === undefined) throw malformed(`invalid ${field} field in header at offset ${offset}`);
+  return v;
+}

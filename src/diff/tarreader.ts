@@ -30,7 +30,7 @@
  * data of regular files (or null to skip it). Errors are TsrunErrors
  * (INVALID_ARCHIVE) thrown out of push()/finish().
  */
-import { malformed, cString, parseNumeric, parseDecimal, parsePaxRecords, validSparse, sparseMap0x1, sparseMap1x0, GNU_SPARSE_MAP, type SparseRegion } from './tarfields.js';
+import { malformed, cString, parseNumeric, numField, parseDecimal, parsePaxRecords, validSparse, sparseMap0x1, sparseMap1x0, GNU_SPARSE_MAP, type SparseRegion } from './tarfields.js';
 import { isZeroBlock, typeOf, describeFlag, formatOf, isAscii, applyPax, type PaxFields } from './tarheader.js';
 
 export { parsePaxRecords } from './tarfields.js';
@@ -56,7 +56,7 @@ export interface TarEntry {
   devmajor: number;
   devminor: number;
   /** `SCHILY.xattr.NAME` pax records: name → raw value bytes. */
-  xattrs: Map<string, Buffer>;
+  xattrs: ReadonlyMap<string, Buffer>;
   /** A sparse file: its data regions (the rest are holes); the sink gets each region's bytes at its offset. */
   sparse?: SparseRegion[];
   /** Byte offset of the entry's header in the archive, for messages. */
@@ -75,6 +75,9 @@ export function displayName(name: string): string {
 }
 
 const BLOCK = 512;
+/** The xattrs of every entry without pax records (shared: never written to). */
+const NO_XATTRS: ReadonlyMap<string, Buffer> = new Map();
+
 /** Largest pax or GNU long-name body accepted, as Go's archive/tar (maxSpecialFileSize). */
 const MAX_META = 1 << 20;
 
@@ -271,11 +274,7 @@ export class TarReader {
     const flag = b[156]!;
     const kind = typeOf(flag);
     if (kind === undefined) throw malformed(`unsupported entry type ${describeFlag(flag)} at offset ${offset}`);
-    const num = (start: number, len: number, field: string): number => {
-      const v = parseNumeric(b, start, len);
-      if (v === undefined) throw malformed(`invalid ${field} field in header at offset ${offset}`);
-      return v;
-    };
+    const num = (start: number, len: number, field: string): number => numField(b, start, len, field, offset);
     let size = num(124, 12, 'size');
     if (size < 0) throw malformed(`negative size in header at offset ${offset}`);
     let mode = num(100, 8, 'mode');
@@ -320,14 +319,18 @@ export class TarReader {
 
     let type: TarEntryType = kind === 'gnuSparse' ? 'file' : kind;
     let linkname = cString(b, 157, 100);
-    const xattrs = new Map<string, Buffer>();
+    let xattrs = NO_XATTRS;
+    let atime: number | undefined;
 
     const pax = this.pax;
     this.pax = null;
-    const f: PaxFields = { name, linkname, size, uid, gid, mtime, atime: undefined };
-    if (pax) applyPax(pax, f, xattrs, offset);
-    ({ name, linkname, size, uid, gid, mtime } = f);
-    const atime = f.atime;
+    if (pax) {
+      const f: PaxFields = { name, linkname, size, uid, gid, mtime, atime: undefined };
+      const map = new Map<string, Buffer>();
+      applyPax(pax, f, map, offset);
+      xattrs = map;
+      ({ name, linkname, size, uid, gid, mtime, atime } = f);
+    }
     if (this.longName) name = this.longName;
     if (this.longLink) linkname = this.longLink;
     this.longName = this.longLink = null;

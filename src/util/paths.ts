@@ -19,6 +19,11 @@ function shown(name: string): string {
  */
 export function cleanMemberName(name: string): string {
   if (name.includes('\0')) throw unsafePath(`entry name contains a NUL byte: ${shown(name)}`);
+  // the common case, `./a/b/` or `a/b`: clean once the leading `./` and a trailing `/` are dropped (no split, no join)
+  let start = 0;
+  while (name.charCodeAt(start) === 46 && name.charCodeAt(start + 1) === 47) start += 2;
+  const end = name.length > start && name.charCodeAt(name.length - 1) === 47 ? name.length - 1 : name.length;
+  if (hasOnlyPlainParts(name, start, end)) return start === 0 && end === name.length ? name : name.slice(start, end);
   const parts: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
@@ -30,6 +35,20 @@ export function cleanMemberName(name: string): string {
     parts.push(part);
   }
   return parts.join('/');
+}
+
+/** True when name[start, end) is non-empty and has no empty, `.` or `..` component. */
+function hasOnlyPlainParts(name: string, start: number, end: number): boolean {
+  if (end <= start) return false;
+  let from = start;
+  for (let i = start; i <= end; i++) {
+    if (i < end && name.charCodeAt(i) !== 47) continue;
+    const len = i - from;
+    if (len === 0) return false;
+    if (name.charCodeAt(from) === 46 && (len === 1 || (len === 2 && name.charCodeAt(from + 1) === 46))) return false;
+    from = i + 1;
+  }
+  return true;
 }
 
 /** True when a raw member name has a `..` component that would climb above the root. */
