@@ -36,7 +36,7 @@ export async function attachContainer(ctx: Ctx, ref: string, o: AttachFlags): Pr
   }
   const socket = path.join(c.dir, 'attach');
   if (!fs.existsSync(socket)) {
-    throw conflict(`cannot attach to ${c.config.name}: it runs in the foreground with --rm and without -i or -t, which has no attach socket`, 'run it with -d, -i or -t, or without --rm');
+    throw conflict(`cannot attach to ${c.config.name}: its monitor has no attach socket`, 'a foreground `run --rm` without -i or -t has none (nor what an older tsrun started): run it with -d, -i or -t, or without --rm');
   }
   const end = await attachSocket(socket, { stdin: !o.noStdin && c.config.openStdin, tty, sigProxy: o.sigProxy, keys: o.keys });
   switch (end.kind) {

@@ -285,6 +285,11 @@ describe('tsrun attach and the detach keys', () => {
     }
     assert.deepEqual(snapshotTree(root()), before);
     assert.equal(state('up'), 'running 0');
+    tsrunOk(root(), ['pause', 'up']);
+    const paused = tsrun(root(), ['attach', '--no-stdin', 'up'], { input: '' });
+    assert.equal(paused.code, 1);
+    assert.equal(paused.stderr, 'tsrun: You cannot attach to a paused container, unpause it first\n');
+    tsrunOk(root(), ['unpause', 'up']);
     const bad = path.join(t().scratch, 'badcfg');
     fs.mkdirSync(bad, { recursive: true });
     fs.writeFileSync(path.join(bad, 'config.json'), JSON.stringify({ detachKeys: 'nope' }));
