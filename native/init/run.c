@@ -22,6 +22,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 /* After the early block on the monitor's pipe to the container process: go on (see run_child). */
@@ -184,6 +185,9 @@ int run_main(struct oci *o, struct planbuf *b, size_t first)
   bool fork_first = !cgroup2_host();
   /* before the fork, so the child has it too: read while tsrun still creates the container */
   spec_host_cgroups();
+  /* glibc reads /etc/localtime on its first time conversion (even gmtime_r): now, while idle,
+     not when the container has exited and tsrun waits for exit.json */
+  tzset();
   pid_t pid = fork_first ? fork_container(p, cflags) : 0;
   if (fork_first && pid == 0)
     goto child;
