@@ -142,8 +142,9 @@ export class TarWriter {
    * padding). A file that shrank while being read (a running container) is
    * padded with zeros and one that grew is cut at `size`, as GNU tar does, so
    * the archive stays well-formed. Returns the bytes actually read from the file.
+   * `hash`, when given, also gets every byte read from the file (not the padding).
    */
-  fileData(fd: number, size: number): number {
+  fileData(fd: number, size: number, hash?: { update(b: Buffer): unknown }): number {
     let left = size;
     let got = 0;
     let eof = false;
@@ -154,6 +155,7 @@ export class TarWriter {
       if (!eof) {
         n = fs.readSync(fd, this.buf, this.pos, want, null);
         if (n === 0) eof = true;
+        else hash?.update(this.buf.subarray(this.pos, this.pos + n));
       }
       if (n === 0) {
         this.buf.fill(0, this.pos, this.pos + want);

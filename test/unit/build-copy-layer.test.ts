@@ -65,3 +65,44 @@ test('a file over a directory selected earlier takes its whole place', () => {
     fs.rmSync(base, { recursive: true, force: true });
   }
 });
+
+test("the writer's file checksums: fileSum's own, only for files the selection saw, and the same layer bytes with or without them", async () => {
+  const { openCtx } = await import('../../src/context.js');
+  const { BuildCache } = await import('../../src/ops/build/build-cache.js');
+  const { writeEntriesLayer } = await import('../../src/ops/build/copy-layer-direct.js');
+  const crypto = await import('node:crypto');
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-copysums-'));
+  try {
+    const ctxDir = path.join(base, 'ctx');
+    fs.mkdirSync(path.join(ctxDir, 'd'), { recursive: true });
+    const big = Buffer.alloc(5 << 20, 7); // across several of the writer's 2 MiB slots
+    big.write('not all sevens', 1 << 20);
+    const files: Record<string, Buffer> = { 'a.txt': Buffer.from('a'), 'd/big.bin': big, 'd/empty': Buffer.alloc(0), 'shrinks.txt': Buffer.from('0123456789') };
+    for (const [f, d] of Object.entries(files)) fs.writeFileSync(path.join(ctxDir, f), d);
+    const root: CopyRoot = { dir: ctxDir, context: true };
+    const ctx = openCtx(path.join(base, 'store'));
+    const cache = new BuildCache(ctx);
+    const sums = { need: (a: string, st: fs.BigIntStats) => !cache.hasSum(a, st), put: (a: string, st: fs.BigIntStats, s: string) => cache.recordSum(a, st, s) };
+    const sel = selectCopy(root, ['.'], '/app/', W);
+    const withSums = writeEntriesLayer(ctx, copyEntries(sel, [], {}, 1234), undefined, sums);
+    for (const s of sel.filter((x) => x.st.isFile())) {
+      assert.ok(cache.hasSum(s.abs, s.st), s.abs);
+      const want = crypto.createHash('sha256').update(fs.readFileSync(s.abs)).digest('hex');
+      // what fileSum hands out (from the recorded sums) is the file's sha256
+      assert.equal(cache.fileSum(s.abs, s.st), want, s.abs);
+    }
+    const without = writeEntriesLayer(ctx, copyEntries(selectCopy(root, ['.'], '/app/', W), [], {}, 1234));
+    assert.equal(withSums.result.diffId, without.result.diffId);
+    assert.deepEqual(fs.readFileSync(withSums.blobTmp), fs.readFileSync(without.blobTmp));
+    // a file that shrank after the selection saw it: its checksum is not recorded (fileSum reads it then)
+    const fresh = new BuildCache(ctx);
+    const sel2 = selectCopy(root, ['shrinks.txt'], '/s', W);
+    fs.truncateSync(path.join(ctxDir, 'shrinks.txt'), 3);
+    const shrunk = writeEntriesLayer(ctx, copyEntries(sel2, [], {}, 1234), undefined, { need: (a, st) => !fresh.hasSum(a, st), put: (a, st, s) => fresh.recordSum(a, st, s) });
+    assert.equal(fresh.hasSum(sel2[0]!.abs, sel2[0]!.st), false);
+    assert.ok(shrunk.result.size > 0);
+    for (const t of [withSums, without, shrunk]) fs.rmSync(t.blobTmp, { force: true });
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+});

@@ -14,7 +14,7 @@ import type { LayerTemps } from '../commit-layer.js';
 import { native } from '../../native.js';
 import { readXattrs, type Selected } from './copy-select.js';
 import { LineError } from './errors.js';
-import { copyEntries, writeEntriesLayer } from './copy-layer-direct.js';
+import { copyEntries, writeEntriesLayer, type SumSink } from './copy-layer-direct.js';
 import { archiveCompression, unpackArchive } from './add-archive.js';
 
 /** The image's entry at `rel` (no leading slash), looking through its layers topmost first. */
@@ -127,6 +127,8 @@ export interface CopyLayerOptions {
   link?: boolean;
   /** SOURCE_DATE_EPOCH / --timestamp: later mtimes become this (Unix seconds). */
   clampMtime?: number;
+  /** Take the checksums of the files copied (when the layer is written straight from them). */
+  sums?: SumSink;
 }
 
 /**
@@ -140,7 +142,7 @@ export async function writeCopyLayer(ctx: Ctx, sel: readonly Selected[], lowers:
   // no archive to unpack: the layer is written straight from the sources (copy-layer-direct.ts), no staging copy
   let archives = false;
   for (const s of sel) if (s.unpack !== undefined && (await archiveCompression(s.abs)) !== undefined) archives = true;
-  if (!archives) return writeEntriesLayer(ctx, copyEntries(sel, imageDirs, o), o.clampMtime);
+  if (!archives) return writeEntriesLayer(ctx, copyEntries(sel, imageDirs, o), o.clampMtime, o.sums);
   return withStaging(ctx, async (stage) => {
     const dirTimes: [string, Date][] = [];
     for (const s of sel) {

@@ -8,6 +8,7 @@
  * (depth first, names sorted), so the same selection gives the same bytes.
  */
 import fs from 'node:fs';
+import crypto from 'node:crypto';
 import type { Ctx } from '../../context.js';
 import { TarWriter, type TarHeader } from '../../diff/tar-writer.js';
 import { BlobWriter } from '../../diff/blob-writer.js';
@@ -33,12 +34,23 @@ interface Entry {
   mtime: number;
   /** The source to read (file) or to take xattrs from. */
   src?: string;
+  /** The source's xattrs (read once: the selection's checksum uses them too). */
+  xattrs?: [string, Buffer][];
   linkname?: string;
+  /** A file's stat as the selection saw it: its checksum is recorded only when the file is still that. */
+  st?: fs.BigIntStats;
+}
+
+/** Where the checksums of the files the writer copies go (the build cache's stat-keyed file sums). */
+export interface SumSink {
+  /** Is this file's checksum still unknown (worth hashing its bytes as they are copied)? */
+  need(abs: string, st: fs.BigIntStats): boolean;
+  put(abs: string, st: fs.BigIntStats, sha256: string): void;
 }
 
 /** The source's xattrs, as COPY's checksum reads them (overlay's own left out). */
-function sourceXattrs(abs: string): Map<string, Buffer> | undefined {
-  const x = readXattrs(abs);
+function sourceXattrs(e: Entry): Map<string, Buffer> | undefined {
+  const x = e.xattrs ?? (e.src ? readXattrs(e.src) : []);
   return x.length ? new Map(x) : undefined;
 }
 
@@ -57,6 +69,9 @@ export function copyEntries(sel: readonly Selected[], imageDirs: readonly string
   const own = o.owner ?? { uid: 0, gid: 0 };
   const entries = new Map<string, Entry>();
   const parents = (rel: string) => {
+    // a parent already entered as a directory had its own parents entered with it
+    const slash = rel.lastIndexOf('/');
+    if (slash < 0 || entries.get(rel.slice(0, slash))?.type === 'dir') return;
     const parts = rel.split('/');
     for (let i = 1; i < parts.length; i++) {
       const r = parts.slice(0, i).join('/');
@@ -80,21 +95,26 @@ export function copyEntries(sel: readonly Selected[], imageDirs: readonly string
     if (st.isDirectory()) {
       if (!rel) continue;
       parents(rel);
-      replace(rel, { type: 'dir', mode: o.chmod ?? Number(st.mode & 0o7777n), uid: own.uid, gid: own.gid, mtime, src: s.abs });
+      replace(rel, { type: 'dir', mode: o.chmod ?? Number(st.mode & 0o7777n), uid: own.uid, gid: own.gid, mtime, src: s.abs, xattrs: (s.xattrs ??= readXattrs(s.abs)) });
     } else if (st.isSymbolicLink()) {
       parents(rel);
-      replace(rel, { type: 'symlink', mode: 0o777, uid: own.uid, gid: own.gid, mtime, src: s.abs, linkname: fs.readlinkSync(s.abs) });
+      replace(rel, { type: 'symlink', mode: 0o777, uid: own.uid, gid: own.gid, mtime, src: s.abs, xattrs: (s.xattrs ??= readXattrs(s.abs)), linkname: fs.readlinkSync(s.abs) });
     } else if (st.isFile()) {
       parents(rel);
-      replace(rel, { type: 'file', mode: o.chmod ?? Number(st.mode & 0o7777n), uid: own.uid, gid: own.gid, mtime, src: s.abs });
+      replace(rel, { type: 'file', mode: o.chmod ?? Number(st.mode & 0o7777n), uid: own.uid, gid: own.gid, mtime, src: s.abs, xattrs: (s.xattrs ??= readXattrs(s.abs)), st });
     }
     // sockets, fifos and devices in a context are skipped, as BuildKit's copy does for sockets
   }
   return entries;
 }
 
-/** Write the layer of `entries` to a content-store temp file (the caller adopts it). */
-export function writeEntriesLayer(ctx: Ctx, entries: Map<string, Entry>, clampMtime?: number): LayerTemps {
+/**
+ * Write the layer of `entries` to a content-store temp file (the caller adopts it). With
+ * `sums`, each file's sha256 is worked out from the bytes as they are copied (one read
+ * for both: the cache key's checksum and the layer) and handed over when the file is
+ * still what the selection saw.
+ */
+export function writeEntriesLayer(ctx: Ctx, entries: Map<string, Entry>, clampMtime?: number, sums?: SumSink): LayerTemps {
   const blobTmp = ctx.content.tempPath();
   const fd = fs.openSync(blobTmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
   let done = false;
@@ -107,7 +127,7 @@ export function writeEntriesLayer(ctx: Ctx, entries: Map<string, Entry>, clampMt
       for (const rel of [...entries.keys()].sort(walkOrder)) {
         const e = entries.get(rel)!;
         const mtime = clampMtime !== undefined && e.mtime > clampMtime ? clampMtime : e.mtime;
-        const h: TarHeader = { name: rel, type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, size: 0, mtime, linkname: e.linkname, xattrs: e.src ? sourceXattrs(e.src) : undefined };
+        const h: TarHeader = { name: rel, type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, size: 0, mtime, linkname: e.linkname, xattrs: sourceXattrs(e) };
         count++;
         if (e.type !== 'file') {
           tar.header(h);
@@ -120,9 +140,14 @@ export function writeEntriesLayer(ctx: Ctx, entries: Map<string, Entry>, clampMt
           throw syscallError(`COPY: cannot read ${e.src}`, err);
         }
         try {
-          const size = fs.fstatSync(src).size;
+          // the size the selection saw (fileData pads a file that shrank since, cuts one that grew): no
+          // fstat per file; the checksum of the bytes read is kept under the selection's stat, as
+          // BuildCache.fileSum keeps the one it reads
+          const size = e.st ? Number(e.st.size) : fs.fstatSync(src).size;
           tar.header({ ...h, size });
-          tar.fileData(src, size);
+          const hash = sums && e.st && sums.need(e.src!, e.st) ? crypto.createHash('sha256') : undefined;
+          const got = tar.fileData(src, size, hash);
+          if (hash && got === size) sums!.put(e.src!, e.st!, hash.digest('hex'));
           contentBytes += size;
         } finally {
           fs.closeSync(src);

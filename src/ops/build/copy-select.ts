@@ -30,6 +30,8 @@ export interface Selected {
   target: string;
   /** ADD: a source file named directly (not inside a copied directory): the directory it is unpacked into when it is a tar. */
   unpack?: string;
+  /** Its xattrs, once selectionChecksum or the layer writer has read them (the other then need not read them again). */
+  xattrs?: [string, Buffer][];
 }
 
 export interface SelectOptions {
@@ -50,13 +52,18 @@ interface Where {
 
 const isGlob = (s: string) => /[*?[]/.test(s);
 
-/** `skip(rel)` drops an entry with everything below it (a --exclude match). */
-function walk(root: CopyRoot, relDir: string, fn: (rel: string, st: fs.BigIntStats) => void, skip?: (rel: string) => boolean): void {
-  for (const name of fs.readdirSync(path.join(root.dir, relDir)).sort()) {
+/** root.dir with one trailing slash: names below it are appended, not path.join'ed (10,000 joins cost ~0.1 s). */
+const dirPrefix = (root: CopyRoot) => (root.dir.endsWith('/') ? root.dir : root.dir + '/');
+
+/** `skip(rel)` drops an entry with everything below it (a --exclude match). `fn` gets the entry's absolute path too. */
+function walk(root: CopyRoot, relDir: string, fn: (rel: string, st: fs.BigIntStats, abs: string) => void, skip?: (rel: string) => boolean): void {
+  const base = dirPrefix(root);
+  for (const name of fs.readdirSync(base + relDir).sort()) {
     const rel = relDir ? `${relDir}/${name}` : name;
     if (root.ignore?.excludes(rel) || skip?.(rel)) continue;
-    const st = fs.lstatSync(path.join(root.dir, rel), { bigint: true });
-    fn(rel, st);
+    const abs = base + rel;
+    const st = fs.lstatSync(abs, { bigint: true });
+    fn(rel, st, abs);
     if (st.isDirectory()) walk(root, rel, fn, skip);
   }
 }
@@ -95,12 +102,14 @@ export function selectCopy(root: CopyRoot, sources: readonly string[], dest: str
     // a directory: its contents go into the target directory
     out.push({ abs: path.join(root.dir, rel), st, target });
     const below = (sub: string) => sub.slice(rel.length + (rel ? 1 : 0));
+    // entries below it: the target dir (normalized once) and a clean relative name, appended
+    const into = path.posix.normalize(target).replace(/\/?$/, '/');
     walk(
       root,
       rel,
-      (sub, sst) => {
+      (sub, sst, abs) => {
         if (sst.isSymbolicLink()) checkLink(root, sub, w, shown);
-        out.push({ abs: path.join(root.dir, sub), st: sst, target: path.posix.join(target, below(sub)) });
+        out.push({ abs, st: sst, target: into + below(sub) });
       },
       excludes && ((sub) => excludes!.excludes(below(sub))),
     );
@@ -158,7 +167,7 @@ function isLink(p: string): boolean {
   }
 }
 
-/** The checksum of exactly the selected files: no mtimes, contents via the stat-keyed cache. */
+/** The checksum of exactly the selected files: no mtimes, contents via the stat-keyed cache. Keeps each one's xattrs on it. */
 export function selectionChecksum(sel: readonly Selected[], cache: BuildCache): string {
   const h = crypto.createHash('sha256');
   for (const s of sel) {
@@ -167,7 +176,8 @@ export function selectionChecksum(sel: readonly Selected[], cache: BuildCache): 
     if (st.isFile()) body = cache.fileSum(s.abs, st);
     else if (st.isSymbolicLink()) body = fs.readlinkSync(s.abs);
     h.update(`${s.target}\0${st.mode}\0${st.uid}:${st.gid}\0${st.isFile() ? st.size : 0}\0${body}\0${s.unpack ?? ''}\0`);
-    for (const [name, value] of readXattrs(s.abs)) h.update(`${name}=${value.toString('base64')}\0`);
+    s.xattrs ??= readXattrs(s.abs);
+    for (const [name, value] of s.xattrs) h.update(`${name}=${value.toString('base64')}\0`);
     h.update('\n');
   }
   return h.digest('hex');

@@ -29,7 +29,16 @@ export interface CopyEnv {
 
 export interface CopyPrep {
   selected: Selected[];
-  keyInput: unknown;
+  /** The step's key input; for context files it reads each file whose checksum is not cached. */
+  keyInput(): unknown;
+  /**
+   * Write the layer before the key (its writer then hashes each file as it copies it: one
+   * read instead of two) when most of the context bytes selected have no cached checksum:
+   * a context seen for the first time, or --no-cache (the layer is written anyway). The
+   * cost when the step then turns out cached (every file touched, none changed): a layer
+   * written and thrown away.
+   */
+  writeFirst(noCache: boolean): boolean;
   /** Called on a cache miss: downloads deferred by --checksum. */
   complete(): Promise<void>;
 }
@@ -56,7 +65,8 @@ export async function prepareCopy(step: CopyStep, env: CopyEnv): Promise<CopyPre
   const destDir = step.dest.endsWith('/') ? step.dest : step.dest + '/';
   const where = { file, line };
   const selected: Selected[] = [];
-  const key: unknown[] = [];
+  const key: (unknown | (() => unknown))[] = [];
+  let contextSel: Selected[] | undefined;
   const pending: (() => Promise<void>)[] = [];
 
   if (local.length) {
@@ -69,7 +79,8 @@ export async function prepareCopy(step: CopyStep, env: CopyEnv): Promise<CopyPre
     } else {
       const sel = atLine(file, line, () => selectCopy(env.contextRoot, local, step.dest, where, opts));
       selected.push(...sel);
-      key.push({ sum: selectionChecksum(sel, env.cache) });
+      contextSel = sel;
+      key.push(() => ({ sum: selectionChecksum(sel, env.cache) }));
     }
   }
 
@@ -105,7 +116,18 @@ export async function prepareCopy(step: CopyStep, env: CopyEnv): Promise<CopyPre
 
   return {
     selected,
-    keyInput: { copy: step.createdBy, sources: key, dest: step.dest, chown: step.chown, chmod: step.chmod, link: step.link, exclude: step.exclude, parents: step.parents },
+    keyInput: () => ({ copy: step.createdBy, sources: key.map((k) => (typeof k === 'function' ? k() : k)), dest: step.dest, chown: step.chown, chmod: step.chmod, link: step.link, exclude: step.exclude, parents: step.parents }),
+    writeFirst: (noCache) => {
+      if (!contextSel || pending.length) return false;
+      let all = 0;
+      let missing = 0;
+      for (const s of contextSel) {
+        if (!s.st.isFile()) continue;
+        all += Number(s.st.size);
+        if (!env.cache.hasSum(s.abs, s.st)) missing += Number(s.st.size);
+      }
+      return missing > 0 && (noCache || missing * 2 >= all);
+    },
     complete: async () => {
       for (const p of pending) await p();
     },

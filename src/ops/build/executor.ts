@@ -237,6 +237,14 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
         try {
           let keyInput: unknown;
           let copy: Awaited<ReturnType<typeof prepareCopy>> | undefined;
+          let written: LayerTemps | undefined;
+          const writeCopy = async (c: NonNullable<typeof copy>): Promise<LayerTemps> => {
+            const dirs = await lowers(ctx, state);
+            const owner = step.kind !== 'copy' || step.chown === undefined ? undefined : atLine(file, line, () => resolveOwner(step.chown!, dirs));
+            await c.complete();
+            const sums = { need: (a: string, st: fs.BigIntStats) => !cache.hasSum(a, st), put: (a: string, st: fs.BigIntStats, sum: string) => cache.recordSum(a, st, sum) };
+            return writeCopyLayer(ctx, c.selected, dirs, { owner, chmod: step.kind === 'copy' ? step.chmod : undefined, link: step.kind === 'copy' && step.link, clampMtime: ts, sums });
+          };
           if (step.kind === 'run') {
             const mounts = step.mounts.length ? atLine(file, line, () => mountsKey(step.mounts, contextRoot, cache, (f) => stageKeyOf(f), { file, line })) : undefined;
             keyInput = { run: step.argv, env: step.env, user: step.user, workdir: step.workdir, network: step.network === 'default' ? o.network : step.network, ...(mounts ? { mounts } : {}) };
@@ -252,7 +260,13 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
               return { dir: dirs.length > 1 ? mountView(ctx, dirs, cleanups) : (dirs[0] ?? emptyDir(ctx, cleanups)), key: src.key };
             };
             copy = await prepareCopy(step, { ctx, contextRoot, cache, fromRoot, cleanups });
-            keyInput = copy.keyInput;
+            if (copy.writeFirst(o.noCache)) {
+              // the layer first: its writer records the files' checksums the key needs (copy-step.ts)
+              const early = await writeCopy(copy);
+              written = early;
+              cleanups.push(() => removeTemps(early)); // a no-op once the store adopted it
+            }
+            keyInput = copy.keyInput();
           } else {
             keyInput = { workdir: step.path, user: step.user };
           }
@@ -289,12 +303,10 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
             }
             temps = r.layer!.result.entries ? r.layer : (removeTemps(r.layer!), undefined);
           } else {
-            const dirs = await lowers(ctx, state);
             if (step.kind === 'copy') {
-              const owner = step.chown === undefined ? undefined : atLine(file, line, () => resolveOwner(step.chown!, dirs));
-              await copy!.complete();
-              temps = await writeCopyLayer(ctx, copy!.selected, dirs, { owner, chmod: step.chmod, link: step.link, clampMtime: ts });
+              temps = written ?? (await writeCopy(copy!));
             } else {
+              const dirs = await lowers(ctx, state);
               const owner = step.user ? atLine(file, line, () => resolveOwner(step.user!, dirs)) : { uid: 0, gid: 0 };
               temps = await writeWorkdirLayer(ctx, step.path, dirs, owner, ts);
             }

@@ -174,6 +174,7 @@ export class PatternMatcher {
 
   /** Is the path (or one of its parent directories) excluded? The last matching line decides. */
   excludes(path: string): boolean {
+    if (!this.patterns.length) return false; // no .dockerignore: nothing to split for each of the context's files
     let matched = false;
     const parent = dirOf(path);
     const parentDirs = parent.split('/');
