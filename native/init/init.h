@@ -46,6 +46,7 @@ struct op {
   unsigned mode, major, minor; /* mode may carry S_IFBLK/S_IFCHR; none means a char device */
   bool chown;                   /* mknod: give the node uid/gid (host devices of --privileged) */
   unsigned uid, gid;
+  unsigned long prop; /* a bind's propagation (MS_SHARED/MS_SLAVE/MS_PRIVATE | MS_REC), set once attached */
 };
 
 struct rlim {
@@ -97,6 +98,9 @@ struct plan {
   struct op *ops;
   size_t nops;
   bool readonly_rootfs;
+  /* linux.rootfsPropagation: 0 or private keeps tsrun's rprivate namespace; shared or slave keeps
+     the links to the host that binds with such a propagation need (rootfs.c, runc's order) */
+  unsigned long root_propagation;
   /* the device policy: every device (devices_all, --privileged), or only devrules on the cgroup
      dir devices_dir (a v1 devices hierarchy's or the v2 one) */
   bool devices_all;

@@ -11,6 +11,17 @@
  * second time, where another container sharing a volume could have swapped
  * the target for a symlink meanwhile. A target that resolves to the root
  * itself (an image's `/x -> /`) is refused, as runc does.
+ *
+ * Propagation: by default every mount of the namespace is made private
+ * first, so nothing reaches the host or comes from it. A plan whose binds
+ * share with the host or receive from it (-v SRC:DST:rshared|rslave, with
+ * linux.rootfsPropagation shared or rslave as docker sets it) follows runc:
+ * `/` rslave (or, for a shared bind, left a peer of the host), the mount
+ * holding the rootfs dir a slave so that the overlay and pivot_root stay in
+ * this namespace, each bind's propagation set once it is attached (the clone
+ * keeps its source's peer group), the old root made rslave before it is
+ * detached (that unmount must not reach the host), and the root propagation
+ * applied to the new `/`.
  */
 #include "init.h"
 
@@ -44,6 +55,9 @@
 #define X_MOUNT_ATTR_NOSUID 0x2u
 #define X_MOUNT_ATTR_NODEV 0x4u
 #define X_MOUNT_ATTR_NOEXEC 0x8u
+
+/* MS_* propagation of the plan → mount_attr's propagation (MS_REC: AT_RECURSIVE, the whole tree) */
+#define PROPAGATION_TYPE(f) ((f) & (MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE))
 
 /* linux/mount.h's struct mount_attr (that header clashes with glibc's sys/mount.h) */
 struct x_mount_attr {
@@ -138,10 +152,14 @@ static int clone_tree(int fromfd, const char *from, bool rec, uint64_t attrs, co
   return tree;
 }
 
-static void attach_tree(int tree, int fd, const char *dst, int sync)
+/* Attach the clone on the open target; then its propagation, when the plan gives one (runc sets it after the mount too). */
+static void attach_tree(int tree, int fd, unsigned long prop, const char *dst, int sync)
 {
   if (syscall(SYS_move_mount, tree, "", fd, "", X_MOVE_MOUNT_F_EMPTY_PATH | X_MOVE_MOUNT_T_EMPTY_PATH) < 0)
     child_fail(sync, "bind mount", dst);
+  struct x_mount_attr attr = { .propagation = PROPAGATION_TYPE(prop) };
+  if (attr.propagation && syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | ((prop & MS_REC) ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
+    child_fail(sync, "set bind propagation", dst);
   close(tree);
 }
 
@@ -157,7 +175,7 @@ static void do_mount(int rootfd, const struct op *o, int sync)
     if (fd < 0)
       child_fail(sync, "create mount point", o->dst);
     refuse_root(fd, o->dst, sync);
-    attach_tree(tree, fd, o->dst, sync);
+    attach_tree(tree, fd, o->prop, o->dst, sync);
     close(fd);
     return;
   }
@@ -248,7 +266,7 @@ static void do_ropath(int rootfd, const struct op *o, int sync)
   }
   refuse_root(fd, o->dst, sync);
   /* a read-only clone of the path, attached onto itself: the same handle, never looked up again */
-  attach_tree(clone_tree(fd, "", true, X_MOUNT_ATTR_RDONLY, o->dst, sync), fd, o->dst, sync);
+  attach_tree(clone_tree(fd, "", true, X_MOUNT_ATTR_RDONLY, o->dst, sync), fd, 0, o->dst, sync);
   close(fd);
 }
 
@@ -292,11 +310,39 @@ static void mount_overlay(const struct plan *p, int sync)
   close(fs);
 }
 
+/* A root propagation that keeps links to the host (shared or slave, not private). */
+static bool linked_root(const struct plan *p)
+{
+  return p->root_propagation && !(p->root_propagation & MS_PRIVATE);
+}
+
+/* The mount holding `path` (a directory that is no mount point) made a slave: walk up to it (EINVAL: not a mount point). */
+static void slave_parent_mount(const char *path, int sync)
+{
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (;;) {
+    if (mount(NULL, *buf ? buf : "/", NULL, MS_SLAVE, NULL) == 0)
+      return;
+    char *slash = strrchr(buf, '/');
+    if (errno != EINVAL || !slash)
+      child_fail(sync, "make the rootfs parent mount a slave", buf);
+    *slash = '\0';
+  }
+}
+
 void mount_root_overlay(const struct plan *p, int sync)
 {
-  /* nothing mounted from here on may propagate back to the host */
-  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-    child_fail(sync, "make / private", NULL);
+  if (!linked_root(p)) {
+    /* nothing mounted from here on may propagate to or from the host */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+      child_fail(sync, "make / private", NULL);
+  } else {
+    /* runc's prepareRoot: receive from the host (a shared bind keeps the host's peers as they are) */
+    if (!(p->root_propagation & MS_SHARED) && mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+      child_fail(sync, "make / rslave", NULL);
+    slave_parent_mount(p->rootfs, sync);
+  }
   mount_overlay(p, sync);
 }
 
@@ -342,14 +388,24 @@ void setup_rootfs(const struct plan *p, int sync)
 void pivot_to_rootfs(const struct plan *p, int sync)
 {
   /* pivot_root(".", "."): the old root ends up stacked on the new one; detach it */
+  int oldroot = linked_root(p) ? open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC) : -1;
+  if (linked_root(p) && oldroot < 0)
+    child_fail(sync, "open old root", NULL);
   if (chdir(p->rootfs) < 0)
     child_fail(sync, "chdir rootfs", p->rootfs);
   if (syscall(SYS_pivot_root, ".", ".") < 0)
     child_fail(sync, "pivot_root", p->rootfs);
+  /* mount(2) reads "." as the new root under the old one (umount2 follows to the top mount): by its fd, as runc */
+  if (oldroot >= 0 && (fchdir(oldroot) < 0 || mount(NULL, ".", NULL, MS_REC | MS_SLAVE, NULL) < 0))
+    child_fail(sync, "make the old root rslave", NULL);
+  if (oldroot >= 0)
+    close(oldroot);
   if (umount2(".", MNT_DETACH) < 0)
     child_fail(sync, "detach old root", NULL);
   if (chdir("/") < 0)
     child_fail(sync, "chdir /", NULL);
+  if (linked_root(p) && mount(NULL, "/", NULL, p->root_propagation, NULL) < 0)
+    child_fail(sync, "rootfsPropagation", "/");
 }
 
 /* --network none still has a loopback interface, up, as docker's does. */

@@ -109,6 +109,7 @@ const struct oci_ns *spec_ns(const struct oci *o, int type);
 
 /* spec_mounts.c: mounts[] into o->p.ops (and o->props) in order; a propagation option's MS_* flags or 0 */
 unsigned long propagation_flags(const char *opt);
+const char *propagation_name(unsigned long flags);
 int spec_read_mounts(json_object *mounts, struct oci *o);
 /* the host's cgroup layout a `cgroup` mount expands to, read once per process (call it early) */
 void spec_host_cgroups(void);

@@ -229,6 +229,8 @@ static json_object *linux_(const struct oci *o)
     json_object_array_add(ns, e);
   }
   ADD(l, "namespaces", ns);
+  if (o->rootfs_propagation)
+    ADD(l, "rootfsPropagation", STR(propagation_name(o->rootfs_propagation)));
   for (size_t i = 0; i < p->nops; i++) {
     const struct op *op = &p->ops[i];
     if (op->kind == OP_MASK)

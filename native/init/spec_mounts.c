@@ -49,6 +49,15 @@ unsigned long propagation_flags(const char *opt)
   return 0;
 }
 
+/* The option name of propagation flags (the first that sets exactly them), or NULL. */
+const char *propagation_name(unsigned long flags)
+{
+  for (size_t i = 0; i < sizeof PROPAGATION / sizeof *PROPAGATION; i++)
+    if (PROPAGATION[i].flag == flags)
+      return PROPAGATION[i].name;
+  return NULL;
+}
+
 /* flags and propagation as the option names that set them (rbind for bind|rec), onto the array out */
 void mount_flag_names(unsigned long flags, unsigned long prop, json_object *out)
 {
@@ -230,7 +239,7 @@ static int read_mount(json_object *m, struct oci *o)
   struct plan *p = &o->p;
   p->ops = grow(p->ops, &p->nops, sizeof *p->ops);
   p->ops[p->nops - 1] = (struct op){ .kind = OP_MOUNT, .src = full ? full : (char *)"", .dst = dst, .fstype = (flags & MS_BIND) ? "" : type,
-                                     .flags = flags, .data = data ? data : (char *)"" };
+                                     .flags = flags, .data = data ? data : (char *)"", .prop = (flags & MS_BIND) ? prop : 0 };
   if (prop) {
     o->props = grow(o->props, &o->nprops, sizeof *o->props);
     o->props[o->nprops - 1] = (struct oci_prop){ dst, prop };

@@ -4,7 +4,7 @@
  * for (documented in README.md, "tsrun run's spec"), and what the launcher
  * derives from the spec (clone flags, namespaces joined by path, the loopback
  * of a new network namespace, the device cgroup's allow-list). Whatever the
- * launcher does not carry out (hooks, user namespaces, propagation options)
+ * launcher does not carry out (hooks, user namespaces, propagation of a mount that is no bind)
  * is refused here, never ignored.
  *
  *   io.tsrun.overlay.upperdir, .workdir   the root overlay's upper and work dirs
@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 
 static const char *annotation(const struct oci *o, const char *key)
 {
@@ -189,8 +190,12 @@ int spec_for_launcher(struct oci *o)
   for (int k = 0; k < HOOK_KINDS; k++)
     if (o->nhooks[k])
       return fail(0, "config.json: hooks are not run by tsrun run (tsrun-runtime runs them)");
-  if (o->nprops || o->rootfs_propagation)
-    return fail(0, "config.json: mount propagation is not supported by tsrun run");
+  /* a bind's propagation is set on it once attached (rootfs.c); another mount's is not */
+  for (size_t i = 0; i < o->nprops; i++)
+    for (size_t k = 0; k < p->nops; k++)
+      if (p->ops[k].kind == OP_MOUNT && p->ops[k].dst == o->props[i].dst && !(p->ops[k].flags & MS_BIND))
+        return fail(0, "config.json: propagation of the non-bind mount on %s is not supported by tsrun run", o->props[i].dst);
+  p->root_propagation = o->rootfs_propagation;
   if (o->terminal && (o->console_height || o->console_width))
     return fail(0, "config.json: process.consoleSize: tsrun run sizes the pty from the caller's terminal");
   bool autorm = false;

@@ -33,6 +33,7 @@ import { mergeHealthcheck } from './health.js';
 import { hostPlatform, type HealthConfig } from '../oci/types.js';
 import { noResources, parseOomScoreAdj, parseResources, parseShmSize, toLinuxResources } from '../runtime/resources.js';
 import { blockDeviceNumber, hostFacts } from '../runtime/resources-host.js';
+import { checkPropagationSources } from '../runtime/spec/propagation.js';
 
 /** -p, -P, --ip, --dns*, --add-host → the host config's network part; checked before anything is written. */
 function networkSettings(f: RunFlags, mode: string, image: Image): Partial<ContainerConfig['host']> {
@@ -219,6 +220,7 @@ export async function createContainer(ctx: Ctx, imageRef: string, image: Image, 
   addVolumesFrom(ctx, cfg, flags.volumesFrom ?? []);
   cfg.host.bindTargets = mountTargets(cfg);
   checkBindSources(cfg);
+  checkPropagationSources(cfg.host.mounts);
   return withContentLock(ctx, async () => {
     // prepare: unpack layers that are only registered (commit) or were collected, from their blobs.
     // The unpacker (tar, zlib, streams) is loaded only then: the usual image has every layer unpacked.

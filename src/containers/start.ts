@@ -16,6 +16,7 @@ import { procStartTime } from './status.js';
 import { transition } from './transition.js';
 import { createCgroup, removeCgroup } from '../runtime/cgroups.js';
 import { containerSpec, specJson, specNamespaces } from '../runtime/spec/build.js';
+import { checkPropagationSources } from '../runtime/spec/propagation.js';
 import { PendingLaunch, type Launched } from '../runtime/launch.js';
 import { mark } from '../util/trace.js';
 import { toLinuxResources } from '../runtime/resources.js';
@@ -61,6 +62,7 @@ export async function startContainer(ctx: Ctx, c0: Container, opts: StartOptions
 async function launchLocked(ctx: Ctx, c: Container, opts: StartOptions): Promise<Started> {
   // a policy restart goes ahead only while it is still pending and this watcher's (stop, kill, rm, start cancel it)
   if (opts.byPolicy && c.state.restarting?.pid !== process.pid) throw conflict(`the restart of ${c.config.name} was cancelled`);
+  checkPropagationSources(c.config.host.mounts); // the host's mounts may have changed since create (docker checks at start)
   const exitFile = path.join(c.dir, 'exit.json');
   if (fs.existsSync(exitFile)) fs.rmSync(exitFile, { force: true }); // rmSync loads Node's rimraf: only when there is one
   let launched: Launched;

@@ -11,6 +11,8 @@ export interface MountEntry {
   fstype: string;
   /** Super options, e.g. "rw,memory" for a v1 cgroup hierarchy. */
   superOptions: string[];
+  /** Optional fields: the propagation (shared:N, master:N, propagate_from:N, unbindable); none: private. */
+  propagation: string[];
 }
 
 function unescapeMount(s: string): string {
@@ -23,10 +25,11 @@ export function readMountInfo(file = '/proc/self/mountinfo'): MountEntry[] {
     // optional fields end at " - ": mount point is field 5 before it, fstype and super options after it
     const sep = line.indexOf(' - ');
     if (sep < 0) continue;
-    const mp = line.slice(0, sep).split(' ')[4];
+    const head = line.slice(0, sep).split(' ');
+    const mp = head[4];
     if (!mp) continue;
     const [fstype = '', , superOpts = ''] = line.slice(sep + 3).split(' ');
-    out.push({ mountPoint: unescapeMount(mp), fstype, superOptions: superOpts.split(',') });
+    out.push({ mountPoint: unescapeMount(mp), fstype, superOptions: superOpts.split(','), propagation: head.slice(6) });
   }
   return out;
 }

@@ -116,6 +116,25 @@ describe('spec round trip: TypeScript builds, the C reader reads it back', () =>
     roundTrip(ex, 'exec');
   });
 
+  it('bind propagation: rootfsPropagation as docker sets it, each bind\'s option, read back', () => {
+    const { ctx, c } = specOf('dflt');
+    const launch = { detach: false, procsFiles: ['/sys/fs/cgroup/x/cgroup.procs'], devicesDir: '/sys/fs/cgroup/x', netns: undefined };
+    const bind = (destination: string, propagation: string) => ({ type: 'bind', source: '/tmp', destination, propagation, from: '-v' }) as Json;
+    const opts = (s: Json, d: string) => [...s.mounts.find((m: Json) => m.destination === d).options].sort();
+    c.config.host.mounts = [bind('/a', 'rslave'), bind('/b', 'rshared'), bind('/c', 'rprivate')];
+    const shared = containerSpec(ctx, c, launch);
+    assert.equal(shared.linux.rootfsPropagation, 'shared');
+    const out = roundTrip(shared, 'run');
+    assert.deepEqual([opts(out, '/a'), opts(out, '/b'), opts(out, '/c')], [['rbind', 'rslave'], ['rbind', 'rshared'], ['rbind', 'rprivate']]);
+    c.config.host.mounts = [bind('/a', 'slave'), bind('/c', 'private')];
+    assert.equal(roundTrip(containerSpec(ctx, c, launch), 'run').linux.rootfsPropagation, 'rslave');
+    // no shared or slave bind: no root propagation, no options (every mount is private already)
+    c.config.host.mounts = [bind('/c', 'rprivate')];
+    const plain = roundTrip(containerSpec(ctx, c, launch), 'run');
+    assert.equal(plain.linux.rootfsPropagation, undefined);
+    assert.deepEqual(opts(plain, '/c'), ['rbind']);
+  });
+
   it('refuses, in one line, what the launcher does not carry out', () => {
     const { spec } = specOf('dflt');
     const cases: [string, (s: Json) => void, RegExp][] = [
@@ -125,7 +144,7 @@ describe('spec round trip: TypeScript builds, the C reader reads it back', () =>
       ['unknown namespace', (s) => s.linux.namespaces.push({ type: 'bogus' }), /unknown namespace type bogus/],
       ['a wrong type', (s) => (s.process.args = 'sh'), /process\.args must be an array/],
       ['device rules without the cgroup dir', (s) => delete s.annotations['io.tsrun.cgroup.devices'], /need the annotation io\.tsrun\.cgroup\.devices/],
-      ['propagation', (s) => s.mounts.push({ destination: '/x', type: 'bind', source: '/tmp', options: ['rbind', 'rshared'] }), /propagation/],
+      ['propagation of a tmpfs', (s) => s.mounts.push({ destination: '/x', type: 'tmpfs', source: 'tmpfs', options: ['rshared'] }), /propagation of the non-bind mount on \/x/],
       ['an unknown version', (s) => (s.ociVersion = '2.0.0'), /unsupported ociVersion 2\.0\.0/],
       ['a bad annotation', (s) => (s.annotations['io.tsrun.overlay.lowerdirs'] = 'not json'), /must be a JSON array/],
     ];

@@ -20,6 +20,15 @@ const run = (args: string[]) => ok(['run', '--rm', '--network', 'none', ...args]
 const volumes = () => ok(['volume', 'ls', '-q']).split('\n').filter(Boolean).sort();
 const inspect = (ref: string, fmt: string) => ok(['inspect', '-f', fmt, ref]).trim();
 
+/** A dir on a shared tmpfs of its own: shared and slave binds need such a source (this VM's / is private); cleanup unmounts it. */
+function sharedDir(dir: string): void {
+  fs.mkdirSync(dir);
+  for (const args of [['-t', 'tmpfs', '-o', 'size=4m', 'tsrun-test', dir], ['--make-shared', dir]]) {
+    const r = spawnSync('mount', args, { encoding: 'utf8' });
+    assert.equal(r.status, 0, `mount ${args.join(' ')}: ${r.stderr}`);
+  }
+}
+
 function assertFailsCleanly(args: string[], code: number, pattern: RegExp) {
   const before = snapshotTree(root());
   const r = tsrun(root(), args);
@@ -234,7 +243,7 @@ describe('volumes', () => {
 
   it('-v modes combine: ro,z,Z,propagation,nocopy accepted as docker does', () => {
     const host = path.join(tr.scratch, 'modes');
-    fs.mkdirSync(host);
+    sharedDir(host);
     for (const mode of ['rw,z', 'Z', 'ro,Z,rprivate', 'rslave', 'rshared,rw', 'private', 'slave', 'shared']) {
       const r = tsrun(root(), ['run', '--rm', '--network', 'none', '-v', `${host}:/m:${mode}`, 'busybox', 'sh', '-c', 'touch /m/t 2>/dev/null && echo rw || echo ro']);
       assert.equal(r.code, 0, `${mode}: ${r.stderr}`);
@@ -246,7 +255,7 @@ describe('volumes', () => {
 
   it('--mount: bind, volume and tmpfs with their options', () => {
     const host = path.join(tr.scratch, 'mnt');
-    fs.mkdirSync(host);
+    sharedDir(host);
     fs.writeFileSync(path.join(host, 'f'), 'b\n');
     assert.equal(run(['--mount', `type=bind,source=${host},target=/b,readonly`, 'busybox', 'sh', '-c', 'cat /b/f; touch /b/x 2>/dev/null || echo ro']), 'b\nro\n');
     run(['--mount', 'type=volume,source=mv1,target=/v,volume-label=made=bymount', 'busybox', 'sh', '-c', 'echo v > /v/f']);

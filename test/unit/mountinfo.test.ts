@@ -7,7 +7,7 @@ import path from 'node:path';
 import { readMountInfo, mountsBelow } from '../../src/util/mountinfo.js';
 import { native, MNT_DETACH } from '../../src/native.js';
 
-test('a sample mountinfo: octal escapes undone, optional fields skipped', () => {
+test('a sample mountinfo: octal escapes undone, optional fields (propagation) apart', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-mi-'));
   try {
     const f = path.join(dir, 'mountinfo');
@@ -20,8 +20,8 @@ test('a sample mountinfo: octal escapes undone, optional fields skipped', () => 
       ].join('\n'),
     );
     assert.deepEqual(readMountInfo(f), [
-      { mountPoint: '/mnt/with space', fstype: 'ext3', superOptions: ['rw', 'errors=continue'] },
-      { mountPoint: '/sys/fs/cgroup/memory', fstype: 'cgroup', superOptions: ['rw', 'memory'] },
+      { mountPoint: '/mnt/with space', fstype: 'ext3', superOptions: ['rw', 'errors=continue'], propagation: ['master:1'] },
+      { mountPoint: '/sys/fs/cgroup/memory', fstype: 'cgroup', superOptions: ['rw', 'memory'], propagation: ['shared:16'] },
     ]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

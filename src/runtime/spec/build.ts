@@ -19,6 +19,7 @@ import { A, annotate } from './annotations.js';
 import { TSRUN_BIN } from '../tsrun-bin.js';
 import { watchFields } from '../watch-records.js';
 import { specDevices, specMounts, specPaths } from './mounts.js';
+import { rootfsPropagation } from './propagation.js';
 import { specProcess, type ProcessSpec } from './process.js';
 import { specResources } from './resources.js';
 import { defaultSpecSeccomp, SECCOMP_CACHE_DIR, specSeccomp } from './seccomp.js';
@@ -95,6 +96,7 @@ export function containerSpec(ctx: Ctx, c: Container, launch: RunLaunch): Spec {
   const sc = seccomp(c, caps);
   // a foreground -it run the detach keys turn into a detached one (native/init/monitor.c)
   const keys = !launch.detach && cfg.tty && cfg.openStdin && launch.detachKeys?.length ? Buffer.from(launch.detachKeys).toString('hex') : undefined;
+  const rootProp = rootfsPropagation(h.mounts);
   const spec: Spec = {
     ociVersion: OCI_VERSION,
     root: { path: path.join(c.dir, 'rootfs'), readonly: h.readonlyRootfs },
@@ -107,6 +109,7 @@ export function containerSpec(ctx: Ctx, c: Container, launch: RunLaunch): Spec {
       resources: specResources(cfg, devices.rules),
       ...(sc ? { seccomp: sc } : {}),
       ...specPaths(cfg),
+      ...(rootProp ? { rootfsPropagation: rootProp } : {}),
     },
     annotations: annotate({
       [A.upper]: path.join(c.dir, 'upper'),

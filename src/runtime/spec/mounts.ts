@@ -10,6 +10,7 @@ import type { ContainerConfig } from '../../containers/record.js';
 import { ETC_FILES, MASKED_PATHS, READONLY_PATHS, type FsOp } from '../mounts.js';
 import { hostDeviceOps } from '../host-mounts.js';
 import { containerDevices } from '../devices.js';
+import { bindPropagationOptions, rootfsPropagation } from './propagation.js';
 import type { SpecDevice, SpecDeviceRule, SpecMount } from './types.js';
 
 const DEFAULT_DEVICES: [string, number, number][] = [
@@ -31,6 +32,7 @@ export function specMounts(c: ContainerConfig, dir: string): SpecMount[] {
     m('/sys/fs/cgroup', 'cgroup', 'cgroup', ['nosuid', 'noexec', 'nodev', 'relatime', ...(priv ? [] : ['ro'])]),
   ];
   for (const f of ETC_FILES) mounts.push(m(`/etc/${f}`, 'bind', `${dir}/${f}`, ['rbind']));
+  const root = rootfsPropagation(c.host.mounts);
   for (const v of c.host.mounts) {
     if (v.type === 'volume' && v.device) {
       // a local-driver volume with type/device/o (tmpfs, nfs …): mounted in the container, not bound
@@ -40,7 +42,7 @@ export function specMounts(c: ContainerConfig, dir: string): SpecMount[] {
     }
     if (v.type === 'bind' || v.type === 'volume') {
       // a volume is a bind of its _data dir (or of the host dir its o=bind names)
-      mounts.push(m(v.destination, 'bind', v.source!, ['rbind', ...(v.readonly ? ['ro'] : [])]));
+      mounts.push(m(v.destination, 'bind', v.source!, ['rbind', ...(v.readonly ? ['ro'] : []), ...bindPropagationOptions(v, root)]));
       continue;
     }
     const given = v.options ?? [];

@@ -89,6 +89,8 @@ export interface Spec {
     cgroupsPath?: string;
     maskedPaths?: string[];
     readonlyPaths?: string[];
+    /** shared or rslave when a bind asks for it (spec/propagation.ts); absent: every mount private */
+    rootfsPropagation?: string;
   };
   annotations: Record<string, string>;
 }
