@@ -47,7 +47,10 @@ class Hasher extends Transform {
  * the diff_id and content size; throws DIGEST_MISMATCH when `expectDiffId`
  * is given and differs. `knownDiffId`: the input is an uncompressed blob
  * whose digest (already verified by the content store) is this diff_id, so
- * hashing it again is skipped.
+ * hashing it again is skipped. `blobIsHashed`: the caller hashes the input
+ * (sha256) as it stores it; when the input turns out to be uncompressed, that
+ * hash is the diff_id, so it is not computed twice and `diffId` comes back
+ * undefined (import: ~60 ms of the JS thread for a 100 MB layer).
  */
 export async function unpackLayerStream(
   input: Readable,
@@ -56,14 +59,19 @@ export async function unpackLayerStream(
   what: string,
   knownDiffId?: string,
   lowerDirs?: () => Promise<readonly string[]>,
-): Promise<{ diffId: string; size: number }> {
+  blobIsHashed?: boolean,
+): Promise<{ diffId: string | undefined; size: number }> {
   const limits = { ...layerLimits(), lowerDirs };
   markTopDir(dir); // the layer dir is fresh: spread its tree over ext4 block groups (diff/topdir.ts)
   if (knownDiffId) {
     const r = await applyLayer(input, dir, limits);
     return { diffId: knownDiffId, size: r.bytes };
   }
-  const { stream } = await openDecompressed(input);
+  const { stream, compression } = await openDecompressed(input);
+  if (blobIsHashed && compression === 'none' && !expectDiffId) {
+    const r = await applyLayer(stream, dir, limits);
+    return { diffId: undefined, size: r.bytes };
+  }
   const hasher = new Hasher();
   stream.on('error', (err) => hasher.destroy(err));
   stream.pipe(hasher);

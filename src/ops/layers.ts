@@ -64,13 +64,15 @@ export async function ingestLayer(
   try {
     const diff = path.join(tmp, 'diff');
     fs.mkdirSync(diff, { mode: 0o755 });
-    let result: { diffId: string; size: number } | undefined;
+    let result: { diffId: string | undefined; size: number } | undefined;
+    // without a descriptor the store hashes with sha256: for an uncompressed layer that is the diff_id, computed once
     const blob = await ctx.content.ingest(input, desc ? { digest: desc.digest, size: desc.size, what } : { what }, async (copy) => {
-      result = await unpackLayerStream(copy, diff, diffId, what, undefined, () => ctx.layers.lowerDirs(parentChainId));
+      result = await unpackLayerStream(copy, diff, diffId, what, undefined, () => ctx.layers.lowerDirs(parentChainId), !desc);
     });
-    const chainId = chainIdOf(parentChainId, result!.diffId);
-    const info = ctx.layers.adopt(tmp, { chainId, diffId: result!.diffId, parent: parentChainId, size: result!.size });
-    return { blob, diffId: result!.diffId, chainId, size: info.size };
+    const layerDiffId = result!.diffId ?? blob.digest;
+    const chainId = chainIdOf(parentChainId, layerDiffId);
+    const info = ctx.layers.adopt(tmp, { chainId, diffId: layerDiffId, parent: parentChainId, size: result!.size });
+    return { blob, diffId: layerDiffId, chainId, size: info.size };
   } catch (err) {
     removeTreeTolerant(tmp);
     throw err;

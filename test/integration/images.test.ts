@@ -2,6 +2,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { spawnSync } from 'node:child_process';
@@ -35,6 +36,9 @@ test('import: plain, gzip, zstd, stdin; one layer dir for the same content', () 
   const inspect = JSON.parse(tsrunOk(t.root, ['image', 'inspect', 'bb:stdin']));
   assert.deepEqual(inspect[0].Config.Cmd, ['sh']);
   assert.equal(inspect[0].Comment, 'from stdin');
+  // the diff_id is the uncompressed tar's sha256 (for a plain tar, the blob's own digest, hashed once)
+  const diffId = `sha256:${createHash('sha256').update(fs.readFileSync(tar)).digest('hex')}`;
+  for (const ref of ['bb:plain', 'bb:gz', 'bb:stdin']) assert.deepEqual(JSON.parse(tsrunOk(t.root, ['image', 'inspect', ref]))[0].RootFS.Layers, [diffId], ref);
 });
 
 test('import: bad input fails cleanly', () => {
