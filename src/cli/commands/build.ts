@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { Command } from 'commander';
 import { action, collect, ctxOf } from '../common.js';
 import { writeFileAtomic } from '../../util/atomic.js';
@@ -124,18 +125,22 @@ export function register(program: Command): void {
         const ctx = ctxOf(cmd);
         const { buildImage } = await import('../../ops/build/executor.js');
         const { contextFromStdin, readAll } = await import('../../ops/build/stdin-context.js');
-        const stdinCtx = context === '-' ? await contextFromStdin(ctx, process.stdin) : undefined;
-        const dockerfileText = o.file === '-' ? await readAll(process.stdin) : stdinCtx?.dockerfileText;
+        // a context made here (a tar from stdin, a git checkout) lives in a temp dir until the build ends;
+        // a git URL that is also a local path is the local path, as buildx decides
+        const { isGitContext, gitContext } = await import('../../ops/build/git-source.js');
+        const isGit = context !== '-' && isGitContext(context) && !fs.existsSync(context);
+        const tempCtx = context === '-' ? await contextFromStdin(ctx, process.stdin) : isGit ? await gitContext(ctx, context) : undefined;
+        const dockerfileText = o.file === '-' ? await readAll(process.stdin) : tempCtx?.dockerfileText;
         const ssh = sshSpecs.size ? new SshAgents(ctx, sshSpecs) : undefined;
         await ssh?.start().catch((e: unknown) => {
-          stdinCtx?.cleanup();
+          tempCtx?.cleanup();
           throw e;
         });
         const progress = tty ? buildTtyProgress(process.stderr) : undefined;
         const r = await buildImage(ctx, {
-          contextDir: stdinCtx?.dir ?? context,
+          contextDir: tempCtx?.dir ?? context,
           file: o.file === '-' ? undefined : o.file,
-          fileInContext: !!stdinCtx && stdinCtx.dockerfileText === undefined,
+          fileInContext: !!tempCtx && tempCtx.dockerfileText === undefined,
           dockerfileText,
           pull: !!o.pull,
           timestamp,
@@ -154,7 +159,7 @@ export function register(program: Command): void {
         }).finally(() => {
           progress?.end();
           ssh?.close();
-          stdinCtx?.cleanup();
+          tempCtx?.cleanup();
         });
         if (o.iidfile) writeFileAtomic(o.iidfile, r.id);
         if (quiet) process.stdout.write(r.id + '\n');

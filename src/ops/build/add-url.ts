@@ -3,7 +3,7 @@
  * (redirects followed) into a file named after the URL's last path segment, mode 0600,
  * its mtime the response's Last-Modified (now when there is none); `--checksum=sha256:…`
  * is verified against the bytes. A downloaded file is never unpacked (docker's ADD URL).
- * Git sources (`git@…`, `git://…`, `….git`, `…#ref`) are refused: tsrun does not clone.
+ * Git sources (`git@…`, `git://…`, `….git`, `…#ref`) are told apart here and fetched by git-source.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';

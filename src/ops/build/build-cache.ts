@@ -49,8 +49,12 @@ export class BuildCache {
   private sums: Record<string, { stat: string; sum: string }> | undefined;
   private sumsDirty = false;
 
+  /** Temp dirs (a context from stdin or git, downloads): their paths never come back, so their sums are not kept. */
+  private readonly tmpDir: string;
+
   constructor(ctx: Ctx) {
     this.dir = path.join(ctx.root, 'build-cache');
+    this.tmpDir = ctx.tmpDir + '/';
   }
 
   private stepsFile = () => path.join(this.dir, 'steps.json');
@@ -104,8 +108,10 @@ export class BuildCache {
       fs.closeSync(fd);
     }
     const sum = h.digest('hex');
-    this.sums[abs] = { stat, sum };
-    this.sumsDirty = true;
+    if (!abs.startsWith(this.tmpDir)) {
+      this.sums[abs] = { stat, sum };
+      this.sumsDirty = true;
+    }
     return sum;
   }
 

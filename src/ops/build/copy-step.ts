@@ -3,7 +3,8 @@
  * another stage or image, `--from`), heredoc bodies (`COPY <<EOF /dst`), and for ADD
  * downloaded URLs; with the part of the step's cache key each contributes. Heredocs and
  * downloads are written to a temp dir the step's cleanups remove. With `--checksum` a URL
- * is keyed by that checksum and downloaded only when the step is not cached.
+ * is keyed by that checksum and downloaded only when the step is not cached. A git URL is
+ * keyed by the commit its ref names and fetched only when the step is not cached.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,6 +16,7 @@ import type { BuildCache } from './build-cache.js';
 import { atLine, dockerfileError, type LineError } from './errors.js';
 import { TsrunError } from '../../util/errors.js';
 import { download, isGitSource, isHttpUrl, parseChecksum, urlFileName } from './add-url.js';
+import { checkoutGit, parseGitRef, resolveCommit } from './git-source.js';
 
 type CopyStep = Extract<Step, { kind: 'copy' }>;
 
@@ -55,9 +57,12 @@ const bigStat = (p: string) => fs.lstatSync(p, { bigint: true });
 export async function prepareCopy(step: CopyStep, env: CopyEnv): Promise<CopyPrep> {
   const { file, line } = step.instr;
   const name = step.add ? 'ADD' : 'COPY';
-  if (step.keepGitDir) throw dockerfileError(file, line, 'ADD --keep-git-dir applies to git sources, which tsrun build does not fetch', 'clone the repository into the build context and COPY it');
   const git = step.sources.find(isGitSource);
-  if (git) throw dockerfileError(file, line, `${name} ${git}: git sources are not supported by tsrun build`, 'clone the repository into the build context and COPY it');
+  if (step.keepGitDir && !git) throw dockerfileError(file, line, 'ADD --keep-git-dir applies to git sources only', 'leave it out, or ADD a git URL');
+  if (git) {
+    if (!step.add) throw dockerfileError(file, line, `COPY ${git}: source can't be a git URL for COPY`, 'use ADD for a git repository');
+    return prepareGitAdd(step, git, env);
+  }
   const urls = step.add ? step.sources.filter(isHttpUrl) : [];
   const local = step.sources.filter((s) => !urls.includes(s));
   const total = step.sources.length + step.contents.length;
@@ -130,6 +135,30 @@ export async function prepareCopy(step: CopyStep, env: CopyEnv): Promise<CopyPre
     },
     complete: async () => {
       for (const p of pending) await p();
+    },
+  };
+}
+
+/**
+ * `ADD <git URL> /dst`: the ref is resolved now (it keys the step: an unchanged ref is a cache
+ * hit without a fetch); on a miss the commit is checked out into a temp dir and copied as a
+ * directory source would be (no .git unless --keep-git-dir; never unpacked).
+ */
+async function prepareGitAdd(step: CopyStep, url: string, env: CopyEnv): Promise<CopyPrep> {
+  const { file, line } = step.instr;
+  if (step.sources.length + step.contents.length > 1) throw dockerfileError(file, line, `ADD ${url}: a git source must be the only source of its ADD`, 'one ADD per repository');
+  if (step.checksum !== undefined) throw dockerfileError(file, line, `ADD ${url}: --checksum with a git source is not supported by tsrun build`, 'pin the commit in the URL (#<40-hex commit>) instead');
+  const g = atLine(file, line, () => parseGitRef(url));
+  const commit = await atLineAsync(file, line, () => resolveCommit(g));
+  const selected: Selected[] = [];
+  return {
+    selected,
+    keyInput: { add: step.createdBy, git: { remote: g.remote, commit, subdir: g.subdir, keepGitDir: step.keepGitDir }, dest: step.dest, chown: step.chown, chmod: step.chmod, link: step.link, exclude: step.exclude },
+    complete: async () => {
+      const c = await atLineAsync(file, line, () => checkoutGit(env.ctx, g, commit, { keepGitDir: step.keepGitDir }));
+      env.cleanups.push(c.cleanup);
+      const root: CopyRoot = { dir: c.dir, context: false };
+      selected.push(...atLine(file, line, () => selectCopy(root, ['.'], step.dest, { file, line }, { total: 1, exclude: step.exclude })));
     },
   };
 }

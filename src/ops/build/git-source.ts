@@ -1,0 +1,166 @@
+/**
+ * Git sources, as BuildKit's git source does them, with the `git` binary: a build context
+ * given as a git URL (`https://host/repo.git#REF:SUBDIR`, `git@host:repo.git#REF`, `git://…`,
+ * and `file://…` for a local repository) and `ADD <git URL> /dst` (`--keep-git-dir`).
+ *   resolve   `git ls-remote` turns REF (a tag, a branch, a full ref; HEAD when none) into
+ *             a commit; a full 40-hex REF is taken as the commit. The commit is what keys the
+ *             cache, so a cached ADD of an unchanged ref fetches nothing.
+ *   fetch     `git init` + `git fetch --depth=1 origin REF` (a full fetch when the server
+ *             will not hand out a bare commit), checkout of that commit, submodules as BuildKit
+ *             does (`--recursive --depth=1`); .git removed unless kept.
+ * git never prompts (GIT_TERMINAL_PROMPT=0, ssh in BatchMode); its last error line is the hint.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { spawn } from 'node:child_process';
+import type { Ctx } from '../../context.js';
+import { TsrunError } from '../../util/errors.js';
+import { LineError } from './errors.js';
+import { isGitSource } from './add-url.js';
+
+export interface GitRef {
+  remote: string;
+  /** Tag, branch, full ref or commit; undefined: the remote's HEAD. */
+  ref?: string;
+  /** A directory of the checkout to use instead of its root. */
+  subdir?: string;
+}
+
+/** A build context that names a git repository (BuildKit's shapes, plus file:// for local ones). */
+export function isGitContext(s: string): boolean {
+  return isGitSource(s) || /^file:\/\//i.test(s);
+}
+
+/** `REMOTE#REF:SUBDIR` → its parts (BuildKit's fragment syntax). */
+export function parseGitRef(s: string): GitRef {
+  const hash = s.indexOf('#');
+  const remote = hash < 0 ? s : s.slice(0, hash);
+  const frag = hash < 0 ? '' : s.slice(hash + 1);
+  const colon = frag.indexOf(':');
+  const ref = colon < 0 ? frag : frag.slice(0, colon);
+  const subdir = colon < 0 ? '' : frag.slice(colon + 1);
+  if (!remote) throw new LineError(`invalid git URL ${JSON.stringify(s)}: no repository`);
+  return { remote, ...(ref ? { ref } : {}), ...(subdir && subdir !== '/' && subdir !== '.' ? { subdir } : {}) };
+}
+
+/** The URL as shown in messages: without user:password. */
+export function shownRemote(remote: string): string {
+  return remote.replace(/^([a-z+]+:\/\/)[^@/]+@/i, '$1');
+}
+
+const GIT_ENV = (): NodeJS.ProcessEnv => ({
+  ...process.env,
+  GIT_TERMINAL_PROMPT: '0',
+  GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes',
+  // a clone of a file:// repository with file:// submodules (git refuses those by default since 2.38.1)
+  GIT_ALLOW_PROTOCOL: process.env.GIT_ALLOW_PROTOCOL ?? 'file:git:http:https:ssh',
+  LC_ALL: 'C',
+});
+
+/** Run git; resolve with stdout, reject with its last stderr line. */
+function git(args: string[], cwd?: string, timeoutMs = 10 * 60_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args, { cwd, env: GIT_ENV(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new Error(e.code === 'ENOENT' ? 'the git binary is not installed (apt-get install git)' : e.message));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) return resolve(out);
+      const last = err.trim().split('\n').filter(Boolean).pop() ?? (signal ? `killed by ${signal}` : `exit ${code}`);
+      reject(new Error(last.replace(/^fatal: /, '')));
+    });
+  });
+}
+
+const FULL_SHA = /^[0-9a-f]{40}$/;
+
+/** REF's commit on the remote (ls-remote; a full commit id as it is). */
+export async function resolveCommit(g: GitRef): Promise<string> {
+  if (g.ref && FULL_SHA.test(g.ref)) return g.ref;
+  const want = g.ref ?? 'HEAD';
+  let out: string;
+  try {
+    out = await git(['ls-remote', '--', g.remote, want, `${want}^{}`], undefined, 2 * 60_000);
+  } catch (e) {
+    throw new LineError(`failed to read git repository ${shownRemote(g.remote)}: ${(e as Error).message}`, 'check the URL, that the repository is reachable and that you may read it');
+  }
+  const refs = new Map<string, string>();
+  for (const line of out.split('\n')) {
+    const [sha, name] = line.split('\t');
+    if (sha && name) refs.set(name, sha);
+  }
+  // an annotated tag's commit (^{}) first, then tags, branches, a full ref name
+  const order = want === 'HEAD' ? ['HEAD'] : [`refs/tags/${want}^{}`, `refs/tags/${want}`, `refs/heads/${want}`, `${want}^{}`, want];
+  for (const name of order) {
+    const sha = refs.get(name);
+    if (sha) return sha;
+  }
+  throw new LineError(`git repository ${shownRemote(g.remote)}: ref ${JSON.stringify(want)} not found`, 'give a branch, a tag or a full commit id after #');
+}
+
+/**
+ * A checkout of `commit` in a new temp dir under ctx.tmpDir; `dir` is its SUBDIR (checked to
+ * be a directory inside the checkout). The caller removes `base` (cleanup()).
+ */
+export async function checkoutGit(ctx: Ctx, g: GitRef, commit: string, o: { keepGitDir?: boolean } = {}): Promise<{ dir: string; base: string; cleanup(): void }> {
+  fs.mkdirSync(ctx.tmpDir, { recursive: true });
+  const base = fs.mkdtempSync(path.join(ctx.tmpDir, `${process.pid}-git-${crypto.randomBytes(2).toString('hex')}-`));
+  const cleanup = () => fs.rmSync(base, { recursive: true, force: true });
+  const repo = path.join(base, 'checkout');
+  const shown = shownRemote(g.remote);
+  try {
+    await git(['init', '-q', repo]);
+    await git(['remote', 'add', 'origin', g.remote], repo);
+    const want = g.ref && !FULL_SHA.test(g.ref) ? g.ref : commit;
+    try {
+      await git(['fetch', '-q', '--depth=1', '--no-tags', 'origin', want], repo);
+    } catch {
+      // a server that will not hand out a bare commit: fetch everything, then pick it
+      await git(['fetch', '-q', '--tags', 'origin'], repo);
+    }
+    await git(['-c', 'advice.detachedHead=false', 'checkout', '-q', commit], repo);
+    if (fs.existsSync(path.join(repo, '.gitmodules'))) await git(['submodule', 'update', '-q', '--init', '--recursive', '--depth=1'], repo);
+    if (!o.keepGitDir) fs.rmSync(path.join(repo, '.git'), { recursive: true, force: true });
+  } catch (e) {
+    cleanup();
+    if (e instanceof TsrunError || e instanceof LineError) throw e;
+    throw new LineError(`failed to fetch ${commit.slice(0, 12)} from git repository ${shown}: ${(e as Error).message}`, 'check the URL and the ref');
+  }
+  let dir = repo;
+  if (g.subdir) {
+    const want = path.join(repo, path.posix.normalize('/' + g.subdir));
+    let real: string | undefined;
+    try {
+      real = fs.realpathSync(want);
+    } catch {
+      /* missing */
+    }
+    if (!real || !(real === repo || real.startsWith(repo + '/')) || !fs.statSync(real).isDirectory()) {
+      cleanup();
+      throw new LineError(`git repository ${shown}: ${g.subdir} is not a directory of ${g.ref ?? 'HEAD'}`, 'give a directory of the repository after #REF:');
+    }
+    dir = real;
+  }
+  return { dir, base, cleanup };
+}
+
+/** `tsrun build GITURL`: the checkout as the build context (its Dockerfile, its .dockerignore). */
+export async function gitContext(ctx: Ctx, url: string): Promise<{ dir: string; commit: string; dockerfileText?: string; cleanup(): void }> {
+  try {
+    const g = parseGitRef(url);
+    const commit = await resolveCommit(g);
+    const c = await checkoutGit(ctx, g, commit);
+    return { dir: c.dir, commit, cleanup: c.cleanup };
+  } catch (e) {
+    if (e instanceof LineError) throw new TsrunError('BUILD', `unable to prepare context: ${e.message}`, { hint: e.hint });
+    throw e;
+  }
+}
