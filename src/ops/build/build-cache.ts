@@ -49,7 +49,7 @@ export class BuildCache {
   private sums: Record<string, { stat: string; sum: string }> | undefined;
   private sumsDirty = false;
 
-  /** Temp dirs (a context from stdin or git, downloads): their paths never come back, so their sums are not kept. */
+  /** Temp dirs (a context from stdin or git, downloads): their paths never come back, so their sums are not written. */
   private readonly tmpDir: string;
 
   constructor(ctx: Ctx) {
@@ -108,10 +108,8 @@ export class BuildCache {
       fs.closeSync(fd);
     }
     const sum = h.digest('hex');
-    if (!abs.startsWith(this.tmpDir)) {
-      this.sums[abs] = { stat, sum };
-      this.sumsDirty = true;
-    }
+    this.sums[abs] = { stat, sum };
+    this.sumsDirty = true;
     return sum;
   }
 
@@ -119,7 +117,8 @@ export class BuildCache {
   flushSums(): void {
     if (!this.sumsDirty || !this.sums) return;
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    writeJsonReplace(this.sumsFile(), this.sums);
+    const kept = Object.fromEntries(Object.entries(this.sums).filter(([abs]) => !abs.startsWith(this.tmpDir)));
+    writeJsonReplace(this.sumsFile(), kept);
     this.sumsDirty = false;
   }
 }

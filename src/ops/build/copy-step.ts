@@ -153,7 +153,8 @@ async function prepareGitAdd(step: CopyStep, url: string, env: CopyEnv): Promise
   const selected: Selected[] = [];
   return {
     selected,
-    keyInput: { add: step.createdBy, git: { remote: g.remote, commit, subdir: g.subdir, keepGitDir: step.keepGitDir }, dest: step.dest, chown: step.chown, chmod: step.chmod, link: step.link, exclude: step.exclude },
+    keyInput: () => ({ add: step.createdBy, git: { remote: g.remote, commit, subdir: g.subdir, keepGitDir: step.keepGitDir }, dest: step.dest, chown: step.chown, chmod: step.chmod, link: step.link, exclude: step.exclude }),
+    writeFirst: () => false,
     complete: async () => {
       const c = await atLineAsync(file, line, () => checkoutGit(env.ctx, g, commit, { keepGitDir: step.keepGitDir }));
       env.cleanups.push(c.cleanup);
