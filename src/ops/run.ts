@@ -11,6 +11,7 @@ import type { RunFlags } from '../containers/options.js';
 import { PendingLaunch } from '../runtime/launch.js';
 import { specNamespaces } from '../runtime/spec/build.js';
 import { mark } from '../util/trace.js';
+import { hostPlatform } from '../oci/types.js';
 import { tryLockDirExclusive, type Lock } from '../util/lock.js';
 
 export interface RunResult {
@@ -75,6 +76,11 @@ export async function createOnly(ctx: Ctx, image: string, cmd: string[], flags: 
   const policy = parsePullPolicy(flags.pull);
   const platform = flags.platform === undefined ? undefined : (await import('../oci/platform.js')).parsePlatform(flags.platform);
   const img = await resolveImageForRun(ctx, image, policy, log, platform);
+  const host = hostPlatform();
+  if (!platform && img.config.architecture !== host.architecture) {
+    // docker's warning: the image is run anyway (emulated, when binfmt_misc can; createContainer checks)
+    log?.(`WARNING: The requested image's platform (${img.config.os}/${img.config.architecture}${img.config.variant ? `/${img.config.variant}` : ''}) does not match the detected host platform (${host.os}/${host.architecture}${host.variant ? `/${host.variant}` : ''}) and no specific platform was requested`);
+  }
   return createContainer(ctx, image, img, cmd, flags);
 }
 
