@@ -74,6 +74,11 @@ static _Noreturn void run_child(struct oci *o, int fwd, int sync, int in, int ou
   const char *spec = early_spec(&b, &len);
   if (spec_launcher_load(o, spec, len, false) < 0)
     _exit(125); /* the monitor reads the same bytes and reports why */
+  /* the root overlay (~1 ms: overlayfs probes its work dir) while the monitor puts the device
+     rules on the cgroup: it needs neither the cgroup nor a namespace joined by path, and happens
+     in this process's own mount namespace (its few kernel objects are charged to the cgroup the
+     launcher started in rather than the container's) */
+  mount_root_overlay(p, sync);
   /* the monitor's go-ahead: its own reading of the spec agrees and the cgroup's device rules
      are in place (the monitor reads the spec and sets the cgroup up while this one reads it) */
   if (planbuf_read_to(fwd, &b, b.early_len + 2, perr, sizeof perr) < 0 || b.data[b.early_len + 1] != READY)
@@ -84,7 +89,6 @@ static _Noreturn void run_child(struct oci *o, int fwd, int sync, int in, int ou
      each cgroup fs mounted at /sys/fs/cgroup shows that cgroup as its root */
   if ((p->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
     child_fail(sync, "unshare cgroup namespace", NULL);
-  mount_root_overlay(p, sync);
   if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
     child_fail(sync, "sethostname", p->hostname);
   if (o->domainname && setdomainname(o->domainname, strlen(o->domainname)) < 0)
