@@ -136,6 +136,7 @@ export function buildConfig(imageRef: string, image: Image, cmd: string[], f: Ru
     stopSignal: (ic.StopSignal as string | undefined) || 'SIGTERM',
     labels,
     ...(healthcheck ? { healthcheck } : {}),
+    ...(Array.isArray(ic.Shell) && ic.Shell.length && ic.Shell.every((s) => typeof s === 'string') ? { shell: ic.Shell } : {}),
     ...(configVolumes.length ? { volumes: configVolumes } : {}),
     host: {
       autoRemove: f.rm,

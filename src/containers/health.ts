@@ -88,12 +88,16 @@ export function mergeHealthcheck(f: HealthFlags, image: HealthConfig | undefined
   return hc;
 }
 
-/** The probe to run: argv (CMD) or a shell command (CMD-SHELL); undefined when there is none (NONE, empty, unknown type). */
+/**
+ * The probe to run: argv (CMD) or a shell command (CMD-SHELL) through the
+ * container's SHELL, else /bin/sh -c (moby's daemon/health.go getShell);
+ * undefined when there is none (NONE, empty, unknown type).
+ */
 export function probeOf(c: Container): { argv: string[]; shell: boolean } | undefined {
   const t = c.config.healthcheck?.Test;
   if (!t?.length) return undefined;
   if (t[0] === 'CMD' && t.length > 1) return { argv: t.slice(1), shell: false };
-  if (t[0] === 'CMD-SHELL' && t.length > 1) return { argv: ['/bin/sh', '-c', t[1]!], shell: true };
+  if (t[0] === 'CMD-SHELL' && t.length > 1) return { argv: [...(c.config.shell?.length ? c.config.shell : ['/bin/sh', '-c']), t[1]!], shell: true };
   return undefined;
 }
 

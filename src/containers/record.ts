@@ -85,6 +85,8 @@ export interface ContainerConfig {
   labels: Record<string, string>;
   /** The healthcheck (the image's merged with --health-*; Test ["NONE"]: none), docker's Config.Healthcheck. */
   healthcheck?: HealthConfig;
+  /** docker's Config.Shell: the image's SHELL, through which a CMD-SHELL healthcheck runs (absent: /bin/sh -c). */
+  shell?: string[];
   /** docker's Config.Volumes: the image's VOLUME paths and -v's anonymous ones. */
   volumes?: string[];
   /** Host-level settings (docker's HostConfig). */

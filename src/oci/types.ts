@@ -54,6 +54,8 @@ export interface ImageRunConfig {
   StopSignal?: string;
   OnBuild?: string[] | null;
   Healthcheck?: HealthConfig;
+  /** docker's SHELL (not in the OCI image spec; docker and buildah keep it) */
+  Shell?: string[];
   ArgsEscaped?: boolean;
 }
 

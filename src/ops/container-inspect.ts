@@ -121,6 +121,7 @@ export function inspectContainer(ctx: Ctx, c0: Container): Record<string, unknow
       OpenStdin: k.openStdin,
       StopSignal: k.stopSignal,
       ...(k.healthcheck ? { Healthcheck: k.healthcheck } : {}),
+      ...(k.shell ? { Shell: k.shell } : {}),
       ...(k.stopTimeout !== undefined ? { StopTimeout: k.stopTimeout } : {}),
     },
   };

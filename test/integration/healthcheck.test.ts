@@ -8,6 +8,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { importBusybox, snapshotTree, tsrun, tsrunOk, useBusyboxRoot } from '../helpers/cli.js';
+import fs from 'node:fs';
+import path from 'node:path';
 import { until } from '../helpers/wait.js';
 
 const root = useBusyboxRoot();
@@ -156,4 +158,23 @@ test('bad --health-* values: one-line errors, exit 125, nothing created', () => 
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
   assert.deepEqual(snapshotTree(root().root), before);
+});
+
+test("a CMD-SHELL check runs through the image's SHELL (moby's getShell), else /bin/sh -c", async () => {
+  const ctx = path.join(root().scratch, 'shell-ctx');
+  fs.mkdirSync(ctx, { recursive: true });
+  // sh -x traces each command to stderr: the check's output shows which shell ran it
+  fs.writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM busybox\nSHELL ["/bin/sh", "-xc"]\nHEALTHCHECK --interval=1s CMD echo checked\n');
+  tsrunOk(root().root, ['build', '-q', '--network', 'none', '-t', 'busybox:shell', ctx]);
+  runD('hc-shell', [], 'busybox:shell');
+  await until('healthy', () => psStatus('hc-shell').endsWith('(healthy)'), 10000);
+  const out = health('hc-shell')!.Log.at(-1)!.Output; // stdout, then stderr
+  assert.match(out, /^checked\n/m);
+  assert.match(out, /^\+ echo checked\n/m);
+  assert.equal(tsrunOk(root().root, ['inspect', '-f', '{{json .Config.Shell}}', 'hc-shell']).trim(), '["/bin/sh","-xc"]');
+  // the same check without a SHELL: /bin/sh -c, no trace
+  runD('hc-noshell', ['--health-cmd', 'echo checked', '--health-interval', '1s']);
+  await until('healthy', () => psStatus('hc-noshell').endsWith('(healthy)'), 10000);
+  assert.equal(health('hc-noshell')!.Log.at(-1)!.Output, 'checked\n');
+  tsrunOk(root().root, ['rm', '-f', 'hc-shell', 'hc-noshell']);
 });
