@@ -170,16 +170,23 @@ function isLink(p: string): boolean {
 /** The checksum of exactly the selected files: no mtimes, contents via the stat-keyed cache. Keeps each one's xattrs on it. */
 export function selectionChecksum(sel: readonly Selected[], cache: BuildCache): string {
   const h = crypto.createHash('sha256');
+  // the same bytes as one update per field, handed over a few hundred entries at a time (fewer native calls)
+  let text = '';
   for (const s of sel) {
     const st = s.st;
     let body = '';
     if (st.isFile()) body = cache.fileSum(s.abs, st);
     else if (st.isSymbolicLink()) body = fs.readlinkSync(s.abs);
-    h.update(`${s.target}\0${st.mode}\0${st.uid}:${st.gid}\0${st.isFile() ? st.size : 0}\0${body}\0${s.unpack ?? ''}\0`);
+    text += `${s.target}\0${st.mode}\0${st.uid}:${st.gid}\0${st.isFile() ? st.size : 0}\0${body}\0${s.unpack ?? ''}\0`;
     s.xattrs ??= readXattrs(s.abs);
-    for (const [name, value] of s.xattrs) h.update(`${name}=${value.toString('base64')}\0`);
-    h.update('\n');
+    for (const [name, value] of s.xattrs) text += `${name}=${value.toString('base64')}\0`;
+    text += '\n';
+    if (text.length > 1 << 16) {
+      h.update(text);
+      text = '';
+    }
   }
+  h.update(text);
   return h.digest('hex');
 }
 
