@@ -199,12 +199,31 @@ const isEntry = process.argv[1] && /(?:bin\/tsrun|cli\/main\.js)$/.test(process.
  */
 const EXIT_AT_ONCE = new Set(['run']);
 
+/**
+ * process.stdout and process.stderr are made by Node on first access (for a pipe that loads
+ * node:net and its streams, ~2 ms): the exit check above must not be that first access, so it
+ * looks only at the streams something has touched.
+ */
+const touchedStdio: ('stdout' | 'stderr')[] = [];
+for (const name of ['stdout', 'stderr'] as const) {
+  const d = Object.getOwnPropertyDescriptor(process, name);
+  if (!d?.get || !d.configurable) continue;
+  const get = d.get;
+  Object.defineProperty(process, name, {
+    ...d,
+    get() {
+      if (!touchedStdio.includes(name)) touchedStdio.push(name);
+      return get.call(process);
+    },
+  });
+}
+
 if (isEntry) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
       const name = commandName(process.argv.slice(2));
-      if (name && EXIT_AT_ONCE.has(name) && !process.stdout.writableLength && !process.stderr.writableLength) process.exit(code);
+      if (name && EXIT_AT_ONCE.has(name) && touchedStdio.every((n) => !process[n].writableLength)) process.exit(code);
     },
     (err) => {
       process.exitCode = printError(err, process.argv.includes('--debug'), { parsing: false, command: '' });
