@@ -75,6 +75,27 @@ export interface NativeAddon {
    * write, fchown, fchmod, futimens, close. `done` gets null, or [index, errno, step] triples.
    */
   writeFiles(paths: Buffer, meta: Float64Array, bufs: Buffer[], done: (failures: Int32Array | null) => void): void;
+  /*
+   * The cgroup manager (native/cgroup/manager.c), the one tsrun-init and tsrun-runtime use.
+   * Each takes the version recorded for the container (1 or 2) and its dirs; errors carry the
+   * manager's one-line message and its errno's name as code (ECGROUP when none).
+   */
+  /**
+   * linux.cgroupsPath → the container's dirs (runc's cgroupfs rules; `all`: every v1 hierarchy,
+   * else tsrun's controllers) and each one's controllers ("cpu,cpuacct"; "" on v2). Nothing made.
+   */
+  cgroupResolve(cgroupsPath: string, all: boolean): { version: 1 | 2; dirs: string[]; controllers: string[] };
+  /** mkdir -p the dirs (v1 cpuset filled, v2 controllers enabled) and write linux.resources; removed on failure. */
+  cgroupCreate(version: number, dirs: string[], resourcesJson: string): void;
+  cgroupPids(version: number, dirs: string[]): number[];
+  /** Freeze (waiting up to timeoutMs for the kernel to settle, else thawed and ETIMEDOUT) or thaw. */
+  cgroupFreeze(version: number, dirs: string[], freeze: boolean, timeoutMs: number): void;
+  /** 1 frozen (requested: a freeze asked for, settled or not), 0 not, -1 no freezer. */
+  cgroupFrozen(version: number, dirs: string[], requested: boolean): number;
+  /** Signal every process (frozen meanwhile; v2 SIGKILL by cgroup.kill). */
+  cgroupKill(version: number, dirs: string[], signal: number): void;
+  /** rmdir each dir (missing ones are fine), retrying up to timeoutMs while one is busy. */
+  cgroupRemove(version: number, dirs: string[], timeoutMs: number): void;
   /** Absolute path of the tsrun-init launcher executable built next to the addon. */
   initPath(): string;
 }

@@ -33,6 +33,13 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
     { "readFileInRoot", js_read_file_in_root },
     { "cgroupApply", js_cgroup_apply },
     { "writeFiles", js_write_files },
+    { "cgroupCreate", js_cgroup_create },
+    { "cgroupResolve", js_cgroup_resolve },
+    { "cgroupPids", js_cgroup_pids },
+    { "cgroupFreeze", js_cgroup_freeze },
+    { "cgroupFrozen", js_cgroup_frozen },
+    { "cgroupKill", js_cgroup_kill },
+    { "cgroupRemove", js_cgroup_remove },
 #ifdef TSRUN_HAVE_LIBDEFLATE /* binding.gyp: only when libdeflate-dev is installed */
     { "gzipDeflate", js_gzip_deflate },
 #endif

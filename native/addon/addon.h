@@ -27,6 +27,13 @@ napi_value js_gzip_deflate(napi_env env, napi_callback_info info);
 napi_value js_cgroup_apply(napi_env env, napi_callback_info info);
 /* writefiles.c */
 napi_value js_write_files(napi_env env, napi_callback_info info);
+napi_value js_cgroup_create(napi_env env, napi_callback_info info);
+napi_value js_cgroup_resolve(napi_env env, napi_callback_info info);
+napi_value js_cgroup_pids(napi_env env, napi_callback_info info);
+napi_value js_cgroup_freeze(napi_env env, napi_callback_info info);
+napi_value js_cgroup_frozen(napi_env env, napi_callback_info info);
+napi_value js_cgroup_kill(napi_env env, napi_callback_info info);
+napi_value js_cgroup_remove(napi_env env, napi_callback_info info);
 
 /* Every void binding returns undefined; shared so each file need not fetch it. */
 napi_value js_undefined(napi_env env);

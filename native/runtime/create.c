@@ -237,7 +237,7 @@ fail:;
     waitpid(pid, NULL, 0);
   }
   if (c.ncgroups)
-    cg_remove(c.cgroups, c.ncgroups);
+    rt_cg_remove(c.cgroups, c.ncgroups);
   container_remove_dir(&c);
   memcpy(oci_err.msg, saved, sizeof saved);
   return -1;

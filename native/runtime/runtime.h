@@ -17,6 +17,7 @@
 #define TSRUN_RUNTIME_H
 
 #include "../init/spec.h"
+#include "../cgroup/manager.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -75,16 +76,15 @@ int write_pid_file(const char *file, pid_t pid);
 /* list's walk over ROOT */
 int container_ids(char ***ids, size_t *n);
 
-/* cgroups.c */
+/* cgroups.c: the runtime's use of the cgroup manager (native/cgroup/manager.h) */
 /* cg_apply with v2 devices (a BPF program) */
 int rt_cg_apply(const struct oci_resources *r, char **dirs, size_t n, bool v2);
 int cg_create(const struct oci *o, const char *id, char ***dirs, size_t *n);
 /* the procs files the init joins (child_join_cgroup) */
 char **cg_procs_files(char **dirs, size_t n);
-int cg_pids(char **dirs, size_t n, pid_t **pids, size_t *npids);
-int cg_freeze(char **dirs, size_t n, bool freeze);
-bool cg_frozen(char **dirs, size_t n);
-int cg_remove(char **dirs, size_t n);
+bool rt_cg_paused(char **dirs, size_t n);
+int rt_cg_freeze(char **dirs, size_t n, bool freeze);
+int rt_cg_remove(char **dirs, size_t n);
 
 /* hooks.c: runs hooks of a kind in order with the state on stdin; -1 and oci_err on the first failure */
 int run_hooks(const struct oci *o, enum hook_kind k, const char *state);

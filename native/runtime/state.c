@@ -121,7 +121,7 @@ void container_refresh(struct container *c)
     c->status = "stopped";
   else if (access(fifo, F_OK) == 0)
     c->status = "created";
-  else if (cg_frozen(c->cgroups, c->ncgroups))
+  else if (rt_cg_paused(c->cgroups, c->ncgroups))
     c->status = "paused";
   else
     c->status = "running";

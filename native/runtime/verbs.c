@@ -77,16 +77,10 @@ int cmd_state(struct opts *op)
   return 0;
 }
 
+/* every process of the cgroup: the manager's kill-all (frozen while signalled, as runc's) */
 static int signal_all(struct container *c, int sig)
 {
-  pid_t *pids = NULL;
-  size_t n = 0;
-  if (cg_pids(c->cgroups, c->ncgroups, &pids, &n) < 0)
-    return -1;
-  for (size_t i = 0; i < n; i++)
-    kill(pids[i], sig);
-  free(pids);
-  return 0;
+  return cg_kill_all(c->cgroups, c->ncgroups, cg_v2_host(), sig);
 }
 
 int cmd_kill(struct opts *op)
@@ -114,8 +108,8 @@ int cmd_kill(struct opts *op)
 static int kill_and_wait(struct container *c)
 {
   int pfd = container_pidfd(c);
-  if (cg_frozen(c->cgroups, c->ncgroups))
-    cg_freeze(c->cgroups, c->ncgroups, false);
+  if (rt_cg_paused(c->cgroups, c->ncgroups))
+    rt_cg_freeze(c->cgroups, c->ncgroups, false);
   signal_all(c, SIGKILL);
   if (pfd < 0)
     return 0;
@@ -140,7 +134,7 @@ int cmd_delete(struct opts *op)
     return -1;
   static struct oci o;
   bool hooks = load_hooks(&c, &o) == 0;
-  if (c.ncgroups && cg_remove(c.cgroups, c.ncgroups) < 0)
+  if (c.ncgroups && rt_cg_remove(c.cgroups, c.ncgroups) < 0)
     return -1;
   if (hooks && *c.bundle) {
     char *state = state_json(&c, "stopped");
@@ -158,7 +152,7 @@ int cmd_pause(struct opts *op)
     return -1;
   if (strcmp(c.status, "running") != 0)
     return fail(0, "container not running");
-  return cg_freeze(c.cgroups, c.ncgroups, true);
+  return rt_cg_freeze(c.cgroups, c.ncgroups, true);
 }
 
 int cmd_resume(struct opts *op)
@@ -168,7 +162,7 @@ int cmd_resume(struct opts *op)
     return -1;
   if (strcmp(c.status, "paused") != 0)
     return fail(0, "container not paused");
-  return cg_freeze(c.cgroups, c.ncgroups, false);
+  return rt_cg_freeze(c.cgroups, c.ncgroups, false);
 }
 
 int cmd_update(struct opts *op)
@@ -186,5 +180,5 @@ int cmd_update(struct opts *op)
   struct oci_resources r = { 0 };
   if (spec_read_resources(res, &r) < 0)
     return -1;
-  return rt_cg_apply(&r, c.cgroups, c.ncgroups, cgroup2_host());
+  return rt_cg_apply(&r, c.cgroups, c.ncgroups, cg_v2_host());
 }

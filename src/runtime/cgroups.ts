@@ -1,28 +1,26 @@
 /**
- * Cgroups of containers. Each container gets one cgroup named `tsrun-<id12>`
- * below $TSRUN_CGROUP_PARENT when set; else, on v1, directly below the cgroup
- * tsrun itself runs in (read from /proc/self/cgroup); on v2 below a parent that
- * holds no process (v2 hands controllers only to children of such cgroups):
- * the root when tsrun runs there, else /tsrun (docker's cgroupfs manager uses
- * /docker, podman's /libpod_parent). tsrun never creates cgroups anywhere else.
- * Resources (linux.resources) are written by the C mapping (applyResources).
+ * Cgroups of containers, TypeScript's side of the one cgroup manager: the C
+ * code in native/cgroup/manager.c (through the addon, in-process) that
+ * tsrun-init and tsrun-runtime use too creates, freezes, signals and removes
+ * cgroups on v1 and v2; native/cgroup/resources_*.c write linux.resources.
+ * What stays here: where a container's cgroup goes (cgroupsPathFor: its
+ * linux.cgroupsPath) and the record of where it went.
  *
- * Both layouts are supported:
- *  - v2 (unified): /sys/fs/cgroup is cgroup2. One dir; controllers are enabled
- *    in the parent's subtree_control when the kernel allows it (it refuses while
- *    the parent holds processes; cgroup.kill and cgroup.freeze work without).
- *  - v1: one hierarchy per controller; the container gets a dir in each of
- *    pids, memory, cpu, cpuacct, freezer, devices, blkio, cpuset that is mounted.
+ * Each container gets one cgroup named `tsrun-<id12>` below
+ * $TSRUN_CGROUP_PARENT when set; else, on v1, directly below the cgroup tsrun
+ * itself runs in, in each hierarchy of pids, memory, cpu, cpuacct, freezer,
+ * devices, blkio, cpuset that is mounted; on v2 below a parent that holds no
+ * process (v2 hands controllers only to children of such cgroups). tsrun never
+ * creates cgroups anywhere else.
  *
- * The location is computed in one place (`cgroupDirs`). tsrun's own cgroup is
- * not the same for every caller (here each login session has its own memory
- * cgroup), so createCgroup records the dirs it made in
- * ROOT/containers/ID/cgroup.json, and every function given the Ctx uses that
- * record: any tsrun process finds the cgroup of any container again.
+ * tsrun's own cgroup is not the same for every caller (here each login
+ * session has its own memory cgroup), so planCgroup records the dirs in
+ * ROOT/containers/ID/cgroup.json before they are made, and every function
+ * given the Ctx uses that record: any tsrun process finds the cgroup of any
+ * container again.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { cgroupMountEntries } from '../util/mountinfo.js';
 import type { Ctx } from '../context.js';
 import { hasCode, syscallError, TsrunError } from '../util/errors.js';
 import { native } from '../native.js';
@@ -30,46 +28,12 @@ import type { LinuxResources } from './resources.js';
 import { readJsonIfExists, writeJsonReplace } from '../util/atomic.js';
 import { os } from '../util/builtins.js';
 
-const V1_CONTROLLERS = ['pids', 'memory', 'cpu', 'cpuacct', 'freezer', 'devices', 'blkio', 'cpuset'] as const;
-
-interface Hierarchy {
-  /** Mount point of the hierarchy. */
-  mount: string;
-  /** Controllers it carries (v1), empty for v2. */
-  controllers: string[];
-}
-
 export interface CgroupLayout {
   version: 1 | 2;
   /** Directories of the container's cgroup: one for v2, one per mounted controller for v1. */
   dirs: string[];
   /** v1: controller → dir (freezer is needed for pause and kill). v2: '' → dir. */
   byController: Map<string, string>;
-}
-
-/** cgroup hierarchies from /proc/self/mountinfo. */
-function cgroupMounts(): { v2?: string; v1: Hierarchy[] } {
-  const v1: Hierarchy[] = [];
-  let v2: string | undefined;
-  for (const { mountPoint: mount, fstype, superOptions } of cgroupMountEntries()) {
-    if (fstype === 'cgroup2' && mount === '/sys/fs/cgroup') v2 = mount;
-    if (fstype === 'cgroup') {
-      const controllers = superOptions.filter((o) => (V1_CONTROLLERS as readonly string[]).includes(o));
-      if (controllers.length) v1.push({ mount, controllers });
-    }
-  }
-  return { v2, v1 };
-}
-
-/** controller list ("memory", "cpu,cpuacct", "" for v2) → path of tsrun's own cgroup. */
-function ownCgroups(): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
-    const m = /^\d+:([^:]*):(.*)$/.exec(line);
-    if (!m) continue;
-    for (const c of m[1]!.split(',')) out.set(c, m[2]!);
-  }
-  return out;
 }
 
 function cgroupName(id: string): string {
@@ -137,104 +101,68 @@ export function controllerDir(layout: CgroupLayout, controller: string): string 
   return layout.version === 2 ? layout.dirs[0] : layout.byController.get(controller);
 }
 
-/** The single place that decides where a new container cgroup goes. */
-function computeDirs(id: string): CgroupLayout {
-  const override = process.env.TSRUN_CGROUP_PARENT;
-  const own = ownCgroups();
-  const mounts = cgroupMounts();
+/**
+ * linux.cgroupsPath of a container (runc's cgroupfs rules: absolute from each
+ * hierarchy's root, relative from the caller's own cgroup): the one place that
+ * decides where a new container cgroup goes. $TSRUN_CGROUP_PARENT/tsrun-<id12>;
+ * else on v1 `tsrun-<id12>` below tsrun's own cgroup in each hierarchy; on v2
+ * below a cgroup that holds no process (v2 hands controllers only to children
+ * of such cgroups): the root when tsrun runs there, else /tsrun (docker's
+ * cgroupfs manager uses /docker, podman's /libpod_parent).
+ */
+export function cgroupsPathFor(id: string): string {
   const name = cgroupName(id);
+  const override = process.env.TSRUN_CGROUP_PARENT;
+  if (override) return path.posix.join('/', override, name);
+  if (fs.statfsSync('/sys/fs/cgroup').type !== CGROUP2_SUPER_MAGIC) return name;
+  const own = /^0::(.*)$/m.exec(fs.readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '/';
+  return own === '/' ? `/${name}` : `/tsrun/${name}`;
+}
+
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+
+/** Where cgroupsPath lives on this host, by the C manager (the resolution tsrun-init and tsrun-runtime make). */
+function computeDirs(id: string): CgroupLayout {
+  const r = native().cgroupResolve(cgroupsPathFor(id), false);
   const byController = new Map<string, string>();
-  if (mounts.v2) {
-    // the containers' parent must hold no process to hand controllers down (v2's rule), so it is
-    // never tsrun's own cgroup unless that is the root (which may): docker's cgroupfs uses /docker
-    const ownV2 = own.get('') ?? '/';
-    const parent = override ?? (ownV2 === '/' ? '/' : '/tsrun');
-    const dir = path.join(mounts.v2, parent, name);
-    byController.set('', dir);
-    return { version: 2, dirs: [dir], byController };
-  }
-  const dirs: string[] = [];
-  for (const h of mounts.v1) {
-    const parent = override ?? own.get(h.controllers[0]!) ?? '/';
-    const dir = path.join(h.mount, parent, name);
-    dirs.push(dir);
-    for (const c of h.controllers) byController.set(c, dir);
-  }
-  return { version: 1, dirs, byController };
-}
-
-function readTrim(file: string): string {
-  return fs.readFileSync(file, 'utf8').trim();
-}
-
-/** cpuset starts with empty cpus/mems in a new v1 cgroup; a process cannot join until they are set. */
-function initCpuset(dir: string): void {
-  for (const f of ['cpuset.cpus', 'cpuset.mems']) {
-    const mine = path.join(dir, f);
-    if (readTrim(mine) !== '') continue;
-    // walk up until a parent has a value (intermediate dirs made by TSRUN_CGROUP_PARENT may be empty too)
-    const chain: string[] = [];
-    let d = path.dirname(dir);
-    while (d.length > 1 && readTrim(path.join(d, f)) === '') {
-      chain.unshift(d);
-      d = path.dirname(d);
-    }
-    const value = readTrim(path.join(d, f));
-    for (const c of [...chain, dir]) fs.writeFileSync(path.join(c, f), value);
-  }
-}
-
-/** The v2 controllers each part of linux.resources needs. */
-function v2ControllersFor(res: LinuxResources): string[] {
-  const out: string[] = [];
-  if (res.memory) out.push('memory');
-  if (res.cpu && (res.cpu.shares || res.cpu.quota || res.cpu.period)) out.push('cpu');
-  if (res.cpu && (res.cpu.cpus || res.cpu.mems)) out.push('cpuset');
-  if (res.pids) out.push('pids');
-  if (res.blockIO) out.push('io');
-  return out;
+  r.dirs.forEach((dir, i) => {
+    for (const c of r.controllers[i]!.split(',')) byController.set(c, dir);
+  });
+  return { version: r.version, dirs: r.dirs, byController };
 }
 
 /**
- * v2: hand the controllers down from the hierarchy's root to the container's
- * dir (each cgroup on the way must list them in cgroup.subtree_control). The
- * kernel refuses that in a cgroup that holds processes ("no internal
- * processes"), which is why the containers' parent must hold none (computeDirs).
- * A refusal is left for the write that needs the controller to report, naming it.
+ * A new container's cgroup: where it goes (cgroupsPathFor, resolved by the C
+ * manager), recorded in ROOT/containers/ID/cgroup.json before anything is made
+ * (a tsrun killed after this leaves a record that finds it). tsrun-init makes
+ * it from the spec (linux.cgroupsPath, linux.resources); the dirs ride along in
+ * the spec's io.tsrun.cgroup.dirs so the launcher need not resolve them again.
  */
-function enableV2Controllers(dir: string, controllers: string[]): void {
-  if (!controllers.length) return;
-  const root = '/sys/fs/cgroup';
-  const chain: string[] = [];
-  for (let d = path.dirname(dir); d.startsWith(root); d = path.dirname(d)) {
-    chain.unshift(d);
-    if (d === root) break;
+export function planCgroup(ctx: Ctx, id: string): { cgroupsPath: string; layout: CgroupLayout; devicesDir?: string } {
+  const cgroupsPath = cgroupsPathFor(id);
+  const layout = computeDirs(id);
+  if (fs.existsSync(path.join(ctx.containersDir, id))) {
+    const rec: RecordedLayout = { version: layout.version, dirs: layout.dirs, byController: [...layout.byController] };
+    writeJsonReplace(recordFile(ctx, id), rec);
   }
-  for (const d of chain) {
-    let enabled: string[];
-    try {
-      enabled = readTrim(path.join(d, 'cgroup.subtree_control')).split(/\s+/);
-    } catch {
-      return;
-    }
-    const missing = controllers.filter((c) => !enabled.includes(c));
-    if (!missing.length) continue;
-    try {
-      fs.writeFileSync(path.join(d, 'cgroup.subtree_control'), missing.map((c) => `+${c}`).join(' '));
-    } catch {
-      return; // EBUSY (processes in d) or ENOENT (not available): cgroupApply says which controller is missing
-    }
+  return { cgroupsPath, layout, devicesDir: layout.version === 2 ? layout.dirs[0] : layout.byController.get('devices') };
+}
+
+/** A cgroup manager error → TsrunError (the addon's Error carries the errno's name as code). */
+function cgroupError(what: string, err: unknown): TsrunError {
+  if ((err as NodeJS.ErrnoException).code === 'ECGROUP') {
+    return new TsrunError('SYSCALL', (err as Error).message, { hint: 'see "Resource limits" in the README for what this host supports' });
   }
+  return syscallError(what, err);
 }
 
 /**
  * Write OCI linux.resources into the container's cgroup: the C mapping of
- * native/cgroup/ (the one tsrun-runtime uses), through the addon. Used when
- * the cgroup is made (before the container's process joins it) and by update.
+ * native/cgroup/ (the one tsrun-init and tsrun-runtime use), through the
+ * addon. Used by update (a start's limits are written by tsrun-init, from the spec).
  */
 export function applyResources(layout: { version: 1 | 2; dirs: string[] }, res: LinuxResources): void {
   if (!Object.keys(res).length) return;
-  if (layout.version === 2) enableV2Controllers(layout.dirs[0]!, v2ControllersFor(res));
   try {
     native().cgroupApply(layout.version, layout.dirs, JSON.stringify(res));
   } catch (err) {
@@ -243,32 +171,19 @@ export function applyResources(layout: { version: 1 | 2; dirs: string[] }, res: 
 }
 
 /**
- * Make the container's cgroup; returns its dirs, the cgroup.procs files its init must join and
- * the dir whose device access tsrun-init restricts (v1: the devices hierarchy's; none without one).
+ * Make the container's cgroup with its limits here, in tsrun's process (a
+ * launcher that is not tsrun-init, e.g. the tests' fake one; tsrun's own
+ * start has tsrun-init make it from the spec); returns its dirs and the
+ * cgroup.procs files a process joins.
  */
 export function createCgroup(ctx: Ctx, id: string, res: LinuxResources = {}): { dirs: string[]; procsFiles: string[]; devicesDir?: string } {
-  const layout = computeDirs(id);
-  if (ctx?.containersDir && fs.existsSync(path.join(ctx.containersDir, id))) {
-    const rec: RecordedLayout = { version: layout.version, dirs: layout.dirs, byController: [...layout.byController] };
-    writeJsonReplace(recordFile(ctx, id), rec);
-  }
-  const procsFiles: string[] = [];
-  for (const dir of layout.dirs) {
-    try {
-      fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-      if (layout.version === 1 && dir === layout.byController.get('cpuset')) initCpuset(dir);
-    } catch (err) {
-      throw syscallError(`cannot create cgroup ${dir}`, err);
-    }
-    procsFiles.push(path.join(dir, 'cgroup.procs'));
-  }
+  const { layout, devicesDir } = planCgroup(ctx, id);
   try {
-    applyResources(layout, res);
+    native().cgroupCreate(layout.version, layout.dirs, JSON.stringify(res));
   } catch (err) {
-    removeCgroupDirs(layout.dirs, 1000);
-    throw err;
+    throw cgroupError('cannot create cgroup', err);
   }
-  return { dirs: layout.dirs, procsFiles, devicesDir: layout.version === 2 ? layout.dirs[0] : layout.byController.get('devices') };
+  return { dirs: layout.dirs, procsFiles: layout.dirs.map((d) => path.join(d, 'cgroup.procs')), devicesDir };
 }
 
 /**
@@ -295,64 +210,31 @@ export function cgroupExists(id: string, ctx: Ctx): boolean {
 
 /** PIDs in the container's cgroup (union over hierarchies; empty when it does not exist). */
 export function cgroupPids(id: string, ctx: Ctx): number[] {
-  const pids = new Set<number>();
-  for (const dir of cgroupDirs(id, ctx).dirs) {
-    let text: string;
-    try {
-      text = fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8');
-    } catch (err) {
-      if (hasCode(err, 'ENOENT')) continue;
-      throw err;
-    }
-    for (const l of text.split('\n')) if (l.trim()) pids.add(Number(l));
+  const layout = cgroupDirs(id, ctx);
+  try {
+    return native().cgroupPids(layout.version, layout.dirs).sort((a, b) => a - b);
+  } catch (err) {
+    throw cgroupError(`cannot list the processes of container ${id.slice(0, 12)}`, err);
   }
-  return [...pids].sort((a, b) => a - b);
 }
 
-function sleepMs(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-function freezerDir(layout: CgroupLayout): string | undefined {
-  return layout.version === 2 ? layout.dirs[0] : layout.byController.get('freezer');
-}
-
-function isFrozen(layout: CgroupLayout, dir: string): boolean {
-  if (layout.version === 1) return readTrim(path.join(dir, 'freezer.state')) === 'FROZEN';
-  return /^frozen 1$/m.test(fs.readFileSync(path.join(dir, 'cgroup.events'), 'utf8'));
-}
-
-/** Freeze every process of the container and wait until the kernel says it is frozen. */
+/** Freeze every process of the container and wait until the kernel says it is frozen (else thawed again, and an error). */
 export function freezeCgroup(id: string, ctx: Ctx, timeoutMs = 5000): void {
   const layout = cgroupDirs(id, ctx);
-  const dir = freezerDir(layout);
-  if (!dir || !fs.existsSync(dir)) throw syscallError(`cannot freeze container ${id.slice(0, 12)}`, Object.assign(new Error('no freezer cgroup'), { code: 'ENOENT' }));
-  const deadline = Date.now() + timeoutMs;
   try {
-    for (;;) {
-      // v1 can get stuck in FREEZING if a task is in uninterruptible sleep; writing FROZEN again retries
-      if (layout.version === 1) fs.writeFileSync(path.join(dir, 'freezer.state'), 'FROZEN');
-      else fs.writeFileSync(path.join(dir, 'cgroup.freeze'), '1');
-      if (isFrozen(layout, dir)) return;
-      if (Date.now() > deadline) break;
-      sleepMs(10);
-    }
+    if (!layout.dirs.some((d) => fs.existsSync(d))) throw Object.assign(new Error('no freezer cgroup'), { code: 'ENOENT' });
+    native().cgroupFreeze(layout.version, layout.dirs, true, timeoutMs);
   } catch (err) {
-    throw syscallError(`cannot freeze cgroup ${dir}`, err);
+    throw cgroupError(`cannot freeze container ${id.slice(0, 12)}`, err);
   }
-  thawCgroup(id, ctx);
-  throw syscallError(`cannot freeze cgroup ${dir}`, Object.assign(new Error('timed out waiting for the freezer'), { code: 'ETIMEDOUT' }));
 }
 
 export function thawCgroup(id: string, ctx: Ctx): void {
   const layout = cgroupDirs(id, ctx);
-  const dir = freezerDir(layout);
-  if (!dir || !fs.existsSync(dir)) return;
   try {
-    if (layout.version === 1) fs.writeFileSync(path.join(dir, 'freezer.state'), 'THAWED');
-    else fs.writeFileSync(path.join(dir, 'cgroup.freeze'), '0');
+    native().cgroupFreeze(layout.version, layout.dirs, false, 0);
   } catch (err) {
-    if (!hasCode(err, 'ENOENT')) throw syscallError(`cannot thaw cgroup ${dir}`, err);
+    if (!hasCode(err, 'ENOENT')) throw cgroupError(`cannot thaw container ${id.slice(0, 12)}`, err);
   }
 }
 
@@ -364,25 +246,14 @@ export function thawCgroup(id: string, ctx: Ctx): void {
  */
 export function freezeRequested(id: string, ctx: Ctx): boolean | undefined {
   const layout = cgroupDirs(id, ctx);
-  const dir = freezerDir(layout);
-  if (!dir) return undefined;
-  try {
-    if (layout.version === 1) return readTrim(path.join(dir, 'freezer.state')) !== 'THAWED';
-    return readTrim(path.join(dir, 'cgroup.freeze')) === '1';
-  } catch {
-    return undefined;
-  }
+  const r = native().cgroupFrozen(layout.version, layout.dirs, true);
+  return r < 0 ? undefined : r === 1;
 }
 
 /** True when the container's freezer says frozen. */
 export function cgroupFrozen(id: string, ctx: Ctx): boolean {
   const layout = cgroupDirs(id, ctx);
-  const dir = freezerDir(layout);
-  try {
-    return !!dir && isFrozen(layout, dir);
-  } catch {
-    return false;
-  }
+  return native().cgroupFrozen(layout.version, layout.dirs, false) === 1;
 }
 
 function signalNumber(signal: NodeJS.Signals | number): number {
@@ -390,64 +261,31 @@ function signalNumber(signal: NodeJS.Signals | number): number {
 }
 
 /**
- * Signal every process in the container's cgroup. Frozen first (v1, and v2
- * without cgroup.kill) so nothing can fork a new process between listing and
- * signalling; the signal is delivered on thaw.
+ * Signal every process in the container's cgroup, by the C manager (the
+ * kill-all of tsrun-runtime's `kill --all`): frozen first (v1, and v2 without
+ * cgroup.kill) so nothing can fork between listing and signalling; a paused
+ * container stays paused for any signal but SIGKILL.
  */
 export function killCgroup(id: string, signal: NodeJS.Signals | number, ctx: Ctx): void {
   const layout = cgroupDirs(id, ctx);
-  const signo = signalNumber(signal);
-  if (layout.version === 2 && signo === 9) {
-    const killFile = path.join(layout.dirs[0]!, 'cgroup.kill');
-    if (fs.existsSync(killFile)) {
-      fs.writeFileSync(killFile, '1');
-      return;
-    }
-  }
-  if (!cgroupExists(id, ctx)) return;
-  const wasFrozen = cgroupFrozen(id, ctx);
-  let frozen = false;
   try {
-    freezeCgroup(id, ctx);
-    frozen = true;
-  } catch {
-    /* no freezer: signal anyway, racing with forks */
-  }
-  try {
-    for (const pid of cgroupPids(id, ctx)) {
-      try {
-        process.kill(pid, signo);
-      } catch (err) {
-        if (!hasCode(err, 'ESRCH')) throw err;
-      }
-    }
-  } finally {
-    // a paused container stays paused for other signals; SIGKILL must thaw or nothing dies
-    if (frozen && (!wasFrozen || signo === 9)) thawCgroup(id, ctx);
+    native().cgroupKill(layout.version, layout.dirs, signalNumber(signal));
+  } catch (err) {
+    throw cgroupError(`cannot signal container ${id.slice(0, 12)}`, err);
   }
 }
 
 /** Remove the container's cgroup dirs; tolerates missing dirs, retries briefly while busy (processes still dying). */
 export function removeCgroup(id: string, ctx: Ctx, timeoutMs = 3000): void {
-  removeCgroupDirs(cgroupDirs(id, ctx).dirs, timeoutMs);
+  const layout = cgroupDirs(id, ctx);
+  removeCgroupDirs(layout.dirs, timeoutMs, layout.version);
 }
 
 /** rmdir a container's cgroup dirs, waiting up to timeoutMs while one is busy (v1 may still count a dying task). */
-export function removeCgroupDirs(dirs: string[], timeoutMs: number): void {
-  const deadline = Date.now() + timeoutMs;
-  for (const dir of dirs) {
-    for (;;) {
-      try {
-        fs.rmdirSync(dir);
-        break;
-      } catch (err) {
-        if (hasCode(err, 'ENOENT')) break;
-        if (hasCode(err, 'EBUSY') && Date.now() < deadline) {
-          sleepMs(20);
-          continue;
-        }
-        throw syscallError(`cannot remove cgroup ${dir}`, err);
-      }
-    }
+export function removeCgroupDirs(dirs: string[], timeoutMs: number, version: 1 | 2 = 1): void {
+  try {
+    native().cgroupRemove(version, dirs, timeoutMs);
+  } catch (err) {
+    throw cgroupError('cannot remove cgroup', err);
   }
 }
