@@ -227,6 +227,15 @@ static int init_cpuset(const char *dir)
   return 0;
 }
 
+bool cg_limits_given(const struct oci_resources *r)
+{
+  bool thr = false;
+  for (int k = 0; k < THR_KINDS; k++)
+    thr |= r->nthrottle[k] > 0;
+  return r->has_mem_limit || r->has_mem_reservation || r->has_mem_swap || r->has_swappiness || r->disable_oom_killer ||
+         r->has_cpu_shares || r->has_cpu_quota || r->has_cpu_period || r->cpus || r->mems || r->has_pids || r->has_blkio_weight || thr;
+}
+
 /* v2: hand the controllers r needs down to dir (each cgroup above must list them in cgroup.subtree_control) */
 void cg_enable_v2(const char *dir, const struct oci_resources *r)
 {

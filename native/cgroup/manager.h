@@ -40,6 +40,8 @@ void cg_free_dirs(char **dirs, size_t n);
  * cgroup.subtree_control on the way down (a refusal is left for cg_apply to name).
  */
 int cg_make(char **dirs, size_t n, bool v2, const struct oci_resources *r);
+/* does r hold a limit (anything but device rules)? */
+bool cg_limits_given(const struct oci_resources *r);
 /* the v2 part of cg_make alone (update: new limits may need new controllers) */
 void cg_enable_v2(const char *dir, const struct oci_resources *r);
 

@@ -2,7 +2,8 @@
  * The container process and its cgroup: born in it (v2: clone3 with
  * CLONE_INTO_CGROUP) or moving itself in before anything else (v1).
  */
-#include "init.h"
+#include "spec.h"
+#include "../cgroup/manager.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -140,10 +141,25 @@ void join_cgroup_files(int *fds, size_t n, char **procs, int sync)
   }
 }
 
-/* A v2-only host: /sys/fs/cgroup is the cgroup2 hierarchy (as src/runtime/cgroups.ts decides). */
+/* A v2-only host: /sys/fs/cgroup is the cgroup2 hierarchy (the manager's test, as tsrun's). */
 bool cgroup2_host(void)
 {
-  struct statfs sf;
-  return statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == X_CGROUP2_SUPER_MAGIC;
+  return cg_v2_host();
+}
+
+int make_cgroup(struct oci *o, char *err, size_t errlen)
+{
+  struct plan *p = &o->p;
+  if (!p->ncgroup_dirs)
+    return 0;
+  bool v2 = cgroup2_host();
+  struct oci_resources lim = o->res;
+  lim.ndevices = 0; /* apply_device_rules' */
+  if (cg_make(p->cgroup_dirs, p->ncgroup_dirs, v2, &lim) == 0 && (!cg_limits_given(&lim) || cg_apply(&lim, p->cgroup_dirs, p->ncgroup_dirs, v2) == 0))
+    return 0;
+  int e = oci_err.errnum ? oci_err.errnum : EINVAL;
+  snprintf(err, errlen, "%s", oci_err.msg);
+  cg_remove(p->cgroup_dirs, p->ncgroup_dirs, v2, 1000, false);
+  return -e;
 }
 

@@ -131,7 +131,11 @@ struct plan {
   pid_t target_pid;
   char **ns; /* names under /proc/PID/ns to join, pid last handled specially */
   size_t nns;
-  /* both */
+  /* the container's cgroup (linux.cgroupsPath as resolved: io.tsrun.cgroup.dirs, one dir per v1
+     hierarchy or the v2 one), made by the monitor with linux.resources' limits (make_cgroup) */
+  char **cgroup_dirs;
+  size_t ncgroup_dirs;
+  /* both: the cgroup.procs files the container process (or exec) joins */
   char **cgroup_procs;
   size_t ncgroup_procs;
   struct rlim *rlimits;
@@ -227,6 +231,11 @@ void child_join_cgroup(char **procs, size_t n, int sync);
 int open_cgroup_files(char **procs, size_t n, int *fds, size_t max, size_t *nfds);
 void join_cgroup_files(int *fds, size_t n, char **procs, int sync);
 bool cgroup2_host(void);
+/* run: the monitor makes the container's cgroup and writes the spec's limits (native/cgroup/'s
+   manager and mapping, as tsrun-runtime); the device rules go on after (apply_device_rules).
+   0, or -errno with err set and nothing left behind. */
+struct oci;
+int make_cgroup(struct oci *o, char *err, size_t errlen);
 
 /* devices.c: the spec's device rules on the container's cgroup (v1 files or a v2 BPF program),
    applied by the monitor before the container process can open anything; 0 or -errno, err set. */

@@ -210,6 +210,9 @@ int run_main(struct oci *o, struct planbuf *b, size_t first)
     rc = -EINVAL;
     snprintf(err, sizeof err, "the spec's namespaces differ from the first frame's");
   }
+  /* the cgroup and its limits, from the spec: before the child is born in it (v2) or joins it (v1) */
+  if (rc == 0 && (rc = make_cgroup(o, err, sizeof err)) < 0)
+    step = "cgroup";
   if (rc == 0 && !fork_first) {
     pid = fork_container(p, cflags);
     if (pid == 0)

@@ -206,9 +206,26 @@ static json_object *resources(const struct oci *o)
     ADD(cpu, "mems", STR(r->mems));
   if (r->has_pids)
     ADD(pids, "limit", json_object_new_int64(r->pids_limit));
-  json_object *parts[] = { mem, cpu, pids };
-  const char *keys[] = { "memory", "cpu", "pids" };
-  for (int i = 0; i < 3; i++)
+  json_object *io = json_object_new_object();
+  if (r->has_blkio_weight)
+    ADD(io, "weight", json_object_new_uint64(r->blkio_weight));
+  static const char *const THR[THR_KINDS] = { "throttleReadBpsDevice", "throttleWriteBpsDevice", "throttleReadIOPSDevice", "throttleWriteIOPSDevice" };
+  for (int k = 0; k < THR_KINDS; k++) {
+    if (!r->nthrottle[k])
+      continue;
+    json_object *a = json_object_new_array();
+    for (size_t i = 0; i < r->nthrottle[k]; i++) {
+      json_object *e = json_object_new_object();
+      ADD(e, "major", json_object_new_int64(r->throttle[k][i].major));
+      ADD(e, "minor", json_object_new_int64(r->throttle[k][i].minor));
+      ADD(e, "rate", json_object_new_uint64(r->throttle[k][i].rate));
+      json_object_array_add(a, e);
+    }
+    ADD(io, THR[k], a);
+  }
+  json_object *parts[] = { mem, cpu, pids, io };
+  const char *keys[] = { "memory", "cpu", "pids", "blockIO" };
+  for (int i = 0; i < 4; i++)
     if (json_object_object_length(parts[i]))
       ADD(res, keys[i], parts[i]);
     else
@@ -299,7 +316,11 @@ static json_object *annotations(const struct oci *o)
   ANN_STR("io.tsrun.overlay.workdir", p->work);
   ANN_STRV("io.tsrun.overlay.lowerdirs", p->lowers, p->nlowers);
   ANN_STRV("io.tsrun.overlay.options", p->overlay_opts, p->noverlay_opts);
-  ANN_STRV("io.tsrun.cgroup.procs", p->cgroup_procs, p->ncgroup_procs);
+  if (p->ncgroup_dirs) {
+    ANN_STRV("io.tsrun.cgroup.dirs", p->cgroup_dirs, p->ncgroup_dirs);
+  } else {
+    ANN_STRV("io.tsrun.cgroup.procs", p->cgroup_procs, p->ncgroup_procs);
+  }
   ANN_STR("io.tsrun.cgroup.devices", p->devices_dir);
   ANN_STR("io.tsrun.exitfile", p->exit_file);
   ANN_STR("io.tsrun.log", p->log_file);

@@ -10,7 +10,10 @@
  *   io.tsrun.overlay.upperdir, .workdir   the root overlay's upper and work dirs
  *   io.tsrun.overlay.lowerdirs            JSON array of lower dirs, topmost first
  *   io.tsrun.overlay.options              JSON array of overlay options ("key=value" or a flag)
- *   io.tsrun.cgroup.procs                 JSON array of cgroup.procs files to join
+ *   io.tsrun.cgroup.dirs                  JSON array: linux.cgroupsPath as tsrun resolved it (one
+ *                                         dir per v1 hierarchy, or the v2 one); the monitor makes
+ *                                         them with linux.resources' limits, the process joins
+ *   io.tsrun.cgroup.procs                 JSON array of cgroup.procs files to join (an exec)
  *   io.tsrun.cgroup.devices               the cgroup dir the device rules go on (v1 devices or v2)
  *   io.tsrun.exitfile, io.tsrun.log       exit.json and the json-file log the monitor writes
  *   io.tsrun.autoremove                   JSON array [node, tsrun, root, id]: `rm -f` after exit
@@ -23,6 +26,7 @@
  * Without io.tsrun.overlay.* the root is root.path as it is (bind-mounted).
  */
 #include "spec.h"
+#include "../cgroup/manager.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -122,6 +126,35 @@ static int device_rules(struct oci *o)
   if (!p->devices_dir || p->devices_dir[0] != '/')
     return fail(0, "config.json: device rules need the annotation io.tsrun.cgroup.devices (the cgroup dir)");
   spec_devrules(r, &p->devrules, &p->ndevrules);
+  return 0;
+}
+
+/*
+ * A run's cgroup: linux.cgroupsPath, resolved by tsrun (with the same manager) into the dirs of
+ * io.tsrun.cgroup.dirs, or here when only the path is given; the process joins their cgroup.procs.
+ */
+static int cgroup_dirs(struct oci *o)
+{
+  struct plan *p = &o->p;
+  if (strv(o, "io.tsrun.cgroup.dirs", &p->cgroup_dirs, &p->ncgroup_dirs) < 0)
+    return -1;
+  if (!p->ncgroup_dirs && o->cgroups_path && *o->cgroups_path) {
+    bool v2;
+    if (cg_resolve(o->cgroups_path, false, &v2, &p->cgroup_dirs, NULL, &p->ncgroup_dirs) < 0)
+      return -1;
+  }
+  for (size_t i = 0; i < p->ncgroup_dirs; i++)
+    if (strncmp(p->cgroup_dirs[i], "/sys/fs/cgroup/", 15) != 0 || strstr(p->cgroup_dirs[i], "/../"))
+      return fail(0, "config.json: io.tsrun.cgroup.dirs must be below /sys/fs/cgroup/");
+  if (!p->ncgroup_dirs || p->ncgroup_procs)
+    return 0;
+  p->cgroup_procs = calloc(p->ncgroup_dirs, sizeof *p->cgroup_procs);
+  for (size_t i = 0; p->cgroup_procs && i < p->ncgroup_dirs; i++)
+    if (asprintf(&p->cgroup_procs[i], "%s/cgroup.procs", p->cgroup_dirs[i]) < 0)
+      return fail(ENOMEM, "cgroup.procs");
+  if (!p->cgroup_procs)
+    return fail(ENOMEM, "cgroup.procs");
+  p->ncgroup_procs = p->ncgroup_dirs;
   return 0;
 }
 
@@ -244,6 +277,8 @@ int spec_for_launcher(struct oci *o)
   }
   if (p->exec_mode)
     return 0;
+  if (cgroup_dirs(o) < 0)
+    return -1;
   if (!p->exit_file)
     return fail(0, "config.json: a run needs the annotation io.tsrun.exitfile");
   if (p->detach && !p->log_file)

@@ -1,7 +1,8 @@
 /**
  * start: created/exited → running, as one locked transition (transition.ts):
  * refresh (a "running" record whose monitor is gone is exited), refuse a live
- * container, make its cgroup, hand its OCI spec to tsrun-init (and keep it as
+ * container, record where its cgroup goes, hand its OCI spec to tsrun-init,
+ * which makes the cgroup with the spec's limits (and keep the spec as
  * spec.json in the container's dir), record the PIDs
  * (with start times, so a reused PID is never mistaken for the container).
  * The lock is held until the PIDs are written: a second start waits, then
@@ -14,13 +15,11 @@ import { conflict, isTsrunError } from '../util/errors.js';
 import { writeState, type Container } from './record.js';
 import { procStartTime } from './status.js';
 import { transition } from './transition.js';
-import { createCgroup, removeCgroup } from '../runtime/cgroups.js';
+import { planCgroup, removeCgroup } from '../runtime/cgroups.js';
 import { containerSpec, specJson, specNamespaces } from '../runtime/spec/build.js';
 import { checkPropagationSources } from '../runtime/spec/propagation.js';
 import { PendingLaunch, type Launched } from '../runtime/launch.js';
 import { mark } from '../util/trace.js';
-import { toLinuxResources } from '../runtime/resources.js';
-import { blockDeviceNumber } from '../runtime/resources-host.js';
 import { restartStateAtStart } from './restart-policy.js';
 
 export interface StartOptions {
@@ -75,13 +74,13 @@ async function launchLocked(ctx: Ctx, c: Container, opts: StartOptions): Promise
     const monitorPid = launcher.monitorPid;
     const running = () =>
       writeState(c, { status: 'running', monitorPid, monitorStart: procStartTime(monitorPid), startedAt: new Date().toISOString(), ...restartStateAtStart(c.state, !!opts.byPolicy) });
-    /* the container's cgroup (with its limits), then its spec, sent: the launcher sets the container up meanwhile */
+    /* where its cgroup goes (recorded), then its spec, sent: the launcher makes the cgroup with the
+       spec's limits and sets the container up meanwhile */
     const sendSpec = (netns?: string) => {
-      const res = c.config.host.resources;
-      const made = createCgroup(ctx, c.config.id, res ? toLinuxResources(res, blockDeviceNumber) : undefined);
-      cgroupDirs = made.dirs;
-      mark('cgroup made');
-      spec = specJson(containerSpec(ctx, c, { detach: opts.detach, detachKeys: opts.detachKeys, procsFiles: made.procsFiles, devicesDir: made.devicesDir, netns }));
+      const cg = planCgroup(ctx, c.config.id);
+      cgroupDirs = cg.layout.dirs;
+      mark('cgroup planned');
+      spec = specJson(containerSpec(ctx, c, { detach: opts.detach, detachKeys: opts.detachKeys, cgroupsPath: cg.cgroupsPath, cgroupDirs, devicesDir: cg.devicesDir, netns }));
       launcher!.early(spec);
       mark('spec sent');
     };

@@ -3,7 +3,8 @@
  * container's restart policy, as one locked transition: the flags are checked
  * against the recorded limits, the changed values are written into the live
  * cgroup (the same C mapping as at start), then recorded, so inspect shows
- * them and the next start applies them.
+ * them and the next start applies them, and put in the kept spec.json's
+ * linux.resources.
  *
  * A new restart policy is for the monitor already watching the container too
  * (docker's UpdateMonitor): its record, read at start, hands over to
@@ -15,6 +16,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Ctx } from '../context.js';
+import { readJsonIfExists, writeFileAtomic } from '../util/atomic.js';
+import { specResources } from '../runtime/spec/resources.js';
+import { specJson } from '../runtime/spec/build.js';
+import type { Spec } from '../runtime/spec/types.js';
 import { writeConfig, type Container } from './record.js';
 import { transitionSync } from './transition.js';
 import { parseRestartPolicy, type RestartPolicy } from './restart-policy.js';
@@ -55,8 +60,22 @@ export function updateContainer(ctx: Ctx, c0: Container, change: UpdateChange): 
       c.config.host.restartPolicy = policy;
     }
     writeConfig(c);
+    if (change.resources) keepSpecInStep(c);
     return c;
   });
+}
+
+/**
+ * The kept spec (spec.json, what the launcher ran) gets the new linux.resources too, built by
+ * the one builder a start uses (spec/resources.ts), so it says what the cgroup now holds.
+ * A container that has none (a foreground --rm one) has nothing to keep in step.
+ */
+function keepSpecInStep(c: Container): void {
+  const file = path.join(c.dir, 'spec.json');
+  const spec = readJsonIfExists<Spec>(file);
+  if (!spec?.linux) return;
+  spec.linux.resources = specResources(c.config, spec.linux.resources?.devices ?? []);
+  writeFileAtomic(file, specJson(spec));
 }
 
 /** The live cgroup and the record's limits (not yet written) changed by the flags. */

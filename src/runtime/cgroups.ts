@@ -22,7 +22,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Ctx } from '../context.js';
-import { hasCode, syscallError, TsrunError } from '../util/errors.js';
+import { hasCode, TsrunError } from '../util/errors.js';
 import { native } from '../native.js';
 import type { LinuxResources } from './resources.js';
 import { readJsonIfExists, writeJsonReplace } from '../util/atomic.js';
@@ -148,12 +148,12 @@ export function planCgroup(ctx: Ctx, id: string): { cgroupsPath: string; layout:
   return { cgroupsPath, layout, devicesDir: layout.version === 2 ? layout.dirs[0] : layout.byController.get('devices') };
 }
 
-/** A cgroup manager error → TsrunError (the addon's Error carries the errno's name as code). */
-function cgroupError(what: string, err: unknown): TsrunError {
-  if ((err as NodeJS.ErrnoException).code === 'ECGROUP') {
-    return new TsrunError('SYSCALL', (err as Error).message, { hint: 'see "Resource limits" in the README for what this host supports' });
-  }
-  return syscallError(what, err);
+/** A cgroup manager error → TsrunError: its message is the manager's one line, naming what failed. */
+function cgroupError(err: unknown, what?: string): TsrunError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const message = what ? `${what}: ${(err as Error).message}` : (err as Error).message;
+  if (code === 'EPERM' || code === 'EACCES') return new TsrunError('PERMISSION', message, { hint: 'tsrun needs to run as root', cause: err });
+  return new TsrunError('SYSCALL', message, { hint: 'see "Resource limits" in the README for what this host supports', cause: err });
 }
 
 /**
@@ -166,7 +166,7 @@ export function applyResources(layout: { version: 1 | 2; dirs: string[] }, res: 
   try {
     native().cgroupApply(layout.version, layout.dirs, JSON.stringify(res));
   } catch (err) {
-    throw new TsrunError('SYSCALL', (err as Error).message, { hint: 'see "Resource limits" in the README for what this host supports' });
+    throw cgroupError(err);
   }
 }
 
@@ -181,7 +181,7 @@ export function createCgroup(ctx: Ctx, id: string, res: LinuxResources = {}): { 
   try {
     native().cgroupCreate(layout.version, layout.dirs, JSON.stringify(res));
   } catch (err) {
-    throw cgroupError('cannot create cgroup', err);
+    throw cgroupError(err);
   }
   return { dirs: layout.dirs, procsFiles: layout.dirs.map((d) => path.join(d, 'cgroup.procs')), devicesDir };
 }
@@ -214,7 +214,7 @@ export function cgroupPids(id: string, ctx: Ctx): number[] {
   try {
     return native().cgroupPids(layout.version, layout.dirs).sort((a, b) => a - b);
   } catch (err) {
-    throw cgroupError(`cannot list the processes of container ${id.slice(0, 12)}`, err);
+    throw cgroupError(err);
   }
 }
 
@@ -222,10 +222,9 @@ export function cgroupPids(id: string, ctx: Ctx): number[] {
 export function freezeCgroup(id: string, ctx: Ctx, timeoutMs = 5000): void {
   const layout = cgroupDirs(id, ctx);
   try {
-    if (!layout.dirs.some((d) => fs.existsSync(d))) throw Object.assign(new Error('no freezer cgroup'), { code: 'ENOENT' });
     native().cgroupFreeze(layout.version, layout.dirs, true, timeoutMs);
   } catch (err) {
-    throw cgroupError(`cannot freeze container ${id.slice(0, 12)}`, err);
+    throw cgroupError(err, `cannot freeze container ${id.slice(0, 12)}`);
   }
 }
 
@@ -234,7 +233,7 @@ export function thawCgroup(id: string, ctx: Ctx): void {
   try {
     native().cgroupFreeze(layout.version, layout.dirs, false, 0);
   } catch (err) {
-    if (!hasCode(err, 'ENOENT')) throw cgroupError(`cannot thaw container ${id.slice(0, 12)}`, err);
+    if (!hasCode(err, 'ENOENT')) throw cgroupError(err);
   }
 }
 
@@ -271,7 +270,7 @@ export function killCgroup(id: string, signal: NodeJS.Signals | number, ctx: Ctx
   try {
     native().cgroupKill(layout.version, layout.dirs, signalNumber(signal));
   } catch (err) {
-    throw cgroupError(`cannot signal container ${id.slice(0, 12)}`, err);
+    throw cgroupError(err);
   }
 }
 
@@ -286,6 +285,6 @@ export function removeCgroupDirs(dirs: string[], timeoutMs: number, version: 1 |
   try {
     native().cgroupRemove(version, dirs, timeoutMs);
   } catch (err) {
-    throw cgroupError('cannot remove cgroup', err);
+    throw cgroupError(err);
   }
 }

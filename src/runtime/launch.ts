@@ -53,6 +53,10 @@ export function launchError(step: string, errno: number, detail: string): TsrunE
       hint: `fix the image so that ${parent} is a directory`,
     });
   }
+  if (step === 'cgroup') {
+    // the launcher made the cgroup from the spec and could not write a limit (native/cgroup/'s one line)
+    return new TsrunError('SYSCALL', detail, { hint: 'see "Resource limits" in the README for what this host supports' });
+  }
   if (step === 'chdir') {
     return new TsrunError('SYSCALL', `cannot change to working directory ${detail}: ${code}`, { hint: 'check -w and the image WorkingDir' });
   }

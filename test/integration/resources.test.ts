@@ -112,7 +112,14 @@ describe('resource limits (cgroup v1)', () => {
       assert.equal(cgRead(id, 'pids', 'pids.max'), '50');
       assert.equal(cgRead(id, 'cpu', 'cpu.cfs_quota_us'), '150000');
       assert.equal(ok(['exec', 'upd', 'cat', '/sys/fs/cgroup/memory/memory.limit_in_bytes']), String(128 << 20), 'inside');
+      // the limits came from the kept spec's linux.resources (tsrun-init wrote them); update keeps it in step
+      const specRes = () => JSON.parse(fs.readFileSync(path.join(t().root, 'containers', id, 'spec.json'), 'utf8')).linux.resources;
+      assert.deepEqual(specRes().memory, { limit: 128 << 20, swap: 256 << 20 });
+      assert.deepEqual(specRes().pids, { limit: 50 });
+      assert.deepEqual(specRes().cpu, { period: 100000, quota: 150000 });
+      assert.ok(specRes().devices.length > 0, 'the device rules stay');
       ok(['update', '-m', '32m', '--memory-swap', '64m', '--pids-limit', '10', 'upd']);
+      assert.deepEqual(specRes().memory, { limit: 32 << 20, swap: 64 << 20 });
       assert.equal(cgRead(id, 'memory', 'memory.limit_in_bytes'), String(32 << 20));
       assert.equal(cgRead(id, 'pids', 'pids.max'), '10');
       const fields = '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.PidsLimit}} {{.HostConfig.NanoCpus}}';
@@ -124,6 +131,7 @@ describe('resource limits (cgroup v1)', () => {
       assert.equal(cgRead(id, 'memory', 'memory.limit_in_bytes'), String(32 << 20), 'a restart keeps the updated limit');
       assert.equal(cgRead(id, 'pids', 'pids.max'), '10');
       assert.equal(cgRead(id, 'cpu', 'cpu.cfs_quota_us'), '150000');
+      assert.deepEqual(specRes().memory, { limit: 32 << 20, swap: 64 << 20 }, "the restart's spec holds the updated limits");
       ok(['stop', '-t', '0', 'upd']);
       const stopped = tsrun(t().root, ['update', '-m', '64m', 'upd']);
       assert.equal(stopped.code, 1);

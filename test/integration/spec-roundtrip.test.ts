@@ -53,7 +53,7 @@ function roundTrip(spec: Spec, mode: 'run' | 'exec'): Json {
 function specOf(name: string, detach = false) {
   const ctx = openCtx(t().root);
   const c = findContainer(ctx, name);
-  return { ctx, c, spec: containerSpec(ctx, c, { detach, procsFiles: ['/sys/fs/cgroup/x/cgroup.procs'], devicesDir: '/sys/fs/cgroup/x', netns: undefined }) };
+  return { ctx, c, spec: containerSpec(ctx, c, { detach, cgroupsPath: '/x', cgroupDirs: ['/sys/fs/cgroup/x'], devicesDir: '/sys/fs/cgroup/x', netns: undefined }) };
 }
 
 describe('spec round trip: TypeScript builds, the C reader reads it back', () => {
@@ -79,6 +79,9 @@ describe('spec round trip: TypeScript builds, the C reader reads it back', () =>
       '--read-only', '--init', '-e', 'A=1', '-w', '/work', '-u', '1:2', '--hostname', 'h1', '--tmpfs', '/t:size=1m,exec',
       '-v', `${vol}:/v:ro`, '--device', '/dev/null:/dev/mynull:r', '--device-cgroup-rule', 'c 42:* rw', '--security-opt', `seccomp=${profile}`,
       '--security-opt', 'no-new-privileges', '-i', '--network', 'none', '--restart', 'on-failure:3', '--health-cmd', 'true', '--health-interval', '2s',
+      // the limits: linux.resources as tsrun-init writes them (and linux.cgroupsPath)
+      '-m', '64m', '--memory-swap', '128m', '--memory-reservation', '32m', '--oom-kill-disable', '--cpus', '0.5', '--cpu-shares', '512',
+      '--cpuset-cpus', '0', '--cpuset-mems', '0', '--pids-limit', '50', '--blkio-weight', '300', '--device-read-bps', '/dev/vda:1mb', '--device-write-iops', '/dev/vda:100',
       'busybox', 'sh', '-c', 'echo hi',
     ]);
     const { spec } = specOf('many');
@@ -99,6 +102,14 @@ describe('spec round trip: TypeScript builds, the C reader reads it back', () =>
     assert.equal(spec.annotations['io.tsrun.stdin'], 'true');
     assert.equal(spec.linux.seccomp!.defaultErrnoRet, 38);
     assert.ok(spec.annotations['io.tsrun.watch'], 'a restart policy and a healthcheck: the monitor watches');
+    const res = spec.linux.resources!;
+    assert.deepEqual(res.memory, { limit: 64 << 20, reservation: 32 << 20, swap: 128 << 20, disableOOMKiller: true });
+    assert.deepEqual(res.cpu, { shares: 512, period: 100000, quota: 50000, cpus: '0', mems: '0' });
+    assert.deepEqual(res.pids, { limit: 50 });
+    assert.equal(res.blockIO!.weight, 300);
+    assert.equal(res.blockIO!.throttleReadBpsDevice![0]!.rate, 1 << 20);
+    assert.equal(res.blockIO!.throttleWriteIOPSDevice![0]!.rate, 100);
+    assert.equal(spec.linux.cgroupsPath, '/x');
   });
 
   it('--privileged, detached with --rm, the default seccomp profile off; and an exec', () => {

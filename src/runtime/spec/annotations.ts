@@ -10,6 +10,7 @@ export const A = {
   lowers: 'io.tsrun.overlay.lowerdirs',
   overlayOptions: 'io.tsrun.overlay.options',
   cgroupProcs: 'io.tsrun.cgroup.procs',
+  cgroupDirs: 'io.tsrun.cgroup.dirs',
   cgroupDevices: 'io.tsrun.cgroup.devices',
   exitFile: 'io.tsrun.exitfile',
   log: 'io.tsrun.log',

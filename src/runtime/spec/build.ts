@@ -61,8 +61,12 @@ function volatileOverlay(dir: string): boolean {
 
 export interface RunLaunch {
   detach: boolean;
-  /** cgroup.procs files the container process joins, and the dir its device rules go on. */
-  procsFiles: string[];
+  /**
+   * The container's cgroup: linux.cgroupsPath, the dirs it resolves to here (one per v1
+   * hierarchy, or the v2 one; tsrun-init makes them), and the dir its device rules go on.
+   */
+  cgroupsPath: string;
+  cgroupDirs: string[];
   devicesDir?: string;
   /** a network namespace to join (see specNamespaces) */
   netns?: string;
@@ -107,6 +111,7 @@ export function containerSpec(ctx: Ctx, c: Container, launch: RunLaunch): Spec {
       namespaces: specNamespaces(h.network, launch.netns),
       devices: devices.devices,
       resources: specResources(cfg, devices.rules),
+      cgroupsPath: launch.cgroupsPath,
       ...(sc ? { seccomp: sc } : {}),
       ...specPaths(cfg),
       ...(rootProp ? { rootfsPropagation: rootProp } : {}),
@@ -116,7 +121,7 @@ export function containerSpec(ctx: Ctx, c: Container, launch: RunLaunch): Spec {
       [A.work]: path.join(c.dir, 'work'),
       [A.lowers]: lowers,
       [A.overlayOptions]: ovl,
-      [A.cgroupProcs]: launch.procsFiles,
+      [A.cgroupDirs]: launch.cgroupDirs,
       [A.cgroupDevices]: h.privileged ? undefined : launch.devicesDir,
       [A.exitFile]: path.join(c.dir, 'exit.json'),
       [A.log]: path.join(c.dir, 'ctr.log'), // foreground runs are logged too, as docker's json-file driver does

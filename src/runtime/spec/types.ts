@@ -3,6 +3,8 @@
  * tsrun builds. native/init/spec*.c read the same shape; the round-trip test
  * (test/integration/spec-roundtrip.test.ts) holds the two together.
  */
+import type { LinuxResources } from '../resources.js';
+
 export const OCI_VERSION = '1.2.0';
 
 export interface SpecNamespace {
@@ -35,11 +37,9 @@ export interface SpecDeviceRule {
   access: string;
 }
 
-export interface SpecResources {
+/** linux.resources: the device rules and the limits (../resources.ts's LinuxResources, as dockerd builds them). */
+export interface SpecResources extends LinuxResources {
   devices?: SpecDeviceRule[];
-  memory?: { limit?: number; reservation?: number; swap?: number; swappiness?: number; disableOOMKiller?: boolean };
-  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
-  pids?: { limit: number };
 }
 
 export interface SpecSeccompArg {
