@@ -129,7 +129,7 @@ describe('spec round trip: TypeScript builds, the C reader reads it back', () =>
 
   it('bind propagation: rootfsPropagation as docker sets it, each bind\'s option, read back', () => {
     const { ctx, c } = specOf('dflt');
-    const launch = { detach: false, procsFiles: ['/sys/fs/cgroup/x/cgroup.procs'], devicesDir: '/sys/fs/cgroup/x', netns: undefined };
+    const launch = { detach: false, cgroupsPath: '/x', cgroupDirs: ['/sys/fs/cgroup/x'], devicesDir: '/sys/fs/cgroup/x', netns: undefined };
     const bind = (destination: string, propagation: string) => ({ type: 'bind', source: '/tmp', destination, propagation, from: '-v' }) as Json;
     const opts = (s: Json, d: string) => [...s.mounts.find((m: Json) => m.destination === d).options].sort();
     c.config.host.mounts = [bind('/a', 'rslave'), bind('/b', 'rshared'), bind('/c', 'rprivate')];
