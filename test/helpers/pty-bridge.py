@@ -2,12 +2,14 @@
 # our stdin is written to the terminal as typed (raw bytes: \x10 is ctrl-p), what
 # the terminal shows goes to our stdout. Exits with the command's status.
 # Used by the integration tests that need a real terminal (attach, -it, detach keys).
-import os, pty, select, struct, sys, fcntl, termios
+# SIGUSR1 resizes the terminal to 30x100 (the kernel then sends SIGWINCH to the command).
+import os, pty, select, signal, struct, sys, fcntl, termios
 
 pid, master = pty.fork()
 if pid == 0:
     os.execvp(sys.argv[1], sys.argv[1:])
 fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack('HHHH', 24, 80, 0, 0))
+signal.signal(signal.SIGUSR1, lambda *_: fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack('HHHH', 30, 100, 0, 0)))
 stdin_open = True
 while True:
     fds = [master] + ([0] if stdin_open else [])

@@ -2,7 +2,8 @@
  * A command on a real pseudo-terminal, driven from a test: python3's pty
  * module (test/helpers/pty-bridge.py) runs it on a new terminal (24x80) and
  * bridges it to pipes. type() sends bytes as typed (ctrl-p is '\x10'), until()
- * waits for the screen's text to match, exited resolves with the status.
+ * waits for the screen's text to match, resize() makes it 30x100, exited
+ * resolves with the status.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -50,6 +51,11 @@ export class PtySession {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** The terminal becomes 30 rows by 100 columns (test/helpers/pty-bridge.py). */
+  resize(): void {
+    this.child.kill('SIGUSR1');
   }
 
   kill(): void {

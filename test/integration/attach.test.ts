@@ -61,6 +61,14 @@ describe('tsrun attach and the detach keys', () => {
       await b.until(/# /);
       b.type('echo again-$((2+3))\r');
       await b.until(/again-5/);
+      // the client's terminal size reaches the container's pty, on attach and on every change
+      b.type('stty size\r');
+      await b.until(/\r\n24 80\r\n/);
+      const at = b.text.length;
+      b.resize();
+      await sleep(500);
+      b.type('stty size\r');
+      await b.until(/\r\n30 100\r\n/, 15_000, at);
       b.type('exit 7\r');
       assert.equal(await b.exit(), 7);
     } finally {
