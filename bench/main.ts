@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: tsrun and its peers side by side, in one run, with ratios.
  * Not a test: it prints numbers and never fails on them.
- * Usage: npm run bench [-- images|run|limits|commit|registry|oci|system|cp|health|build ...]
+ * Usage: npm run bench [-- images|run|limits|commit|registry|oci|system|cp|health|attach|build ...]
  */
 type Bench = { name: string; file: string; fn: string };
 
@@ -18,6 +18,7 @@ const BENCHES: Bench[] = [
   { name: 'system', file: './system.js', fn: 'benchSystem' },
   { name: 'cp', file: './cp.js', fn: 'benchCp' },
   { name: 'health', file: './health.js', fn: 'benchHealth' },
+  { name: 'attach', file: './attach.js', fn: 'benchAttach' },
   { name: 'build', file: './build.js', fn: 'benchBuild' },
 ];
 
