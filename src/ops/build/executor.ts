@@ -279,6 +279,17 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
             o.log(`#${v} CACHED`);
             continue;
           }
+          // COPY --link: its layer does not depend on the layers below (BuildKit merges it onto them), so it
+          // is also keyed without the parent: after a base change the same layer (same diff_id) is reused
+          const lkey = step.kind === 'copy' ? linkKey(step, keyInput, ts) : undefined;
+          const linkHit = lkey && !o.noCache ? cache.get(lkey) : undefined;
+          if (linkHit?.diffId && ctx.content.has(linkHit.diffId)) {
+            addLayer(ctx, state, linkHit.diffId, linkHit.size ?? 0, linkHit.contentBytes ?? 0); // unpacked on its new parent when a step needs it
+            pushHistory(state, { created: ts === undefined ? linkHit.created : created, created_by: step.createdBy });
+            state.key = key;
+            o.log(`#${v} CACHED`);
+            continue;
+          }
           let temps: LayerTemps | undefined;
           if (step.kind === 'run') {
             let prepared: PreparedMounts | undefined;
@@ -318,6 +329,7 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
           await withContentLock(ctx, async () => {
             if (temps) addLayer(ctx, state, temps.result.diffId, temps.result.size, temps.result.contentBytes, temps);
             cache.put(key, entry);
+            if (lkey && temps) cache.put(lkey, { created, diffId: temps.result.diffId, size: temps.result.size, contentBytes: temps.result.contentBytes });
           });
           pushHistory(state, { created, created_by: step.createdBy, ...(temps ? {} : { empty_layer: true }) });
           state.key = key;
@@ -362,6 +374,15 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
   o.log(`#${v} writing image ${rec.id} done`);
   for (const t of tags) o.log(`#${v} naming to ${t} done`);
   return { id: rec.id, tags };
+}
+
+/**
+ * A `COPY --link` step's parent-free key: its inputs alone (and --timestamp, which clamps the
+ * layer's mtimes). Not for a --chown by name: the name resolves through the image below.
+ */
+function linkKey(step: Extract<Step, { kind: 'copy' }>, keyInput: unknown, ts: number | undefined): string | undefined {
+  if (!step.link || (step.chown !== undefined && !/^\d+(:\d+)?$/.test(step.chown))) return undefined;
+  return stepKey('copy --link', { keyInput, timestamp: ts });
 }
 
 /**
