@@ -87,6 +87,8 @@
         "native/init/spec_tsrun.c",
         "native/init/spec_dump.c",
         "native/init/spec_json.c",
+        "native/init/hooks.c",
+        "native/init/spec_apply.c",
         "native/cgroup/resources_read.c",
         # the container's cgroup, made from the spec: the manager and mapping tsrun-runtime uses
         "native/cgroup/resources_files.c",
@@ -114,7 +116,8 @@
         "native/runtime/init.c",
         "native/runtime/confine_oci.c",
         "native/runtime/cgroups.c",
-        "native/runtime/hooks.c",
+        "native/init/hooks.c",
+        "native/init/spec_apply.c",
         "native/runtime/verbs.c",
         "native/runtime/info.c",
         "native/runtime/exec.c",

@@ -39,28 +39,32 @@ static void *grow_arr(void *arr, size_t *n, size_t size)
   return p;
 }
 
-/* The cgroup of this process in the hierarchy with these controllers ("" for v2), as /proc/self/cgroup says. */
-static int own_cgroup(const char *controllers, char *out, size_t len)
+/* /proc/self/cgroup, read once per resolve (only a relative cgroupsPath needs it) */
+static int read_own(char *buf, size_t len)
 {
   FILE *f = fopen("/proc/self/cgroup", "re");
   if (!f)
     return fail(errno, "read /proc/self/cgroup");
-  char line[4096];
-  int rc = fail(ENOENT, "own cgroup for %s", *controllers ? controllers : "cgroup2");
-  while (fgets(line, sizeof line, f)) {
-    char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
-    if (!b)
-      continue;
-    *b = '\0';
-    b[strcspn(b + 1, "\n") + 1] = '\0';
-    if (strcmp(a + 1, controllers) == 0) {
-      snprintf(out, len, "%s", b + 1);
-      rc = 0;
-      break;
-    }
-  }
+  size_t n = fread(buf, 1, len - 1, f);
+  buf[n] = '\0';
   fclose(f);
-  return rc;
+  return 0;
+}
+
+/* The cgroup of this process in the hierarchy with these controllers ("" for v2), from /proc/self/cgroup's text. */
+static int own_cgroup(const char *text, const char *controllers, char *out, size_t len)
+{
+  for (const char *line = text; line && *line;) {
+    const char *end = strchr(line, '\n');
+    size_t n = end ? (size_t)(end - line) : strlen(line);
+    const char *a = memchr(line, ':', n), *b = a ? memchr(a + 1, ':', n - (size_t)(a + 1 - line)) : NULL;
+    if (b && (size_t)(b - a - 1) == strlen(controllers) && strncmp(a + 1, controllers, (size_t)(b - a - 1)) == 0) {
+      snprintf(out, len, "%.*s", (int)(n - (size_t)(b + 1 - line)), b + 1);
+      return 0;
+    }
+    line = end ? end + 1 : NULL;
+  }
+  return fail(ENOENT, "own cgroup for %s", *controllers ? controllers : "cgroup2");
 }
 
 /* the controllers of a v1 mount as /proc/self/cgroup names them: its super options minus flags */
@@ -98,9 +102,9 @@ int cg_resolve(const char *path, bool all, bool *v2, char ***dirs, char ***ctrls
   FILE *f = fopen("/proc/self/mountinfo", "re");
   if (!f)
     return fail(errno, "read /proc/self/mountinfo");
-  char line[4096];
+  char line[4096], own_text[8192] = "";
   *v2 = cg_v2_host();
-  int rc = 0;
+  int rc = path[0] == '/' ? 0 : read_own(own_text, sizeof own_text);
   while (rc == 0 && fgets(line, sizeof line, f)) {
     char mp[1024], fstype[64], super[1024];
     char *sep = strstr(line, " - ");
@@ -122,7 +126,7 @@ int cg_resolve(const char *path, bool all, bool *v2, char ***dirs, char ***ctrls
       snprintf(rel, sizeof rel, "%s", path + 1);
     else {
       char own[PATH_MAX];
-      if (own_cgroup(controllers, own, sizeof own) < 0) {
+      if (own_cgroup(own_text, controllers, own, sizeof own) < 0) {
         rc = -1;
         break;
       }

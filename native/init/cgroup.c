@@ -106,6 +106,26 @@ void child_join_cgroup(char **procs, size_t n, int sync)
   }
 }
 
+int parent_join_cgroup(const struct plan *p, pid_t pid, char *err, size_t errlen)
+{
+  if (born_in_cgroup)
+    return 0;
+  char num[32];
+  snprintf(num, sizeof num, "%d", (int)pid);
+  for (size_t i = 0; i < p->ncgroup_procs; i++) {
+    int fd = open(p->cgroup_procs[i], O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write_all(fd, num, strlen(num)) < 0) {
+      int e = errno;
+      if (fd >= 0)
+        close(fd);
+      snprintf(err, errlen, "%s", p->cgroup_procs[i]);
+      return -e;
+    }
+    close(fd);
+  }
+  return 0;
+}
+
 /*
  * exec: the same move, by files the monitor opened while the host's cgroup fs was
  * in its view (the child is born in the container's mount namespace). Reports and

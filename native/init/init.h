@@ -204,6 +204,7 @@ int block_signals(void);
 void restore_signal_mask(void);
 void tell_child(pid_t pid, int sock, const char *msg);
 int await_child(pid_t pid, int sock);
+_Noreturn void child_error_exit(pid_t pid, char *msg);
 int stdio_pipes(int fds[6]);
 void stdio_for_child(const struct plan *p, int in, int out, int err, int sync);
 void release_status(const struct plan *p);
@@ -227,6 +228,9 @@ int exec_main(struct oci *o);
    move into its cgroup (a no-op when it was born there); whether the host is v2-only. */
 pid_t fork_container(const struct plan *p, unsigned long flags);
 void child_join_cgroup(char **procs, size_t n, int sync);
+/* a process in a new user namespace may not write the host's cgroup files: its parent moves it
+   (unless it was born in its cgroup); 0 or -errno, err set */
+int parent_join_cgroup(const struct plan *p, pid_t pid, char *err, size_t errlen);
 /* exec: the monitor opens the files (host paths), the child writes to them (from inside) */
 int open_cgroup_files(char **procs, size_t n, int *fds, size_t max, size_t *nfds);
 void join_cgroup_files(int *fds, size_t n, char **procs, int sync);

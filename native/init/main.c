@@ -87,25 +87,30 @@ int await_child(pid_t pid, int sock)
       master = fd;
       continue;
     }
-    if (msg[0] == 'E') {
-      char *f[3] = { msg + 1, "", "" };
-      char *s1 = strchr(f[0], FIELD_SEP);
-      if (s1) {
-        *s1 = '\0';
-        f[1] = s1 + 1;
-        char *s2 = strchr(f[1], FIELD_SEP);
-        if (s2) {
-          *s2 = '\0';
-          f[2] = s2 + 1;
-        }
-      }
-      waitpid(pid, NULL, 0);
-      status_err(f[0], atoi(f[1]), f[2]);
-      exit(125);
-    }
+    if (msg[0] == 'E')
+      child_error_exit(pid, msg);
   }
   close(sock);
   return master;
+}
+
+/* The child's error record ("E" step 0x1f errno 0x1f detail): reported as the launch's, and the launcher exits. */
+_Noreturn void child_error_exit(pid_t pid, char *msg)
+{
+  char *f[3] = { msg + 1, "", "" };
+  char *s1 = strchr(f[0], FIELD_SEP);
+  if (s1) {
+    *s1 = '\0';
+    f[1] = s1 + 1;
+    char *s2 = strchr(f[1], FIELD_SEP);
+    if (s2) {
+      *s2 = '\0';
+      f[2] = s2 + 1;
+    }
+  }
+  waitpid(pid, NULL, 0);
+  status_err(f[0], atoi(f[1]), f[2]);
+  exit(125);
 }
 
 /*

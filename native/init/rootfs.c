@@ -343,6 +343,11 @@ void mount_root_overlay(const struct plan *p, int sync)
       child_fail(sync, "make / rslave", NULL);
     slave_parent_mount(p->rootfs, sync);
   }
+  if (!p->upper) { /* no io.tsrun.overlay.*: root.path as it is, a mount of its own for pivot_root */
+    if (mount(p->rootfs, p->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+      child_fail(sync, "bind rootfs", p->rootfs);
+    return;
+  }
   mount_overlay(p, sync);
 }
 

@@ -43,6 +43,39 @@ static void process_extras(const struct oci *o)
   umask(o->umask >= 0 ? (mode_t)o->umask : 022);
 }
 
+/* Hooks that run before the process starts need the state, which the monitor sends ('S'). */
+static bool needs_state(const struct oci *o)
+{
+  return o->nhooks[HOOK_PRESTART] || o->nhooks[HOOK_CREATE_RUNTIME] || o->nhooks[HOOK_CREATE_CONTAINER] || o->nhooks[HOOK_START_CONTAINER];
+}
+
+/* The state hooks read: the bundle is root.path's dir (tsrun's: the container's dir), the id its name. */
+static char *state_of(const struct oci *o, const char *status, pid_t pid)
+{
+  char bundle[4096] = "/";
+  if (o->root_path) {
+    snprintf(bundle, sizeof bundle, "%s", o->root_path);
+    char *slash = strrchr(bundle, '/');
+    if (slash && slash != bundle)
+      *slash = '\0';
+    else
+      strcpy(bundle, "/");
+  }
+  const char *id = strrchr(bundle, '/') ? strrchr(bundle, '/') + 1 : bundle;
+  return hook_state(o, id, status, pid, bundle);
+}
+
+/* poststart, poststop: a failure is a warning and the rest goes on (the runtime spec) */
+static void run_hooks_warn(const struct oci *o, enum hook_kind k, const char *status, pid_t pid)
+{
+  if (!o->nhooks[k])
+    return;
+  char *state = state_of(o, status, pid);
+  if (run_hooks(o, k, state) < 0)
+    dprintf(STDERR_FILENO, "tsrun-init: warning: %s\n", oci_err.msg);
+  free(state);
+}
+
 /*
  * The container process. The monitor forwards it the early block (the
  * namespaces and the spec) as soon as it has it: with it, it joins its cgroup
@@ -80,11 +113,20 @@ static _Noreturn void run_child(struct oci *o, int fwd, int sync, int in, int ou
      launcher started in rather than the container's) */
   mount_root_overlay(p, sync);
   /* the monitor's go-ahead: its own reading of the spec agrees and the cgroup's device rules
-     are in place (the monitor reads the spec and sets the cgroup up while this one reads it) */
+     are in place (the monitor reads the spec and sets the cgroup up while this one reads it);
+     in a new user namespace it has written the id maps and moved this process into its cgroup */
   if (planbuf_read_to(fwd, &b, b.early_len + 2, perr, sizeof perr) < 0 || b.data[b.early_len + 1] != READY)
     _exit(125); /* the monitor failed a step: it reports it */
-  child_join_cgroup(p->cgroup_procs, p->ncgroup_procs, sync);
+  bool userns = (p->clone_flags & CLONE_NEWUSER) != 0;
+  if (!userns)
+    child_join_cgroup(p->cgroup_procs, p->ncgroup_procs, sync);
   child_join_namespaces(p, sync);
+  if (userns) {
+    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+      child_fail(sync, "become root in the user namespace", NULL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* a change of credentials cleared it */
+    devices_as_binds(p);
+  }
   /* right after the join (runc's order): the namespace's root is the container's cgroup, and
      each cgroup fs mounted at /sys/fs/cgroup shows that cgroup as its root */
   if ((p->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
@@ -95,13 +137,36 @@ static _Noreturn void run_child(struct oci *o, int fwd, int sync, int in, int ou
     child_fail(sync, "setdomainname", o->domainname);
   if (p->lo_up)
     set_lo_up(sync);
+  write_sysctls(o, sync); /* through the host's /proc, in the container's namespaces, before its read-only paths */
   setup_rootfs(p, sync);
+  /* the mounts are in place: the monitor runs prestart/createRuntime hooks, sends the state; then
+     createContainer's, here, in the container's namespaces before pivot_root (the spec's points) */
+  static char state[262144];
+  if (needs_state(o)) {
+    int fd;
+    if (send(sync, "H", 1, MSG_NOSIGNAL) != 1 || recv_msg(sync, state, sizeof state, &fd) <= 0 || state[0] != 'S')
+      _exit(125); /* the monitor reports why */
+    if (run_hooks(o, HOOK_CREATE_CONTAINER, state + 1) < 0) {
+      errno = oci_err.errnum;
+      child_fail(sync, "createContainer hook", oci_err.msg);
+    }
+  }
   pivot_to_rootfs(p, sync);
   size_t early = b.early_len + 2; /* the block, its NUL, READY */
   if (planbuf_read_rest(fwd, &b, perr, sizeof perr) < 0)
     _exit(125); /* the monitor reports why */
   if (take_prepared_seccomp(b.data + early, b.len - early) < 0)
     child_fail(sync, "seccomp filter from the monitor", NULL);
+  if (o->nhooks[HOOK_START_CONTAINER]) {
+    /* started: the state the monitor sent, now running; the hooks resolve in the container */
+    json_object *st = json_tokener_parse(state + 1);
+    if (st)
+      json_object_object_add(st, "status", json_object_new_string("running"));
+    if (run_hooks(o, HOOK_START_CONTAINER, st ? json_object_to_json_string(st) : state + 1) < 0) {
+      errno = oci_err.errnum;
+      child_fail(sync, "startContainer hook", oci_err.msg);
+    }
+  }
   if (p->tty) { /* the monitor made the pipes before it knew */
     close(in);
     close(out);
@@ -150,6 +215,51 @@ static void auto_remove(const struct plan *p)
   char *args[] = { p->autorm_node, p->autorm_bin, "--root", p->autorm_root, "rm", "-f", p->autorm_id, NULL };
   extern char **environ;
   execve(p->autorm_node, args, environ);
+}
+
+/*
+ * prestart and createRuntime hooks, by the monitor (in the runtime's namespaces) once the
+ * container process says its mounts are in place ('H'); then the state goes to it ('S') for its
+ * createContainer hooks. An error record from it instead ends the launch (child_error_exit).
+ */
+static int creation_hooks(const struct oci *o, pid_t pid, int sock, char *err, size_t errlen, const char **step)
+{
+  char msg[1300];
+  int fd;
+  int n = recv_msg(sock, msg, sizeof msg, &fd);
+  if (n > 0 && msg[0] == 'E')
+    child_error_exit(pid, msg);
+  if (n <= 0 || msg[0] != 'H') {
+    *step = "container process";
+    snprintf(err, errlen, "exited during setup");
+    return -ECHILD;
+  }
+  char *state = state_of(o, "creating", pid);
+  int rc = 0;
+  for (enum hook_kind k = HOOK_PRESTART; rc == 0 && k <= HOOK_CREATE_RUNTIME; k++)
+    if (run_hooks(o, k, state) < 0) {
+      *step = k == HOOK_PRESTART ? "prestart hook" : "createRuntime hook";
+      snprintf(err, errlen, "%.255s", oci_err.msg);
+      rc = -(oci_err.errnum ? oci_err.errnum : ECANCELED);
+    }
+  size_t len = strlen(state);
+  char *smsg = malloc(len + 2);
+  if (rc == 0 && smsg) {
+    smsg[0] = 'S';
+    memcpy(smsg + 1, state, len + 1);
+    if (send(sock, smsg, len + 2, MSG_NOSIGNAL) < 0) {
+      /* it failed meanwhile: its error record says why */
+      n = recv_msg(sock, msg, sizeof msg, &fd);
+      if (n > 0 && msg[0] == 'E')
+        child_error_exit(pid, msg);
+      *step = "container process";
+      snprintf(err, errlen, "exited during setup");
+      rc = -ECHILD;
+    }
+  }
+  free(smsg);
+  free(state);
+  return rc;
 }
 
 /*
@@ -227,6 +337,15 @@ int run_main(struct oci *o, struct planbuf *b, size_t first)
   close(io[3]);
   close(io[5]);
   close(fwd[0]);
+  /* a new user namespace: its id maps, and the move into the cgroup the process inside may not make */
+  if (rc == 0 && (p->clone_flags & CLONE_NEWUSER)) {
+    if (write_idmaps(pid, o) < 0) {
+      rc = -(oci_err.errnum ? oci_err.errnum : EINVAL);
+      snprintf(err, sizeof err, "%.255s", oci_err.msg);
+      step = "user namespace";
+    } else if ((rc = parent_join_cgroup(p, pid, err, sizeof err)) < 0)
+      step = "join cgroup";
+  }
   /* the device rules go on the cgroup before the child has READY: it joins the cgroup (v1), or
      does anything but read the spec in it (v2), only once it has that */
   if (rc == 0 && (rc = apply_device_rules(p, err, sizeof err)) < 0)
@@ -241,6 +360,8 @@ int run_main(struct oci *o, struct planbuf *b, size_t first)
   /* the filter is compiled (or read from its cache) here: the child leaves the host's filesystem */
   if (rc == 0 && prepare_seccomp(p, &step, &detail) < 0)
     rc = -errno;
+  if (rc == 0 && needs_state(o) && (rc = creation_hooks(o, pid, sv[0], err, sizeof err, &step)) < 0)
+    detail = err;
   /* the go: tsrun closes fd 3 once the container may exec; nothing more may come */
   size_t early = b->early_len + 1;
   if (rc == 0 && (rc = planbuf_read_rest(PLAN_FD, b, err, sizeof err)) == 0 && b->len != early) {
@@ -284,10 +405,12 @@ int run_main(struct oci *o, struct planbuf *b, size_t first)
   }
   status_ok(pid);
   release_status(p);
+  run_hooks_warn(o, HOOK_POSTSTART, "running", pid);
   watch_started(p);
   int status = monitor_loop(p, pid, sfd, master, io[1], io[2], io[4]);
   write_exit_file(p->exit_file, status);
   attach_end(exit_code(status));
+  run_hooks_warn(o, HOOK_POSTSTOP, "stopped", 0);
   if (p->autorm_node && p->detach) /* a foreground run's tsrun removes it, unless it was detached */
     auto_remove(p);
   watch_exited(p);

@@ -123,6 +123,17 @@ int spec_clone_flags(const char *text, unsigned long *flags);
 int spec_launcher_load(struct oci *o, const char *text, size_t len, bool exec_mode);
 /* spec_dump.c: what the reader understood, in the spec's own shape (the round-trip test) */
 json_object *spec_dump(const struct oci *o);
+/* hooks.c (tsrun-init and tsrun-runtime): runs hooks of a kind in order with the state on stdin;
+   -1 and oci_err on the first failure. hook_state: the state JSON (malloc'd; pid 0: none). */
+int run_hooks(const struct oci *o, enum hook_kind k, const char *state);
+char *hook_state(const struct oci *o, const char *id, const char *status, pid_t pid, const char *bundle);
+/* spec_apply.c: what a spec asks beyond the plan, done the same way by both executables: linux.sysctl
+   (written by the container process, in its namespaces, before the read-only paths go on), the
+   uid/gid maps of a new user namespace (written by the parent), device nodes as bind mounts in a
+   user namespace (mknod is refused there) */
+void write_sysctls(const struct oci *o, int sync);
+int write_idmaps(pid_t pid, const struct oci *o);
+void devices_as_binds(struct plan *p);
 /* spec_seccomp.c: linux.seccomp */
 int spec_read_seccomp(json_object *sc, struct oci *o);
 

@@ -279,6 +279,21 @@ static json_object *linux_(const struct oci *o)
     ADD(l, "resources", res);
   else
     json_object_put(res);
+  const struct oci_idmap *maps[2] = { o->uid_maps, o->gid_maps };
+  size_t nmaps[2] = { o->nuid_maps, o->ngid_maps };
+  for (int k = 0; k < 2; k++) {
+    if (!nmaps[k])
+      continue;
+    json_object *a = json_object_new_array();
+    for (size_t i = 0; i < nmaps[k]; i++) {
+      json_object *m = json_object_new_object();
+      ADD(m, "containerID", json_object_new_int64(maps[k][i].container));
+      ADD(m, "hostID", json_object_new_int64(maps[k][i].host));
+      ADD(m, "size", json_object_new_int64(maps[k][i].size));
+      json_object_array_add(a, m);
+    }
+    ADD(l, k ? "gidMappings" : "uidMappings", a);
+  }
   if (o->nsysctl) {
     json_object *s = json_object_new_object();
     for (size_t i = 0; i < o->nsysctl; i++)
@@ -344,6 +359,38 @@ static json_object *annotations(const struct oci *o)
   return a;
 }
 
+static json_object *hooks(const struct oci *o)
+{
+  json_object *h = json_object_new_object();
+  for (int k = 0; k < HOOK_KINDS; k++) {
+    if (!o->nhooks[k])
+      continue;
+    json_object *a = json_object_new_array();
+    for (size_t i = 0; i < o->nhooks[k]; i++) {
+      const struct oci_hook *hk = &o->hooks[k][i];
+      json_object *e = json_object_new_object(), *args = json_object_new_array(), *env = json_object_new_array();
+      ADD(e, "path", STR(hk->path));
+      for (char **v = hk->args; v && *v; v++)
+        json_object_array_add(args, STR(*v));
+      for (char **v = hk->env; v && *v; v++)
+        json_object_array_add(env, STR(*v));
+      if (json_object_array_length(args))
+        ADD(e, "args", args);
+      else
+        json_object_put(args);
+      if (json_object_array_length(env))
+        ADD(e, "env", env);
+      else
+        json_object_put(env);
+      if (hk->timeout)
+        ADD(e, "timeout", json_object_new_int(hk->timeout));
+      json_object_array_add(a, e);
+    }
+    ADD(h, hook_names[k], a);
+  }
+  return h;
+}
+
 json_object *spec_dump(const struct oci *o)
 {
   json_object *d = json_object_new_object();
@@ -362,6 +409,11 @@ json_object *spec_dump(const struct oci *o)
   if (o->nmounts)
     ADD(d, "mounts", mounts(o));
   ADD(d, "linux", linux_(o));
+  json_object *h = hooks(o);
+  if (json_object_object_length(h))
+    ADD(d, "hooks", h);
+  else
+    json_object_put(h);
   json_object *ann = annotations(o);
   ADD(d, "annotations", ann);
   /* the launcher's own view of them: derived, not read (checked by the test too) */

@@ -4,8 +4,9 @@
  * for (documented in README.md, "tsrun run's spec"), and what the launcher
  * derives from the spec (clone flags, namespaces joined by path, the loopback
  * of a new network namespace, the device cgroup's allow-list). Whatever the
- * launcher does not carry out (hooks, user namespaces, propagation of a mount that is no bind)
- * is refused here, never ignored.
+ * launcher does not carry out (joining a user namespace, propagation of a mount that is no
+ * bind) is refused here, never ignored; hooks, sysctl and a new user namespace with its maps
+ * are done by the code tsrun-runtime uses.
  *
  *   io.tsrun.overlay.upperdir, .workdir   the root overlay's upper and work dirs
  *   io.tsrun.overlay.lowerdirs            JSON array of lower dirs, topmost first
@@ -163,8 +164,10 @@ static int namespaces(struct oci *o)
   struct plan *p = &o->p;
   for (size_t i = 0; i < o->nns; i++) {
     const struct oci_ns *n = &o->ns[i];
-    if (n->type == CLONE_NEWUSER)
-      return fail(0, "config.json: tsrun run has no user namespaces (tsrun-runtime has)");
+    if (n->type == CLONE_NEWUSER && (p->exec_mode || n->path))
+      return fail(0, "config.json: a user namespace is made new by a run, never joined (no path, no exec into one)");
+    if (n->type == CLONE_NEWUSER && (!o->nuid_maps || !o->ngid_maps))
+      return fail(0, "config.json: a new user namespace needs linux.uidMappings and linux.gidMappings");
     if (p->exec_mode) {
       if (!n->path)
         return fail(0, "config.json: an exec joins namespaces: each needs a path");
@@ -216,13 +219,14 @@ int spec_clone_flags(const char *text, unsigned long *flags)
 int spec_for_launcher(struct oci *o)
 {
   struct plan *p = &o->p;
-  if (o->nsysctl)
-    return fail(0, "config.json: linux.sysctl is not supported by tsrun run");
-  if (o->nuid_maps || o->ngid_maps)
-    return fail(0, "config.json: uid/gid mappings are not supported by tsrun run");
+  /* hooks, sysctl and a user namespace are carried out as tsrun-runtime does (hooks.c, spec_apply.c) */
+  if ((o->nuid_maps || o->ngid_maps) && !spec_ns(o, CLONE_NEWUSER))
+    return fail(0, "config.json: uid/gid mappings need a new user namespace in linux.namespaces");
+  if (p->exec_mode && o->nsysctl)
+    return fail(0, "config.json: linux.sysctl is for a run, not an exec");
   for (int k = 0; k < HOOK_KINDS; k++)
-    if (o->nhooks[k])
-      return fail(0, "config.json: hooks are not run by tsrun run (tsrun-runtime runs them)");
+    if (p->exec_mode && o->nhooks[k])
+      return fail(0, "config.json: hooks are for a run, not an exec");
   /* a bind's propagation is set on it once attached (rootfs.c); another mount's is not */
   for (size_t i = 0; i < o->nprops; i++)
     for (size_t k = 0; k < p->nops; k++)

@@ -35,24 +35,6 @@ static int connect_console(const char *path)
   return s;
 }
 
-static int write_idmap(pid_t pid, const char *file, const struct oci_idmap *m, size_t n)
-{
-  char path[64], buf[4096];
-  size_t len = 0;
-  for (size_t i = 0; i < n && len < sizeof buf - 40; i++)
-    len += (size_t)snprintf(buf + len, sizeof buf - len, "%u %u %u\n", m[i].container, m[i].host, m[i].size);
-  snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0 || write(fd, buf, len) != (ssize_t)len) {
-    int err = errno;
-    if (fd >= 0)
-      close(fd);
-    return fail(err, "write %s", file);
-  }
-  close(fd);
-  return 0;
-}
-
 /* The init's error record ("E" step 0x1f errno 0x1f detail) → oci_err. */
 static int child_error(const char *msg)
 {
@@ -208,8 +190,7 @@ int cmd_create(struct opts *op)
   c.starttime = proc_starttime(pid);
   const struct oci_ns *user = spec_ns(&o, CLONE_NEWUSER);
   if (user && !user->path &&
-      (write_idmap(pid, "uid_map", o.uid_maps, o.nuid_maps) < 0 || write_idmap(pid, "gid_map", o.gid_maps, o.ngid_maps) < 0 ||
-       join_cgroup(pid, &c) < 0))
+      (write_idmaps(pid, &o) < 0 || join_cgroup(pid, &c) < 0))
     goto fail;
   if (send(sync[0], "G", 1, MSG_NOSIGNAL) != 1 && from_init(sync[0], 'H') < 0)
     goto fail;

@@ -42,21 +42,6 @@ static void join_namespaces(struct init_args *a)
       }
 }
 
-static void write_sysctls(const struct oci *o, int sync)
-{
-  for (size_t i = 0; i < o->nsysctl; i++) {
-    char path[512];
-    int n = snprintf(path, sizeof path, "/proc/sys/%s", o->sysctl[i].key);
-    for (char *c = path + 10; c < path + n; c++)
-      if (*c == '.')
-        *c = '/';
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write_all(fd, o->sysctl[i].value, strlen(o->sysctl[i].value)) < 0)
-      child_fail(sync, "sysctl", o->sysctl[i].key);
-    close(fd);
-  }
-}
-
 /* The pty: made in the container's devpts, the slave its stdio and /dev/console, the master sent to the console socket. */
 static void setup_console(const struct oci *o, int console, int sync)
 {
@@ -108,16 +93,6 @@ static void root_propagation(const struct oci *o, int sync)
   if (mount(o->root_path, o->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
     child_fail(sync, "bind rootfs", o->root_path);
   /* rootfsPropagation is applied after pivot_root, which refuses a shared new root */
-}
-
-/* In a user namespace mknod is refused: the host's device nodes are bind-mounted instead (as runc). */
-static void devices_as_binds(struct plan *p)
-{
-  for (size_t i = 0; i < p->nops; i++) {
-    struct op *d = &p->ops[i];
-    if (d->kind == OP_MKNOD && (d->mode & S_IFMT) != S_IFIFO)
-      *d = (struct op){ .kind = OP_MOUNT, .src = d->dst, .dst = d->dst, .fstype = "", .flags = MS_BIND, .data = "" };
-  }
 }
 
 static void mount_propagations(const struct oci *o, int sync)
@@ -183,6 +158,7 @@ _Noreturn void container_init(struct init_args *a)
   if (prepare_seccomp(p, &step, &detail) < 0) /* compiled while the host's files are reachable */
     child_fail(sync, step, detail);
   root_propagation(o, sync);
+  write_sysctls(o, sync); /* before the read-only paths, as tsrun-init (spec_apply.c) */
   setup_rootfs(p, sync);
   mount_propagations(o, sync);
   int fifo = a->fifo; /* O_PATH, opened by create: ROOT/ID is not searchable from a user namespace */
@@ -195,7 +171,6 @@ _Noreturn void container_init(struct init_args *a)
     child_fail(sync, "createContainer hook", oci_err.msg);
   }
   enter_root(a, sync);
-  write_sysctls(o, sync);
   if (o->terminal) {
     if (a->console < 0) {
       errno = EINVAL;

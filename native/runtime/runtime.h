@@ -86,8 +86,6 @@ bool rt_cg_paused(char **dirs, size_t n);
 int rt_cg_freeze(char **dirs, size_t n, bool freeze);
 int rt_cg_remove(char **dirs, size_t n);
 
-/* hooks.c: runs hooks of a kind in order with the state on stdin; -1 and oci_err on the first failure */
-int run_hooks(const struct oci *o, enum hook_kind k, const char *state);
 
 /* init.c: the container init (the forked child of create), never returns */
 struct init_args {

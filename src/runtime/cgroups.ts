@@ -122,8 +122,8 @@ export function cgroupsPathFor(id: string): string {
 const CGROUP2_SUPER_MAGIC = 0x63677270;
 
 /** Where cgroupsPath lives on this host, by the C manager (the resolution tsrun-init and tsrun-runtime make). */
-function computeDirs(id: string): CgroupLayout {
-  const r = native().cgroupResolve(cgroupsPathFor(id), false);
+function computeDirs(id: string, cgroupsPath = cgroupsPathFor(id)): CgroupLayout {
+  const r = native().cgroupResolve(cgroupsPath, false);
   const byController = new Map<string, string>();
   r.dirs.forEach((dir, i) => {
     for (const c of r.controllers[i]!.split(',')) byController.set(c, dir);
@@ -140,7 +140,7 @@ function computeDirs(id: string): CgroupLayout {
  */
 export function planCgroup(ctx: Ctx, id: string): { cgroupsPath: string; layout: CgroupLayout; devicesDir?: string } {
   const cgroupsPath = cgroupsPathFor(id);
-  const layout = computeDirs(id);
+  const layout = computeDirs(id, cgroupsPath);
   if (fs.existsSync(path.join(ctx.containersDir, id))) {
     const rec: RecordedLayout = { version: layout.version, dirs: layout.dirs, byController: [...layout.byController] };
     writeJsonReplace(recordFile(ctx, id), rec);
@@ -218,11 +218,17 @@ export function cgroupPids(id: string, ctx: Ctx): number[] {
   }
 }
 
+/** The dirs the freezer's files are in: v1 the freezer hierarchy's alone (ps asks each running container: one read, no search), v2 the one dir. */
+function freezerDirs(layout: CgroupLayout): string[] {
+  const d = layout.version === 1 ? layout.byController.get('freezer') : undefined;
+  return d ? [d] : layout.dirs;
+}
+
 /** Freeze every process of the container and wait until the kernel says it is frozen (else thawed again, and an error). */
 export function freezeCgroup(id: string, ctx: Ctx, timeoutMs = 5000): void {
   const layout = cgroupDirs(id, ctx);
   try {
-    native().cgroupFreeze(layout.version, layout.dirs, true, timeoutMs);
+    native().cgroupFreeze(layout.version, freezerDirs(layout), true, timeoutMs);
   } catch (err) {
     throw cgroupError(err, `cannot freeze container ${id.slice(0, 12)}`);
   }
@@ -231,7 +237,7 @@ export function freezeCgroup(id: string, ctx: Ctx, timeoutMs = 5000): void {
 export function thawCgroup(id: string, ctx: Ctx): void {
   const layout = cgroupDirs(id, ctx);
   try {
-    native().cgroupFreeze(layout.version, layout.dirs, false, 0);
+    native().cgroupFreeze(layout.version, freezerDirs(layout), false, 0);
   } catch (err) {
     if (!hasCode(err, 'ENOENT')) throw cgroupError(err);
   }
@@ -245,14 +251,14 @@ export function thawCgroup(id: string, ctx: Ctx): void {
  */
 export function freezeRequested(id: string, ctx: Ctx): boolean | undefined {
   const layout = cgroupDirs(id, ctx);
-  const r = native().cgroupFrozen(layout.version, layout.dirs, true);
+  const r = native().cgroupFrozen(layout.version, freezerDirs(layout), true);
   return r < 0 ? undefined : r === 1;
 }
 
 /** True when the container's freezer says frozen. */
 export function cgroupFrozen(id: string, ctx: Ctx): boolean {
   const layout = cgroupDirs(id, ctx);
-  return native().cgroupFrozen(layout.version, layout.dirs, false) === 1;
+  return native().cgroupFrozen(layout.version, freezerDirs(layout), false) === 1;
 }
 
 function signalNumber(signal: NodeJS.Signals | number): number {

@@ -57,6 +57,10 @@ export function launchError(step: string, errno: number, detail: string): TsrunE
     // the launcher made the cgroup from the spec and could not write a limit (native/cgroup/'s one line)
     return new TsrunError('SYSCALL', detail, { hint: 'see "Resource limits" in the README for what this host supports' });
   }
+  if (step.endsWith(' hook')) {
+    // one of the spec's hooks failed or timed out (native/init/hooks.c says which and how)
+    return new TsrunError('SYSCALL', `cannot start container: ${detail}`, { hint: "check the spec's hooks" });
+  }
   if (step === 'chdir') {
     return new TsrunError('SYSCALL', `cannot change to working directory ${detail}: ${code}`, { hint: 'check -w and the image WorkingDir' });
   }

@@ -146,12 +146,41 @@ describe('spec round trip: TypeScript builds, the C reader reads it back', () =>
     assert.deepEqual(opts(plain, '/c'), ['rbind']);
   });
 
+  it('hooks, sysctl and a user namespace with its maps cross too (tsrun-init carries them out); an exec refuses hooks and sysctl', () => {
+    const { spec } = specOf('dflt');
+    const s = structuredClone(spec) as Json;
+    s.hooks = {
+      prestart: [{ path: '/bin/true', args: ['true', 'a'], env: ['A=1'], timeout: 5 }],
+      createRuntime: [{ path: '/bin/true' }],
+      createContainer: [{ path: '/bin/true' }],
+      startContainer: [{ path: '/bin/true' }],
+      poststart: [{ path: '/bin/true' }],
+      poststop: [{ path: '/bin/true' }, { path: '/bin/false' }],
+    };
+    s.linux.sysctl = { 'net.ipv4.ip_forward': '1', 'kernel.shmmni': '1000' };
+    s.linux.namespaces.push({ type: 'user' });
+    s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.linux.gidMappings = [{ containerID: 0, hostID: 200000, size: 1000 }];
+    const out = roundTrip(s, 'run');
+    assert.equal(out.launcher.cloneFlags & 0x10000000, 0x10000000, 'CLONE_NEWUSER');
+    const d = specOf('dflt');
+    for (const [what, edit, msg] of [
+      ['hooks', (x: Json) => (x.hooks = { prestart: [{ path: '/bin/true' }] }), /hooks are for a run/],
+      ['sysctl', (x: Json) => (x.linux.sysctl = { 'net.ipv4.ip_forward': '1' }), /linux\.sysctl is for a run/],
+    ] as [string, (x: Json) => void, RegExp][]) {
+      const ex = structuredClone(execSpec(d.ctx, d.c, process.pid, ['/sys/fs/cgroup/x/cgroup.procs'], { args: ['ls'], env: [], cwd: '/', user: '', tty: false, openStdin: false, detach: false })) as Json;
+      edit(ex);
+      const r = dump(JSON.stringify(ex), 'exec');
+      assert.equal(r.status, 1, what);
+      assert.match(r.err, msg, what);
+    }
+  });
+
   it('refuses, in one line, what the launcher does not carry out', () => {
     const { spec } = specOf('dflt');
     const cases: [string, (s: Json) => void, RegExp][] = [
-      ['hooks', (s) => (s.hooks = { prestart: [{ path: '/bin/true' }] }), /hooks are not run by tsrun run/],
-      ['sysctl', (s) => (s.linux.sysctl = { 'net.ipv4.ip_forward': '1' }), /linux\.sysctl is not supported/],
-      ['user namespace', (s) => s.linux.namespaces.push({ type: 'user' }), /needs linux\.uidMappings|no user namespaces/],
+      ['a user namespace without maps', (s) => s.linux.namespaces.push({ type: 'user' }), /needs linux\.uidMappings/],
+      ['a user namespace joined', (s) => s.linux.namespaces.push({ type: 'user', path: '/proc/1/ns/user' }), /never joined/],
       ['unknown namespace', (s) => s.linux.namespaces.push({ type: 'bogus' }), /unknown namespace type bogus/],
       ['a wrong type', (s) => (s.process.args = 'sh'), /process\.args must be an array/],
       ['device rules without the cgroup dir', (s) => delete s.annotations['io.tsrun.cgroup.devices'], /need the annotation io\.tsrun\.cgroup\.devices/],

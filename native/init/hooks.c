@@ -1,10 +1,11 @@
 /*
- * Hooks: each runs with the state JSON on its stdin, the spec's args and env
- * (args[0] is its argv[0]; none means the path) and its timeout, in order;
- * the first that fails or times out stops the lifecycle step (except
- * poststart/poststop, whose callers only log it, as the spec says).
+ * Hooks, for tsrun-init (run.c) and tsrun-runtime alike: each runs with the
+ * state JSON on its stdin, the spec's args and env (args[0] is its argv[0];
+ * none means the path) and its timeout, in order; the first that fails or
+ * times out stops the lifecycle step (except poststart/poststop, whose
+ * callers only log it, as the spec says).
  */
-#include "runtime.h"
+#include "spec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,10 +43,13 @@ static int run_hook(const struct oci_hook *h, const char *kind, const char *stat
     _exit(127);
   }
   close(in[0]);
-  /* a hook that does not read its stdin must not block or kill us */
-  signal(SIGPIPE, SIG_IGN);
+  /* a hook that does not read its stdin must not block or kill us; the disposition is put back:
+     an ignored SIGPIPE would be inherited by the container's process through execve */
+  struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+  sigaction(SIGPIPE, &ign, &old);
   write_all(in[1], state, strlen(state));
   close(in[1]);
+  sigaction(SIGPIPE, &old, NULL);
   int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
   if (h->timeout > 0 && pfd >= 0) {
     struct pollfd p = { .fd = pfd, .events = POLLIN };
@@ -78,4 +82,21 @@ int run_hooks(const struct oci *o, enum hook_kind k, const char *state)
     if (run_hook(&o->hooks[k][i], hook_names[k], state) < 0)
       return -1;
   return 0;
+}
+
+/* The state JSON hooks read on stdin: the spec's state (runtime-spec's state.json). */
+char *hook_state(const struct oci *o, const char *id, const char *status, pid_t pid, const char *bundle)
+{
+  json_object *st = json_object_new_object();
+  json_object_object_add(st, "ociVersion", json_object_new_string(OCI_VERSION));
+  json_object_object_add(st, "id", json_object_new_string(id));
+  json_object_object_add(st, "status", json_object_new_string(status));
+  if (pid > 0)
+    json_object_object_add(st, "pid", json_object_new_int(pid));
+  json_object_object_add(st, "bundle", json_object_new_string(bundle));
+  if (o->annotations)
+    json_object_object_add(st, "annotations", json_object_get(o->annotations));
+  char *text = strdup(json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+  json_object_put(st);
+  return text;
 }
