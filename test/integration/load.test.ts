@@ -90,12 +90,25 @@ test('SIGKILL mid-load leaves a consistent store; the next load works', async ()
   try {
     // a large archive: many files so the unpack takes a while
     const files: Record<string, string> = {};
-    for (let i = 0; i < 4000; i++) files[`d${i % 20}/f${i}`] = 'x'.repeat(i % 3000);
+    for (let i = 0; i < 20000; i++) files[`d${i % 20}/f${i}`] = 'x'.repeat(i % 3000);
     const big = path.join(other.scratch, 'big.tar');
     fs.writeFileSync(big, await dockerArchive({ layers: [await layerTar(files)], tags: ['big:1'] }));
     const p = tsrunSpawn(other.root, ['load', '-i', big]);
-    const closed = new Promise((r) => p.on('close', r)); // before the kill: a load that ends first must not hang the test
-    await new Promise((r) => setTimeout(r, 300));
+    let ended = false;
+    const closed = new Promise((r) => p.on('close', () => r((ended = true)))); // a load that ends first must not hang the test
+    // kill it mid-unpack, not after a fixed delay (a fast load would be done by then): once a
+    // layer's files are arriving under layers/.tmp/PID-RAND/diff
+    const tmp = path.join(other.root, 'layers', '.tmp');
+    const unpacking = () => {
+      try {
+        return fs.readdirSync(tmp).some((d) => fs.readdirSync(path.join(tmp, d, 'diff')).length > 0);
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 60_000;
+    while (!ended && !unpacking() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    assert.ok(!ended, 'the load ended before the test saw its unpack (make the archive bigger)');
     p.kill('SIGKILL');
     await closed;
     assert.equal(tsrunOk(other.root, ['images', '-q']), '', 'no tag');
