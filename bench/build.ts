@@ -157,7 +157,7 @@ export async function benchBuild(): Promise<void> {
     const again = spawnSync(process.execPath, [TSRUN, '--root', t.root, 'build', '--network', 'none', mid], { encoding: 'utf8' });
     const cachedCount = (again.stderr.match(/ CACHED$/gm) ?? []).length;
     console.log(`  4: after a one-byte change tsrun reran ${10 - cachedCount} of 10 steps (expected 8)${log.status === 0 ? '' : ' (the warm-up build failed)'}`);
-    console.log('  layer writer vs docker commit: not measured here (no docker daemon: Debian\'s docker.io is not installed; `npm run bench -- commit` has the writer beside podman and buildah)');
+    console.log('  layer writer vs docker commit: see `npm run bench -- commit` (the same writer beside docker commit on a private dockerd, podman and buildah)');
   } finally {
     pm?.cleanup();
     t.cleanup();
