@@ -22,12 +22,12 @@ import { refresh } from '../../containers/status.js';
 import { readJsonIfExists, writeJsonReplace } from '../../util/atomic.js';
 import { TsrunError } from '../../util/errors.js';
 import { allocateIp, bootId, releaseIps, type Lease } from './ipam.js';
-import { findNetavark, netavarkSetup, netavarkTeardown, setHairpin } from './netavark.js';
-import { createNetns, netnsPath, removeNetns } from './netns.js';
+import { findNetavark, netavarkSetup, setHairpin } from './netavark.js';
+import { createNetns, netnsPath } from './netns.js';
 import { getNetwork, netavarkName, rootTag, SPECIAL_MODES, type NetworkRecord } from './store.js';
 import { resolveHostPorts, type PortBinding } from './ports.js';
 import { hostsFile, resolvConf } from './etcfiles.js';
-import { handOffTeardown, pendingTeardowns, settlePending } from './pending.js';
+import { handOffTeardown, pendingTeardowns, settlePending, undoNamespace } from './pending.js';
 
 export interface StatusBlock {
   dns_server_ips?: string[];
@@ -164,19 +164,8 @@ export function teardownNetwork(ctx: Ctx, c: Container): void {
   settlePending(ctx, (p) => p.id === c.config.id);
   const s = readNetworkState(c);
   if (!s) return;
-  if (s.bootId === bootId()) {
-    let nv;
-    try {
-      nv = findNetavark();
-    } catch {
-      nv = undefined;
-    }
-    if (nv && fs.existsSync(s.netns) && s.options.network_info) {
-      const err = netavarkTeardown(nv, s.configDir, s.netns, s.options);
-      if (err && ctx.debug) process.stderr.write(`tsrun: ${err.message}\n`);
-    }
-    removeNetns(s.netns);
-  }
+  const err = undoNamespace(s);
+  if (err && ctx.debug) process.stderr.write(`tsrun: ${err.message}\n`);
   releaseIps(ctx, c.config.id, s.leases);
   fs.rmSync(statePath(c), { force: true });
 }

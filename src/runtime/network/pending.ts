@@ -27,6 +27,7 @@ import { findNetavark, netavarkTeardown, NETAVARK_LOCK, type Netavark } from './
 import { removeNetns } from './netns.js';
 import { networksDir } from './store.js';
 import type { NetworkState } from './attach.js';
+import type { TsrunError } from '../../util/errors.js';
 
 /** A record whose job should long have finished (teardown takes ~0.1 s). */
 const STALE_MS = 30_000;
@@ -131,19 +132,28 @@ export function handOffTeardown(ctx: Ctx, id: string, statePath: string): boolea
   }
 }
 
+/**
+ * Undo a network namespace here and now: netavark's teardown (NAT rules, veth, DNS entries) and the
+ * namespace file. Only in the boot that made it: after a reboot both are gone with the kernel's state.
+ * Netavark's error is returned, never thrown: nothing may keep the rest of a teardown from going.
+ */
+export function undoNamespace(s: NetworkState): TsrunError | undefined {
+  if (s.bootId !== bootId()) return undefined;
+  let nv: Netavark | undefined;
+  try {
+    nv = findNetavark();
+  } catch {
+    nv = undefined;
+  }
+  const err = nv && fs.existsSync(s.netns) && s.options.network_info ? netavarkTeardown(nv, s.configDir, s.netns, s.options) : undefined;
+  removeNetns(s.netns);
+  return err;
+}
+
 /** Do a pending record's teardown here and now (its job died, or someone needs what it holds at once). */
 function settle(ctx: Ctx, p: PendingTeardown): void {
   const s = p.state;
-  if (s.bootId === bootId()) {
-    let nv: Netavark | undefined;
-    try {
-      nv = findNetavark();
-    } catch {
-      nv = undefined;
-    }
-    if (nv && fs.existsSync(s.netns) && s.options.network_info) netavarkTeardown(nv, s.configDir, s.netns, s.options);
-    removeNetns(s.netns);
-  }
+  undoNamespace(s);
   releaseIps(ctx, p.id, s.leases);
   fs.rmSync(path.join(pendingDir(ctx), `${p.id}.in`), { force: true });
   fs.rmSync(recordPath(ctx, p.id), { force: true });

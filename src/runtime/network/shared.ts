@@ -23,11 +23,11 @@ import { readJsonIfExists, writeJsonReplace } from '../../util/atomic.js';
 import { randomHex } from '../../util/builtins.js';
 import { procStartTime } from '../../containers/status.js';
 import { allocateIp, bootId, releaseIps, sharedRecordPath } from './ipam.js';
-import { findNetavark, netavarkSetup, netavarkTeardown, setHairpin } from './netavark.js';
-import { createNetns, netnsPath, removeNetns } from './netns.js';
+import { findNetavark, netavarkSetup, setHairpin } from './netavark.js';
+import { createNetns, netnsPath } from './netns.js';
 import { DEFAULT_NETWORK, getNetwork, netavarkName, networksDir, rootTag } from './store.js';
 import { hostsFile, resolvConf } from './etcfiles.js';
-import { handOffTeardown } from './pending.js';
+import { handOffTeardown, undoNamespace } from './pending.js';
 import { netavarkNetwork, type NetworkState } from './attach.js';
 
 interface SharedRecord extends NetworkState {
@@ -55,16 +55,7 @@ export function sharedDir(ctx: Ctx): string {
 const recordFile = sharedRecordPath;
 
 function teardownNow(ctx: Ctx, id: string, s: NetworkState): void {
-  if (s.bootId === bootId()) {
-    let nv;
-    try {
-      nv = findNetavark();
-    } catch {
-      nv = undefined;
-    }
-    if (nv && fs.existsSync(s.netns) && s.options.network_info) netavarkTeardown(nv, s.configDir, s.netns, s.options);
-    removeNetns(s.netns);
-  }
+  undoNamespace(s);
   releaseIps(ctx, id, s.leases);
   fs.rmSync(recordFile(ctx, id), { force: true });
 }
