@@ -76,7 +76,7 @@ export interface NativeAddon {
    */
   writeFiles(paths: Buffer, meta: Float64Array, bufs: Buffer[], done: (failures: Int32Array | null) => void): void;
   /*
-   * The cgroup manager (native/cgroup/manager.c), the one tsrun-init and tsrun-runtime use.
+   * The cgroup manager (native/cgroup/manager.c + resolve.c), the one tsrun-init and tsrun-runtime use.
    * Each takes the version recorded for the container (1 or 2) and its dirs; errors carry the
    * manager's one-line message and its errno's name as code (ECGROUP when none).
    */

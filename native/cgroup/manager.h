@@ -33,6 +33,8 @@ bool cg_v2_host(void);
  */
 int cg_resolve(const char *path, bool all, bool *v2, char ***dirs, char ***ctrls, size_t *n);
 void cg_free_dirs(char **dirs, size_t n);
+/* realloc arr to *n + 1 elements of size bytes and count it; NULL (arr kept) when out of memory */
+void *cg_grow(void *arr, size_t *n, size_t size);
 
 /*
  * mkdir -p of each dir. v1: a new cpuset dir (empty cpus/mems: nothing could join it)

@@ -1,6 +1,6 @@
 /**
  * Cgroups of containers, TypeScript's side of the one cgroup manager: the C
- * code in native/cgroup/manager.c (through the addon, in-process) that
+ * code in native/cgroup/manager.c + resolve.c (through the addon, in-process) that
  * tsrun-init and tsrun-runtime use too creates, freezes, signals and removes
  * cgroups on v1 and v2; native/cgroup/resources_*.c write linux.resources.
  * What stays here: where a container's cgroup goes (cgroupsPathFor: its

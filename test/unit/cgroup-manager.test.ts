@@ -1,5 +1,5 @@
 /**
- * The one cgroup manager (native/cgroup/manager.c, through the addon; the same
+ * The one cgroup manager (native/cgroup/manager.c + resolve.c, through the addon; the same
  * code tsrun-init and tsrun-runtime run) on fake v1 and v2 trees: every file it
  * writes and reads for create (v1 cpuset filled from an ancestor, v2
  * controllers handed down), freeze/thaw (and a freeze that does not settle),
