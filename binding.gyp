@@ -89,6 +89,8 @@
         "native/init/spec_dump.c",
         "native/init/spec_json.c",
         "native/init/hooks.c",
+        # the state JSON hooks read: one builder with tsrun-runtime's `state`
+        "native/common/oci_state.c",
         "native/init/spec_apply.c",
         "native/cgroup/resources_read.c",
         # the container's cgroup, made from the spec: the manager and mapping tsrun-runtime uses
@@ -114,6 +116,7 @@
       "sources": [
         "native/runtime/main.c",
         "native/runtime/state.c",
+        "native/common/oci_state.c",
         "native/runtime/create.c",
         "native/runtime/init.c",
         "native/runtime/confine_oci.c",

@@ -83,20 +83,3 @@ int run_hooks(const struct oci *o, enum hook_kind k, const char *state)
       return -1;
   return 0;
 }
-
-/* The state JSON hooks read on stdin: the spec's state (runtime-spec's state.json). */
-char *hook_state(const struct oci *o, const char *id, const char *status, pid_t pid, const char *bundle)
-{
-  json_object *st = json_object_new_object();
-  json_object_object_add(st, "ociVersion", json_object_new_string(OCI_VERSION));
-  json_object_object_add(st, "id", json_object_new_string(id));
-  json_object_object_add(st, "status", json_object_new_string(status));
-  if (pid > 0)
-    json_object_object_add(st, "pid", json_object_new_int(pid));
-  json_object_object_add(st, "bundle", json_object_new_string(bundle));
-  if (o->annotations)
-    json_object_object_add(st, "annotations", json_object_get(o->annotations));
-  char *text = strdup(json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-  json_object_put(st);
-  return text;
-}

@@ -4,6 +4,7 @@
  * as its parent: it reports the start, copies output, writes exit.json.
  */
 #include "spec.h"
+#include "../common/oci_state.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,7 +63,8 @@ static char *state_of(const struct oci *o, const char *status, pid_t pid)
       strcpy(bundle, "/");
   }
   const char *id = strrchr(bundle, '/') ? strrchr(bundle, '/') + 1 : bundle;
-  return hook_state(o, id, status, pid, bundle);
+  struct oci_state st = { .id = id, .status = status, .bundle = bundle, .pid = pid, .annotations = o->annotations };
+  return oci_state_json(&st, false);
 }
 
 /* poststart, poststop: a failure is a warning and the rest goes on (the runtime spec) */

@@ -124,9 +124,8 @@ int spec_launcher_load(struct oci *o, const char *text, size_t len, bool exec_mo
 /* spec_dump.c: what the reader understood, in the spec's own shape (the round-trip test) */
 json_object *spec_dump(const struct oci *o);
 /* hooks.c (tsrun-init and tsrun-runtime): runs hooks of a kind in order with the state on stdin;
-   -1 and oci_err on the first failure. hook_state: the state JSON (malloc'd; pid 0: none). */
+   -1 and oci_err on the first failure. The state comes from common/oci_state.c's builder. */
 int run_hooks(const struct oci *o, enum hook_kind k, const char *state);
-char *hook_state(const struct oci *o, const char *id, const char *status, pid_t pid, const char *bundle);
 /* spec_apply.c: what a spec asks beyond the plan, done the same way by both executables: linux.sysctl
    (written by the container process, in its namespaces, before the read-only paths go on), the
    uid/gid maps of a new user namespace (written by the parent), device nodes as bind mounts in a

@@ -196,7 +196,7 @@ int cmd_create(struct opts *op)
     goto fail;
   if (from_init(sync[0], 'H') < 0)
     goto fail;
-  char *state = state_json(&c, "creating");
+  char *state = state_json(&c, "creating", false);
   if (run_hooks(&o, HOOK_PRESTART, state) < 0 || run_hooks(&o, HOOK_CREATE_RUNTIME, state) < 0)
     goto fail;
   size_t slen = strlen(state);

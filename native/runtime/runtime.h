@@ -18,6 +18,7 @@
 
 #include "../init/spec.h"
 #include "../cgroup/manager.h"
+#include "../common/oci_state.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -66,8 +67,8 @@ int container_load(const char *id, struct container *c);
 int container_save(struct container *c);
 void container_remove_dir(struct container *c);
 void container_refresh(struct container *c);
-/* the spec's state JSON (for `state` and hooks) */
-char *state_json(const struct container *c, const char *status);
+/* the spec's state JSON of c (for `state`, pretty, and hooks): common/oci_state.c's builder */
+char *state_json(const struct container *c, const char *status, bool pretty);
 unsigned long long proc_starttime(pid_t pid);
 /* a pidfd of c's init if it is still the same process, or -1 */
 int container_pidfd(const struct container *c);

@@ -193,24 +193,11 @@ void container_remove_dir(struct container *c)
   rmdir(c->dir);
 }
 
-char *state_json(const struct container *c, const char *status)
+char *state_json(const struct container *c, const char *status, bool pretty)
 {
-  json_object *s = json_object_new_object();
-  json_object_object_add(s, "ociVersion", json_object_new_string(OCI_VERSION));
-  json_object_object_add(s, "id", json_object_new_string(c->id));
-  json_object_object_add(s, "status", json_object_new_string(status));
-  if (strcmp(status, "stopped") != 0 && c->pid > 0)
-    json_object_object_add(s, "pid", json_object_new_int(c->pid));
-  else
-    json_object_object_add(s, "pid", json_object_new_int(0));
-  json_object_object_add(s, "bundle", json_object_new_string(c->bundle));
-  json_object_object_add(s, "rootfs", json_object_new_string(""));
-  if (*c->created)
-    json_object_object_add(s, "created", json_object_new_string(c->created));
-  json_object_object_add(s, "annotations", c->annotations ? json_object_get(c->annotations) : json_object_new_object());
-  char *out = strdup(json_object_to_json_string_ext(s, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
-  json_object_put(s);
-  return out;
+  struct oci_state st = { .id = c->id, .status = status, .bundle = c->bundle, .pid = c->pid,
+                          .annotations = c->annotations, .rootfs = "", .created = c->created };
+  return oci_state_json(&st, pretty);
 }
 
 int signal_number(const char *s)

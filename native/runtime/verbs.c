@@ -61,7 +61,7 @@ int cmd_start(struct opts *op)
   close(fd);
   unlink(fifo);
   close(pfd);
-  char *state = state_json(&c, "running");
+  char *state = state_json(&c, "running", false);
   if (run_hooks(&o, HOOK_POSTSTART, state) < 0)
     fprintf(stderr, "warning: %s\n", oci_err.msg); /* the spec: log a warning and go on */
   return 0;
@@ -72,7 +72,7 @@ int cmd_state(struct opts *op)
   struct container c;
   if (container_load(op->args[0], &c) < 0)
     return -1;
-  char *s = state_json(&c, c.status);
+  char *s = state_json(&c, c.status, true);
   printf("%s\n", s);
   return 0;
 }
@@ -137,7 +137,7 @@ int cmd_delete(struct opts *op)
   if (c.ncgroups && rt_cg_remove(c.cgroups, c.ncgroups) < 0)
     return -1;
   if (hooks && *c.bundle) {
-    char *state = state_json(&c, "stopped");
+    char *state = state_json(&c, "stopped", false);
     if (run_hooks(&o, HOOK_POSTSTOP, state) < 0)
       fprintf(stderr, "warning: %s\n", oci_err.msg); /* the spec: log a warning and go on */
   }
