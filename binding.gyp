@@ -26,6 +26,8 @@
         "native/addon/readroot.c",
         # writeFiles: a batch of small layer files created and written on the thread pool
         "native/addon/writefiles.c",
+        # copyFilesStart/Wait: cp's regular files copied a batch at a time on threads of their own
+        "native/addon/copyfiles.c",
         # cgroupApply: linux.resources → cgroup files, the same C tsrun-runtime uses
         "native/addon/cgroup.c",
         "native/cgroup/resources_read.c",

@@ -75,6 +75,15 @@ export interface NativeAddon {
    * write, fchown, fchmod, futimens, close. `done` gets null, or [index, errno, step] triples.
    */
   writeFiles(paths: Buffer, meta: Float64Array, bufs: Buffer[], done: (failures: Int32Array | null) => void): void;
+  /**
+   * Start copying a batch of regular files on threads of their own (native/addon/copyfiles.c,
+   * for cp): per file, 6 numbers in `meta` (source dir fd, offset and length of its NUL-terminated
+   * name in `names`, destination dir fd, offset, length); `opts` is [live, owner (0 keep,
+   * 1 source's, 2 uid/gid), uid, gid, threads]. The dir fds must stay open until copyFilesWait.
+   */
+  copyFilesStart(names: Buffer, meta: Int32Array, opts: Float64Array): object;
+  /** Wait for a batch: null, or [index, errno, step] triples (copy-batch.ts reads them). */
+  copyFilesWait(handle: object): Int32Array | null;
   /*
    * The cgroup manager (native/cgroup/manager.c + resolve.c), the one tsrun-init and tsrun-runtime use.
    * Each takes the version recorded for the container (1 or 2) and its dirs; errors carry the

@@ -33,6 +33,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
     { "readFileInRoot", js_read_file_in_root },
     { "cgroupApply", js_cgroup_apply },
     { "writeFiles", js_write_files },
+    { "copyFilesStart", js_copy_files_start },
+    { "copyFilesWait", js_copy_files_wait },
     { "cgroupCreate", js_cgroup_create },
     { "cgroupResolve", js_cgroup_resolve },
     { "cgroupPids", js_cgroup_pids },

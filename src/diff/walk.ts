@@ -60,7 +60,7 @@ export interface WalkOptions {
 const OPAQUE = 'trusted.overlay.opaque';
 const OVERLAY_PREFIX = 'trusted.overlay.';
 
-export { isWhiteout };
+export { isWhiteout, kindOf };
 
 /** The stat of `rel` as the lower layers show it (topmost first), or undefined when absent or whited out (lower-view.ts). */
 export function lowerStat(lowers: readonly string[], rel: string): fs.Stats | undefined {
@@ -104,7 +104,7 @@ function readXattrs(p: string): { xattrs: Map<string, Buffer>; opaque: boolean }
 }
 
 /** One consistent reading of a name: its stat, and what that stat describes, opened or read. */
-interface Settled {
+export interface Settled {
   st: fs.Stats;
   kind: EntryKind;
   dir?: ConfinedDir;
@@ -129,9 +129,10 @@ function lstatOrGone(dir: ConfinedDir, name: string): fs.Stats | undefined {
  * (a directory for a symlink, a file for a FIFO): a directory is opened
  * (O_NOFOLLOW) and described by the fstat of that fd, a file opened the same
  * way when asked, a symlink read. When the open finds something else than the
- * stat said, it is looked at again. Undefined: gone, or a socket.
+ * stat said, it is looked at again. Undefined: gone, or a socket. (Also cp's
+ * batched copy, ops/cp/copy-tree.ts, for what is not a regular file.)
  */
-function settle(
+export function settle(
   dir: ConfinedDir,
   name: string,
   rel: string,

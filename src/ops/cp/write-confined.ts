@@ -34,7 +34,7 @@ function lstatOrUndef(dir: ConfinedDir, name: string): fs.Stats | undefined {
   }
 }
 
-const overwriteDir = (where: string) =>
+export const overwriteDir = (where: string) =>
   new TsrunError('CONFLICT', `cannot overwrite directory "${where}" with non-directory`, { hint: 'remove it first' });
 
 /** Remove a non-directory at name (docker replaces it); a directory there is refused. */
