@@ -179,6 +179,52 @@ test('escapes: .., symlinks to host paths in a hostile image, a tar member ../x:
   assert.ok(!fs.existsSync(`/tmp/${written}`) && !fs.existsSync(`/tmp/${written}-dotdot`));
 });
 
+test('a tree onto one already there: files overwritten; a symlink or fifo at a file name replaced, never followed; a directory there refused', () => {
+  const before = fs.readFileSync(secret, 'utf8');
+  // what the container holds: a symlink to the host's secret (absolute: outside the container, only
+  // a lookup from the host's root would reach it), a fifo, a file, a directory, where files will land
+  const hostile = fresh('over-hostile');
+  fs.mkdirSync(path.join(hostile, 'over', 'f4'), { recursive: true });
+  fs.symlinkSync(secret, path.join(hostile, 'over', 'f1'));
+  assert.equal(spawnSync('mkfifo', [path.join(hostile, 'over', 'f2')]).status, 0);
+  fs.writeFileSync(path.join(hostile, 'over', 'f3'), 'old\n');
+  fs.writeFileSync(path.join(hostile, 'over', 'f4', 'x'), 'x\n');
+  const tar = spawnSync('tar', ['-c', '-C', hostile, 'over']).stdout;
+  const src = fresh('over-src');
+  fs.mkdirSync(path.join(src, 'over'), { recursive: true });
+  for (const n of ['f1', 'f2', 'f3']) fs.writeFileSync(path.join(src, 'over', n), `new ${n}\n`, { mode: 0o640 });
+  fs.chmodSync(path.join(src, 'over', 'f3'), 0o640);
+  const src4 = fresh('over-src4');
+  fs.mkdirSync(path.join(src4, 'over'), { recursive: true });
+  fs.writeFileSync(path.join(src4, 'over', 'f4'), 'a file onto a dir\n');
+  for (const ctr of ['bad', 'badlive']) {
+    tsrunOk(t.root, ['cp', '-', `${ctr}:/`], { input: tar });
+    // out: a symlink and a fifo copied as what they are
+    const out1 = fresh(`over-out1-${ctr}`);
+    cpOk(`${ctr}:/over`, out1);
+    assert.equal(fs.readlinkSync(path.join(out1, 'f1')), secret);
+    assert.ok(fs.lstatSync(path.join(out1, 'f2')).isFIFO());
+    assert.equal(fs.readFileSync(path.join(out1, 'f3'), 'utf8'), 'old\n');
+    assert.equal(fs.readFileSync(path.join(out1, 'f4', 'x'), 'utf8'), 'x\n');
+    // in: each name replaced by the source's regular file
+    cpOk(path.join(src, 'over'), `${ctr}:/`);
+    const out2 = fresh(`over-out2-${ctr}`);
+    cpOk(`${ctr}:/over`, out2);
+    for (const n of ['f1', 'f2', 'f3']) {
+      const st = fs.lstatSync(path.join(out2, n));
+      assert.ok(st.isFile(), `${ctr}: ${n} is a regular file`);
+      assert.equal(st.mode & 0o777, 0o640, `${ctr}: ${n}'s mode`);
+      assert.equal(fs.readFileSync(path.join(out2, n), 'utf8'), `new ${n}\n`);
+    }
+    const r = cp(path.join(src4, 'over'), `${ctr}:/`);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^tsrun: cannot overwrite directory ".*over\/f4" with non-directory/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  }
+  assert.equal(fs.readFileSync(secret, 'utf8'), before);
+  assert.deepEqual(fs.readdirSync(host), ['secret']);
+});
+
 test('bad input: unknown container, two containers, no container, a missing host source: one line, store unchanged', () => {
   // the running containers' dirs are left out: their monitors may write there at any time
   const liveIds = ['live', 'badlive'].map((n) => JSON.parse(tsrunOk(t.root, ['inspect', n]))[0].Id as string);
