@@ -5,11 +5,13 @@
  * a long --root never meets sun_path's 108 bytes.
  *
  * Messages, one per packet, first byte the kind:
- *   client → monitor  'H' FLAGS KEYS...  hello: FLAGS bit 0 = it sends stdin; KEYS its detach keys
+ *   client → monitor  'H' FLAGS KEYS...  hello: FLAGS bit 0 = it sends stdin, bit 1 = its stdin's end
+ *                                        is the container's (docker's StdinOnce); KEYS its detach keys
  *                     'I' DATA           for the container's stdin (its detach keys taken out here,
  *                                        with a terminal only, as docker's daemon does)
- *                     'E'                its stdin ended (the container's stays open: docker's
- *                                        StdinOnce is false for what `run -d`/`start` started)
+ *                     'E'                its stdin ended: with bit 1 and no terminal, the container's
+ *                                        pipe is closed once what came before is written (docker's
+ *                                        StdinOnce, set by `run -i`/`create -i`); else it stays open
  *                     'W' ROWS COLS      a resize of the pty (two native uint16)
  *                     'S' SIGNO          a signal for the container's process (--sig-proxy)
  *   monitor → client  '1' DATA, '2' DATA the container's stdout, stderr (a pty's output is stdout)
@@ -43,6 +45,7 @@
 struct client {
   int fd;
   bool input; /* it sends stdin (not --no-stdin) */
+  bool stdin_once; /* its stdin's end closes the container's */
   struct keys keys;
   char *pending; /* a message the socket has not taken yet */
   size_t pending_len;
@@ -172,6 +175,7 @@ static bool client_message(struct client *c, const struct attach_target *t)
   switch (msg[0]) {
   case 'H':
     c->input = n > 1 && (msg[1] & 1);
+    c->stdin_once = n > 1 && (msg[1] & 2);
     keys_init(&c->keys, (const unsigned char *)msg + 2, n > 2 ? (size_t)n - 2 : 0);
     return true;
   case 'I': {
@@ -205,7 +209,11 @@ static bool client_message(struct client *c, const struct attach_target *t)
     if (n >= 2 && msg[1] > 0 && msg[1] < 65)
       kill(t->child, msg[1]);
     return true;
-  default: /* 'E', or what a newer client may send */
+  case 'E': /* docker's daemon: CloseStdin (StdinOnce) without a terminal */
+    if (c->input && c->stdin_once && t->input && !t->tty)
+      monitor_input_close();
+    return true;
+  default: /* what a newer client may send */
     return true;
   }
 }

@@ -2,7 +2,8 @@
  * `tsrun attach`'s end of a monitor's attach socket (attach.c has the
  * protocol). tsrun runs it as tsrun-init with the one frame
  * "attach=FLAGS\x1fKEYS\x1fPATH": FLAGS letters i (send stdin), t (the
- * container has a terminal), p (--sig-proxy); KEYS the detach keys in hex;
+ * container has a terminal), p (--sig-proxy), o (the end of stdin closes the
+ * container's: docker's StdinOnce); KEYS the detach keys in hex;
  * PATH the socket. On fd 4: "ok\t0" once connected (or "err\t…" when nothing
  * listens: the container is not running), then at the end one line:
  * "exit\tCODE" (the container's), "detached" (the keys came), "signal\tSIG"
@@ -112,7 +113,7 @@ int attach_client_main(char *frame)
     return 125;
   }
   bool want_in = strchr(frame, 'i'), tty = strchr(frame, 't'), proxy = strchr(frame, 'p') && !tty;
-  hello[1] = want_in ? 1 : 0;
+  hello[1] = (unsigned char)((want_in ? 1 : 0) | (want_in && strchr(frame, 'o') ? 2 : 0));
   int sock = connect_socket(path);
   if (sock < 0) {
     status_err("attach", errno, path);

@@ -126,7 +126,10 @@ int exec_main(struct oci *o)
   /* inherited by the child, which stays so until it execs: nothing in the container may
      read its memory or fds (the monitor itself is never visible in the container) */
   prctl(PR_SET_DUMPABLE, 0);
-  /* the monitor needs nothing from the host's filesystem from here on; setns lands it on
+  if (p->ndetach_keys)
+    monitor_open_null();
+  /* the monitor needs nothing from the host's filesystem from here on (but the /dev/null a
+     detach gives its stdio, just opened); setns lands it on
      the namespace's root, the container's, and the child inherits that root and cwd */
   if (mntns >= 0 && setns(mntns, CLONE_NEWNS) < 0) {
     status_err("join namespace", errno, "mnt");

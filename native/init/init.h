@@ -292,6 +292,9 @@ void write_exit_file(const char *path, int status);
 /* Input from an attach client for the container's stdin: false while the last is not taken yet. */
 bool monitor_input(const char *data, size_t len);
 size_t monitor_input_room(void);
+void monitor_input_close(void);
+/* An exec with detach keys: the host's /dev/null kept for the detach, before it joins the mount ns. */
+void monitor_open_null(void);
 #define ATTACH_MSG_MAX 65536 /* data bytes in one attach message */
 
 /* keys.c: docker's detach-key matcher (moby/term's escape proxy), one per input source. */

@@ -150,6 +150,7 @@ static void resize(int master)
 static struct input {
   int dst;
   bool reading, pty; /* reading: tsrun's stdin, in the foreground */
+  bool close_drained; /* an attach client's stdin ended (docker's StdinOnce): close once written */
   char buf[INPUT_CAP];
   size_t len, off; /* what is still to write: buf[off, len) */
   bool keys_on;    /* a foreground terminal with detach keys */
@@ -177,9 +178,17 @@ bool monitor_input(const char *data, size_t len)
   return true;
 }
 
+/* docker's StdinOnce: the end of an attach client's stdin closes a pipe stdin, after what came before it. */
+void monitor_input_close(void)
+{
+  if (in.dst >= 0 && !in.pty)
+    in.close_drained = true;
+}
+
 static void input_end(bool stdin_ended)
 {
   in.reading = false;
+  in.close_drained = false;
   in.len = in.off = 0;
   if (!in.pty) {
     close(in.dst);
@@ -240,12 +249,22 @@ static bool input_step(short revents)
  * user's terminal closing must not signal it), the container's --rm and
  * restart policy its own to carry out. Attach clients keep the container.
  */
+static int host_null = -1;
+
+/* The host's /dev/null for detach_foreground, opened while the host's filesystem is in reach:
+   an exec's monitor is in the container's mount namespace when its terminal detaches, and the
+   container's /dev/null may be anything (a FIFO would block the open). */
+void monitor_open_null(void)
+{
+  host_null = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+}
+
 static void detach_foreground(struct plan *p, struct stream *streams, int nstreams)
 {
   term_restore();
   write_all(STATUS_FD, "detached\n", 9);
   close(STATUS_FD);
-  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  int null = host_null >= 0 ? host_null : open("/dev/null", O_RDWR | O_CLOEXEC);
   for (int fd = 0; null >= 0 && fd < 3; fd++)
     dup2(null, fd);
   if (null > 2)
@@ -272,6 +291,7 @@ int monitor_loop(struct plan *p, pid_t child, int sfd, int master, int in_fd, in
   in.pty = master >= 0;
   in.len = in.off = 0;
   in.keys_on = false;
+  in.close_drained = false;
   in.reading = in.dst >= 0 && !p->detach;
   if (in.dst >= 0)
     fcntl(in.dst, F_SETFL, fcntl(in.dst, F_GETFL) | O_NONBLOCK);
@@ -322,6 +342,8 @@ int monitor_loop(struct plan *p, pid_t child, int sfd, int master, int in_fd, in
       attached_tty = false;
     }
     attach_events(pf + at_idx, n - at_idx, &target);
+    if (in.close_drained && in.len == in.off)
+      input_end(false);
     watch_tick(p);
     if (pf[0].revents & POLLIN) {
       struct signalfd_siginfo si;

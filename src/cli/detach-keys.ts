@@ -3,7 +3,9 @@
  * of keys, each a single character or `ctrl-X` for X in a-z @ [ \ ] ^ _
  * (case-sensitive, as docker's), or `DEL`. `--detach-keys` wins over
  * `detachKeys` in docker's config.json ($DOCKER_CONFIG or ~/.docker); the
- * default is ctrl-p,ctrl-q. A bad value is docker's daemon error.
+ * default is ctrl-p,ctrl-q. A bad value is docker's daemon error: "Invalid
+ * detach keys" from attach/run/start, "Invalid escape keys" from exec (its
+ * ContainerExecCreate words it so).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,7 +15,9 @@ export const DEFAULT_DETACH_KEYS = [16, 17];
 
 const CTRL = '@abcdefghijklmnopqrstuvwxyz[\\]^_';
 
-export function parseDetachKeys(spec: string): number[] {
+export type KeysNoun = 'detach' | 'escape';
+
+export function parseDetachKeys(spec: string, noun: KeysNoun = 'detach'): number[] {
   const codes: number[] = [];
   for (const key of spec.split(',')) {
     // one byte as docker counts (a UTF-8 character of more bytes is not one), ctrl-X, or DEL
@@ -21,12 +25,12 @@ export function parseDetachKeys(spec: string): number[] {
     else if (key === 'DEL') codes.push(127);
     else if (key.length === 6 && key.startsWith('ctrl-') && CTRL.includes(key[5]!)) codes.push(CTRL.indexOf(key[5]!));
     else {
-      throw new TsrunError('USAGE', `Invalid detach keys (${spec}) provided`, {
+      throw new TsrunError('USAGE', `Invalid ${noun} keys (${spec}) provided`, {
         hint: 'a comma-separated list of single characters, ctrl-a … ctrl-z, ctrl-@, ctrl-[, ctrl-\\, ctrl-], ctrl-^, ctrl-_ or DEL',
       });
     }
   }
-  if (codes.length > 32) throw new TsrunError('USAGE', `Invalid detach keys (${spec}) provided`, { hint: 'at most 32 keys' });
+  if (codes.length > 32) throw new TsrunError('USAGE', `Invalid ${noun} keys (${spec}) provided`, { hint: 'at most 32 keys' });
   return codes;
 }
 
@@ -49,7 +53,7 @@ function configDetachKeys(): string | undefined {
 }
 
 /** The detach keys to use: the flag's, else config.json's, else ctrl-p,ctrl-q. */
-export function detachKeysFor(flag: string | undefined): number[] {
+export function detachKeysFor(flag: string | undefined, noun: KeysNoun = 'detach'): number[] {
   const spec = flag || configDetachKeys();
-  return spec ? parseDetachKeys(spec) : DEFAULT_DETACH_KEYS;
+  return spec ? parseDetachKeys(spec, noun) : DEFAULT_DETACH_KEYS;
 }

@@ -21,7 +21,7 @@ const UNSUPPORTED: Record<string, string[]> = {
   ps: ['-s', '--size'],
   images: ['--digests', '-f', '--filter', '--tree'],
   ls: ['--digests', '-f', '--filter', '--tree'],
-  exec: ['--detach-keys', '--privileged'],
+  exec: ['--privileged'],
   logs: ['--details'],
   rm: ['-l', '--link'],
   start: ['--checkpoint', '--checkpoint-dir'],

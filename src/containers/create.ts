@@ -133,6 +133,11 @@ export function buildConfig(imageRef: string, image: Image, cmd: string[], f: Ru
     hostname,
     tty: f.tty,
     openStdin: f.interactive,
+    // docker's CLI: -i attaches stdin (and then StdinOnce) unless -d, which attaches nothing
+    attachStdin: f.interactive && !f.detach,
+    attachStdout: !f.detach,
+    attachStderr: !f.detach,
+    stdinOnce: f.interactive && !f.detach,
     stopSignal: (ic.StopSignal as string | undefined) || 'SIGTERM',
     labels,
     ...(healthcheck ? { healthcheck } : {}),

@@ -16,13 +16,16 @@ import { execSpec, specJson } from '../runtime/spec/build.js';
 import type { ProcessSpec } from '../runtime/spec/process.js';
 import { launch, type Launched } from '../runtime/launch.js';
 
-/** Launched under the container's lock (a locked transition); the caller waits for the process after it is released. */
-export async function execInContainer(ctx: Ctx, c0: Container, proc: ProcessSpec): Promise<Launched> {
+/**
+ * Launched under the container's lock (a locked transition); the caller waits for the process after it is released.
+ * `detachKeys`: for `exec -it` (see execSpec).
+ */
+export async function execInContainer(ctx: Ctx, c0: Container, proc: ProcessSpec, detachKeys?: number[]): Promise<Launched> {
   return transition(ctx, c0, 'exec', (c) => {
     if (!sameProcessAlive(c.state.pid, c.state.pidStart)) throw conflict(`container ${c.config.name} is not running`, `see tsrun ps -a`);
     const procs = cgroupDirs(c.config.id, ctx)
       .dirs.map((d) => path.join(d, 'cgroup.procs'))
       .filter((f) => fs.existsSync(f));
-    return launch(specJson(execSpec(ctx, c, c.state.pid!, procs, proc)), { detach: proc.detach });
+    return launch(specJson(execSpec(ctx, c, c.state.pid!, procs, proc, detachKeys)), { detach: proc.detach });
   });
 }

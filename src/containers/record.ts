@@ -80,6 +80,15 @@ export interface ContainerConfig {
   hostname: string;
   tty: boolean;
   openStdin: boolean;
+  /**
+   * docker's Config.AttachStdin/Stdout/Stderr and StdinOnce (absent in what an older tsrun made):
+   * what `run`/`create` attach (stdin with -i, stdout and stderr unless -d); StdinOnce is -i attached,
+   * and makes the end of an attach's stdin the end of the container's (native/init/attach.c).
+   */
+  attachStdin?: boolean;
+  attachStdout?: boolean;
+  attachStderr?: boolean;
+  stdinOnce?: boolean;
   stopSignal: string;
   stopTimeout?: number;
   labels: Record<string, string>;

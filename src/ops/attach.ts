@@ -38,7 +38,9 @@ export async function attachContainer(ctx: Ctx, ref: string, o: AttachFlags): Pr
   if (!fs.existsSync(socket)) {
     throw conflict(`cannot attach to ${c.config.name}: its monitor has no attach socket`, 'a foreground `run --rm` without -i or -t has none (nor what an older tsrun started): run it with -d, -i or -t, or without --rm');
   }
-  const end = await attachSocket(socket, { stdin: !o.noStdin && c.config.openStdin, tty, sigProxy: o.sigProxy, keys: o.keys });
+  const stdin = !o.noStdin && c.config.openStdin;
+  // docker's StdinOnce (run -i, create -i): the end of our stdin closes the container's (a pipe's)
+  const end = await attachSocket(socket, { stdin, stdinOnce: stdin && !!c.config.stdinOnce, tty, sigProxy: o.sigProxy, keys: o.keys });
   switch (end.kind) {
     case 'exit':
       return end.code;

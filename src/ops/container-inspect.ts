@@ -110,6 +110,9 @@ export function inspectContainer(ctx: Ctx, c0: Container): Record<string, unknow
     Config: {
       Hostname: k.hostname,
       User: k.user,
+      AttachStdin: k.attachStdin ?? false,
+      AttachStdout: k.attachStdout ?? false,
+      AttachStderr: k.attachStderr ?? false,
       Env: k.env,
       Cmd: k.args.length || k.path ? [k.path, ...k.args] : null,
       Image: k.image,
@@ -119,6 +122,7 @@ export function inspectContainer(ctx: Ctx, c0: Container): Record<string, unknow
       Volumes: inspectConfigVolumes(k),
       Tty: k.tty,
       OpenStdin: k.openStdin,
+      StdinOnce: k.stdinOnce ?? false,
       StopSignal: k.stopSignal,
       ...(k.healthcheck ? { Healthcheck: k.healthcheck } : {}),
       ...(k.shell ? { Shell: k.shell } : {}),

@@ -21,6 +21,8 @@ export type AttachEnd =
 
 export interface AttachOptions {
   stdin: boolean;
+  /** the end of our stdin closes the container's (docker's StdinOnce) */
+  stdinOnce?: boolean;
   tty: boolean;
   sigProxy: boolean;
   keys: number[];
@@ -47,7 +49,7 @@ function firstLine(fd: number): [string, string] {
 
 export async function attachSocket(socket: string, o: AttachOptions): Promise<AttachEnd> {
   const n = native();
-  const flags = `${o.stdin ? 'i' : ''}${o.tty ? 't' : ''}${o.sigProxy ? 'p' : ''}`;
+  const flags = `${o.stdin ? 'i' : ''}${o.tty ? 't' : ''}${o.sigProxy ? 'p' : ''}${o.stdinOnce ? 'o' : ''}`;
   const frame = `attach=${flags}\x1f${Buffer.from(o.keys).toString('hex')}\x1f${socket}\0`;
   let child: { pid: number; planFd: number; statusFd: number };
   try {

@@ -140,8 +140,11 @@ export function containerSpec(ctx: Ctx, c: Container, launch: RunLaunch): Spec {
   return spec;
 }
 
-/** An exec's spec: its process in the running container (host PID pid), whose namespaces it joins. */
-export function execSpec(ctx: Ctx, c: Container, pid: number, procsFiles: string[], proc: ProcessSpec): Spec {
+/**
+ * An exec's spec: its process in the running container (host PID pid), whose namespaces it joins.
+ * `detachKeys`: an `exec -it`'s, which let the caller go and leave the process running (docker's).
+ */
+export function execSpec(ctx: Ctx, c: Container, pid: number, procsFiles: string[], proc: ProcessSpec, detachKeys?: number[]): Spec {
   const ns: SpecNamespace['type'][] = ['pid', 'ipc', 'uts', 'cgroup', 'mount'];
   if (c.config.host.network !== 'host') ns.push('network');
   const file: Record<string, string> = { pid: 'pid', ipc: 'ipc', uts: 'uts', cgroup: 'cgroup', mount: 'mnt', network: 'net' };
@@ -158,6 +161,7 @@ export function execSpec(ctx: Ctx, c: Container, pid: number, procsFiles: string
       [A.stdin]: proc.openStdin,
       [A.detach]: proc.detach,
       [A.seccompCache]: sc ? SECCOMP_CACHE_DIR : undefined,
+      [A.detachKeys]: !proc.detach && proc.tty && proc.openStdin && detachKeys?.length ? Buffer.from(detachKeys).toString('hex') : undefined,
     }),
   };
 }
