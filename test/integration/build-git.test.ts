@@ -140,6 +140,28 @@ describe('build: git sources', () => {
     noTemps();
   });
 
+  test("BuildKit's query form (?ref= &subdir= &tag= &branch= &checksum=) for the context and ADD; #BRANCH and #COMMIT:SUBDIR", () => {
+    const mainHello = git(['show', 'HEAD:hello.txt']) + '\n';
+    const q = build([`${url}?ref=v1&subdir=sub`]);
+    assert.equal(inImage(q.id, 'ls -A /sub | tr "\\n" " "; cat /sub/in-sub.txt'), 'Dockerfile in-sub.txt sub v1\n');
+    const branch = build([`file://${served}?branch=main`]);
+    assert.equal(inImage(branch.id, 'cat /src/hello.txt'), mainHello);
+    const frag = build([`${url}#main`]);
+    assert.equal(inImage(frag.id, 'cat /src/hello.txt'), mainHello);
+    const commitSub = build([`${url}#${v1}:sub`]);
+    assert.equal(inImage(commitSub.id, 'cat /sub/in-sub.txt'), 'sub v1\n');
+    const dir = path.join(tr.scratch, 'query-ctx');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, 'Dockerfile'),
+      `FROM busybox\nADD ${url}?tag=v1&subdir=sub /a\nADD ${url}?ref=v1&checksum=${v1.slice(0, 12)}&keep-git-dir=true /b\nADD ${url}?subdir=sub#${v1} /c\n`,
+    );
+    const add = build([dir]);
+    assert.equal(inImage(add.id, 'cat /a/in-sub.txt; cat /b/hello.txt; test -d /b/.git && echo has-git; cat /c/in-sub.txt; test -e /a/.git || echo no-git'), 'sub v1\nv1\nhas-git\nsub v1\nno-git\n');
+    assert.equal((build([dir]).log.match(/#\d+ CACHED/g) ?? []).length, 3);
+    noTemps();
+  });
+
   test('a bad ref, a missing subdir, an unreachable remote, COPY of a git URL: one line, the store as it was', async () => {
     const closed = await freePort();
     const before = snapshotTree(tr.root);
@@ -151,6 +173,9 @@ describe('build: git sources', () => {
       [`FROM busybox\nADD git://127.0.0.1:${closed}/repo.git /x\n`, /^tsrun: Dockerfile:2: failed to read git repository git:\/\/127\.0\.0\.1:\d+\/repo\.git: .*/m],
       [`FROM busybox\nCOPY ${url} /x\n`, /^tsrun: Dockerfile:2: COPY git:[^ ]+: source can't be a git URL for COPY/m],
       [`FROM busybox\nADD ${url} hello.txt /x/\n`, /^tsrun: Dockerfile:2: ADD git:[^ ]+: a git source must be the only source of its ADD/m],
+      [`FROM busybox\nADD ${url}?ref=v1&checksum=0000000 /x\n`, /^tsrun: Dockerfile:2: git repository [^ ]+: expected checksum to match 0000000, got [0-9a-f]{40}/m],
+      [`FROM busybox\nADD ${url}?depth=1 /x\n`, /^tsrun: Dockerfile:2: invalid git URL "git:[^"]+": unexpected query "depth"/m],
+      [`FROM busybox\nADD ${url}?tag=v1#main /x\n`, /^tsrun: Dockerfile:2: invalid git URL [^ ]+: ref conflicts: "main" vs "refs\/tags\/v1"/m],
     ];
     for (const [df, re] of cases) {
       fs.writeFileSync(path.join(dir, 'Dockerfile'), df);
@@ -163,6 +188,8 @@ describe('build: git sources', () => {
     for (const [ctx, re] of [
       [`${url}#nope`, /^tsrun: unable to prepare context: git repository [^ ]+: ref "nope" not found/m],
       [`git://127.0.0.1:${closed}/repo.git`, /^tsrun: unable to prepare context: failed to read git repository/m],
+      [`${url}?branch=nope`, /^tsrun: unable to prepare context: git repository [^ ]+: ref "refs\/heads\/nope" not found/m],
+      [`${url}?ref=v1&subdir=missing`, /^tsrun: unable to prepare context: git repository [^ ]+: missing is not a directory of v1/m],
     ] as const) {
       const r = tsrun(tr.root, ['build', ctx]);
       assert.notEqual(r.code, 0);

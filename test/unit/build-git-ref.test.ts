@@ -21,3 +21,24 @@ test('credentials are not shown', () => {
   assert.equal(shownRemote('https://user:tok@h/r.git'), 'https://h/r.git');
   assert.equal(shownRemote('git@h:o/r.git'), 'git@h:o/r.git');
 });
+
+test("BuildKit's query form: ?ref= &subdir= &tag= &branch= &checksum= &keep-git-dir= &submodules=", () => {
+  assert.deepEqual(parseGitRef('https://h/r.git?ref=v1&subdir=docs'), { remote: 'https://h/r.git', ref: 'v1', subdir: 'docs' });
+  assert.deepEqual(parseGitRef('https://h/r.git?tag=v1'), { remote: 'https://h/r.git', ref: 'refs/tags/v1' });
+  assert.deepEqual(parseGitRef('git@h:o/r.git?branch=dev&subdir=a/b'), { remote: 'git@h:o/r.git', ref: 'refs/heads/dev', subdir: 'a/b' });
+  assert.deepEqual(parseGitRef('https://h/r.git?commit=abc123&keep-git-dir&submodules=false'), { remote: 'https://h/r.git', checksum: 'abc123', keepGitDir: true, submodules: false });
+  // fragment and query together when they agree
+  assert.deepEqual(parseGitRef('https://h/r.git?subdir=s#main'), { remote: 'https://h/r.git', ref: 'main', subdir: 's' });
+  assert.deepEqual(parseGitRef('https://h/r.git?ref=main#main:s'), { remote: 'https://h/r.git', ref: 'main', subdir: 's' });
+  for (const [s, re] of [
+    ['https://h/r.git?ref=a#b', /ref conflicts: "b" vs "a"/],
+    ['https://h/r.git?subdir=a#m:b', /subdir conflicts/],
+    ['https://h/r.git?tag=a&branch=b', /branch conflicts with tag/],
+    ['https://h/r.git?ref=a&ref=b', /query "ref" has multiple values/],
+    ['https://h/r.git?ref=', /query "ref" has no value/],
+    ['https://h/r.git?depth=1', /unexpected query "depth"/],
+    ['https://h/r.git?keep-git-dir=maybe', /invalid keep-git-dir value/],
+    ['https://h/r.git?checksum=xyz', /not a commit id/],
+  ] as const) assert.throws(() => parseGitRef(s), re, s);
+  assert.equal(isGitContext('https://h/r.git?ref=main'), true);
+});

@@ -151,12 +151,14 @@ async function prepareGitAdd(step: CopyStep, url: string, env: CopyEnv): Promise
   const g = atLine(file, line, () => parseGitRef(url));
   const commit = await atLineAsync(file, line, () => resolveCommit(g));
   const selected: Selected[] = [];
+  // --keep-git-dir or the URL's ?keep-git-dir= (BuildKit keeps .git when either asks)
+  const keepGitDir = step.keepGitDir || !!g.keepGitDir;
   return {
     selected,
-    keyInput: () => ({ add: step.createdBy, git: { remote: g.remote, commit, subdir: g.subdir, keepGitDir: step.keepGitDir }, dest: step.dest, chown: step.chown, chmod: step.chmod, link: step.link, exclude: step.exclude }),
+    keyInput: () => ({ add: step.createdBy, git: { remote: g.remote, commit, subdir: g.subdir, keepGitDir, ...(g.submodules === false ? { submodules: false } : {}) }, dest: step.dest, chown: step.chown, chmod: step.chmod, link: step.link, exclude: step.exclude }),
     writeFirst: () => false,
     complete: async () => {
-      const c = await atLineAsync(file, line, () => checkoutGit(env.ctx, g, commit, { keepGitDir: step.keepGitDir }));
+      const c = await atLineAsync(file, line, () => checkoutGit(env.ctx, g, commit, { keepGitDir }));
       env.cleanups.push(c.cleanup);
       const root: CopyRoot = { dir: c.dir, context: false };
       selected.push(...atLine(file, line, () => selectCopy(root, ['.'], step.dest, { file, line }, { total: 1, exclude: step.exclude })));

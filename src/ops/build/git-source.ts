@@ -25,6 +25,12 @@ export interface GitRef {
   ref?: string;
   /** A directory of the checkout to use instead of its root. */
   subdir?: string;
+  /** `?checksum=`/`?commit=`: the commit REF must resolve to (a prefix of it), as BuildKit checks. */
+  checksum?: string;
+  /** `?keep-git-dir=BOOL` (ADD's --keep-git-dir says the same). */
+  keepGitDir?: boolean;
+  /** `?submodules=BOOL` (default true: submodules are fetched). */
+  submodules?: boolean;
 }
 
 /** A build context that names a git repository (BuildKit's shapes, plus file:// for local ones). */
@@ -32,16 +38,81 @@ export function isGitContext(s: string): boolean {
   return isGitSource(s) || /^file:\/\//i.test(s);
 }
 
-/** `REMOTE#REF:SUBDIR` → its parts (BuildKit's fragment syntax). */
+/**
+ * A git URL → its parts, as BuildKit's dfgitutil.ParseGitRef reads them: the fragment
+ * `REMOTE#REF:SUBDIR`, and the query form `REMOTE?ref=R&subdir=D` (also `tag=`, `branch=`,
+ * `checksum=`/`commit=`, `keep-git-dir=`, `submodules=`). Both may be given when they agree.
+ */
 export function parseGitRef(s: string): GitRef {
   const hash = s.indexOf('#');
-  const remote = hash < 0 ? s : s.slice(0, hash);
+  let remote = hash < 0 ? s : s.slice(0, hash);
   const frag = hash < 0 ? '' : s.slice(hash + 1);
   const colon = frag.indexOf(':');
-  const ref = colon < 0 ? frag : frag.slice(0, colon);
-  const subdir = colon < 0 ? '' : frag.slice(colon + 1);
+  let ref = colon < 0 ? frag : frag.slice(0, colon);
+  let subdir = colon < 0 ? '' : frag.slice(colon + 1);
+  const q = remote.indexOf('?');
+  const out: Omit<GitRef, 'remote' | 'ref' | 'subdir'> = {};
+  if (q >= 0) {
+    const query = new URLSearchParams(remote.slice(q + 1));
+    remote = remote.slice(0, q);
+    let tag = '';
+    let branch = '';
+    const bool = (k: string, v: string): boolean => {
+      // Go's strconv.ParseBool; a bare key means true
+      if (v === '' || /^(1|t|T|TRUE|true|True)$/.test(v)) return true;
+      if (/^(0|f|F|FALSE|false|False)$/.test(v)) return false;
+      throw new LineError(`invalid ${k} value: ${JSON.stringify(v)}`, 'use true or false');
+    };
+    for (const k of new Set(query.keys())) {
+      const all = query.getAll(k);
+      if (all.length > 1) throw new LineError(`invalid git URL ${JSON.stringify(shownRemote(s))}: query ${JSON.stringify(k)} has multiple values`);
+      const v = all[0]!;
+      if (v === '' && k !== 'submodules' && k !== 'keep-git-dir') throw new LineError(`invalid git URL ${JSON.stringify(shownRemote(s))}: query ${JSON.stringify(k)} has no value`);
+      const agree = (what: string, have: string, want: string) => {
+        if (have && have !== want) throw new LineError(`invalid git URL ${JSON.stringify(shownRemote(s))}: ${what} conflicts: ${JSON.stringify(have)} vs ${JSON.stringify(want)}`);
+      };
+      switch (k) {
+        case 'ref':
+          agree('ref', ref, v);
+          ref = v;
+          break;
+        case 'tag':
+          tag = v.startsWith('refs/tags/') ? v : `refs/tags/${v}`;
+          break;
+        case 'branch':
+          branch = v.startsWith('refs/heads/') ? v : `refs/heads/${v}`;
+          break;
+        case 'subdir':
+          agree('subdir', subdir, v);
+          subdir = v;
+          break;
+        case 'checksum':
+        case 'commit':
+          if (!/^[0-9a-f]{1,64}$/.test(v)) throw new LineError(`invalid git URL ${JSON.stringify(shownRemote(s))}: ${k} ${JSON.stringify(v)} is not a commit id`);
+          out.checksum = v;
+          break;
+        case 'keep-git-dir':
+          out.keepGitDir = bool(k, v);
+          break;
+        case 'submodules':
+          out.submodules = bool(k, v);
+          break;
+        default:
+          throw new LineError(`invalid git URL ${JSON.stringify(shownRemote(s))}: unexpected query ${JSON.stringify(k)}`, 'use ref, tag, branch, subdir, checksum, keep-git-dir or submodules');
+      }
+    }
+    if (tag) {
+      if (ref && ref !== tag) throw new LineError(`invalid git URL ${JSON.stringify(shownRemote(s))}: ref conflicts: ${JSON.stringify(ref)} vs ${JSON.stringify(tag)}`);
+      ref = tag;
+    }
+    if (branch) {
+      if (tag) throw new LineError(`invalid git URL ${JSON.stringify(shownRemote(s))}: branch conflicts with tag`);
+      if (ref && ref !== branch) throw new LineError(`invalid git URL ${JSON.stringify(shownRemote(s))}: ref conflicts: ${JSON.stringify(ref)} vs ${JSON.stringify(branch)}`);
+      ref = branch;
+    }
+  }
   if (!remote) throw new LineError(`invalid git URL ${JSON.stringify(s)}: no repository`);
-  return { remote, ...(ref ? { ref } : {}), ...(subdir && subdir !== '/' && subdir !== '.' ? { subdir } : {}) };
+  return { remote, ...(ref ? { ref } : {}), ...(subdir && subdir !== '/' && subdir !== '.' ? { subdir } : {}), ...out };
 }
 
 /** The URL as shown in messages: without user:password. */
@@ -84,6 +155,14 @@ const FULL_SHA = /^[0-9a-f]{40}$/;
 
 /** REF's commit on the remote (ls-remote; a full commit id as it is). */
 export async function resolveCommit(g: GitRef): Promise<string> {
+  const commit = await resolveRef(g);
+  if (g.checksum && !commit.startsWith(g.checksum)) {
+    throw new LineError(`git repository ${shownRemote(g.remote)}: expected checksum to match ${g.checksum}, got ${commit}`, `${g.ref ?? 'HEAD'} names another commit now; update the checksum or the ref`);
+  }
+  return commit;
+}
+
+async function resolveRef(g: GitRef): Promise<string> {
   if (g.ref && FULL_SHA.test(g.ref)) return g.ref;
   const want = g.ref ?? 'HEAD';
   let out: string;
@@ -127,8 +206,8 @@ export async function checkoutGit(ctx: Ctx, g: GitRef, commit: string, o: { keep
       await git(['fetch', '-q', '--tags', 'origin'], repo);
     }
     await git(['-c', 'advice.detachedHead=false', 'checkout', '-q', commit], repo);
-    if (fs.existsSync(path.join(repo, '.gitmodules'))) await git(['submodule', 'update', '-q', '--init', '--recursive', '--depth=1'], repo);
-    if (!o.keepGitDir) fs.rmSync(path.join(repo, '.git'), { recursive: true, force: true });
+    if (g.submodules !== false && fs.existsSync(path.join(repo, '.gitmodules'))) await git(['submodule', 'update', '-q', '--init', '--recursive', '--depth=1'], repo);
+    if (!(o.keepGitDir ?? g.keepGitDir)) fs.rmSync(path.join(repo, '.git'), { recursive: true, force: true });
   } catch (e) {
     cleanup();
     if (e instanceof TsrunError || e instanceof LineError) throw e;
