@@ -9,7 +9,9 @@
  * the size up front).
  *
  * oci-archive: oci-layout, index.json (one entry per name, ref.name and
- * io.containerd.image.name annotations), blobs/sha256/* exactly as stored.
+ * io.containerd.image.name annotations), blobs/sha256/* exactly as stored. A name that
+ * holds an image index (a multi-platform build) is saved as that index, with every
+ * platform's image; a docker-archive has no index: it gets the name's own image.
  */
 import fs from 'node:fs';
 import crypto from 'node:crypto';
@@ -27,6 +29,8 @@ export interface SaveItem {
   image: Image;
   /** Normalised tagged names to record for it (empty when saved by ID). */
   names: string[];
+  /** Names (of `names`) that hold an image index: its blob and every platform's image. */
+  lists?: Map<string, { digest: string; mediaType: string; images: Image[] }>;
 }
 
 const blobName = (digest: string) => `blobs/sha256/${encoded(digest)}`;
@@ -98,14 +102,23 @@ export async function* dockerArchive(ctx: Ctx, items: SaveItem[]): AsyncGenerato
 export async function* ociArchive(ctx: Ctx, items: SaveItem[]): AsyncGenerator<Buffer> {
   const blobs = new Set<string>();
   const index: { schemaVersion: 2; mediaType: string; manifests: object[] } = { schemaVersion: 2, mediaType: MT.OCI_INDEX, manifests: [] };
-  for (const { image, names } of items) {
+  const addImage = (image: Image) => {
     blobs.add(image.record.manifest);
     blobs.add(image.manifest.config.digest);
     for (const l of image.manifest.layers) blobs.add(l.digest);
+  };
+  for (const { image, names, lists } of items) {
+    addImage(image);
     const desc = { mediaType: image.record.mediaType, digest: image.record.manifest, size: ctx.content.size(image.record.manifest)! };
     if (!names.length) index.manifests.push(desc);
     for (const n of names) {
-      index.manifests.push({ ...desc, annotations: { 'io.containerd.image.name': n, 'org.opencontainers.image.ref.name': n } });
+      const list = lists?.get(n);
+      if (list) {
+        blobs.add(list.digest);
+        for (const m of list.images) addImage(m);
+      }
+      const d = list ? { mediaType: list.mediaType, digest: list.digest, size: ctx.content.size(list.digest)! } : desc;
+      index.manifests.push({ ...d, annotations: { 'io.containerd.image.name': n, 'org.opencontainers.image.ref.name': n } });
     }
   }
   yield* dirMember('blobs');

@@ -1,11 +1,18 @@
 /**
  * Image store: which images exist and what they are called.
- * ROOT/images/index.json = { images: { ID: ImageRecord }, tags: { NAME: ID } }
+ * ROOT/images/index.json = { images: { ID: ImageRecord }, tags: { NAME: ID }, lists?: { NAME: ListRecord } }
  *
  *  - ID is the config digest, as docker and podman show it.
  *  - NAME is a normalised `registry/repository:tag`.
  *  - The record points at a manifest blob in the content store; the manifest
  *    points at the config and the layer blobs.
+ *
+ *  - A name may also hold an image index (a multi-platform build's manifest list): `lists[NAME]`
+ *    names the index blob and one image per platform; `tags[NAME]` is then the entry for this
+ *    machine's platform (the first entry when none is), so everything that reads a name as
+ *    one image (run, inspect, history, images) sees that one, as docker's containerd store
+ *    does; `run --platform`, save and push read the list. Whoever points a tag elsewhere
+ *    drops its list (setTag).
  *
  * Writers go through `update`, which holds index.lock while it reads, changes
  * and atomically rewrites the index. Callers put blobs and layers in place
@@ -18,7 +25,7 @@ import { readJsonIfExists, writeJsonAtomic } from '../util/atomic.js';
 import { withLockSync } from '../util/lock.js';
 import { parseReference, repoName, taggedName } from '../oci/reference.js';
 import type { ContentStore } from '../content/store.js';
-import type { ImageConfig, Manifest } from '../oci/types.js';
+import type { ImageConfig, Manifest, Platform } from '../oci/types.js';
 import { chainIds } from '../oci/digest.js';
 
 export interface ImageRecord {
@@ -34,10 +41,41 @@ export interface ImageRecord {
   added: string;
 }
 
+/** An image index stored under a name: its blob and the image (an ImageRecord ID) of each platform. */
+export interface ListRecord {
+  /** Digest of the index blob in the content store. */
+  digest: string;
+  /** OCI image index or docker manifest list. */
+  mediaType: string;
+  manifests: { id: string; platform: Platform }[];
+  /** `registry/repository@sha256:…` for each registry this index was pushed to. */
+  repoDigests: string[];
+}
+
 export interface ImageIndex {
   version: 1;
   images: Record<string, ImageRecord>;
   tags: Record<string, string>;
+  lists?: Record<string, ListRecord>;
+}
+
+/** Point NAME at one image; a list it held is dropped (the name now means that image alone). */
+export function setTag(idx: ImageIndex, name: string, id: string): void {
+  idx.tags[name] = id;
+  if (idx.lists) delete idx.lists[name];
+}
+
+/** Remove NAME (and its list, if it held one). */
+export function untag(idx: ImageIndex, name: string): void {
+  delete idx.tags[name];
+  if (idx.lists) delete idx.lists[name];
+}
+
+/** IDs of the images some list holds (they are in use even when no tag names them). */
+export function listMembers(idx: ImageIndex): Set<string> {
+  const out = new Set<string>();
+  for (const l of Object.values(idx.lists ?? {})) for (const m of l.manifests) out.add(m.id);
+  return out;
 }
 
 /** An image with its manifest and config read from the content store. */
@@ -142,6 +180,33 @@ export class ImageStore {
     return { record: rec, manifest, config, tags: this.tagsOf(idx, rec.id), chainIds: chainIds(config.rootfs?.diff_ids ?? []) };
   }
 
+  /** The list a name holds (a user's name, normalised; undefined for IDs, digests and plain tags). */
+  listOf(ref: string, idx: ImageIndex = this.read()): ListRecord | undefined {
+    if (!idx.lists || /^(sha256:)?[a-f0-9]{12,64}$/.test(ref)) return undefined;
+    try {
+      const r = parseReference(ref);
+      return r.digest ? undefined : idx.lists[taggedName(r)!];
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Record an image index under `tags`, with its member images (their blobs already in the
+   * content store), in one change: each tag points at the member for `host` (else the first).
+   */
+  addList(members: Omit<ImageRecord, 'added' | 'repoDigests'>[], list: Omit<ListRecord, 'repoDigests'>, tags: string[], host: Platform, matches: (have: Platform, want: Platform) => boolean): void {
+    this.update((idx) => {
+      const added = new Date().toISOString();
+      for (const m of members) idx.images[m.id] = { ...m, repoDigests: idx.images[m.id]?.repoDigests ?? [], added: idx.images[m.id]?.added ?? added };
+      const first = list.manifests.find((m) => matches(m.platform, host)) ?? list.manifests[0]!;
+      for (const t of tags) {
+        setTag(idx, t, first.id);
+        (idx.lists ??= {})[t] = { ...list, repoDigests: [] };
+      }
+    });
+  }
+
   get(ref: string): Image {
     const idx = this.read();
     return this.image(this.resolve(ref, idx), idx);
@@ -162,7 +227,7 @@ export class ImageStore {
         added: prev?.added ?? new Date().toISOString(),
       };
       idx.images[rec.id] = merged;
-      for (const t of tags) idx.tags[t] = rec.id;
+      for (const t of tags) setTag(idx, t, rec.id);
       return merged;
     });
   }

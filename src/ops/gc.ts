@@ -42,6 +42,7 @@ export function inUse(ctx: Ctx, o: { withBuildCache: boolean } = { withBuildCach
       /* as above */
     }
   }
+  for (const l of Object.values(idx.lists ?? {})) blobs.add(l.digest);
   for (const c of listContainers(ctx)) for (const l of c.config.layers ?? []) chains.add(l);
   if (o.withBuildCache) {
     const cached = cacheRoots(ctx);

@@ -3,6 +3,7 @@ import type { Ctx } from '../context.js';
 import { parseReference, repoName, splitTagged } from '../oci/reference.js';
 import { chainIds } from '../oci/digest.js';
 import type { ImageConfig } from '../oci/types.js';
+import { listMembers } from '../images/store.js';
 
 export interface ImageRow {
   id: string;
@@ -37,6 +38,7 @@ export function listImages(ctx: Ctx, filter?: string): ImageRow[] {
   }
   const idx = ctx.images.read();
   const rows: ImageRow[] = [];
+  const listed = listMembers(idx);
   for (const rec of Object.values(idx.images)) {
     let config: ImageConfig;
     try {
@@ -48,7 +50,8 @@ export function listImages(ctx: Ctx, filter?: string): ImageRow[] {
     const tags = ctx.images.tagsOf(idx, rec.id);
     const base = { id: rec.id, created: config.created, size, repoDigests: rec.repoDigests };
     if (!tags.length) {
-      if (!want) rows.push({ ...base, repository: '<none>', tag: '<none>' });
+      // another platform's image of a multi-platform name: part of that name's row, not <none>
+      if (!want && !listed.has(rec.id)) rows.push({ ...base, repository: '<none>', tag: '<none>' });
       continue;
     }
     for (const t of tags) {

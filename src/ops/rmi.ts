@@ -8,7 +8,7 @@ import type { Ctx } from '../context.js';
 import { withGcLock } from '../context.js';
 import { collectGarbageLocked } from './gc.js';
 import { listContainers } from '../containers/record.js';
-import { normaliseTag, type ImageIndex } from '../images/store.js';
+import { listMembers, normaliseTag, untag, type ImageIndex } from '../images/store.js';
 import { conflict } from '../util/errors.js';
 import { shortId } from '../oci/digest.js';
 
@@ -25,10 +25,11 @@ function usersOf(ctx: Ctx, id: string): string[] {
     .map((c) => c.config.id);
 }
 
-/** Remove an image record and every tag pointing at it. */
+/** Remove an image record, every tag pointing at it and every image index holding it. */
 export function dropImage(idx: ImageIndex, id: string): void {
   delete idx.images[id];
-  for (const [t, v] of Object.entries(idx.tags)) if (v === id) delete idx.tags[t];
+  for (const [t, v] of Object.entries(idx.tags)) if (v === id) untag(idx, t);
+  for (const [t, l] of Object.entries(idx.lists ?? {})) if (l.manifests.some((m) => m.id === id)) delete idx.lists![t];
 }
 
 export async function removeImages(ctx: Ctx, refs: string[], force: boolean): Promise<{ events: RmiEvent[]; reclaimed: number }> {
@@ -52,13 +53,21 @@ export async function removeImages(ctx: Ctx, refs: string[], force: boolean): Pr
       });
       for (const { rec, byId, ref } of plan) {
         if (!idx.images[rec.id]) continue; // removed by an earlier argument
-        const untag = byId ? ctx.images.tagsOf(idx, rec.id) : [normaliseTag(ref)];
-        for (const t of untag) {
+        const untagList = byId ? ctx.images.tagsOf(idx, rec.id) : [normaliseTag(ref)];
+        // the other platforms' images of an index this name held go with it unless still named or listed
+        const listed = untagList.flatMap((t) => idx.lists?.[t]?.manifests.map((m) => m.id) ?? []);
+        for (const t of untagList) {
           if (idx.tags[t] !== rec.id) continue;
-          delete idx.tags[t];
+          untag(idx, t);
           events.push({ untagged: t });
         }
-        if (ctx.images.tagsOf(idx, rec.id).length === 0) {
+        const stillListed = listMembers(idx);
+        for (const id of listed) {
+          if (id === rec.id || !idx.images[id] || ctx.images.tagsOf(idx, id).length || stillListed.has(id) || usersOf(ctx, id).length) continue;
+          dropImage(idx, id);
+          events.push({ deleted: id });
+        }
+        if (ctx.images.tagsOf(idx, rec.id).length === 0 && !listMembers(idx).has(rec.id)) {
           dropImage(idx, rec.id);
           events.push({ deleted: rec.id });
         }

@@ -41,6 +41,10 @@ export async function resolveImageForRun(
       // docker: a local image of another platform than --platform asks for counts as missing
       const { platformMatches, imagePlatform, formatPlatform } = await import('../oci/platform.js');
       if (platformMatches(imagePlatform(img.config), platform)) return img;
+      // a name that holds an image index (a multi-platform build): its entry for that platform
+      const list = ctx.images.listOf(ref, idx);
+      const member = list?.manifests.find((m) => platformMatches(m.platform, platform) && idx.images[m.id]);
+      if (member) return ctx.images.image(idx.images[member.id]!, idx);
       mismatch = `image with reference ${ref} was found but does not match the specified platform: wanted ${formatPlatform(platform)}, actual: ${formatPlatform(imagePlatform(img.config))}`;
     }
   }

@@ -36,7 +36,11 @@ function resolveItems(ctx: Ctx, refs: string[]): SaveItem[] {
     const isId = /^(sha256:)?[a-f0-9]{1,64}$/.test(ref) && rec.id.startsWith(ref.startsWith('sha256:') ? ref : `sha256:${ref}`);
     if (!isId) {
       const name = normaliseTag(ref.split('@')[0]!);
-      if (idx.tags[name] === rec.id && !item.names.includes(name)) item.names.push(name);
+      if (idx.tags[name] === rec.id && !item.names.includes(name)) {
+        item.names.push(name);
+        const list = idx.lists?.[name];
+        if (list) (item.lists ??= new Map()).set(name, { digest: list.digest, mediaType: list.mediaType, images: list.manifests.map((m) => ctx.images.image(ctx.images.resolve(m.id, idx), idx)) });
+      }
     }
   }
   return [...byId.values()];

@@ -163,7 +163,7 @@ describe('output', () => {
 
 describe('bad input: one line, non-zero exit, the store as it was', () => {
   const cases: [string, () => string[], string | undefined, RegExp, number][] = [
-    ['--platform with two platforms', () => ['--platform', 'linux/amd64,linux/arm64', 'DIR'], undefined, /^tsrun: --platform linux\/amd64,linux\/arm64: tsrun build builds one platform at a time/, 1],
+    ['--platform with an unknown architecture', () => ['--platform', 'linux/amd64,linux/nosuch', 'DIR'], undefined, /^tsrun: --platform linux\/nosuch: unknown architecture "nosuch"/, 1],
     ['--platform not linux', () => ['--platform', 'windows/amd64', 'DIR'], undefined, /^tsrun: --platform windows\/amd64: tsrun builds linux images only/, 1],
     ['bad --format', () => ['--format', 'v2s2', 'DIR'], undefined, /^tsrun: invalid --format "v2s2"/, 1],
     ['bad --timestamp', () => ['--timestamp', 'yesterday', 'DIR'], undefined, /^tsrun: invalid --timestamp "yesterday"/, 1],

@@ -4,6 +4,7 @@ import { action, collect, ctxOf } from '../common.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { flagError, usageError } from '../../util/errors.js';
 import type { Platform } from '../../oci/types.js';
+import type { BuildOptions } from '../../ops/build/executor.js';
 import { parseReference } from '../../oci/reference.js';
 import { buildTtyProgress } from '../build-progress.js';
 
@@ -26,14 +27,25 @@ interface Opts {
   timestamp?: string;
 }
 
-/** --platform: one platform per build (a multi-platform image list is not made). */
-async function parseBuildPlatform(p: string): Promise<Platform> {
-  const list = p.split(',').map((x) => x.trim()).filter(Boolean);
-  if (list.length !== 1) throw usageError(`--platform ${p}: tsrun build builds one platform at a time`, 'run one build per platform, e.g. --platform linux/arm64');
-  const { parsePlatform } = await import('../../oci/platform.js');
-  const platform = parsePlatform(list[0]!);
-  if (platform.os !== 'linux') throw usageError(`--platform ${p}: tsrun builds linux images only`, 'use linux/ARCH, e.g. linux/arm64');
-  return platform;
+/** GOARCH values (go tool dist list, linux): a platform outside them is refused before anything is built. */
+const KNOWN_ARCHES = new Set(['386', 'amd64', 'arm', 'arm64', 'loong64', 'mips', 'mipsle', 'mips64', 'mips64le', 'ppc64', 'ppc64le', 'riscv64', 's390x']);
+
+/**
+ * --platform A[,B…]: each normalised (aarch64 = arm64 …), linux and a known architecture;
+ * a platform given twice counts once, as buildx's platformutil.Dedupe.
+ */
+async function parseBuildPlatforms(p: string): Promise<Platform[]> {
+  const list = p.split(',').map((x) => x.trim());
+  if (list.some((x) => x === '')) throw usageError(`invalid --platform ${JSON.stringify(p)}: an empty platform`, 'give os/arch[/variant],… e.g. linux/amd64,linux/arm64');
+  const { parsePlatform, formatPlatform } = await import('../../oci/platform.js');
+  const out = new Map<string, Platform>();
+  for (const x of list) {
+    const platform = parsePlatform(x);
+    if (platform.os !== 'linux') throw usageError(`--platform ${x}: tsrun builds linux images only`, 'use linux/ARCH, e.g. linux/arm64');
+    if (!KNOWN_ARCHES.has(platform.architecture)) throw usageError(`--platform ${x}: unknown architecture ${JSON.stringify(platform.architecture)}`, `use one of ${[...KNOWN_ARCHES].join(', ')}`);
+    out.set(formatPlatform(platform), platform);
+  }
+  return [...out.values()];
 }
 
 function parseTimestamp(v: string | undefined): number | undefined {
@@ -99,7 +111,7 @@ export function register(program: Command): void {
     .option('--network <mode>', 'network of RUN steps: default (the bridge, as run), none or host', 'default')
     .option('--progress <mode>', 'auto (tty on a terminal, else plain), plain, tty or quiet', 'auto')
     .option('--pull', 'ask the registry for every base image, even one in the store')
-    .option('--platform <platform>', "the target platform, e.g. linux/arm64 (default this machine's); another architecture's RUN steps run emulated (binfmt_misc + qemu-user-static)")
+    .option('--platform <platforms>', "the target platform(s), e.g. linux/arm64 or linux/amd64,linux/arm64 (an image index); default this machine's; another architecture's RUN steps run emulated (binfmt_misc + qemu-user-static)")
     .option('--format <format>', 'image format: oci or docker', 'oci')
     .option('--timestamp <secs>', 'set every created time to SECS and clamp file mtimes to it (reproducible builds; default $SOURCE_DATE_EPOCH)')
     .option('--secret <spec>', 'id=ID,src=FILE or id=ID,env=VAR: a secret for RUN --mount=type=secret (repeatable)', collect, [])
@@ -113,7 +125,8 @@ export function register(program: Command): void {
         if (!['default', 'none', 'host'].includes(o.network)) throw usageError(`invalid --network ${JSON.stringify(o.network)}`, 'use default, none or host');
         if (!['plain', 'quiet', 'auto', 'tty'].includes(o.progress)) throw usageError(`invalid --progress ${JSON.stringify(o.progress)}`, 'use auto, plain, tty or quiet');
         if (o.format !== 'oci' && o.format !== 'docker') throw usageError(`invalid --format ${JSON.stringify(o.format)}`, 'use oci or docker');
-        const platform = o.platform === undefined ? undefined : await parseBuildPlatform(o.platform);
+        const platforms = o.platform === undefined ? undefined : await parseBuildPlatforms(o.platform);
+        const platform = platforms?.length === 1 ? platforms[0] : undefined;
         const timestamp = parseTimestamp(o.timestamp);
         if (context === '-' && o.file === '-') throw usageError("invalid argument: can't use stdin for both build context and dockerfile", 'give the context as a directory, or the Dockerfile inside the tar');
         const quiet = !!o.quiet || o.progress === 'quiet';
@@ -137,7 +150,7 @@ export function register(program: Command): void {
           throw e;
         });
         const progress = tty ? buildTtyProgress(process.stderr) : undefined;
-        const r = await buildImage(ctx, {
+        const opts: BuildOptions = {
           contextDir: tempCtx?.dir ?? context,
           file: o.file === '-' ? undefined : o.file,
           fileInContext: !!tempCtx && tempCtx.dockerfileText === undefined,
@@ -156,7 +169,9 @@ export function register(program: Command): void {
           ssh,
           platform,
           log: quiet ? () => {} : progress ? progress.line : (line) => process.stderr.write(line + '\n'),
-        }).finally(() => {
+        };
+        const several = platforms && platforms.length > 1 ? platforms : undefined;
+        const r = await (several ? import('../../ops/build/multi-platform.js').then((m) => m.buildPlatforms(ctx, opts, several)) : buildImage(ctx, opts)).finally(() => {
           progress?.end();
           ssh?.close();
           tempCtx?.cleanup();

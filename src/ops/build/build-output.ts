@@ -26,6 +26,8 @@ export interface FinalImageInput {
   format: OutputFormat;
   /** ISO 8601. */
   created: string;
+  /** false: put the blobs only; the caller records the image (one platform of a multi-platform build). */
+  record?: boolean;
 }
 
 export async function finalImage(ctx: Ctx, i: FinalImageInput): Promise<ImageRecord> {
@@ -47,5 +49,10 @@ export async function finalImage(ctx: Ctx, i: FinalImageInput): Promise<ImageRec
     config: { mediaType: docker ? MT.DOCKER_CONFIG : MT.OCI_CONFIG, digest: sha256(configBytes), size: configBytes.length },
     layers: s.layers.map((d) => convertLayer(d, i.format)),
   };
+  if (i.record === false) {
+    const m = ctx.content.putBytes(Buffer.from(JSON.stringify(manifest)));
+    ctx.content.putBytes(configBytes, { digest: manifest.config.digest });
+    return { id: manifest.config.digest, manifest: m.digest, mediaType, repoDigests: [], added: '' };
+  }
   return withContentLock(ctx, async () => storeImage(ctx, { manifest, manifestMediaType: mediaType, config: configBytes, tags: i.tags }));
 }

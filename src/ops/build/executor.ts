@@ -70,6 +70,8 @@ export interface BuildOptions {
   ssh?: SshAgents;
   /** --platform: the target platform (default the host's); another architecture's RUN steps run emulated. */
   platform?: Platform;
+  /** false: the image's blobs are written but no image is recorded (multi-platform.ts records them together). */
+  record?: boolean;
 }
 
 /** A stage's filesystem and config as the steps so far left it. */
@@ -123,7 +125,7 @@ function usable(ctx: Ctx, s: State, diffId: string | undefined): boolean {
 
 const secs = (ms: number) => (ms / 1000).toFixed(1) + 's';
 
-export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: string; tags: string[] }> {
+export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: string; tags: string[]; record: ImageRecord }> {
   const tags = o.tags.map(normaliseTag);
   const contextDir = path.resolve(o.contextDir);
   if (!fs.statSync(contextDir, { throwIfNoEntry: false })?.isDirectory()) {
@@ -370,10 +372,10 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
 
   const v = ++vertex;
   o.log(`#${v} exporting to image`);
-  const rec = await finalImage(ctx, { state: final!.state, author: final!.author, config: final!.config, labels: o.labels, tags, format: o.format ?? 'oci', created: when() });
+  const rec = await finalImage(ctx, { state: final!.state, author: final!.author, config: final!.config, labels: o.labels, tags, format: o.format ?? 'oci', created: when(), record: o.record });
   o.log(`#${v} writing image ${rec.id} done`);
   for (const t of tags) o.log(`#${v} naming to ${t} done`);
-  return { id: rec.id, tags };
+  return { id: rec.id, tags, record: rec };
 }
 
 /**
