@@ -6,7 +6,7 @@
  * container's filesystem, non-dumpable (runc's order). A child forked first
  * and moved later would show, for a moment, in the container's /proc with
  * the host's / as its /proc/PID/root. The child joins the cgroup and the
- * other namespaces, takes the container's confinement and execs; its stdio
+ * other namespaces (its user namespace first), takes the container's confinement and execs; its stdio
  * are pipes the monitor copies to and from the caller's.
  */
 #include "spec.h"
@@ -24,11 +24,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* joined by the child, in this order; the cgroup namespace after the cgroup itself */
+/* joined by the child, in this order: the user namespace first (runc's order: the others are
+   owned by it), the cgroup namespace after the cgroup itself */
 static const struct {
   const char *name;
   int flag;
-} NS[] = { { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS }, { "net", CLONE_NEWNET }, { "cgroup", CLONE_NEWCGROUP } };
+} NS[] = { { "user", CLONE_NEWUSER }, { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS }, { "net", CLONE_NEWNET }, { "cgroup", CLONE_NEWCGROUP } };
 /* oomScoreAdj is the container's (inherited from the monitor, which joined nothing of it) */
 #define NNS (sizeof NS / sizeof *NS)
 

@@ -118,6 +118,9 @@ struct plan {
     char *path;
   } *nsjoins;
   size_t nnsjoins;
+  /* a user namespace joined by path (run and exec): the run's new namespaces are made inside it
+     (fork_in_userns), an exec's child joins it first; the process becomes root in it */
+  char *userns_path;
   char *exit_file;
   bool init; /* a minimal PID 1 (--init) */
   /* --rm of a detached container: the monitor execs NODE BIN --root ROOT rm -f ID after exit.json */
@@ -253,6 +256,8 @@ int send_nsjoin_fds(const struct plan *p, int sock, char *err, size_t errlen);
 /* The one frame "netns=PATH": a new network namespace bind-mounted on PATH (an existing
    file) to outlive this process, for tsrun to set up and a container to join. Reports on fd 4. */
 int make_netns(const char *path);
+/* a run's container process, cloned with flags from inside the user namespace at path (nsjoin.c) */
+pid_t fork_in_userns(const char *path, unsigned long flags);
 void child_join_namespaces(const struct plan *p, int sync);
 
 /* rootfs.c: the container's root overlay, the rest of its filesystem view (all

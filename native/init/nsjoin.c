@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int send_nsjoin_fds(const struct plan *p, int sock, char *err, size_t errlen)
@@ -69,4 +71,63 @@ int make_netns(const char *path)
   }
   status_ok(0);
   return 0;
+}
+
+/*
+ * A run that joins a user namespace by path: its new namespaces must be owned
+ * by that one, or root in it could not use them (sethostname, mounting /proc),
+ * so they are made from inside it, as runc does (setns into the user
+ * namespace, then the rest). A helper joins it and clones the container
+ * process with CLONE_PARENT, so this monitor stays its parent (it reaps it and
+ * gets its SIGCHLD), and sends back its pid and errno. Returns as fork does,
+ * with errno on failure.
+ */
+pid_t fork_in_userns(const char *path, unsigned long flags)
+{
+  int fd = open(path, O_RDONLY | O_CLOEXEC), pfd[2];
+  if (fd < 0)
+    return -1;
+  if (pipe2(pfd, O_CLOEXEC) < 0) {
+    close(fd);
+    return -1;
+  }
+  pid_t helper = fork();
+  if (helper == 0) {
+    int msg[2] = { -1, 0 };
+    close(pfd[0]);
+    if (setns(fd, CLONE_NEWUSER) < 0)
+      msg[1] = errno;
+    else if ((msg[0] = (int)syscall(SYS_clone, flags | CLONE_PARENT, 0, 0, 0, 0)) == 0) {
+      close(pfd[1]);
+      close(fd);
+      return 0;
+    } else if (msg[0] < 0)
+      msg[1] = errno;
+    _exit(write(pfd[1], msg, sizeof msg) == sizeof msg ? 0 : 1);
+  }
+  int err = errno;
+  close(fd);
+  close(pfd[1]);
+  if (helper < 0) {
+    close(pfd[0]);
+    errno = err;
+    return -1;
+  }
+  int msg[2];
+  ssize_t n;
+  do
+    n = read(pfd[0], msg, sizeof msg);
+  while (n < 0 && errno == EINTR);
+  close(pfd[0]);
+  while (waitpid(helper, NULL, 0) < 0 && errno == EINTR)
+    ;
+  if (n != (ssize_t)sizeof msg) {
+    errno = ECHILD;
+    return -1;
+  }
+  if (msg[0] < 0) {
+    errno = msg[1];
+    return -1;
+  }
+  return (pid_t)msg[0];
 }

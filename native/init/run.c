@@ -119,7 +119,7 @@ static _Noreturn void run_child(struct oci *o, int fwd, int sync, int in, int ou
      in a new user namespace it has written the id maps and moved this process into its cgroup */
   if (planbuf_read_to(fwd, &b, b.early_len + 2, perr, sizeof perr) < 0 || b.data[b.early_len + 1] != READY)
     _exit(125); /* the monitor failed a step: it reports it */
-  bool userns = (p->clone_flags & CLONE_NEWUSER) != 0;
+  bool userns = (p->clone_flags & CLONE_NEWUSER) || p->userns_path;
   if (!userns)
     child_join_cgroup(p->cgroup_procs, p->ncgroup_procs, sync);
   child_join_namespaces(p, sync);
@@ -192,6 +192,12 @@ static _Noreturn void run_child(struct oci *o, int fwd, int sync, int in, int ou
     become_pid1(p, sync);
   restore_signal_mask();
   exec_process(p, sync);
+}
+
+/* The container process: cloned here, or inside the user namespace it joins by path. */
+static pid_t fork_run_child(const struct plan *p, unsigned long flags, const char *userns_path)
+{
+  return userns_path ? fork_in_userns(userns_path, flags) : fork_container(p, flags);
 }
 
 /*
@@ -278,7 +284,8 @@ int run_main(struct oci *o, struct planbuf *b, size_t first)
   char err[256];
   const char *step = "spec", *detail = err;
   unsigned long first_flags = 0;
-  if (spec_clone_flags(b->data, &first_flags) < 0) {
+  char *userns_path = NULL;
+  if (spec_clone_flags(b->data, &first_flags, &userns_path) < 0) {
     status_err("spec", EINVAL, oci_err.msg);
     return 125;
   }
@@ -304,7 +311,7 @@ int run_main(struct oci *o, struct planbuf *b, size_t first)
   /* glibc reads /etc/localtime on its first time conversion (even gmtime_r): now, while idle,
      not when the container has exited and tsrun waits for exit.json */
   tzset();
-  pid_t pid = fork_first ? fork_container(p, cflags) : 0;
+  pid_t pid = fork_first ? fork_run_child(p, cflags, userns_path) : 0;
   if (fork_first && pid == 0)
     goto child;
   int rc = planbuf_read_early(PLAN_FD, b, err, sizeof err);
@@ -318,7 +325,8 @@ int run_main(struct oci *o, struct planbuf *b, size_t first)
     rc = -EINVAL;
     snprintf(err, sizeof err, "%.255s", oci_err.msg);
   }
-  if (rc == 0 && p->clone_flags != first_flags) {
+  if (rc == 0 && (p->clone_flags != first_flags || !p->userns_path != !userns_path ||
+                  (userns_path && strcmp(userns_path, p->userns_path)))) {
     rc = -EINVAL;
     snprintf(err, sizeof err, "the spec's namespaces differ from the first frame's");
   }
@@ -326,12 +334,12 @@ int run_main(struct oci *o, struct planbuf *b, size_t first)
   if (rc == 0 && (rc = make_cgroup(o, err, sizeof err)) < 0)
     step = "cgroup";
   if (rc == 0 && !fork_first) {
-    pid = fork_container(p, cflags);
+    pid = fork_run_child(p, cflags, userns_path);
     if (pid == 0)
       goto child;
   }
   if (pid < 0) {
-    status_err("clone", errno, "new namespaces");
+    status_err(userns_path ? "join user namespace" : "clone", errno, userns_path ? userns_path : "new namespaces");
     return 125;
   }
   close(sv[1]);
@@ -339,9 +347,10 @@ int run_main(struct oci *o, struct planbuf *b, size_t first)
   close(io[3]);
   close(io[5]);
   close(fwd[0]);
-  /* a new user namespace: its id maps, and the move into the cgroup the process inside may not make */
-  if (rc == 0 && (p->clone_flags & CLONE_NEWUSER)) {
-    if (write_idmaps(pid, o) < 0) {
+  /* a new user namespace: its id maps; in a new or joined one, the move into the cgroup the
+     process inside may not make */
+  if (rc == 0 && ((p->clone_flags & CLONE_NEWUSER) || p->userns_path)) {
+    if ((p->clone_flags & CLONE_NEWUSER) && write_idmaps(pid, o) < 0) {
       rc = -(oci_err.errnum ? oci_err.errnum : EINVAL);
       snprintf(err, sizeof err, "%.255s", oci_err.msg);
       step = "user namespace";

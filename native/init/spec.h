@@ -119,7 +119,7 @@ void spec_allow_default_devices(struct oci *o);
 /* spec_tsrun.c (tsrun-init): the io.tsrun.* annotations and what the launcher derives from the
    spec (clone flags, joined namespaces, device rules); refuses what it does not carry out */
 int spec_for_launcher(struct oci *o);
-int spec_clone_flags(const char *text, unsigned long *flags);
+int spec_clone_flags(const char *text, unsigned long *flags, char **userns_path);
 int spec_launcher_load(struct oci *o, const char *text, size_t len, bool exec_mode);
 /* spec_dump.c: what the reader understood, in the spec's own shape (the round-trip test) */
 json_object *spec_dump(const struct oci *o);

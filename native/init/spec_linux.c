@@ -222,6 +222,9 @@ int spec_read_linux(json_object *l, struct oci *o, bool need_root)
     return -1;
   if ((o->nuid_maps || o->ngid_maps) && !spec_ns(o, CLONE_NEWUSER))
     return fail(0, "config.json: uid/gid mappings need a user namespace");
+  /* runc's rule: a joined user namespace has its maps already; they cannot be given again */
+  if ((o->nuid_maps || o->ngid_maps) && spec_ns(o, CLONE_NEWUSER)->path)
+    return fail(0, "config.json: user namespaces enabled, but both namespace path and mapping specified -- you may only provide one");
   if (spec_ns(o, CLONE_NEWUSER) && !spec_ns(o, CLONE_NEWUSER)->path && (!o->nuid_maps || !o->ngid_maps))
     return fail(0, "config.json: a new user namespace needs linux.uidMappings and linux.gidMappings");
   if (rdt)

@@ -4,8 +4,8 @@
  * for (documented in README.md, "tsrun run's spec"), and what the launcher
  * derives from the spec (clone flags, namespaces joined by path, the loopback
  * of a new network namespace, the device cgroup's allow-list). Whatever the
- * launcher does not carry out (joining a user namespace, propagation of a mount that is no
- * bind) is refused here, never ignored; hooks, sysctl and a new user namespace with its maps
+ * launcher does not carry out (joining a pid or mount namespace in a run, propagation of a mount
+ * that is no bind) is refused here, never ignored; hooks, sysctl and a new user namespace with its maps
  * are done by the code tsrun-runtime uses.
  *
  *   io.tsrun.overlay.upperdir, .workdir   the root overlay's upper and work dirs
@@ -164,21 +164,23 @@ static int namespaces(struct oci *o)
   struct plan *p = &o->p;
   for (size_t i = 0; i < o->nns; i++) {
     const struct oci_ns *n = &o->ns[i];
-    if (n->type == CLONE_NEWUSER && (p->exec_mode || n->path))
-      return fail(0, "config.json: a user namespace is made new by a run, never joined (no path, no exec into one)");
-    if (n->type == CLONE_NEWUSER && (!o->nuid_maps || !o->ngid_maps))
+    if (n->type == CLONE_NEWUSER && !n->path && (!o->nuid_maps || !o->ngid_maps))
       return fail(0, "config.json: a new user namespace needs linux.uidMappings and linux.gidMappings");
-    if (p->exec_mode) {
-      if (!n->path)
-        return fail(0, "config.json: an exec joins namespaces: each needs a path");
+    if (p->exec_mode && !n->path)
+      return fail(0, "config.json: an exec joins namespaces: each needs a path");
+    /* joined first, before the others are made or joined (runc's order): nsjoin.c, exec.c */
+    if (n->type == CLONE_NEWUSER && n->path) {
+      p->userns_path = n->path;
       continue;
     }
+    if (p->exec_mode)
+      continue;
     if (!n->path) {
       p->clone_flags |= (unsigned long)n->type;
       continue;
     }
     if (n->type != CLONE_NEWNET && n->type != CLONE_NEWIPC && n->type != CLONE_NEWUTS)
-      return fail(0, "config.json: tsrun run joins only net, ipc and uts namespaces by path");
+      return fail(0, "config.json: tsrun run joins only user, net, ipc and uts namespaces by path");
     p->nsjoins = grow(p->nsjoins, &p->nnsjoins, sizeof *p->nsjoins);
     p->nsjoins[p->nnsjoins - 1].type = n->type;
     p->nsjoins[p->nnsjoins - 1].path = n->path;
@@ -189,7 +191,7 @@ static int namespaces(struct oci *o)
 }
 
 /* The clone flags of a linux.namespaces array (the launcher's first frame): its new namespaces. */
-int spec_clone_flags(const char *text, unsigned long *flags)
+int spec_clone_flags(const char *text, unsigned long *flags, char **userns_path)
 {
   static const struct { const char *name; int type; } NS[] = {
     { "pid", CLONE_NEWPID }, { "network", CLONE_NEWNET }, { "mount", CLONE_NEWNS }, { "ipc", CLONE_NEWIPC },
@@ -199,12 +201,16 @@ int spec_clone_flags(const char *text, unsigned long *flags)
   if (!a || !json_object_is_type(a, json_type_array))
     return fail(0, "the first frame must be linux.namespaces (a JSON array)");
   *flags = 0;
+  *userns_path = NULL;
   for (size_t i = 0; i < json_object_array_length(a); i++) {
     json_object *n = json_object_array_get_idx(a, i), *t = NULL, *path = NULL;
     if (!json_object_is_type(n, json_type_object) || !json_object_object_get_ex(n, "type", &t))
       return fail(0, "linux.namespaces[] must be objects with a type");
-    if (json_object_object_get_ex(n, "path", &path) && json_object_get_string(path) && *json_object_get_string(path))
+    if (json_object_object_get_ex(n, "path", &path) && json_object_get_string(path) && *json_object_get_string(path)) {
+      if (!strcmp(json_object_get_string(t), "user"))
+        *userns_path = strdup(json_object_get_string(path));
       continue;
+    }
     size_t k = 0;
     while (k < sizeof NS / sizeof *NS && strcmp(NS[k].name, json_object_get_string(t)))
       k++;

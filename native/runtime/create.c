@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,7 +37,7 @@ static int connect_console(const char *path)
 }
 
 /* The init's error record ("E" step 0x1f errno 0x1f detail) → oci_err. */
-static int child_error(const char *msg)
+static int child_error_msg(const char *msg)
 {
   char buf[1300];
   snprintf(buf, sizeof buf, "%s", msg + 1);
@@ -59,7 +60,7 @@ static int from_init(int sync, char want)
   if (n > 0 && msg[0] == want)
     return 0;
   if (n > 0 && msg[0] == 'E')
-    return child_error(msg);
+    return child_error_msg(msg);
   return fail(0, "container init exited during setup");
 }
 
@@ -102,6 +103,53 @@ static int join_cgroup(pid_t pid, const struct container *c)
     close(fd);
   }
   return 0;
+}
+
+/*
+ * The init, cloned with the spec's new namespaces. With a user namespace joined by path those must
+ * be owned by it (runc's order: setns into the user namespace, then make the rest), so a helper
+ * joins it (and a pid namespace given by path, while it still may), clones the init with
+ * CLONE_PARENT (it stays create's child) and sends its pid on sync. Returns the pid in the child
+ * (0), the init's pid, or -1 (oci_err).
+ */
+static pid_t clone_init(unsigned long flags, int userfd, int pidnsfd, const int sync[2])
+{
+  if (userfd < 0) {
+    if (pidnsfd >= 0 && setns(pidnsfd, CLONE_NEWPID) < 0) /* applies to the init we fork */
+      return fail(errno, "join pid namespace");
+    pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+    return pid < 0 ? fail(errno, "clone the container init") : pid;
+  }
+  pid_t helper = fork();
+  if (helper < 0)
+    return fail(errno, "fork");
+  if (helper == 0) {
+    if ((pidnsfd >= 0 && setns(pidnsfd, CLONE_NEWPID) < 0) || setns(userfd, CLONE_NEWUSER) < 0) {
+      child_fail(sync[1], "setns", pidnsfd >= 0 ? "user or pid namespace" : "user namespace");
+    }
+    pid_t pid = (pid_t)syscall(SYS_clone, flags | CLONE_PARENT, 0, 0, 0, 0);
+    if (pid == 0)
+      return 0;
+    if (pid < 0)
+      child_fail(sync[1], "clone the container init", "in the joined user namespace");
+    char msg[32];
+    int n = snprintf(msg, sizeof msg, "P%d", (int)pid);
+    _exit(send(sync[1], msg, (size_t)n, MSG_NOSIGNAL) == n ? 0 : 1);
+  }
+  /* the helper sends before it exits: a helper that died without a word must not hang create */
+  int st, fd, n = 0;
+  while (waitpid(helper, &st, 0) < 0 && errno == EINTR)
+    ;
+  char msg[1300];
+  struct pollfd pf = { .fd = sync[0], .events = POLLIN };
+  if (poll(&pf, 1, 0) == 1 && (pf.revents & POLLIN))
+    n = recv_msg(sync[0], msg, sizeof msg - 1, &fd);
+  if (n > 0 && msg[0] == 'E')
+    return child_error_msg(msg);
+  if (n <= 1 || msg[0] != 'P')
+    return fail(0, "container init: the helper that joins the user namespace exited");
+  msg[n] = '\0';
+  return (pid_t)atoi(msg + 1);
 }
 
 static void created_time(char *out, size_t len)
@@ -160,20 +208,26 @@ int cmd_create(struct opts *op)
       fail(errno, "namespace %s", o.ns[i].path);
       goto fail;
     }
-    if (o.ns[i].type == CLONE_NEWPID && setns(nsfd[i], CLONE_NEWPID) < 0) { /* applies to the init we fork */
-      fail(errno, "join pid namespace %s", o.ns[i].path);
-      goto fail;
+  }
+  const struct oci_ns *user = spec_ns(&o, CLONE_NEWUSER);
+  int userfd = -1, pidnsfd = -1;
+  for (size_t i = 0; i < o.nns; i++) {
+    if (o.ns[i].type == CLONE_NEWUSER && nsfd[i] >= 0) {
+      userfd = nsfd[i]; /* joined before the clone: the init needs it no more */
+      nsfd[i] = -1;
     }
+    if (o.ns[i].type == CLONE_NEWPID && nsfd[i] >= 0)
+      pidnsfd = nsfd[i];
   }
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync) < 0) {
     fail(errno, "socketpair");
     goto fail;
   }
-  pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
-  if (pid < 0) {
-    fail(errno, "clone the container init");
+  pid = clone_init(flags, userfd, pidnsfd, sync);
+  if (userfd >= 0)
+    close(userfd);
+  if (pid < 0)
     goto fail;
-  }
   if (pid == 0) {
     close(sync[0]);
     close(c.lockfd); /* the flock belongs to this create: start must get it while the init waits */
@@ -188,9 +242,8 @@ int cmd_create(struct opts *op)
     close(console);
   c.pid = pid;
   c.starttime = proc_starttime(pid);
-  const struct oci_ns *user = spec_ns(&o, CLONE_NEWUSER);
-  if (user && !user->path &&
-      (write_idmaps(pid, &o) < 0 || join_cgroup(pid, &c) < 0))
+  /* in a user namespace (new or joined) the init may not write the host's cgroup files itself */
+  if (user && ((!user->path && write_idmaps(pid, &o) < 0) || join_cgroup(pid, &c) < 0))
     goto fail;
   if (send(sync[0], "G", 1, MSG_NOSIGNAL) != 1 && from_init(sync[0], 'H') < 0)
     goto fail;

@@ -130,7 +130,7 @@ _Noreturn void container_init(struct init_args *a)
   while (a->procs && a->procs[nprocs])
     nprocs++;
   const struct oci_ns *user = spec_ns(o, CLONE_NEWUSER);
-  if (!user || user->path)
+  if (!user) /* in a user namespace, create moved it (join_cgroup) */
     child_join_cgroup(a->procs, nprocs, sync);
   join_namespaces(a);
   if (user) {

@@ -3,7 +3,8 @@
  * asks beyond tsrun run's own flags with the code tsrun-runtime uses for it
  * (native/init/hooks.c, spec_apply.c, native/cgroup/): linux.sysctl; hooks,
  * each kind at its point with the state on its stdin (and a hook that fails or
- * times out stops the start); a new user namespace with its id maps; and the
+ * times out stops the start); a new user namespace with its id maps, and one
+ * joined by path (the run's other namespaces made inside it); and the
  * cgroup made from linux.cgroupsPath with linux.resources' limits. Each spec is
  * one tsrun builds for a created container, edited, and handed to tsrun-init
  * as tsrun does: frames on fd 3 (namespaces, spec, EOF as the go), the status
@@ -30,7 +31,7 @@ const t = useBusyboxRoot();
 
 after(() => {
   // the cgroups the launchers made (below PARENT), then PARENT itself
-  for (const rel of ['a', 'b', 'c', 'd', 'e', '']) {
+  for (const rel of ['a', 'b', 'c', 'd', 'e', 'f', '']) {
     const r = native().cgroupResolve(rel ? `${PARENT}/${rel}` : PARENT, false);
     try {
       native().cgroupRemove(r.version, r.dirs, 2000);
@@ -189,5 +190,54 @@ describe('tsrun-init carries out the spec as tsrun-runtime does', () => {
     const lines = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
     assert.deepEqual(lines, ['0 100000 65536', '0 100000 65536', '0', '0'], 'uid 0 inside; the files of uid 100000 are root\'s');
     assert.equal(fs.statSync(path.join(root, 'tmp', 'made')).uid, 100000, 'a file it made belongs to 100000 on the host');
+  });
+
+  it('a user namespace joined by path: the run\'s new namespaces are made inside it (runc\'s order)', async () => {
+    tsrunOk(t().root, ['create', '--name', 'uh', '--network', 'none', 'busybox', 'sleep', '30']);
+    tsrunOk(t().root, ['create', '--name', 'uj', '--network', 'none', 'busybox', 'sh', '-c',
+      'cat /proc/self/uid_map; id -u; hostname; readlink /proc/self/ns/user']);
+    const holder = specFor('uh', 'e');
+    const joiner = specFor('uj', 'f');
+    for (const d of [path.dirname(t().root), t().root, path.dirname(holder.dir), holder.dir, joiner.dir, t().scratch]) fs.chmodSync(d, 0o711);
+    const root = path.join(t().scratch, 'ujroot');
+    fs.mkdirSync(root);
+    assert.equal(spawnSync('tar', ['-xf', path.join(FIXTURES, 'busybox-rootfs.tar'), '-C', root]).status, 0);
+    assert.equal(spawnSync('chown', ['-R', '100000:100000', root]).status, 0);
+    for (const { spec } of [holder, joiner]) {
+      spec.root.path = root;
+      for (const k of Object.keys(spec.annotations)) if (k.startsWith('io.tsrun.overlay.')) delete spec.annotations[k];
+      spec.mounts = spec.mounts.filter((m: Json) => m.type !== 'cgroup');
+    }
+    holder.spec.linux.namespaces.push({ type: 'user' });
+    holder.spec.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    holder.spec.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    const child = spawn(INIT, [], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+    try {
+      let status = '';
+      (child.stdio[4] as Readable).on('data', (d: Buffer) => (status += d.toString()));
+      (child.stdio[3] as Writable).end(`${JSON.stringify(holder.spec.linux.namespaces)}\0${specJson(holder.spec)}\0`);
+      const deadline = Date.now() + 10_000;
+      while (!/\t\d+/.test(status) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const pid = Number(status.trim().split('\t')[1]);
+      assert.ok(pid > 0, `the holder started: ${status}`);
+      const userns = fs.readlinkSync(`/proc/${pid}/ns/user`);
+      joiner.spec.hostname = 'joiner';
+      joiner.spec.linux.namespaces.push({ type: 'user', path: `/proc/${pid}/ns/user` });
+      const r = await launch(joiner.spec);
+      assert.equal(r.code, 0, `${r.status} ${r.stderr}`);
+      const lines = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+      assert.deepEqual(lines, ['0 100000 65536', '0', 'joiner', userns], 'root in the holder\'s user namespace; its own uts namespace, owned by it');
+
+      // mappings beside a path: runc's error, one line, nothing run
+      joiner.spec.linux.uidMappings = holder.spec.linux.uidMappings;
+      joiner.spec.linux.gidMappings = holder.spec.linux.gidMappings;
+      const bad = await launch(joiner.spec);
+      assert.equal(bad.code, 125);
+      assert.match(bad.status, /both namespace path and mapping specified -- you may only provide one/);
+      assert.equal(bad.stdout, '');
+    } finally {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('close', r));
+    }
   });
 });

@@ -180,7 +180,11 @@ describe('spec round trip: TypeScript builds, the C reader reads it back', () =>
     const { spec } = specOf('dflt');
     const cases: [string, (s: Json) => void, RegExp][] = [
       ['a user namespace without maps', (s) => s.linux.namespaces.push({ type: 'user' }), /needs linux\.uidMappings/],
-      ['a user namespace joined', (s) => s.linux.namespaces.push({ type: 'user', path: '/proc/1/ns/user' }), /never joined/],
+      ['a user namespace joined with maps given too (runc refuses it)', (s) => {
+        s.linux.namespaces.push({ type: 'user', path: '/proc/1/ns/user' });
+        s.linux.uidMappings = s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      }, /both namespace path and mapping specified -- you may only provide one/],
+      ['a pid namespace joined by a run', (s) => (s.linux.namespaces.find((n: Json) => n.type === 'pid').path = '/proc/1/ns/pid'), /joins only user, net, ipc and uts namespaces by path/],
       ['unknown namespace', (s) => s.linux.namespaces.push({ type: 'bogus' }), /unknown namespace type bogus/],
       ['a wrong type', (s) => (s.process.args = 'sh'), /process\.args must be an array/],
       ['device rules without the cgroup dir', (s) => delete s.annotations['io.tsrun.cgroup.devices'], /need the annotation io\.tsrun\.cgroup\.devices/],
