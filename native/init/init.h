@@ -162,6 +162,11 @@ struct plan {
   char **argv;
   size_t nargv;
   bool tty, open_stdin, detach;
+  /* io.tsrun.stdin.attach (a foreground start of an -i container, as docker's `start`): "none"
+     (`start -a` without -i: tsrun's stdin is not the container's, whose pipe stays open for
+     attach clients), "keep" (`start -ai` of a container without StdinOnce: the end of tsrun's
+     stdin leaves the pipe open). Absent: tsrun's stdin, whose end closes the pipe (`run -i`). */
+  bool stdin_unattached, stdin_keep;
   char *log_file;
   /* the attach socket (attach.c; NULL: none) and, for a foreground run with a terminal, the
      detach keys that turn it into a detached one (monitor.c; none: it cannot detach) */

@@ -151,6 +151,7 @@ static struct input {
   int dst;
   bool reading, pty; /* reading: tsrun's stdin, in the foreground */
   bool close_drained; /* an attach client's stdin ended (docker's StdinOnce): close once written */
+  bool keep_at_end;   /* the end of tsrun's stdin leaves a pipe open (p->stdin_keep) */
   char buf[INPUT_CAP];
   size_t len, off; /* what is still to write: buf[off, len) */
   bool keys_on;    /* a foreground terminal with detach keys */
@@ -229,8 +230,12 @@ static bool input_step(short revents)
         memcpy(in.buf, tmp, (size_t)(in.len = (size_t)r));
       return hit;
     }
-    if (r == 0 || (errno != EINTR && errno != EAGAIN))
-      input_end(true);
+    if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+      if (in.keep_at_end && !in.pty)
+        in.reading = false; /* docker: without StdinOnce the container's stdin outlives ours */
+      else
+        input_end(true);
+    }
     return false;
   }
   ssize_t w = write(in.dst, in.buf + in.off, in.len - in.off);
@@ -292,7 +297,8 @@ int monitor_loop(struct plan *p, pid_t child, int sfd, int master, int in_fd, in
   in.len = in.off = 0;
   in.keys_on = false;
   in.close_drained = false;
-  in.reading = in.dst >= 0 && !p->detach;
+  in.keep_at_end = p->stdin_keep;
+  in.reading = in.dst >= 0 && !p->detach && !p->stdin_unattached;
   if (in.dst >= 0)
     fcntl(in.dst, F_SETFL, fcntl(in.dst, F_GETFL) | O_NONBLOCK);
   /* docker's json-file driver logs foreground containers too */
@@ -300,7 +306,7 @@ int monitor_loop(struct plan *p, pid_t child, int sfd, int master, int in_fd, in
     log_fd = open(p->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (master >= 0) {
     streams[nstreams++] = (struct stream){ .fd = master, .name = "stdout", .out = attached_tty ? STDOUT_FILENO : -1 };
-    if (attached_tty && p->open_stdin && isatty(STDIN_FILENO)) {
+    if (attached_tty && p->open_stdin && !p->stdin_unattached && isatty(STDIN_FILENO)) {
       term_raw(STDIN_FILENO);
       /* docker's detach keys work on a terminal only */
       in.keys_on = p->ndetach_keys > 0;

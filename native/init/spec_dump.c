@@ -345,6 +345,7 @@ static json_object *annotations(const struct oci *o)
   }
   ANN_TRUE("io.tsrun.init", p->init);
   ANN_TRUE("io.tsrun.stdin", p->open_stdin);
+  ANN_STR("io.tsrun.stdin.attach", p->stdin_unattached ? "none" : p->stdin_keep ? "keep" : NULL);
   ANN_TRUE("io.tsrun.detach", p->detach);
   ANN_STR("io.tsrun.seccomp.cache", p->seccomp_cache);
   ANN_STR("io.tsrun.attach", p->attach_path);

@@ -20,6 +20,8 @@
  *   io.tsrun.autoremove                   JSON array [node, tsrun, root, id]: `rm -f` after exit
  *   io.tsrun.init                         "true": a minimal PID 1 (--init)
  *   io.tsrun.stdin, io.tsrun.detach       "true": -i; nobody waits (run -d)
+ *   io.tsrun.stdin.attach                 "none" | "keep": tsrun's stdin is not the container's;
+ *                                         its end leaves the container's open (see init.h)
  *   io.tsrun.seccomp.cache                dir of compiled seccomp filters
  *   io.tsrun.watch                        JSON array [node, tsrun, root, id, onexit 0|1, health
  *                                         interval, start period, start interval (ms), onexit-if
@@ -250,6 +252,11 @@ int spec_for_launcher(struct oci *o)
   p->attach_path = (char *)annotation(o, "io.tsrun.attach");
   if (detach_keys(o) < 0)
     return -1;
+  const char *sa = annotation(o, "io.tsrun.stdin.attach");
+  p->stdin_unattached = sa && strcmp(sa, "none") == 0;
+  p->stdin_keep = sa && strcmp(sa, "keep") == 0;
+  if (sa && !p->stdin_unattached && !p->stdin_keep)
+    return fail(0, "config.json: annotation io.tsrun.stdin.attach must be \"none\" or \"keep\"");
   p->tty = o->terminal;
   /* written with the rlimits (confine.c), for the container's process and an exec's */
   p->has_oom_score_adj = o->has_oom_score_adj;

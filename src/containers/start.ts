@@ -35,6 +35,8 @@ export interface StartOptions {
   netns?: string;
   /** A foreground start's detach keys (bytes), for a container with -it. */
   detachKeys?: number[];
+  /** A foreground start's stdin, when it is not `run -i`'s (see RunLaunch.stdinAttach). */
+  stdinAttach?: 'none' | 'keep';
 }
 
 export interface Started {
@@ -80,7 +82,7 @@ async function launchLocked(ctx: Ctx, c: Container, opts: StartOptions): Promise
       const cg = planCgroup(ctx, c.config.id);
       cgroupDirs = cg.layout.dirs;
       mark('cgroup planned');
-      spec = specJson(containerSpec(ctx, c, { detach: opts.detach, detachKeys: opts.detachKeys, cgroupsPath: cg.cgroupsPath, cgroupDirs, devicesDir: cg.devicesDir, netns }));
+      spec = specJson(containerSpec(ctx, c, { detach: opts.detach, detachKeys: opts.detachKeys, stdinAttach: opts.stdinAttach, cgroupsPath: cg.cgroupsPath, cgroupDirs, devicesDir: cg.devicesDir, netns }));
       launcher!.early(spec);
       mark('spec sent');
     };

@@ -196,6 +196,43 @@ describe('attach: exec -it detach keys, keys across reads, StdinOnce', () => {
     tsrunOk(root(), ['rm', '-f', 'once', 'keep']);
   });
 
+  it('start -a without -i leaves the container\'s stdin to attach; start -ai without StdinOnce keeps it open at our end', async () => {
+    tsrunOk(root(), ['create', '-i', '--name', 'sa', 'busybox', 'sh', '-c', 'read x; echo got-$x']);
+    const s = tsrunSpawn(root(), ['start', '-a', 'sa']);
+    let out = '';
+    s.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const sExit = new Promise<number>((resolve) => s.on('exit', (c) => resolve(c ?? -1)));
+    s.stdin.end('from-start\n'); // docker: not attached without -i, so never read
+    await waitState('sa', /^running/);
+    await sleep(1000);
+    assert.doesNotMatch(out, /got-/);
+    assert.equal(state('sa'), 'running 0');
+    const a = attachPiped(['sa']);
+    a.child.stdin.end('from-attach\n');
+    await a.until(/got-from-attach/);
+    assert.equal(await a.exited, 0);
+    assert.equal(await sExit, 0);
+    assert.match(out, /got-from-attach/);
+
+    // made by run -di (no StdinOnce), stopped, then start -ai with piped stdin: cat reads it and goes on reading
+    tsrunOk(root(), ['run', '-di', '--name', 'k2', 'busybox', 'sh', '-c', 'cat; echo stdin-closed']);
+    tsrunOk(root(), ['kill', 'k2']);
+    await waitState('k2', /^exited/);
+    const k = tsrunSpawn(root(), ['start', '-ai', 'k2']);
+    let kout = '';
+    k.stdout.on('data', (d: Buffer) => (kout += d.toString()));
+    const kExit = new Promise<number>((resolve) => k.on('exit', (c) => resolve(c ?? -1)));
+    k.stdin.end('typed\n');
+    for (let i = 0; i < 150 && !/typed/.test(kout); i++) await sleep(100);
+    assert.match(kout, /typed\n/);
+    await sleep(1000);
+    assert.doesNotMatch(kout, /stdin-closed/);
+    assert.equal(state('k2'), 'running 0');
+    tsrunOk(root(), ['stop', '-t', '1', 'k2']);
+    assert.equal(await kExit, 137); // sh as PID 1 ignores SIGTERM: killed after -t 1
+    tsrunOk(root(), ['rm', '-f', 'sa', 'k2']);
+  });
+
   it('refuses bad exec detach keys with docker\'s one line and status 1, changing nothing', () => {
     tsrunOk(root(), ['run', '-d', '--network', 'none', '--name', 'up', 'busybox', 'sleep', '1000']);
     const before = snapshotTree(root());

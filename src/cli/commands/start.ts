@@ -51,7 +51,9 @@ export function register(program: Command): void {
           try {
             // the keys reach the monitor only for a terminal fed from ours (-i, a container made with -it)
             const withKeys = opts.interactive && c.config.tty && c.config.openStdin;
-            s = await startContainer(ctx, c, { detach: !attach, detachKeys: withKeys ? keys : undefined });
+            // docker: -a alone leaves the container's stdin to others; without StdinOnce (run -di) the end of ours is not its end
+            const stdinAttach = !attach || !c.config.openStdin ? undefined : !opts.interactive ? 'none' : c.config.stdinOnce === false ? 'keep' : undefined;
+            s = await startContainer(ctx, c, { detach: !attach, detachKeys: withKeys ? keys : undefined, stdinAttach });
           } catch (err) {
             // another start won the container's lock first: running now, so the same no-op as above
             if (!attach && hasErrorCode(err, 'CONFLICT') && isRunning(refresh(ctx, findContainer(ctx, c.config.id)))) {

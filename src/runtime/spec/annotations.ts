@@ -17,6 +17,7 @@ export const A = {
   autoRemove: 'io.tsrun.autoremove',
   init: 'io.tsrun.init',
   stdin: 'io.tsrun.stdin',
+  stdinAttach: 'io.tsrun.stdin.attach',
   detach: 'io.tsrun.detach',
   seccompCache: 'io.tsrun.seccomp.cache',
   watch: 'io.tsrun.watch',

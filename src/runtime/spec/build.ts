@@ -72,6 +72,11 @@ export interface RunLaunch {
   netns?: string;
   /** a foreground run's detach keys (bytes), for its terminal (-it) */
   detachKeys?: number[];
+  /**
+   * A foreground start of an -i container, as docker's `start`: 'none' (-a without -i: our stdin
+   * is not the container's), 'keep' (-ai without StdinOnce: our stdin's end leaves its pipe open).
+   */
+  stdinAttach?: 'none' | 'keep';
 }
 
 /**
@@ -129,6 +134,7 @@ export function containerSpec(ctx: Ctx, c: Container, launch: RunLaunch): Spec {
       [A.autoRemove]: (launch.detach || keys) && h.autoRemove ? [process.execPath, TSRUN_BIN, ctx.root, cfg.id] : undefined,
       [A.init]: h.init,
       [A.stdin]: cfg.openStdin,
+      [A.stdinAttach]: !launch.detach && cfg.openStdin ? launch.stdinAttach : undefined,
       [A.detach]: launch.detach,
       [A.seccompCache]: sc ? SECCOMP_CACHE_DIR : undefined,
       // a restart policy or a healthcheck: the monitor runs them (native/init/watch.c)
