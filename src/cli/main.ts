@@ -117,11 +117,31 @@ async function registerCommands(program: Command, names: string[]): Promise<void
 interface Where {
   parsing: boolean;
   command: string;
+  /** The innermost command argv names (for docker's argument-count message). */
+  cmd?: Command;
+  /** How a re-entered verb was typed (`container ls` runs `ps`): its path in messages. */
+  via?: string;
 }
 
-function printError(err: unknown, debug: boolean, where: Where): number {
+async function printError(err: unknown, debug: boolean, where: Where): Promise<number> {
   if (err instanceof CommanderError) {
+    // `tsrun image` alone: commander's help as an error (swallowed by writeErr); docker prints the group's usage to stdout, exit 0
+    if (err.code === 'commander.help' && err.exitCode !== 0 && where.cmd) process.stdout.write(where.cmd.helpInformation());
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
+    // a wrong number of arguments is cobra's Args check in docker/cli: a plain error, exit 1 (not a flag error's 125)
+    if ((err.code === 'commander.missingArgument' || err.code === 'commander.excessArguments') && where.cmd) {
+      const { argCountMessage } = await import('./arg-count.js');
+      process.stderr.write(`tsrun: ${argCountMessage(where.cmd, where.via)}\n`);
+      return EXIT.FAILURE;
+    }
+    // `tsrun image bogus`: docker's "unknown command: docker image bogus", exit 1
+    if (err.code === 'commander.unknownCommand' && where.cmd) {
+      const { commandPath } = await import('./arg-count.js');
+      const path = commandPath(where.cmd, where.via);
+      const word = /'([^']+)'/.exec(err.message)?.[1] ?? '';
+      process.stderr.write(`tsrun: unknown command: ${path} ${word}\n\nSee '${path} --help' for more information\n`);
+      return EXIT.FAILURE;
+    }
     let msg = err.message.replace(/^error: /, '');
     if (err.code === 'commander.unknownOption') {
       const flag = /'([^']+)'/.exec(msg)?.[1];
@@ -129,8 +149,6 @@ function printError(err: unknown, debug: boolean, where: Where): number {
       if (unsupported) msg = unsupported;
     }
     process.stderr.write(`tsrun: ${msg}; see 'tsrun ${where.command ? `${where.command} ` : ''}--help'\n`);
-    // docker's `build` checks its argument count with cli.ExactArgs, a plain error: exit 1, not a flag error's 125
-    if (where.command === 'build' && (err.code === 'commander.missingArgument' || err.code === 'commander.excessArguments')) return EXIT.FAILURE;
     return EXIT.RUNTIME;
   }
   if (isTsrunError(err)) {
@@ -144,12 +162,13 @@ function printError(err: unknown, debug: boolean, where: Where): number {
   return exitCodeFor(err, where);
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** `via`: the words a group's subcommand was typed as (`container ls`), when it re-enters main as its top-level verb. */
+export async function main(argv: string[], via?: string): Promise<number> {
   mark('main');
   const program = buildProgram();
   const name = commandName(argv);
   const debug = argv.includes('--debug');
-  const where: Where = { parsing: true, command: name ?? '' };
+  const where: Where = { parsing: true, command: name ?? '', via };
   try {
     // docker: `tsrun` alone and `tsrun help` print the usage (exit 0); `tsrun help CMD` is `tsrun CMD --help`
     if (name === 'help' || (!name && !argv.some((a) => /^(-h|--help|-v|--version)$/.test(a)))) {
@@ -165,9 +184,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (name && COMMANDS[name]) await registerCommands(program, [name]);
     else await registerCommands(program, Object.keys(COMMANDS));
-    if (name && !COMMANDS[name]) throw new TsrunError('USAGE', `unknown command ${JSON.stringify(name)}`, { hint: "see 'tsrun --help'", exitCode: EXIT.FAILURE });
+    if (name && !COMMANDS[name]) throw new TsrunError('USAGE', `unknown command: tsrun ${name}`, { hint: "see 'tsrun --help'", exitCode: EXIT.FAILURE });
     // `container run` is run, `image ls` is ls: the innermost command decides
-    where.command = findSubcommand(program, argv)?.cmd.name() ?? where.command;
+    where.cmd = findSubcommand(program, argv)?.cmd;
+    where.command = where.cmd?.name() ?? where.command;
     // but `network create`/`volume create` is not create: its failures are docker's exit 1, not run/create's 125
     if ((name === 'network' || name === 'volume') && where.command !== name) where.command = `${name} ${where.command}`;
     let code: number = EXIT.OK;
@@ -186,7 +206,7 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(normalizeBoolFlags(program, argv), { from: 'user' });
     return code;
   } catch (err) {
-    return printError(err, debug, where);
+    return await printError(err, debug, where);
   }
 }
 
@@ -225,8 +245,8 @@ if (isEntry) {
       const name = commandName(process.argv.slice(2));
       if (name && EXIT_AT_ONCE.has(name) && touchedStdio.every((n) => !process[n].writableLength)) process.exit(code);
     },
-    (err) => {
-      process.exitCode = printError(err, process.argv.includes('--debug'), { parsing: false, command: '' });
+    async (err) => {
+      process.exitCode = await printError(err, process.argv.includes('--debug'), { parsing: false, command: '' });
     },
   );
 }

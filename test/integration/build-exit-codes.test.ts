@@ -40,8 +40,8 @@ const cases: [string, () => string[], string | undefined, number, RegExp][] = [
   ['--label without a name', () => ['--label', ' =x', ctx], undefined, 125, /^tsrun: invalid argument " =x" for "--label" flag: the name is empty/],
   ['--label with a blank in its name', () => ['--label', 'a b=c', ctx], undefined, 125, /^tsrun: invalid argument "a b=c" for "--label" flag: the name contains whitespace/],
   // everything else: 1
-  ['no context', () => [], undefined, 1, /^tsrun: missing required argument 'context'/],
-  ['two contexts', () => [ctx, ctx], undefined, 1, /^tsrun: too many arguments for 'build'/],
+  ['no context', () => [], undefined, 1, /^tsrun: 'tsrun build' requires 1 argument$/],
+  ['two contexts', () => [ctx, ctx], undefined, 1, /^tsrun: 'tsrun build' requires 1 argument$/],
   ['a context that does not exist', () => [path.join(tr.scratch, 'nowhere')], undefined, 1, /^tsrun: unable to prepare context: path ".*nowhere" not found/],
   ['--network that is no mode', () => ['--network', 'bridge0', ctx], undefined, 1, /^tsrun: invalid --network "bridge0"/],
   ['--progress that is no mode', () => ['--progress', 'fancy', ctx], undefined, 1, /^tsrun: invalid --progress "fancy"/],

@@ -40,14 +40,15 @@ export function register(program: Command): void {
   program
     .command('container')
     .description(`Manage containers (${Object.keys(ALIASES).join(', ')})`)
-    .argument('<subcommand>', 'what to do')
+    .argument('[subcommand]', 'what to do')
     .argument('[args...]', 'its arguments')
     .allowUnknownOption()
     .passThroughOptions()
     .helpOption(false)
     .action(
-      action(async (sub: string, args: string[], _opts: unknown, cmd: Command) => {
-        if (sub === '--help' || sub === '-h' || sub === 'help') {
+      action(async (sub: string | undefined, args: string[], _opts: unknown, cmd: Command) => {
+        // `tsrun container` alone prints the usage, exit 0, as docker's management commands
+        if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
           cmd.outputHelp();
           return 0;
         }
@@ -56,7 +57,7 @@ export function register(program: Command): void {
         if (verb === 'inspect' && !args.includes('--type')) args = ['--type', 'container', ...args];
         const g = globalOpts(cmd);
         const { main } = await import('../main.js');
-        return main(['--root', g.root, ...(g.debug ? ['--debug'] : []), verb, ...args]);
+        return main(['--root', g.root, ...(g.debug ? ['--debug'] : []), verb, ...args], `container ${sub}`);
       }),
     );
 }

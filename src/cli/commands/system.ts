@@ -62,7 +62,7 @@ export function register(program: Command): void {
       action(async (args: string[], _o: unknown, cmd: Command) => {
         const g = globalOpts(cmd);
         const { main } = await import('../main.js');
-        return main(['--root', g.root, ...(g.debug ? ['--debug'] : []), 'info', ...args]);
+        return main(['--root', g.root, ...(g.debug ? ['--debug'] : []), 'info', ...args], 'system info');
       }),
     );
 }
