@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Ctx } from '../context.js';
 import { conflict, isTsrunError } from '../util/errors.js';
-import { writeState, type Container } from './record.js';
+import { writeState, type Container, type ContainerState } from './record.js';
 import { procStartTime } from './status.js';
 import { transition } from './transition.js';
 import { planCgroup, removeCgroup } from '../runtime/cgroups.js';
@@ -64,6 +64,7 @@ async function launchLocked(ctx: Ctx, c: Container, opts: StartOptions): Promise
   // a policy restart goes ahead only while it is still pending and this watcher's (stop, kill, rm, start cancel it)
   if (opts.byPolicy && c.state.restarting?.pid !== process.pid) throw conflict(`the restart of ${c.config.name} was cancelled`);
   checkPropagationSources(c.config.host.mounts); // the host's mounts may have changed since create (docker checks at start)
+  const before = c.state;
   const exitFile = path.join(c.dir, 'exit.json');
   if (fs.existsSync(exitFile)) fs.rmSync(exitFile, { force: true }); // rmSync loads Node's rimraf: only when there is one
   let launched: Launched;
@@ -127,8 +128,7 @@ async function launchLocked(ctx: Ctx, c: Container, opts: StartOptions): Promise
       const { teardownNetwork } = await import('../runtime/network/attach.js');
       teardownNetwork(ctx, c);
     }
-    const exitCode = isTsrunError(err) ? err.exitCode : 125;
-    writeState(c, { ...c.state, status: 'exited', exitCode, finishedAt: new Date().toISOString(), error: (err as Error).message, pid: undefined, monitorPid: undefined });
+    writeState(c, failedStartState(before, c.state, err));
     try {
       removeCgroup(c.config.id, ctx);
     } catch {
@@ -138,4 +138,26 @@ async function launchLocked(ctx: Ctx, c: Container, opts: StartOptions): Promise
   }
   writeState(c, { ...c.state, pid: launched.pid, pidStart: procStartTime(launched.pid) });
   return { container: c, launched, cgroupDirs };
+}
+
+/**
+ * The record after a start that failed, as moby's containerStart leaves it: the status it had
+ * (a container never started stays "created", ps "Created"; one that ran stays "exited" with its
+ * times), State.Error set, and ExitCode 127/126 when the command cannot run, else the previous
+ * non-zero one or 128 (moby's exitUnknown). The restart bookkeeping is what the start wrote.
+ */
+function failedStartState(before: ContainerState, now: ContainerState, err: unknown): ContainerState {
+  const code = isTsrunError(err) && (err.code === 'EXEC_NOT_FOUND' || err.code === 'EXEC_DENIED') ? err.exitCode : before.exitCode || 128;
+  return {
+    ...now,
+    status: before.status === 'created' ? 'created' : 'exited',
+    startedAt: before.startedAt,
+    finishedAt: before.finishedAt,
+    exitCode: code,
+    error: (err as Error).message,
+    pid: undefined,
+    pidStart: undefined,
+    monitorPid: undefined,
+    monitorStart: undefined,
+  };
 }

@@ -66,13 +66,14 @@ export class TsrunError extends Error {
 /**
  * docker's exit code for a failure: 125 for flag errors (anything failing
  * while the command line is parsed) and for run/create (before the container
- * starts; 126/127 when its command cannot run); an error's own explicit code;
+ * starts; 126/127 when its command cannot run, for run and exec); an error's own explicit code;
  * otherwise 1, as docker's CLI exits for any other failed command.
  */
 export function exitCodeFor(err: unknown, where: { parsing: boolean; command: string }): number {
   if (isTsrunError(err)) {
     if (err.explicitExitCode !== undefined) return err.explicitExitCode;
-    if (err.code === 'EXEC_NOT_FOUND' || err.code === 'EXEC_DENIED') return err.exitCode;
+    // docker/cli's run and exec turn these into 127/126; start and restart return the daemon's error as it is: 1
+    if ((err.code === 'EXEC_NOT_FOUND' || err.code === 'EXEC_DENIED') && (where.command === 'run' || where.command === 'exec')) return err.exitCode;
   }
   if (where.parsing) return EXIT.RUNTIME;
   return where.command === 'run' || where.command === 'create' ? EXIT.RUNTIME : EXIT.FAILURE;

@@ -55,6 +55,10 @@ const SNIPPETS: [string, string, string | RegExp][] = [
   ['-it without a terminal says so', `docker run -it --rm busybox true 2>&1 </dev/null | grep -c "the input device is not a TTY"`, '1\n'],
   ['a docker flag tsrun lacks', `docker run --gpus all busybox true 2>&1 | grep -c "not supported by tsrun"`, '1\n'],
   ['a missing --env-file is tsrun\'s error, not node\'s', `docker run --rm --env-file /nonexistent busybox true 2>/dev/null; echo $?`, '125\n'],
+  ['a missing argument is 1, not a flag error', `docker rm 2>/dev/null; echo $?; docker tag onlyone 2>/dev/null; echo $?; docker ps extra 2>/dev/null; echo $?`, '1\n1\n1\n'],
+  ['grep "requires at least 1 argument"', `docker run 2>&1 | grep -c "'tsrun run' requires at least 1 argument"`, '1\n'],
+  ['a command that cannot start stays Created, exit 127', `docker run --name nocmd busybox nosuchcmd 2>/dev/null; echo $?; docker ps -a --filter name=nocmd --format '{{.Status}}'; docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' nocmd; docker inspect -f '{{.State.Error}}' nocmd | grep -c 'executable file not found'; docker start nocmd 2>/dev/null; echo $?; docker ps -a --filter name=nocmd --format '{{.State}}'; docker rm nocmd`, '127\nCreated\ncreated 127\n1\n1\ncreated\nnocmd\n'],
+  ['start of several goes on past a failure, then exit 1', `docker start stopped nosuch 2>&1 >/dev/null | tail -1; docker start stopped nosuch >/dev/null 2>&1; echo $?`, 'tsrun: failed to start containers: nosuch\n1\n'],
   ['HOSTNAME is the container\'s', `[ "$(docker run --rm -h box busybox sh -c 'echo $HOSTNAME')" = box ] && echo ok`, 'ok\n'],
   // --format one-liners from docker's documentation
   ['inspect .State.Running', `docker inspect --format '{{.State.Running}}' web`, 'true\n'],

@@ -28,13 +28,39 @@ export function register(program: Command): void {
           for (const f of r.failed) process.stderr.write(`tsrun: cannot start ${f.container.config.name}: ${f.error.message}\n`);
           return r.failed.length ? 1 : 0;
         }
-        if (!names.length) throw new TsrunError('USAGE', 'start needs at least one container', { hint: 'tsrun start CONTAINER...' });
+        if (!names.length) {
+          // [containers...] is optional for --all-restart; without it docker's RequiresMinArgs(1)
+          const { commandPath, dockerUsage } = await import('../arg-count.js');
+          const path = commandPath(cmd);
+          throw new TsrunError('USAGE', `'${path}' requires at least 1 argument\n\nUsage:  ${dockerUsage(cmd, path).replace('[CONTAINERS...]', 'CONTAINER [CONTAINER...]')}\n\nSee '${path} --help' for more information`, { exitCode: 1 });
+        }
         const attach = opts.attach || opts.interactive;
         if (attach && names.length > 1) throw new (await import('../../util/errors.js')).TsrunError('USAGE', 'you cannot start and attach multiple containers at once');
         let code = 0;
         // an attached start's detach keys (bad ones refused before anything starts)
         const keys = attach ? (await import('../detach-keys.js')).detachKeysFor(opts.detachKeys) : undefined;
+        // docker: each container is tried; a failure is printed and the others still start, then
+        // "failed to start containers: a, b" and exit 1 (an attached start has one container: its error as it is)
+        const failed: string[] = [];
         for (const name of names) {
+          if (!attach) {
+            try {
+              await startOne(name);
+            } catch (err) {
+              if (!isTsrunError(err)) throw err;
+              process.stderr.write(`tsrun: ${err.message}${err.hint ? ` (${err.hint})` : ''}\n`);
+              failed.push(name);
+            }
+            continue;
+          }
+          const r = await startOne(name);
+          if (r !== undefined) return r;
+        }
+        if (failed.length) throw new TsrunError('CONFLICT', `failed to start containers: ${failed.join(', ')}`, { exitCode: 1 });
+        return code;
+
+        /** One container; a number ends an attached start with that status. */
+        async function startOne(name: string): Promise<number | undefined> {
           const c = refresh(ctx, findContainer(ctx, name));
           // docker: `start -a` of a running container attaches to it
           if (attach && c.state.status === 'running') {
@@ -45,7 +71,7 @@ export function register(program: Command): void {
           // docker: starting a running container is not an error (without -a: nothing to attach to here)
           if (!attach && (c.state.status === 'running' || c.state.status === 'paused')) {
             process.stdout.write(`${name}\n`);
-            continue;
+            return undefined;
           }
           let s;
           try {
@@ -58,22 +84,24 @@ export function register(program: Command): void {
             // another start won the container's lock first: running now, so the same no-op as above
             if (!attach && hasErrorCode(err, 'CONFLICT') && isRunning(refresh(ctx, findContainer(ctx, c.config.id)))) {
               process.stdout.write(`${name}\n`);
-              continue;
+              return undefined;
             }
             throw err;
           }
-          if (attach) {
-            const end = await s.launched.waitOrDetach();
-            if (end === 'detached') return 0; // docker: the escape sequence ends `start -ai` quietly, the container runs on
-            code = end;
-            const { readContainer } = await import('../../containers/record.js');
-            const fresh = readContainer(ctx, s.container.config.id);
-            if (fresh) refresh(ctx, fresh);
-            // --rm: an attached start removes the container like run does (a detached one: its monitor does)
-            if (fresh?.config.host.autoRemove) await (await import('../../containers/rm.js')).removeContainer(ctx, fresh, { force: true });
-          } else process.stdout.write(`${name}\n`);
+          if (!attach) {
+            process.stdout.write(`${name}\n`);
+            return undefined;
+          }
+          const end = await s.launched.waitOrDetach();
+          if (end === 'detached') return 0; // docker: the escape sequence ends `start -ai` quietly, the container runs on
+          code = end;
+          const { readContainer } = await import('../../containers/record.js');
+          const fresh = readContainer(ctx, s.container.config.id);
+          if (fresh) refresh(ctx, fresh);
+          // --rm: an attached start removes the container like run does (a detached one: its monitor does)
+          if (fresh?.config.host.autoRemove) await (await import('../../containers/rm.js')).removeContainer(ctx, fresh, { force: true });
+          return code;
         }
-        return code;
       }),
     );
 }
