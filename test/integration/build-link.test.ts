@@ -1,7 +1,9 @@
 /**
  * `COPY --link` layer reuse, as BuildKit does it: a --link layer does not depend on the layers
  * below it, so after the FROM image changes a rebuild reuses it (CACHED, the same diff_id)
- * while a plain COPY and the steps after it run again on the new base.
+ * while a plain COPY and the steps after it run again on the new base. A --chown by name is
+ * resolved against the stage's rootfs and the layer keyed by the ids it gave: reused when a new
+ * base maps the name to the same ids, written again when it maps it elsewhere.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -84,5 +86,48 @@ describe('build: COPY --link', () => {
     const third = build(['-t', 'app:3', app]);
     assert.equal(Object.values(outcomes(third.log))[0], 'DONE');
     assert.notEqual(layers(third.id)[n], l1[n]);
+  });
+
+  test('--chown by name: resolved against the new base each time; the layer reused only when the name gives the same ids', () => {
+    const baseDir = path.join(tr.scratch, 'named-base');
+    fs.mkdirSync(baseDir);
+    const app = path.join(tr.scratch, 'named-app');
+    fs.mkdirSync(app);
+    fs.writeFileSync(path.join(app, 'f.txt'), 'f\n');
+    fs.writeFileSync(path.join(app, 'g.txt'), 'g\n');
+    fs.writeFileSync(path.join(app, 'Dockerfile'), ['FROM named:cur', 'COPY --link --chown=svc:svc f.txt /f', 'COPY --link --chown=svc g.txt /g', 'COPY --link --chown=7 f.txt /h', ''].join('\n'));
+    const baseBuild = (word: string, uid?: number, gid?: number, uid7gid?: number) => {
+      const users = uid === undefined ? '' : `echo svc:x:${uid}:${gid}::/:/bin/sh >> /etc/passwd && echo svc:x:${gid}: >> /etc/group && `;
+      const seven = uid7gid === undefined ? '' : `echo seven:x:7:${uid7gid}::/:/bin/sh >> /etc/passwd && `;
+      fs.writeFileSync(path.join(baseDir, 'Dockerfile'), `FROM busybox\nRUN ${users}${seven}echo ${word} > /base\n`);
+      build(['-t', 'named:cur', baseDir]);
+    };
+    const owners = (id: string) => tsrunOk(tr.root, ['run', '--rm', '--network', 'none', id, 'stat', '-c', '%n %u:%g', '/f', '/g', '/h']);
+    const steps = (log: string) => Object.values(outcomes(log));
+
+    baseBuild('one', 1234, 2345, 70);
+    const first = build([app]);
+    assert.equal(owners(first.id), '/f 1234:2345\n/g 1234:2345\n/h 7:70\n');
+    // another base, same users: every --link layer reused
+    baseBuild('two', 1234, 2345, 70);
+    const same = build([app]);
+    assert.deepEqual(steps(same.log), ['CACHED', 'CACHED', 'CACHED'], same.log);
+    assert.equal(owners(same.id), '/f 1234:2345\n/g 1234:2345\n/h 7:70\n');
+    // the name (and uid 7's group) now mean other ids: written again, with them
+    baseBuild('three', 4321, 5432, 71);
+    const moved = build([app]);
+    assert.deepEqual(steps(moved.log), ['DONE', 'DONE', 'DONE'], moved.log);
+    assert.equal(owners(moved.id), '/f 4321:5432\n/g 4321:5432\n/h 7:71\n');
+    // back to the first ids on yet another base: the first layers again
+    baseBuild('four', 1234, 2345, 70);
+    const back = build([app]);
+    assert.deepEqual(steps(back.log), ['CACHED', 'CACHED', 'CACHED'], back.log);
+    assert.deepEqual(layers(back.id).slice(-3), layers(first.id).slice(-3));
+    // a base without the user: the line's error, exit 1, no image
+    baseBuild('five');
+    const r = tsrun(tr.root, ['build', '--network', 'none', '-t', 'named-app:bad', app]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^tsrun: Dockerfile:2: unable to find user svc: no matching entries in passwd file/m);
+    assert.equal(tsrun(tr.root, ['image', 'inspect', 'named-app:bad']).code, 1);
   });
 });

@@ -282,8 +282,16 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
             continue;
           }
           // COPY --link: its layer does not depend on the layers below (BuildKit merges it onto them), so it
-          // is also keyed without the parent: after a base change the same layer (same diff_id) is reused
-          const lkey = step.kind === 'copy' ? linkKey(step, keyInput, ts) : undefined;
+          // is also keyed without the parent: after a base change the same layer (same diff_id) is reused.
+          // A --chown that names a user or group (or a uid alone, whose group passwd gives) is resolved
+          // against the stage's rootfs now and keyed by the ids it gave: a new base that maps the name to
+          // the same ids reuses the layer, one that maps it elsewhere writes a new one (never a stale owner)
+          let linkOwner: { uid: number; gid: number } | undefined;
+          if (step.kind === 'copy' && step.link && step.chown !== undefined && !/^\d+:\d+$/.test(step.chown)) {
+            const dirs = await lowers(ctx, state);
+            linkOwner = atLine(file, line, () => resolveOwner(step.chown!, dirs));
+          }
+          const lkey = step.kind === 'copy' ? linkKey(step, keyInput, ts, linkOwner) : undefined;
           const linkHit = lkey && !o.noCache ? cache.get(lkey) : undefined;
           if (linkHit?.diffId && ctx.content.has(linkHit.diffId)) {
             addLayer(ctx, state, linkHit.diffId, linkHit.size ?? 0, linkHit.contentBytes ?? 0); // unpacked on its new parent when a step needs it
@@ -380,11 +388,12 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
 
 /**
  * A `COPY --link` step's parent-free key: its inputs alone (and --timestamp, which clamps the
- * layer's mtimes). Not for a --chown by name: the name resolves through the image below.
+ * layer's mtimes); a --chown that is not `UID:GID` also by the ids the stage's rootfs gave it.
  */
-function linkKey(step: Extract<Step, { kind: 'copy' }>, keyInput: unknown, ts: number | undefined): string | undefined {
-  if (!step.link || (step.chown !== undefined && !/^\d+(:\d+)?$/.test(step.chown))) return undefined;
-  return stepKey('copy --link', { keyInput, timestamp: ts });
+function linkKey(step: Extract<Step, { kind: 'copy' }>, keyInput: unknown, ts: number | undefined, owner: { uid: number; gid: number } | undefined): string | undefined {
+  if (!step.link) return undefined;
+  if (step.chown !== undefined && !/^\d+:\d+$/.test(step.chown) && !owner) return undefined;
+  return stepKey('copy --link', { keyInput, timestamp: ts, ...(owner ? { owner } : {}) });
 }
 
 /**
