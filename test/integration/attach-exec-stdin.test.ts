@@ -76,9 +76,9 @@ describe('attach: exec -it detach keys, keys across reads, StdinOnce', () => {
 
   it('exec -it --detach-keys ctrl-a,x: a broken sequence split across reads passes both keys; config.json detachKeys', async () => {
     tsrunOk(root(), ['run', '-d', '--name', 'ex2', 'busybox', 'sleep', '1000']);
-    const e = pty(['exec', '-it', '--detach-keys', 'ctrl-a,x', 'ex2', 'cat']);
+    const e = pty(['exec', '-it', '--detach-keys', 'ctrl-a,x', 'ex2', 'sh', '-c', 'echo ready; exec cat']);
     try {
-      await sleep(1500); // cat prints no prompt: time to start and go raw
+      await e.until(/ready/); // output is copied only once the monitor made the terminal raw
       // ctrl-a in one read, y in the next: not the sequence, so cat gets both (its pty echoes ^A)
       await apart(e, '\x01', 'y', 'z', '\r');
       await e.until(/\^Ayz/);
@@ -108,11 +108,9 @@ describe('attach: exec -it detach keys, keys across reads, StdinOnce', () => {
   });
 
   it('run -it and attach: a lone ctrl-p followed later by another key passes both; ctrl-p, pause, ctrl-q detaches', async () => {
-    const r = pty(['run', '-it', '--name', 'split', 'busybox', 'cat']);
+    const r = pty(['run', '-it', '--name', 'split', 'busybox', 'sh', '-c', 'echo ready; exec cat']);
     try {
-      for (let i = 0; i < 100 && tsrun(root(), ['inspect', 'split']).code !== 0; i++) await sleep(100);
-      await waitState('split', /^running/);
-      await sleep(500);
+      await r.until(/ready/); // output is copied only once the monitor made the terminal raw
       await apart(r, '\x10', 'a', '\r');
       await r.until(/\^Pa/);
       await apart(r, '\x10', '\x11');
@@ -123,7 +121,7 @@ describe('attach: exec -it detach keys, keys across reads, StdinOnce', () => {
     // through the attach socket (each key one message to the monitor)
     const a = pty(['attach', 'split']);
     try {
-      await sleep(1500);
+      await sleep(2000); // cat redraws nothing on attach: time for the client to connect and go raw
       await apart(a, '\x10', 'b', '\r');
       await a.until(/\^Pb/);
       await apart(a, '\x10', '\x10', '\x11', 'c', '\r'); // docker: the second ctrl-p does not start a new sequence
