@@ -28,6 +28,8 @@
         "native/addon/writefiles.c",
         # copyFilesStart/Wait: cp's regular files copied a batch at a time on threads of their own
         "native/addon/copyfiles.c",
+        # tarFiles: COPY's layer, file data read, hashed and written on two threads
+        "native/addon/tarfiles.c",
         # cgroupApply: linux.resources → cgroup files, the same C tsrun-runtime uses
         "native/addon/cgroup.c",
         "native/cgroup/resources_read.c",

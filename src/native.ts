@@ -84,6 +84,21 @@ export interface NativeAddon {
   copyFilesStart(names: Buffer, meta: Int32Array, opts: Float64Array): object;
   /** Wait for a batch: null, or [index, errno, step] triples (copy-batch.ts reads them). */
   copyFilesWait(handle: object): Int32Array | null;
+  /**
+   * A tar stream written to the blob file `fd` and sha256'd on libuv's pool and a thread of its own
+   * (native/addon/tarfiles.c): the bytes of `headers` with each file's data (its NUL-terminated
+   * path in `paths`, in order) put in at its offset. `meta`, 3 numbers per file: that offset, its
+   * size, 1 to sha256 its bytes too. `done` gets a failure [index (-1: the blob's write), errno,
+   * step 0 open|1 read|2 write] or null, the stream's sha256 (hex), the bytes read per file and
+   * 32 bytes of sha256 per file (zeros where not asked).
+   */
+  tarFiles(
+    fd: number,
+    headers: Buffer,
+    paths: Buffer,
+    meta: Float64Array,
+    done: (failure: Int32Array | null, digest: string | null, got: Float64Array | null, sums: Buffer | null) => void,
+  ): void;
   /*
    * The cgroup manager (native/cgroup/manager.c + resolve.c), the one tsrun-init and tsrun-runtime use.
    * Each takes the version recorded for the container (1 or 2) and its dirs; errors carry the

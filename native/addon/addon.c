@@ -35,6 +35,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
     { "writeFiles", js_write_files },
     { "copyFilesStart", js_copy_files_start },
     { "copyFilesWait", js_copy_files_wait },
+    { "tarFiles", js_tar_files },
     { "cgroupCreate", js_cgroup_create },
     { "cgroupResolve", js_cgroup_resolve },
     { "cgroupPids", js_cgroup_pids },

@@ -45,7 +45,7 @@ const STEPS = ['open', 'write', 'fchown', 'fchmod', 'futime', 'close'] as const;
 const EEXIST = 17;
 
 /** A Node-style errno error (code, errno, syscall), as node:fs would have thrown it (less the path). */
-function errnoError(errno: number, syscall: string): NodeJS.ErrnoException {
+export function errnoError(errno: number, syscall: string): NodeJS.ErrnoException {
   const [code, text] = getSystemErrorMap().get(-errno) ?? [`E${errno}`, `error ${errno}`];
   const e = new Error(`${code}: ${text}, ${syscall}`) as NodeJS.ErrnoException;
   e.code = code;

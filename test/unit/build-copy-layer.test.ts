@@ -84,24 +84,94 @@ test("the writer's file checksums: fileSum's own, only for files the selection s
     const cache = new BuildCache(ctx);
     const sums = { need: (a: string, st: fs.BigIntStats) => !cache.hasSum(a, st), put: (a: string, st: fs.BigIntStats, s: string) => cache.recordSum(a, st, s) };
     const sel = selectCopy(root, ['.'], '/app/', W);
-    const withSums = writeEntriesLayer(ctx, copyEntries(sel, [], {}, 1234), undefined, sums);
+    const withSums = await writeEntriesLayer(ctx, copyEntries(sel, [], {}, 1234), undefined, sums);
     for (const s of sel.filter((x) => x.st.isFile())) {
       assert.ok(cache.hasSum(s.abs, s.st), s.abs);
       const want = crypto.createHash('sha256').update(fs.readFileSync(s.abs)).digest('hex');
       // what fileSum hands out (from the recorded sums) is the file's sha256
       assert.equal(cache.fileSum(s.abs, s.st), want, s.abs);
     }
-    const without = writeEntriesLayer(ctx, copyEntries(selectCopy(root, ['.'], '/app/', W), [], {}, 1234));
+    const without = await writeEntriesLayer(ctx, copyEntries(selectCopy(root, ['.'], '/app/', W), [], {}, 1234));
     assert.equal(withSums.result.diffId, without.result.diffId);
     assert.deepEqual(fs.readFileSync(withSums.blobTmp), fs.readFileSync(without.blobTmp));
     // a file that shrank after the selection saw it: its checksum is not recorded (fileSum reads it then)
     const fresh = new BuildCache(ctx);
     const sel2 = selectCopy(root, ['shrinks.txt'], '/s', W);
     fs.truncateSync(path.join(ctxDir, 'shrinks.txt'), 3);
-    const shrunk = writeEntriesLayer(ctx, copyEntries(sel2, [], {}, 1234), undefined, { need: (a, st) => !fresh.hasSum(a, st), put: (a, st, s) => fresh.recordSum(a, st, s) });
+    const shrunk = await writeEntriesLayer(ctx, copyEntries(sel2, [], {}, 1234), undefined, { need: (a, st) => !fresh.hasSum(a, st), put: (a, st, s) => fresh.recordSum(a, st, s) });
     assert.equal(fresh.hasSum(sel2[0]!.abs, sel2[0]!.st), false);
     assert.ok(shrunk.result.size > 0);
     for (const t of [withSums, without, shrunk]) fs.rmSync(t.blobTmp, { force: true });
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test("the addon's stream is the bytes TarWriter makes from the same entries (headers, data, padding, pax, across slots)", async () => {
+  const { openCtx } = await import('../../src/context.js');
+  const { writeEntriesLayer, walkOrder } = await import('../../src/ops/build/copy-layer-direct.js');
+  const { TarWriter } = await import('../../src/diff/tar-writer.js');
+  const { readXattrs } = await import('../../src/ops/build/copy-select.js');
+  const crypto = await import('node:crypto');
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-copytar-'));
+  try {
+    const dir = path.join(base, 'ctx');
+    const long = `${'n'.repeat(120)}/${'m'.repeat(150)}`; // a pax path
+    const files: Record<string, Buffer> = {
+      'a.txt': Buffer.from('a'),
+      'big.bin': crypto.randomBytes((5 << 20) + 77), // across the addon's 2 MiB slots
+      'exact.bin': crypto.randomBytes(2 << 20),
+      'b512': crypto.randomBytes(512),
+      empty: Buffer.alloc(0),
+      'uni-ü/naïve file.txt': Buffer.from('x'),
+      [long]: Buffer.from('long'),
+    };
+    for (const [f, d] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+      fs.writeFileSync(path.join(dir, f), d);
+    }
+    fs.linkSync(path.join(dir, 'a.txt'), path.join(dir, 'hard.txt'));
+    fs.symlinkSync('a.txt', path.join(dir, 'link'));
+    fs.chmodSync(path.join(dir, 'b512'), 0o4755);
+    const { native } = await import('../../src/native.js');
+    native().lsetxattr(path.join(dir, 'a.txt'), 'user.t', Buffer.from('v'), 0);
+    const ctx = openCtx(path.join(base, 'store'));
+    const entries = copyEntries(selectCopy({ dir, context: true }, ['.'], '/app/', W), [], { owner: { uid: 3, gid: 4 } }, 1234);
+    const got = await writeEntriesLayer(ctx, entries);
+    // the reference: the same entries through TarWriter alone, file data read by fileData
+    const chunks: Buffer[] = [];
+    const tar = new TarWriter((c) => void chunks.push(c), 1 << 16);
+    for (const rel of [...entries.keys()].sort(walkOrder)) {
+      const e = entries.get(rel)!;
+      const x = readXattrs(e.src ?? dir);
+      const size = e.type === 'file' ? Number(e.st!.size) : 0;
+      tar.header({ name: rel, type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, size, mtime: e.mtime, linkname: e.linkname, xattrs: e.src && x.length ? new Map(x) : undefined });
+      if (e.type === 'file') {
+        const fd = fs.openSync(e.src!, 'r');
+        tar.fileData(fd, size);
+        fs.closeSync(fd);
+      }
+    }
+    tar.finish();
+    const want = Buffer.concat(chunks);
+    const bytes = fs.readFileSync(got.blobTmp);
+    assert.equal(bytes.length, want.length);
+    assert.ok(bytes.equals(want), 'the same bytes');
+    assert.equal(got.result.diffId, `sha256:${crypto.createHash('sha256').update(want).digest('hex')}`);
+    assert.equal(got.result.size, want.length);
+    fs.rmSync(got.blobTmp);
+
+    // a file gone before the write: one-line error naming it, no temp blob left
+    const again = copyEntries(selectCopy({ dir, context: true }, ['.'], '/app/', W), [], {}, 1234);
+    fs.rmSync(path.join(dir, 'exact.bin'));
+    const ingest = path.dirname(ctx.content.tempPath());
+    const before = fs.readdirSync(ingest);
+    await assert.rejects(writeEntriesLayer(ctx, again), (err: Error & { code?: string }) => {
+      assert.match(err.message, /^COPY: cannot read .*exact\.bin: ENOENT/);
+      assert.equal(err.code, 'SYSCALL');
+      return true;
+    });
+    assert.deepEqual(fs.readdirSync(ingest), before);
   } finally {
     fs.rmSync(base, { recursive: true, force: true });
   }

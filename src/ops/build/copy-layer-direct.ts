@@ -8,10 +8,10 @@
  * (depth first, names sorted), so the same selection gives the same bytes.
  */
 import fs from 'node:fs';
-import crypto from 'node:crypto';
 import type { Ctx } from '../../context.js';
-import { TarWriter, type TarHeader } from '../../diff/tar-writer.js';
-import { BlobWriter } from '../../diff/blob-writer.js';
+import { BLOCK, TarWriter } from '../../diff/tar-writer.js';
+import { errnoError } from '../../diff/apply-batch.js';
+import { native } from '../../native.js';
 import { syscallError } from '../../util/errors.js';
 import type { LayerTemps } from '../commit-layer.js';
 import { readXattrs, type Selected } from './copy-select.js';
@@ -55,7 +55,7 @@ function sourceXattrs(e: Entry): Map<string, Buffer> | undefined {
 }
 
 /** Depth first, names sorted: a/b before a/b/c before a/c, as a sorted directory walk. */
-function walkOrder(a: string, b: string): number {
+export function walkOrder(a: string, b: string): number {
   const pa = a.split('/');
   const pb = b.split('/');
   for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
@@ -109,56 +109,67 @@ export function copyEntries(sel: readonly Selected[], imageDirs: readonly string
 }
 
 /**
- * Write the layer of `entries` to a content-store temp file (the caller adopts it). With
- * `sums`, each file's sha256 is worked out from the bytes as they are copied (one read
- * for both: the cache key's checksum and the layer) and handed over when the file is
- * still what the selection saw.
+ * Write the layer of `entries` to a content-store temp file (the caller adopts it). The
+ * headers are made here by commit's TarWriter; the file data is read, hashed and written
+ * by the addon (native/addon/tarfiles.c) on two threads, the JS thread idle meanwhile:
+ * per-file opens, reads and hashing from JS cost a 10,000-file COPY about as much as the
+ * whole of `tar -c | sha256sum`. With `sums`, each file's sha256 is worked out from the
+ * bytes as they are copied (one read for both: the cache key's checksum and the layer)
+ * and handed over when the file is still what the selection saw (as many bytes read as
+ * its stat said; a file that shrank is padded with zeros, one that grew cut, as tar does).
  */
-export function writeEntriesLayer(ctx: Ctx, entries: Map<string, Entry>, clampMtime?: number, sums?: SumSink): LayerTemps {
+export async function writeEntriesLayer(ctx: Ctx, entries: Map<string, Entry>, clampMtime?: number, sums?: SumSink): Promise<LayerTemps> {
+  const chunks: Buffer[] = [];
+  // the sink keeps each chunk, so TarWriter allocates a fresh buffer after each
+  const tar = new TarWriter((chunk) => void chunks.push(chunk), 1 << 20);
+  const files: { e: Entry; size: number; want: boolean }[] = [];
+  const offsets: number[] = [];
+  let paths = '';
+  let count = 0;
+  let contentBytes = 0;
+  for (const rel of [...entries.keys()].sort(walkOrder)) {
+    const e = entries.get(rel)!;
+    const mtime = clampMtime !== undefined && e.mtime > clampMtime ? clampMtime : e.mtime;
+    // the size the selection saw: no fstat per file
+    const size = e.type === 'file' ? (e.st ? Number(e.st.size) : fs.lstatSync(e.src!).size) : 0;
+    tar.header({ name: rel, type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, size, mtime, linkname: e.linkname, xattrs: sourceXattrs(e) });
+    count++;
+    if (e.type !== 'file') continue;
+    files.push({ e, size, want: !!(sums && e.st && sums.need(e.src!, e.st)) });
+    offsets.push(tar.written); // the file's data goes right after its header
+    paths += e.src! + '\0';
+    contentBytes += size;
+  }
+  tar.finish();
+  const headers = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  const meta = new Float64Array(files.length * 3);
+  files.forEach((f, i) => {
+    meta[i * 3] = offsets[i]!;
+    meta[i * 3 + 1] = f.size;
+    meta[i * 3 + 2] = f.want ? 1 : 0;
+  });
+
   const blobTmp = ctx.content.tempPath();
   const fd = fs.openSync(blobTmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
   let done = false;
   try {
-    const blob = new BlobWriter(fd, { skipSync: (d) => ctx.content.has(d) });
-    let count = 0;
-    let contentBytes = 0;
-    try {
-      const tar = new TarWriter((chunk) => blob.push(chunk), blob.first());
-      for (const rel of [...entries.keys()].sort(walkOrder)) {
-        const e = entries.get(rel)!;
-        const mtime = clampMtime !== undefined && e.mtime > clampMtime ? clampMtime : e.mtime;
-        const h: TarHeader = { name: rel, type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, size: 0, mtime, linkname: e.linkname, xattrs: sourceXattrs(e) };
-        count++;
-        if (e.type !== 'file') {
-          tar.header(h);
-          continue;
-        }
-        let src: number;
-        try {
-          src = fs.openSync(e.src!, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-        } catch (err) {
-          throw syscallError(`COPY: cannot read ${e.src}`, err);
-        }
-        try {
-          // the size the selection saw (fileData pads a file that shrank since, cuts one that grew): no
-          // fstat per file; the checksum of the bytes read is kept under the selection's stat, as
-          // BuildCache.fileSum keeps the one it reads
-          const size = e.st ? Number(e.st.size) : fs.fstatSync(src).size;
-          tar.header({ ...h, size });
-          const hash = sums && e.st && sums.need(e.src!, e.st) ? crypto.createHash('sha256') : undefined;
-          const got = tar.fileData(src, size, hash);
-          if (hash && got === size) sums!.put(e.src!, e.st!, hash.digest('hex'));
-          contentBytes += size;
-        } finally {
-          fs.closeSync(src);
-        }
-      }
-      tar.finish();
-    } catch (err) {
-      blob.abort();
-      throw err;
-    }
-    const { digest, size } = blob.finish();
+    const out = await new Promise<{ digest: string; got: Float64Array; sums: Buffer }>((resolve, reject) => {
+      native().tarFiles(fd, headers, Buffer.from(paths, 'utf8'), meta, (failure, digest, got, fileSums) => {
+        if (!failure) return resolve({ digest: digest!, got: got!, sums: fileSums! });
+        const [index, errno, step] = failure;
+        const syscall = (['open', 'read', 'write'] as const)[step!] ?? 'write';
+        const err = errnoError(errno!, syscall);
+        reject(index! < 0 ? syscallError('writing the layer blob', err) : syscallError(`COPY: cannot read ${files[index!]!.e.src}`, err));
+      });
+    });
+    files.forEach((f, i) => {
+      if (f.want && out.got[i] === f.size) sums!.put(f.e.src!, f.e.st!, out.sums.toString('hex', i * 32, i * 32 + 32));
+    });
+    const digest = `sha256:${out.digest}`;
+    // a layer the store already holds (the same COPY again) needs no sync
+    if (!ctx.content.has(digest)) fs.fdatasyncSync(fd);
+    let size = headers.length;
+    for (const f of files) size += f.size + ((BLOCK - (f.size % BLOCK)) % BLOCK);
     done = true;
     return { blobTmp, result: { entries: count, contentBytes, diffId: digest, size } };
   } finally {
