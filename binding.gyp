@@ -30,6 +30,8 @@
         "native/addon/copyfiles.c",
         # tarFiles: COPY's layer, file data read, hashed and written on two threads
         "native/addon/tarfiles.c",
+        # readDirStats: COPY's walk, a directory's names, lstats and xattr flags in one call
+        "native/addon/readdirstats.c",
         # cgroupApply: linux.resources → cgroup files, the same C tsrun-runtime uses
         "native/addon/cgroup.c",
         "native/cgroup/resources_read.c",

@@ -92,6 +92,12 @@ export interface NativeAddon {
    * step 0 open|1 read|2 write] or null, the stream's sha256 (hex), the bytes read per file and
    * 32 bytes of sha256 per file (zeros where not asked).
    */
+  /**
+   * One directory listed (native/addon/readdirstats.c): the names (readdir order), 13 numbers
+   * per entry of lstat (mode, uid, gid, size, dev, ino, nlink, atime s/ns, mtime s/ns, ctime
+   * s/ns) and per entry 0 no xattrs, 1 some, 2 unknown (llistxattr failed: ask again).
+   */
+  readDirStats(dir: string): [names: string[], stats: BigInt64Array, xattrs: Uint8Array];
   tarFiles(
     fd: number,
     headers: Buffer,

@@ -36,6 +36,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
     { "copyFilesStart", js_copy_files_start },
     { "copyFilesWait", js_copy_files_wait },
     { "tarFiles", js_tar_files },
+    { "readDirStats", js_read_dir_stats },
     { "cgroupCreate", js_cgroup_create },
     { "cgroupResolve", js_cgroup_resolve },
     { "cgroupPids", js_cgroup_pids },

@@ -32,6 +32,8 @@ napi_value js_copy_files_start(napi_env env, napi_callback_info info);
 napi_value js_copy_files_wait(napi_env env, napi_callback_info info);
 /* tarfiles.c */
 napi_value js_tar_files(napi_env env, napi_callback_info info);
+/* readdirstats.c */
+napi_value js_read_dir_stats(napi_env env, napi_callback_info info);
 napi_value js_cgroup_create(napi_env env, napi_callback_info info);
 napi_value js_cgroup_resolve(napi_env env, napi_callback_info info);
 napi_value js_cgroup_pids(napi_env env, napi_callback_info info);

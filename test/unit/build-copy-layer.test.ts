@@ -109,7 +109,7 @@ test("the writer's file checksums: fileSum's own, only for files the selection s
 
 test("the addon's stream is the bytes TarWriter makes from the same entries (headers, data, padding, pax, across slots)", async () => {
   const { openCtx } = await import('../../src/context.js');
-  const { writeEntriesLayer, walkOrder } = await import('../../src/ops/build/copy-layer-direct.js');
+  const { writeEntriesLayer } = await import('../../src/ops/build/copy-layer-direct.js');
   const { TarWriter } = await import('../../src/diff/tar-writer.js');
   const { readXattrs } = await import('../../src/ops/build/copy-select.js');
   const crypto = await import('node:crypto');
@@ -119,6 +119,9 @@ test("the addon's stream is the bytes TarWriter makes from the same entries (hea
     const long = `${'n'.repeat(120)}/${'m'.repeat(150)}`; // a pax path
     const files: Record<string, Buffer> = {
       'a.txt': Buffer.from('a'),
+      'a-b/x': Buffer.from('ab'), // a/y before a-b/x, as the walk gives them (plain string order has '-' before '/')
+      'a/y': Buffer.from('y'),
+      'a b': Buffer.from('sp'),
       'big.bin': crypto.randomBytes((5 << 20) + 77), // across the addon's 2 MiB slots
       'exact.bin': crypto.randomBytes(2 << 20),
       'b512': crypto.randomBytes(512),
@@ -141,6 +144,12 @@ test("the addon's stream is the bytes TarWriter makes from the same entries (hea
     // the reference: the same entries through TarWriter alone, file data read by fileData
     const chunks: Buffer[] = [];
     const tar = new TarWriter((c) => void chunks.push(c), 1 << 16);
+    // depth first, names sorted, component by component
+    const walkOrder = (a: string, b: string) => {
+      const [pa, pb] = [a.split('/'), b.split('/')];
+      for (let i = 0; i < Math.min(pa.length, pb.length); i++) if (pa[i] !== pb[i]) return pa[i]! < pb[i]! ? -1 : 1;
+      return pa.length - pb.length;
+    };
     for (const rel of [...entries.keys()].sort(walkOrder)) {
       const e = entries.get(rel)!;
       const x = readXattrs(e.src ?? dir);

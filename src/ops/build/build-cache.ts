@@ -14,6 +14,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import type { Ctx } from '../../context.js';
 import { writeJsonReplace } from '../../util/atomic.js';
+import type { EntryStat } from './walk-stat.js';
 
 export interface CachedStep {
   /** undefined: the step made no layer (empty_layer history). */
@@ -39,8 +40,16 @@ function readJson<T>(file: string): T | undefined {
  */
 let sharedReadBuffer: Buffer | undefined;
 
-/** What must not have changed for a file's recorded checksum to stand: never the path alone. */
-const statKey = (st: fs.BigIntStats) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+const statKeys = new WeakMap<EntryStat, string>();
+/**
+ * What must not have changed for a file's recorded checksum to stand: never the path alone.
+ * Worked out once per stat: a COPY asks up to four times per file (writeFirst, the writer's need and put, the key).
+ */
+function statKey(st: EntryStat): string {
+  let k = statKeys.get(st);
+  if (k === undefined) statKeys.set(st, (k = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`));
+  return k;
+}
 const readBuffer = () => (sharedReadBuffer ??= Buffer.allocUnsafe(1 << 20));
 
 export class BuildCache {
@@ -79,18 +88,18 @@ export class BuildCache {
   }
 
   /** Is the file's checksum known for exactly this stat (it would not be read again)? */
-  hasSum(abs: string, st: fs.BigIntStats): boolean {
+  hasSum(abs: string, st: EntryStat): boolean {
     return this.sumsNow()[abs]?.stat === statKey(st);
   }
 
   /** A checksum worked out elsewhere (COPY's layer writer hashes the bytes it copies): kept as fileSum keeps its own. */
-  recordSum(abs: string, st: fs.BigIntStats, sum: string): void {
+  recordSum(abs: string, st: EntryStat, sum: string): void {
     this.sumsNow()[abs] = { stat: statKey(st), sum };
     this.sumsDirty = true;
   }
 
   /** sha256 of a regular file's bytes, from the stat-keyed cache when the file is unchanged. */
-  fileSum(abs: string, st: fs.BigIntStats): string {
+  fileSum(abs: string, st: EntryStat): string {
     this.sums = this.sumsNow();
     const stat = statKey(st);
     const hit = this.sums[abs];

@@ -15,6 +15,7 @@ import { native } from '../../native.js';
 import { syscallError } from '../../util/errors.js';
 import type { LayerTemps } from '../commit-layer.js';
 import { readXattrs, type Selected } from './copy-select.js';
+import type { EntryStat } from './walk-stat.js';
 import { lowerLstat } from './build-layers.js';
 
 export interface DirectCopyOptions {
@@ -38,14 +39,14 @@ interface Entry {
   xattrs?: [string, Buffer][];
   linkname?: string;
   /** A file's stat as the selection saw it: its checksum is recorded only when the file is still that. */
-  st?: fs.BigIntStats;
+  st?: EntryStat;
 }
 
 /** Where the checksums of the files the writer copies go (the build cache's stat-keyed file sums). */
 export interface SumSink {
   /** Is this file's checksum still unknown (worth hashing its bytes as they are copied)? */
-  need(abs: string, st: fs.BigIntStats): boolean;
-  put(abs: string, st: fs.BigIntStats, sha256: string): void;
+  need(abs: string, st: EntryStat): boolean;
+  put(abs: string, st: EntryStat, sha256: string): void;
 }
 
 /** The source's xattrs, as COPY's checksum reads them (overlay's own left out). */
@@ -54,14 +55,15 @@ function sourceXattrs(e: Entry): Map<string, Buffer> | undefined {
   return x.length ? new Map(x) : undefined;
 }
 
-/** Depth first, names sorted: a/b before a/b/c before a/c, as a sorted directory walk. */
-export function walkOrder(a: string, b: string): number {
-  const pa = a.split('/');
-  const pb = b.split('/');
-  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
-    if (pa[i] !== pb[i]) return pa[i]! < pb[i]! ? -1 : 1;
-  }
-  return pa.length - pb.length;
+/**
+ * `rels` depth first, names sorted: a/b before a/b/c before a/c, as a sorted directory walk.
+ * That is the order of the paths compared with each '/' made the lowest character (a name
+ * has neither '/' nor NUL): 10,000 paths sorted without splitting them at every comparison.
+ */
+function inWalkOrder(rels: Iterable<string>): string[] {
+  const keyed = [...rels].map((rel) => [rel.replaceAll('/', '\0'), rel] as const);
+  keyed.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  return keyed.map((x) => x[1]);
 }
 
 /** The tar entries of a COPY: what each selected source becomes, and the parents on the way. */
@@ -127,7 +129,7 @@ export async function writeEntriesLayer(ctx: Ctx, entries: Map<string, Entry>, c
   let paths = '';
   let count = 0;
   let contentBytes = 0;
-  for (const rel of [...entries.keys()].sort(walkOrder)) {
+  for (const rel of inWalkOrder(entries.keys())) {
     const e = entries.get(rel)!;
     const mtime = clampMtime !== undefined && e.mtime > clampMtime ? clampMtime : e.mtime;
     // the size the selection saw: no fstat per file

@@ -15,6 +15,7 @@ import { hasCode } from '../../util/errors.js';
 import { dockerfileError } from './errors.js';
 import { Pattern, PatternMatcher, cleanPath } from './pattern-matcher.js';
 import type { BuildCache } from './build-cache.js';
+import { readDirEntries, type EntryStat } from './walk-stat.js';
 
 export interface CopyRoot {
   dir: string;
@@ -25,7 +26,7 @@ export interface CopyRoot {
 
 export interface Selected {
   abs: string;
-  st: fs.BigIntStats;
+  st: EntryStat;
   /** Absolute path in the image. */
   target: string;
   /** ADD: a source file named directly (not inside a copied directory): the directory it is unpacked into when it is a tar. */
@@ -55,16 +56,17 @@ const isGlob = (s: string) => /[*?[]/.test(s);
 /** root.dir with one trailing slash: names below it are appended, not path.join'ed (10,000 joins cost ~0.1 s). */
 const dirPrefix = (root: CopyRoot) => (root.dir.endsWith('/') ? root.dir : root.dir + '/');
 
-/** `skip(rel)` drops an entry with everything below it (a --exclude match). `fn` gets the entry's absolute path too. */
-function walk(root: CopyRoot, relDir: string, fn: (rel: string, st: fs.BigIntStats, abs: string) => void, skip?: (rel: string) => boolean): void {
+/**
+ * `skip(rel)` drops an entry with everything below it (a --exclude match). `fn` gets the
+ * entry's absolute path too, and `noXattrs` when the listing saw it has none.
+ */
+function walk(root: CopyRoot, relDir: string, fn: (rel: string, st: EntryStat, abs: string, noXattrs: boolean) => void, skip?: (rel: string) => boolean): void {
   const base = dirPrefix(root);
-  for (const name of fs.readdirSync(base + relDir).sort()) {
-    const rel = relDir ? `${relDir}/${name}` : name;
+  for (const e of readDirEntries(base + relDir)) {
+    const rel = relDir ? `${relDir}/${e.name}` : e.name;
     if (root.ignore?.excludes(rel) || skip?.(rel)) continue;
-    const abs = base + rel;
-    const st = fs.lstatSync(abs, { bigint: true });
-    fn(rel, st, abs);
-    if (st.isDirectory()) walk(root, rel, fn, skip);
+    fn(rel, e.st, base + rel, e.xattrs === false);
+    if (e.st.isDirectory()) walk(root, rel, fn, skip);
   }
 }
 
@@ -93,7 +95,7 @@ export function selectCopy(root: CopyRoot, sources: readonly string[], dest: str
   } catch (e) {
     throw dockerfileError(w.file, w.line, `--exclude: ${(e as Error).message}`);
   }
-  const addTree = (rel: string, st: fs.BigIntStats, target: string, shown: string, direct: boolean) => {
+  const addTree = (rel: string, st: EntryStat, target: string, shown: string, direct: boolean) => {
     if (st.isSymbolicLink()) checkLink(root, rel, w, shown);
     if (!st.isDirectory()) {
       out.push({ abs: path.join(root.dir, rel), st, target, ...(o.add && direct && st.isFile() ? { unpack: destIsDir ? destDir : dest } : {}) });
@@ -107,9 +109,9 @@ export function selectCopy(root: CopyRoot, sources: readonly string[], dest: str
     walk(
       root,
       rel,
-      (sub, sst, abs) => {
+      (sub, sst, abs, noXattrs) => {
         if (sst.isSymbolicLink()) checkLink(root, sub, w, shown);
-        out.push({ abs, st: sst, target: into + below(sub) });
+        out.push({ abs, st: sst, target: into + below(sub), xattrs: noXattrs ? [] : undefined });
       },
       excludes && ((sub) => excludes!.excludes(below(sub))),
     );

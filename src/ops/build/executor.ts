@@ -39,6 +39,7 @@ import { atLine, dockerfileError, LineError } from './errors.js';
 import { mountsKey, prepareRunMounts, type MountSources, type PreparedMounts } from './run-mount-host.js';
 import { unusedBuildArgs } from './args.js';
 import type { SshAgents } from './ssh-agents.js';
+import type { EntryStat } from './walk-stat.js';
 
 export interface BuildOptions {
   contextDir: string;
@@ -103,8 +104,13 @@ function addLayer(ctx: Ctx, s: State, diffId: string, size: number, contentBytes
   const parent = s.chainIds[s.chainIds.length - 1] ?? null;
   const chainId = chainIdOf(parent, diffId);
   if (temps) {
-    if (ctx.content.has(diffId)) removeTemps(temps);
-    else ctx.content.adopt(temps.blobTmp, diffId);
+    if (ctx.content.has(diffId)) {
+      // a layer the store holds already (the same COPY again): its temp is removed on the thread pool
+      // while the build goes on (unlinking 100 MB costs ext4 ~50 ms), and no longer the step's cleanup's
+      // to remove; one a kill leaves is swept later (its name starts with our PID)
+      fs.rm(temps.blobTmp, { force: true }, () => {});
+      temps.blobTmp = '';
+    } else ctx.content.adopt(temps.blobTmp, diffId);
     if (!ctx.layers.known(chainId)) ctx.layers.register({ chainId, diffId, parent, size: contentBytes });
   }
   s.layers = [...s.layers, { mediaType: layerMediaType('oci', 'none'), digest: diffId, size }];
@@ -244,7 +250,7 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
             const dirs = await lowers(ctx, state);
             const owner = step.kind !== 'copy' || step.chown === undefined ? undefined : atLine(file, line, () => resolveOwner(step.chown!, dirs));
             await c.complete();
-            const sums = { need: (a: string, st: fs.BigIntStats) => !cache.hasSum(a, st), put: (a: string, st: fs.BigIntStats, sum: string) => cache.recordSum(a, st, sum) };
+            const sums = { need: (a: string, st: EntryStat) => !cache.hasSum(a, st), put: (a: string, st: EntryStat, sum: string) => cache.recordSum(a, st, sum) };
             return writeCopyLayer(ctx, c.selected, dirs, { owner, chmod: step.kind === 'copy' ? step.chmod : undefined, link: step.kind === 'copy' && step.link, clampMtime: ts, sums });
           };
           if (step.kind === 'run') {
