@@ -227,36 +227,77 @@ export class TarWriter {
     if (this.buf.length - this.pos < BLOCK) this.flush();
     const b = this.buf;
     const o = this.pos;
-    b.fill(0, o, o + BLOCK);
-    b.write(name, o, 100, 'utf8');
-    octal(b, o + 100, 8, mode);
-    octal(b, o + 108, 8, uid);
-    octal(b, o + 116, 8, gid);
-    octal(b, o + 124, 12, size);
-    octal(b, o + 136, 12, Math.max(0, Math.min(Math.floor(mtime), maxOctal(12))));
-    b.fill(0x20, o + 148, o + 156); // checksum is computed with its own field as spaces
+    // field by field into a zeroed block, with no per-field call into Buffer's bindings (a
+    // 10,000-entry layer made ~6 such calls per header: ~9 µs a header, as much as the rest)
+    b.set(ZERO_BLOCK, o);
+    // the checksum (the sum of the block's bytes, its own field as spaces) added up as the fields are written
+    let sum = CONSTANT_SUM + typeflag;
+    sum += text(b, o, 100, name);
+    sum += octal(b, o + 100, 8, mode);
+    sum += octal(b, o + 108, 8, uid);
+    sum += octal(b, o + 116, 8, gid);
+    sum += octal(b, o + 124, 12, size);
+    sum += octal(b, o + 136, 12, Math.max(0, Math.min(Math.floor(mtime), maxOctal(12))));
     b[o + 156] = typeflag;
-    b.write(linkname, o + 157, 100, 'utf8');
-    b.write('ustar\u000000', o + 257, 8, 'latin1');
+    sum += text(b, o + 157, 100, linkname);
+    b.set(USTAR_MAGIC, o + 257);
     // uname, gname: empty (numeric ids only, as docker's layers)
     if (typeflag === 0x33 || typeflag === 0x34) {
-      octal(b, o + 329, 8, devmajor);
-      octal(b, o + 337, 8, devminor);
+      sum += octal(b, o + 329, 8, devmajor);
+      sum += octal(b, o + 337, 8, devminor);
     }
-    if (prefix) b.write(prefix, o + 345, 155, 'utf8');
-    let sum = 0;
-    for (let i = o; i < o + BLOCK; i++) sum += b[i]!;
-    const s = sum.toString(8).padStart(6, '0');
-    b.write(s, o + 148, 6, 'latin1');
-    b[o + 154] = 0;
-    b[o + 155] = 0x20;
+    if (prefix) sum += text(b, o + 345, 155, prefix);
+    octal(b, o + 148, 7, sum); // six digits and a NUL…
+    b[o + 155] = 0x20; // …then a space
     this.pos += BLOCK;
   }
 }
 
-/** Zero-padded octal of width-1 digits followed by NUL. */
-function octal(b: Buffer, off: number, width: number, value: number): void {
-  const s = value.toString(8).padStart(width - 1, '0');
-  b.write(s, off, width - 1, 'latin1');
+const ZERO_BLOCK = new Uint8Array(BLOCK);
+const USTAR_MAGIC = Buffer.from('ustar\u000000', 'latin1');
+/** The bytes every header has: the checksum field as eight spaces and the magic. */
+const CONSTANT_SUM = 8 * 0x20 + USTAR_MAGIC.reduce((a, c) => a + c, 0);
+
+/** Zero-padded octal of width-1 digits followed by NUL (callers keep values within the field); returns the bytes' sum. */
+function octal(b: Buffer, off: number, width: number, value: number): number {
+  let sum = 0;
+  let v = value;
+  let i = off + width - 2;
+  for (; i >= off && v > 0x7fffffff; i--) {
+    const d = 0x30 + (v % 8);
+    b[i] = d;
+    sum += d;
+    v = Math.floor(v / 8);
+  }
+  for (; i >= off; i--) {
+    const d = 0x30 + (v & 7);
+    b[i] = d;
+    sum += d;
+    v >>>= 3;
+  }
   b[off + width - 1] = 0;
+  return sum;
+}
+
+/**
+ * `s` as UTF-8 into a zeroed field of `max` bytes (whole characters only, as Buffer.write);
+ * ASCII without a call into Buffer's bindings. Returns the bytes' sum.
+ */
+function text(b: Buffer, off: number, max: number, s: string): number {
+  const n = s.length;
+  let sum = 0;
+  if (n <= max) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) break;
+      b[off + i] = c;
+      sum += c;
+    }
+    if (i === n) return sum;
+  }
+  const len = b.write(s, off, max, 'utf8');
+  sum = 0;
+  for (let i = off; i < off + len; i++) sum += b[i]!;
+  return sum;
 }
