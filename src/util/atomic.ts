@@ -57,10 +57,10 @@ export function writeJsonAtomic(target: string, value: unknown, mode = 0o644): v
  * kernel. runc writes its state.json the same way. Image, layer and content
  * metadata stay on writeJsonAtomic.
  */
-export function writeJsonReplace(target: string, value: unknown, mode = 0o644): void {
+export function writeJsonReplace(target: string, value: unknown, mode = 0o644, indent = 2): void {
   const tmp = tempName(target);
   try {
-    fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', { mode, flag: 'wx' });
+    fs.writeFileSync(tmp, JSON.stringify(value, null, indent) + '\n', { mode, flag: 'wx' });
     fs.renameSync(tmp, target);
   } catch (err) {
     fs.rmSync(tmp, { force: true });

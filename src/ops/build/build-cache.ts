@@ -127,7 +127,8 @@ export class BuildCache {
     if (!this.sumsDirty || !this.sums) return;
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const kept = Object.fromEntries(Object.entries(this.sums).filter(([abs]) => !abs.startsWith(this.tmpDir)));
-    writeJsonReplace(this.sumsFile(), kept);
+    // one line: a file of a checksum per context file (10,000 of them for a big COPY) is read by this code only
+    writeJsonReplace(this.sumsFile(), kept, 0o644, 0);
     this.sumsDirty = false;
   }
 }

@@ -66,6 +66,15 @@ function inWalkOrder(rels: Iterable<string>): string[] {
   return keyed.map((x) => x[1]);
 }
 
+/** Without leading and trailing slashes ('/app/x/' → 'app/x'); two regex replaces per entry cost a 10,000-file COPY ~10 ms. */
+function trimSlashes(p: string): string {
+  let a = 0;
+  let b = p.length;
+  while (a < b && p.charCodeAt(a) === 47) a++;
+  while (b > a && p.charCodeAt(b - 1) === 47) b--;
+  return a === 0 && b === p.length ? p : p.slice(a, b);
+}
+
 /** The tar entries of a COPY: what each selected source becomes, and the parents on the way. */
 export function copyEntries(sel: readonly Selected[], imageDirs: readonly string[], o: DirectCopyOptions, now = Math.floor(Date.now() / 1000)): Map<string, Entry> {
   const own = o.owner ?? { uid: 0, gid: 0 };
@@ -91,7 +100,7 @@ export function copyEntries(sel: readonly Selected[], imageDirs: readonly string
     entries.set(rel, e);
   };
   for (const s of sel) {
-    const rel = s.target.replace(/^\/+/, '').replace(/\/+$/, '');
+    const rel = trimSlashes(s.target);
     const st = s.st;
     const mtime = Number(st.mtimeMs / 1000n);
     if (st.isDirectory()) {

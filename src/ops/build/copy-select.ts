@@ -51,6 +51,9 @@ interface Where {
   line: number;
 }
 
+/** Shared by every entry the listing saw without xattrs (never modified: readers only iterate). */
+const NO_XATTRS: [string, Buffer][] = [];
+
 const isGlob = (s: string) => /[*?[]/.test(s);
 
 /** root.dir with one trailing slash: names below it are appended, not path.join'ed (10,000 joins cost ~0.1 s). */
@@ -111,7 +114,7 @@ export function selectCopy(root: CopyRoot, sources: readonly string[], dest: str
       rel,
       (sub, sst, abs, noXattrs) => {
         if (sst.isSymbolicLink()) checkLink(root, sub, w, shown);
-        out.push({ abs, st: sst, target: into + below(sub), xattrs: noXattrs ? [] : undefined });
+        out.push({ abs, st: sst, target: into + below(sub), xattrs: noXattrs ? NO_XATTRS : undefined });
       },
       excludes && ((sub) => excludes!.excludes(below(sub))),
     );
