@@ -22,6 +22,9 @@ export interface RunResult {
   detached?: boolean;
 }
 
+/** The modules of the removal after a foreground --rm run (loaded while the container starts: see PendingLaunch.whileStarting). */
+const removalModules = () => Promise.all([import('../containers/rm.js'), import('../runtime/cgroups.js')]);
+
 async function autoRemove(ctx: Ctx, c: Container): Promise<void> {
   const { removeContainer } = await import('../containers/rm.js');
   const fresh = readContainer(ctx, c.config.id);
@@ -38,7 +41,7 @@ async function autoRemove(ctx: Ctx, c: Container): Promise<void> {
  * error) falls back to the general removal.
  */
 export async function removeAfterExit(ctx: Ctx, c: Container, cgroupDirs: string[]): Promise<void> {
-  const [{ removeDir }, { removeCgroupDirs }] = await Promise.all([import('../containers/rm.js'), import('../runtime/cgroups.js')]);
+  const [{ removeDir }, { removeCgroupDirs }] = await removalModules();
   // the container's lock, as every verb: another tsrun acting on it (a start) sends us the general way
   let lock: Lock | undefined;
   try {
@@ -89,6 +92,7 @@ export async function runContainer(ctx: Ctx, image: string, cmd: string[], flags
   mark('run');
   // the launcher starts (and seals itself, ~1.3 ms) while the container is created
   const launcher = new PendingLaunch(flags.detach, specNamespaces(flags.network));
+  if (flags.rm && !flags.detach) launcher.whileStarting(removalModules);
   let c: Container;
   try {
     c = await createOnly(ctx, image, cmd, flags, log);

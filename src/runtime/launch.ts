@@ -152,6 +152,8 @@ export class PendingLaunch {
     if (this.queued) this.queued.push(sig);
     else this.kill(sig);
   };
+  /** work the caller does once the go is sent, while the container process sets itself up (see whileStarting) */
+  private prepare: (() => Promise<unknown>) | undefined;
 
   /**
    * `namespaces`: a run's linux.namespaces, written at once; none for an exec (its spec comes
@@ -182,6 +184,16 @@ export class PendingLaunch {
 
   private stopForwarding(): void {
     for (const s of FORWARD) process.off(s, this.forward);
+  }
+
+  /**
+   * Work to do after the go, before the wait for the status line: the launcher's container
+   * process then still mounts its filesystem and confines itself (milliseconds in which tsrun
+   * would only wait), so what is done here is off the path to the container's start, and off
+   * what follows it (`run --rm` loads its removal's modules here).
+   */
+  whileStarting(prepare: () => Promise<unknown>): void {
+    this.prepare = prepare;
   }
 
   /** The spec (JSON text). Sent at most once. */
@@ -239,6 +251,12 @@ export class PendingLaunch {
         this.closePlan();
       }
       mark('go sent');
+      if (!this.detach) {
+        // the wait for the container's end reads on libuv's pool (awaitEof): its threads are
+        // made on first use, here rather than once the container runs (the callback is no-op)
+        fs.access('/', () => {});
+      }
+      if (this.prepare) await this.prepare().catch(() => {}); // the caller does it again, and sees its error, when it needs it
       line = readStatusLine(this.statusFd);
       mark('status read');
     } catch (err) {
