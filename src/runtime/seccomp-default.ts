@@ -18,7 +18,7 @@ import type { SeccompProfile } from './seccomp.js';
 
 const words = (s: string) => s.trim().split(/\s+/);
 
-const ALLOWED = words(`
+const ALLOWED = `
 accept accept4 access adjtimex alarm bind brk cachestat capget capset chdir chmod chown chown32 clock_adjtime
 clock_adjtime64 clock_getres clock_getres_time64 clock_gettime clock_gettime64 clock_nanosleep
 clock_nanosleep_time64 close close_range connect copy_file_range creat dup dup2 dup3 epoll_create
@@ -54,16 +54,28 @@ symlinkat sync sync_file_range syncfs sysinfo tee tgkill time timer_create timer
 timer_gettime timer_gettime64 timer_settime timer_settime64 timerfd_create timerfd_gettime
 timerfd_gettime64 timerfd_settime timerfd_settime64 times tkill truncate truncate64 ugetrlimit umask
 uname unlink unlinkat uretprobe utime utimensat utimensat_time64 utimes vfork vmsplice wait4 waitid waitpid write
-writev`);
+writev`;
 
 const capRule = (cap: string, names: string) => ({ names: words(names), action: 'SCMP_ACT_ALLOW', includes: { caps: [cap] } });
 const personality = (value: number) => ({ names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value, op: 'SCMP_CMP_EQ' }] });
 
-export const DEFAULT_SECCOMP_PROFILE: SeccompProfile = {
+let profile: SeccompProfile | undefined;
+
+/**
+ * The profile, built on first use: `run` resolves it from /run/tsrun/seccomp's cache
+ * (runtime/spec/seccomp.ts) and seldom needs it, so a module-level constant would be
+ * built (a few hundred names split) on every start for nothing.
+ */
+export function defaultSeccompProfile(): SeccompProfile {
+  profile ??= build();
+  return profile;
+}
+
+const build = (): SeccompProfile => ({
   defaultAction: 'SCMP_ACT_ERRNO',
   defaultErrnoRet: 1,
   syscalls: [
-    { names: ALLOWED, action: 'SCMP_ACT_ALLOW' },
+    { names: words(ALLOWED), action: 'SCMP_ACT_ALLOW' },
     { names: ['process_vm_readv', 'process_vm_writev', 'ptrace'], action: 'SCMP_ACT_ALLOW', includes: { minKernel: '4.8' } },
     { names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 40, op: 'SCMP_CMP_NE' }] },
     personality(0),
@@ -98,4 +110,4 @@ export const DEFAULT_SECCOMP_PROFILE: SeccompProfile = {
     capRule('CAP_BPF', 'bpf'),
     capRule('CAP_PERFMON', 'perf_event_open'),
   ],
-};
+});

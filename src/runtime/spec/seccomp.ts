@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { applies, hostArches, type SeccompProfile } from '../seccomp.js';
-import { DEFAULT_SECCOMP_PROFILE } from '../seccomp-default.js';
+import { defaultSeccompProfile } from '../seccomp-default.js';
 import { capMask } from '../caps.js';
 import { kernelRelease, randomHex } from '../../util/builtins.js';
 import { TsrunError } from '../../util/errors.js';
@@ -76,7 +76,7 @@ export function defaultSpecSeccomp(caps: string[]): SpecSeccomp {
       /* not cached yet (or damaged: written again below) */
     }
   }
-  const sc = specSeccomp(DEFAULT_SECCOMP_PROFILE, caps);
+  const sc = specSeccomp(defaultSeccompProfile(), caps);
   if (file) {
     const tmp = `${file}.tmp-${process.pid}-${randomHex(4)}`;
     try {
