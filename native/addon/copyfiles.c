@@ -23,7 +23,8 @@
  * live one (a device node swapped in is never opened). The destination is
  * created O_EXCL|O_NOFOLLOW; a regular file already there is reopened the
  * same two-step way and truncated, another non-directory is unlinked first
- * (docker's untar), a directory is refused. Then the data (read/write), the
+ * (docker's untar), a directory is refused. Then the data (read/write, up to
+ * the fstat's size for a static source, to EOF for a live one), the
  * owner, the mode (after chown, which clears setuid) and the times of the
  * source's fstat (rounded down to microseconds, as node:fs futimes does, so
  * files agree with the directories and links JS writes), close.
@@ -180,16 +181,19 @@ static int open_dest(struct cf_file *f)
   return set_result(f, EEXIST, CF_STEP_DST_OPEN);
 }
 
-static int copy_data(int in, int out, char *buf, struct cf_file *f)
+/* A static source ends at its size (no read to see the end); a live one may grow: read to EOF. */
+static int copy_data(int in, int out, char *buf, off_t size, int live, struct cf_file *f)
 {
-  for (;;) {
-    ssize_t n = read(in, buf, BUF_SIZE);
+  for (off_t left = size; live || left > 0;) {
+    size_t want = live || left > BUF_SIZE ? BUF_SIZE : (size_t)left;
+    ssize_t n = read(in, buf, want);
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0)
       return set_result(f, errno, CF_STEP_READ);
     if (n == 0)
       return 0;
+    left -= n;
     for (ssize_t off = 0; off < n;) {
       ssize_t w = write(out, buf + off, (size_t)(n - off));
       if (w < 0 && errno == EINTR)
@@ -199,6 +203,7 @@ static int copy_data(int in, int out, char *buf, struct cf_file *f)
       off += w;
     }
   }
+  return 0;
 }
 
 static struct timespec to_usec(struct timespec t)
@@ -218,7 +223,7 @@ static void copy_one(struct cf_job *job, struct cf_file *f, char *buf)
     close(in);
     return;
   }
-  int ok = copy_data(in, out, buf, f) == 0;
+  int ok = copy_data(in, out, buf, st.st_size, job->live, f) == 0;
   close(in);
   if (ok) {
     struct timespec times[2] = { to_usec(st.st_atim), to_usec(st.st_mtim) };
@@ -326,7 +331,8 @@ napi_value js_copy_files_start(napi_env env, napi_callback_info info)
       if (offs[k] < 0 || lens[k] < 1 || off + len >= names_len || job->names[off + len] != 0 ||
           memchr(job->names + off, 0, len) != NULL || memchr(job->names + off, '/', len) != NULL ||
           (len == 1 && job->names[off] == '.') || (len == 2 && memcmp(job->names + off, "..", 2) == 0)) {
-        set_result(f, EINVAL, k == 0 ? CF_STEP_SRC_OPEN : CF_STEP_DST_OPEN);
+        if (f->err == 0)
+          set_result(f, EINVAL, k == 0 ? CF_STEP_SRC_OPEN : CF_STEP_DST_OPEN);
         *out[k] = "";
         continue;
       }

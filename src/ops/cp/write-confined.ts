@@ -47,11 +47,16 @@ function clearForNonDir(dir: ConfinedDir, name: string, where: string): void {
 
 /** The directory name in dir, made when missing (mode applied later by setMeta). */
 export function ensureDir(dir: ConfinedDir, name: string, where: string): ConfinedDir {
-  const st = lstatOrUndef(dir, name);
-  if (st && !st.isDirectory()) {
-    throw new TsrunError('CONFLICT', `cannot overwrite non-directory "${where}" with directory`, { hint: 'remove it first' });
+  // made first: in a fresh destination (the common case) no lookup and no thrown ENOENT
+  try {
+    fs.mkdirSync(dir.at(name), { mode: 0o755 });
+  } catch (err) {
+    if (!hasCode(err, 'EEXIST')) throw err;
+    const st = lstatOrUndef(dir, name);
+    if (st && !st.isDirectory()) {
+      throw new TsrunError('CONFLICT', `cannot overwrite non-directory "${where}" with directory`, { hint: 'remove it first' });
+    }
   }
-  if (!st) fs.mkdirSync(dir.at(name), { mode: 0o755 });
   return dir.openDir(name);
 }
 
