@@ -38,7 +38,7 @@ export const ALLOWED: Readonly<Record<Verb, readonly Status[]>> = {
   rename: ANY,
   export: ANY,
   cp: ANY,
-  update: ['running', 'paused'],
+  update: ANY, // a stopped container's new limits are recorded and applied at its next start, as docker's
   'update --restart': ANY, // a policy alone is a record change, as docker's
 };
 
@@ -56,8 +56,6 @@ function refuse(c: Container, verb: Verb): Error {
       return conflict(`container ${name} is not paused (status ${status})`, 'only a paused container can be unpaused');
     case 'rm':
       return conflict(`cannot remove container ${name}: it is ${status}`, 'stop it first or use -f');
-    case 'update':
-      return conflict(`Cannot update container ${name}: container is not running (status ${status})`, `start it first: tsrun start ${name}`);
   }
   const what = verb === 'exec' ? 'exec in' : verb;
   if (status === 'paused') return conflict(`cannot ${what} container ${name}: it is paused`, `unpause it first: tsrun unpause ${name}`);

@@ -1,9 +1,10 @@
 /**
- * update: change a running (or paused) container's resource limits, and any
- * container's restart policy, as one locked transition: the flags are checked
- * against the recorded limits, the changed values are written into the live
- * cgroup (the same C mapping as at start), then recorded, so inspect shows
- * them and the next start applies them, and put in the kept spec.json's
+ * update: change any container's resource limits and restart policy, as one
+ * locked transition: the flags are checked against the recorded limits, the
+ * changed values are written into the live cgroup of a running or paused
+ * container (the same C mapping as at start), then recorded, so inspect shows
+ * them and the next start applies them (for a stopped container, that start is
+ * where they take effect, as docker's), and put in the kept spec.json's
  * linux.resources.
  *
  * A new restart policy is for the monitor already watching the container too
@@ -22,6 +23,7 @@ import { specJson } from '../runtime/spec/build.js';
 import type { Spec } from '../runtime/spec/types.js';
 import { writeConfig, type Container } from './record.js';
 import { transitionSync } from './transition.js';
+import { isRunning } from './status.js';
 import { parseRestartPolicy, type RestartPolicy } from './restart-policy.js';
 import { applyResources, containerCgroup } from '../runtime/cgroups.js';
 import { parseResources, toLinuxResources, noResources, type ResourceFlags, type Resources } from '../runtime/resources.js';
@@ -78,19 +80,24 @@ function keepSpecInStep(c: Container): void {
   writeFileAtomic(file, specJson(spec));
 }
 
-/** The live cgroup and the record's limits (not yet written) changed by the flags. */
+/**
+ * The record's limits (not yet written) changed by the flags, and the live cgroup of a running
+ * or paused container; a created or exited one has no cgroup: its start builds the spec's
+ * linux.resources from the record, as docker's update of a stopped container takes effect then.
+ */
 function updateResources(ctx: Ctx, c: Container, change: (current: Resources | undefined) => Resources): void {
   const current = c.config.host.resources;
   const delta = change(current);
-  const layout = containerCgroup(ctx, c.config.id);
-  if (!layout) throw new TsrunError('CONFLICT', `Cannot update container ${c.config.name}: its cgroup is gone`, { hint: 'the container is exiting; start it again' });
+  const live = isRunning(c);
+  const layout = live ? containerCgroup(ctx, c.config.id) : undefined;
+  if (live && !layout) throw new TsrunError('CONFLICT', `Cannot update container ${c.config.name}: its cgroup is gone`, { hint: 'the container is exiting; start it again' });
   // --cpus replaces a period/quota pair and the other way round, as docker's update does
   const merged: Resources = { ...current, ...delta };
   if (delta.NanoCpus) {
     delete merged.CpuPeriod;
     delete merged.CpuQuota;
   } else if (delta.CpuPeriod || delta.CpuQuota) delete merged.NanoCpus;
-  applyResources(layout, toLinuxResources(delta, blockDeviceNumber));
+  if (layout) applyResources(layout, toLinuxResources(delta, blockDeviceNumber));
   for (const k of Object.keys(merged) as (keyof Resources)[]) {
     const v = merged[k];
     if (v === 0 || v === '' || (k === 'PidsLimit' && typeof v === 'number' && v < 0)) delete merged[k]; // 0 / -1: unset, as docker shows it

@@ -103,7 +103,7 @@ describe('resource limits (cgroup v1)', () => {
     assert.match(out, /shm\s+16384\s/);
   });
 
-  it('update raises and lowers live limits; inspect and a restart keep them; stopped or unknown containers are refused', () => {
+  it('update raises and lowers live limits; inspect and a restart keep them; a stopped container\'s are recorded and applied at its start; unknown containers are refused', () => {
     const id = ok(['run', '-d', '--name', 'upd', '--network', 'none', '-m', '64m', '--pids-limit', '20', 'busybox', 'sleep', '300']);
     try {
       assert.equal(ok(['update', '-m', '128m', '--memory-swap', '256m', '--pids-limit', '50', '--cpus', '1.5', 'upd']), 'upd');
@@ -132,16 +132,36 @@ describe('resource limits (cgroup v1)', () => {
       assert.equal(cgRead(id, 'pids', 'pids.max'), '10');
       assert.equal(cgRead(id, 'cpu', 'cpu.cfs_quota_us'), '150000');
       assert.deepEqual(specRes().memory, { limit: 32 << 20, swap: 64 << 20 }, "the restart's spec holds the updated limits");
+      // docker: a stopped container's update is recorded and takes effect at its next start
       ok(['stop', '-t', '0', 'upd']);
-      const stopped = tsrun(t().root, ['update', '-m', '64m', 'upd']);
-      assert.equal(stopped.code, 1);
-      assert.match(stopped.stderr, /^tsrun: Cannot update container upd: container is not running/);
-      assert.equal(ok(['inspect', '-f', '{{.HostConfig.Memory}}', 'upd']), String(32 << 20), 'a refused update changes nothing');
+      assert.equal(ok(['update', '-m', '48m', '--memory-swap', '96m', '--pids-limit', '30', 'upd']), 'upd');
+      assert.equal(ok(['inspect', '-f', '{{.State.Status}} {{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.PidsLimit}}', 'upd']), `exited ${48 << 20} ${96 << 20} 30`);
+      const refused = tsrun(t().root, ['update', '-m', '1k', 'upd']);
+      assert.equal(refused.code, 1);
+      assert.equal(ok(['inspect', '-f', '{{.HostConfig.Memory}}', 'upd']), String(48 << 20), 'a refused update changes nothing');
+      ok(['start', 'upd']);
+      assert.equal(cgRead(id, 'memory', 'memory.limit_in_bytes'), String(48 << 20), 'the start applies the limit recorded while stopped');
+      assert.equal(cgRead(id, 'memory', 'memory.memsw.limit_in_bytes'), String(96 << 20));
+      assert.equal(cgRead(id, 'pids', 'pids.max'), '30');
+      assert.equal(ok(['exec', 'upd', 'cat', '/sys/fs/cgroup/memory/memory.limit_in_bytes']), String(48 << 20), 'inside');
       const unknown = tsrun(t().root, ['update', '-m', '64m', 'nosuchcontainer']);
       assert.equal(unknown.code, 1);
       assert.match(unknown.stderr, /^tsrun: No such container: nosuchcontainer/);
     } finally {
       tsrun(t().root, ['rm', '-f', 'upd']);
+    }
+  });
+
+  it('update of a created container: recorded (inspect), applied by its first start', () => {
+    const id = ok(['create', '--name', 'updc', '--network', 'none', 'busybox', 'sleep', '300']);
+    try {
+      assert.equal(ok(['update', '-m', '40m', '--memory-swap', '80m', '--cpus', '0.5', 'updc']), 'updc');
+      assert.equal(ok(['inspect', '-f', '{{.State.Status}} {{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}', 'updc']), `created ${40 << 20} 500000000`);
+      ok(['start', 'updc']);
+      assert.equal(cgRead(id, 'memory', 'memory.limit_in_bytes'), String(40 << 20));
+      assert.equal(cgRead(id, 'cpu', 'cpu.cfs_quota_us'), '50000');
+    } finally {
+      tsrun(t().root, ['rm', '-f', 'updc']);
     }
   });
 
