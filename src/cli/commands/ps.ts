@@ -3,7 +3,7 @@ import { portsColumn } from '../../runtime/network/settings.js';
 import { action, collect, ctxOf, goTime, humanAgo, humanDuration, parseIntOption } from '../common.js';
 import { formatOption, writeFormatted, type FormatSpec } from '../format.js';
 import { GoStruct, method } from '../../util/template/index.js';
-import { goQuote } from '../../util/template/fmt.js';
+import { goQuote } from '../../util/template/strconv.js';
 import type { Container } from '../../containers/record.js';
 import { listForPs } from '../../ops/container-list.js';
 import { dockerStatus, isRestarting } from '../../containers/restart-policy.js';

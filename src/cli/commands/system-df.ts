@@ -10,7 +10,7 @@
  * -v lists each image, container, volume and cache record below the same headings as docker.
  */
 import type { Command } from 'commander';
-import { goQuote } from '../../util/template/fmt.js';
+import { goQuote } from '../../util/template/strconv.js';
 import { GoStruct, method } from '../../util/template/index.js';
 import { humanAgo, humanDuration } from '../common.js';
 import type { Container } from '../../containers/record.js';

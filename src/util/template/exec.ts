@@ -5,7 +5,7 @@
  * variables and their scopes, if/with/range/break/continue, and the same
  * "template: NAME:LINE:COL: executing …" errors.
  */
-import { argString, cmdString, TemplateError, type Arg, type Cmd, type Node, type Parsed, type Pipe } from './parser.js';
+import { argString, cmdString, TemplateError, type Arg, type Cmd, type Node, type Parsed, type Pipe } from './tree.js';
 import { formatV } from './fmt.js';
 import { GoStruct, isMethod, isStringSlice, isTrue, isTypedMap, kindOf, sortedKeys, typeName, type GoMethod, type ParamType } from './values.js';
 

@@ -9,10 +9,11 @@
  */
 import { execute, type ExecOptions, type TemplateFunc } from './exec.js';
 import { BUILTINS, DOCKER_FUNCS, DOCKER_HEADER_FUNCS } from './funcs.js';
-import { parse, TemplateError, type Parsed } from './parser.js';
+import { parse } from './parser.js';
+import { TemplateError, type Parsed } from './tree.js';
 import { typedMap } from './values.js';
 
-export { TemplateError } from './parser.js';
+export { TemplateError } from './tree.js';
 export { GoStruct, method, stringSlice, typedMap, goTyped } from './values.js';
 export type { TemplateFunc } from './exec.js';
 
