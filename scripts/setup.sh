@@ -18,10 +18,11 @@ cd "$(dirname "$0")/.."
 # Credential helper tests: jq (the fake helpers' JSON).
 # systemd: systemd-analyze checks the shipped tsrun-restart.service (restart-boot test).
 # Builds: bzip2 and xz-utils (ADD unpacks .bz2/.xz archives with them); debootstrap (the Debian test fixture);
-# openssh-client (build --ssh KEYFILE runs ssh-agent; the ssh test's agent and keys); git (git contexts and ADD of git URLs).
+# openssh-client (build --ssh KEYFILE runs ssh-agent; the ssh test's agent and keys); git (git contexts and ADD of git URLs);
+# openssh-server (build-git-ssh's private sshd on 127.0.0.1; the system's ssh service is not started, nor enabled at boot).
 # docker.io: the commit benchmark's `docker commit` and the docker interop test, each on a private dockerd
 # (never the system one: see below). qemu-user-static + binfmt-support: --platform linux/arm64 (emulated RUN/run).
-PKGS=(busybox-static jq zstd bzip2 xz-utils debootstrap openssh-client git libseccomp-dev libjson-c-dev libdeflate-dev build-essential python3 make g++ pkg-config
+PKGS=(busybox-static jq zstd bzip2 xz-utils debootstrap openssh-client openssh-server git libseccomp-dev libjson-c-dev libdeflate-dev build-essential python3 make g++ pkg-config
       podman skopeo umoci crun runc containerd docker-registry apache2-utils openssl uidmap
       util-linux iproute2 procps attr libcap2-bin time tmux netavark aardvark-dns systemd
       docker.io qemu-user-static binfmt-support)
@@ -44,6 +45,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   # and none starts at the next boot either: the bench and tests start their own dockerd
   if [[ " ${missing[*]} " == *" docker.io "* ]] && [ -d /run/systemd/system ]; then
     systemctl disable --now docker.service docker.socket >/dev/null 2>&1 || true
+  fi
+  if [[ " ${missing[*]} " == *" openssh-server "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
   fi
 fi
 # Go 1.23 (bookworm-backports; bookworm's own golang is 1.19): the template tests render every case with

@@ -142,13 +142,18 @@ export function register(program: Command): void {
         // a git URL that is also a local path is the local path, as buildx decides
         const { isGitContext, gitContext } = await import('../../ops/build/git-source.js');
         const isGit = context !== '-' && isGitContext(context) && !fs.existsSync(context);
-        const tempCtx = context === '-' ? await contextFromStdin(ctx, process.stdin) : isGit ? await gitContext(ctx, context) : undefined;
-        const dockerfileText = o.file === '-' ? await readAll(process.stdin) : tempCtx?.dockerfileText;
+        // the agents first: `--ssh default` also authenticates the git context's ssh fetch
         const ssh = sshSpecs.size ? new SshAgents(ctx, sshSpecs) : undefined;
-        await ssh?.start().catch((e: unknown) => {
-          tempCtx?.cleanup();
+        await ssh?.start();
+        let tempCtx: { dir: string; dockerfileText?: string; cleanup(): void } | undefined;
+        try {
+          const access = ssh?.has('default') ? { sshAgent: await ssh.socketFor('default') } : {};
+          tempCtx = context === '-' ? await contextFromStdin(ctx, process.stdin) : isGit ? await gitContext(ctx, context, access) : undefined;
+        } catch (e) {
+          ssh?.close();
           throw e;
-        });
+        }
+        const dockerfileText = o.file === '-' ? await readAll(process.stdin) : tempCtx?.dockerfileText;
         const progress = tty ? buildTtyProgress(process.stderr) : undefined;
         const opts: BuildOptions = {
           contextDir: tempCtx?.dir ?? context,

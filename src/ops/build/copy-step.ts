@@ -16,7 +16,8 @@ import type { BuildCache } from './build-cache.js';
 import { atLine, dockerfileError, type LineError } from './errors.js';
 import { TsrunError } from '../../util/errors.js';
 import { download, isGitSource, isHttpUrl, parseChecksum, urlFileName } from './add-url.js';
-import { checkoutGit, parseGitRef, resolveCommit } from './git-source.js';
+import { checkoutGit, parseGitRef, resolveCommit, type GitAccess } from './git-source.js';
+import type { SshAgents } from './ssh-agents.js';
 
 type CopyStep = Extract<Step, { kind: 'copy' }>;
 
@@ -27,6 +28,8 @@ export interface CopyEnv {
   /** `--from`'s filesystem (a stage or an image) as a directory, and its cache key. */
   fromRoot(ref: string): Promise<{ dir: string; key: string }>;
   cleanups: (() => void)[];
+  /** --ssh agents: the "default" one authenticates git's ssh fetches (BuildKit's git source). */
+  ssh?: SshAgents;
 }
 
 export interface CopyPrep {
@@ -149,7 +152,8 @@ async function prepareGitAdd(step: CopyStep, url: string, env: CopyEnv): Promise
   if (step.sources.length + step.contents.length > 1) throw dockerfileError(file, line, `ADD ${url}: a git source must be the only source of its ADD`, 'one ADD per repository');
   if (step.checksum !== undefined) throw dockerfileError(file, line, `ADD ${url}: --checksum with a git source is not supported by tsrun build`, 'pin the commit in the URL (#<40-hex commit>) instead');
   const g = atLine(file, line, () => parseGitRef(url));
-  const commit = await atLineAsync(file, line, () => resolveCommit(g));
+  const access: GitAccess = env.ssh?.has('default') ? { sshAgent: await env.ssh.socketFor('default') } : {};
+  const commit = await atLineAsync(file, line, () => resolveCommit(g, access));
   const selected: Selected[] = [];
   // --keep-git-dir or the URL's ?keep-git-dir= (BuildKit keeps .git when either asks)
   const keepGitDir = step.keepGitDir || !!g.keepGitDir;
@@ -158,7 +162,7 @@ async function prepareGitAdd(step: CopyStep, url: string, env: CopyEnv): Promise
     keyInput: () => ({ add: step.createdBy, git: { remote: g.remote, commit, subdir: g.subdir, keepGitDir, ...(g.submodules === false ? { submodules: false } : {}) }, dest: step.dest, chown: step.chown, chmod: step.chmod, link: step.link, exclude: step.exclude }),
     writeFirst: () => false,
     complete: async () => {
-      const c = await atLineAsync(file, line, () => checkoutGit(env.ctx, g, commit, { keepGitDir }));
+      const c = await atLineAsync(file, line, () => checkoutGit(env.ctx, g, commit, { keepGitDir, access }));
       env.cleanups.push(c.cleanup);
       const root: CopyRoot = { dir: c.dir, context: false };
       selected.push(...atLine(file, line, () => selectCopy(root, ['.'], step.dest, { file, line }, { total: 1, exclude: step.exclude })));

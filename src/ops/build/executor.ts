@@ -267,7 +267,7 @@ export async function buildImage(ctx: Ctx, o: BuildOptions): Promise<{ id: strin
               const dirs = await lowers(ctx, src);
               return { dir: dirs.length > 1 ? mountView(ctx, dirs, cleanups) : (dirs[0] ?? emptyDir(ctx, cleanups)), key: src.key };
             };
-            copy = await prepareCopy(step, { ctx, contextRoot, cache, fromRoot, cleanups });
+            copy = await prepareCopy(step, { ctx, contextRoot, cache, fromRoot, cleanups, ssh: o.ssh });
             if (copy.writeFirst(o.noCache)) {
               // the layer first: its writer records the files' checksums the key needs (copy-step.ts)
               const early = await writeCopy(copy);

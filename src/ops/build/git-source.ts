@@ -9,6 +9,11 @@
  *             will not hand out a bare commit), checkout of that commit, submodules as BuildKit
  *             does (`--recursive --depth=1`); .git removed unless kept.
  * git never prompts (GIT_TERMINAL_PROMPT=0, ssh in BatchMode); its last error line is the hint.
+ * ssh: with `build --ssh default[=…]` git's ssh authenticates with that agent alone, as BuildKit's
+ * git source does with the "default" forwarded agent (`-F /dev/null`, no identity files); a host
+ * key already in ~/.ssh/known_hosts is checked, an unknown one is accepted and not written
+ * anywhere (BuildKit trusts an ssh-keyscan made when the build starts). Without it, ssh runs
+ * as the user's own (their config, keys and agent).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -120,19 +125,27 @@ export function shownRemote(remote: string): string {
   return remote.replace(/^([a-z+]+:\/\/)[^@/]+@/i, '$1');
 }
 
-const GIT_ENV = (): NodeJS.ProcessEnv => ({
+/** How git reaches ssh remotes: an agent socket (`build --ssh default`), else the user's own ssh. */
+export interface GitAccess {
+  sshAgent?: string;
+}
+
+const AGENT_SSH = "ssh -F /dev/null -o BatchMode=yes -o IdentityFile=none -o StrictHostKeyChecking=accept-new -o 'UserKnownHostsFile=/dev/null ~/.ssh/known_hosts'";
+
+const gitEnv = (a: GitAccess): NodeJS.ProcessEnv => ({
   ...process.env,
   GIT_TERMINAL_PROMPT: '0',
-  GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes',
+  GIT_SSH_COMMAND: a.sshAgent ? AGENT_SSH : (process.env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes'),
+  ...(a.sshAgent ? { SSH_AUTH_SOCK: a.sshAgent } : {}),
   // a clone of a file:// repository with file:// submodules (git refuses those by default since 2.38.1)
   GIT_ALLOW_PROTOCOL: process.env.GIT_ALLOW_PROTOCOL ?? 'file:git:http:https:ssh',
   LC_ALL: 'C',
 });
 
 /** Run git; resolve with stdout, reject with its last stderr line. */
-function git(args: string[], cwd?: string, timeoutMs = 10 * 60_000): Promise<string> {
+function git(args: string[], cwd?: string, timeoutMs = 10 * 60_000, access: GitAccess = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', args, { cwd, env: GIT_ENV(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('git', args, { cwd, env: gitEnv(access), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -145,7 +158,10 @@ function git(args: string[], cwd?: string, timeoutMs = 10 * 60_000): Promise<str
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) return resolve(out);
-      const last = err.trim().split('\n').filter(Boolean).pop() ?? (signal ? `killed by ${signal}` : `exit ${code}`);
+      // ssh's own reason (auth, host key, connection) over git's generic "Could not read from remote" advice
+      const lines = err.trim().split('\n').filter(Boolean);
+      const ssh = lines.find((l) => /Permission denied \(|Host key verification failed|port \d+: Connection refused|Could not resolve hostname/.test(l));
+      const last = ssh ?? lines.pop() ?? (signal ? `killed by ${signal}` : `exit ${code}`);
       reject(new Error(last.replace(/^fatal: /, '')));
     });
   });
@@ -154,20 +170,20 @@ function git(args: string[], cwd?: string, timeoutMs = 10 * 60_000): Promise<str
 const FULL_SHA = /^[0-9a-f]{40}$/;
 
 /** REF's commit on the remote (ls-remote; a full commit id as it is). */
-export async function resolveCommit(g: GitRef): Promise<string> {
-  const commit = await resolveRef(g);
+export async function resolveCommit(g: GitRef, access: GitAccess = {}): Promise<string> {
+  const commit = await resolveRef(g, access);
   if (g.checksum && !commit.startsWith(g.checksum)) {
     throw new LineError(`git repository ${shownRemote(g.remote)}: expected checksum to match ${g.checksum}, got ${commit}`, `${g.ref ?? 'HEAD'} names another commit now; update the checksum or the ref`);
   }
   return commit;
 }
 
-async function resolveRef(g: GitRef): Promise<string> {
+async function resolveRef(g: GitRef, access: GitAccess): Promise<string> {
   if (g.ref && FULL_SHA.test(g.ref)) return g.ref;
   const want = g.ref ?? 'HEAD';
   let out: string;
   try {
-    out = await git(['ls-remote', '--', g.remote, want, `${want}^{}`], undefined, 2 * 60_000);
+    out = await git(['ls-remote', '--', g.remote, want, `${want}^{}`], undefined, 2 * 60_000, access);
   } catch (e) {
     throw new LineError(`failed to read git repository ${shownRemote(g.remote)}: ${(e as Error).message}`, 'check the URL, that the repository is reachable and that you may read it');
   }
@@ -189,7 +205,8 @@ async function resolveRef(g: GitRef): Promise<string> {
  * A checkout of `commit` in a new temp dir under ctx.tmpDir; `dir` is its SUBDIR (checked to
  * be a directory inside the checkout). The caller removes `base` (cleanup()).
  */
-export async function checkoutGit(ctx: Ctx, g: GitRef, commit: string, o: { keepGitDir?: boolean } = {}): Promise<{ dir: string; base: string; cleanup(): void }> {
+export async function checkoutGit(ctx: Ctx, g: GitRef, commit: string, o: { keepGitDir?: boolean; access?: GitAccess } = {}): Promise<{ dir: string; base: string; cleanup(): void }> {
+  const net = (args: string[], cwd: string) => git(args, cwd, undefined, o.access);
   fs.mkdirSync(ctx.tmpDir, { recursive: true });
   const base = fs.mkdtempSync(path.join(ctx.tmpDir, `${process.pid}-git-${crypto.randomBytes(2).toString('hex')}-`));
   const cleanup = () => fs.rmSync(base, { recursive: true, force: true });
@@ -200,13 +217,13 @@ export async function checkoutGit(ctx: Ctx, g: GitRef, commit: string, o: { keep
     await git(['remote', 'add', 'origin', g.remote], repo);
     const want = g.ref && !FULL_SHA.test(g.ref) ? g.ref : commit;
     try {
-      await git(['fetch', '-q', '--depth=1', '--no-tags', 'origin', want], repo);
+      await net(['fetch', '-q', '--depth=1', '--no-tags', 'origin', want], repo);
     } catch {
       // a server that will not hand out a bare commit: fetch everything, then pick it
-      await git(['fetch', '-q', '--tags', 'origin'], repo);
+      await net(['fetch', '-q', '--tags', 'origin'], repo);
     }
     await git(['-c', 'advice.detachedHead=false', 'checkout', '-q', commit], repo);
-    if (g.submodules !== false && fs.existsSync(path.join(repo, '.gitmodules'))) await git(['submodule', 'update', '-q', '--init', '--recursive', '--depth=1'], repo);
+    if (g.submodules !== false && fs.existsSync(path.join(repo, '.gitmodules'))) await net(['submodule', 'update', '-q', '--init', '--recursive', '--depth=1'], repo);
     if (!(o.keepGitDir ?? g.keepGitDir)) fs.rmSync(path.join(repo, '.git'), { recursive: true, force: true });
   } catch (e) {
     cleanup();
@@ -232,11 +249,11 @@ export async function checkoutGit(ctx: Ctx, g: GitRef, commit: string, o: { keep
 }
 
 /** `tsrun build GITURL`: the checkout as the build context (its Dockerfile, its .dockerignore). */
-export async function gitContext(ctx: Ctx, url: string): Promise<{ dir: string; commit: string; dockerfileText?: string; cleanup(): void }> {
+export async function gitContext(ctx: Ctx, url: string, access: GitAccess = {}): Promise<{ dir: string; commit: string; dockerfileText?: string; cleanup(): void }> {
   try {
     const g = parseGitRef(url);
-    const commit = await resolveCommit(g);
-    const c = await checkoutGit(ctx, g, commit);
+    const commit = await resolveCommit(g, access);
+    const c = await checkoutGit(ctx, g, commit, { access });
     return { dir: c.dir, commit, cleanup: c.cleanup };
   } catch (e) {
     if (e instanceof LineError) throw new TsrunError('BUILD', `unable to prepare context: ${e.message}`, { hint: e.hint });
