@@ -9,7 +9,8 @@
  * fd (one component, O_NOFOLLOW), and the JS thread goes on walking the tree
  * and making directories while the batch is copied: `cp` is synchronous, so
  * the batch runs on plain pthreads that copyFilesWait joins, not on libuv's
- * pool (whose completions need the event loop).
+ * pool (whose completions need the event loop); copyFilesWait first copies
+ * what the threads have not taken yet itself, on the JS thread.
  *
  * For file i (meta holds META_STRIDE int32s per file): srcDirFd, srcOff,
  * srcLen, dstDirFd, dstOff, dstLen; names[off .. off+len) followed by a NUL.
@@ -25,8 +26,8 @@
  * same two-step way and truncated, another non-directory is unlinked first
  * (docker's untar), a directory is refused. Then the data (read/write, up to
  * the fstat's size for a static source, to EOF for a live one), the
- * owner, the mode (after chown, which clears setuid) and the times of the
- * source's fstat (rounded down to microseconds, as node:fs futimes does, so
+ * owner and the mode where the new file's fstat differs (the mode again after
+ * a chown, which clears setuid) and the times of the source's fstat (rounded down to microseconds, as node:fs futimes does, so
  * files agree with the directories and links JS writes), close.
  *
  * Not copied, handed back to JS as [index, 0, CF_*] triples: a source that
@@ -42,6 +43,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,10 +54,12 @@
 #define META_STRIDE 6 /* srcDirFd, srcOff, srcLen, dstDirFd, dstOff, dstLen */
 #define MAX_THREADS 4
 #define BUF_SIZE (256 * 1024)
+/* Files taken at once: neighbours (one directory) mostly stay on one thread, whose creates would contend for its lock. */
+#define CHUNK 4
 
 /* Steps of a failed syscall; must match STEPS in src/ops/cp/copy-batch.ts. */
 enum { CF_STEP_SRC_OPEN, CF_STEP_SRC_STAT, CF_STEP_DST_OPEN, CF_STEP_UNLINK, CF_STEP_READ, CF_STEP_WRITE,
-       CF_STEP_CHOWN, CF_STEP_CHMOD, CF_STEP_UTIMES, CF_STEP_CLOSE };
+       CF_STEP_CHOWN, CF_STEP_CHMOD, CF_STEP_UTIMES, CF_STEP_CLOSE, CF_STEP_DST_STAT };
 /* Entries left to JS (err 0). */
 enum { CF_GONE = 100, CF_CHANGED, CF_HARDLINK, CF_DST_DIR };
 
@@ -72,7 +76,6 @@ struct cf_job;
 struct cf_worker {
   struct cf_job *job;
   pthread_t th;
-  size_t from, to;
   int started;
 };
 
@@ -83,6 +86,8 @@ struct cf_job {
   size_t nfiles;
   struct cf_file *files;
   char *names;
+  /* the next file to take: the threads and, in copyFilesWait, the JS thread take CHUNK at a time */
+  atomic_size_t next;
   int nworkers;
   struct cf_worker workers[MAX_THREADS];
   int joined;
@@ -143,10 +148,10 @@ static int open_source(struct cf_job *job, struct cf_file *f, struct stat *st)
 }
 
 /* The destination open for writing (new, or an existing regular file truncated), or -1 with the result set. */
-static int open_dest(struct cf_file *f)
+static int open_dest(struct cf_file *f, mode_t mode)
 {
   for (int tries = 0; tries < 8; tries++) {
-    int fd = openat(f->dstdir, f->dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+    int fd = openat(f->dstdir, f->dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, mode);
     if (fd >= 0 || errno != EEXIST)
       return fd >= 0 ? fd : set_result(f, errno, CF_STEP_DST_OPEN);
     /* something is there: the non-symlink it is decides (O_PATH|O_NOFOLLOW opens a symlink itself) */
@@ -212,47 +217,80 @@ static struct timespec to_usec(struct timespec t)
   return t;
 }
 
+/*
+ * Owner, mode and times. The fstat of the new file says which of chown and chmod are needed: the
+ * common case (a root-owned copy of a 0644 file, created 0644 less the umask) needs neither, and
+ * through an overlay each is a setattr of its own. After a chown (which clears setuid/setgid) the
+ * mode is always set again.
+ */
+static int set_meta(struct cf_job *job, int out, const struct stat *st, struct cf_file *f)
+{
+  struct stat now;
+  if (fstat(out, &now) < 0)
+    return set_result(f, errno, CF_STEP_DST_STAT);
+  int chowned = 0;
+  if (job->owner != OWNER_KEEP) {
+    uid_t uid = job->owner == OWNER_SOURCE ? st->st_uid : job->uid;
+    gid_t gid = job->owner == OWNER_SOURCE ? st->st_gid : job->gid;
+    if (now.st_uid != uid || now.st_gid != gid) {
+      if (fchown(out, uid, gid) < 0)
+        return set_result(f, errno, CF_STEP_CHOWN);
+      chowned = 1;
+    }
+  }
+  mode_t mode = st->st_mode & 07777;
+  if ((chowned || (now.st_mode & 07777) != mode) && fchmod(out, mode) < 0)
+    return set_result(f, errno, CF_STEP_CHMOD);
+  struct timespec times[2] = { to_usec(st->st_atim), to_usec(st->st_mtim) };
+  if (futimens(out, times) < 0)
+    return set_result(f, errno, CF_STEP_UTIMES);
+  return 0;
+}
+
 static void copy_one(struct cf_job *job, struct cf_file *f, char *buf)
 {
   struct stat st;
   int in = open_source(job, f, &st);
   if (in < 0)
     return;
-  int out = open_dest(f);
+  int out = open_dest(f, st.st_mode & 0777);
   if (out < 0) {
     close(in);
     return;
   }
   int ok = copy_data(in, out, buf, st.st_size, job->live, f) == 0;
   close(in);
-  if (ok) {
-    struct timespec times[2] = { to_usec(st.st_atim), to_usec(st.st_mtim) };
-    if (job->owner == OWNER_SOURCE && fchown(out, st.st_uid, st.st_gid) < 0)
-      ok = set_result(f, errno, CF_STEP_CHOWN) == 0;
-    else if (job->owner == OWNER_FIXED && fchown(out, job->uid, job->gid) < 0)
-      ok = set_result(f, errno, CF_STEP_CHOWN) == 0;
-    else if (fchmod(out, st.st_mode & 07777) < 0)
-      ok = set_result(f, errno, CF_STEP_CHMOD) == 0;
-    else if (futimens(out, times) < 0)
-      ok = set_result(f, errno, CF_STEP_UTIMES) == 0;
-  }
+  if (ok)
+    ok = set_meta(job, out, &st, f) == 0;
   if (close(out) < 0 && ok)
     set_result(f, errno, CF_STEP_CLOSE);
+}
+
+/* Copy files of the batch until none is left to take. */
+static void cf_work(struct cf_job *job, char *buf)
+{
+  for (;;) {
+    size_t i = atomic_fetch_add(&job->next, CHUNK);
+    if (i >= job->nfiles)
+      return;
+    size_t end = i + CHUNK < job->nfiles ? i + CHUNK : job->nfiles;
+    for (; i < end; i++) {
+      struct cf_file *f = &job->files[i];
+      if (f->err != 0 || f->step != 0)
+        continue; /* refused when the batch was read */
+      if (buf == NULL)
+        set_result(f, ENOMEM, CF_STEP_READ);
+      else
+        copy_one(job, f, buf);
+    }
+  }
 }
 
 static void *cf_run(void *arg)
 {
   struct cf_worker *w = arg;
   char *buf = malloc(BUF_SIZE);
-  for (size_t i = w->from; i < w->to; i++) {
-    struct cf_file *f = &w->job->files[i];
-    if (f->err != 0 || f->step != 0)
-      continue; /* refused when the batch was read */
-    if (buf == NULL)
-      set_result(f, ENOMEM, CF_STEP_READ);
-    else
-      copy_one(w->job, f, buf);
-  }
+  cf_work(w->job, buf);
   free(buf);
   return NULL;
 }
@@ -340,21 +378,13 @@ napi_value js_copy_files_start(napi_env env, napi_callback_info info)
     }
   }
 
-  /* contiguous shares: neighbours (one directory) stay on one thread */
-  if ((size_t)nthreads > job->nfiles)
-    nthreads = job->nfiles ? (int)job->nfiles : 1;
+  atomic_init(&job->next, 0);
   job->nworkers = nthreads;
   for (int t = 0; t < nthreads; t++) {
     struct cf_worker *w = &job->workers[t];
     w->job = job;
-    w->from = job->nfiles * (size_t)t / (size_t)nthreads;
-    w->to = job->nfiles * (size_t)(t + 1) / (size_t)nthreads;
-    int rc = pthread_create(&w->th, NULL, cf_run, w);
-    if (rc != 0) {
-      /* this share runs when the batch is waited for, on the JS thread */
-      continue;
-    }
-    w->started = 1;
+    /* a thread that cannot start leaves its files to the others and to copyFilesWait */
+    w->started = pthread_create(&w->th, NULL, cf_run, w) == 0;
   }
   if (napi_create_external(env, job, handle_finalize, NULL, &handle) != napi_ok) {
     job_free(job);
@@ -376,10 +406,15 @@ napi_value js_copy_files_wait(napi_env env, napi_callback_info info)
     return throw_arg_error(env, "The \"handle\" argument must be a copyFilesStart handle");
   if (job->joined)
     return throw_arg_error(env, "copyFilesWait: this batch was waited for already");
+  /*
+   * The JS thread takes what is left rather than sleep in join: on a loaded machine a woken
+   * thread waits for a CPU, and the JS thread, already on one, need not wait for them.
+   */
+  static char *js_buf;
+  if (js_buf == NULL)
+    js_buf = malloc(BUF_SIZE);
+  cf_work(job, js_buf);
   job_join(job);
-  for (int t = 0; t < job->nworkers; t++)
-    if (!job->workers[t].started)
-      cf_run(&job->workers[t]);
 
   size_t nres = 0;
   for (size_t i = 0; i < job->nfiles; i++)

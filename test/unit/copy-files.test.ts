@@ -105,6 +105,40 @@ test('copyFiles: gone, a symlink, a fifo, a hard link and a directory at the des
   assert.equal(fs.readFileSync(outside, 'utf8'), 'OUTSIDE\n');
 });
 
+test('copyFiles: mode and owner end as the source says whatever the umask, an old file or a setgid directory gave', (t) => {
+  const dir = tmpdir(t);
+  const src = path.join(dir, 'src');
+  const dst = path.join(dir, 'dst');
+  fs.mkdirSync(src);
+  fs.mkdirSync(dst);
+  fs.writeFileSync(path.join(src, 'open'), 'o');
+  fs.chmodSync(path.join(src, 'open'), 0o666); // the umask (022) cuts it at creation
+  fs.writeFileSync(path.join(src, 'old'), 'n');
+  fs.chmodSync(path.join(src, 'old'), 0o644);
+  fs.writeFileSync(path.join(dst, 'old'), 'old content');
+  fs.chownSync(path.join(dst, 'old'), 1, 2);
+  fs.chmodSync(path.join(dst, 'old'), 0o4711);
+  const sgid = path.join(dst, 'sgid');
+  fs.mkdirSync(sgid);
+  fs.chownSync(sgid, 0, 4321);
+  fs.chmodSync(sgid, 0o2775); // new files get the directory's group
+  const old = process.umask(0o022);
+  try {
+    assert.deepEqual(copyFiles(src, dst, ['open', 'old'], { owner: 2, uid: 0, gid: 0 }), []);
+    assert.deepEqual(copyFiles(src, sgid, ['open'], { owner: 2, uid: 0, gid: 0 }), []);
+  } finally {
+    process.umask(old);
+  }
+  const show = (p: string) => {
+    const st = fs.statSync(p);
+    return `${st.uid}:${st.gid} ${(st.mode & 0o7777).toString(8)}`;
+  };
+  assert.equal(show(path.join(dst, 'open')), '0:0 666');
+  assert.equal(show(path.join(dst, 'old')), '0:0 644');
+  assert.equal(fs.readFileSync(path.join(dst, 'old'), 'utf8'), 'n');
+  assert.equal(show(path.join(sgid, 'open')), '0:0 666');
+});
+
 test('copyFiles: at the destination a file is truncated and rewritten; a symlink (to a file outside) or a fifo is replaced, never followed', (t) => {
   const dir = tmpdir(t);
   const src = path.join(dir, 'src');

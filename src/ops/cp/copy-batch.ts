@@ -31,7 +31,7 @@ const THREADS = 2;
 const MAX_HELD = 128;
 
 /** copyfiles.c's steps (CF_STEP_*) and the entries it leaves to JS. */
-const STEPS = ['open', 'fstat', 'open', 'unlink', 'read', 'write', 'fchown', 'fchmod', 'futimens', 'close'] as const;
+const STEPS = ['open', 'fstat', 'open', 'unlink', 'read', 'write', 'fchown', 'fchmod', 'futimens', 'close', 'fstat'] as const;
 export const CF_GONE = 100;
 export const CF_CHANGED = 101;
 export const CF_HARDLINK = 102;
