@@ -1,36 +1,31 @@
 /*
- * tarFiles(fd, headers, paths, meta, done): write a tar stream to the open
- * blob file `fd` and sha256 it, on libuv's thread pool; the headers are made
- * in JS (src/diff/tar-writer.ts, so the bytes are the same as every other
- * layer's), the file data is read here. Used by COPY's layer writer
- * (src/ops/build/copy-layer-direct.ts).
+ * tarFiles(fd, headers, paths, meta, done): a tar stream written to the blob
+ * file `fd` and sha256'd; the headers are made in JS (src/diff/tar-writer.ts:
+ * the same bytes as every layer's), the file data is read here. For COPY's
+ * layer writer (src/ops/build/copy-layer-direct.ts).
  *
- * Why: written from JS, each of a COPY's 10,000 files cost an open, reads,
- * a close and a sha256 update on the JS thread, plus a hand-over to the
- * blob writer's worker thread: about as long again as `tar -c | sha256sum`
- * takes in all. Here one pool thread opens, reads and (for the build
- * cache's checksums) hashes each file into a ring of slots, and a second
- * thread of ours hashes the stream and writes it: the two halves of
- * `tar | sha256sum`, on the machine's two cores.
+ * Why: from JS, each of a COPY's 10,000 files cost an open, reads, a close
+ * and a sha256 update on the JS thread plus a hand-over to the blob writer's
+ * worker: as long again as all of `tar -c | sha256sum`. Here a pool thread
+ * opens, reads and (for the build cache) hashes each file into a ring of
+ * slots, and a thread of ours hashes the stream and writes it: the two
+ * halves of `tar | sha256sum`, on two cores.
  *
- * The stream: headers[0 .. meta[0].hdrOff), file 0's data padded to 512,
- * headers[meta[0].hdrOff .. meta[1].hdrOff), file 1's data, …, then the rest
- * of headers (the end-of-archive blocks are in it). Exactly `size` bytes of
- * each file: one that shrank since its stat is padded with zeros and one
- * that grew is cut, as tar-writer.ts's fileData does.
+ * The stream: headers[0 .. file 0's hdrOff), file 0's data padded to 512,
+ * headers[.. file 1's hdrOff), file 1's data, …, the rest of headers (the
+ * end-of-archive blocks are in it). Exactly `size` bytes of each file: one
+ * that shrank since its stat is padded with zeros, one that grew is cut, as
+ * tar-writer.ts's fileData does. meta: META_STRIDE doubles per file (hdrOff,
+ * size, wantSum: 1 to sha256 its bytes too). paths: NUL-terminated, in
+ * order; opened O_RDONLY|O_NOFOLLOW.
  *
- * meta holds META_STRIDE doubles per file: hdrOff, size, wantSum (1: also
- * sha256 the bytes read, for the build cache). paths: each file's path,
- * NUL-terminated, in order; opened O_RDONLY|O_NOFOLLOW.
+ * done(failure, digest, got, sums) on the JS thread: failure null or [index,
+ * errno, step] (TF_STEP_*; index -1: the blob's write); digest the stream's
+ * sha256 (hex); got the bytes read from each file (Float64Array); sums 32
+ * bytes per file (zeros where not wanted).
  *
- * done(failure, digest, got, sums) on the JS thread: failure null or
- * [index, errno, step] (step TF_STEP_*; index -1 for the blob's write);
- * digest the stream's sha256 (hex); got a Float64Array of the bytes read
- * from each file; sums 32 bytes per file (zeros where not wanted).
- *
- * sha256: OpenSSL's, as the node binary exports it (Node's documented
- * contract for addons; its headers come with node-gyp's): the same SHA-NI
- * code node:crypto runs, about 2 GB/s here.
+ * sha256: OpenSSL's as the node binary exports it (Node's contract for
+ * addons; node-gyp brings its headers): node:crypto's SHA-NI code.
  */
 #define OPENSSL_SUPPRESS_DEPRECATED 1 /* SHA256_*: no provider lookup per file, unlike EVP in OpenSSL 3 */
 #include "addon.h"
@@ -42,7 +37,6 @@
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

@@ -1,7 +1,7 @@
 /**
  * COPY's layer written straight from the source files: the tar entries (targets, owners,
  * modes, mtimes, xattrs, the parent directories the image has or lacks) are worked out
- * in memory, then each source file is read once into commit's tar and blob writers. No
+ * in memory, then each source file is read once, by the addon, into the layer. No
  * staging copy: a 100 MB / 10,000-file COPY used to write every file twice more (the
  * copy, then the layer), and creating 10,000 fresh inodes right after removing the last
  * staging tree is slow on ext4. Entries come out in the order commit's walker gives
