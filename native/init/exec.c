@@ -50,8 +50,14 @@ static _Noreturn void exec_child(const struct oci *o, int sync, struct exec_fds 
   join_cgroup_files(f->cgroup, f->ncgroup, p->cgroup_procs, sync);
   struct winsize ws = { 0 };
   ioctl(STDIN_FILENO, TIOCGWINSZ, &ws);
+  /* runc's order: those the host's root may join go first (a network namespace made before the
+     container's user namespace is the host root's, and no longer joinable from inside that one),
+     then the user namespace, then the rest, owned by it */
+  bool joined[NNS] = { false };
+  for (size_t i = 1; f->ns[0] >= 0 && i < NNS; i++)
+    joined[i] = f->ns[i] >= 0 && setns(f->ns[i], NS[i].flag) == 0;
   for (size_t i = 0; i < NNS; i++)
-    if (f->ns[i] >= 0 && setns(f->ns[i], NS[i].flag) < 0)
+    if (f->ns[i] >= 0 && !joined[i] && setns(f->ns[i], NS[i].flag) < 0)
       child_fail(sync, "setns", NS[i].name);
   if (p->tty) {
     for (int i = 0; i < 6; i++)

@@ -118,6 +118,9 @@ struct plan {
     char *path;
   } *nsjoins;
   size_t nnsjoins;
+  /* with a new user namespace: the nsjoins, joined by the monitor around the clone instead */
+  struct nsjoin *prejoins;
+  size_t nprejoins;
   /* a user namespace joined by path (run and exec): the run's new namespaces are made inside it
      (fork_in_userns), an exec's child joins it first; the process becomes root in it */
   char *userns_path;
@@ -267,7 +270,13 @@ void child_join_namespaces(const struct plan *p, int sync);
 
 /* rootfs.c: the container's root overlay, the rest of its filesystem view (all
    from the plan's early block), then pivot_root into it. */
-void mount_root_overlay(const struct plan *p, int sync);
+/* mfd: the overlay the monitor made (a container in a user namespace), or -1: made here */
+void mount_root_overlay(const struct plan *p, int sync, int mfd);
+/* overlay.c: the root overlay as a detached mount (its fd; -1, errno, step and detail on failure);
+   userns >= 0: its layers idmapped with that user namespace (a container in one) */
+int make_root_overlay(const struct plan *p, int userns, const char **step, char *detail, size_t len);
+/* upper/ (the container's /) owned by the host ids of root in pid's user namespace; -1 with errno */
+int own_upper_root(const struct plan *p, pid_t pid);
 void setup_rootfs(const struct plan *p, int sync);
 void pivot_to_rootfs(const struct plan *p, int sync);
 void set_lo_up(int sync);

@@ -270,44 +270,21 @@ static void do_ropath(int rootfd, const struct op *o, int sync)
   close(fd);
 }
 
-static void mount_overlay(const struct plan *p, int sync)
+static void attach_overlay(const struct plan *p, int mfd, int sync)
 {
-  int fs = (int)syscall(SYS_fsopen, "overlay", X_FSOPEN_CLOEXEC);
-  if (fs < 0)
-    child_fail(sync, "fsopen overlay", p->rootfs);
-  for (size_t i = 0; i < p->nlowers; i++)
-    if (syscall(SYS_fsconfig, fs, X_FSCONFIG_SET_STRING, "lowerdir+", p->lowers[i], 0) < 0)
-      child_fail(sync, "overlay lowerdir+", p->lowers[i]);
-  if (syscall(SYS_fsconfig, fs, X_FSCONFIG_SET_STRING, "upperdir", p->upper, 0) < 0)
-    child_fail(sync, "overlay upperdir", p->upper);
-  if (syscall(SYS_fsconfig, fs, X_FSCONFIG_SET_STRING, "workdir", p->work, 0) < 0)
-    child_fail(sync, "overlay workdir", p->work);
-  for (size_t i = 0; i < p->noverlay_opts; i++) {
-    char kv[256];
-    snprintf(kv, sizeof kv, "%s", p->overlay_opts[i]);
-    char *eq = strchr(kv, '=');
-    if (eq)
-      *eq = '\0';
-    /* "key=value" is a string option, a bare "key" (volatile) a flag */
-    if (eq ? syscall(SYS_fsconfig, fs, X_FSCONFIG_SET_STRING, kv, eq + 1, 0) < 0
-           : syscall(SYS_fsconfig, fs, X_FSCONFIG_SET_FLAG, kv, NULL, 0) < 0)
-      child_fail(sync, "overlay option", kv);
-  }
-  if (syscall(SYS_fsconfig, fs, X_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
-    int err = errno;
-    char log[512] = "";
-    ssize_t n = read(fs, log, sizeof log - 1);
-    log[n > 0 ? n : 0] = '\0';
-    errno = err;
-    child_fail(sync, "create overlay", *log ? log : p->rootfs);
-  }
-  int mfd = (int)syscall(SYS_fsmount, fs, X_FSMOUNT_CLOEXEC, 0);
-  if (mfd < 0)
-    child_fail(sync, "fsmount overlay", p->rootfs);
   if (syscall(SYS_move_mount, mfd, "", AT_FDCWD, p->rootfs, X_MOVE_MOUNT_F_EMPTY_PATH) < 0)
     child_fail(sync, "move_mount overlay", p->rootfs);
   close(mfd);
-  close(fs);
+}
+
+static void mount_overlay(const struct plan *p, int sync)
+{
+  const char *step;
+  char detail[512];
+  int mfd = make_root_overlay(p, -1, &step, detail, sizeof detail);
+  if (mfd < 0)
+    child_fail(sync, step, detail);
+  attach_overlay(p, mfd, sync);
 }
 
 /* A root propagation that keeps links to the host (shared or slave, not private). */
@@ -331,7 +308,7 @@ static void slave_parent_mount(const char *path, int sync)
   }
 }
 
-void mount_root_overlay(const struct plan *p, int sync)
+void mount_root_overlay(const struct plan *p, int sync, int mfd)
 {
   if (!linked_root(p)) {
     /* nothing mounted from here on may propagate to or from the host */
@@ -348,7 +325,10 @@ void mount_root_overlay(const struct plan *p, int sync)
       child_fail(sync, "bind rootfs", p->rootfs);
     return;
   }
-  mount_overlay(p, sync);
+  if (mfd >= 0)
+    attach_overlay(p, mfd, sync);
+  else
+    mount_overlay(p, sync);
 }
 
 void setup_rootfs(const struct plan *p, int sync)

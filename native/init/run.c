@@ -113,17 +113,30 @@ static _Noreturn void run_child(struct oci *o, int fwd, int sync, int in, int ou
      rules on the cgroup: it needs neither the cgroup nor a namespace joined by path, and happens
      in this process's own mount namespace (its few kernel objects are charged to the cgroup the
      launcher started in rather than the container's) */
-  mount_root_overlay(p, sync);
+  bool userns = (p->clone_flags & CLONE_NEWUSER) || p->userns_path;
+  if (!userns) /* in a user namespace the monitor makes it (below) */
+    mount_root_overlay(p, sync, -1);
   /* the monitor's go-ahead: its own reading of the spec agrees and the cgroup's device rules
      are in place (the monitor reads the spec and sets the cgroup up while this one reads it);
      in a new user namespace it has written the id maps and moved this process into its cgroup */
   if (planbuf_read_to(fwd, &b, b.early_len + 2, perr, sizeof perr) < 0 || b.data[b.early_len + 1] != READY)
     _exit(125); /* the monitor failed a step: it reports it */
-  bool userns = (p->clone_flags & CLONE_NEWUSER) || p->userns_path;
   if (!userns)
     child_join_cgroup(p->cgroup_procs, p->ncgroup_procs, sync);
   child_join_namespaces(p, sync);
   if (userns) {
+    /* the root overlay the monitor made (make_root_overlay), attached while this process is
+       still the host's root by uid: the store's dirs on the way are searchable for it */
+    int mfd = -1;
+    char buf[8];
+    errno = EPIPE;
+    if (p->upper && (recv_msg(sync, buf, sizeof buf, &mfd) <= 0 || mfd < 0))
+      child_fail(sync, "receive the root overlay", p->rootfs);
+    mount_root_overlay(p, sync, mfd);
+    /* while still the host's root by uid: a network namespace joined by path is the host root's,
+       and only its owner or a holder of CAP_NET_ADMIN there may write its sysctls; the IPC
+       namespace's are its root's (below) */
+    write_sysctls_of(o, sync, SYSCTL_NET);
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
       child_fail(sync, "become root in the user namespace", NULL);
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* a change of credentials cleared it */
@@ -139,7 +152,8 @@ static _Noreturn void run_child(struct oci *o, int fwd, int sync, int in, int ou
     child_fail(sync, "setdomainname", o->domainname);
   if (p->lo_up)
     set_lo_up(sync);
-  write_sysctls(o, sync); /* through the host's /proc, in the container's namespaces, before its read-only paths */
+  /* through the host's /proc, in the container's namespaces, before its read-only paths */
+  write_sysctls_of(o, sync, userns ? SYSCTL_NOT_NET : SYSCTL_ALL);
   setup_rootfs(p, sync);
   /* the mounts are in place: the monitor runs prestart/createRuntime hooks, sends the state; then
      createContainer's, here, in the container's namespaces before pivot_root (the spec's points) */
@@ -194,10 +208,42 @@ static _Noreturn void run_child(struct oci *o, int fwd, int sync, int in, int ou
   exec_process(p, sync);
 }
 
-/* The container process: cloned here, or inside the user namespace it joins by path. */
+/*
+ * The container process: cloned here, or inside the user namespace it joins by path. In a user
+ * namespace (new or joined), the namespaces given by path are joined first, by this monitor around the clone
+ * (the child inherits them; the monitor goes back to its own).
+ */
 static pid_t fork_run_child(const struct plan *p, unsigned long flags, const char *userns_path)
 {
-  return userns_path ? fork_in_userns(userns_path, flags) : fork_container(p, flags);
+  if (!p->nprejoins)
+    return userns_path ? fork_in_userns(userns_path, flags) : fork_container(p, flags);
+  int mine[8], theirs[8], err = 0;
+  size_t n = p->nprejoins < 8 ? p->nprejoins : 8, joined = 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *kind = p->prejoins[i].type == CLONE_NEWNET ? "net" : p->prejoins[i].type == CLONE_NEWIPC ? "ipc" : "uts";
+    char own[64];
+    snprintf(own, sizeof own, "/proc/self/ns/%s", kind);
+    mine[i] = open(own, O_RDONLY | O_CLOEXEC);
+    theirs[i] = open(p->prejoins[i].path, O_RDONLY | O_CLOEXEC);
+  }
+  for (; joined < n && !err; joined++)
+    if (mine[joined] < 0 || theirs[joined] < 0 || setns(theirs[joined], p->prejoins[joined].type) < 0)
+      err = errno ? errno : EBADF;
+  pid_t pid = err ? -1 : userns_path ? fork_in_userns(userns_path, flags) : fork_container(p, flags);
+  if (pid == 0)
+    return 0;
+  if (pid < 0 && !err)
+    err = errno;
+  for (size_t i = 0; i < n; i++) {
+    if (i < joined && mine[i] >= 0)
+      setns(mine[i], p->prejoins[i].type);
+    if (mine[i] >= 0)
+      close(mine[i]);
+    if (theirs[i] >= 0)
+      close(theirs[i]);
+  }
+  errno = err;
+  return pid;
 }
 
 /*
@@ -305,7 +351,8 @@ int run_main(struct oci *o, struct planbuf *b, size_t first)
     return 125;
   }
   unsigned long cflags = first_flags & ~(unsigned long)CLONE_NEWCGROUP;
-  bool fork_first = !cgroup2_host();
+  /* a new user namespace joins the namespaces given by path first: those come with the spec */
+  bool fork_first = !cgroup2_host() && !(first_flags & CLONE_NEWUSER) && !userns_path;
   /* before the fork, so the child has it too: read while tsrun still creates the container */
   spec_host_cgroups();
   /* glibc reads /etc/localtime on its first time conversion (even gmtime_r): now, while idle,
@@ -363,6 +410,25 @@ int run_main(struct oci *o, struct planbuf *b, size_t first)
     step = "device cgroup";
   if (rc == 0 && (rc = send_nsjoin_fds(p, sv[0], err, sizeof err)) < 0)
     step = "open namespace";
+  if (rc == 0 && ((p->clone_flags & CLONE_NEWUSER) || p->userns_path) && p->upper) {
+    char ns[64];
+    snprintf(ns, sizeof ns, "/proc/%d/ns/user", (int)pid);
+    int userns = open(ns, O_RDONLY | O_CLOEXEC);
+    int mfd = -1;
+    if (userns < 0)
+      step = "open the container's user namespace";
+    else if (own_upper_root(p, pid) < 0) {
+      step = "chown upper dir to the user namespace's root";
+      snprintf(err, sizeof err, "%s", p->upper);
+    } else
+      mfd = make_root_overlay(p, userns, &step, err, sizeof err);
+    if (mfd < 0 || send_fd(sv[0], mfd) < 0)
+      rc = -errno;
+    if (mfd >= 0)
+      close(mfd);
+    if (userns >= 0)
+      close(userns);
+  }
   /* a child that failed already has reported: await_child reads it */
   if (rc == 0 && !forwarded)
     write_all(fwd[1], b->data, b->early_len + 1);

@@ -131,6 +131,10 @@ int run_hooks(const struct oci *o, enum hook_kind k, const char *state);
    uid/gid maps of a new user namespace (written by the parent), device nodes as bind mounts in a
    user namespace (mknod is refused there) */
 void write_sysctls(const struct oci *o, int sync);
+/* in a user namespace net.* of a network namespace joined by path (the host root's) are written
+   while the process is still the host's root by uid, the IPC ones once it is the namespace's root */
+enum sysctl_part { SYSCTL_ALL, SYSCTL_NET, SYSCTL_NOT_NET };
+void write_sysctls_of(const struct oci *o, int sync, enum sysctl_part part);
 int write_idmaps(pid_t pid, const struct oci *o);
 void devices_as_binds(struct plan *p);
 /* spec_seccomp.c: linux.seccomp */

@@ -22,7 +22,15 @@
  */
 void write_sysctls(const struct oci *o, int sync)
 {
+  write_sysctls_of(o, sync, SYSCTL_ALL);
+}
+
+void write_sysctls_of(const struct oci *o, int sync, enum sysctl_part part)
+{
   for (size_t i = 0; i < o->nsysctl; i++) {
+    bool net = strncmp(o->sysctl[i].key, "net.", 4) == 0;
+    if ((part == SYSCTL_NET && !net) || (part == SYSCTL_NOT_NET && net))
+      continue;
     char path[512];
     int n = snprintf(path, sizeof path, "/proc/sys/%s", o->sysctl[i].key);
     if (n < 0 || (size_t)n >= sizeof path || strstr(o->sysctl[i].key, "..") || strchr(o->sysctl[i].key, '/')) {

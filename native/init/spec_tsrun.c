@@ -189,6 +189,14 @@ static int namespaces(struct oci *o)
   }
   /* a new network namespace has its loopback up (as runc and docker) */
   p->lo_up = (p->clone_flags & CLONE_NEWNET) != 0;
+  /* in a user namespace (new or joined) the namespaces given by path (owned by the host's) are
+     joined before it (runc's order): the monitor joins them around the clone (fork_run_child) */
+  if ((p->clone_flags & CLONE_NEWUSER) || p->userns_path) {
+    p->prejoins = p->nsjoins;
+    p->nprejoins = p->nnsjoins;
+    p->nsjoins = NULL;
+    p->nnsjoins = 0;
+  }
   return 0;
 }
 

@@ -12,7 +12,7 @@ const RUN_CREATE = [
   '--expose', '--gpus', '--group-add', '--io-maxbandwidth', '--io-maxiops', '--ip6', '--ipc', '--isolation',
   '--label-file', '--link', '--link-local-ip', '--log-driver', '--log-opt', '--mac-address', '--memory-swappiness',
   '--pid', '-q', '--quiet', '--runtime', '--sig-proxy', '--stop-signal', '--stop-timeout', '--storage-opt',
-  '--sysctl', '--use-api-socket', '--userns', '--uts', '--volume-driver',
+  '--use-api-socket', '--uts', '--volume-driver',
 ];
 
 const UNSUPPORTED: Record<string, string[]> = {

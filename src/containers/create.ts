@@ -16,7 +16,7 @@ import { writeJsonReplace } from '../util/atomic.js';
 import { os } from '../util/builtins.js';
 import { containerDir, listContainers, newContainerId, type Container, type ContainerConfig } from './record.js';
 import { randomName, validName } from './names.js';
-import { mergeEnv, parseEnv, parseSecurityOpts, parseUlimit, validateCaps, type RunFlags } from './options.js';
+import { mergeEnv, parseEnv, parseSecurityOpts, parseSysctls, parseUlimit, parseUserns, validateCaps, type RunFlags } from './options.js';
 import { parseMountFlags, parseVolumesFrom } from '../volumes/spec.js';
 import { addVolumesFrom, initialMounts, resolveVolumes, usesVolumeStore } from './volumes.js';
 import { mountTargets } from '../runtime/mounts.js';
@@ -113,6 +113,9 @@ export function buildConfig(imageRef: string, image: Image, cmd: string[], f: Ru
   toLinuxResources(resources, blockDeviceNumber);
   const oomScoreAdj = f.oomScoreAdj !== undefined ? parseOomScoreAdj(f.oomScoreAdj) : undefined;
   const shmSize = f.shmSize !== undefined ? parseShmSize(f.shmSize) : undefined;
+  // parsed only when given: run's start-up path stays as it was
+  const sysctls = f.sysctl?.length ? parseSysctls(f.sysctl, network) : undefined;
+  const userns = f.userns !== undefined || f.uidmap?.length || f.gidmap?.length ? parseUserns(f.userns, f.uidmap ?? [], f.gidmap ?? [], { privileged: f.privileged, network }) : undefined;
   const labels: Record<string, string> = {};
   for (const l of f.label) {
     const eq = l.indexOf('=');
@@ -162,6 +165,9 @@ export function buildConfig(imageRef: string, image: Image, cmd: string[], f: Ru
       ...(noResources(resources) ? {} : { resources }),
       ...(oomScoreAdj !== undefined ? { oomScoreAdj } : {}),
       ...(shmSize !== undefined ? { shmSize } : {}),
+      ...(sysctls ? { sysctls } : {}),
+      ...(userns?.mode ? { usernsMode: userns.mode } : {}),
+      ...(userns?.uidMaps ? { uidMaps: userns.uidMaps, gidMaps: userns.gidMaps } : {}),
     },
   };
   cfg.host.bindTargets = mountTargets(cfg);
@@ -259,6 +265,18 @@ function checkBindSources(cfg: ContainerConfig): void {
   }
 }
 
+/**
+ * A container in a user namespace is set up by root of that namespace, a plain uid on the host:
+ * the dirs on the way to its rootfs and its hosts/resolv.conf must let it pass (search, not list),
+ * as docker's store with userns-remap is 0711.
+ */
+function searchableForUserns(ctx: Ctx, dir: string): void {
+  for (const d of [ctx.root, ctx.containersDir, dir]) {
+    const mode = fs.statSync(d).mode & 0o7777;
+    if ((mode & 0o011) !== 0o011) fs.chmodSync(d, mode | 0o011);
+  }
+}
+
 /** The record itself, under the names lock (two creates cannot take the same name). */
 function writeLocked(ctx: Ctx, cfg: ContainerConfig, id: string): Container {
   return withLockSync(path.join(ctx.containersDir, 'names.lock'), () => {
@@ -272,6 +290,7 @@ function writeLocked(ctx: Ctx, cfg: ContainerConfig, id: string): Container {
     const dir = containerDir(ctx, id);
     try {
       writeRecord(dir, cfg);
+      if (cfg.host.usernsMode === 'private' || cfg.host.usernsMode?.startsWith('ns:')) searchableForUserns(ctx, dir);
     } catch (err) {
       removeTreeTolerant(dir);
       throw syscallError(`cannot create container ${cfg.name}`, err);

@@ -60,6 +60,12 @@ export interface RunFlags {
   resources?: ResourceFlags;
   oomScoreAdj?: string;
   shmSize?: string;
+  /** --sysctl K=V, as given */
+  sysctl?: string[];
+  /** --userns host|ns:PATH, --uidmap/--gidmap CONTAINER:HOST:SIZE, as given */
+  userns?: string;
+  uidmap?: string[];
+  gidmap?: string[];
 }
 
 function limitValue(v: string, spec: string): number {
@@ -131,4 +137,76 @@ export function mergeEnv(...lists: string[][]): string[] {
 
 export function validateCaps(caps: string[]): string[] {
   return caps.map(normaliseCap);
+}
+
+/**
+ * --sysctl K=V (repeatable), docker's rules: only namespaced sysctls (docker's CLI list: the IPC
+ * ones and net.*, fs.mqueue.*), net.* only with a network namespace of the container's own.
+ */
+const IPC_SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
+
+export function parseSysctls(values: string[], network: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    const key = eq < 0 ? v : v.slice(0, eq);
+    if (eq <= 0 || !(IPC_SYSCTLS.has(key) || key.startsWith('net.') || key.startsWith('fs.mqueue.'))) {
+      throw usageError(`invalid argument ${JSON.stringify(v)} for "--sysctl" flag: sysctl '${v}' is not allowed`, 'only namespaced sysctls: net.*, fs.mqueue.*, kernel.msg*, kernel.sem, kernel.shm*');
+    }
+    // runc's check (docker reports it at start; tsrun before anything is written)
+    if (key.startsWith('net.') && network === 'host') throw usageError(`sysctl ${JSON.stringify(key)} not allowed in host network namespace`);
+    if (!/^[a-z0-9_.-]+$/i.test(key) || key.includes('..')) throw usageError(`invalid argument ${JSON.stringify(v)} for "--sysctl" flag: invalid sysctl name`);
+    out[key] = v.slice(eq + 1);
+  }
+  return out;
+}
+
+export interface IdMap {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+/** --uidmap/--gidmap CONTAINER:HOST:SIZE (podman's), repeatable. */
+function parseIdMaps(values: string[], flag: string): IdMap[] {
+  const maps = values.map((v) => {
+    const m = /^(\d+):(\d+):(\d+)$/.exec(v);
+    const n = m ? m.slice(1).map(Number) : [];
+    if (!m || n.some((x) => x > 0xffffffff) || n[2] === 0 || n[0]! + n[2]! > 0x100000000 || n[1]! + n[2]! > 0x100000000) {
+      throw usageError(`invalid ${flag} ${JSON.stringify(v)}`, `use ${flag} CONTAINER:HOST:SIZE with a size above 0, e.g. 0:100000:65536`);
+    }
+    return { containerID: n[0]!, hostID: n[1]!, size: n[2]! };
+  });
+  // the launcher becomes root in the namespace before it drops to the container's user
+  if (!maps.some((x) => x.containerID === 0)) throw usageError(`invalid ${flag}: container ID 0 is not mapped`, 'map container ID 0, e.g. 0:100000:65536');
+  return maps;
+}
+
+/**
+ * --userns host|ns:PATH (docker takes host; podman's ns:PATH joins a user namespace) and
+ * --uidmap/--gidmap (a new user namespace with those maps; --gidmap defaults to --uidmap's, as podman).
+ */
+export function parseUserns(userns: string | undefined, uidmap: string[], gidmap: string[], f: { privileged: boolean; network: string }): { mode: string; uidMaps?: IdMap[]; gidMaps?: IdMap[] } {
+  if (userns !== undefined && userns !== '' && userns !== 'host' && !(userns.startsWith('ns:') && userns.length > 3)) {
+    throw usageError('--userns: invalid USER mode', 'use --userns host, or ns:PATH to join a user namespace');
+  }
+  if (uidmap.length || gidmap.length) {
+    if (userns) throw usageError('conflicting options: --userns and --uidmap/--gidmap', 'give one of them');
+    const uidMaps = parseIdMaps(uidmap.length ? uidmap : gidmap, uidmap.length ? '--uidmap' : '--gidmap');
+    const gidMaps = gidmap.length ? parseIdMaps(gidmap, '--gidmap') : uidMaps;
+    return { mode: 'private', uidMaps, gidMaps, ...checkUsernsConflicts(f) };
+  }
+  if (userns?.startsWith('ns:')) {
+    const p = userns.slice(3);
+    if (!path.isAbsolute(p) || !fs.existsSync(p)) throw usageError(`--userns: user namespace ${p} does not exist`, 'give a path such as /proc/PID/ns/user');
+    return { mode: userns, ...checkUsernsConflicts(f) };
+  }
+  return { mode: userns ?? '' };
+}
+
+/** docker's refusals for a container in a user namespace of its own. */
+function checkUsernsConflicts(f: { privileged: boolean; network: string }): object {
+  if (f.privileged) throw usageError('privileged mode is incompatible with user namespaces', 'run without --privileged, or in the host user namespace');
+  if (f.network === 'host') throw usageError("cannot share the host's network namespace when user namespaces are enabled");
+  return {};
 }

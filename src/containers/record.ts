@@ -139,6 +139,12 @@ export interface ContainerConfig {
     oomScoreAdj?: number;
     /** --shm-size: bytes of /dev/shm (absent: docker's 64 MiB) */
     shmSize?: number;
+    /** --sysctl: linux.sysctl of the spec (docker's HostConfig.Sysctls) */
+    sysctls?: Record<string, string>;
+    /** --userns/--uidmap: 'host' (or absent), 'ns:PATH' (joined), 'private' (a new one with uidMaps/gidMaps) */
+    usernsMode?: string;
+    uidMaps?: { containerID: number; hostID: number; size: number }[];
+    gidMaps?: { containerID: number; hostID: number; size: number }[];
     /**
      * Container paths tsrun mounts onto (/etc/hostname, /etc/hosts, /etc/resolv.conf,
      * volume and tmpfs targets). When missing from the image, tsrun-init creates them

@@ -73,7 +73,7 @@ async function launchLocked(ctx: Ctx, c: Container, opts: StartOptions): Promise
   try {
     mark('start');
     const mode = c.config.host.network;
-    launcher ??= new PendingLaunch(opts.detach, specNamespaces(mode));
+    launcher ??= new PendingLaunch(opts.detach, specNamespaces(mode, undefined, c.config.host.usernsMode));
     const monitorPid = launcher.monitorPid;
     const running = () =>
       writeState(c, { status: 'running', monitorPid, monitorStart: procStartTime(monitorPid), startedAt: new Date().toISOString(), ...restartStateAtStart(c.state, !!opts.byPolicy) });

@@ -93,6 +93,10 @@ export function inspectContainer(ctx: Ctx, c0: Container): Record<string, unknow
       Binds: inspectBinds(k),
       Mounts: inspectMountSpecs(k),
       VolumesFrom: k.host.volumesFrom ?? null,
+      UsernsMode: k.host.usernsMode ?? '',
+      ...(k.host.sysctls ? { Sysctls: k.host.sysctls } : {}),
+      // podman's: the maps of --uidmap/--gidmap
+      ...(k.host.uidMaps ? { IDMappings: { UidMap: idMapText(k.host.uidMaps), GidMap: idMapText(k.host.gidMaps ?? []) } } : {}),
       Tmpfs: Object.fromEntries(k.host.mounts.filter((m) => m.type === 'tmpfs' && m.from !== '--mount').map((m) => [m.destination, (m.options ?? []).join(',')])),
       ...hostConfigResources(k.host),
     },
@@ -129,4 +133,9 @@ export function inspectContainer(ctx: Ctx, c0: Container): Record<string, unknow
       ...(k.stopTimeout !== undefined ? { StopTimeout: k.stopTimeout } : {}),
     },
   };
+}
+
+/** podman's text of an id map: CONTAINER:HOST:SIZE */
+function idMapText(maps: { containerID: number; hostID: number; size: number }[]): string[] {
+  return maps.map((m) => `${m.containerID}:${m.hostID}:${m.size}`);
 }

@@ -91,7 +91,8 @@ export async function createOnly(ctx: Ctx, image: string, cmd: string[], flags: 
 export async function runContainer(ctx: Ctx, image: string, cmd: string[], flags: RunFlags, log?: PullLog, detachKeys?: number[]): Promise<RunResult> {
   mark('run');
   // the launcher starts (and seals itself, ~1.3 ms) while the container is created
-  const launcher = new PendingLaunch(flags.detach, specNamespaces(flags.network));
+  const userns = flags.uidmap?.length || flags.gidmap?.length ? 'private' : flags.userns;
+  const launcher = new PendingLaunch(flags.detach, specNamespaces(flags.network, undefined, userns));
   if (flags.rm && !flags.detach) launcher.whileStarting(removalModules);
   let c: Container;
   try {

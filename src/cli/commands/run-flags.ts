@@ -57,7 +57,11 @@ export function addRunFlags(cmd: Command): Command {
     .option('--oom-score-adj <n>', "tune the host's OOM preferences (-1000 to 1000)")
     .option('--shm-size <bytes>', 'size of /dev/shm (default 64m)')
     .option('--oom-kill-disable', 'disable the OOM killer (cgroup v1)')
-    .option('--kernel-memory <bytes>', 'kernel memory limit (deprecated by docker; refused)');
+    .option('--kernel-memory <bytes>', 'kernel memory limit (deprecated by docker; refused)')
+    .option('--sysctl <name=value>', 'namespaced kernel parameter (net.*, fs.mqueue.*, kernel.msg*, kernel.sem, kernel.shm*)', collect, [])
+    .option('--userns <mode>', 'user namespace: host (the default), or ns:PATH to join one (podman)')
+    .option('--uidmap <container:host:size>', 'a new user namespace with this UID mapping (podman; repeatable)', collect, [])
+    .option('--gidmap <container:host:size>', "its GID mapping (podman; repeatable; default: --uidmap's)", collect, []);
   return addResourceFlags(cmd).helpOption('--help', 'display help for command');
 }
 
@@ -148,6 +152,10 @@ export function runFlags(o: Record<string, unknown>, detach: boolean): RunFlags 
     resources: resourceFlags(o),
     oomScoreAdj: o.oomScoreAdj as string | undefined,
     shmSize: o.shmSize as string | undefined,
+    sysctl: o.sysctl as string[] | undefined,
+    userns: o.userns as string | undefined,
+    uidmap: o.uidmap as string[] | undefined,
+    gidmap: o.gidmap as string[] | undefined,
   };
 }
 

@@ -23,18 +23,37 @@ import { rootfsPropagation } from './propagation.js';
 import { specProcess, type ProcessSpec } from './process.js';
 import { specResources } from './resources.js';
 import { defaultSpecSeccomp, SECCOMP_CACHE_DIR, specSeccomp } from './seccomp.js';
-import { OCI_VERSION, type Spec, type SpecNamespace, type SpecSeccomp } from './types.js';
+import { OCI_VERSION, type Spec, type SpecMount, type SpecNamespace, type SpecSeccomp } from './types.js';
 
 /**
  * linux.namespaces of a run: new ones, and the network one joined by path
  * (netns: the namespace tsrun made and netavark set up, or another
- * container's). host keeps the host's network namespace.
+ * container's). host keeps the host's network namespace. userns: the record's usernsMode
+ * (--uidmap: a new user namespace; ns:PATH: that one joined; host or absent: none).
  */
-export function specNamespaces(network: string, netns?: string): SpecNamespace[] {
+export function specNamespaces(network: string, netns?: string, userns?: string): SpecNamespace[] {
   const ns: SpecNamespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
   if (network === 'none') ns.push({ type: 'network' });
   else if (netns) ns.push({ type: 'network', path: netns });
+  if (userns === 'private') ns.push({ type: 'user' });
+  else if (userns?.startsWith('ns:')) ns.push({ type: 'user', path: userns.slice(3) });
   return ns;
+}
+
+type HostConfig = Container['config']['host'];
+
+const hasUserns = (h: HostConfig) => h.usernsMode === 'private' || !!h.usernsMode?.startsWith('ns:');
+
+/**
+ * In a user namespace a cgroup v1 hierarchy cannot be mounted: /sys/fs/cgroup is left out (as runc
+ * does); nor can sysfs when the network namespace is not the user namespace's own (a joined one,
+ * made by the host's root): /sys is then the host's, bound read-only (runc's fallback).
+ */
+function usernsMounts(h: HostConfig, mounts: SpecMount[]): SpecMount[] {
+  if (!hasUserns(h)) return mounts;
+  return mounts
+    .filter((m) => m.type !== 'cgroup')
+    .map((m) => (m.type === 'sysfs' && h.network !== 'none' ? { destination: m.destination, type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] } : m));
 }
 
 function seccomp(c: Container, caps: string[]): SpecSeccomp | undefined {
@@ -111,9 +130,11 @@ export function containerSpec(ctx: Ctx, c: Container, launch: RunLaunch): Spec {
     root: { path: path.join(c.dir, 'rootfs'), readonly: h.readonlyRootfs },
     hostname: cfg.hostname,
     process: specProcess(ctx, c, { args: [cfg.path, ...cfg.args], env: cfg.env, cwd: cfg.workingDir, user: cfg.user, tty: cfg.tty, openStdin: cfg.openStdin, detach: launch.detach }),
-    mounts: specMounts(cfg, c.dir),
+    mounts: usernsMounts(h, specMounts(cfg, c.dir)),
     linux: {
-      namespaces: specNamespaces(h.network, launch.netns),
+      namespaces: specNamespaces(h.network, launch.netns, h.usernsMode),
+      ...(h.uidMaps ? { uidMappings: h.uidMaps, gidMappings: h.gidMaps } : {}),
+      ...(h.sysctls ? { sysctl: h.sysctls } : {}),
       devices: devices.devices,
       resources: specResources(cfg, devices.rules),
       cgroupsPath: launch.cgroupsPath,
@@ -153,7 +174,9 @@ export function containerSpec(ctx: Ctx, c: Container, launch: RunLaunch): Spec {
 export function execSpec(ctx: Ctx, c: Container, pid: number, procsFiles: string[], proc: ProcessSpec, detachKeys?: number[]): Spec {
   const ns: SpecNamespace['type'][] = ['pid', 'ipc', 'uts', 'cgroup', 'mount'];
   if (c.config.host.network !== 'host') ns.push('network');
-  const file: Record<string, string> = { pid: 'pid', ipc: 'ipc', uts: 'uts', cgroup: 'cgroup', mount: 'mnt', network: 'net' };
+  // the container's user namespace (new or joined), which the exec joins first
+  if (hasUserns(c.config.host)) ns.push('user');
+  const file: Record<string, string> = { pid: 'pid', ipc: 'ipc', uts: 'uts', cgroup: 'cgroup', mount: 'mnt', network: 'net', user: 'user' };
   const sc = seccomp(c, capabilitySet(c.config.host));
   return {
     ociVersion: OCI_VERSION,

@@ -91,6 +91,11 @@ export interface Spec {
     readonlyPaths?: string[];
     /** shared or rslave when a bind asks for it (spec/propagation.ts); absent: every mount private */
     rootfsPropagation?: string;
+    /** --uidmap/--gidmap: the maps of a new user namespace */
+    uidMappings?: { containerID: number; hostID: number; size: number }[];
+    gidMappings?: { containerID: number; hostID: number; size: number }[];
+    /** --sysctl */
+    sysctl?: Record<string, string>;
   };
   annotations: Record<string, string>;
 }
