@@ -61,7 +61,8 @@ test('exit codes: 125 while parsing and for run/create, 1 otherwise, explicit an
 
 test('docker flags tsrun lacks are named as such', () => {
   assert.equal(unsupportedDockerFlag('run', '--gpus'), '--gpus is not supported by tsrun');
-  assert.equal(unsupportedDockerFlag('run', '--sysctl=net.core.somaxconn=1024'), '--sysctl is not supported by tsrun');
+  assert.equal(unsupportedDockerFlag('run', '--uts=host'), '--uts is not supported by tsrun');
+  assert.equal(unsupportedDockerFlag('run', '--sysctl=net.core.somaxconn=1024'), undefined, 'a flag tsrun has');
   assert.equal(unsupportedDockerFlag('ps', '--size'), '--size is not supported by tsrun');
   assert.equal(unsupportedDockerFlag('run', '--frobnicate'), undefined);
 });
