@@ -106,24 +106,73 @@ static int join_cgroup(pid_t pid, const struct container *c)
 }
 
 /*
+ * net, ipc and uts namespaces given by path are joined before a user namespace, new or joined
+ * (runc's order): the host's root may join those the host's root owns (a network namespace an
+ * engine made), root of the user namespace may not. Each joined is marked -1 (the init does not
+ * join it again). back: this process's own, to go back to after the clone; NULL (a helper about
+ * to exit): a failure is left to the init, which tries again from inside.
+ */
+static int prejoin(const struct oci *o, int *nsfd, int *back)
+{
+  for (size_t i = 0; i < o->nns && i < 8; i++) {
+    int t = o->ns[i].type;
+    if (nsfd[i] < 0 || (t != CLONE_NEWNET && t != CLONE_NEWIPC && t != CLONE_NEWUTS))
+      continue;
+    if (back) {
+      char own[64];
+      snprintf(own, sizeof own, "/proc/self/ns/%s", t == CLONE_NEWNET ? "net" : t == CLONE_NEWIPC ? "ipc" : "uts");
+      if ((back[i] = open(own, O_RDONLY | O_CLOEXEC)) < 0)
+        return fail(errno, "open %s", own);
+    }
+    if (setns(nsfd[i], t) < 0) {
+      if (!back)
+        continue;
+      return fail(errno, "join namespace %s", o->ns[i].path);
+    }
+    close(nsfd[i]);
+    nsfd[i] = -1;
+  }
+  return 0;
+}
+
+static void unjoin(const struct oci *o, int *back)
+{
+  for (size_t i = 0; i < o->nns && i < 8; i++)
+    if (back[i] >= 0) {
+      setns(back[i], o->ns[i].type);
+      close(back[i]);
+    }
+}
+
+/*
  * The init, cloned with the spec's new namespaces. With a user namespace joined by path those must
  * be owned by it (runc's order: setns into the user namespace, then make the rest), so a helper
  * joins it (and a pid namespace given by path, while it still may), clones the init with
  * CLONE_PARENT (it stays create's child) and sends its pid on sync. Returns the pid in the child
  * (0), the init's pid, or -1 (oci_err).
  */
-static pid_t clone_init(unsigned long flags, int userfd, int pidnsfd, const int sync[2])
+static pid_t clone_init(const struct oci *o, int *nsfd, unsigned long flags, int userfd, int pidnsfd, const int sync[2])
 {
   if (userfd < 0) {
     if (pidnsfd >= 0 && setns(pidnsfd, CLONE_NEWPID) < 0) /* applies to the init we fork */
       return fail(errno, "join pid namespace");
+    int back[8] = { -1, -1, -1, -1, -1, -1, -1, -1 };
+    if ((flags & CLONE_NEWUSER) && prejoin(o, nsfd, back) < 0) {
+      unjoin(o, back);
+      return -1;
+    }
     pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
-    return pid < 0 ? fail(errno, "clone the container init") : pid;
+    if (pid == 0)
+      return 0;
+    int err = errno;
+    unjoin(o, back);
+    return pid < 0 ? fail(err, "clone the container init") : pid;
   }
   pid_t helper = fork();
   if (helper < 0)
     return fail(errno, "fork");
   if (helper == 0) {
+    prejoin(o, nsfd, NULL);
     if ((pidnsfd >= 0 && setns(pidnsfd, CLONE_NEWPID) < 0) || setns(userfd, CLONE_NEWUSER) < 0) {
       child_fail(sync[1], "setns", pidnsfd >= 0 ? "user or pid namespace" : "user namespace");
     }
@@ -223,7 +272,7 @@ int cmd_create(struct opts *op)
     fail(errno, "socketpair");
     goto fail;
   }
-  pid = clone_init(flags, userfd, pidnsfd, sync);
+  pid = clone_init(&o, nsfd, flags, userfd, pidnsfd, sync);
   if (userfd >= 0)
     close(userfd);
   if (pid < 0)

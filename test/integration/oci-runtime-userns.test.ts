@@ -2,7 +2,9 @@
  * tsrun-runtime and user namespaces, as runc and crun: a container with a new
  * user namespace and its id maps; a second one that joins that namespace by
  * path (its other new namespaces are then owned by it: its hostname is set,
- * /proc mounted); `exec` into the first lands in its user namespace; and a
+ * /proc mounted); `exec` into the first lands in its user namespace; a new
+ * user namespace beside a network namespace the host's root made (joined
+ * before the user namespace is made, as runc); and a
  * joined namespace with mappings given too is refused with runc's error.
  */
 import { test, before, after } from 'node:test';
@@ -10,7 +12,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { rt, rtCreate, makeBundle, cleanupRuntime, type Spec } from '../helpers/oci.js';
 import { until } from '../helpers/wait.js';
 
@@ -77,6 +79,40 @@ test('a new user namespace; a second container joins it by path (its own namespa
   const e = rt(root, ['exec', 'u1', 'sh', '-c', 'cat /proc/self/uid_map; id -u; readlink /proc/self/ns/user']);
   assert.equal(e.code, 0, e.stderr);
   assert.deepEqual(e.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' ')), ['0 100000 65536', '0', userns]);
+});
+
+test('a new user namespace with a network namespace the host\'s root made, given by path: joined before the user namespace (runc\'s order)', async () => {
+  // a network namespace owned by the host's user namespace, as an engine (podman, containerd's CNI) makes one
+  const holder = spawn('unshare', ['--net', 'sleep', '60'], { stdio: 'ignore' });
+  try {
+    let netns = '';
+    await until('the holder\'s network namespace', () => {
+      try {
+        netns = fs.readlinkSync(`/proc/${holder.pid}/ns/net`);
+        return netns !== fs.readlinkSync('/proc/self/ns/net');
+      } catch {
+        return false;
+      }
+    });
+    const dir = usernsBundle((s) => {
+      s.process.args = ['sh', '-c', 'cat /proc/self/uid_map; readlink /proc/self/ns/net'];
+      s.linux.namespaces = s.linux.namespaces.filter((n: Spec) => n.type !== 'network');
+      s.linux.namespaces.push({ type: 'network', path: `/proc/${holder.pid}/ns/net` }, { type: 'user' });
+      s.linux.uidMappings = MAP;
+      s.linux.gidMappings = MAP;
+      // sysfs cannot be mounted for a network namespace the user namespace does not own (runc binds /sys then)
+      s.mounts = s.mounts.map((m: Spec) => (m.type === 'sysfs' ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] } : m));
+    });
+    const c = rtCreate(root, dir, 'u4');
+    assert.equal(c.code, 0, c.stderr);
+    assert.equal(rt(root, ['start', 'u4']).code, 0);
+    await until('it to finish', () => stateOf('u4').status === 'stopped');
+    const lines = fs.readFileSync(path.join(dir, 'stdio.log'), 'utf8').trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+    assert.deepEqual(lines, ['0 100000 65536', netns]);
+    assert.equal(rt(root, ['delete', 'u4']).code, 0);
+  } finally {
+    holder.kill('SIGKILL');
+  }
 });
 
 test('a user namespace joined by path with mappings given too: runc\'s error, nothing left', () => {
