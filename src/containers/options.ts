@@ -198,7 +198,13 @@ export function parseUserns(userns: string | undefined, uidmap: string[], gidmap
   }
   if (userns?.startsWith('ns:')) {
     const p = userns.slice(3);
-    if (!path.isAbsolute(p) || !fs.existsSync(p)) throw usageError(`--userns: user namespace ${p} does not exist`, 'give a path such as /proc/PID/ns/user');
+    if (!path.isAbsolute(p)) throw usageError(`--userns: user namespace ${p} does not exist`, 'give a path such as /proc/PID/ns/user');
+    try {
+      fs.statSync(p);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw usageError(code === 'ENOENT' ? `--userns: user namespace ${p} does not exist` : `--userns: cannot use user namespace ${p}: ${code}`, 'give a path such as /proc/PID/ns/user');
+    }
     return { mode: userns, ...checkUsernsConflicts(f) };
   }
   return { mode: userns ?? '' };
