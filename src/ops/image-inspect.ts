@@ -27,6 +27,8 @@ export interface ImageInspect {
   /** tsrun extras: where the image's manifest is. */
   ManifestDigest: string;
   ManifestMediaType: string;
+  /** tsrun extra: the image index the inspected name holds (a multi-platform build), when it holds one. */
+  IndexDigest?: string;
 }
 
 export function inspectImage(ctx: Ctx, ref: string): ImageInspect {
@@ -38,7 +40,8 @@ export function inspectImage(ctx: Ctx, ref: string): ImageInspect {
   const out: ImageInspect = {
     Id: rec.id,
     RepoTags: img.tags.map((t) => familiarName(t)),
-    RepoDigests: rec.repoDigests.map((d) => familiarName(d)),
+    // an index pushed from a name that points here: its digest is this image's RepoDigest too (docker's containerd store)
+    RepoDigests: [...new Set([...rec.repoDigests, ...img.tags.flatMap((t) => (idx.lists?.[t]?.manifests.some((m) => m.id === rec.id) ? idx.lists[t]!.repoDigests : []))])].map((d) => familiarName(d)),
     Parent: '',
     Comment: last?.comment ?? '',
     Created: c.created ?? '',
@@ -54,5 +57,7 @@ export function inspectImage(ctx: Ctx, ref: string): ImageInspect {
     ManifestMediaType: rec.mediaType,
   };
   if (c.variant) out.Variant = c.variant;
+  const list = ctx.images.listOf(ref, idx);
+  if (list) out.IndexDigest = list.digest;
   return out;
 }

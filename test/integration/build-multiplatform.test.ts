@@ -86,6 +86,7 @@ describe('build --platform linux/amd64,linux/arm64', () => {
     assert.equal(arm.stderr, '', 'the arm64 image is in the store: no pull, no warning');
     // inspect and images: the host's image under the name, the other not a dangling <none>
     assert.equal(inspect('multi:1').Architecture, 'amd64');
+    assert.equal(inspect('multi:1').IndexDigest, indexDigest);
     const rows = ok(['images', '--format', '{{.Repository}}:{{.Tag}}']).split('\n').filter(Boolean).sort();
     assert.deepEqual(rows, ['base-amd64:latest', 'base-arm64:latest', 'multi:1']);
     // image prune keeps the arm64 image (the index holds it)
@@ -134,6 +135,7 @@ describe('build --platform linux/amd64,linux/arm64', () => {
     const pushed = JSON.parse(body.toString()) as { manifests: { platform: { architecture: string } }[] };
     assert.deepEqual(pushed.manifests.map((d) => d.platform.architecture), ['amd64', 'arm64']);
     assert.ok(storeIndex().lists[`${ref}`].repoDigests.includes(`${reg.host}/multi@${m[1]}`));
+    assert.ok(inspect(ref).RepoDigests.includes(`${reg.host}/multi@${m[1]}`), 'inspect shows the index digest');
     const fresh = tempRoot('tsrun-multiplat-pull-');
     try {
       ok(['pull', '--platform', 'linux/arm64', ref], fresh.root);
