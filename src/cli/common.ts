@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { openCtx, DEFAULT_ROOT, type Ctx } from '../context.js';
 import { findContainer, type Container } from '../containers/record.js';
-import { TsrunError } from "../util/errors.js";
+import { TsrunError, isTsrunError } from '../util/errors.js';
 
 export interface GlobalOpts {
   root: string;
@@ -108,17 +108,33 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<number |
 
 
 /**
- * Act on every CONTAINER argument, docker style: all are looked up first (so a
- * typo fails before anything changes), then each is acted on in turn and its
- * name is printed as the user gave it.
+ * Act on every CONTAINER argument as docker's CLI does (stop, kill, pause, rm …): each is
+ * looked up and acted on in turn, its name printed as the user gave it; one that fails
+ * (no such container, not running …) has its error printed and the others still go on;
+ * exit 1 when any failed. Flag values are checked by the caller before this.
  */
-export async function eachContainer(cmd: Command, refs: string[], fn: (ctx: Ctx, c: Container) => unknown): Promise<void> {
+export async function eachContainer(
+  cmd: Command,
+  refs: string[],
+  fn: (ctx: Ctx, c: Container, ref: string) => unknown,
+  /** An error that is not a failure (rm -f of a container that does not exist): nothing printed. */
+  ignore?: (err: unknown) => boolean,
+): Promise<number> {
   const ctx = ctxOf(cmd);
-  const list = refs.map((r) => findContainer(ctx, r));
-  for (let i = 0; i < list.length; i++) {
-    await fn(ctx, list[i]!);
-    process.stdout.write(`${refs[i]}\n`);
+  let failed = false;
+  for (const ref of refs) {
+    try {
+      await fn(ctx, findContainer(ctx, ref), ref);
+    } catch (err) {
+      if (ignore?.(err)) continue;
+      if (!isTsrunError(err)) throw err;
+      process.stderr.write(`tsrun: ${err.message}${err.hint ? ` (${err.hint})` : ''}\n`);
+      failed = true;
+      continue;
+    }
+    process.stdout.write(`${ref}\n`);
   }
+  return failed ? 1 : 0;
 }
 
 /**

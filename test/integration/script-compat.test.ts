@@ -59,6 +59,9 @@ const SNIPPETS: [string, string, string | RegExp][] = [
   ['grep "requires at least 1 argument"', `docker run 2>&1 | grep -c "'tsrun run' requires at least 1 argument"`, '1\n'],
   ['a command that cannot start stays Created, exit 127', `docker run --name nocmd busybox nosuchcmd 2>/dev/null; echo $?; docker ps -a --filter name=nocmd --format '{{.Status}}'; docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' nocmd; docker inspect -f '{{.State.Error}}' nocmd | grep -c 'executable file not found'; docker start nocmd 2>/dev/null; echo $?; docker ps -a --filter name=nocmd --format '{{.State}}'; docker rm nocmd`, '127\nCreated\ncreated 127\n1\n1\ncreated\nnocmd\n'],
   ['start of several goes on past a failure, then exit 1', `docker start stopped nosuch 2>&1 >/dev/null | tail -1; docker start stopped nosuch >/dev/null 2>&1; echo $?`, 'tsrun: failed to start containers: nosuch\n1\n'],
+  ['rm goes on past a missing container, then exit 1', `docker create --name gone1 busybox true >/dev/null; docker rm nosuch gone1 2>/dev/null; echo $?; docker ps -a --filter name=gone1 -q | wc -l`, 'gone1\n1\n0\n'],
+  ['kill goes on past a missing container, then exit 1', `docker run -d --name k1 busybox sleep 60 >/dev/null; docker kill nosuch k1 2>/dev/null; echo $?; docker inspect -f '{{.State.Running}}' k1; docker rm k1`, 'k1\n1\nfalse\nk1\n'],
+  ['stop goes on past a missing container, then exit 1', `docker stop -t 0 nosuch stopped 2>&1 >/dev/null | grep -c "No such container: nosuch"; docker stop -t 0 nosuch stopped 2>/dev/null; echo $?`, '1\nstopped\n1\n'],
   ['HOSTNAME is the container\'s', `[ "$(docker run --rm -h box busybox sh -c 'echo $HOSTNAME')" = box ] && echo ok`, 'ok\n'],
   // --format one-liners from docker's documentation
   ['inspect .State.Running', `docker inspect --format '{{.State.Running}}' web`, 'true\n'],
@@ -91,6 +94,7 @@ const SNIPPETS: [string, string, string | RegExp][] = [
   ['system df types', `docker system df --format '{{.Type}}'`, 'Images\nContainers\nLocal Volumes\nBuild Cache\n'],
   ['network ls names', `docker network ls --format '{{.Name}}'`, 'bridge\n'],
   ['network inspect -f', `docker network inspect -f '{{.Name}} {{.Driver}}' bridge`, 'bridge bridge\n'],
+  ['network inspect of a missing one prints the others, exit 1', `docker network inspect -f '{{.Name}}' bridge nosuch 2>/dev/null; echo $?; docker network inspect nosuch 2>/dev/null`, 'bridge\n1\n[]\n'],
   ['container prune with a bad filter is 1', `docker container prune -f --filter nope=1 2>/dev/null; echo $?`, '1\n'],
   ['a missing field is an error, exit 1', `docker ps --format '{{.Nope}}' 2>&1; echo $?`, /can't evaluate field Nope in type \*formatter\.ContainerContext\n1\n$/],
   ['an unknown function is an error, exit 1', `docker inspect -f '{{nope}}' web 2>&1; echo $?`, /function "nope" not defined\n1\n$/],

@@ -79,9 +79,19 @@ export function register(program: Command): void {
       action(async (refs: string[], o: { format?: string }, cmd: Command) => {
         const { inspectNetwork } = await import('../../ops/network.js');
         const ctx = ctxOf(cmd);
-        const found = refs.map((r) => inspectNetwork(ctx, r));
+        // docker: the networks found are printed (`[]` when none), then the first one missing fails, exit 1
+        const found: unknown[] = [];
+        let failure: unknown;
+        for (const r of refs) {
+          try {
+            found.push(inspectNetwork(ctx, r));
+          } catch (err) {
+            failure ??= err;
+          }
+        }
         if (o.format && o.format !== 'json') process.stdout.write(renderInspect(o.format, found));
         else printJson(found);
+        if (failure) throw failure;
       }),
     );
   net

@@ -20,7 +20,7 @@ export function stopLikeCommand(program: Command, name: string, description: str
       action(async (refs: string[], opts: { timeout?: number; time?: number; signal?: string }, cmd: Command) => {
         if (opts.signal) parseSignal(opts.signal); // bad input fails before anything is touched
         const timeout = opts.timeout ?? opts.time;
-        await eachContainer(cmd, refs, (ctx, c) => fn(ctx, c, { timeout, signal: opts.signal }));
+        return eachContainer(cmd, refs, (ctx, c) => fn(ctx, c, { timeout, signal: opts.signal }));
       }),
     );
 }
