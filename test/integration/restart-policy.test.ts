@@ -228,7 +228,7 @@ test('update --restart: bad values and a --rm container give docker\'s one-line 
     [['--restart', 'sometimes', 'updbad'], /^tsrun: invalid restart policy: unknown policy 'sometimes'/],
     [['--restart', 'always:2', 'updbad'], /maximum retry count can only be used with 'on-failure'/],
     [['--restart', 'always', 'updrm'], /^tsrun: Cannot update container updrm: Restart policy cannot be updated because AutoRemove is enabled for the container/],
-    [['--restart', 'always', 'updbad', 'nosuch'], /^tsrun: No such container: nosuch/],
+    [['--restart', 'always', 'nosuch'], /^tsrun: No such container: nosuch/],
     [['updbad'], /you must provide one or more flags/],
   ];
   for (const [args, msg] of cases) {
@@ -239,6 +239,12 @@ test('update --restart: bad values and a --rm container give docker\'s one-line 
   }
   assert.deepEqual(snapshotTree(root().root), before);
   assert.equal(inspect('updbad', '{{.HostConfig.RestartPolicy.Name}}'), 'no');
+  // docker: several containers are each updated; a missing one is reported and the others still change
+  const some = tsrun(root().root, ['update', '--restart', 'always', 'nosuch', 'updbad']);
+  assert.equal(some.code, 1, some.stderr);
+  assert.equal(some.stdout, 'updbad\n');
+  assert.match(some.stderr, /^tsrun: No such container: nosuch/);
+  assert.equal(inspect('updbad', '{{.HostConfig.RestartPolicy.Name}}'), 'always');
   // no is allowed on a --rm container (docker: IsNone)
   tsrunOk(root().root, ['update', '--restart', 'no', 'updrm']);
 });
