@@ -55,11 +55,17 @@ function refuse(c: Container, verb: Verb): Error {
     case 'unpause':
       return conflict(`container ${name} is not paused (status ${status})`, 'only a paused container can be unpaused');
     case 'rm':
-      return conflict(`cannot remove container ${name}: it is ${status}`, 'stop it first or use -f');
+      return removeRefused(c);
   }
   const what = verb === 'exec' ? 'exec in' : verb;
   if (status === 'paused') return conflict(`cannot ${what} container ${name}: it is paused`, `unpause it first: tsrun unpause ${name}`);
   return conflict(`cannot ${what} container ${name}: it is not running (status ${status})`, `start it first: tsrun start ${name}`);
+}
+
+/** docker's refusal to remove a running or paused container without -f (scripts grep "cannot remove a running container"). */
+export function removeRefused(c: Container): Error {
+  if (c.state.status === 'paused') return conflict(`You cannot remove a paused container ${c.config.id}. Unpause and then stop the container before attempting removal or force remove`);
+  return conflict(`You cannot remove a ${c.state.status} container ${c.config.id}. Stop the container before attempting removal or force remove`);
 }
 
 /** Throw CONFLICT unless `c`'s status allows `verb`. */

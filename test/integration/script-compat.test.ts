@@ -49,6 +49,7 @@ const SNIPPETS: [string, string, string | RegExp][] = [
   ['stop of a stopped container is 0', `docker stop -t 1 stopped; echo $?`, 'stopped\n0\n'],
   ['stop --timeout', `docker stop --timeout 1 stopped >/dev/null; echo $?`, '0\n'],
   ['rm of a running container is 1', `docker rm web 2>/dev/null; echo $?`, '1\n'],
+  ['rm of a running container says so as docker', `docker rm web 2>&1 | grep -c "You cannot remove a running container [0-9a-f]\\{64\\}. Stop the container before attempting removal or force remove"`, '1\n'],
   ['--flag=false', `docker run --rm --read-only=false busybox touch /x; echo $?`, '0\n'],
   ['--flag=true', `docker run --rm --read-only=true busybox touch /x 2>/dev/null; echo $?`, '1\n'],
   ['-it without a terminal', `docker run -it --rm busybox true </dev/null; echo $?`, /^1\n$/],

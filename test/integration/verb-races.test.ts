@@ -74,7 +74,7 @@ test('start racing rm -f: start either runs first or finds No such container; no
     assert.equal(rm.code, 0, `rm -f: ${rm.stderr}`);
     if (start.code !== 0) {
       // one line, then docker's summary of the containers that did not start
-      assert.match(start.stderr, /^tsrun: (No such container: race\d|cannot remove)[^\n]*\ntsrun: failed to start containers: race\d\n$/, `start: one line, no raw errno: ${start.stderr}`);
+      assert.match(start.stderr, /^tsrun: (No such container: race\d|(You )?cannot remove)[^\n]*\ntsrun: failed to start containers: race\d\n$/, `start: one line, no raw errno: ${start.stderr}`);
       assert.doesNotMatch(start.stderr, /ENOENT/);
     }
     assert.ok(!fs.existsSync(c.dir), 'the container dir is gone');

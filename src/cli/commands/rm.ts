@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { action, ctxOf, eachContainer } from '../common.js';
 import { removeContainer, sweepContainers } from '../../containers/rm.js';
 import { isRunning, refresh } from '../../containers/status.js';
-import { conflict, isTsrunError } from '../../util/errors.js';
+import { isTsrunError } from '../../util/errors.js';
+import { removeRefused } from '../../containers/transition.js';
 
 export function register(program: Command): void {
   program
@@ -18,7 +19,7 @@ export function register(program: Command): void {
         const code = await eachContainer(cmd, refs, async (ctx, c) => {
           if (!opts.force) {
             const f = refresh(ctx, c);
-            if (isRunning(f)) throw conflict(`cannot remove container ${f.config.name}: it is ${f.state.status}`, 'stop it first or use -f');
+            if (isRunning(f)) throw removeRefused(f);
           }
           await removeContainer(ctx, c, { force: opts.force, volumes: opts.volumes });
         }, opts.force ? (err) => isTsrunError(err) && err.code === 'NOT_FOUND' : undefined);
