@@ -70,6 +70,7 @@
       "sources": [
         "native/init/main.c",
         "native/init/run.c",
+        "native/init/run_hooks.c",
         "native/init/exec.c",
         "native/init/cgroup.c",
         "native/init/frames.c",

@@ -126,6 +126,11 @@ json_object *spec_dump(const struct oci *o);
 /* hooks.c (tsrun-init and tsrun-runtime): runs hooks of a kind in order with the state on stdin;
    -1 and oci_err on the first failure. The state comes from common/oci_state.c's builder. */
 int run_hooks(const struct oci *o, enum hook_kind k, const char *state);
+/* run_hooks.c (tsrun-init's run): whether a run's creation hooks need the state sent; poststart and
+   poststop as warnings; prestart/createRuntime once the container process reports its mounts ('H') */
+bool needs_state(const struct oci *o);
+void run_hooks_warn(const struct oci *o, enum hook_kind k, const char *status, pid_t pid);
+int creation_hooks(const struct oci *o, pid_t pid, int sock, char *err, size_t errlen, const char **step);
 /* spec_apply.c: what a spec asks beyond the plan, done the same way by both executables: linux.sysctl
    (written by the container process, in its namespaces, before the read-only paths go on), the
    uid/gid maps of a new user namespace (written by the parent), device nodes as bind mounts in a
