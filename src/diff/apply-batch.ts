@@ -19,9 +19,8 @@
  * redone synchronously through the `recreate` hook, as FileJob does.
  */
 import fs from 'node:fs';
-import { getSystemErrorMap } from 'node:util';
 import { native } from '../native.js';
-import { isTsrunError, syscallError } from '../util/errors.js';
+import { errnoError, isTsrunError, syscallError } from '../util/errors.js';
 import type { FileHooks, FileMeta } from './apply-files.js';
 import type { TarDataSink } from './tarreader.js';
 import { q } from './apply-names.js';
@@ -44,15 +43,6 @@ const STRIDE = 8;
 const STEPS = ['open', 'write', 'fchown', 'fchmod', 'futime', 'close'] as const;
 const EEXIST = 17;
 
-/** A Node-style errno error (code, errno, syscall), as node:fs would have thrown it (less the path). */
-export function errnoError(errno: number, syscall: string): NodeJS.ErrnoException {
-  const [code, text] = getSystemErrorMap().get(-errno) ?? [`E${errno}`, `error ${errno}`];
-  const e = new Error(`${code}: ${text}, ${syscall}`) as NodeJS.ErrnoException;
-  e.code = code;
-  e.errno = -errno;
-  e.syscall = syscall;
-  return e;
-}
 
 /** chown, chmod (after chown, which clears setuid/setgid), times, close: a file's metadata once its data is written. */
 export function finishFile(fd: number, meta: FileMeta): void {

@@ -4,6 +4,7 @@
  * says what to do. The CLI entry (src/cli/main.ts) is the one place that turns
  * them into output and an exit code; nothing else prints or exits.
  */
+import { getSystemErrorMap } from 'node:util';
 
 /**
  * Exit codes follow docker: 125 for a bad flag and for run/create failing
@@ -87,6 +88,16 @@ export const conflict = (message: string, hint?: string) => new TsrunError('CONF
 export const invalidArchive = (message: string, hint?: string) => new TsrunError('INVALID_ARCHIVE', message, { hint });
 export const unsafePath = (message: string) =>
   new TsrunError('UNSAFE_PATH', message, { hint: 'the archive or layer is malformed or hostile; nothing was written' });
+
+/** A Node-style errno error (code, errno, syscall), as node:fs would have thrown it (less the path). */
+export function errnoError(errno: number, syscall: string): NodeJS.ErrnoException {
+  const [code, text] = getSystemErrorMap().get(-errno) ?? [`E${errno}`, `error ${errno}`];
+  const e = new Error(`${code}: ${text}, ${syscall}`) as NodeJS.ErrnoException;
+  e.code = code;
+  e.errno = -errno;
+  e.syscall = syscall;
+  return e;
+}
 
 /** Wrap a Node system error (ENOENT, EPERM …) with what tsrun was doing. */
 export function syscallError(what: string, err: unknown): TsrunError {

@@ -10,9 +10,8 @@
 import fs from 'node:fs';
 import type { Ctx } from '../../context.js';
 import { BLOCK, TarWriter } from '../../diff/tar-writer.js';
-import { errnoError } from '../../diff/apply-batch.js';
 import { native } from '../../native.js';
-import { syscallError } from '../../util/errors.js';
+import { errnoError, syscallError } from '../../util/errors.js';
 import type { LayerTemps } from '../commit-layer.js';
 import { readXattrs, type Selected } from './copy-select.js';
 import type { EntryStat } from './walk-stat.js';

@@ -15,10 +15,9 @@
  * before a single fd is closed (a closed fd number reused for a host directory must never be
  * written through).
  */
-import { getSystemErrorMap } from 'node:util';
 import { native } from '../../native.js';
 import { ConfinedDir } from '../../util/confined-dir.js';
-import { syscallError, TsrunError } from '../../util/errors.js';
+import { errnoError, syscallError, TsrunError } from '../../util/errors.js';
 
 /**
  * Files per batch, and threads per batch: the kernel's work of creating and writing files is ~3/4
@@ -70,14 +69,6 @@ export interface BatchOptions {
   leftover: (f: BatchFile, what: number) => void;
 }
 
-function errnoError(errno: number, syscall: string): NodeJS.ErrnoException {
-  const [code, text] = getSystemErrorMap().get(-errno) ?? [`E${errno}`, `error ${errno}`];
-  const e = new Error(`${code}: ${text}, ${syscall}`) as NodeJS.ErrnoException;
-  e.code = code;
-  e.errno = -errno;
-  e.syscall = syscall;
-  return e;
-}
 
 export class FileBatcher {
   private building: Batch = { files: [], releases: [] };
