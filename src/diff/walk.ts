@@ -115,7 +115,8 @@ export interface Settled {
 /** How often a name that keeps changing kind under the walk is looked at again before giving up. */
 const MAX_TRIES = 8;
 
-function lstatOrGone(dir: ConfinedDir, name: string): fs.Stats | undefined {
+/** lstat of a name in dir, or undefined when it is gone (a live tree changes under the walk). */
+export function lstatOrGone(dir: ConfinedDir, name: string): fs.Stats | undefined {
   try {
     return dir.lstat(name);
   } catch (err) {

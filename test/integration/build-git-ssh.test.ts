@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { startSshAgent } from '../helpers/ssh-agent.js';
 import { tempRoot, tsrun, tsrunOk, importBusybox, snapshotTree, type TempRoot } from '../helpers/cli.js';
 import { freePort } from '../helpers/registry.js';
 
@@ -105,13 +106,7 @@ before(async () => {
   repoUrl = `ssh://root@127.0.0.1:${port}${served}`;
   // an agent of the test's own, for --ssh default=SOCKET
   agentSock = path.join(dir, 'agent.sock');
-  agent = spawn('ssh-agent', ['-D', '-a', agentSock], { stdio: 'ignore' });
-  for (let end = Date.now() + 10_000; !fs.existsSync(agentSock); ) {
-    assert.ok(Date.now() < end, 'ssh-agent did not listen');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const add = spawnSync('ssh-add', ['-q', keyFile], { env: { ...process.env, SSH_AUTH_SOCK: agentSock }, encoding: 'utf8' });
-  assert.equal(add.status, 0, `ssh-add failed: ${add.stderr}`);
+  agent = await startSshAgent(agentSock, keyFile);
 });
 
 after(() => {

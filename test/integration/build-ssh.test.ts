@@ -10,7 +10,8 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { startSshAgent } from '../helpers/ssh-agent.js';
 import { tempRoot, tsrun, tsrunOk, importBusybox, snapshotTree, mountsUnder, REPO, type TempRoot } from '../helpers/cli.js';
 
 let tr: TempRoot;
@@ -65,13 +66,7 @@ before(async () => {
   const kg = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'tsrun-test-key', '-f', keyFile], { encoding: 'utf8' });
   assert.equal(kg.status, 0, `ssh-keygen failed (openssh-client is in setup.sh): ${kg.stderr}`);
   agentSock = path.join(tools, 'agent.sock');
-  agent = spawn('ssh-agent', ['-D', '-a', agentSock], { stdio: 'ignore' });
-  for (let end = Date.now() + 10_000; !fs.existsSync(agentSock); ) {
-    assert.ok(Date.now() < end, 'ssh-agent did not listen');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const add = spawnSync('ssh-add', ['-q', keyFile], { env: { ...process.env, SSH_AUTH_SOCK: agentSock }, encoding: 'utf8' });
-  assert.equal(add.status, 0, `ssh-add failed: ${add.stderr}`);
+  agent = await startSshAgent(agentSock, keyFile);
 });
 
 after(() => {

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import { ConfinedDir } from '../../util/confined-dir.js';
-import { kindOf, settle, type EntryKind, type Settled } from '../../diff/walk.js';
+import { kindOf, lstatOrGone, settle, type EntryKind, type Settled } from '../../diff/walk.js';
 import { hasCode, TsrunError } from '../../util/errors.js';
 import { CF_DST_DIR, CF_GONE, FileBatcher } from './copy-batch.js';
 import { resolveInRoot } from './resolve.js';
@@ -204,14 +204,5 @@ export function copyDirContents(src: ConfinedDir, dst: ConfinedDir, where: strin
     } finally {
       for (const f of frames.slice(1)) f.src.close(), f.dst.close();
     }
-  }
-}
-
-function lstatOrGone(dir: ConfinedDir, name: string): fs.Stats | undefined {
-  try {
-    return dir.lstat(name);
-  } catch (err) {
-    if (hasCode(err, 'ENOENT')) return undefined;
-    throw err;
   }
 }
