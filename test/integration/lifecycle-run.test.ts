@@ -175,7 +175,7 @@ test('rm refuses a running container (store unchanged); rm -f leaves no process,
   const before = snapshotTree(t.root);
   const r = tsrun(t.root, ['rm', 'r_rm']);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /^tsrun: .*\(stop it first or use -f\)\n$/);
+  assert.match(r.stderr, /^tsrun: You cannot remove a running container [0-9a-f]{64}\. Stop the container before attempting removal or force remove\n$/);
   assert.deepEqual(snapshotTree(t.root), before);
   tsrunOk(t.root, ['rm', '-f', 'r_rm']);
   assert.ok(!alive(pid));

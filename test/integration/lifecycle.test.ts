@@ -159,7 +159,7 @@ test('wait prints the exit code and exits 0', async () => {
 
 test('rm refuses a running container; rm -f removes it with its cgroup, processes and dir', async () => {
   const a = await run(['sleep', '100'], 'rm_running');
-  assertRefused(['rm', 'rm_running'], 1, /stop it first or use -f/);
+  assertRefused(['rm', 'rm_running'], 1, /You cannot remove a running container [0-9a-f]{64}\. Stop the container before attempting removal or force remove/);
   assert.equal(tsrunOk(t.root, ['rm', '-f', 'rm_running']), 'rm_running\n');
   await until('process gone', () => !alive(a.pid));
   assert.ok(!cgroupExists(a.id, ctx));
