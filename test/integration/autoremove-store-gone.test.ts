@@ -1,0 +1,32 @@
+/**
+ * A detached --rm container whose store disappears under it (a test's temp root removed, a user's
+ * `rm -rf` of --root): when it exits, its monitor must not run `tsrun rm -f`, which would make an
+ * empty store there again (found as empty store skeletons in /tmp/tsrun-test-X/root after CI runs).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { tempRoot, tsrunOk, importBusybox } from '../helpers/cli.js';
+import { sleep, until } from '../helpers/wait.js';
+
+test('a detached --rm container whose store was moved away does not make it again when it exits', async () => {
+  const t = tempRoot('tsrun-autorm-gone-');
+  const moved = `${t.root}.moved`;
+  let id = '';
+  try {
+    importBusybox(t.root);
+    id = tsrunOk(t.root, ['run', '-d', '--rm', '--network', 'none', 'busybox', 'sleep', '100']).trim();
+    const pid = Number(tsrunOk(t.root, ['inspect', '--format', '{{.State.Pid}}', id]).trim());
+    assert.ok(pid > 0);
+    fs.renameSync(t.root, moved);
+    process.kill(pid, 'SIGKILL');
+    await until('the container process to end', () => !fs.existsSync(`/proc/${pid}/cmdline`) || fs.readFileSync(`/proc/${pid}/cmdline`).length === 0);
+    await sleep(1500); // the monitor's removal, had it run, starts well within this
+    assert.equal(fs.existsSync(t.root), false, "the monitor's rm -f made the store again");
+  } finally {
+    // put the store back so tsrun removes the container's cgroup and dir, then the temp dir goes
+    if (fs.existsSync(moved) && !fs.existsSync(t.root)) fs.renameSync(moved, t.root);
+    if (id) tsrunOk(t.root, ['rm', '-f', id]);
+    t.cleanup();
+  }
+});
