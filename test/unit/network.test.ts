@@ -6,9 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { hostRoutes, overlaps, parseSubnet, contains, parseIp, subnetString } from '../../src/runtime/network/ipv4.js';
 import { exposedBindings, parsePublish, portString, resolveHostPorts } from '../../src/runtime/network/ports.js';
 import { hostsFile, parseAddHost } from '../../src/runtime/network/etcfiles.js';
+import { getNetwork, rootTag } from '../../src/runtime/network/store.js';
+import { openCtx } from '../../src/context.js';
 
 test('subnets: parse, refuse a host address or a silly prefix, overlap, containment', () => {
   assert.equal(subnetString(parseSubnet('10.66.0.0/16')), '10.66.0.0/16');
@@ -58,4 +63,18 @@ test('/etc/hosts: localhost entries, --add-host, then the container', () => {
   assert.equal(lines.at(-2), '10.1.2.3\tdb');
   assert.equal(lines.at(-1), '10.66.0.2\tbox');
   assert.throws(() => parseAddHost('nocolon'), /invalid --add-host/);
+});
+
+test("the default bridge never takes podman's fixed 10.88/16, even for a root whose offset starts there", () => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-unit-net-'));
+  try {
+    // a root path whose tag puts the default network's first candidate at 10.88 (offset 22 of 62)
+    let root = '';
+    for (let i = 0; !root; i++) if (parseInt(rootTag(path.join(base, `r${i}`)), 16) % 62 === 22) root = path.join(base, `r${i}`);
+    const subnet = getNetwork(openCtx(root), 'bridge').subnets[0]!.subnet;
+    assert.notEqual(subnet, '10.88.0.0/16');
+    assert.match(subnet, /^10\.(6[6-9]|[7-9]\d|1[01]\d|12[0-7])\.0\.0\/16$/);
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
 });

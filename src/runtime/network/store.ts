@@ -2,8 +2,8 @@
  * Network records of one tsrun root: ROOT/networks/NAME.json, each a
  * netavark Network (what `netavark setup` takes as network_info) plus
  * docker's metadata. The default network `bridge` is made on first use: its
- * own bridge device and a subnet that overlaps no route of the host (so
- * neither docker's 172.17/16 nor podman's 10.88/16 while they are up) and no
+ * own bridge device and a subnet that overlaps no route of the host (so not
+ * docker's 172.17/16 while it is up), never podman's fixed 10.88/16, and no
  * other network of this root.
  *
  * Bridge device names are global on the host while roots are not: the
@@ -119,7 +119,7 @@ function takenSubnets(nets: NetworkRecord[]): Subnet[] {
 /**
  * The first free candidate, starting at an offset from the root's tag (so two
  * test roots made at once rarely pick the same): the default network takes a
- * /16 of 10.66-127, user networks a /24 of 10.130.0-255.
+ * /16 of 10.66-127 (but 10.88, podman's fixed default), user networks a /24 of 10.130.0-255.
  */
 function pickSubnet(ctx: Ctx, nets: NetworkRecord[], isDefault: boolean): Subnet {
   const taken = takenSubnets(nets);
@@ -127,6 +127,8 @@ function pickSubnet(ctx: Ctx, nets: NetworkRecord[], isDefault: boolean): Subnet
   const start = path.resolve(ctx.root) === DEFAULT_ROOT ? 0 : parseInt(rootTag(ctx.root), 16) % count;
   for (let i = 0; i < count; i++) {
     const k = (start + i) % count;
+    // never podman's default 10.88/16, even while podman is down: its network is fixed there
+    if (isDefault && 66 + k === 88) continue;
     const s: Subnet = isDefault ? { base: ((10 << 24) >>> 0) + ((66 + k) << 16), prefix: 16 } : { base: ((10 << 24) >>> 0) + (130 << 16) + (k << 8), prefix: 24 };
     if (!taken.some((t) => overlaps(t, s))) return s;
   }
