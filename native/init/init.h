@@ -204,6 +204,10 @@ int seal_self(int argc, char **argv);
 /* What /proc/PID/cmdline and comm show (the launch arguments carry host paths). */
 void remember_args(int argc, char **argv);
 void set_process_title(const char *title);
+/* Whether ROOT/containers/ID still exists: the monitor runs `tsrun --root ROOT … ID` (--rm's removal, a
+   scheduled healthcheck, the exit handler) only then, since tsrun would make an empty store at a
+   removed root (a test's temp dir, an rm -rf of --root) and find nothing to act on. */
+bool container_dir_exists(const char *root, const char *id);
 
 
 /* main.c: what run.c and exec.c share. The monitor's signals (a signalfd of them); the mask

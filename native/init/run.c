@@ -230,11 +230,7 @@ static void auto_remove(const struct plan *p)
   } else
     for (int i = 0; i < 500 && parent > 1 && getppid() == parent; i++)
       usleep(20000);
-  /* the container's dir gone (its whole store removed, as a test's temp root is): nothing to remove,
-     and `tsrun --root` would make an empty store there again */
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s/containers/%s", p->autorm_root, p->autorm_id);
-  if (access(dir, F_OK) != 0)
+  if (!container_dir_exists(p->autorm_root, p->autorm_id))
     return;
   restore_signal_mask();
   char *args[] = { p->autorm_node, p->autorm_bin, "--root", p->autorm_root, "rm", "-f", p->autorm_id, NULL };

@@ -220,3 +220,10 @@ void set_process_title(const char *title)
   memset(args_start, 0, room);
   snprintf(args_start, room, "%s", title);
 }
+
+bool container_dir_exists(const char *root, const char *id)
+{
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/containers/%s", root, id);
+  return access(dir, F_OK) == 0;
+}

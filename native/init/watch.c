@@ -150,6 +150,10 @@ void watch_tick(const struct plan *p)
   struct watch *w = p->watch;
   if (!w || w->interval_ms <= 0 || w->check_pid > 0 || now_ms() < w->next_at)
     return;
+  if (!container_dir_exists(w->root, w->id)) {
+    w->next_at = now_ms() + interval_now(w);
+    return;
+  }
   pid_t pid = fork();
   if (pid == 0) {
     char *args[] = { w->node, w->bin, "--root", w->root, "healthcheck", "run", "--scheduled", w->id, NULL };
@@ -197,6 +201,8 @@ void watch_exited(const struct plan *p)
   if (!w || w->signalled)
     return;
   if (!w->onexit && !(*w->onexit_if && access(w->onexit_if, F_OK) == 0))
+    return;
+  if (!container_dir_exists(w->root, w->id))
     return;
   char *args[] = { w->node, w->bin, "--root", w->root, "__on-exit", w->id, NULL };
   if (p->detach) {
