@@ -2,6 +2,7 @@
  * Test helpers: run the real CLI as a subprocess against a temporary --root,
  * and clean up every mount and process a test made, even when it fails.
  */
+import assert from 'node:assert/strict';
 import { spawnSync, spawn, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -304,4 +305,13 @@ export function snapshotTree(dir: string): string[] {
   };
   walk(dir);
   return out;
+}
+
+/** `tsrun build --network none --progress plain` that must succeed: the image ID (from --iidfile) and the plain log. */
+export function buildOk(t: TempRoot, args: string[]): { id: string; log: string } {
+  const iid = path.join(t.scratch, 'iid');
+  fs.rmSync(iid, { force: true });
+  const r = tsrun(t.root, ['build', '--network', 'none', '--progress', 'plain', '--iidfile', iid, ...args]);
+  assert.equal(r.code, 0, `build failed: ${r.stderr}`);
+  return { id: fs.readFileSync(iid, 'utf8'), log: r.stderr };
 }

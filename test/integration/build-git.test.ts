@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { tempRoot, tsrun, tsrunOk, importBusybox, snapshotTree, mountsUnder, type TempRoot } from '../helpers/cli.js';
+import { buildOk, tempRoot, tsrun, tsrunOk, importBusybox, snapshotTree, mountsUnder, type TempRoot } from '../helpers/cli.js';
 
 let tr: TempRoot;
 let daemon: ChildProcess | undefined;
@@ -39,13 +39,7 @@ function commit(msg: string): string {
   return git(['rev-parse', 'HEAD']);
 }
 
-function build(args: string[]): { id: string; log: string } {
-  const iid = path.join(tr.scratch, 'iid');
-  fs.rmSync(iid, { force: true });
-  const r = tsrun(tr.root, ['build', '--network', 'none', '--progress', 'plain', '--iidfile', iid, ...args]);
-  assert.equal(r.code, 0, `build failed: ${r.stderr}`);
-  return { id: fs.readFileSync(iid, 'utf8'), log: r.stderr };
-}
+const build = (args: string[]) => buildOk(tr, args);
 
 const inImage = (ref: string, script: string) => tsrunOk(tr.root, ['run', '--rm', '--network', 'none', ref, 'sh', '-c', script]);
 

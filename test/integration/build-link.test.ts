@@ -9,17 +9,11 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { tempRoot, tsrun, tsrunOk, importBusybox, type TempRoot } from '../helpers/cli.js';
+import { buildOk, tempRoot, tsrun, tsrunOk, importBusybox, type TempRoot } from '../helpers/cli.js';
 
 let tr: TempRoot;
 
-function build(args: string[]): { id: string; log: string } {
-  const iid = path.join(tr.scratch, 'iid');
-  fs.rmSync(iid, { force: true });
-  const r = tsrun(tr.root, ['build', '--network', 'none', '--progress', 'plain', '--iidfile', iid, ...args]);
-  assert.equal(r.code, 0, `build failed: ${r.stderr}`);
-  return { id: fs.readFileSync(iid, 'utf8'), log: r.stderr };
-}
+const build = (args: string[]) => buildOk(tr, args);
 
 /** Step text → CACHED or DONE (FROM left out). */
 function outcomes(log: string): Record<string, string> {
