@@ -101,14 +101,7 @@ export function mountsInside(dir: string): string[] {
     .filter((m): m is string => !!m && (m === dir || m.startsWith(`${dir}/`)));
 }
 
-export function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\S+ \(.*\) [ZX]/.test(stat);
-  } catch {
-    return false;
-  }
-}
+export { alive } from './proc.js';
 
 /** After a test: every container under ROOT killed and deleted, leftover cgroups removed. */
 export function cleanupRuntime(root: string, cgroups: string[]): void {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { tempRoot, tsrunOk, importBusybox } from '../helpers/cli.js';
 import { sleep, until } from '../helpers/wait.js';
+import { alive } from '../helpers/proc.js';
 
 test('a detached --rm container whose store was moved away does not make it again when it exits', async () => {
   const t = tempRoot('tsrun-autorm-gone-');
@@ -20,7 +21,7 @@ test('a detached --rm container whose store was moved away does not make it agai
     assert.ok(pid > 0);
     fs.renameSync(t.root, moved);
     process.kill(pid, 'SIGKILL');
-    await until('the container process to end', () => !fs.existsSync(`/proc/${pid}/cmdline`) || fs.readFileSync(`/proc/${pid}/cmdline`).length === 0);
+    await until('the container process to end', () => !alive(pid));
     await sleep(1500); // the monitor's removal, had it run, starts well within this
     assert.equal(fs.existsSync(t.root), false, "the monitor's rm -f made the store again");
   } finally {

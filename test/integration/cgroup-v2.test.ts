@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { tempRoot, importBusybox, TSRUN, type CliResult, type TempRoot } from '../helpers/cli.js';
-import { makeBundle, RUNTIME } from '../helpers/oci.js';
+import { makeBundle, RUNTIME, alive } from '../helpers/oci.js';
 import { until } from '../helpers/wait.js';
 
 const V2_HOST = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => / \/sys\/fs\/cgroup [^-]* - cgroup2 /.test(l));
@@ -40,13 +40,6 @@ describe('cgroup v2', { skip }, () => {
   /** A file of the container's cgroup, read from the v2 view. */
   const cgroupFile = (id: string, file: string) => inV2(['cat', `/sys/fs/cgroup/tsrun-${id.slice(0, 12)}/${file}`]);
   const cgroupGone = (id: string) => inV2(['test', '-e', `/sys/fs/cgroup/tsrun-${id.slice(0, 12)}`]).code !== 0;
-  const alive = (pid: number) => {
-    try {
-      return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    } catch {
-      return false;
-    }
-  };
 
   before(() => {
     t = tempRoot('tsrun-cgroup-v2-');

@@ -14,6 +14,7 @@ import { cgroupExists, cgroupPids, killCgroup, removeCgroup } from '../../src/ru
 import { procState } from '../../src/containers/status.js';
 import { openCtx, type Ctx } from '../../src/context.js';
 import { sleep, until } from '../helpers/wait.js';
+import { alive } from '../helpers/proc.js';
 
 let t: TempRoot;
 let ctx: Ctx;
@@ -45,11 +46,6 @@ function runD(args: string[]): string {
   assert.match(id, /^[a-f0-9]{64}$/);
   ids.push(id);
   return id;
-}
-
-function alive(pid: number): boolean {
-  const s = procState(pid);
-  return s !== undefined && s !== 'Z';
 }
 
 function inspect(ref: string) {

@@ -17,6 +17,7 @@ import { cgroupExists, cgroupPids, killCgroup, removeCgroup } from '../../src/ru
 import { procState } from '../../src/containers/status.js';
 import { openCtx, type Ctx } from '../../src/context.js';
 import { sleep, until } from '../helpers/wait.js';
+import { alive } from '../helpers/proc.js';
 
 let t: TempRoot;
 let ctx: Ctx;
@@ -54,11 +55,6 @@ async function run(argv: string[], name?: string) {
 }
 
 
-
-function alive(pid: number): boolean {
-  const s = procState(pid);
-  return s !== undefined && s !== 'Z';
-}
 
 /** Bad input: non-zero exit, one line on stderr starting "tsrun: ", the store unchanged. */
 function assertRefused(args: string[], code: number, match?: RegExp) {
