@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { tempRoot, tsrunOk, importBusybox } from '../helpers/cli.js';
-import { sleep, until } from '../helpers/wait.js';
-import { alive } from '../helpers/proc.js';
+import { until } from '../helpers/wait.js';
+import { alive, containerAgentsGone } from '../helpers/proc.js';
 
 test('a detached --rm container whose store was moved away does not make it again when it exits', async () => {
   const t = tempRoot('tsrun-autorm-gone-');
@@ -21,8 +21,10 @@ test('a detached --rm container whose store was moved away does not make it agai
     assert.ok(pid > 0);
     fs.renameSync(t.root, moved);
     process.kill(pid, 'SIGKILL');
-    await until('the container process to end', () => !alive(pid));
-    await sleep(1500); // the monitor's removal, had it run, starts well within this
+    await until('the container process to end', () => !alive(pid), 30_000);
+    // the monitor becomes `tsrun rm -f` in place (the same PID) if it removes: once it is gone, any
+    // removal it would have made is over (its state.json moved with the store)
+    await until('the monitor to end', () => containerAgentsGone(moved, id), 60_000);
     assert.equal(fs.existsSync(t.root), false, "the monitor's rm -f made the store again");
   } finally {
     // put the store back so tsrun removes the container's cgroup and dir, then the temp dir goes
