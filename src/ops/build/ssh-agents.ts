@@ -117,9 +117,10 @@ export class SshAgents {
       child.once('exit', (code) => reject(new TsrunError('BUILD', `--ssh ${spec.id}: ssh-agent exited (${code}) before it listened`, { hint: 'run ssh-agent -D -a SOCKET by hand to see why' })));
     });
     failed.catch(() => {});
-    const deadline = Date.now() + 10_000;
-    while (!fs.existsSync(sock)) {
-      if (Date.now() > deadline) throw new TsrunError('BUILD', `--ssh ${spec.id}: ssh-agent did not listen within 10 s`);
+    // the socket file appears at bind(), before listen(): wait until a connection is accepted
+    const deadline = Date.now() + 30_000;
+    while (!(await accepts(sock))) {
+      if (Date.now() > deadline) throw new TsrunError('BUILD', `--ssh ${spec.id}: ssh-agent did not listen within 30 s`);
       await Promise.race([new Promise((r) => setTimeout(r, 20)), failed]);
     }
     for (const key of spec.keys) {
@@ -143,6 +144,18 @@ export class SshAgents {
     for (const c of this.children) if (c.exitCode === null && c.pid !== undefined) c.kill('SIGTERM');
     for (const d of this.dirs) fs.rmSync(d, { recursive: true, force: true });
   }
+}
+
+/** Whether a unix socket at `file` accepts a connection now (closed at once). */
+function accepts(file: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(file);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
 }
 
 /**
