@@ -3,16 +3,28 @@
  * The caller SIGTERMs it by pid when done.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
+import net from 'node:net';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 
 export async function startSshAgent(sock: string, keyFile: string): Promise<ChildProcess> {
   const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
-  for (let end = Date.now() + 10_000; !fs.existsSync(sock); ) {
+  // its socket file appears at bind(), before listen(): wait for an accepted connection
+  for (let end = Date.now() + 30_000; !(await accepts(sock)); ) {
     assert.ok(Date.now() < end, 'ssh-agent did not listen');
     await new Promise((r) => setTimeout(r, 20));
   }
   const add = spawnSync('ssh-add', ['-q', keyFile], { env: { ...process.env, SSH_AUTH_SOCK: sock }, encoding: 'utf8' });
   assert.equal(add.status, 0, `ssh-add failed: ${add.stderr}`);
   return agent;
+}
+
+function accepts(sock: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(sock);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
 }
