@@ -147,6 +147,26 @@ int attach_client_main(char *frame)
         continue;
       return finish(NULL);
     }
+    /* signals first: a resize goes to the monitor before the keys typed after it (the kernel
+       queued the SIGWINCH before the terminal had them), so that `stty size` typed right after a
+       resize sees the new size */
+    if (pf[2].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      if (read(sfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGCHLD) {
+        if (si.ssi_signo == SIGWINCH) {
+          if (tty)
+            send_size(sock, size_fd, 0);
+        } else if (proxy) {
+          char s[2] = { 'S', (char)si.ssi_signo };
+          if (si.ssi_code != SI_KERNEL)
+            send(sock, s, sizeof s, MSG_NOSIGNAL);
+        } else {
+          char line[32];
+          snprintf(line, sizeof line, "signal\t%u\n", si.ssi_signo);
+          return finish(line);
+        }
+      }
+    }
     if (pf[1].revents) {
       ssize_t r = read(STDIN_FILENO, pend + 1, INPUT_CHUNK);
       if (r > 0) {
@@ -180,22 +200,5 @@ int attach_client_main(char *frame)
       }
     } else if (pf[0].revents & (POLLHUP | POLLERR))
       return finish(NULL);
-    if (pf[2].revents & POLLIN) {
-      struct signalfd_siginfo si;
-      if (read(sfd, &si, sizeof si) != sizeof si || si.ssi_signo == SIGCHLD)
-        continue;
-      if (si.ssi_signo == SIGWINCH) {
-        if (tty)
-          send_size(sock, size_fd, 0);
-      } else if (proxy) {
-        char s[2] = { 'S', (char)si.ssi_signo };
-        if (si.ssi_code != SI_KERNEL)
-          send(sock, s, sizeof s, MSG_NOSIGNAL);
-      } else {
-        char line[32];
-        snprintf(line, sizeof line, "signal\t%u\n", si.ssi_signo);
-        return finish(line);
-      }
-    }
   }
 }

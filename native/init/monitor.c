@@ -340,17 +340,8 @@ int monitor_loop(struct plan *p, pid_t child, int sfd, int master, int in_fd, in
         continue;
       break;
     }
-    for (int i = 0; i < nstreams; i++)
-      if (open_s[i] && (pf[1 + i].revents & (POLLIN | POLLHUP | POLLERR)) && !pump(&streams[i]))
-        open_s[i] = false;
-    if (input_step(pf[in_idx].revents)) {
-      detach_foreground(p, streams, nstreams);
-      attached_tty = false;
-    }
-    attach_events(pf + at_idx, n - at_idx, &target);
-    if (in.close_drained && in.len == in.off)
-      input_end(false);
-    watch_tick(p);
+    /* signals first: a resize reaches the container's pty before the keys typed after it (the
+       kernel queued the SIGWINCH before the terminal had them); what else is ready waits a round */
     if (pf[0].revents & POLLIN) {
       struct signalfd_siginfo si;
       if (read(sfd, &si, sizeof si) != sizeof si)
@@ -372,6 +363,17 @@ int monitor_loop(struct plan *p, pid_t child, int sfd, int master, int in_fd, in
       else if (si.ssi_signo != SIGWINCH || master < 0)
         kill(child, (int)si.ssi_signo);
     }
+    for (int i = 0; i < nstreams; i++)
+      if (open_s[i] && (pf[1 + i].revents & (POLLIN | POLLHUP | POLLERR)) && !pump(&streams[i]))
+        open_s[i] = false;
+    if (input_step(pf[in_idx].revents)) {
+      detach_foreground(p, streams, nstreams);
+      attached_tty = false;
+    }
+    attach_events(pf + at_idx, n - at_idx, &target);
+    if (in.close_drained && in.len == in.off)
+      input_end(false);
+    watch_tick(p);
   }
   /* the process is gone: take what is still buffered, without waiting for holders of the other end */
   for (int i = 0; i < nstreams; i++) {

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { tsrun, tsrunOk, tsrunSpawn, snapshotTree, useBusyboxRoot } from '../helpers/cli.js';
-import { PtySession, sleep } from '../helpers/pty.js';
+import { PtySession, PATIENCE, sleep } from '../helpers/pty.js';
 
 const t = useBusyboxRoot();
 const root = () => t().root;
@@ -23,7 +23,7 @@ const pty = (args: string[], env?: Record<string, string>) => new PtySession(['-
 const APART = 400;
 
 async function waitState(name: string, want: RegExp): Promise<void> {
-  for (let i = 0; i < 100 && !want.test(state(name)); i++) await sleep(100);
+  for (const end = Date.now() + PATIENCE; Date.now() < end && !want.test(state(name)); ) await sleep(100);
   assert.match(state(name), want);
 }
 
@@ -44,7 +44,7 @@ function attachPiped(args: string[]) {
   let code: number | undefined;
   const exited = new Promise<number>((resolve) => child.on('exit', (c, sig) => resolve((code = c ?? (sig ? 128 : -1)))));
   const until = async (re: RegExp) => {
-    for (let i = 0; i < 150 && !re.test(out.stdout); i++) await sleep(100);
+    for (const end = Date.now() + PATIENCE; Date.now() < end && !re.test(out.stdout); ) await sleep(100);
     assert.match(out.stdout, re);
   };
   return { child, out, exited, until, running: () => code === undefined };
@@ -121,7 +121,7 @@ describe('attach: exec -it detach keys, keys across reads, StdinOnce', () => {
     // through the attach socket (each key one message to the monitor)
     const a = pty(['attach', 'split']);
     try {
-      await sleep(2000); // cat redraws nothing on attach: time for the client to connect and go raw
+      await a.untilRaw(); // cat redraws nothing on attach: the client connected once it made the terminal raw
       await apart(a, '\x10', 'b', '\r');
       await a.until(/\^Pb/);
       await apart(a, '\x10', '\x10', '\x11', 'c', '\r'); // docker: the second ctrl-p does not start a new sequence
@@ -184,8 +184,7 @@ describe('attach: exec -it detach keys, keys across reads, StdinOnce', () => {
     assert.equal(state('keep'), 'running 0');
     // and a second client can still write to it
     const c = attachPiped(['--sig-proxy=false', 'keep']);
-    await sleep(500);
-    c.child.stdin.write('second\n');
+    c.child.stdin.write('second\n'); // read by the client once it is connected
     await c.until(/second\n/);
     b.child.kill('SIGTERM');
     c.child.kill('SIGTERM');
@@ -199,7 +198,8 @@ describe('attach: exec -it detach keys, keys across reads, StdinOnce', () => {
     const s = tsrunSpawn(root(), ['start', '-a', 'sa']);
     let out = '';
     s.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const sExit = new Promise<number>((resolve) => s.on('exit', (c) => resolve(c ?? -1)));
+    // 'close': its output is all in then ('exit' may come before the last of it)
+    const sExit = new Promise<number>((resolve) => s.on('close', (c) => resolve(c ?? -1)));
     s.stdin.end('from-start\n'); // docker: not attached without -i, so never read
     await waitState('sa', /^running/);
     await sleep(1000);
@@ -221,7 +221,7 @@ describe('attach: exec -it detach keys, keys across reads, StdinOnce', () => {
     k.stdout.on('data', (d: Buffer) => (kout += d.toString()));
     const kExit = new Promise<number>((resolve) => k.on('exit', (c) => resolve(c ?? -1)));
     k.stdin.end('typed\n');
-    for (let i = 0; i < 150 && !/typed/.test(kout); i++) await sleep(100);
+    for (const end = Date.now() + PATIENCE; Date.now() < end && !/typed/.test(kout); ) await sleep(100);
     assert.match(kout, /typed\n/);
     await sleep(1000);
     assert.doesNotMatch(kout, /stdin-closed/);

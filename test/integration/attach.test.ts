@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { tsrun, tsrunOk, tsrunSpawn, snapshotTree, useBusyboxRoot } from '../helpers/cli.js';
-import { PtySession, sleep } from '../helpers/pty.js';
+import { PtySession, PATIENCE, SIGWINCH, catches, sleep, waitFor } from '../helpers/pty.js';
 
 const t = useBusyboxRoot();
 const root = () => t().root;
@@ -20,8 +20,18 @@ const pty = (args: string[], env?: Record<string, string>) => new PtySession(['-
 
 /** Until the container's state is `want` (a monitor records the exit a moment after the process ends). */
 async function waitState(name: string, want: RegExp): Promise<void> {
-  for (let i = 0; i < 100 && !want.test(state(name)); i++) await sleep(100);
+  for (const end = Date.now() + PATIENCE; Date.now() < end && !want.test(state(name)); ) await sleep(100);
   assert.match(state(name), want);
+}
+
+/**
+ * Until the container's shell (its PID 1) waits at its prompt, its SIGWINCH handler in place:
+ * only then does the resize an attach makes have the shell redraw its prompt (between printing
+ * the prompt and installing the handler, or while it runs a command, the signal goes unseen).
+ */
+async function atPrompt(name: string): Promise<void> {
+  const pid = Number(tsrunOk(root(), ['inspect', '-f', '{{.State.Pid}}', name]).trim());
+  await waitFor(`${name}'s shell at its prompt`, () => catches(pid, SIGWINCH));
 }
 
 /** A spawned `tsrun attach` with pipes: its output as it comes, and its status. */
@@ -32,7 +42,7 @@ function attachPiped(args: string[]) {
   child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
   const exited = new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig === 'SIGTERM' ? 143 : 128))));
   const until = async (re: RegExp, which: 'stdout' | 'stderr' = 'stdout') => {
-    for (let i = 0; i < 150 && !re.test(out[which]); i++) await sleep(100);
+    for (const end = Date.now() + PATIENCE; Date.now() < end && !re.test(out[which]); ) await sleep(100);
     assert.match(out[which], re);
   };
   return { child, out, exited, until };
@@ -41,6 +51,7 @@ function attachPiped(args: string[]) {
 describe('tsrun attach and the detach keys', () => {
   it('attaches a terminal to run -dit, detaches with ctrl-p ctrl-q, attaches again and ends with the exit code', async () => {
     tsrunOk(root(), ['run', '-dit', '--name', 'sh1', 'busybox', 'sh']);
+    await atPrompt('sh1');
     const a = pty(['attach', 'sh1']);
     try {
       await a.until(/# /); // the shell redraws its prompt on attach's resize (docker's trick)
@@ -56,6 +67,7 @@ describe('tsrun attach and the detach keys', () => {
     assert.equal(state('sh1'), 'running 0');
     assert.match(tsrunOk(root(), ['ps']), /Up .* sh1/);
 
+    await atPrompt('sh1');
     const b = pty(['attach', 'sh1']);
     try {
       await b.until(/# /);
@@ -65,10 +77,10 @@ describe('tsrun attach and the detach keys', () => {
       b.type('stty size\r');
       await b.until(/\r\n24 80\r\n/);
       const at = b.text.length;
-      b.resize();
-      await sleep(500);
+      // typed right after the resize: the client sends the new size before the keys that came after it
+      await b.resize();
       b.type('stty size\r');
-      await b.until(/\r\n30 100\r\n/, 15_000, at);
+      await b.until(/\r\n30 100\r\n/, PATIENCE, at);
       b.type('exit 7\r');
       assert.equal(await b.exit(), 7);
     } finally {
@@ -89,13 +101,13 @@ describe('tsrun attach and the detach keys', () => {
       r.type('echo inside-$((3*3))\r');
       await r.until(/inside-9/);
       await r.keys('\x10', '\x11');
-      assert.equal(await r.exit(), 0);
-      await sleep(300);
+      assert.equal(await r.exit(), 0); // all its output is in by then
       assert.doesNotMatch(r.text, /read escape sequence/); // run says nothing (docker's run -it neither)
     } finally {
       r.kill();
     }
     assert.equal(state('fg1'), 'running 0');
+    await atPrompt('fg1');
     const a = pty(['attach', 'fg1']);
     try {
       await a.until(/# /);
@@ -122,6 +134,7 @@ describe('tsrun attach and the detach keys', () => {
       r.kill();
     }
     assert.equal(state('fgrm'), 'running 0');
+    await atPrompt('fgrm');
     const a = pty(['attach', 'fgrm']);
     try {
       await a.until(/# /);
@@ -130,7 +143,7 @@ describe('tsrun attach and the detach keys', () => {
     } finally {
       a.kill();
     }
-    for (let i = 0; i < 100 && tsrun(root(), ['inspect', 'fgrm']).code === 0; i++) await sleep(100);
+    for (const end = Date.now() + PATIENCE; Date.now() < end && tsrun(root(), ['inspect', 'fgrm']).code === 0; ) await sleep(100);
     assert.equal(tsrun(root(), ['inspect', 'fgrm']).code, 1, 'removed by its monitor');
   });
 
@@ -145,6 +158,7 @@ describe('tsrun attach and the detach keys', () => {
       s.kill();
     }
     assert.equal(state('st1'), 'running 0');
+    await atPrompt('st1');
     const again = pty(['start', '-ai', 'st1']);
     try {
       await again.until(/# /);
@@ -159,12 +173,13 @@ describe('tsrun attach and the detach keys', () => {
 
   it('serves several clients at once: each sees the output, input from one reaches the container', async () => {
     tsrunOk(root(), ['run', '-dit', '--name', 'multi', 'busybox', 'sh']);
+    await atPrompt('multi');
     const watcher = attachPiped(['--no-stdin', 'multi']);
     const a = pty(['attach', 'multi']);
     try {
       await a.until(/# /);
       // until the watcher is connected too: it sees what the shell prints from then on
-      for (let i = 0; i < 60 && !/ping/.test(watcher.out.stdout); i++) {
+      for (const end = Date.now() + PATIENCE; Date.now() < end && !/ping/.test(watcher.out.stdout); ) {
         a.type('echo ping\r');
         await sleep(500);
       }
@@ -188,7 +203,7 @@ describe('tsrun attach and the detach keys', () => {
     quiet.child.stdin.end('exit 9\n');
     const a = attachPiped(['plain']);
     // both connected once the quiet one sees what the other's input made the shell print
-    for (let i = 0; i < 60 && !/ping/.test(quiet.out.stdout); i++) {
+    for (const end = Date.now() + PATIENCE; Date.now() < end && !/ping/.test(quiet.out.stdout); ) {
       a.child.stdin.write('echo ping\n');
       await sleep(500);
     }
@@ -228,9 +243,8 @@ describe('tsrun attach and the detach keys', () => {
   it('custom keys: --detach-keys ctrl-a,x (a partial sequence passes through), and detachKeys from config.json', async () => {
     const r = pty(['run', '-it', '--name', 'keys', '--detach-keys', 'ctrl-a,x', 'busybox', 'cat']);
     try {
-      for (let i = 0; i < 100 && tsrun(root(), ['inspect', 'keys']).code !== 0; i++) await sleep(100);
-      await waitState('keys', /^running/);
-      await sleep(500); // the monitor puts the terminal in raw mode as it starts copying
+      await r.untilRaw(); // the monitor puts the terminal in raw mode as it starts copying (cat says nothing)
+      assert.equal(state('keys'), 'running 0');
       // ctrl-a then y: not the sequence, so both reach cat (its pty echoes ^A)
       await r.keys('\x01', 'y', 'z', '\r');
       await r.until(/\^Ayz/);
@@ -248,7 +262,7 @@ describe('tsrun attach and the detach keys', () => {
     fs.writeFileSync(path.join(cfg, 'config.json'), JSON.stringify({ detachKeys: 'ctrl-e,e' }));
     const a = pty(['attach', 'keys'], { DOCKER_CONFIG: cfg });
     try {
-      await sleep(1500); // cat redraws nothing: time for the client to connect and go raw
+      await a.untilRaw(); // cat redraws nothing: the client connected once it made the terminal raw
       await a.keys('\x05', 'e');
       assert.equal(await a.exit(), 1);
       assert.match(a.text, /read escape sequence/);
@@ -258,7 +272,7 @@ describe('tsrun attach and the detach keys', () => {
     // the flag wins over config.json
     const b = pty(['attach', '--detach-keys', 'ctrl-@', 'keys'], { DOCKER_CONFIG: cfg });
     try {
-      await sleep(1500);
+      await b.untilRaw();
       await b.keys('\x00');
       assert.equal(await b.exit(), 1);
     } finally {

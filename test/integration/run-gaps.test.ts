@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { tsrun, tsrunOk, TSRUN, useBusyboxRoot } from '../helpers/cli.js';
+import { tsrun, tsrunOk, useBusyboxRoot } from '../helpers/cli.js';
+import { PtySession, inForeground, waitFor } from '../helpers/pty.js';
 
 const t = useBusyboxRoot();
 
@@ -134,17 +135,28 @@ describe('tsrun run: docker gaps', () => {
     assert.doesNotMatch(mi, / \/proc\/sys ro,/);
   });
 
-  it('--init -t gives the terminal to the child (its own process group in the foreground)', { skip: !fs.existsSync('/usr/bin/script') && 'needs script(1)' }, () => {
-    const cmd = `'${process.execPath}' '${TSRUN}' --root '${t().root}' run --rm -t --init busybox sh -c 'read a b c d pgrp sess tty tpgid rest < /proc/$$/stat; echo "pid=$$ pgrp=$pgrp tpgid=$tpgid"'`;
-    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { input: '', timeout: 60_000 });
-    assert.equal(r.status, 0, r.stderr?.toString());
-    assert.match(r.stdout.toString(), /pid=2 pgrp=2 tpgid=2\r*\n/);
+  it('--init -t gives the terminal to the child (its own process group in the foreground)', async () => {
+    const stat = new PtySession(['--root', t().root, 'run', '--rm', '-t', '--init', 'busybox', 'sh', '-c', 'read a b c d pgrp sess tty tpgid rest < /proc/$$/stat; echo "pid=$$ pgrp=$pgrp tpgid=$tpgid"']);
+    try {
+      assert.equal(await stat.exit(), 0, stat.text);
+      assert.match(stat.text, /pid=2 pgrp=2 tpgid=2\r*\n/);
+    } finally {
+      stat.kill();
+    }
     // ^C from the terminal ends the child with SIGINT; PID 1 exits with its status
-    const sleeper = `'${process.execPath}' '${TSRUN}' --root '${t().root}' run --rm -it --init busybox sleep 30`;
-    const started = Date.now();
-    const s = spawnSync('sh', ['-c', `(sleep 2; printf '\\003'; sleep 1) | script -qec "${sleeper.replace(/"/g, '\\"')}" /dev/null; echo "rc=$?"`], { timeout: 60_000 });
-    assert.match(s.stdout.toString(), /rc=130/);
-    assert.ok(Date.now() - started < 20_000);
+    const s = new PtySession(['--root', t().root, 'run', '--rm', '-it', '--init', '--name', 'init-tty', 'busybox', 'sleep', '30']);
+    try {
+      await s.untilRaw(); // the monitor copies keys to the container's terminal from now on
+      // typed before init made sleep the terminal's foreground group, ^C would go to init
+      const init = Number(tsrunOk(t().root, ['inspect', '-f', '{{.State.Pid}}', 'init-tty']).trim());
+      await waitFor('sleep 30 in the foreground of its terminal', () => inForeground(init, ['sleep', '30']));
+      const typed = Date.now();
+      s.type('\x03');
+      assert.equal(await s.exit(), 130);
+      assert.ok(Date.now() - typed < 20_000, 'ended by the ^C, not by the end of sleep 30');
+    } finally {
+      s.kill();
+    }
   });
 
   it('mounts the container cgroup at /sys/fs/cgroup, read-only unless privileged', () => {

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { tsrun, tsrunOk, tsrunSpawn, snapshotTree, TSRUN, useBusyboxRoot } from '../helpers/cli.js';
+import { PATIENCE, inForeground, sleep, waitFor } from '../helpers/pty.js';
 
 const t = useBusyboxRoot();
 
@@ -230,27 +231,30 @@ describe('tsrun run', () => {
   it('-it: the window size follows the terminal, job control and ^C work (driven through tmux)', async () => {
     const session = `tsrun-test-${process.pid}`;
     const tmux = (...args: string[]) => spawnSync('tmux', args, { encoding: 'utf8' });
-    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const screen = () => tmux('capture-pane', '-t', session, '-p').stdout;
     const until = async (re: RegExp) => {
-      for (let i = 0; i < 100 && !re.test(screen()); i++) await sleep(100);
+      for (const end = Date.now() + PATIENCE; Date.now() < end && !re.test(screen()); ) await sleep(100);
       assert.match(screen(), re);
     };
-    tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${process.execPath} ${TSRUN} --root ${t().root} run -it --rm busybox sh; echo tsrun-exited-$?; sleep 30`);
+    // ^Z and ^C reach the terminal's foreground group: typed only once the command is it (typed
+    // while the shell is still starting it, they would go to the shell, or be read as data)
+    const shell = () => Number(tsrunOk(t().root, ['inspect', '-f', '{{.State.Pid}}', 'itjob']).trim());
+    const foreground = (...argv: string[]) => waitFor(`${argv.join(' ')} in the foreground`, () => inForeground(shell(), argv));
+    tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${process.execPath} ${TSRUN} --root ${t().root} run -it --rm --name itjob busybox sh; echo tsrun-exited-$?; sleep 30`);
     try {
-      await until(/^\/ #$/m);
+      await until(/^\/ #$/m); // copied once the monitor made the terminal raw: keys reach the shell from now on
       tmux('send-keys', '-t', session, 'stty size', 'Enter');
       await until(/^30 100$/m);
+      // tmux resizes its pane's terminal a moment after the command: ask until the shell sees it
       tmux('resize-window', '-t', session, '-x', '80', '-y', '20');
-      await sleep(300);
-      tmux('send-keys', '-t', session, 'stty size', 'Enter');
+      for (const end = Date.now() + PATIENCE; Date.now() < end && !/^20 80$/m.test(screen()); await sleep(500)) tmux('send-keys', '-t', session, 'stty size', 'Enter');
       await until(/^20 80$/m);
       tmux('send-keys', '-t', session, 'sleep 100', 'Enter');
-      await sleep(300);
+      await foreground('sleep', '100');
       tmux('send-keys', '-t', session, 'C-z');
       await until(/Stopped/);
       tmux('send-keys', '-t', session, 'kill -9 %1; sleep 50', 'Enter');
-      await sleep(300);
+      await foreground('sleep', '50');
       tmux('send-keys', '-t', session, 'C-c');
       tmux('send-keys', '-t', session, 'echo after-interrupt', 'Enter');
       await until(/^after-interrupt$/m);
