@@ -3,13 +3,13 @@
  * The caller SIGTERMs it by pid when done.
  */
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { acceptsConnection } from '../../src/util/socket-accepts.js';
 
 export async function startSshAgent(sock: string, keyFile: string): Promise<ChildProcess> {
   const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
   // its socket file appears at bind(), before listen(): wait for an accepted connection
-  for (let end = Date.now() + 30_000; !(await accepts(sock)); ) {
+  for (let end = Date.now() + 30_000; !(await acceptsConnection(sock)); ) {
     assert.ok(Date.now() < end, 'ssh-agent did not listen');
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -18,13 +18,3 @@ export async function startSshAgent(sock: string, keyFile: string): Promise<Chil
   return agent;
 }
 
-function accepts(sock: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = net.connect(sock);
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-}

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { Ctx } from '../../context.js';
 import { TsrunError, usageError } from '../../util/errors.js';
+import { acceptsConnection } from '../../util/socket-accepts.js';
 
 /** One `--ssh` value: the id and the socket or key files it names (none: $SSH_AUTH_SOCK). */
 export interface SshSpec {
@@ -119,7 +120,7 @@ export class SshAgents {
     failed.catch(() => {});
     // the socket file appears at bind(), before listen(): wait until a connection is accepted
     const deadline = Date.now() + 30_000;
-    while (!(await accepts(sock))) {
+    while (!(await acceptsConnection(sock))) {
       if (Date.now() > deadline) throw new TsrunError('BUILD', `--ssh ${spec.id}: ssh-agent did not listen within 30 s`);
       await Promise.race([new Promise((r) => setTimeout(r, 20)), failed]);
     }
@@ -144,18 +145,6 @@ export class SshAgents {
     for (const c of this.children) if (c.exitCode === null && c.pid !== undefined) c.kill('SIGTERM');
     for (const d of this.dirs) fs.rmSync(d, { recursive: true, force: true });
   }
-}
-
-/** Whether a unix socket at `file` accepts a connection now (closed at once). */
-function accepts(file: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = net.connect(file);
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
 }
 
 /**
