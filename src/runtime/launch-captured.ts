@@ -12,6 +12,8 @@ import { spawn } from 'node:child_process';
 import { native } from '../native.js';
 import { TsrunError } from '../util/errors.js';
 import { launchError } from './launch.js';
+import fs from 'node:fs';
+import net from 'node:net';
 import { os } from '../util/builtins.js';
 
 export interface CapturedResult {
@@ -28,7 +30,16 @@ export interface CapturedResult {
  * was killed at the timeout.
  */
 export function launchCaptured(spec: string, opts: { timeoutMs: number; maxOutput: number }): { started: Promise<number>; done: Promise<CapturedResult> } {
-  const child = spawn(native().initPath(), [], { stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] });
+  // stdout and stderr share one pipe, so the output keeps the order the probe wrote it in (two
+  // pipes read side by side interleave at random: a shell's trace line split by the command's output)
+  const [outRead, outWrite] = native().pipe();
+  let child;
+  try {
+    child = spawn(native().initPath(), [], { stdio: ['ignore', outWrite, outWrite, 'pipe', 'pipe'] });
+  } finally {
+    fs.closeSync(outWrite);
+  }
+  const output = new net.Socket({ fd: outRead, readable: true, writable: false });
   const chunks: Buffer[] = [];
   let kept = 0;
   const keep = (b: Buffer) => {
@@ -38,8 +49,9 @@ export function launchCaptured(spec: string, opts: { timeoutMs: number; maxOutpu
     chunks.push(part);
     kept += part.length;
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  output.on('data', keep);
+  output.on('error', () => {});
+  const drained = new Promise<void>((resolve) => output.once('close', () => resolve()));
   const planPipe = child.stdio[3] as NodeJS.WritableStream;
   const statusPipe = child.stdio[4] as NodeJS.ReadableStream;
   planPipe.on('error', () => {}); // a launcher that died early reports on fd 4
@@ -85,6 +97,10 @@ export function launchCaptured(spec: string, opts: { timeoutMs: number; maxOutpu
   const done = (async () => {
     const code = await exited;
     if (timer) clearTimeout(timer);
+    // what the probe wrote is in the pipe already; EOF comes once every process that inherited
+    // the pipe is gone — a probe's background child may hold it on, so wait only briefly for that
+    await Promise.race([drained, new Promise((r) => setTimeout(r, 1000).unref())]);
+    output.destroy();
     return { exitCode: timedOut ? -1 : code, output: Buffer.concat(chunks), timedOut };
   })();
   return { started, done };

@@ -168,7 +168,7 @@ test("a CMD-SHELL check runs through the image's SHELL (moby's getShell), else /
   tsrunOk(root().root, ['build', '-q', '--network', 'none', '-t', 'busybox:shell', ctx]);
   runD('hc-shell', [], 'busybox:shell');
   await until('healthy', () => psStatus('hc-shell').endsWith('(healthy)'), 10000);
-  const out = health('hc-shell')!.Log.at(-1)!.Output; // stdout, then stderr
+  const out = health('hc-shell')!.Log.at(-1)!.Output; // one pipe for both: in the order written
   assert.match(out, /^checked\n/m);
   assert.match(out, /^\+ echo checked\n/m);
   assert.equal(tsrunOk(root().root, ['inspect', '-f', '{{json .Config.Shell}}', 'hc-shell']).trim(), '["/bin/sh","-xc"]');
