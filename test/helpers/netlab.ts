@@ -101,6 +101,30 @@ export function bridgePorts(root: string): string[] {
   return out;
 }
 
+/**
+ * How long a test waits for what a teardown job does after the command that started it returned
+ * (network/pending.ts): the job waits for the host-wide netavark lock, which every setup and
+ * teardown of every root on the machine takes, so on a loaded CI machine this can take seconds.
+ */
+export const TEARDOWN_MS = 60_000;
+
+/** No veth left on a root's bridges, once the teardowns handed to jobs (after --rm runs) have finished. */
+export async function waitNoBridgePorts(root: string): Promise<void> {
+  await until('the teardown jobs to remove the veths', () => bridgePorts(root).length === 0, TEARDOWN_MS).catch(() => {});
+  if (bridgePorts(root).length) throw new Error(`veths left on the bridges after ${TEARDOWN_MS} ms: ${bridgePorts(root).join(' ')}`);
+}
+
+/**
+ * A shell line for a busybox container that runs `cmd` until it succeeds, for up to 30 tries half a
+ * second apart (then fails). For name lookups through aardvark-dns: netavark reloads aardvark-dns on
+ * every setup and teardown on a network, including the teardown job of a container that ended just
+ * before (pending.ts), and a query that arrives while it reloads gets no answer ("bad address"). A
+ * resolver would retry; so does this, and the test still checks what the name resolves to.
+ */
+export function retried(cmd: string): string {
+  return `n=0; until ${cmd}; do n=$((n+1)); [ $n -lt 30 ] || exit 1; sleep 0.5; done`;
+}
+
 /** after(): remove a root's containers (their teardown removes veths, rules, leases), then its bridges. */
 export function removeNetworkLab(root: string): void {
   const all = tsrun(root, ['ps', '-a', '-q', '--no-trunc']).stdout.split('\n').filter(Boolean);

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { tempRoot, tsrun, tsrunOk, tsrunSpawn, importBusybox, type TempRoot } from '../helpers/cli.js';
-import { bridgePorts, leftovers, removeNetworkLab } from '../helpers/netlab.js';
+import { bridgePorts, leftovers, removeNetworkLab, TEARDOWN_MS } from '../helpers/netlab.js';
+import { until } from '../helpers/wait.js';
 
 let tr: TempRoot;
 
@@ -49,9 +50,12 @@ async function watchedBuild(args: string[], onOutput?: (err: string, child: Retu
   return { code, err, ids: w.ids };
 }
 
-/** Everything the build's namespace held is gone (its teardown job given time to end). */
+/**
+ * Everything the build's namespace held is gone, once its teardown job has ended: the job waits for
+ * the host-wide netavark lock, which every network setup on the machine takes (TEARDOWN_MS).
+ */
 async function assertTornDown(ids: Set<string>): Promise<void> {
-  for (let end = Date.now() + 15_000; (entries(pendingDir()).length || entries(sharedDir()).length) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+  await until('the teardown job to end', () => !entries(pendingDir()).length && !entries(sharedDir()).length, TEARDOWN_MS).catch(() => {});
   assert.deepEqual(entries(sharedDir()), [], 'a shared namespace record is left');
   assert.deepEqual(entries(pendingDir()), [], 'a teardown is still pending');
   for (const id of ids) assert.deepEqual(leftovers(tr.root, id), [], `namespace ${id} left things behind`);

@@ -16,9 +16,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { tsrun, tsrunOk, tempRoot, importBusybox, type TempRoot } from '../helpers/cli.js';
-import { Outside, bridgePorts, leftovers, removeNetworkLab } from '../helpers/netlab.js';
-import { sleep, until } from '../helpers/wait.js';
+import { tsrun, tsrunOk, tsrunSpawn, tempRoot, importBusybox, type TempRoot } from '../helpers/cli.js';
+import { Outside, bridgePorts, leftovers, removeNetworkLab, retried, TEARDOWN_MS } from '../helpers/netlab.js';
+import { until } from '../helpers/wait.js';
 
 let root: TempRoot | undefined;
 const t = () => root!;
@@ -87,7 +87,8 @@ describe('network verbs and options', { concurrency: false }, () => {
     const inside = tsrun(t().root, ['run', '--rm', '--network', INT, BB, 'timeout', '3', 'wget', '-qO-', `http://${out}/`]);
     assert.notEqual(inside.code, 0, `an internal network reached ${out}: ${inside.stdout}`);
     run(['run', '-d', '--name', 'peer', '--network', INT, BB, 'sleep', '300']);
-    const ping = run(['run', '--rm', '--network', INT, BB, 'sh', '-c', 'ping -c1 -W3 peer || { sleep 0.5; ping -c1 -W3 peer; }']);
+    // retried: aardvark-dns 1.4 drops queries while netavark reloads it (netlab's retried)
+    const ping = run(['run', '--rm', '--network', INT, BB, 'sh', '-c', retried('ping -c1 -W3 peer')]);
     assert.match(ping, new RegExp(`10\\.255\\.${K}\\.`));
     const [info] = JSON.parse(run(['network', 'inspect', INT])) as { Internal: boolean }[];
     assert.equal(info!.Internal, true);
@@ -96,7 +97,7 @@ describe('network verbs and options', { concurrency: false }, () => {
 
   it('--network-alias: other containers find it by the alias; inspect shows it; refused on the default bridge', () => {
     run(['run', '-d', '--name', 'aliased', '--network', A, '--network-alias', 'db', '--network-alias', 'db.internal', BB, 'sleep', '300']);
-    const seen = run(['run', '--rm', '--network', A, BB, 'sh', '-c', 'for n in db db.internal; do ping -c1 -W3 $n >/dev/null || { sleep 0.5; ping -c1 -W3 $n >/dev/null; } && echo ok; done']);
+    const seen = run(['run', '--rm', '--network', A, BB, 'sh', '-c', `for n in db db.internal; do (${retried('ping -c1 -W3 $n >/dev/null')}) && echo ok; done`]);
     assert.equal(seen.trim(), 'ok\nok');
     const ep = JSON.parse(run(['inspect', '-f', `{{json (index .NetworkSettings.Networks "${A}")}}`, 'aliased'])) as { Aliases: string[]; DNSNames: string[] };
     assert.ok(ep.Aliases.includes('db') && ep.DNSNames.includes('aliased') && ep.DNSNames.includes('db.internal'), JSON.stringify(ep));
@@ -112,7 +113,7 @@ describe('network verbs and options', { concurrency: false }, () => {
   it('a detached container that exits on its own gives its address back, with no command after it', async () => {
     const id = run(['run', '-d', '--network', A, '-p', '127.0.0.1::80', BB, 'sleep', '0.3']).trim();
     // no tsrun command may run in between (each would replay the teardown itself): look from outside
-    await until('the lease, veth and rules of the exited container to go', () => leftovers(t().root, id).length === 0, 10000);
+    await until('the lease, veth and rules of the exited container to go', () => leftovers(t().root, id).length === 0, TEARDOWN_MS);
     assert.deepEqual(bridgePorts(t().root), []);
     assert.match(run(['ps', '-a', '--filter', `id=${id}`, '--format', '{{.Status}}']), /Exited \(0\)/);
     run(['rm', id]);
@@ -125,7 +126,7 @@ describe('network verbs and options', { concurrency: false }, () => {
       run(['run', '-d', '--name', 'stay', BB, 'sleep', '300']);
       tsrunOk(other.root, ['run', '--rm', BB, 'true']); // the other root's bridge loses its last container
       const pending = path.join(other.root, 'networks', 'pending');
-      await until('the other root\'s teardown', () => !fs.existsSync(pending) || !fs.readdirSync(pending).some((f) => f.endsWith('.json')));
+      await until('the other root\'s teardown', () => !fs.existsSync(pending) || !fs.readdirSync(pending).some((f) => f.endsWith('.json')), TEARDOWN_MS);
       const seen = run(['exec', 'stay', 'timeout', '5', 'wget', '-qO-', `http://${outside.outIp}:8080/`]).trim();
       assert.equal(seen, outside.hostIp, 'still NATed to the host address');
       run(['rm', '-f', 'stay']);
@@ -141,29 +142,52 @@ describe('network verbs and options', { concurrency: false }, () => {
       run(['run', '--rm', '--network', A, '--ip', `10.253.${K}.50`, '-p', `127.0.0.1:${port}:80`, BB, 'true']);
     }
     const pendingDir = path.join(t().root, 'networks', 'pending');
-    await until('the last teardown job to finish', () => !fs.existsSync(pendingDir) || !fs.readdirSync(pendingDir).some((f) => f.endsWith('.json')));
+    await until('the last teardown job to finish', () => !fs.existsSync(pendingDir) || !fs.readdirSync(pendingDir).some((f) => f.endsWith('.json')), TEARDOWN_MS);
 
-    // a job that dies before netavark ran: hold netavark's lock so it waits, kill it, then network rm replays it
+    // a job that dies before netavark ran: netavark's lock is held from after the container's setup
+    // until its run has handed the teardown to a job (which then waits for the lock), the job is
+    // killed, the lock given back, and network rm replays the teardown
     run(['network', 'create', '--subnet', `10.252.${K}.0/24`, INT + 'k']);
-    const holder = spawn('flock', ['-x', '/run/tsrun/netavark.lock', 'sleep', '30'], { stdio: 'ignore' });
+    const gate = path.join(t().scratch, 'gate');
+    fs.mkdirSync(gate, { recursive: true });
+    const held = path.join(gate, 'held');
+    const ctr = tsrunSpawn(t().root, ['run', '--rm', '--network', INT + 'k', '-p', '127.0.0.1::80', '-v', `${gate}:/gate`, BB, 'sh', '-c', 'touch /gate/started; until [ -e /gate/go ]; do sleep 0.05; done']);
+    let ctrOut = '';
+    ctr.stdout.on('data', (d: Buffer) => (ctrOut += d));
+    ctr.stderr.on('data', (d: Buffer) => (ctrOut += d));
+    const ctrDone = new Promise<number | null>((r) => ctr.on('close', (c) => r(c)));
+    // flock itself holds the lock (-o), its shell ends when its stdin closes: nothing outlives release()
+    let holder: ReturnType<typeof spawn> | undefined;
+    const release = async () => {
+      if (!holder || holder.exitCode !== null || holder.signalCode !== null) return;
+      const closed = new Promise((r) => holder!.once('close', r));
+      holder.stdin!.end();
+      await closed;
+    };
     try {
-      await sleep(200); // flock holds the lock once it has started
-      run(['run', '--rm', '--network', INT + 'k', '-p', '127.0.0.1::80', BB, 'true']);
+      // the container runs only once netavark's setup is done: the lock is free of it then
+      await until('the container to run', () => fs.existsSync(path.join(gate, 'started')), 60_000);
+      holder = spawn('flock', ['-x', '-o', '/run/tsrun/netavark.lock', 'sh', '-c', `touch ${held}; read x`], { stdio: ['pipe', 'ignore', 'ignore'] });
+      await until('flock to hold the netavark lock', () => fs.existsSync(held), 60_000);
+      fs.writeFileSync(path.join(gate, 'go'), '');
+      assert.equal(await ctrDone, 0, ctrOut);
       const [rec] = fs.readdirSync(pendingDir).filter((f) => f.endsWith('.json'));
       assert.ok(rec, 'run --rm handed its teardown to a job');
       const id = rec!.replace(/\.json$/, '');
-      const job = jobPid(path.join(pendingDir, rec!));
+      const job = jobGroup(path.join(pendingDir, rec!));
       assert.ok(job, 'the teardown job is running (waiting for the lock)');
       process.kill(-job!, 'SIGKILL');
-      holder.kill('SIGKILL');
-      await new Promise((r) => holder.once('close', r));
+      await until('the killed job to be gone', () => jobGroup(path.join(pendingDir, rec!)) === undefined, 30_000);
+      await release();
       assert.ok(fs.existsSync(path.join(pendingDir, rec!)), 'the killed job left its record');
       assert.notDeepEqual(leftovers(t().root, id), [], 'and what it was to undo');
       assert.equal(run(['network', 'rm', INT + 'k']).trim(), INT + 'k');
       assert.deepEqual(leftovers(t().root, id), []);
       assert.ok(!fs.existsSync(path.join(pendingDir, rec!)));
     } finally {
-      holder.kill('SIGKILL');
+      fs.writeFileSync(path.join(gate, 'go'), '');
+      await release();
+      await ctrDone;
     }
   });
 });
@@ -177,15 +201,21 @@ function freePort(): Promise<number> {
   });
 }
 
-/** The PID (= process group) of the shell job whose argv names this pending record. */
-function jobPid(record: string): number | undefined {
+/**
+ * The process group of the detached teardown job whose argv names this pending record (its leader,
+ * flock, waits for netavark's lock; pending.ts). A process that exits while it is read is skipped.
+ */
+function jobGroup(record: string): number | undefined {
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const argv = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (argv[0] === 'sh' && argv.includes(record)) return Number(d);
+      if (!argv.includes(record)) continue;
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (state !== 'Z' && Number(pgrp) === Number(d)) return Number(d);
     } catch {
-      /* gone */
+      /* gone (ESRCH, ENOENT) */
     }
   }
   return undefined;

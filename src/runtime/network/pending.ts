@@ -14,9 +14,15 @@
  * first settles it: the container's own next start (same namespace path),
  * `network rm`/`prune` of its network, and any start on the root once the
  * record is older than STALE_MS (its job died: a reboot, a kill). A record of
- * an earlier boot is dropped without netavark. Every netavark call, the job's
- * included, holds the one host-wide netavark lock, so a teardown and a setup
- * never interleave.
+ * an earlier boot is dropped without netavark.
+ *
+ * The job and a settle are one script (TEARDOWN), run whole under the one
+ * host-wide netavark lock, and it first checks that its input file (named
+ * per hand-off) is still there: whoever gets the lock first does the work and
+ * deletes that file, the other then does nothing. A job that waited long for
+ * the lock (a loaded host) can thus never undo what came after a settle: the
+ * same container's next namespace at the same path, or its new leases (which
+ * carry the same container ID).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -35,6 +41,8 @@ const STALE_MS = 30_000;
 export interface PendingTeardown {
   id: string;
   state: NetworkState;
+  /** netavark's input for this hand-off (its name is this hand-off's own); records before it: ID.in */
+  input?: string;
 }
 
 function pendingDir(ctx: Ctx): string {
@@ -69,25 +77,43 @@ export function pendingTeardowns(ctx: Ctx): PendingTeardown[] {
 }
 
 /*
- * The job, as a shell script (no second Node start-up): $1 netavark lock,
- * $2 netavark, $3 config dir, $4 aardvark-dns or "", $5 namespace file,
- * $6 netavark's input, $7 networks lock, $8 container ID, $9 the record, then
- * the lease files. Leases are given back under the networks lock and only
- * while they still name this container, as releaseIps does.
+ * The teardown, as a shell script (no second Node start-up), run by
+ * `flock -x -o LOCK` (the lock is flock's: neither netavark nor the
+ * aardvark-dns it may start inherits it). $1 netavark or "" (not installed:
+ * only the namespace and leases), $2 config dir, $3 aardvark-dns or "", $4
+ * namespace file, $5 netavark's input, $6 networks lock, $7 container ID, $8
+ * the record, then the lease files. Without its input file the work was done
+ * by whoever had the lock before: nothing to do. Leases are given back under
+ * the networks lock (taken inside the netavark lock, never the other way
+ * round) and only while they still name this container, as releaseIps does.
  */
-const JOB = `
-L=$1 NV=$2 CFG=$3 AV=$4 NS=$5 IN=$6 NL=$7 ID=$8 REC=$9
-shift 9
-if [ -n "$AV" ]; then
-  flock -x -o "$L" "$NV" --config "$CFG" --aardvark-binary "$AV" teardown "$NS" < "$IN"
+const TEARDOWN = `
+NV=$1 CFG=$2 AV=$3 NS=$4 IN=$5 NL=$6 ID=$7 REC=$8
+shift 8
+[ -e "$IN" ] || exit 0
+if [ -z "$NV" ] || [ ! -e "$NS" ]; then :
+elif [ -n "$AV" ]; then
+  "$NV" --config "$CFG" --aardvark-binary "$AV" teardown "$NS" < "$IN"
 else
-  flock -x -o "$L" "$NV" --config "$CFG" teardown "$NS" < "$IN"
+  "$NV" --config "$CFG" teardown "$NS" < "$IN"
 fi > /dev/null 2>&1
 umount -l "$NS" 2> /dev/null
 rm -f "$NS"
 flock -x "$NL" sh -c 'id=$1; shift; for f; do [ "$(head -n1 "$f" 2> /dev/null)" = "$id" ] && rm -f "$f"; done' sh "$ID" "$@"
-rm -f "$IN" "$REC"
+rm -f "$REC"
+rm -f "$IN"
 `;
+
+/** flock's argv for the teardown of `p` (netavark's own when there is one). */
+function teardownArgv(ctx: Ctx, p: PendingTeardown, nv: Netavark | undefined): string[] {
+  const s = p.state;
+  const input = p.input ?? path.join(pendingDir(ctx), `${p.id}.in`);
+  const leases = s.leases.map((l) => leaseFile(ctx, l));
+  const lockFile = path.join(networksDir(ctx), 'lock');
+  return ['-x', '-o', NETAVARK_LOCK, 'sh', '-c', TEARDOWN, 'sh', nv?.netavark ?? '', s.configDir, nv?.aardvark ?? '', s.netns, input, lockFile, p.id, recordPath(ctx, p.id), ...leases];
+}
+
+const SCRIPT_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
 
 /**
  * Hand the teardown of an exited container's network to a detached job.
@@ -110,24 +136,24 @@ export function handOffTeardown(ctx: Ctx, id: string, statePath: string): boolea
   }
   const dir = pendingDir(ctx);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(path.dirname(NETAVARK_LOCK), { recursive: true });
   const rec = recordPath(ctx, id);
-  const input = path.join(dir, `${id}.in`);
+  // named per hand-off: a job outlived by a settle finds no input and does nothing (TEARDOWN)
+  const input = path.join(dir, `${id}.${process.pid}-${Date.now().toString(36)}.in`);
   fs.writeFileSync(input, JSON.stringify(state.options), { mode: 0o600 });
-  writeJsonReplace(rec, { id, state } satisfies PendingTeardown);
+  const p: PendingTeardown = { id, state, input };
+  writeJsonReplace(rec, p);
   fs.rmSync(statePath, { force: true });
-  const leases = state.leases.map((l) => leaseFile(ctx, l));
   const cp = process.getBuiltinModule('node:child_process') as typeof import('node:child_process');
   try {
-    const child = cp.spawn(
-      'sh',
-      ['-c', JOB, 'sh', NETAVARK_LOCK, nv.netavark, state.configDir, nv.aardvark ?? '', state.netns, input, path.join(networksDir(ctx), 'lock'), id, rec, ...leases],
-      { detached: true, stdio: 'ignore', env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } },
-    );
+    const child = cp.spawn('flock', teardownArgv(ctx, p, nv), { detached: true, stdio: 'ignore', env: SCRIPT_ENV });
+    child.on('error', () => {}); // no flock: the record stays, and is settled as a dead job's
     child.unref();
     return true;
   } catch {
     // no job: put the record back where the caller's own teardown finds it
     fs.renameSync(rec, statePath);
+    fs.rmSync(input, { force: true });
     return false;
   }
 }
@@ -150,26 +176,56 @@ export function undoNamespace(s: NetworkState): TsrunError | undefined {
   return err;
 }
 
-/** Do a pending record's teardown here and now (its job died, or someone needs what it holds at once). */
+/**
+ * Do a pending record's teardown here and now (its job died, or someone needs
+ * what it holds at once): the job's own script, under the same lock, so this
+ * waits for a job that is at work and a job still waiting finds nothing left
+ * to do. A record of an earlier boot: nothing of it is left on the host.
+ */
 function settle(ctx: Ctx, p: PendingTeardown): void {
-  const s = p.state;
-  undoNamespace(s);
-  releaseIps(ctx, p.id, s.leases);
-  fs.rmSync(path.join(pendingDir(ctx), `${p.id}.in`), { force: true });
-  fs.rmSync(recordPath(ctx, p.id), { force: true });
+  const input = p.input ?? path.join(pendingDir(ctx), `${p.id}.in`);
+  if (p.state.bootId === bootId()) {
+    let nv: Netavark | undefined;
+    try {
+      nv = findNetavark();
+    } catch {
+      nv = undefined; // the namespace and the leases still go
+    }
+    fs.mkdirSync(path.dirname(NETAVARK_LOCK), { recursive: true });
+    const cp = process.getBuiltinModule('node:child_process') as typeof import('node:child_process');
+    const r = cp.spawnSync('flock', teardownArgv(ctx, p, nv), { stdio: 'ignore', env: SCRIPT_ENV, timeout: 120_000 });
+    if (r.status === 0 && !fs.existsSync(input)) {
+      // done (here or by the job); a record left without its input is one whose job died between its last two steps
+      dropRecord(ctx, p);
+      return;
+    }
+  }
+  undoNamespace(p.state); // the script could not run (no flock?): as it would, without the lock's guard
+  releaseIps(ctx, p.id, p.state.leases);
+  fs.rmSync(input, { force: true });
+  dropRecord(ctx, p);
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
+/** Delete the record of `p` unless it is already another hand-off's (the same container ended again). */
+function dropRecord(ctx: Ctx, p: PendingTeardown): void {
+  let now: PendingTeardown | undefined;
+  try {
+    now = readJsonIfExists<PendingTeardown>(recordPath(ctx, p.id));
+  } catch {
+    return; // being written: a new hand-off's
+  }
+  if (now && now.input === p.input) fs.rmSync(recordPath(ctx, p.id), { force: true });
+}
 
 /**
- * Settle the pending records `which` selects: wait up to `waitMs` for their
- * jobs, then do what is left here. Records older than STALE_MS are settled
- * whatever `which` says (their jobs are gone). Synchronous (callers are):
- * in the common case it is one readdir of an empty directory.
+ * Settle the pending records `which` selects: each is done by its job or
+ * here, whichever gets the netavark lock first (settle); this returns once
+ * it is done. Records older than STALE_MS are settled whatever `which` says
+ * (their jobs are gone). Synchronous (callers are): in the common case it is
+ * one readdir of an empty directory.
  */
-export function settlePending(ctx: Ctx, which: (p: PendingTeardown) => boolean, waitMs = 5000): void {
+export function settlePending(ctx: Ctx, which: (p: PendingTeardown) => boolean): void {
   const now = Date.now();
-  const mine: PendingTeardown[] = [];
   for (const p of pendingTeardowns(ctx)) {
     let age = 0;
     try {
@@ -177,13 +233,7 @@ export function settlePending(ctx: Ctx, which: (p: PendingTeardown) => boolean, 
     } catch {
       continue; // its job just finished
     }
-    if (age > STALE_MS || p.state.bootId !== bootId()) settle(ctx, p);
-    else if (which(p)) mine.push(p);
-  }
-  const end = Date.now() + waitMs;
-  for (const p of mine) {
-    while (isPending(ctx, p.id) && Date.now() < end) Atomics.wait(sleeper, 0, 0, 10);
-    if (isPending(ctx, p.id)) settle(ctx, p);
+    if (age > STALE_MS || p.state.bootId !== bootId() || which(p)) settle(ctx, p);
   }
 }
 
