@@ -54,6 +54,8 @@ server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffe
   client.on('error', close);
 });
 
+// written aside and renamed: the test reads the file as soon as it exists
 server.listen(0, '127.0.0.1', () => {
-  fs.writeFileSync(portFile, String((server.address() as net.AddressInfo).port));
+  fs.writeFileSync(`${portFile}.tmp`, String((server.address() as net.AddressInfo).port));
+  fs.renameSync(`${portFile}.tmp`, portFile);
 });

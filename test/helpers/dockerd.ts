@@ -11,6 +11,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+// not a zombie: the daemon is this process's child, which Node cannot reap while these loops block it
+import { alive } from './proc.js';
 
 export interface Dockerd {
   /** The storage driver the daemon runs with (overlay2, or vfs as a fallback). */
@@ -37,14 +39,6 @@ function binaries(): { dockerd: string; docker: string } {
 
 const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function readPid(file: string): number | undefined {
   try {
@@ -160,7 +154,7 @@ export function startDockerd(dir: string): Dockerd {
     fs.closeSync(out);
     child.unref();
     pid = child.pid;
-    for (const end = Date.now() + 60_000; Date.now() < end; sleep(200)) {
+    for (const end = Date.now() + 120_000; Date.now() < end; sleep(200)) {
       if (!pid || !alive(pid)) return false; // exited: the driver (or something else) was refused
       if (fs.existsSync(sock) && docker(['version', '--format', '{{.Server.Version}}'], { allowFail: true, timeoutMs: 10_000 }).code === 0) return true;
     }

@@ -95,4 +95,8 @@ const server = http.createServer((req, res) => {
   res.writeHead(404, { 'content-type': 'application/json' });
   res.end(JSON.stringify({ errors: [{ code: 'NOT_FOUND', message: 'not found' }] }));
 });
-server.listen(0, '127.0.0.1', () => fs.writeFileSync(portFile, String((server.address() as { port: number }).port)));
+// written aside and renamed: the test reads the file as soon as it exists
+server.listen(0, '127.0.0.1', () => {
+  fs.writeFileSync(`${portFile}.tmp`, String((server.address() as { port: number }).port));
+  fs.renameSync(`${portFile}.tmp`, portFile);
+});

@@ -8,11 +8,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { busyboxTar } from './cli.js';
+import { freePort } from './ports.js';
+
+export { freePort };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -29,25 +31,26 @@ export interface TestRegistry {
   pass: string;
   /** The registry's log so far (access log lines included). */
   log(): string;
+  /**
+   * The log including the lines of every request answered so far. The registry writes a request's
+   * access-log line after its handler returns, which for a blob is after the client has read the
+   * whole body: a line can lag the response the client saw. A marker request answered (and logged)
+   * after them closes the gap.
+   */
+  logSynced(): Promise<string>;
   /** Token issuer request log (token mode). */
   tokenLog(): string;
   stop(): void;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
+/** How long a server started here may take to answer (node or docker-registry start-up on a loaded machine). */
+const START_MS = 60_000;
 
-async function waitFor(fn: () => Promise<boolean> | boolean, what: string, ms = 15000): Promise<void> {
+/** Wait until fn() is true; give up early once `gone()` says the server exited. */
+async function waitFor(fn: () => Promise<boolean> | boolean, what: string, gone: () => boolean = () => false, ms = START_MS): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
+    if (gone()) throw new Error(`${what} exited before it was ready`);
     try {
       if (await fn()) return;
     } catch {
@@ -72,13 +75,13 @@ function kill(p: ChildProcess | undefined): void {
 async function startScript(dir: string, script: string, args: string[]): Promise<{ proc: ChildProcess; port: number; portFile: string }> {
   const portFile = path.join(dir, `${script}-${crypto.randomBytes(3).toString('hex')}.port`);
   const proc = spawn(process.execPath, [path.join(here, `${script}.js`), portFile, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitFor(() => fs.existsSync(portFile) && fs.readFileSync(portFile, 'utf8').length > 0, script);
+  // the script listens on port 0 and then renames its port file into place (writePortFile)
+  await waitFor(() => fs.existsSync(portFile), script, () => proc.exitCode !== null || proc.signalCode !== null);
   return { proc, port: Number(fs.readFileSync(portFile, 'utf8')), portFile };
 }
 
 export async function startRegistry(dir: string, auth: AuthMode = 'none'): Promise<TestRegistry> {
   fs.mkdirSync(dir, { recursive: true });
-  const port = await freePort();
   const dataDir = path.join(dir, 'data');
   const user = 'tester';
   const pass = 'secret-pass';
@@ -100,28 +103,53 @@ export async function startRegistry(dir: string, auth: AuthMode = 'none'): Promi
     authYaml = `auth:\n  token:\n    realm: http://127.0.0.1:${issuer.port}/token\n    service: tsrun-test-registry\n    issuer: tsrun-test-issuer\n    rootcertbundle: ${cert}\n`;
   }
   const conf = path.join(dir, 'config.yml');
-  fs.writeFileSync(
-    conf,
-    `version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: ${dataDir}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${authYaml}`,
-  );
   const logFile = path.join(dir, 'registry.log');
-  const fd = fs.openSync(logFile, 'a');
-  const proc = spawn('docker-registry', ['serve', conf], { stdio: ['ignore', fd, fd] });
-  fs.closeSync(fd);
+  let port = 0;
+  let proc: ChildProcess | undefined;
   const stop = () => {
     kill(proc);
     kill(issuer?.proc);
   };
-  try {
-    await waitFor(async () => {
-      const r = await fetch(`http://127.0.0.1:${port}/v2/`);
-      await r.body?.cancel();
-      return r.status === 200 || r.status === 401;
-    }, 'docker-registry');
-  } catch (err) {
-    stop();
-    throw new Error(`${(err as Error).message}: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
+  // a port picked a moment before may be taken meanwhile (ports.ts): a new one then
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
+    fs.writeFileSync(
+      conf,
+      `version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: ${dataDir}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${authYaml}`,
+    );
+    const logStart = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
+    const fd = fs.openSync(logFile, 'a');
+    const p = spawn('docker-registry', ['serve', conf], { stdio: ['ignore', fd, fd] });
+    proc = p;
+    fs.closeSync(fd);
+    try {
+      await waitFor(
+        async () => {
+          const r = await fetch(`http://127.0.0.1:${port}/v2/`);
+          await r.body?.cancel();
+          return r.status === 200 || r.status === 401;
+        },
+        'docker-registry',
+        () => p.exitCode !== null || p.signalCode !== null,
+      );
+      break;
+    } catch (err) {
+      kill(p);
+      const tail = fs.readFileSync(logFile, 'utf8').slice(logStart);
+      if (attempt < 5 && /address already in use/.test(tail)) continue;
+      stop();
+      throw new Error(`${(err as Error).message}: ${tail.slice(-2000)}`);
+    }
   }
+  /** The log once the registry has written every line of what it answered so far (see logSynced). */
+  const logSynced = async (): Promise<string> => {
+    const mark = `tsrun-test-mark-${crypto.randomBytes(6).toString('hex')}`;
+    const r = await fetch(`http://127.0.0.1:${port}/v2/?${mark}`);
+    await r.body?.cancel();
+    let log = '';
+    await waitFor(() => (log = fs.readFileSync(logFile, 'utf8')).includes(mark), 'the registry to log a request');
+    return log;
+  };
   return {
     host: `127.0.0.1:${port}`,
     port,
@@ -130,6 +158,7 @@ export async function startRegistry(dir: string, auth: AuthMode = 'none'): Promi
     user,
     pass,
     log: () => fs.readFileSync(logFile, 'utf8'),
+    logSynced,
     tokenLog: () => (issuer && fs.existsSync(`${issuer.portFile}.log`) ? fs.readFileSync(`${issuer.portFile}.log`, 'utf8') : ''),
     stop,
   };

@@ -50,7 +50,9 @@ const server = http.createServer((req, res) => {
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(JSON.stringify({ token, access_token: token, expires_in: 600, issued_at: new Date().toISOString() }));
 });
+// written aside and renamed: the test reads the file as soon as it exists
 server.listen(0, '127.0.0.1', () => {
   const addr = server.address() as { port: number };
-  fs.writeFileSync(portFile, String(addr.port));
+  fs.writeFileSync(`${portFile}.tmp`, String(addr.port));
+  fs.renameSync(`${portFile}.tmp`, portFile);
 });

@@ -77,31 +77,44 @@ before(async () => {
   keyFile = path.join(dir, 'client_ed25519');
   run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'tsrun-git-ssh', '-f', keyFile]);
   fs.copyFileSync(`${keyFile}.pub`, path.join(dir, 'authorized_keys'));
-  const port = await freePort();
-  fs.writeFileSync(
-    path.join(dir, 'sshd_config'),
-    [
-      `Port ${port}`,
-      'ListenAddress 127.0.0.1',
-      `HostKey ${path.join(dir, 'host_ed25519')}`,
-      `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
-      `PidFile ${path.join(dir, 'sshd.pid')}`,
-      'PermitRootLogin prohibit-password',
-      'PubkeyAuthentication yes',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'UsePAM no',
-      'StrictModes no',
-      '',
-    ].join('\n'),
-  );
   // sshd's privilege separation directory (what the package's init script makes at boot)
   fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  sshd.stderr!.setEncoding('utf8').on('data', (d: string) => (sshdLog += d));
-  for (let end = Date.now() + 10_000; !(await listening(port)); ) {
-    assert.ok(Date.now() < end && sshd.exitCode === null, `sshd did not listen: ${sshdLog}`);
-    await new Promise((r) => setTimeout(r, 50));
+  // a port picked a moment before may be taken meanwhile (helpers/ports.ts): a new one then
+  let port = 0;
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
+    fs.writeFileSync(
+      path.join(dir, 'sshd_config'),
+      [
+        `Port ${port}`,
+        'ListenAddress 127.0.0.1',
+        `HostKey ${path.join(dir, 'host_ed25519')}`,
+        `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+        `PidFile ${path.join(dir, 'sshd.pid')}`,
+        'PermitRootLogin prohibit-password',
+        'PubkeyAuthentication yes',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'UsePAM no',
+        'StrictModes no',
+        '',
+      ].join('\n'),
+    );
+    sshdLog = '';
+    const d = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    sshd = d;
+    d.stderr!.setEncoding('utf8').on('data', (x: string) => (sshdLog += x));
+    const exited = new Promise<void>((r) => d.once('exit', () => r()));
+    let up = false;
+    for (let end = Date.now() + 60_000; !up && d.exitCode === null && d.signalCode === null && Date.now() < end; ) {
+      // its own line first: a connect alone could reach another process that took the port
+      up = /Server listening on 127\.0\.0\.1 port/.test(sshdLog) && (await listening(port));
+      if (!up) await new Promise((r) => setTimeout(r, 50));
+    }
+    if (up && d.exitCode === null) break;
+    if (d.exitCode === null) d.kill('SIGTERM');
+    await exited;
+    assert.ok(attempt < 5 && /already in use/i.test(sshdLog), `sshd did not listen: ${sshdLog}`);
   }
   repoUrl = `ssh://root@127.0.0.1:${port}${served}`;
   // an agent of the test's own, for --ssh default=SOCKET

@@ -45,7 +45,8 @@ before(async () => {
     ].join('\n'),
   );
   daemon = spawn('containerd', ['--config', path.join(work, 'config.toml')], { stdio: ['ignore', 'ignore', fs.openSync(path.join(work, 'containerd.log'), 'w')] });
-  await until('containerd to listen', () => fs.existsSync(path.join(work, 'containerd.sock')) && ctr(['version'], { allowFail: true }).code === 0, 20_000);
+  // a loaded machine may take long to start containerd: waited for by asking it, generously
+  await until('containerd to listen', () => daemon.exitCode === null && fs.existsSync(path.join(work, 'containerd.sock')) && ctr(['version'], { allowFail: true }).code === 0, 60_000);
   // busybox as an image archive: tsrun imports the rootfs fixture and saves it
   const store = path.join(work, 'tsrun');
   tsrunOk(store, ['import', busyboxTar(), 'busybox:latest']);
@@ -60,8 +61,12 @@ after(async () => {
     ctr(['container', 'delete', id], { allowFail: true });
   }
   ctr(['images', 'rm', 'docker.io/library/busybox:latest'], { allowFail: true });
-  daemon.kill('SIGTERM');
-  await new Promise((r) => daemon.once('exit', r));
+  // listen before the signal, and not at all for a daemon that already ended: 'exit' would never come
+  if (daemon.exitCode === null && daemon.signalCode === null) {
+    const exited = new Promise((r) => daemon.once('exit', r));
+    daemon.kill('SIGTERM');
+    await exited;
+  }
   // cgroupsPath is /NAMESPACE/ID: the namespace's dirs are this test's
   for (const h of fs.readdirSync('/sys/fs/cgroup'))
     try {
@@ -88,7 +93,7 @@ test('ctr run -d, task exec, kill, delete; nothing left', async () => {
   assert.equal(e.code, 4, e.stderr);
   assert.equal(e.stdout, 'exec in sleep\n');
   ctr(['task', 'kill', '-s', 'KILL', 'c2']);
-  await until('the task to stop', () => /^c2\s+\d+\s+STOPPED/m.test(ctr(['task', 'ls']).stdout));
+  await until('the task to stop', () => /^c2\s+\d+\s+STOPPED/m.test(ctr(['task', 'ls']).stdout), 30_000);
   ctr(['task', 'delete', 'c2']);
   ctr(['container', 'delete', 'c2']);
   assert.ok(!fs.existsSync(path.join(work, 'runc', NS, 'c2')), 'state dir removed');

@@ -83,18 +83,21 @@ test('podman run -d, exec, stop, rm', () => {
 });
 
 test('podman run -it and exec -it: a pty from the container, sent over the console socket', () => {
-  const runIt = () => spawnSync('script', ['-qec', `podman --root ${pm.dir}/graph --runroot ${pm.dir}/run --cgroup-manager cgroupfs ${rtFlags().join(' ')} run --rm -it localhost/busybox sh -c 'tty; exit 5'`, '/dev/null'], {
+  const name = `tty-${process.pid}`;
+  const run = spawnSync('script', ['-qec', `podman --root ${pm.dir}/graph --runroot ${pm.dir}/run --cgroup-manager cgroupfs ${rtFlags().join(' ')} run --name ${name} -it localhost/busybox sh -c 'tty; exit 5'`, '/dev/null'], {
     env: pm.env,
     input: '',
     timeout: 60_000,
   });
-  let run = runIt();
-  // KNOWN RACE (open): under load (a concurrent test file), about 1 run in 10 exits 5 with no output:
-  // the line a container writes in its first milliseconds does not reach podman's attach. One retry
-  // keeps CI meaningful; a second empty run still fails. See the README's tsrun-runtime notes.
-  if (run.status === 5 && run.stdout.toString() === '') run = runIt();
   assert.equal(run.status, 5, `stdout: ${run.stdout?.toString()} stderr: ${run.stderr?.toString()} signal: ${run.signal}`);
-  assert.match(run.stdout.toString(), /\/dev\/pts\/0\r\n/);
+  // What the container wrote on its terminal, as conmon read it from the pty master tsrun-runtime sent
+  // over the console socket: conmon's log. Not podman's attached output: podman 4.3 loses what a
+  // container writes in its first milliseconds there with any runtime (runc too: 2-3 runs in 30 on
+  // this machine under load, the log holding the line each time), so that output is not checked.
+  assert.match(P(['logs', name]).stdout, /^\/dev\/pts\/0\r?\n$/);
+  const ranId = P(['inspect', '-f', '{{.Id}}', name]).stdout.trim();
+  P(['rm', name]);
+  assert.deepEqual(leftovers(ranId), []);
   const id = P(['run', '-d', 'localhost/busybox', 'sleep', '60']).stdout.trim();
   const ex = spawnSync('script', ['-qec', `podman --root ${pm.dir}/graph --runroot ${pm.dir}/run --cgroup-manager cgroupfs ${rtFlags().join(' ')} exec -it ${id} sh -c 'tty; exit 6'`, '/dev/null'], {
     env: pm.env,

@@ -46,7 +46,7 @@ describe('registry pull', () => {
     base?.cleanup();
   });
 
-  it('pulls a docker schema2 image and prints docker-style result lines', () => {
+  it('pulls a docker schema2 image and prints docker-style result lines', async () => {
     const t = tempRoot();
     try {
       const out = tsrunOk(t.root, ['pull', `${reg.host}/busybox:v2s2`], { env: env(t) });
@@ -63,13 +63,14 @@ describe('registry pull', () => {
       // unpacked layer is there
       assert.ok(fs.readdirSync(path.join(t.root, 'layers')).some((d) => fs.existsSync(path.join(t.root, 'layers', d, 'diff', 'bin', 'busybox'))));
       // a second pull is up to date and fetches no layer blob again
-      const layerGets = () => reg.log().split('\n').filter((l) => l.includes(`GET /v2/busybox/blobs/`) && !l.includes(gz.configs.amd64)).length;
-      const before = layerGets();
+      // counted in the log once every request answered so far is in it (logSynced)
+      const layerGets = async () => (await reg.logSynced()).split('\n').filter((l) => l.includes(`GET /v2/busybox/blobs/`) && !l.includes(gz.configs.amd64)).length;
+      const before = await layerGets();
       const again = tsrunOk(t.root, ['pull', `${reg.host}/busybox:v2s2`], { env: env(t) });
       assert.match(again, /Status: Image is up to date/);
       // same layer, other tag: the layer blob is not fetched either
       tsrunOk(t.root, ['pull', `${reg.host}/busybox:oci`], { env: env(t) });
-      assert.equal(layerGets(), before);
+      assert.equal(await layerGets(), before);
     } finally {
       t.cleanup();
     }

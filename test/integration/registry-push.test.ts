@@ -28,7 +28,7 @@ describe('registry push (plain)', () => {
     t?.cleanup();
   });
 
-  it('pushes; skopeo and podman read it; a second repo mounts the blobs; RepoDigest recorded', () => {
+  it('pushes; skopeo and podman read it; a second repo mounts the blobs; RepoDigest recorded', async () => {
     const env = envOf(t);
     tsrunOk(t.root, ['tag', 'busybox', `${reg.host}/one/bb:1`]);
     const out = tsrunOk(t.root, ['push', `${reg.host}/one/bb:1`], { env });
@@ -48,7 +48,7 @@ describe('registry push (plain)', () => {
     tsrunOk(t.root, ['tag', 'busybox', `${reg.host}/two/bb:2`]);
     const out2 = tsrunOk(t.root, ['push', `${reg.host}/two/bb:2`], { env });
     assert.match(out2, /Mounted from one\/bb/);
-    assert.ok(reg.log().includes('mount=sha256'), 'registry saw a cross-repository mount');
+    assert.ok((await reg.logSynced()).includes('mount=sha256'), 'registry saw a cross-repository mount');
     assert.match(out2, new RegExp(`2: digest: ${digest}`), 'same manifest bytes');
     // pushing again: everything already exists
     const out3 = tsrunOk(t.root, ['push', `${reg.host}/two/bb:2`], { env });

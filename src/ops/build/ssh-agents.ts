@@ -14,6 +14,10 @@ import path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { Ctx } from '../../context.js';
 import { TsrunError, usageError } from '../../util/errors.js';
+import { procState } from '../../containers/status.js';
+
+/** How long a loaded machine may take to end an agent sent SIGTERM. */
+const AGENT_STOP_MS = 5_000;
 import { acceptsConnection } from '../../util/socket-accepts.js';
 
 /** One `--ssh` value: the id and the socket or key files it names (none: $SSH_AUTH_SOCK). */
@@ -140,9 +144,26 @@ export class SshAgents {
     return sock;
   }
 
-  /** Kill the agents this build started (by PID) and remove their sockets. */
+  /**
+   * Kill the agents this build started (by PID), wait until they are gone (the build has not ended
+   * while an agent holding its keys still runs), and remove their sockets.
+   */
   close(): void {
-    for (const c of this.children) if (c.exitCode === null && c.pid !== undefined) c.kill('SIGTERM');
+    const pids: number[] = [];
+    for (const c of this.children) if (c.exitCode === null && c.pid !== undefined && c.kill('SIGTERM')) pids.push(c.pid);
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    const running = (pid: number) => {
+      const s = procState(pid);
+      return s !== undefined && s !== 'Z' && s !== 'X';
+    };
+    for (const end = Date.now() + AGENT_STOP_MS; pids.some(running) && Date.now() < end; ) Atomics.wait(sleeper, 0, 0, 10);
+    for (const pid of pids.filter(running)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* ended meanwhile */
+      }
+    }
     for (const d of this.dirs) fs.rmSync(d, { recursive: true, force: true });
   }
 }
