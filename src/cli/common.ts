@@ -19,9 +19,19 @@ export function globalOpts(cmd: Command): GlobalOpts {
   return { root: o.root ?? process.env.TSRUN_ROOT ?? DEFAULT_ROOT, debug: !!o.debug };
 }
 
+/**
+ * The stores of --root, for a command that works on what is there: nothing is
+ * created, a missing store reads as empty (see context.ts).
+ */
 export function ctxOf(cmd: Command): Ctx {
   const g = globalOpts(cmd);
-  return openCtx(g.root, g.debug);
+  return openCtx(g.root, g.debug, false);
+}
+
+/** The stores of --root, made where missing: for the commands that add to a store that may not exist yet (run, pull …). */
+export function ctxCreating(cmd: Command): Ctx {
+  const g = globalOpts(cmd);
+  return openCtx(g.root, g.debug, true);
 }
 
 /** Collect a repeatable option into an array (commander's reducer). */

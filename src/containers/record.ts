@@ -17,7 +17,7 @@ import type { Resources } from '../runtime/resources.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TsrunError } from '../util/errors.js';
-import { readJsonIfExists, writeJsonReplace } from '../util/atomic.js';
+import { readdirIfExists, readJsonIfExists, writeJsonReplace } from '../util/atomic.js';
 import type { Ctx } from '../context.js';
 import { randomHex } from '../util/builtins.js';
 import type { DeviceMapping } from '../runtime/devices.js';
@@ -234,7 +234,7 @@ export function writeConfig(c: Container): void {
 /** All containers with a complete record (a dir without config.json is a create that died: swept by rm/prune). */
 export function listContainers(ctx: Ctx): Container[] {
   const out: Container[] = [];
-  for (const id of fs.readdirSync(ctx.containersDir)) {
+  for (const id of readdirIfExists(ctx.containersDir)) {
     if (!/^[a-f0-9]{64}$/.test(id)) continue;
     const c = readContainer(ctx, id);
     if (c) out.push(c);

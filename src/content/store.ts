@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { TsrunError, hasCode } from '../util/errors.js';
 import { algorithm, checkDigest, encoded } from '../oci/digest.js';
-import { fsyncDir } from '../util/atomic.js';
+import { fsyncDir, readdirIfExists } from '../util/atomic.js';
 import { crypto, randomHex } from '../util/builtins.js';
 import { removeTreeTolerant } from '../util/rmtree.js';
 
@@ -38,9 +38,11 @@ export class ContentStore {
   readonly dir: string;
   private readonly ingestDir: string;
 
-  constructor(root: string) {
+  /** create: make the store's dirs (see context.ts: only commands that may start a store do). */
+  constructor(root: string, create = true) {
     this.dir = path.join(root, 'content');
     this.ingestDir = path.join(this.dir, 'ingest');
+    if (!create) return;
     fs.mkdirSync(path.join(this.dir, 'blobs', 'sha256'), { recursive: true });
     fs.mkdirSync(path.join(this.dir, 'blobs', 'sha512'), { recursive: true });
     fs.mkdirSync(this.ingestDir, { recursive: true });
@@ -180,14 +182,14 @@ export class ContentStore {
   list(): string[] {
     const out: string[] = [];
     for (const alg of ['sha256', 'sha512']) {
-      for (const name of fs.readdirSync(path.join(this.dir, 'blobs', alg))) out.push(`${alg}:${name}`);
+      for (const name of readdirIfExists(path.join(this.dir, 'blobs', alg))) out.push(`${alg}:${name}`);
     }
     return out;
   }
 
   /** Remove temp files left by ingests whose process is gone (killed with SIGKILL). */
   sweepIngest(): void {
-    for (const name of fs.readdirSync(this.ingestDir)) {
+    for (const name of readdirIfExists(this.ingestDir)) {
       const pid = Number(name.split('-')[0]);
       if (pid && pid !== process.pid && !pidAlive(pid)) removeTreeTolerant(path.join(this.ingestDir, name));
     }

@@ -99,11 +99,13 @@ export class ImageStore {
   constructor(
     root: string,
     private readonly content: ContentStore,
+    /** make the store's dir (see context.ts: only commands that may start a store do) */
+    private readonly create = true,
   ) {
     this.dir = path.join(root, 'images');
-    fs.mkdirSync(this.dir, { recursive: true });
     this.indexFile = path.join(this.dir, 'index.json');
     this.lockFile = path.join(this.dir, 'index.lock');
+    if (create) fs.mkdirSync(this.dir, { recursive: true });
   }
 
   read(): ImageIndex {
@@ -111,8 +113,18 @@ export class ImageStore {
     return idx ? idx : structuredClone(EMPTY);
   }
 
-  /** Read-modify-write the index under its lock. `fn` may throw to abort with no change. */
+  /**
+   * Read-modify-write the index under its lock. `fn` may throw to abort with no change.
+   * A store that does not exist (opened without create: context.ts) holds no image:
+   * fn sees an empty index (a name is not found, a prune finds nothing), and a change is refused.
+   */
   update<T>(fn: (idx: ImageIndex) => T): T {
+    if (!this.create && !fs.existsSync(this.dir)) {
+      const idx = structuredClone(EMPTY);
+      const result = fn(idx);
+      if (JSON.stringify(idx) !== JSON.stringify(EMPTY)) throw new TsrunError('NOT_FOUND', `no image store at ${this.dir}`);
+      return result;
+    }
     return withLockSync(this.lockFile, () => {
       const idx = this.read();
       const result = fn(idx);

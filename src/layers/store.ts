@@ -24,7 +24,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TsrunError, hasCode } from '../util/errors.js';
 import { encoded, checkDigest } from '../oci/digest.js';
-import { fsyncDir, writeJsonAtomic } from '../util/atomic.js';
+import { fsyncDir, readdirIfExists, writeJsonAtomic } from '../util/atomic.js';
 import { withLock } from '../util/lock.js';
 import { pidAlive } from '../content/store.js';
 import { randomHex } from '../util/builtins.js';
@@ -51,10 +51,12 @@ export class LayerStore {
   /** Layers this process is unpacking now (a pull unpacks several at once): what lowerDirs waits for. */
   private readonly inflight = new Map<string, Promise<unknown>>();
 
-  constructor(root: string) {
+  /** create: make the store's dirs (see context.ts: only commands that may start a store do). */
+  constructor(root: string, create = true) {
     this.dir = path.join(root, 'layers');
     this.tmpDir = path.join(this.dir, '.tmp');
     this.lockDir = path.join(this.dir, '.locks');
+    if (!create) return;
     fs.mkdirSync(this.tmpDir, { recursive: true });
     fs.mkdirSync(this.lockDir, { recursive: true });
   }
@@ -222,8 +224,7 @@ export class LayerStore {
   }
 
   list(): string[] {
-    return fs
-      .readdirSync(this.dir)
+    return readdirIfExists(this.dir)
       .filter((n) => /^[a-f0-9]{64}$/.test(n) && fs.existsSync(path.join(this.dir, n, 'layer.json')))
       .map((n) => `sha256:${n}`);
   }
@@ -251,7 +252,7 @@ export class LayerStore {
 
   /** Remove temp dirs of processes that died mid-unpack or mid-removal; what cannot be removed is left for the next sweep. */
   sweep(): void {
-    for (const name of fs.readdirSync(this.tmpDir)) {
+    for (const name of readdirIfExists(this.tmpDir)) {
       const pid = Number(name.split('-')[0]);
       if (pid && pid !== process.pid && !pidAlive(pid)) this.leftovers.push(...removeTreeTolerant(path.join(this.tmpDir, name)).failed);
     }

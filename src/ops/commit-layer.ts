@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import type { Ctx } from '../context.js';
+import { mkdirInStore, noStore, type Ctx } from '../context.js';
 import type { Container } from '../containers/record.js';
 import { writeLayerFile, type LayerResult } from '../diff/compare.js';
 import { native, MNT_DETACH } from '../native.js';
@@ -73,7 +73,7 @@ export function makeCommitLayer(ctx: Ctx, c: Container, opts: { squash: boolean;
     // a layer the store already holds (the same change committed again) is dropped, not synced
     const skipSync = (digest: string) => ctx.content.has(digest);
     const upper = upperDir(c);
-    if (!fs.existsSync(upper)) fs.mkdirSync(upper, { recursive: true, mode: 0o755 }); // created, never started
+    if (!mkdirInStore(ctx, upper, 0o755)) throw noStore(ctx); // created, never started
     const lowers = lowerDirs(ctx, c);
     let result: LayerResult;
     if (!opts.squash) {

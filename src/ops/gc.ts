@@ -91,7 +91,7 @@ function removeBlobs(ctx: Ctx, doomed: string[]): { removed: string[]; bytes: nu
 
 /** Remove every blob and layer nothing uses, and sweep leftovers of dead processes. */
 export async function collectGarbage(ctx: Ctx): Promise<GcResult> {
-  return withGcLock(ctx, async () => collectGarbageLocked(ctx));
+  return withGcLock(ctx, async () => collectGarbageLocked(ctx), () => ({ blobs: [], layers: [], bytes: 0 }));
 }
 
 /** collectGarbage for callers that already hold the exclusive GC lock (flock is per open file: taking it twice deadlocks). */
@@ -121,5 +121,5 @@ export async function removeUnreferenced(ctx: Ctx, blobs: readonly string[], cha
       chains.filter((c) => !used.chains.has(c) && ctx.layers.known(c)),
       used.chains,
     );
-  });
+  }, () => undefined); // the store is gone: so is what the operation added
 }

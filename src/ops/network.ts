@@ -2,6 +2,7 @@
  * docker's `network` verbs over the network store (src/runtime/network/store.ts):
  * create, ls, inspect, rm, prune, connect and disconnect (stopped containers).
  */
+import fs from 'node:fs';
 import type { Ctx } from '../context.js';
 import { findContainer, listContainers, writeConfig, type Container } from '../containers/record.js';
 import { isRunning, refresh } from '../containers/status.js';
@@ -15,6 +16,8 @@ export { createNetwork, type CreateNetworkOptions };
 
 /** Every network, the default one included (its record is made if needed: nothing on the host). */
 export function networkList(ctx: Ctx): NetworkRecord[] {
+  // the default network is recorded on first use; a store that does not exist has none (nothing is made for a list)
+  if (!fs.existsSync(ctx.root)) return [];
   getNetwork(ctx, DEFAULT_NETWORK);
   return listNetworks(ctx);
 }

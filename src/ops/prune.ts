@@ -26,5 +26,5 @@ export async function pruneImages(ctx: Ctx, all: boolean, keep?: (id: string) =>
     });
     const gc = collectGarbageLocked(ctx);
     return { deleted, reclaimed: gc.bytes };
-  });
+  }, () => ({ deleted: [], reclaimed: 0 }));
 }

@@ -5,7 +5,7 @@
  * in between. Blobs and layers nothing uses any more go with it (gc).
  */
 import type { Ctx } from '../context.js';
-import { withGcLock } from '../context.js';
+import { noStore, withGcLock } from '../context.js';
 import { collectGarbageLocked } from './gc.js';
 import { listContainers } from '../containers/record.js';
 import { listMembers, normaliseTag, untag, type ImageIndex } from '../images/store.js';
@@ -75,6 +75,10 @@ export async function removeImages(ctx: Ctx, refs: string[], force: boolean): Pr
     });
     const gc = collectGarbageLocked(ctx);
     return { events, reclaimed: gc.bytes };
+  }, () => {
+    // no store: the first name is no image (resolve's own error)
+    for (const ref of refs) ctx.images.resolve(ref, ctx.images.read());
+    throw noStore(ctx);
   });
 }
 

@@ -68,6 +68,16 @@ export function writeJsonReplace(target: string, value: unknown, mode = 0o644, i
   }
 }
 
+/** The names in a store's directory; none when it does not exist (a store that was never made reads as empty: context.ts). */
+export function readdirIfExists(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
 /** Read and parse a JSON file; undefined when it does not exist. */
 export function readJsonIfExists<T>(file: string): T | undefined {
   let text: string;

@@ -14,7 +14,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Ctx } from '../context.js';
+import { mkdirInStore, type Ctx } from '../context.js';
 import { notFound, syscallError, TsrunError } from '../util/errors.js';
 import { checkDriverOptions, checkVolumeName, validVolumeName } from './spec.js';
 export { validVolumeName } from './spec.js';
@@ -51,13 +51,14 @@ export function volumeDataDir(ctx: Ctx, name: string): string {
 
 /** Run fn holding the store's lock (see the file comment). */
 export function withVolumesLock<T>(ctx: Ctx, fn: () => T): T {
-  fs.mkdirSync(volumesDir(ctx), { recursive: true, mode: 0o700 });
+  // a store that does not exist has no volume to guard (nothing is made for it: context.ts)
+  if (!mkdirInStore(ctx, volumesDir(ctx))) return fn();
   return withLockSync(path.join(volumesDir(ctx), '.lock'), fn);
 }
 
 /** withVolumesLock for work that awaits (container create: copy-up, then the record). */
 export async function withVolumesLockAsync<T>(ctx: Ctx, fn: () => Promise<T>): Promise<T> {
-  fs.mkdirSync(volumesDir(ctx), { recursive: true, mode: 0o700 });
+  if (!mkdirInStore(ctx, volumesDir(ctx))) return fn();
   return withLock(path.join(volumesDir(ctx), '.lock'), fn);
 }
 

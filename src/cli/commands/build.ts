@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { action, collect, ctxOf } from '../common.js';
+import { action, collect, ctxCreating } from '../common.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { flagError, usageError } from '../../util/errors.js';
 import type { Platform } from '../../oci/types.js';
@@ -135,7 +135,7 @@ export function register(program: Command): void {
         const { parseSshSpecs, SshAgents } = await import('../../ops/build/ssh-agents.js');
         const sshSpecs = parseSshSpecs(o.ssh);
         const tty = !quiet && (o.progress === 'tty' || (o.progress === 'auto' && !!process.stderr.isTTY));
-        const ctx = ctxOf(cmd);
+        const ctx = ctxCreating(cmd);
         const { buildImage } = await import('../../ops/build/executor.js');
         const { contextFromStdin, readAll } = await import('../../ops/build/stdin-context.js');
         // a context made here (a tar from stdin, a git checkout) lives in a temp dir until the build ends;

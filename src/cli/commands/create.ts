@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { action, ctxOf, toStderr } from '../common.js';
+import { action, ctxCreating, toStderr } from '../common.js';
 import { addRunFlags, runFlags } from './run-flags.js';
 import { createOnly } from '../../ops/run.js';
 
@@ -13,7 +13,7 @@ export function register(program: Command): void {
       .passThroughOptions(),
   ).action(
     action(async (image: string, command: string[], opts: Record<string, unknown>, cmd: Command) => {
-      const c = await createOnly(ctxOf(cmd), image, command, runFlags(opts, false), toStderr);
+      const c = await createOnly(ctxCreating(cmd), image, command, runFlags(opts, false), toStderr);
       process.stdout.write(`${c.config.id}\n`);
     }),
   );

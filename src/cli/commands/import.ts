@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { action, collect, ctxOf } from '../common.js';
+import { action, collect, ctxCreating } from '../common.js';
 import { importImage } from '../../ops/import.js';
 
 export function addImportCommand(parent: Command, name = 'import'): Command {
@@ -14,7 +14,7 @@ export function addImportCommand(parent: Command, name = 'import'): Command {
     .action(
       action(async (file: string, ref: string | undefined, opts: { change: string[]; message?: string; platform?: string }, cmd: Command) => {
         const platform = opts.platform === undefined ? undefined : (await import('../../oci/platform.js')).parsePlatform(opts.platform);
-        const id = await importImage(ctxOf(cmd), { source: file, ref, changes: opts.change, message: opts.message, platform, stdin: process.stdin });
+        const id = await importImage(ctxCreating(cmd), { source: file, ref, changes: opts.change, message: opts.message, platform, stdin: process.stdin });
         process.stdout.write(`${id}\n`);
       }),
     );

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { action, ctxOf } from '../common.js';
+import { action, ctxCreating } from '../common.js';
 import { loadImages } from '../../ops/load.js';
 import { familiarName } from '../../oci/reference.js';
 import { syscallError, usageError } from '../../util/errors.js';
@@ -13,7 +13,7 @@ export function addLoadCommand(parent: Command, name = 'load'): Command {
     .option('-q, --quiet', 'suppress the load output')
     .action(
       action(async (opts: { input?: string; quiet?: boolean }, cmd: Command) => {
-        const ctx = ctxOf(cmd);
+        const ctx = ctxCreating(cmd);
         let input;
         if (opts.input && opts.input !== '-') {
           try {

@@ -1,6 +1,6 @@
 /** `tsrun network create|ls|inspect|rm|prune|connect|disconnect`: docker's network verbs. */
 import type { Command } from 'commander';
-import { action, collect, ctxOf, goTime, printJson } from '../common.js';
+import { action, collect, ctxCreating, ctxOf, goTime, printJson } from '../common.js';
 import { formatOption, renderInspect, writeFormatted, type FormatSpec } from '../format.js';
 import { GoStruct, method } from '../../util/template/index.js';
 import type { NetworkRecord } from '../../runtime/network/store.js';
@@ -47,7 +47,7 @@ export function register(program: Command): void {
       action(async (name: string, o: { driver: string; subnet?: string; gateway?: string; internal: boolean; label: string[] }, cmd: Command) => {
         const { createNetwork } = await import('../../ops/network.js');
         const labels = Object.fromEntries(o.label.map((l) => (l.includes('=') ? [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] : [l, ''])));
-        const n = createNetwork(ctxOf(cmd), name, { driver: o.driver, subnet: o.subnet, gateway: o.gateway, internal: o.internal, labels });
+        const n = createNetwork(ctxCreating(cmd), name, { driver: o.driver, subnet: o.subnet, gateway: o.gateway, internal: o.internal, labels });
         process.stdout.write(`${n.id}\n`);
       }),
     );

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { action, ctxOf } from '../common.js';
+import { action, ctxCreating } from '../common.js';
 import { TsrunError } from '../../util/errors.js';
 
 interface PullFlags {
@@ -28,7 +28,7 @@ export function register(program: Command): void {
         const { parsePlatform } = await import('../../registry/manifest.js');
         const { pullProgress } = await import('../progress.js');
         const platform = flags.platform ? parsePlatform(flags.platform) : undefined;
-        const ctx = ctxOf(cmd);
+        const ctx = ctxCreating(cmd);
         const progress = pullProgress(process.stdout, !!flags.quiet);
         const opts = { platform, onEvent: progress.onEvent };
         let results;

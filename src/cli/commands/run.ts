@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { action, checkTty, ctxOf, toStderr } from '../common.js';
+import { action, checkTty, ctxCreating, toStderr } from '../common.js';
 import { addRunFlags, runFlags } from './run-flags.js';
 import { runContainer } from '../../ops/run.js';
 
@@ -22,7 +22,7 @@ export function register(program: Command): void {
         const { detachKeysFor } = await import('../detach-keys.js');
         keys = detachKeysFor(opts.detachKeys as string | undefined);
       }
-      const r = await runContainer(ctxOf(cmd), image, command, runFlags(opts, !!opts.detach), toStderr, keys);
+      const r = await runContainer(ctxCreating(cmd), image, command, runFlags(opts, !!opts.detach), toStderr, keys);
       if (opts.detach) {
         process.stdout.write(`${r.id}\n`);
         return 0;

@@ -1,7 +1,7 @@
 /** `tsrun volume create|ls|inspect|rm|prune`: docker's volume verbs. */
 import type { Command } from 'commander';
 import { confirm } from '../confirm.js';
-import { action, collect, ctxOf, humanSize } from '../common.js';
+import { action, collect, ctxCreating, ctxOf, humanSize } from '../common.js';
 import { formatOption, renderInspect, writeFormatted, type FormatSpec } from '../format.js';
 import { GoStruct, method } from '../../util/template/index.js';
 import { TsrunError, usageError } from '../../util/errors.js';
@@ -57,7 +57,7 @@ export function register(program: Command): void {
       action(async (arg: string | undefined, o: { name?: string; driver: string; label: string[]; opt: string[] }, cmd: Command) => {
         if (arg !== undefined && o.name !== undefined && arg !== o.name) throw usageError(`conflicting options: either specify --name or provide positional arg, not both`);
         const { volumeCreate } = await import('../../ops/volume.js');
-        const v = volumeCreate(ctxOf(cmd), { name: arg ?? o.name, driver: o.driver, labels: keyValues(o.label, '--label'), options: keyValues(o.opt, '--opt', true) });
+        const v = volumeCreate(ctxCreating(cmd), { name: arg ?? o.name, driver: o.driver, labels: keyValues(o.label, '--label'), options: keyValues(o.opt, '--opt', true) });
         process.stdout.write(`${v.Name}\n`);
       }),
     );

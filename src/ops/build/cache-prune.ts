@@ -175,5 +175,5 @@ export async function pruneBuildCache(ctx: Ctx, o: PruneOptions): Promise<PruneR
     }
     reclaimed += collectGarbageLocked(ctx).bytes;
     return { deleted, reclaimed };
-  });
+  }, () => ({ deleted: [], reclaimed: 0 }));
 }

@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import type { Ctx } from '../../context.js';
+import { mkdirInStore, noStore, type Ctx } from '../../context.js';
 import { syscallError, TsrunError } from '../../util/errors.js';
 import { native, MNT_DETACH } from '../../native.js';
 import { ConfinedDir } from '../../util/confined-dir.js';
@@ -66,10 +66,10 @@ function withMountedRoot<T>(ctx: Ctx, c: Container, write: boolean, fn: (r: Cont
   try {
     try {
       if (write) {
-        fs.mkdirSync(path.join(c.dir, 'work'), { recursive: true, mode: 0o700 });
+        if (!mkdirInStore(ctx, path.join(c.dir, 'work'))) throw noStore(ctx);
         // run's options (runtime/plan.ts): the upper dir must stay readable by the container's next mount
         const empty = path.join(c.dir, 'empty'); // run's lower for an image without layers
-        if (!layers.length) fs.mkdirSync(empty, { recursive: true, mode: 0o755 });
+        if (!layers.length && !mkdirInStore(ctx, empty, 0o755)) throw noStore(ctx);
         native().mountOverlay(mnt, { lowerdirs: layers.length ? layers : [empty], upperdir: upper, workdir: path.join(c.dir, 'work'), options: { redirect_dir: 'off', metacopy: 'off', index: 'off' } });
       } else {
         const lowers = [upper, ...layers].filter((d) => fs.existsSync(d));

@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Ctx } from '../../context.js';
+import { mkdirInStore, type Ctx } from '../../context.js';
 import { conflict, TsrunError, usageError } from '../../util/errors.js';
 import { containerDir } from '../../containers/record.js';
 import { networksDir, withNetworksLock, type NetworkRecord } from './store.js';
@@ -75,7 +75,7 @@ export function allocateIp(ctx: Ctx, net: NetworkRecord, id: string, want?: stri
   }
   return withNetworksLock(ctx, () => {
     const dir = leaseDir(ctx, net.name);
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    mkdirInStore(ctx, dir);
     const take = (ip: number): boolean => {
       const file = path.join(dir, ipString(ip));
       if (fs.existsSync(file)) {

@@ -26,7 +26,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Ctx } from '../../context.js';
+import { mkdirInStore, type Ctx } from '../../context.js';
 import { writeJsonReplace, readJsonIfExists } from '../../util/atomic.js';
 import { bootId, leaseFile, pendingRecordPath, releaseIps } from './ipam.js';
 import { findNetavark, netavarkTeardown, NETAVARK_LOCK, type Netavark } from './netavark.js';
@@ -135,7 +135,7 @@ export function handOffTeardown(ctx: Ctx, id: string, statePath: string): boolea
     return false;
   }
   const dir = pendingDir(ctx);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!mkdirInStore(ctx, dir)) return false; // the store is gone: the caller tears down itself
   fs.mkdirSync(path.dirname(NETAVARK_LOCK), { recursive: true });
   const rec = recordPath(ctx, id);
   // named per hand-off: a job outlived by a settle finds no input and does nothing (TEARDOWN)

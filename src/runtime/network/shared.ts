@@ -18,7 +18,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Ctx } from '../../context.js';
+import { mkdirInStore, noStore, type Ctx } from '../../context.js';
 import { readJsonIfExists, writeJsonReplace } from '../../util/atomic.js';
 import { randomHex } from '../../util/builtins.js';
 import { procStartTime } from '../../containers/status.js';
@@ -101,7 +101,7 @@ export async function openSharedNetwork(ctx: Ctx): Promise<SharedNetwork> {
     ownerPid: process.pid,
     ownerStart: procStartTime(process.pid) ?? 0,
   };
-  fs.mkdirSync(sharedDir(ctx), { recursive: true, mode: 0o700 });
+  if (!mkdirInStore(ctx, sharedDir(ctx))) throw noStore(ctx);
   // the record first (no lease, no namespace yet): whatever exists later, it is there to undo it
   writeJsonReplace(file, state);
   let closed = false;

@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Ctx } from '../../context.js';
-import { DEFAULT_ROOT } from '../../context.js';
+import { DEFAULT_ROOT, mkdirInStore, noStore } from '../../context.js';
 import { conflict, notFound, TsrunError, usageError } from '../../util/errors.js';
 import { writeJsonAtomic, readJsonIfExists } from '../../util/atomic.js';
 import { withLockSync } from '../../util/lock.js';
@@ -44,7 +44,7 @@ export function networksDir(ctx: Ctx): string {
 
 /** Held for every change to networks and leases of this root. */
 export function withNetworksLock<T>(ctx: Ctx, fn: () => T): T {
-  fs.mkdirSync(networksDir(ctx), { recursive: true, mode: 0o700 });
+  if (!mkdirInStore(ctx, networksDir(ctx))) throw noStore(ctx);
   return withLockSync(path.join(networksDir(ctx), 'lock'), fn);
 }
 
