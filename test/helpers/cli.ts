@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, after } from 'node:test';
 import { procStartTime } from '../../src/containers/status.js';
+import { alive } from './proc.js';
 import { mountsBelow } from '../../src/util/mountinfo.js';
 import { rootTag } from '../../src/runtime/network/store.js';
 
@@ -119,12 +120,18 @@ export function tempRoot(prefix = 'tsrun-test-'): TempRoot {
 
 export function cleanupDir(base: string): void {
   if (!fs.existsSync(base)) return;
-  // containers first, by the PIDs their records name: once pivoted, their root no longer shows the temp dir
-  for (const pid of [...containerPids(base), ...processesUnder(base)]) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* already gone */
+  // containers first, by the PIDs their records name: once pivoted, their root no longer shows the temp dir;
+  // then the tsrun jobs their monitors started (a scheduled healthcheck, __on-exit, --rm's rm -f), until none
+  // is left (a restart policy's __on-exit can start the container again with a new monitor)
+  for (let round = 0; round < 5; round++) {
+    const pids = [...containerPids(base), ...processesUnder(base), ...tsrunJobsOf(base)].filter(alive);
+    if (!pids.length) break;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }
   }
   releaseNetworks(base);
@@ -134,7 +141,36 @@ export function cleanupDir(base: string): void {
     for (const m of mounts) spawnSync('umount', ['-l', m]);
   }
   removeContainerCgroups(base);
-  spawnSync('rm', ['-rf', '--one-file-system', base]);
+  // out of its path first: a job that still slips in (started before the kills above, not yet in /proc's
+  // view) finds no store there, instead of writing into a tree rm is walking (rm fails on a dir refilled)
+  const doomed = `${base}.rm-${process.pid}`;
+  try {
+    fs.renameSync(base, doomed);
+  } catch {
+    /* not renameable (a busy mount point): removed where it is */
+  }
+  spawnSync('rm', ['-rf', '--one-file-system', fs.existsSync(doomed) ? doomed : base]);
+}
+
+/**
+ * tsrun processes working on base/root (`node bin/tsrun --root ROOT …`): the jobs a container's monitor
+ * starts. Not the network teardown jobs (sh, network/pending.ts): releaseNetworks waits for those.
+ */
+function tsrunJobsOf(base: string): number[] {
+  const root = path.join(base, 'root');
+  const pids: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    let argv: string[];
+    try {
+      argv = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // gone (ESRCH) or not readable
+    }
+    const i = argv.indexOf('--root');
+    if (i > 0 && argv[i + 1] === root && argv.some((a) => a.endsWith('/bin/tsrun'))) pids.push(Number(name));
+  }
+  return pids;
 }
 
 /**
@@ -181,10 +217,11 @@ function containerPids(base: string): number[] {
       };
       // only while the PID still names the process the record saw start (PIDs are reused);
       // a restart policy's watcher waiting out its back-off would start the container again
+      // the monitor before its container: a monitor that sees its container die starts its exit jobs
       for (const [pid, start] of [
         [st.restarting?.pid, st.restarting?.pidStart],
-        [st.pid, st.pidStart],
         [st.monitorPid, st.monitorStart],
+        [st.pid, st.pidStart],
       ]) {
         if (pid && start !== undefined && procStartTime(pid) === start) pids.push(pid);
       }

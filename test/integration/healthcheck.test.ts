@@ -12,12 +12,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { until } from '../helpers/wait.js';
 
-const root = useBusyboxRoot();
-const names: string[] = [];
-
+// registered before the root's cleanup: after hooks run in order, and this needs the store
 after(() => {
   if (names.length) tsrun(root().root, ['rm', '-f', ...names]);
 });
+
+const root = useBusyboxRoot();
+const names: string[] = [];
 
 function runD(name: string, args: string[], image = 'busybox', cmd = ['sleep', '1000']): void {
   names.push(name);

@@ -15,6 +15,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tsrun, tsrunOk, useBusyboxRoot, snapshotTree, mountsUnder } from '../helpers/cli.js';
 
+// registered before the root's cleanup: after hooks run in order, and this needs the store
+after(() => {
+  if (names.length) tsrun(root().root, ['rm', '-f', ...names]);
+});
+
 const root = useBusyboxRoot();
 const names: string[] = [];
 let src = '';
@@ -26,10 +31,6 @@ before(() => {
   fs.mkdirSync(src);
   sh('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tsrun-test', src]);
   sh('mount', ['--make-shared', src]);
-});
-
-after(() => {
-  if (names.length) tsrun(root().root, ['rm', '-f', ...names]);
 });
 
 function start(name: string, mount: string[], extra: string[] = []): void {

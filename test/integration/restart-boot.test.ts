@@ -21,12 +21,13 @@ import { cgroupDirs } from '../../src/runtime/cgroups.js';
 import { openCtx } from '../../src/context.js';
 
 const UNIT = path.join(REPO, 'contrib', 'systemd', 'tsrun-restart.service');
-const root = useBusyboxRoot();
-const names = ['b-always', 'b-unless', 'b-unless-stopped', 'b-always-stopped', 'b-onfail', 'b-no'];
-
+// registered before the root's cleanup: after hooks run in order, and this needs the store
 after(() => {
   tsrun(root().root, ['rm', '-f', ...names]);
 });
+
+const root = useBusyboxRoot();
+const names = ['b-always', 'b-unless', 'b-unless-stopped', 'b-always-stopped', 'b-onfail', 'b-no'];
 
 function unitValue(key: string): string {
   const line = fs

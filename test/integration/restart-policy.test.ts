@@ -12,13 +12,14 @@ import path from 'node:path';
 import { tsrun, tsrunOk, useBusyboxRoot, snapshotTree } from '../helpers/cli.js';
 import { sleep, until } from '../helpers/wait.js';
 
-const root = useBusyboxRoot();
-const names: string[] = [];
-
+// registered before the root's cleanup: after hooks run in order, and this needs the store
 after(() => {
   // rm -f cancels pending restarts (their watchers exit) before the temp root goes
   if (names.length) tsrun(root().root, ['rm', '-f', ...names]);
 });
+
+const root = useBusyboxRoot();
+const names: string[] = [];
 
 function run(name: string, args: string[], cmd: string): string {
   names.push(name);
