@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tempRoot, tsrun, tsrunOk, importBusybox } from '../helpers/cli.js';
 import { until } from '../helpers/wait.js';
-import { alive } from '../helpers/proc.js';
+import { alive, containerAgentsGone } from '../helpers/proc.js';
 
 const ID = 'a'.repeat(64);
 
@@ -81,8 +81,10 @@ test("a running container's store removed: its healthcheck and exit jobs, run af
       const r = tsrun(t.root, args);
       assert.equal(fs.existsSync(t.root), false, `tsrun ${args.join(' ')} made the store again (exit ${r.code}: ${r.stderr.trim()})`);
     }
+    // and the monitor itself, once the container dies (its check on the container's dir in the way)
     process.kill(pid, 'SIGKILL');
-    await until('the container process to end', () => !alive(pid));
+    await until('the container process to end', () => !alive(pid), 30_000);
+    await until('the monitor to end', () => containerAgentsGone(moved, id), 60_000);
     assert.equal(fs.existsSync(t.root), false, 'a job made the store again');
   } finally {
     // put the store back so tsrun removes the container's cgroup and dir, then the temp dir goes
