@@ -45,7 +45,7 @@ export async function startFileServer(dir: string, routes: Record<string, Route>
   fs.writeFileSync(routesFile, JSON.stringify(Object.fromEntries(Object.entries(routes).map(([p, r]) => [p, { body: Buffer.from(r.body).toString('base64'), lastModified: r.lastModified }]))));
   const child: ChildProcess = spawn(process.execPath, ['-e', SERVER, routesFile, logFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the file server did not start')), 10_000);
+    const timer = setTimeout(() => reject(new Error('the file server did not start')), 60_000);
     child.stdout!.once('data', (d: Buffer) => {
       clearTimeout(timer);
       resolve(Number(d.toString().trim()));

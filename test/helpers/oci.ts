@@ -30,7 +30,8 @@ export function rt(root: string, args: string[], opts: { input?: string; timeout
     const r = spawnSync(RUNTIME, ['--root', root, ...args], {
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', out, err],
       input: opts.input,
-      timeout: opts.timeoutMs ?? 30_000,
+      // generous: a loaded CI machine can take seconds per verb; a hang still fails
+      timeout: opts.timeoutMs ?? 120_000,
     });
     return {
       code: r.status ?? 128,
@@ -48,7 +49,7 @@ export function rt(root: string, args: string[], opts: { input?: string; timeout
 export function rtCreate(root: string, bundle: string, id: string, extra: string[] = []): RtResult {
   const log = fs.openSync(path.join(bundle, 'stdio.log'), 'a');
   try {
-    const r = spawnSync(RUNTIME, ['--root', root, 'create', '--bundle', bundle, ...extra, id], { stdio: ['ignore', log, log], timeout: 30_000 });
+    const r = spawnSync(RUNTIME, ['--root', root, 'create', '--bundle', bundle, ...extra, id], { stdio: ['ignore', log, log], timeout: 120_000 });
     const text = fs.readFileSync(path.join(bundle, 'stdio.log'), 'utf8');
     return { code: r.status ?? 128, stdout: '', stderr: text };
   } finally {

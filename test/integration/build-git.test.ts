@@ -77,14 +77,23 @@ before(async () => {
   git(['push', '-q', 'origin', 'v1']);
   write({ 'hello.txt': 'v2\n', 'sub/in-sub.txt': 'sub v2\n' });
   commit('v2');
-  const port = await freePort();
-  daemon = spawn('git', ['daemon', '--reuseaddr', '--export-all', `--base-path=${srv}`, '--listen=127.0.0.1', `--port=${port}`, srv], { stdio: 'ignore' });
-  url = `git://127.0.0.1:${port}/repo.git`;
-  for (let end = Date.now() + 10_000; ; ) {
-    const ok = await new Promise<boolean>((resolve) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); resolve(true); }).once('error', () => resolve(false)));
-    if (ok) break;
-    assert.ok(Date.now() < end, 'git daemon did not listen');
-    await new Promise((r) => setTimeout(r, 50));
+  // the daemon serving our repository, not merely something listening on the port: a port found
+  // free can be taken by another test before the daemon binds it (then the daemon exits: retried)
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const d = spawn('git', ['daemon', '--reuseaddr', '--export-all', `--base-path=${srv}`, '--listen=127.0.0.1', `--port=${port}`, srv], { stdio: 'ignore' });
+    let exited = false;
+    d.once('exit', () => (exited = true));
+    daemon = d;
+    url = `git://127.0.0.1:${port}/repo.git`;
+    let serving = false;
+    for (const end = Date.now() + 60_000; !serving && !exited && Date.now() < end; ) {
+      serving = spawnSync('git', ['ls-remote', url], { stdio: 'ignore', timeout: 30_000 }).status === 0;
+      if (!serving) await new Promise((r) => setTimeout(r, 100));
+    }
+    if (serving && !exited) break;
+    if (!exited) d.kill('SIGKILL');
+    assert.ok(attempt < 3, 'git daemon did not serve the repository');
   }
 });
 

@@ -12,6 +12,7 @@ import { tempRoot, tsrun, tsrunOk, importBusybox, snapshotTree, type TempRoot } 
 import { openCtx } from '../../src/context.js';
 import { findContainer } from '../../src/containers/record.js';
 import { native } from '../../src/native.js';
+import { until } from '../helpers/wait.js';
 
 let tr: TempRoot;
 const CAP = Buffer.from('0000000200200000000000000000000000000000', 'hex');
@@ -94,9 +95,11 @@ describe('commit (containers made by run)', () => {
     assert.equal(ids[0], ids[1]);
   });
 
-  test('commit of a running container, with and without --pause, keeps it running', () => {
-    tsrunOk(tr.root, ['run', '-d', '--name', 'live', 'busybox', 'sh', '-c', 'echo up > /up; sleep 1000']);
-    for (let i = 0; i < 50 && !fs.existsSync(path.join(upperOf('live'), 'up')); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+  test('commit of a running container, with and without --pause, keeps it running', async () => {
+    tsrunOk(tr.root, ['run', '-d', '--name', 'live', 'busybox', 'sh', '-c', 'echo up > /up; sleep 100000']);
+    // /up written (its content too) before the commit that must hold it
+    const up = path.join(upperOf('live'), 'up');
+    await until('the container to write /up', () => fs.existsSync(up) && fs.readFileSync(up, 'utf8') === 'up\n', 60_000);
     tsrunOk(tr.root, ['commit', 'live', 'live:1']);
     tsrunOk(tr.root, ['commit', '--pause=false', 'live', 'live:2']);
     assert.match(tsrunOk(tr.root, ['ps', '--filter', 'name=live', '--format', '{{.Status}}']), /^Up/);

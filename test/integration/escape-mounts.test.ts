@@ -101,6 +101,6 @@ describe('volumes cannot be turned against the host', () => {
     assert.deepEqual(fs.readdirSync(victim), []);
     assert.deepEqual(mountsUnder(t.root), [], 'nothing left mounted');
     // --rm of a start that failed: the record goes (its cgroup removal may lag a moment on a loaded machine)
-    await until('the refused containers are removed', () => tsrunOk(t.root, ['ps', '-a', '-q', '--no-trunc']) === containersBefore);
+    await until('the refused containers are removed', () => tsrunOk(t.root, ['ps', '-a', '-q', '--no-trunc']) === containersBefore, 60_000);
   });
 });

@@ -37,9 +37,10 @@ function underTerminal(cmd: string): Promise<string> {
   let out = '';
   p.stdout.on('data', (d: Buffer) => (out += d.toString()));
   p.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
+  const timer = setTimeout(() => p.kill('SIGKILL'), 120_000);
+  // 'close', not 'exit': only then has all of the terminal's output been read
   return new Promise((resolve) =>
-    p.on('exit', () => {
+    p.on('close', () => {
       clearTimeout(timer);
       resolve(out.replace(/\r/g, ''));
     }),
@@ -95,7 +96,8 @@ describe('session and stdio escapes (issue #9)', () => {
     const scanner = tsrunSpawn(t().root, ['exec', CTR, '/t/session', 'scan', marker, '/t/stop']);
     let out = '';
     scanner.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const done = new Promise<void>((resolve) => scanner.on('exit', () => resolve()));
+    // 'close': the scanner's last line (its counts) is read by then, not always at 'exit'
+    const done = new Promise<void>((resolve) => scanner.on('close', () => resolve()));
     try {
       await until('the scanner to start', () => out.includes('scanning'), 30_000);
       for (let i = 0; i < 60; i++) tsrunOk(t().root, ['exec', CTR, 'true']);

@@ -55,13 +55,13 @@ test('a fifo as /etc/passwd: run and exec without -u run as uid 0 and never bloc
   tsrunOk(tr.root, ['run', '--name', 'mkfifo', 'busybox', 'sh', '-c', 'rm /etc/passwd /etc/group && mkfifo /etc/passwd /etc/group']);
   tsrunOk(tr.root, ['commit', 'mkfifo', 'fifo:1']);
   tsrunOk(tr.root, ['rm', 'mkfifo']);
-  assert.equal(tsrunOk(tr.root, ['run', '--rm', 'fifo:1', ...IDS], { timeoutMs: 20_000 }), '0 0 ');
+  assert.equal(tsrunOk(tr.root, ['run', '--rm', 'fifo:1', ...IDS], { timeoutMs: 60_000 }), '0 0 ');
   tsrunOk(tr.root, ['run', '-d', '--name', 'fifo', 'fifo:1', 'sleep', '1000']);
   try {
-    assert.equal(tsrunOk(tr.root, ['exec', 'fifo', ...IDS], { timeoutMs: 20_000 }), '0 0 ');
+    assert.equal(tsrunOk(tr.root, ['exec', 'fifo', ...IDS], { timeoutMs: 60_000 }), '0 0 ');
     // a fifo made inside the running container, too
-    tsrunOk(tr.root, ['exec', '-u', '0', 'fifo', 'sh', '-c', 'rm -f /etc/passwd; mkfifo /etc/passwd'], { timeoutMs: 20_000 });
-    assert.equal(tsrunOk(tr.root, ['exec', 'fifo', ...IDS], { timeoutMs: 20_000 }), '0 0 ');
+    tsrunOk(tr.root, ['exec', '-u', '0', 'fifo', 'sh', '-c', 'rm -f /etc/passwd; mkfifo /etc/passwd'], { timeoutMs: 60_000 });
+    assert.equal(tsrunOk(tr.root, ['exec', 'fifo', ...IDS], { timeoutMs: 60_000 }), '0 0 ');
   } finally {
     tsrunOk(tr.root, ['rm', '-f', 'fifo']);
   }

@@ -21,6 +21,7 @@ import { openCtx } from '../../src/context.js';
 import { findContainer } from '../../src/containers/record.js';
 import { containerSpec, specJson } from '../../src/runtime/spec/build.js';
 import { native } from '../../src/native.js';
+import { until } from '../helpers/wait.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
@@ -150,12 +151,13 @@ describe('tsrun-init carries out the spec as tsrun-runtime does', () => {
     assert.match(r.status, /^err\tprestart hook\t\d+\tprestart hook \/bin\/false failed with exit status 1$/);
     assert.equal(r.stdout, '', 'the container never ran');
     const slow = specFor('hf', 'c').spec;
-    slow.hooks = { createContainer: [{ path: '/bin/sleep', args: ['sleep', '10'], timeout: 1 }] };
+    // the hook would sleep 1000 s: a launch that ends well before (however slow the machine) killed it
+    slow.hooks = { createContainer: [{ path: '/bin/sleep', args: ['sleep', '1000'], timeout: 1 }] };
     const t0 = Date.now();
     r = await launch(slow);
     assert.equal(r.code, 125);
     assert.match(r.status, /^err\tcreateContainer hook\t\d+\tcreateContainer hook \/bin\/sleep timed out after 1s$/);
-    assert.ok(Date.now() - t0 < 8000, 'killed at its timeout');
+    assert.ok(Date.now() - t0 < 120_000, 'killed at its timeout');
     const warn = specFor('hf', 'c').spec;
     warn.hooks = { poststart: [{ path: '/bin/false' }] };
     r = await launch(warn);
@@ -193,7 +195,8 @@ describe('tsrun-init carries out the spec as tsrun-runtime does', () => {
   });
 
   it('a user namespace joined by path: the run\'s new namespaces are made inside it (runc\'s order)', async () => {
-    tsrunOk(t().root, ['create', '--name', 'uh', '--network', 'none', 'busybox', 'sleep', '30']);
+    // the holder runs until this test kills it (a fixed sleep could end before a slow machine is done)
+    tsrunOk(t().root, ['create', '--name', 'uh', '--network', 'none', 'busybox', 'sleep', '100000']);
     tsrunOk(t().root, ['create', '--name', 'uj', '--network', 'none', 'busybox', 'sh', '-c',
       'cat /proc/self/uid_map; id -u; hostname; readlink /proc/self/ns/user']);
     const holder = specFor('uh', 'e');
@@ -212,14 +215,16 @@ describe('tsrun-init carries out the spec as tsrun-runtime does', () => {
     holder.spec.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
     holder.spec.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
     const child = spawn(INIT, [], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+    let pid = 0;
     try {
       let status = '';
+      let exited = false;
       (child.stdio[4] as Readable).on('data', (d: Buffer) => (status += d.toString()));
+      child.once('exit', () => (exited = true));
       (child.stdio[3] as Writable).end(`${JSON.stringify(holder.spec.linux.namespaces)}\0${specJson(holder.spec)}\0`);
-      const deadline = Date.now() + 10_000;
-      while (!/\t\d+/.test(status) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      const pid = Number(status.trim().split('\t')[1]);
-      assert.ok(pid > 0, `the holder started: ${status}`);
+      await until('the holder\'s status line', () => /\n/.test(status) || exited, 60_000);
+      pid = Number(status.trim().split('\t')[1]);
+      assert.ok(/^ok\t\d+$/.test(status.trim()) && pid > 0, `the holder started: ${status}`);
       const userns = fs.readlinkSync(`/proc/${pid}/ns/user`);
       joiner.spec.hostname = 'joiner';
       joiner.spec.linux.namespaces.push({ type: 'user', path: `/proc/${pid}/ns/user` });
@@ -236,8 +241,19 @@ describe('tsrun-init carries out the spec as tsrun-runtime does', () => {
       assert.match(bad.status, /both namespace path and mapping specified -- you may only provide one/);
       assert.equal(bad.stdout, '');
     } finally {
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('close', r));
+      // the holder's process first (its launcher's end need not end it), then the launcher
+      if (pid > 0) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+      if (child.exitCode === null && child.signalCode === null) {
+        const closed = new Promise((r) => child.once('close', r));
+        child.kill('SIGKILL');
+        await closed;
+      }
     }
   });
 });

@@ -51,7 +51,7 @@ const stateOf = (id: string) => JSON.parse(rt(root, ['state', id]).stdout) as { 
 
 test('a new user namespace; a second container joins it by path (its own namespaces owned by it); exec enters it', async () => {
   const first = usernsBundle((s) => {
-    s.process.args = ['sleep', '60'];
+    s.process.args = ['sleep', '100000'];
     s.linux.namespaces.push({ type: 'user' });
     s.linux.uidMappings = MAP;
     s.linux.gidMappings = MAP;
@@ -71,7 +71,7 @@ test('a new user namespace; a second container joins it by path (its own namespa
   assert.equal(c2.code, 0, c2.stderr);
   assert.equal(rt(root, ['start', 'u2']).code, 0);
   const userns = fs.readlinkSync(`/proc/${pid}/ns/user`);
-  await until('the joiner to finish', () => stateOf('u2').status === 'stopped');
+  await until('the joiner to finish', () => stateOf('u2').status === 'stopped', 60_000);
   const lines = fs.readFileSync(path.join(second, 'stdio.log'), 'utf8').trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
   assert.deepEqual(lines, ['0 100000 65536', '0', 'joiner', userns, '0'], 'in the first container\'s user namespace, root there; its uts namespace is its own and owned by it');
   assert.equal(rt(root, ['delete', 'u2']).code, 0);
@@ -83,7 +83,7 @@ test('a new user namespace; a second container joins it by path (its own namespa
 
 test('a new user namespace with a network namespace the host\'s root made, given by path: joined before the user namespace (runc\'s order)', async () => {
   // a network namespace owned by the host's user namespace, as an engine (podman, containerd's CNI) makes one
-  const holder = spawn('unshare', ['--net', 'sleep', '60'], { stdio: 'ignore' });
+  const holder = spawn('unshare', ['--net', 'sleep', '100000'], { stdio: 'ignore' });
   try {
     let netns = '';
     await until('the holder\'s network namespace', () => {
@@ -93,7 +93,7 @@ test('a new user namespace with a network namespace the host\'s root made, given
       } catch {
         return false;
       }
-    });
+    }, 60_000);
     const dir = usernsBundle((s) => {
       s.process.args = ['sh', '-c', 'cat /proc/self/uid_map; readlink /proc/self/ns/net'];
       s.linux.namespaces = s.linux.namespaces.filter((n: Spec) => n.type !== 'network');
@@ -106,7 +106,7 @@ test('a new user namespace with a network namespace the host\'s root made, given
     const c = rtCreate(root, dir, 'u4');
     assert.equal(c.code, 0, c.stderr);
     assert.equal(rt(root, ['start', 'u4']).code, 0);
-    await until('it to finish', () => stateOf('u4').status === 'stopped');
+    await until('it to finish', () => stateOf('u4').status === 'stopped', 60_000);
     const lines = fs.readFileSync(path.join(dir, 'stdio.log'), 'utf8').trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
     assert.deepEqual(lines, ['0 100000 65536', netns]);
     assert.equal(rt(root, ['delete', 'u4']).code, 0);

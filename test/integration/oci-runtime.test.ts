@@ -35,7 +35,7 @@ function status(id: string): { status: string; pid: number } {
 
 test('create leaves the init waiting (created, with a pid); start runs the process; delete leaves nothing', async () => {
   const { dir, cgroup } = makeBundle(work, (s) => {
-    s.process.args = ['sh', '-c', 'echo started as $(id -u) on $(hostname) in $(pwd); exec sleep 60'];
+    s.process.args = ['sh', '-c', 'echo started as $(id -u) on $(hostname) in $(pwd); exec sleep 100000'];
     s.process.cwd = '/work/dir';
     s.hostname = 'oci-box';
   });
@@ -54,7 +54,7 @@ test('create leaves the init waiting (created, with a pid); start runs the proce
 
   const s = rt(root, ['start', 'c1']);
   assert.equal(s.code, 0, s.stderr);
-  await until('the process output', () => fs.readFileSync(path.join(dir, 'stdio.log'), 'utf8').includes('started'));
+  await until('the process output', () => fs.readFileSync(path.join(dir, 'stdio.log'), 'utf8').includes('started'), 60_000);
   assert.equal(fs.readFileSync(path.join(dir, 'stdio.log'), 'utf8'), 'started as 0 on oci-box in /work/dir\n');
   assert.equal(status('c1').status, 'running');
   assert.equal(status('c1').pid, created.pid, 'the init became the process');
@@ -67,7 +67,7 @@ test('create leaves the init waiting (created, with a pid); start runs the proce
   assert.match(busy.stderr, /not stopped: running/);
   // PID 1 of a pid namespace ignores signals it has no handler for: KILL
   assert.equal(rt(root, ['kill', 'c1', 'KILL']).code, 0);
-  await until('the container to stop', () => status('c1').status === 'stopped');
+  await until('the container to stop', () => status('c1').status === 'stopped', 60_000);
   const d = rt(root, ['delete', 'c1']);
   assert.equal(d.code, 0, d.stderr);
   assert.ok(!fs.existsSync(path.join(root, 'c1')), 'state dir removed');
@@ -81,7 +81,7 @@ test('create leaves the init waiting (created, with a pid); start runs the proce
 
 test('delete --force kills a running container; delete of a created one kills its waiting init', async () => {
   const { dir, cgroup } = makeBundle(work, (s) => {
-    s.process.args = ['sleep', '60'];
+    s.process.args = ['sleep', '100000'];
   });
   cgroups.push(cgroup);
   assert.equal(rtCreate(root, dir, 'c2').code, 0);
@@ -115,7 +115,7 @@ test('the spec is carried out: capabilities, rlimits, readonly root, masked path
   cgroups.push(cgroup);
   assert.equal(rtCreate(root, dir, 'c4').code, 0);
   assert.equal(rt(root, ['start', 'c4']).code, 0);
-  await until('the container to stop', () => status('c4').status === 'stopped');
+  await until('the container to stop', () => status('c4').status === 'stopped', 60_000);
   const out = fs.readFileSync(path.join(dir, 'stdio.log'), 'utf8');
   assert.match(out, /CapEff:\s+0000000000000020/, 'effective: CAP_KILL only');
   assert.match(out, /CapBnd:\s+0000000000000021/, 'bounding: CAP_KILL, CAP_CHOWN');
@@ -183,7 +183,7 @@ test('hooks run in order at their points, each with the state on stdin', async (
   assert.equal(rtCreate(root, dir, 'c6').code, 0);
   assert.equal(fs.readFileSync(logHost, 'utf8'), 'prestart creating c6\ncreateRuntime creating c6\ncreateContainer creating c6\n');
   assert.equal(rt(root, ['start', 'c6']).code, 0);
-  await until('the container to stop', () => status('c6').status === 'stopped');
+  await until('the container to stop', () => status('c6').status === 'stopped', 60_000);
   const d = rt(root, ['delete', 'c6']);
   assert.equal(d.code, 0, d.stderr);
   const lines = fs.readFileSync(logHost, 'utf8').split('\n').filter(Boolean);
@@ -209,7 +209,7 @@ test('a user namespace: the id maps are written before the init goes on; devices
   const c = rtCreate(root, dir, 'c7');
   assert.equal(c.code, 0, c.stderr);
   assert.equal(rt(root, ['start', 'c7']).code, 0);
-  await until('the container to stop', () => status('c7').status === 'stopped');
+  await until('the container to stop', () => status('c7').status === 'stopped', 60_000);
   const out = fs.readFileSync(path.join(dir, 'stdio.log'), 'utf8').replace(/[ \t]+/g, ' ');
   assert.equal(out, '0\n 0 100000 65536\n 0 100000 65536\nnull-ok\n');
   assert.equal(rt(root, ['delete', 'c7']).code, 0);

@@ -55,7 +55,7 @@ describe('--sysctl', () => {
 
 describe('--uidmap, --gidmap, --userns', () => {
   it('--uidmap runs in a new user namespace with the map; the image is root\'s inside, not chowned; exec joins it; inspect shows it', () => {
-    tsrunOk(t().root, ['run', '-d', '--name', 'um', '--uidmap', '0:100000:65536', 'busybox', 'sleep', '60']);
+    tsrunOk(t().root, ['run', '-d', '--name', 'um', '--uidmap', '0:100000:65536', 'busybox', 'sleep', '100000']); // rm -f below
     const run = tsrunOk(t().root, ['exec', 'um', 'sh', '-c', 'cat /proc/self/uid_map /proc/self/gid_map; id -u; stat -c %u /bin/busybox /; touch /etc/made; stat -c %u /etc/made']);
     assert.deepEqual(lines(run), ['0 100000 65536', '0 100000 65536', '0', '0', '0', '0'], 'in the namespace, root; the image\'s files and / are root\'s');
     const [info] = JSON.parse(tsrunOk(t().root, ['inspect', 'um']));

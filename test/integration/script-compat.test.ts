@@ -16,7 +16,8 @@ let t: TempRoot;
 before(() => {
   t = tempRoot('tsrun-script-');
   importBusybox(t.root, 'busybox:latest');
-  tsrunOk(t.root, ['run', '-d', '--name', 'web', '-l', 'com.example.tier=front', '-e', 'FOO=bar', 'busybox', 'sleep', '300']);
+  // running through every snippet, however long a slow machine takes over them all (rm -f in after)
+  tsrunOk(t.root, ['run', '-d', '--name', 'web', '-l', 'com.example.tier=front', '-e', 'FOO=bar', 'busybox', 'sleep', '100000']);
   tsrunOk(t.root, ['create', '--name', 'stopped', 'busybox', 'true']);
 });
 
@@ -73,10 +74,10 @@ const SNIPPETS: [string, string, string | RegExp][] = [
   ['inspect json .Config', `docker inspect --format='{{json .Config}}' web | grep -c '"Image":"busybox"'`, '1\n'],
   ['inspect .State.Pid is a number', `docker inspect --format '{{.State.Pid}}' web`, /^[1-9]\d*\n$/],
   ['inspect if/else', `docker inspect -f '{{if .State.Running}}up{{else}}down{{end}}' web stopped`, 'up\ndown\n'],
-  ['inspect join', `docker inspect -f '{{join .Args " "}}' web`, '300\n'],
+  ['inspect join', `docker inspect -f '{{join .Args " "}}' web`, '100000\n'],
   ['image inspect', `docker image inspect --format '{{.Os}}' busybox`, 'linux\n'],
   ['ps --format names', `docker ps --format '{{.Names}}'`, 'web\n'],
-  ['ps .ID and .Command', `docker ps -a --filter name=web --format '{{.ID}}: {{.Command}}'`, /^[0-9a-f]{12}: "sleep 300"\n$/],
+  ['ps .ID and .Command', `docker ps -a --filter name=web --format '{{.ID}}: {{.Command}}'`, /^[0-9a-f]{12}: "sleep 100000"\n$/],
   ['ps .Label', `docker ps --format '{{.Label "com.example.tier"}}'`, 'front\n'],
   ['ps table', `docker ps -a --format 'table {{.Names}}\\t{{.Status}}' | head -1`, 'NAMES     STATUS\n'],
   ['ps json', `docker ps --format '{{json .}}' | grep -c '"Names":"web"'`, '1\n'],

@@ -188,7 +188,8 @@ describe('volumes', () => {
     run(['withvol', 'true']);
     assert.deepEqual(volumes(), before);
     ok(['run', '-d', '--rm', '--network', 'none', 'withvol', 'true']);
-    for (let i = 0; i < 100 && volumes().length !== before.length; i++) spawnSync('sleep', ['0.1']);
+    // the detached --rm's removal runs once the container ended: wait for it (generously: CI may be slow)
+    for (const end = Date.now() + 60_000; volumes().length !== before.length && Date.now() < end; ) spawnSync('sleep', ['0.1']);
     assert.deepEqual(volumes(), before);
     // -v on the image's path with a named volume replaces the anonymous one
     run(['-v', 'over1:/srv/app', 'withvol', 'true']);
