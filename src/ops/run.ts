@@ -25,10 +25,14 @@ export interface RunResult {
 /** The modules of the removal after a foreground --rm run (loaded while the container starts: see PendingLaunch.whileStarting). */
 const removalModules = () => Promise.all([import('../containers/rm.js'), import('../runtime/cgroups.js')]);
 
-async function autoRemove(ctx: Ctx, c: Container): Promise<void> {
+export async function autoRemove(ctx: Ctx, c: Container): Promise<void> {
   const { removeContainer } = await import('../containers/rm.js');
   const fresh = readContainer(ctx, c.config.id);
-  if (fresh) await removeContainer(ctx, fresh, { force: true });
+  // another tsrun removing it first (an `rm -f`, a build's Ctrl-C) holds its lock while we wait
+  // for it and leaves it gone (NOT_FOUND): gone is what this removal wants, not an error
+  if (fresh) await removeContainer(ctx, fresh, { force: true }).catch((err: unknown) => {
+    if ((err as { code?: unknown }).code !== 'NOT_FOUND') throw err;
+  });
 }
 
 /**

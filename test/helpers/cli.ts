@@ -324,8 +324,9 @@ export function importBusybox(root: string, ref = 'busybox:latest', extra: strin
 export function snapshotTree(dir: string): string[] {
   // network teardowns handed to detached jobs by earlier commands (network/pending.ts) end first:
   // they change leases and their own records, whatever the command under test does
+  // (generously: they queue on netavark's one host-wide lock behind every other test's network)
   const pending = path.join(dir, 'networks', 'pending');
-  for (let end = Date.now() + 15_000; fs.existsSync(pending) && fs.readdirSync(pending).length && Date.now() < end; ) spawnSync('sleep', ['0.05']);
+  for (let end = Date.now() + 60_000; fs.existsSync(pending) && fs.readdirSync(pending).length && Date.now() < end; ) spawnSync('sleep', ['0.05']);
   const out: string[] = [];
   const walk = (d: string) => {
     for (const name of fs.readdirSync(d).sort()) {

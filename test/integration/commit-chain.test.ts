@@ -18,7 +18,7 @@ before(() => {
 });
 after(() => tr?.cleanup());
 
-test('130 chained commits; the last image sees /n = 130', { timeout: 240_000 }, (t) => {
+test('130 chained commits; the last image sees /n = 130', { timeout: 540_000 }, (t) => {
   let image = 'busybox';
   let commitMs = 0;
   for (let n = 1; n <= 130; n++) {
@@ -28,8 +28,11 @@ test('130 chained commits; the last image sees /n = 130', { timeout: 240_000 }, 
     const t0 = performance.now();
     image = tsrunOk(tr.root, ['commit', '-q', name]).trim();
     commitMs += performance.now() - t0;
-    tsrunOk(tr.root, ['rm', name]);
   }
   assert.equal(tsrunOk(tr.root, ['run', '--rm', '--network', 'none', image, 'cat', '/n']).trim(), '130');
+  // removed in one command, not one each: 130 fewer CLI starts keep the file well inside the
+  // runner's per-file timeout on a slow, busy machine
+  tsrunOk(tr.root, ['rm', ...Array.from({ length: 130 }, (_, i) => `chain${i + 1}`)]);
+  assert.equal(tsrunOk(tr.root, ['ps', '-aq']), '');
   t.diagnostic(`mean commit time: ${(commitMs / 130).toFixed(0)} ms`);
 });

@@ -19,7 +19,7 @@ import type { RunFlags } from '../../containers/options.js';
 import { PendingLaunch } from '../../runtime/launch.js';
 import { specNamespaces } from '../../runtime/spec/build.js';
 import { makeCommitLayer, upperDir, type LayerTemps } from '../commit-layer.js';
-import { removeAfterExit } from '../run.js';
+import { autoRemove, removeAfterExit } from '../run.js';
 import type { Step } from './stage-plan.js';
 import type { SharedNetwork } from '../../runtime/network/shared.js';
 
@@ -182,11 +182,8 @@ export async function runStep(
     const layer = makeCommitLayer(ctx, { ...fresh, config: { ...fresh.config, host } }, { squash: false, clampMtime: state.clampMtime });
     return { exitCode, tail, layer };
   } finally {
+    // either way, an interrupt's removal (kill above) may be at it already: both wait for it
     if (cgroupDirs) await removeAfterExit(ctx, c, cgroupDirs);
-    else {
-      const { removeContainer } = await import('../../containers/rm.js');
-      const fresh = readContainer(ctx, c.config.id);
-      if (fresh) await removeContainer(ctx, fresh, { force: true });
-    }
+    else await autoRemove(ctx, c);
   }
 }
