@@ -38,11 +38,17 @@ function health(name: string): Health | null {
 }
 
 test('starting → healthy → unhealthy at a 1 s interval: ps STATUS and inspect .State.Health as docker', async () => {
-  // healthy while /tmp/ok exists: made after ~3 s, removed after ~6 s
-  runD('hc', ['--health-cmd', 'cat /tmp/ok', '--health-interval', '1s', '--health-retries', '2'], 'busybox', ['sh', '-c', 'sleep 3; echo fine > /tmp/ok; sleep 3; rm /tmp/ok; sleep 1000']);
+  // the test drives the check through files in a bind mount, never through time: each probe waits
+  // for /ctl/go (so none can end while the test looks at "starting"), then passes while /ctl/ok exists
+  const ctl = path.join(root().scratch, 'hc-ctl');
+  fs.mkdirSync(ctl, { recursive: true });
+  const check = 'while [ ! -e /ctl/go ]; do sleep 0.1; done; cat /ctl/ok';
+  runD('hc', ['-v', `${ctl}:/ctl`, '--health-cmd', check, '--health-interval', '1s', '--health-retries', '2']);
   assert.match(psStatus('hc'), /^Up .* \(health: starting\)$/);
   assert.equal(health('hc')!.Status, 'starting');
-  await until('healthy', () => psStatus('hc').endsWith('(healthy)'), 10000);
+  fs.writeFileSync(path.join(ctl, 'ok'), 'fine\n');
+  fs.writeFileSync(path.join(ctl, 'go'), '');
+  await until('healthy', () => psStatus('hc').endsWith('(healthy)'), 30_000);
   const h = health('hc')!;
   assert.equal(h.Status, 'healthy');
   assert.equal(h.FailingStreak, 0);
@@ -55,15 +61,17 @@ test('starting → healthy → unhealthy at a 1 s interval: ps STATUS and inspec
   assert.ok(!tsrunOk(root().root, ['ps', '-q', '--filter', 'health=none']).includes(id));
   assert.match(tsrun(root().root, ['ps', '--filter', 'health=fine']).stderr, /Unrecognised filter value for health: fine/);
   assert.ok(Date.parse(last.End) >= Date.parse(last.Start));
-  await until('unhealthy', () => psStatus('hc').endsWith('(unhealthy)'), 15000);
+  fs.rmSync(path.join(ctl, 'ok'));
+  await until('unhealthy', () => psStatus('hc').endsWith('(unhealthy)'), 30_000);
   const u = health('hc')!;
   assert.equal(u.Status, 'unhealthy');
   assert.ok(u.FailingStreak >= 2, `streak ${u.FailingStreak}`);
   assert.equal(u.Log.at(-1)!.ExitCode, 1);
-  await until('a full log', () => health('hc')!.Log.length === 5 && health('hc')!.FailingStreak >= 5, 15000);
-  assert.equal(health('hc')!.Log.length, 5); // never more than the last 5
+  let full = null as Health | null;
+  await until('a full log', () => (full = health('hc'))!.FailingStreak >= 5, 60_000);
+  assert.equal(full!.Log.length, 5); // never more than the last 5
   // the check is in the config as docker keeps it (nanoseconds)
-  assert.equal(tsrunOk(root().root, ['inspect', '-f', '{{json .Config.Healthcheck}}', 'hc']).trim(), '{"Interval":1000000000,"Retries":2,"StartInterval":0,"StartPeriod":0,"Test":["CMD-SHELL","cat /tmp/ok"],"Timeout":0}');
+  assert.equal(tsrunOk(root().root, ['inspect', '-f', '{{json .Config.Healthcheck}}', 'hc']).trim(), `{"Interval":1000000000,"Retries":2,"StartInterval":0,"StartPeriod":0,"Test":["CMD-SHELL",${JSON.stringify(check)}],"Timeout":0}`);
   // a stopped container: unhealthy in inspect, no health in ps
   tsrunOk(root().root, ['stop', '-t', '0', 'hc']);
   assert.equal(health('hc')!.Status, 'unhealthy');
@@ -71,41 +79,54 @@ test('starting → healthy → unhealthy at a 1 s interval: ps STATUS and inspec
 });
 
 test('failures within --health-start-period do not count; --health-start-interval checks faster meanwhile', async () => {
-  runD('hc-start', ['--health-cmd', 'exit 1', '--health-interval', '10s', '--health-start-interval', '300ms', '--health-start-period', '5s', '--health-retries', '1']);
+  // a start period long enough for two checks at the start interval even on a slow, busy machine
+  // (each check starts a tsrun and an exec): the interval (30 s) alone could not give two in it
+  const periodMs = 15_000;
+  runD('hc-start', ['--health-cmd', 'exit 1', '--health-interval', '30s', '--health-start-interval', '300ms', '--health-start-period', `${periodMs / 1000}s`, '--health-retries', '1']);
   const startedAt = Date.parse(tsrunOk(root().root, ['inspect', '-f', '{{.State.StartedAt}}', 'hc-start']).trim());
-  await until('two checks in the start period', () => (health('hc-start')?.Log.length ?? 0) >= 2, 5000);
-  const early = health('hc-start')!;
+  const inPeriod = (e: { Start: string }) => Date.parse(e.Start) - startedAt < periodMs;
+  // one reading of the record (a later one may already hold a check past the period)
+  let early = null as Health | null;
+  await until('two checks', () => ((early = health('hc-start'))?.Log.length ?? 0) >= 2, periodMs + 30_000);
+  assert.ok(early!.Log.filter(inPeriod).length >= 2, `the checks came too late to test the start period: ${JSON.stringify(early!.Log)}`);
+  assert.ok(early!.Log.every((e) => e.ExitCode === 1));
   // every failure so far began within the start period: none counted
-  assert.ok(Date.parse(early.Log.at(-1)!.Start) - startedAt < 5000, 'the checks came too late to test the start period');
-  assert.equal(early.Status, 'starting');
-  assert.equal(early.FailingStreak, 0);
-  assert.ok(early.Log.every((e) => e.ExitCode === 1));
+  assert.ok(early!.Log.every(inPeriod));
+  assert.equal(early!.Status, 'starting');
+  assert.equal(early!.FailingStreak, 0);
   // after the start period the next failure counts, and one retry makes it unhealthy
-  await until('unhealthy', () => health('hc-start')!.Status === 'unhealthy', 10000);
-  assert.equal(health('hc-start')!.FailingStreak, 1);
+  let late = null as Health | null;
+  await until('unhealthy', () => (late = health('hc-start'))!.Status === 'unhealthy', periodMs + 60_000);
+  assert.equal(late!.FailingStreak, 1);
+  assert.ok(!inPeriod(late!.Log.at(-1)!), `the check that counted began after the start period: ${JSON.stringify(late!.Log)}`);
   tsrunOk(root().root, ['rm', '-f', 'hc-start']);
 });
 
 test('a probe past --health-timeout is killed and logged with exit code -1, as docker', async () => {
-  runD('hc-timeout', ['--health-cmd', 'sleep 5', '--health-interval', '500ms', '--health-timeout', '300ms', '--health-retries', '1']);
-  await until('unhealthy', () => health('hc-timeout')?.Status === 'unhealthy', 8000);
+  // each probe notes its PID (exec: the sleep keeps it) so the test can look for the killed one
+  runD('hc-timeout', ['--health-cmd', 'echo $$ >> /tmp/probes; exec sleep 1000', '--health-interval', '500ms', '--health-timeout', '300ms', '--health-retries', '1']);
+  await until('unhealthy', () => health('hc-timeout')?.Status === 'unhealthy', 30_000);
   const e = health('hc-timeout')!.Log[0]!;
   assert.equal(e.ExitCode, -1);
   assert.equal(e.Output, 'Health check exceeded timeout (300ms)');
-  assert.ok(Date.parse(e.End) - Date.parse(e.Start) < 2500, `the probe ran ${Date.parse(e.End) - Date.parse(e.Start)} ms`);
-  // the killed probe is gone from the container
-  const top = tsrunOk(root().root, ['exec', 'hc-timeout', 'ps']);
-  assert.doesNotMatch(top, /sleep 5/);
+  // cut at the timeout: not before it, and not at docker's default (30 s) or the probe's own end
+  const ran = Date.parse(e.End) - Date.parse(e.Start);
+  assert.ok(ran >= 300 && ran < 30_000, `the probe ran ${ran} ms`);
+  // the killed probe is gone from the container (later probes may be running: the first one's PID)
+  const first = tsrunOk(root().root, ['exec', 'hc-timeout', 'head', '-n', '1', '/tmp/probes']).trim();
+  assert.match(first, /^\d+$/);
+  const top = tsrunOk(root().root, ['exec', 'hc-timeout', 'ps', '-o', 'pid,args']);
+  assert.ok(!top.split('\n').some((l) => l.trim().split(/\s+/)[0] === first), `probe ${first} still runs:\n${top}`);
   tsrunOk(root().root, ['rm', '-f', 'hc-timeout']);
 });
 
 test("the image's HEALTHCHECK runs; --health-* override parts of it; --no-healthcheck turns it off", async () => {
   importBusybox(root().root, 'busybox:hc', ['-c', 'HEALTHCHECK --interval=1s --retries=1 CMD ["test", "-e", "/etc/passwd"]']);
   runD('hc-image', [], 'busybox:hc');
-  await until('healthy', () => psStatus('hc-image').endsWith('(healthy)'), 10000);
+  await until('healthy', () => psStatus('hc-image').endsWith('(healthy)'), 30_000);
   assert.equal(tsrunOk(root().root, ['inspect', '-f', '{{json .Config.Healthcheck.Test}}', 'hc-image']).trim(), '["CMD","test","-e","/etc/passwd"]');
   runD('hc-override', ['--health-cmd', 'exit 1'], 'busybox:hc');
-  await until('unhealthy', () => psStatus('hc-override').endsWith('(unhealthy)'), 10000);
+  await until('unhealthy', () => psStatus('hc-override').endsWith('(unhealthy)'), 30_000);
   assert.equal(tsrunOk(root().root, ['inspect', '-f', '{{.Config.Healthcheck.Interval}}', 'hc-override']).trim(), '1000000000');
   runD('hc-none', ['--no-healthcheck'], 'busybox:hc');
   assert.match(psStatus('hc-none'), /^Up [^(]*$/);
@@ -168,14 +189,14 @@ test("a CMD-SHELL check runs through the image's SHELL (moby's getShell), else /
   fs.writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM busybox\nSHELL ["/bin/sh", "-xc"]\nHEALTHCHECK --interval=1s CMD echo checked\n');
   tsrunOk(root().root, ['build', '-q', '--network', 'none', '-t', 'busybox:shell', ctx]);
   runD('hc-shell', [], 'busybox:shell');
-  await until('healthy', () => psStatus('hc-shell').endsWith('(healthy)'), 10000);
+  await until('healthy', () => psStatus('hc-shell').endsWith('(healthy)'), 30_000);
   const out = health('hc-shell')!.Log.at(-1)!.Output; // one pipe for both: in the order written
   assert.match(out, /^checked\n/m);
   assert.match(out, /^\+ echo checked\n/m);
   assert.equal(tsrunOk(root().root, ['inspect', '-f', '{{json .Config.Shell}}', 'hc-shell']).trim(), '["/bin/sh","-xc"]');
   // the same check without a SHELL: /bin/sh -c, no trace
   runD('hc-noshell', ['--health-cmd', 'echo checked', '--health-interval', '1s']);
-  await until('healthy', () => psStatus('hc-noshell').endsWith('(healthy)'), 10000);
+  await until('healthy', () => psStatus('hc-noshell').endsWith('(healthy)'), 30_000);
   assert.equal(health('hc-noshell')!.Log.at(-1)!.Output, 'checked\n');
   tsrunOk(root().root, ['rm', '-f', 'hc-shell', 'hc-noshell']);
 });
