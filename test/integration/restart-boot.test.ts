@@ -100,7 +100,7 @@ test('after a simulated reboot, the unit brings back always and unless-stopped c
       }
     }
     return left === 0;
-  });
+  }, 30_000);
   // the running ones died unrecorded (the two stopped by hand keep their exit.json)
   for (const i of [0, 1, 4, 5]) assert.equal(fs.existsSync(path.join(r, 'containers', ids[i]!, 'exit.json')), false, names[i]);
 
@@ -124,6 +124,6 @@ test('after a simulated reboot, the unit brings back always and unless-stopped c
 
   // the ones back are watched again: a crash is restarted
   process.kill(state('b-always').pid!, 'SIGKILL');
-  await until('b-always restarted', () => status('b-always') === 'running' && tsrunOk(r, ['inspect', '-f', '{{.RestartCount}}', 'b-always']).trim() === '1', 10000);
+  await until('b-always restarted', () => status('b-always') === 'running' && tsrunOk(r, ['inspect', '-f', '{{.RestartCount}}', 'b-always']).trim() === '1', 60_000);
   await sleep(100);
 });
