@@ -78,9 +78,9 @@ test('the container process, what it forks and what exec starts are in its cgrou
   const id = runD(['busybox', 'sh', '-c', 'sleep 300 & sleep 300']);
   const name = `tsrun-${id.slice(0, 12)}`;
   const c = inspect(id);
-  await until('two sleeps', () => cgroupPids(id, ctx).length >= 2);
+  await until('two sleeps', () => cgroupPids(id, ctx).length >= 2, 30_000);
   tsrunOk(t.root, ['exec', '-d', id, 'sleep', '301']);
-  await until('the exec', () => cgroupPids(id, ctx).length >= 3);
+  await until('the exec', () => cgroupPids(id, ctx).length >= 3, 30_000);
   const pids = cgroupPids(id, ctx);
   assert.ok(pids.includes(c.State.Pid), 'the container process is listed in its cgroup');
   for (const pid of pids) {
@@ -99,7 +99,7 @@ test('the container process, what it forks and what exec starts are in its cgrou
 
 test('kill -s USR1 reaches the trap; wait prints the exit code', async () => {
   runD(['--name', 'r_kill', 'busybox', 'sh', '-c', 'trap "echo got-usr1; exit 7" USR1; echo ready; while :; do sleep 0.1; done']);
-  await until('ready', () => tsrun(t.root, ['logs', 'r_kill']).stdout.includes('ready'));
+  await until('ready', () => tsrun(t.root, ['logs', 'r_kill']).stdout.includes('ready'), 30_000);
   tsrunOk(t.root, ['kill', '-s', 'SIGUSR1', 'r_kill']);
   assert.equal(tsrunOk(t.root, ['wait', 'r_kill']), '7\n');
   assert.equal(tsrunOk(t.root, ['logs', 'r_kill']), 'ready\ngot-usr1\n');
@@ -120,7 +120,7 @@ test('logs -f follows a running container to its end; -t adds timestamps', async
 test('export of a running container holds a change made inside it', async () => {
   runD(['--name', 'r_export', 'busybox', 'sh', '-c', 'echo inside > /made-inside; rm /bin/true; sleep 100']);
   const dir = path.join(t.root, 'containers', inspect('r_export').Id);
-  await until('the change', () => fs.existsSync(path.join(dir, 'upper', 'made-inside')));
+  await until('the change', () => fs.existsSync(path.join(dir, 'upper', 'made-inside')), 30_000);
   const out = path.join(t.scratch, 'r_export.tar');
   tsrunOk(t.root, ['export', '-o', out, 'r_export']);
   const names = spawnSync('tar', ['-tf', out], { encoding: 'utf8' }).stdout.split('\n');
@@ -162,7 +162,7 @@ test('restart runs the container again', async () => {
   assert.equal(st.Status, 'running');
   assert.notEqual(st.Pid, pid1);
   assert.ok(!alive(pid1));
-  await until('second start logged', () => tsrun(t.root, ['logs', 'r_restart']).stdout === 'start\nstart\n');
+  await until('second start logged', () => tsrun(t.root, ['logs', 'r_restart']).stdout === 'start\nstart\n', 30_000);
 });
 
 test('rm refuses a running container (store unchanged); rm -f leaves no process, cgroup, mount or dir', async () => {
@@ -183,21 +183,26 @@ test('rm refuses a running container (store unchanged); rm -f leaves no process,
 test('SIGKILL of a foreground `tsrun run`: ps tells the truth and rm -f cleans everything', async () => {
   const child = tsrunSpawn(t.root, ['run', '--name', 'r_fg', 'busybox', 'sleep', '100']);
   const exited = new Promise((r) => child.once('exit', r));
-  await until('the container to run', () => /r_fg/.test(tsrun(t.root, ['ps', '--format', '{{.Names}}']).stdout));
+  await until('the container to run', () => /r_fg/.test(tsrun(t.root, ['ps', '--format', '{{.Names}}']).stdout), 60_000);
   const id = inspect('r_fg').Id as string;
   ids.push(id);
   const pid = inspect('r_fg').State.Pid as number;
   child.kill('SIGKILL');
   await exited;
-  await sleep(200);
-  const row = tsrunOk(t.root, ['ps', '-a', '-f', 'name=r_fg']);
-  const st = inspect('r_fg').State;
-  // either the monitor kept it running (then ps says Up) or it went down with tsrun (then Exited): never a lie
-  if (alive(pid)) assert.match(row, /Up /);
-  else assert.match(row, /Exited \(\d+\)/);
-  assert.equal(st.Running, alive(pid));
+  // either the monitor kept it running (then ps says Up) or it went down with tsrun (then Exited): never
+  // a lie. It may still be going down as we look: a reading counts when the process was alive, or
+  // gone, all through it
+  let seen = '';
+  await until('ps and inspect to tell the truth', () => {
+    const was = alive(pid);
+    const row = tsrunOk(t.root, ['ps', '-a', '-f', 'name=r_fg']);
+    const running = inspect('r_fg').State.Running as boolean;
+    if (alive(pid) !== was) return false;
+    seen = `alive ${was}, inspect Running ${running}, ps: ${row}`;
+    return running === was && (was ? /Up /.test(row) : /Exited \(\d+\)/.test(row));
+  }, 30_000).catch((err: Error) => assert.fail(`${err.message}: ${seen}`));
   tsrunOk(t.root, ['rm', '-f', 'r_fg']);
-  await until('process gone', () => !alive(pid));
+  await until('process gone', () => !alive(pid), 30_000);
   assert.ok(!cgroupExists(id, ctx));
   assert.deepEqual(cgroupPids(id, ctx), []);
   assert.deepEqual(mountsUnder(t.root), []);
@@ -217,18 +222,35 @@ test('SIGKILL of `tsrun run` at any moment of its start: every record tells the 
     child.kill('SIGKILL');
     await exited;
   }
-  await sleep(300); // launchers that lost tsrun before the plan was whole give up
   const rows = tsrunOk(t.root, ['ps', '-a', '--format', 'json']).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { Names: string });
   for (const c of rows) {
     if (!names.includes(c.Names)) continue;
-    const st = inspect(c.Names).State;
-    ids.push(inspect(c.Names).Id);
-    if (st.Running) assert.ok(alive(st.Pid), `${c.Names} says running: its process lives`);
-    else assert.ok(!st.Pid || !alive(st.Pid), `${c.Names} says ${st.Status}: no process of it lives`);
+    // launchers that lost tsrun before the plan was whole are giving up meanwhile: a reading counts when
+    // the record's PID did not change and its process was alive, or gone, all through it (a record
+    // removed meanwhile tells nothing wrong)
+    const record = () => {
+      const r = tsrun(t.root, ['inspect', c.Names]);
+      if (r.code !== 0 && /No such object/.test(r.stderr)) return undefined;
+      if (r.code !== 0) throw new Error(`inspect ${c.Names}: ${r.stderr}`);
+      return JSON.parse(r.stdout)[0] as { Id: string; State: { Pid: number; Running: boolean; Status: string } };
+    };
+    const first = record();
+    if (first) ids.push(first.Id);
+    let seen = '';
+    await until(`${c.Names} to tell the truth`, () => {
+      const st = record()?.State;
+      if (!st) return true;
+      const was = !!st.Pid && alive(st.Pid);
+      const again = record()?.State;
+      if (!again) return true;
+      if (again.Pid !== st.Pid || again.Running !== st.Running || (!!st.Pid && alive(st.Pid)) !== was) return false;
+      seen = `${c.Names} says ${st.Status} (pid ${st.Pid}); its process ${was ? 'lives' : 'is gone'}`;
+      return st.Running === was;
+    }, 30_000).catch((err: Error) => assert.fail(`${err.message}: ${seen}`));
   }
   const ours = tsrunOk(t.root, ['ps', '-aq']).trim().split('\n').filter(Boolean);
   if (ours.length) tsrunOk(t.root, ['rm', '-f', ...ours]);
-  await until('no container process left', () => !processesOfRoot());
+  await until('no container process left', () => !processesOfRoot(), 30_000);
   assert.deepEqual(tsrunOk(t.root, ['ps', '-aq']).trim(), '');
   assert.deepEqual(mountsUnder(t.root), []);
   for (const id of ids) assert.ok(!cgroupExists(id, ctx), `cgroup of ${id.slice(0, 12)} removed`);
