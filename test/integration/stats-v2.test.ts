@@ -52,11 +52,20 @@ describe('stats on cgroup v2', { skip }, () => {
     const rec = JSON.parse(fs.readFileSync(path.join(t.root, 'containers', id, 'cgroup.json'), 'utf8')) as { version: number; dirs: string[] };
     assert.equal(rec.version, 2, 'a v2 layout was recorded');
     const usage = () => Number(/^usage_usec (\d+)$/m.exec(inV2(['cat', `/sys/fs/cgroup/tsrun-${id.slice(0, 12)}/cpu.stat`]).stdout)?.[1]);
-    const u0 = usage();
-    const row = JSON.parse(tsrunOk(['stats', '--no-stream', '--format', 'json', 'busy']).trim()) as Record<string, string>;
-    assert.ok(usage() > u0, 'the loop burns CPU');
-    const cpu = Number(row.CPUPerc!.replace('%', ''));
-    assert.ok(cpu > 10 && cpu <= 105, `busy on v2: ${row.CPUPerc}`);
+    // one reading is a 200 ms window, in which a busy machine may leave the loop less than a tenth of a
+    // core: up to five readings for that
+    let row: Record<string, string> = {};
+    const seen: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const u0 = usage();
+      row = JSON.parse(tsrunOk(['stats', '--no-stream', '--format', 'json', 'busy']).trim()) as Record<string, string>;
+      assert.ok(usage() > u0, 'the loop burns CPU');
+      const cpu = Number(row.CPUPerc!.replace('%', ''));
+      assert.ok(cpu <= 105, `busy on v2: ${row.CPUPerc}`);
+      seen.push(row.CPUPerc!);
+      if (cpu > 10) break;
+    }
+    assert.ok(Number(row.CPUPerc!.replace('%', '')) > 10, `busy on v2 never above 10%: ${seen.join(', ')}`);
     assert.equal(row.MemUsage, `0B / ${bytesSize(os.totalmem())}`, 'no memory controller: no usage, the machine as the limit');
     assert.equal(row.PIDs, '0', 'no pids controller');
     assert.equal(row.BlockIO, '0B / 0B');
