@@ -72,7 +72,7 @@ describe('cgroup v2', { skip }, () => {
     tsrunOk(['exec', '-d', id, 'sleep', '301']);
     let pids: number[] = [];
     // busybox sh execs its last command: process 1 becomes the second sleep
-    await until('three processes', () => (pids = cgroupFile(id, 'cgroup.procs').stdout.split('\n').filter(Boolean).map(Number)).length >= 3).catch(() => {});
+    await until('three processes', () => (pids = cgroupFile(id, 'cgroup.procs').stdout.split('\n').filter(Boolean).map(Number)).length >= 3, 30_000).catch(() => {});
     assert.equal(pids.length, 3, 'the two sleeps of the container and the one of exec');
     const state = JSON.parse(tsrunOk(['inspect', id]))[0].State;
     assert.ok(pids.includes(state.Pid));

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { TSRUN, tempRoot, tsrun, tsrunOk, tsrunSpawn, importBusybox, busyboxTar, mountsUnder, type TempRoot } from '../helpers/cli.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { until } from '../helpers/wait.js';
 
 let tr: TempRoot;
 let reg: TestRegistry;
@@ -69,7 +70,7 @@ before(async () => {
   // it frozen long enough per commit that random kills land inside the freeze
   ok(['run', '-d', '--name', 'live', 'busybox', 'sh', '-c', 'mkdir -p /data && dd if=/dev/urandom of=/data/big bs=1M count=32 2>/dev/null && touch /data/ready; sleep 100000']);
   const ready = path.join(tr.root, 'containers', ok(['inspect', '-f', '{{.Id}}', 'live']).trim(), 'upper', 'data', 'ready');
-  for (let i = 0; i < 300 && !fs.existsSync(ready); i++) await new Promise((r) => setTimeout(r, 100));
+  await until('the live container to write its data', () => fs.existsSync(ready), 120_000);
   archive = path.join(tr.scratch, 'load.tar');
   ok(['run', '--name', 'forload', 'busybox', 'sh', '-c', 'echo load > /loaded']);
   ok(['commit', 'forload', 'crash/load:1']);
@@ -152,8 +153,8 @@ test('SIGKILL at random points of load, pull, commit, rmi, prune and rm leaves a
     }
     if (argv[0] === 'commit' && argv[1] === 'live') {
       // a commit killed while it had the container frozen must not leave it frozen: exec runs
-      const e = spawnSync(process.execPath, [TSRUN, '--root', tr.root, 'exec', 'live', 'true'], { timeout: 15_000, killSignal: 'SIGKILL', encoding: 'utf8' });
-      assert.equal(e.status, 0, `${what}; then tsrun exec live true: ${e.signal ? `hung (${e.signal} after 15 s)` : e.stderr}`);
+      const e = spawnSync(process.execPath, [TSRUN, '--root', tr.root, 'exec', 'live', 'true'], { timeout: 60_000, killSignal: 'SIGKILL', encoding: 'utf8' });
+      assert.equal(e.status, 0, `${what}; then tsrun exec live true: ${e.signal ? `hung (${e.signal} after 60 s)` : e.stderr}`);
     }
     noteContainers();
   }

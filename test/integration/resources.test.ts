@@ -76,11 +76,12 @@ describe('resource limits (cgroup v1)', () => {
   it('--pids-limit 20 stops a fork loop at 20; the host and the container survive', async () => {
     // an inner shell forks sleeps until fork fails (busybox sh then exits); the outer one uses builtins
     // only (no fork left to spend) to report how many forks worked, then execs a sleep
-    const loop = 'sh -c "n=0; while :; do sleep 60 & n=\\$((n+1)); echo \\$n > /tmp/n; done" 2>/dev/null; read n < /tmp/n; echo forked=$n; exec sleep 60';
+    // (sleeps long enough that none ends while a slow machine runs the checks below)
+    const loop = 'sh -c "n=0; while :; do sleep 600 & n=\\$((n+1)); echo \\$n > /tmp/n; done" 2>/dev/null; read n < /tmp/n; echo forked=$n; exec sleep 600';
     const id = ok(['run', '-d', '--network', 'none', '--pids-limit', '20', 'busybox', 'sh', '-c', loop]);
     try {
       let log = '';
-      for (let i = 0; i < 50 && !/forked=/.test(log); i++) {
+      for (const end = Date.now() + 60_000; !/forked=/.test(log) && Date.now() < end; ) {
         await sleep(100);
         log = ok(['logs', id]);
       }

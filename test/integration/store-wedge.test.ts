@@ -18,10 +18,12 @@ import { buildTar } from '../unit/tarfixture.js';
 const t = tempRoot('tsrun-wedge-');
 after(() => t.cleanup());
 
-/** A PID that is not running (a child that has exited). */
+/**
+ * A PID no process has: the kernel's pid_max, one past the highest it hands out. (The PID of a child
+ * that exited can be handed out again before the sweep looks, on a busy machine that cycles PIDs.)
+ */
 function deadPid(): number {
-  const r = spawnSync('sh', ['-c', 'echo $$']);
-  return Number(r.stdout.toString().trim());
+  return Number(fs.readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim());
 }
 
 const layerDirs = () => fs.readdirSync(path.join(t.root, 'layers')).filter((d) => /^[a-f0-9]{64}$/.test(d));

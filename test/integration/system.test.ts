@@ -97,7 +97,10 @@ describe('info, version, system', () => {
     const up = ok(['run', '-d', '--name', 'dfup', 'busybox', 'sh', '-c', 'head -c 100000 /dev/zero > /big; exec sleep 300']).trim();
     ok(['run', '--name', 'dfdone', 'busybox', 'sh', '-c', 'head -c 50000 /dev/zero > /half']);
     try {
-      for (let i = 0; i < 50 && !fs.existsSync(path.join(t.root, 'containers', up, 'upper', 'big')); i++) spawnWait(100);
+      // the file is made before head writes it: wait for all of it (the sizes below count it)
+      const big = path.join(t.root, 'containers', up, 'upper', 'big');
+      for (const end = Date.now() + 60_000; !(fs.existsSync(big) && fs.statSync(big).size === 100000) && Date.now() < end; ) spawnWait(50);
+      assert.equal(fs.statSync(big).size, 100000, 'the running container wrote its file');
       const lines = ok(['system', 'df']).trimEnd().split('\n');
       assert.match(lines[0]!, /^TYPE +TOTAL +ACTIVE +SIZE +RECLAIMABLE$/);
       assert.match(lines[1]!, /^Images +1 +1 +[\d.]+MB +0B \(0%\)$/);

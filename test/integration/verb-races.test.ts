@@ -89,7 +89,7 @@ test('a cgroup left frozen by a killed commit is thawed by the next command (exe
   // what a commit killed while the container was frozen leaves: state running, freezer FROZEN, no lock held
   freezeCgroup(id, ctx);
   assert.equal(freezeRequested(id, ctx), true);
-  const exec = await tsrunAsync(['exec', 'frozen', 'echo', 'alive'], 15_000);
+  const exec = await tsrunAsync(['exec', 'frozen', 'echo', 'alive'], 60_000);
   assert.equal(exec.signal, null, 'exec did not hang');
   assert.equal(exec.code, 0, exec.stderr);
   assert.equal(exec.stdout, 'alive\n');
@@ -107,8 +107,9 @@ test('SIGKILL of commit while the container is frozen: the next exec runs', asyn
   tsrunOk(tr.root, ['run', '-d', '--name', 'bigc', 'busybox', 'sh', '-c', 'dd if=/dev/zero of=/big bs=1M count=200 2>/dev/null; touch /ready; sleep 1000']);
   const c = findContainer(ctx, 'bigc');
   const upper = path.join(c.dir, 'upper');
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 120_000;
   while (!fs.existsSync(path.join(upper, 'ready')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(fs.existsSync(path.join(upper, 'ready')), 'the container wrote its 200 MB');
   let killedFrozen = false;
   for (let attempt = 0; attempt < 5 && !killedFrozen; attempt++) {
     const commit = tsrunSpawn(tr.root, ['commit', 'bigc', `bigc:${attempt}`]);
@@ -121,7 +122,7 @@ test('SIGKILL of commit while the container is frozen: the next exec runs', asyn
     killedFrozen &&= freezeRequested(c.config.id, ctx) === true;
   }
   assert.ok(killedFrozen, 'a commit was killed while the container was frozen');
-  const exec = await tsrunAsync(['exec', 'bigc', 'echo', 'alive'], 15_000);
+  const exec = await tsrunAsync(['exec', 'bigc', 'echo', 'alive'], 60_000);
   assert.equal(exec.signal, null, 'exec did not hang');
   assert.equal(exec.stdout, 'alive\n', exec.stderr);
   tsrunOk(tr.root, ['rm', '-f', 'bigc']);
