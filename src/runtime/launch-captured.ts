@@ -76,14 +76,17 @@ export function launchCaptured(spec: string, opts: { timeoutMs: number; maxOutpu
         pid = Number(f[1]);
         timer = setTimeout(() => {
           timedOut = true;
-          // docker cancels the probe: the process is killed, the launcher then exits
-          for (const p of [pid, child.pid]) {
-            try {
-              if (p) process.kill(p, 'SIGKILL');
-            } catch {
-              /* gone */
-            }
+          // docker cancels the probe: the process is killed, and the launcher, which waits for it,
+          // reaps it and exits. Not the launcher at the same time: killed before its reap, it would
+          // orphan the probe to the container's process 1, under which (a sleep, say: it reaps
+          // nothing) it stayed a zombie — one more at each probe past its timeout
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* gone */
           }
+          // a launcher that does not end with its probe (it should) goes after a grace
+          setTimeout(() => child.kill('SIGKILL'), 5000).unref();
         }, opts.timeoutMs);
         resolve(pid);
       } else if (f[0] === 'err') reject(launchError(f[1] ?? '?', Number(f[2]), f[3] ?? ''));
