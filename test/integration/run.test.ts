@@ -141,7 +141,7 @@ describe('tsrun run', () => {
     const id = tsrunOk(t().root, ['run', '-d', 'busybox', 'sh', '-c', 'echo out1; echo err1 >&2; exit 4']).trim();
     assert.match(id, /^[a-f0-9]{64}$/);
     const exitFile = path.join(t().root, 'containers', id, 'exit.json');
-    for (let i = 0; i < 100 && !fs.existsSync(exitFile); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitFor('the exit recorded', () => fs.existsSync(exitFile)); // written whole (a rename)
     const exit = JSON.parse(fs.readFileSync(exitFile, 'utf8'));
     assert.equal(exit.exitCode, 4);
     assert.match(exit.finishedAt, /^\d{4}-\d\d-\d\dT/);
@@ -161,19 +161,24 @@ describe('tsrun run', () => {
   });
 
   it('exec joins the running container with the same confinement', () => {
-    tsrunOk(t().root, ['run', '-d', '--name', 'ex', '-h', 'exhost', 'busybox', 'sleep', '30']);
+    tsrunOk(t().root, ['run', '-d', '--name', 'ex', '-h', 'exhost', 'busybox', 'sleep', '1000']);
     const r = tsrun(t().root, ['exec', 'ex', 'sh', '-c', 'hostname; ps -o pid,comm | grep -c sleep; grep CapEff /proc/self/status; cat /proc/1/cmdline | tr "\\0" " "']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^exhost\n1\nCapEff:\s+00000000a80425fb\nsleep 30/);
+    assert.match(r.stdout, /^exhost\n1\nCapEff:\s+00000000a80425fb\nsleep 1000/);
     assert.equal(tsrun(t().root, ['exec', 'ex', 'sh', '-c', 'exit 9']).code, 9);
     assert.equal(tsrunOk(t().root, ['exec', '-u', 'app', '-w', '/tmp', '-e', 'X=1', 'ex', 'sh', '-c', 'id -u; pwd; echo $X']), '1000\n/tmp\n1\n');
     assert.equal(tsrun(t().root, ['exec', 'ex', 'nope']).code, 127);
     assertFailsCleanly(['exec', 'kept', 'true'], 1, /not running/);
+    tsrunOk(t().root, ['rm', '-f', 'ex']);
   });
 
   it('--init reaps zombies as PID 1', () => {
-    const ps = out(['--init', 'busybox', 'sh', '-c', '(sleep 0.1 &) ; sleep 0.5; ps -o stat,comm']);
+    // the orphaned sleep ends, then PID 1 reaps it: until its /proc entry goes (running or a zombie:
+    // a moment after its end it is one even under a reaping init; without one it stays so, 30 s)
+    const orphan = '(sleep 0.1 & echo $! > /tmp/orphan); p=$(cat /tmp/orphan); i=0; while [ $i -lt 300 ] && [ -e /proc/$p ]; do sleep 0.1; i=$((i+1)); done';
+    const ps = out(['--init', 'busybox', 'sh', '-c', `${orphan}; ps -o stat,comm; [ -e /proc/$p ] && echo orphan-left; true`]);
     assert.doesNotMatch(ps, /^Z/m);
+    assert.doesNotMatch(ps, /orphan-left/);
     assert.match(out(['--init', 'busybox', 'sh', '-c', 'echo $$']), /^[2-9]/);
     // PID 1 shows a plain name, not the launcher's host path and launch arguments (cgroup paths)
     assert.equal(out(['--init', 'busybox', 'sh', '-c', 'tr -d "\\0" < /proc/1/cmdline; echo; cat /proc/1/comm']), 'tsrun-init\ntsrun-init\n');
@@ -223,7 +228,7 @@ describe('tsrun run', () => {
 
   it('gives -t a pty from the container devpts, sized like the terminal', () => {
     const cmd = `stty rows 33 cols 111; ${process.execPath} ${TSRUN} --root ${t().root} run --rm -t busybox sh -c 'tty; stty size'`;
-    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { timeout: 30_000 });
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { timeout: 120_000 });
     const text = r.stdout.toString().replace(/\r/g, '');
     assert.match(text, /\/dev\/pts\/0\n33 111/);
   });
@@ -238,11 +243,12 @@ describe('tsrun run', () => {
     };
     // ^Z and ^C reach the terminal's foreground group: typed only once the command is it (typed
     // while the shell is still starting it, they would go to the shell, or be read as data)
-    const shell = () => Number(tsrunOk(t().root, ['inspect', '-f', '{{.State.Pid}}', 'itjob']).trim());
-    const foreground = (...argv: string[]) => waitFor(`${argv.join(' ')} in the foreground`, () => inForeground(shell(), argv));
+    let shell = 0;
+    const foreground = (...argv: string[]) => waitFor(`${argv.join(' ')} in the foreground`, () => inForeground(shell, argv));
     tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${process.execPath} ${TSRUN} --root ${t().root} run -it --rm --name itjob busybox sh; echo tsrun-exited-$?; sleep 30`);
     try {
       await until(/^\/ #$/m); // copied once the monitor made the terminal raw: keys reach the shell from now on
+      shell = Number(tsrunOk(t().root, ['inspect', '-f', '{{.State.Pid}}', 'itjob']).trim());
       tmux('send-keys', '-t', session, 'stty size', 'Enter');
       await until(/^30 100$/m);
       // tmux resizes its pane's terminal a moment after the command: ask until the shell sees it
