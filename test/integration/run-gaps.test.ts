@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { tsrun, tsrunOk, useBusyboxRoot } from '../helpers/cli.js';
-import { PtySession, inForeground, waitFor } from '../helpers/pty.js';
+import { PATIENCE, PtySession, inForeground, waitFor } from '../helpers/pty.js';
 
 const t = useBusyboxRoot();
 
@@ -45,21 +45,26 @@ function hostCgroupV2(): boolean {
 describe('tsrun run: docker gaps', () => {
 
   it('run -d --rm removes the container and its cgroup when it exits', async () => {
-    const id = tsrunOk(t().root, ['run', '-d', '--rm', 'busybox', 'sh', '-c', 'sleep 0.3']).trim();
+    // it runs until the test lets it end (a file in a volume): `ps -a` of a slow CI machine comes
+    // after a container's short sleep and its removal as well
+    const gate = path.join(t().scratch, 'rm-gate');
+    fs.mkdirSync(gate, { recursive: true });
+    const id = tsrunOk(t().root, ['run', '-d', '--rm', '-v', `${gate}:/gate`, 'busybox', 'sh', '-c', 'until [ -e /gate/go ]; do sleep 0.1; done']).trim();
     assert.match(id, /^[a-f0-9]{64}$/);
     assert.ok(psAll().includes(id), 'listed while it runs');
-    assert.ok(await waitGone(id, 5000), 'gone from ps -a after it exited');
+    fs.writeFileSync(path.join(gate, 'go'), '');
+    assert.ok(await waitGone(id, PATIENCE), 'gone from ps -a after it exited');
     assert.deepEqual(cgroupDirsOf(id), []);
     // a container that exits before `run -d` has recorded its start: run still succeeds, then it is removed
     const quick = [0, 1, 2].map(() => tsrun(t().root, ['run', '-d', '--rm', 'busybox', 'true']));
     for (const r of quick) assert.equal(r.code, 0, r.stderr);
-    for (const r of quick) assert.ok(await waitGone(r.stdout.trim(), 5000));
+    for (const r of quick) assert.ok(await waitGone(r.stdout.trim(), PATIENCE));
   });
 
   it('start of a created --rm container removes it when it exits, detached or attached', async () => {
     const id = tsrunOk(t().root, ['create', '--rm', 'busybox', 'sh', '-c', 'sleep 0.2']).trim();
     tsrunOk(t().root, ['start', id]);
-    assert.ok(await waitGone(id, 5000));
+    assert.ok(await waitGone(id, PATIENCE));
     assert.deepEqual(cgroupDirsOf(id), []);
     const id2 = tsrunOk(t().root, ['create', '--rm', 'busybox', 'sh', '-c', 'echo attached; exit 4']).trim();
     const r = tsrun(t().root, ['start', '-a', id2]);
