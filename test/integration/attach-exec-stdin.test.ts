@@ -15,6 +15,8 @@ import path from 'node:path';
 import { tsrun, tsrunOk, tsrunSpawn, snapshotTree, useBusyboxRoot } from '../helpers/cli.js';
 import { PtySession, PATIENCE, sleep } from '../helpers/pty.js';
 
+// Containers here have no network (--network none): a bridge's setup and teardown wait for the one
+// host-wide netavark lock, which other tests' networks may hold for many seconds on a busy machine.
 const t = useBusyboxRoot();
 const root = () => t().root;
 const state = (name: string) => tsrunOk(root(), ['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', name]).trim();
@@ -52,7 +54,7 @@ function attachPiped(args: string[]) {
 
 describe('attach: exec -it detach keys, keys across reads, StdinOnce', () => {
   it('exec -it: ctrl-p ctrl-q typed apart end the exec with docker\'s line and status 1; the process runs on', async () => {
-    tsrunOk(root(), ['run', '-d', '--name', 'ex1', 'busybox', 'sleep', '1000']);
+    tsrunOk(root(), ['run', '--network', 'none', '-d', '--name', 'ex1', 'busybox', 'sleep', '1000']);
     const e = pty(['exec', '-it', 'ex1', 'sh']);
     let pid = '';
     try {
@@ -75,7 +77,7 @@ describe('attach: exec -it detach keys, keys across reads, StdinOnce', () => {
   });
 
   it('exec -it --detach-keys ctrl-a,x: a broken sequence split across reads passes both keys; config.json detachKeys', async () => {
-    tsrunOk(root(), ['run', '-d', '--name', 'ex2', 'busybox', 'sleep', '1000']);
+    tsrunOk(root(), ['run', '--network', 'none', '-d', '--name', 'ex2', 'busybox', 'sleep', '1000']);
     const e = pty(['exec', '-it', '--detach-keys', 'ctrl-a,x', 'ex2', 'sh', '-c', 'echo ready; exec cat']);
     try {
       await e.until(/ready/); // output is copied only once the monitor made the terminal raw
@@ -108,7 +110,7 @@ describe('attach: exec -it detach keys, keys across reads, StdinOnce', () => {
   });
 
   it('run -it and attach: a lone ctrl-p followed later by another key passes both; ctrl-p, pause, ctrl-q detaches', async () => {
-    const r = pty(['run', '-it', '--name', 'split', 'busybox', 'sh', '-c', 'echo ready; exec cat']);
+    const r = pty(['run', '--network', 'none', '-it', '--name', 'split', 'busybox', 'sh', '-c', 'echo ready; exec cat']);
     try {
       await r.until(/ready/); // output is copied only once the monitor made the terminal raw
       await apart(r, '\x10', 'a', '\r');
@@ -137,21 +139,21 @@ describe('attach: exec -it detach keys, keys across reads, StdinOnce', () => {
   });
 
   it('run -i with piped stdin: the container reads it to its end and exits', () => {
-    const r = tsrun(root(), ['run', '--rm', '-i', 'busybox', 'cat'], { input: 'hi\n' });
+    const r = tsrun(root(), ['run', '--network', 'none', '--rm', '-i', 'busybox', 'cat'], { input: 'hi\n' });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'hi\n');
-    const wc = tsrun(root(), ['run', '--rm', '-i', 'busybox', 'wc', '-l'], { input: 'a\nb\nc\n' });
+    const wc = tsrun(root(), ['run', '--network', 'none', '--rm', '-i', 'busybox', 'wc', '-l'], { input: 'a\nb\nc\n' });
     assert.equal(wc.stdout.trim(), '3');
   });
 
   it('inspect: Config.AttachStdin/AttachStdout/AttachStderr/OpenStdin/StdinOnce as docker sets them', () => {
     const f = '{{.Config.AttachStdin}} {{.Config.AttachStdout}} {{.Config.AttachStderr}} {{.Config.OpenStdin}} {{.Config.StdinOnce}}';
-    tsrunOk(root(), ['run', '-i', '--name', 'fi', 'busybox', 'true'], { input: '' });
-    tsrunOk(root(), ['run', '-di', '--name', 'di', 'busybox', 'cat']);
-    tsrunOk(root(), ['run', '-d', '--name', 'dd', 'busybox', 'true']);
-    tsrunOk(root(), ['run', '--name', 'plainrun', 'busybox', 'true']);
-    tsrunOk(root(), ['create', '-i', '--name', 'ci', 'busybox', 'cat']);
-    tsrunOk(root(), ['create', '--name', 'cc', 'busybox', 'true']);
+    tsrunOk(root(), ['run', '--network', 'none', '-i', '--name', 'fi', 'busybox', 'true'], { input: '' });
+    tsrunOk(root(), ['run', '--network', 'none', '-di', '--name', 'di', 'busybox', 'cat']);
+    tsrunOk(root(), ['run', '--network', 'none', '-d', '--name', 'dd', 'busybox', 'true']);
+    tsrunOk(root(), ['run', '--network', 'none', '--name', 'plainrun', 'busybox', 'true']);
+    tsrunOk(root(), ['create', '--network', 'none', '-i', '--name', 'ci', 'busybox', 'cat']);
+    tsrunOk(root(), ['create', '--network', 'none', '--name', 'cc', 'busybox', 'true']);
     const want: Record<string, string> = {
       fi: 'true true true true true',
       di: 'false false false true false',
@@ -165,7 +167,7 @@ describe('attach: exec -it detach keys, keys across reads, StdinOnce', () => {
   });
 
   it('StdinOnce (create -i): the end of an attach\'s stdin closes the container\'s; run -di keeps it open', async () => {
-    tsrunOk(root(), ['create', '-i', '--name', 'once', 'busybox', 'sh', '-c', 'cat; echo stdin-closed; exit 3']);
+    tsrunOk(root(), ['create', '--network', 'none', '-i', '--name', 'once', 'busybox', 'sh', '-c', 'cat; echo stdin-closed; exit 3']);
     tsrunOk(root(), ['start', 'once']);
     const a = attachPiped(['once']);
     a.child.stdin.end('hi-once\n');
@@ -173,7 +175,7 @@ describe('attach: exec -it detach keys, keys across reads, StdinOnce', () => {
     assert.equal(await a.exited, 3);
     await waitState('once', /^exited 3$/);
 
-    tsrunOk(root(), ['run', '-di', '--name', 'keep', 'busybox', 'sh', '-c', 'cat; echo stdin-closed']);
+    tsrunOk(root(), ['run', '--network', 'none', '-di', '--name', 'keep', 'busybox', 'sh', '-c', 'cat; echo stdin-closed']);
     const b = attachPiped(['--sig-proxy=false', 'keep']);
     b.child.stdin.end('hi-keep\n');
     await b.until(/hi-keep\n/);
@@ -194,7 +196,7 @@ describe('attach: exec -it detach keys, keys across reads, StdinOnce', () => {
   });
 
   it('start -a without -i leaves the container\'s stdin to attach; start -ai without StdinOnce keeps it open at our end', async () => {
-    tsrunOk(root(), ['create', '-i', '--name', 'sa', 'busybox', 'sh', '-c', 'read x; echo got-$x']);
+    tsrunOk(root(), ['create', '--network', 'none', '-i', '--name', 'sa', 'busybox', 'sh', '-c', 'read x; echo got-$x']);
     const s = tsrunSpawn(root(), ['start', '-a', 'sa']);
     let out = '';
     s.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -213,7 +215,7 @@ describe('attach: exec -it detach keys, keys across reads, StdinOnce', () => {
     assert.match(out, /got-from-attach/);
 
     // made by run -di (no StdinOnce), stopped, then start -ai with piped stdin: cat reads it and goes on reading
-    tsrunOk(root(), ['run', '-di', '--name', 'k2', 'busybox', 'sh', '-c', 'cat; echo stdin-closed']);
+    tsrunOk(root(), ['run', '--network', 'none', '-di', '--name', 'k2', 'busybox', 'sh', '-c', 'cat; echo stdin-closed']);
     tsrunOk(root(), ['kill', 'k2']);
     await waitState('k2', /^exited/);
     const k = tsrunSpawn(root(), ['start', '-ai', 'k2']);

@@ -13,6 +13,8 @@ import path from 'node:path';
 import { tsrun, tsrunOk, tsrunSpawn, snapshotTree, useBusyboxRoot } from '../helpers/cli.js';
 import { PtySession, PATIENCE, SIGWINCH, catches, sleep, waitFor } from '../helpers/pty.js';
 
+// Containers here have no network (--network none): a bridge's setup and teardown wait for the one
+// host-wide netavark lock, which other tests' networks may hold for many seconds on a busy machine.
 const t = useBusyboxRoot();
 const root = () => t().root;
 const state = (name: string) => tsrunOk(root(), ['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', name]).trim();
@@ -50,7 +52,7 @@ function attachPiped(args: string[]) {
 
 describe('tsrun attach and the detach keys', () => {
   it('attaches a terminal to run -dit, detaches with ctrl-p ctrl-q, attaches again and ends with the exit code', async () => {
-    tsrunOk(root(), ['run', '-dit', '--name', 'sh1', 'busybox', 'sh']);
+    tsrunOk(root(), ['run', '--network', 'none', '-dit', '--name', 'sh1', 'busybox', 'sh']);
     await atPrompt('sh1');
     const a = pty(['attach', 'sh1']);
     try {
@@ -95,7 +97,7 @@ describe('tsrun attach and the detach keys', () => {
   });
 
   it('run -it: the detach keys let tsrun go with status 0, the container runs on, attach and stop work after', async () => {
-    const r = pty(['run', '-it', '--name', 'fg1', 'busybox', 'sh']);
+    const r = pty(['run', '--network', 'none', '-it', '--name', 'fg1', 'busybox', 'sh']);
     try {
       await r.until(/# /);
       r.type('echo inside-$((3*3))\r');
@@ -125,7 +127,7 @@ describe('tsrun attach and the detach keys', () => {
   });
 
   it('run -it --rm detached: the monitor removes the container once it exits', async () => {
-    const r = pty(['run', '-it', '--rm', '--name', 'fgrm', 'busybox', 'sh']);
+    const r = pty(['run', '--network', 'none', '-it', '--rm', '--name', 'fgrm', 'busybox', 'sh']);
     try {
       await r.until(/# /);
       await r.keys('\x10', '\x11');
@@ -148,7 +150,7 @@ describe('tsrun attach and the detach keys', () => {
   });
 
   it('start -ai: detaches quietly with status 0; start -ai of a running container attaches to it', async () => {
-    tsrunOk(root(), ['create', '-it', '--name', 'st1', 'busybox', 'sh']);
+    tsrunOk(root(), ['create', '--network', 'none', '-it', '--name', 'st1', 'busybox', 'sh']);
     const s = pty(['start', '-ai', 'st1']);
     try {
       await s.until(/# /);
@@ -172,7 +174,7 @@ describe('tsrun attach and the detach keys', () => {
   });
 
   it('serves several clients at once: each sees the output, input from one reaches the container', async () => {
-    tsrunOk(root(), ['run', '-dit', '--name', 'multi', 'busybox', 'sh']);
+    tsrunOk(root(), ['run', '--network', 'none', '-dit', '--name', 'multi', 'busybox', 'sh']);
     await atPrompt('multi');
     const watcher = attachPiped(['--no-stdin', 'multi']);
     const a = pty(['attach', 'multi']);
@@ -197,7 +199,7 @@ describe('tsrun attach and the detach keys', () => {
   });
 
   it('run -di: plain stdio, stdout and stderr apart, piped input; --no-stdin sends nothing', async () => {
-    tsrunOk(root(), ['run', '-di', '--name', 'plain', 'busybox', 'sh']);
+    tsrunOk(root(), ['run', '--network', 'none', '-di', '--name', 'plain', 'busybox', 'sh']);
     // --no-stdin: its input never reaches the container
     const quiet = attachPiped(['--no-stdin', 'plain']);
     quiet.child.stdin.end('exit 9\n');
@@ -223,7 +225,7 @@ describe('tsrun attach and the detach keys', () => {
   });
 
   it('--sig-proxy: a signal to attach reaches the container; --sig-proxy=false ends only the attach', async () => {
-    tsrunOk(root(), ['run', '-d', '--name', 'sig', 'busybox', 'sh', '-c', 'trap "echo got-usr1" USR1; trap "echo got-term; exit 11" TERM; while true; do echo tick; sleep 0.2; done']);
+    tsrunOk(root(), ['run', '--network', 'none', '-d', '--name', 'sig', 'busybox', 'sh', '-c', 'trap "echo got-usr1" USR1; trap "echo got-term; exit 11" TERM; while true; do echo tick; sleep 0.2; done']);
     const off = attachPiped(['--sig-proxy=false', 'sig']);
     await off.until(/tick/); // connected
     off.child.kill('SIGUSR1');
@@ -241,10 +243,10 @@ describe('tsrun attach and the detach keys', () => {
   });
 
   it('custom keys: --detach-keys ctrl-a,x (a partial sequence passes through), and detachKeys from config.json', async () => {
-    const r = pty(['run', '-it', '--name', 'keys', '--detach-keys', 'ctrl-a,x', 'busybox', 'cat']);
+    const r = pty(['run', '--network', 'none', '-it', '--name', 'keys', '--detach-keys', 'ctrl-a,x', 'busybox', 'cat']);
     try {
       await r.untilRaw(); // the monitor puts the terminal in raw mode as it starts copying (cat says nothing)
-      assert.equal(state('keys'), 'running 0');
+      await waitState('keys', /^running 0$/); // tsrun records the start as the monitor starts copying
       // ctrl-a then y: not the sequence, so both reach cat (its pty echoes ^A)
       await r.keys('\x01', 'y', 'z', '\r');
       await r.until(/\^Ayz/);

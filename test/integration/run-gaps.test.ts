@@ -141,7 +141,7 @@ describe('tsrun run: docker gaps', () => {
   });
 
   it('--init -t gives the terminal to the child (its own process group in the foreground)', async () => {
-    const stat = new PtySession(['--root', t().root, 'run', '--rm', '-t', '--init', 'busybox', 'sh', '-c', 'read a b c d pgrp sess tty tpgid rest < /proc/$$/stat; echo "pid=$$ pgrp=$pgrp tpgid=$tpgid"']);
+    const stat = new PtySession(['--root', t().root, 'run', '--rm', '-t', '--init', '--network', 'none', 'busybox', 'sh', '-c', 'read a b c d pgrp sess tty tpgid rest < /proc/$$/stat; echo "pid=$$ pgrp=$pgrp tpgid=$tpgid"']);
     try {
       assert.equal(await stat.exit(), 0, stat.text);
       assert.match(stat.text, /pid=2 pgrp=2 tpgid=2\r*\n/);
@@ -149,7 +149,7 @@ describe('tsrun run: docker gaps', () => {
       stat.kill();
     }
     // ^C from the terminal ends the child with SIGINT; PID 1 exits with its status
-    const s = new PtySession(['--root', t().root, 'run', '--rm', '-it', '--init', '--name', 'init-tty', 'busybox', 'sleep', '30']);
+    const s = new PtySession(['--root', t().root, 'run', '--rm', '-it', '--init', '--network', 'none', '--name', 'init-tty', 'busybox', 'sleep', '30']);
     try {
       await s.untilRaw(); // the monitor copies keys to the container's terminal from now on
       // typed before init made sleep the terminal's foreground group, ^C would go to init

@@ -245,7 +245,7 @@ describe('tsrun run', () => {
     // while the shell is still starting it, they would go to the shell, or be read as data)
     let shell = 0;
     const foreground = (...argv: string[]) => waitFor(`${argv.join(' ')} in the foreground`, () => inForeground(shell, argv));
-    tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${process.execPath} ${TSRUN} --root ${t().root} run -it --rm --name itjob busybox sh; echo tsrun-exited-$?; sleep 30`);
+    tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${process.execPath} ${TSRUN} --root ${t().root} run -it --rm --network none --name itjob busybox sh; echo tsrun-exited-$?; sleep 30`);
     try {
       await until(/^\/ #$/m); // copied once the monitor made the terminal raw: keys reach the shell from now on
       shell = Number(tsrunOk(t().root, ['inspect', '-f', '{{.State.Pid}}', 'itjob']).trim());
