@@ -39,7 +39,9 @@ export function tsrun(root: string, args: string[], opts: CliOptions = {}): CliR
   const r: SpawnSyncReturns<Buffer> = spawnSync(process.execPath, ['--', TSRUN, '--root', root, ...args], {
     input: opts.input,
     env: { ...process.env, ...opts.env },
-    timeout: opts.timeoutMs ?? 120_000,
+    // a bound for a hung command, not a performance check: on a busy machine one command can queue
+    // for minutes (netavark's host-wide lock, behind every other test's network setup and teardown)
+    timeout: opts.timeoutMs ?? 300_000,
     cwd: opts.cwd,
     maxBuffer: 256 * 1024 * 1024,
   });
@@ -326,7 +328,7 @@ export function snapshotTree(dir: string): string[] {
   // they change leases and their own records, whatever the command under test does
   // (generously: they queue on netavark's one host-wide lock behind every other test's network)
   const pending = path.join(dir, 'networks', 'pending');
-  for (let end = Date.now() + 60_000; fs.existsSync(pending) && fs.readdirSync(pending).length && Date.now() < end; ) spawnSync('sleep', ['0.05']);
+  for (let end = Date.now() + 180_000; fs.existsSync(pending) && fs.readdirSync(pending).length && Date.now() < end; ) spawnSync('sleep', ['0.05']);
   const out: string[] = [];
   const walk = (d: string) => {
     for (const name of fs.readdirSync(d).sort()) {

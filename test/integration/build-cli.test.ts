@@ -138,7 +138,7 @@ describe('output', () => {
   test('--progress tty (auto on a terminal) folds each step to one line', () => {
     const dir = context('tty', { Dockerfile: 'FROM busybox\nRUN for i in 1 2 3 4 5 6 7 8; do echo line-$i; done\n' });
     const cmd = [process.execPath, '--', TSRUN, '--root', tr.root, 'build', '--no-cache', dir].map((a) => `'${a}'`).join(' ');
-    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 300_000 });
     assert.equal(r.status, 0, `script (util-linux) is a test peer: ${r.stdout}${r.stderr}`);
     assert.match(r.stdout, /\x1b\[\d+A\x1b\[0J/, 'the live lines are redrawn in place');
     assert.match(r.stdout, /#2 \[stage-0 2\/2\] RUN \/bin\/sh -c for i in [^\n]* DONE \d+\.\ds\r?\n/);

@@ -191,7 +191,12 @@ describe('build', () => {
       const child = tsrunSpawn(tr.root, ['build', dir]);
       let err = '';
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`the RUN never started: ${err}`)), 30_000);
+        // generous: the RUN's first step on the default network is its namespace's setup, queued on
+        // netavark's host-wide lock behind every other test's networks on a busy machine
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`the RUN never started: ${err}`));
+        }, 180_000);
         child.stderr.on('data', (d: Buffer) => {
           err += d.toString();
           if (/ started$/m.test(err)) {

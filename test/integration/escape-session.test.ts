@@ -37,7 +37,7 @@ function underTerminal(cmd: string): Promise<string> {
   let out = '';
   p.stdout.on('data', (d: Buffer) => (out += d.toString()));
   p.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const timer = setTimeout(() => p.kill('SIGKILL'), 120_000);
+  const timer = setTimeout(() => p.kill('SIGKILL'), 300_000); // a hang's bound (cli.ts's tsrun() has the same)
   // 'close', not 'exit': only then has all of the terminal's output been read
   return new Promise((resolve) =>
     p.on('close', () => {

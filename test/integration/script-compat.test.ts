@@ -30,7 +30,7 @@ after(() => {
 function bash(script: string): { out: string; err: string; code: number } {
   const file = path.join(t.scratch, 'snippet.sh');
   fs.writeFileSync(file, `shopt -s expand_aliases\nalias docker='${process.execPath} -- ${TSRUN} --root ${t.root}'\n${script}\n`);
-  const r = spawnSync('bash', [file], { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync('bash', [file], { encoding: 'utf8', timeout: 300_000, stdio: ['ignore', 'pipe', 'pipe'] });
   return { out: r.stdout, err: r.stderr, code: r.status ?? -1 };
 }
 
