@@ -14,7 +14,8 @@ import { kernelRelease } from '../../src/util/builtins.js';
 
 const t = useBusyboxRoot();
 
-const sh = (script: string, extra: string[] = []) => tsrun(t().root, ['run', '--rm', ...extra, 'busybox', 'sh', '-c', script]);
+// no network: not what these tests look at, and a bridge's setup queues on netavark's host-wide lock
+const sh = (script: string, extra: string[] = []) => tsrun(t().root, ['run', '--rm', '--network', 'none', ...extra, 'busybox', 'sh', '-c', script]);
 const LAUNCHER = path.join(REPO, 'build', 'Release', 'tsrun-init');
 
 describe('confinement', () => {
@@ -49,7 +50,7 @@ describe('confinement', () => {
     assert.equal(r.code, 0);
     assert.doesNotMatch(r.stdout, /\/work\/|\/tmp\/tsrun-test|tsrun-init/);
     assert.equal(sh('ls /proc/self/fd/3/..').code !== 0 || true, true);
-    const cwd = tsrun(t().root, ['run', '--rm', '-w', '/proc/self/fd/3', 'busybox', 'pwd']);
+    const cwd = tsrun(t().root, ['run', '--rm', '--network', 'none', '-w', '/proc/self/fd/3', 'busybox', 'pwd']);
     assert.notEqual(cwd.code, 0);
   });
 
@@ -63,7 +64,7 @@ describe('confinement', () => {
     assert.doesNotMatch(init.stdout, /WROTE/);
     assert.match(init.stdout, /memfd:tsrun-init/);
     // running until the root's cleanup: the exec below must find it running however slow the machine
-    tsrunOk(t().root, ['run', '-d', '--name', 'victim', 'busybox', 'sleep', '100000']);
+    tsrunOk(t().root, ['run', '-d', '--network', 'none', '--name', 'victim', 'busybox', 'sleep', '100000']);
     const ex = tsrun(t().root, ['exec', 'victim', 'sh', '-c', `for p in /proc/[0-9]*; do echo x > $p/exe 2>/dev/null && echo WROTE $p; done; true`]);
     assert.equal(ex.code, 0, ex.stderr);
     assert.doesNotMatch(ex.stdout, /WROTE/);

@@ -24,6 +24,8 @@ const CTR = 'sess';
 
 /** The shell command line that runs tsrun with this test's root. */
 const cli = (args: string) => `${process.execPath} ${TSRUN} --root ${t().root} ${args}`;
+// the containers need no network: a bridge's setup waits on netavark's host-wide lock on a busy machine
+const NONET = '--network none';
 
 /**
  * cmd under a fresh terminal (script(1)): the caller's shell is bash, which after
@@ -53,7 +55,7 @@ describe('session and stdio escapes (issue #9)', () => {
     fs.mkdirSync(tools);
     const cc = spawnSync('gcc', ['-static', '-O1', '-o', path.join(tools, 'session'), path.join(REPO, 'test', 'fixtures', 'attacks', 'session.c')], { encoding: 'utf8' });
     assert.equal(cc.status, 0, `gcc -static (scripts/setup.sh installs build-essential): ${cc.stderr}`);
-    tsrunOk(t().root, ['run', '-d', '--name', CTR, '--cap-add', 'SYS_PTRACE', '-v', `${tools}:/t`, 'busybox', 'sleep', '1000']);
+    tsrunOk(t().root, ['run', '-d', '--network', 'none', '--name', CTR, '--cap-add', 'SYS_PTRACE', '-v', `${tools}:/t`, 'busybox', 'sleep', '100000']);
   });
   after(() => {
     tsrun(t().root, ['rm', '-f', CTR]);
@@ -63,7 +65,7 @@ describe('session and stdio escapes (issue #9)', () => {
 
   for (const variant of ['run --rm', 'run --rm -i', 'run --rm --init', 'run --rm -i --init']) {
     it(`${variant}: no controlling terminal, TIOCSTI reaches nothing (podman: ENXIO on /dev/tty)`, async () => {
-      const out = await underTerminal(cli(`${variant} -v ${tools}:/t busybox ${STI}`));
+      const out = await underTerminal(cli(`${variant} ${NONET} -v ${tools}:/t busybox ${STI}`));
       assert.match(out, /^\/dev\/tty: open: ENXIO$/m, out);
       assert.doesNotMatch(out, /injected/, out);
       assert.match(out, /^after:\[\]$/m, out);
@@ -81,7 +83,7 @@ describe('session and stdio escapes (issue #9)', () => {
 
   for (const variant of ['run --rm -t', 'run --rm -it --init', `exec -t ${CTR}`]) {
     it(`${variant}: the terminal is the container's own pty; keystrokes pushed into it stay there`, async () => {
-      const target = variant.startsWith('exec') ? '' : `-v ${tools}:/t busybox`;
+      const target = variant.startsWith('exec') ? '' : `${NONET} -v ${tools}:/t busybox`;
       const out = await underTerminal(cli(`${variant} ${target} sh -c 'tty; ${STI}'`));
       assert.match(out, /^\/dev\/pts\/\d+$/m, out);
       assert.match(out, /^after:\[\]$/m, out);
@@ -114,7 +116,7 @@ describe('session and stdio escapes (issue #9)', () => {
 
   it("--init: PID 1 has the container's environment and fds 0-2 only (an inherited fd 200 stays outside)", () => {
     const script = 'ls /proc/1/fd; echo env:; tr "\\0" "\\n" < /proc/1/environ; echo; cat /proc/1/fd/200/etc/hostname && echo REACHED; true';
-    const r = spawnSync('bash', ['-c', `exec 200</; ${cli(`run --rm --init -e A=1 busybox sh -c '${script}'`)}`], {
+    const r = spawnSync('bash', ['-c', `exec 200</; ${cli(`run --rm --init ${NONET} -e A=1 busybox sh -c '${script}'`)}`], {
       encoding: 'utf8',
       env: { ...process.env, TSRUN_TEST_HOST_SECRET: 'leaked' },
     });
@@ -135,7 +137,7 @@ describe('session and stdio escapes (issue #9)', () => {
     const fd = fs.openSync(f, 'r');
     try {
       const script = 'readlink /proc/self/fd/0; cat; echo overwritten > /proc/self/fd/0; chmod 4777 /proc/self/fd/0; true';
-      const r = spawnSync(process.execPath, [TSRUN, '--root', t().root, 'run', '--rm', '-i', 'busybox', 'sh', '-c', script], { stdio: [fd, 'pipe', 'pipe'], encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [TSRUN, '--root', t().root, 'run', '--rm', '-i', '--network', 'none', 'busybox', 'sh', '-c', script], { stdio: [fd, 'pipe', 'pipe'], encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /^pipe:\[\d+\]\nhost-secret\n/, r.stdout);
     } finally {
@@ -148,7 +150,7 @@ describe('session and stdio escapes (issue #9)', () => {
   it("without -i, stdin is the container's own /dev/null, never the host's (whose mode a chmod through /proc/self/fd/0 would change)", () => {
     const host = fs.statSync('/dev/null');
     const check = 'stat -L -c "%d:%i" /proc/self/fd/0 /dev/null';
-    for (const args of [['run', '--rm', 'busybox'], ['exec', CTR]]) {
+    for (const args of [['run', '--rm', '--network', 'none', 'busybox'], ['exec', CTR]]) {
       const [fd0, own] = tsrunOk(t().root, [...args, 'sh', '-c', check]).trim().split('\n');
       assert.equal(fd0, own, args.join(' '));
       assert.notEqual(fd0, `${host.dev}:${host.ino}`, args.join(' '));
