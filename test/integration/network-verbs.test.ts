@@ -156,19 +156,12 @@ describe('network verbs and options', { concurrency: false }, () => {
     ctr.stdout.on('data', (d: Buffer) => (ctrOut += d));
     ctr.stderr.on('data', (d: Buffer) => (ctrOut += d));
     const ctrDone = new Promise<number | null>((r) => ctr.on('close', (c) => r(c)));
-    // flock itself holds the lock (-o), its shell ends when its stdin closes: nothing outlives release()
-    let holder: ReturnType<typeof spawn> | undefined;
-    const release = async () => {
-      if (!holder || holder.exitCode !== null || holder.signalCode !== null) return;
-      const closed = new Promise((r) => holder!.once('close', r));
-      holder.stdin!.end();
-      await closed;
-    };
+    let lock: { release(): Promise<void> } | undefined;
+    const release = async () => lock?.release();
     try {
       // the container runs only once netavark's setup is done: the lock is free of it then
       await until('the container to run', () => fs.existsSync(path.join(gate, 'started')), 60_000);
-      holder = spawn('flock', ['-x', '-o', '/run/tsrun/netavark.lock', 'sh', '-c', `touch ${held}; read x`], { stdio: ['pipe', 'ignore', 'ignore'] });
-      await until('flock to hold the netavark lock', () => fs.existsSync(held), 60_000);
+      lock = await holdNetavarkLock(held);
       fs.writeFileSync(path.join(gate, 'go'), '');
       assert.equal(await ctrDone, 0, ctrOut);
       const [rec] = fs.readdirSync(pendingDir).filter((f) => f.endsWith('.json'));
@@ -190,7 +183,89 @@ describe('network verbs and options', { concurrency: false }, () => {
       await ctrDone;
     }
   });
+
+  it("a teardown job that gets netavark's lock only after the container's next start has settled it undoes nothing of that start", async () => {
+    // start -a hands its teardown to a job; the job is stopped (SIGSTOP) while it waits for the lock, the
+    // next start settles the teardown itself and runs; the job, continued, then finds nothing to do: the
+    // running container keeps its namespace (same path as before), its lease (same container ID) and its way out
+    const gate = path.join(t().scratch, 'gate-again');
+    fs.mkdirSync(gate, { recursive: true });
+    const pendingDir = path.join(t().root, 'networks', 'pending');
+    const id = run(['create', '--name', 'again', '--network', A, '-v', `${gate}:/gate`, BB, 'sh', '-c', 'n=$(cat /gate/n); touch /gate/started$n; until [ -e /gate/go$n ]; do sleep 0.05; done']).trim();
+    const startA = (n: number) => {
+      fs.writeFileSync(path.join(gate, 'n'), String(n));
+      const p = tsrunSpawn(t().root, ['start', '-a', 'again']);
+      let out = '';
+      p.stdout.on('data', (d: Buffer) => (out += d));
+      p.stderr.on('data', (d: Buffer) => (out += d));
+      const done = new Promise<string>((r) => p.on('close', (c) => r(`${c} ${out}`)));
+      return done;
+    };
+    let lock: { release(): Promise<void> } | undefined;
+    let job: number | undefined;
+    const first = startA(1);
+    let second: Promise<string> | undefined;
+    try {
+      await until('the first start to run', () => fs.existsSync(path.join(gate, 'started1')), 60_000);
+      lock = await holdNetavarkLock(path.join(gate, 'held'));
+      fs.writeFileSync(path.join(gate, 'go1'), '');
+      assert.equal(await first, '0 ');
+      const rec = path.join(pendingDir, `${id}.json`);
+      assert.ok(fs.existsSync(rec), 'start -a handed its teardown to a job');
+      job = jobGroup(rec);
+      assert.ok(job, 'the teardown job waits for the lock');
+      process.kill(-job!, 'SIGSTOP');
+      await lock.release();
+      second = startA(2);
+      await until('the second start to run', () => fs.existsSync(path.join(gate, 'started2')), 60_000);
+      assert.ok(!fs.existsSync(rec), 'the second start settled the first teardown');
+      const held = () => leftovers(t().root, id).filter((l) => l.startsWith('lease') || l.startsWith('netns'));
+      assert.equal(held().length, 3, `lease, netns file and mount of the running container: ${held().join(', ')}`);
+      process.kill(-job!, 'SIGCONT');
+      await until('the stale job to end', () => jobGroup(rec) === undefined, 60_000);
+      job = undefined;
+      assert.equal(held().length, 3, `the stale job took from the running container: ${held().join(', ')}`);
+      const out = run(['exec', 'again', 'timeout', '5', 'wget', '-qO-', `http://${outside.outIp}:8080/`]).trim();
+      assert.equal(out, outside.hostIp, 'the running container still gets out');
+      fs.writeFileSync(path.join(gate, 'go2'), '');
+      assert.equal(await second, '0 ');
+      run(['rm', 'again']);
+      assert.deepEqual(leftovers(t().root, id), []);
+    } finally {
+      if (job) {
+        try {
+          process.kill(-job, 'SIGCONT');
+        } catch {
+          /* gone */
+        }
+      }
+      for (const n of [1, 2]) fs.writeFileSync(path.join(gate, `go${n}`), '');
+      await lock?.release();
+      await first;
+      await second;
+    }
+  });
 });
+
+/**
+ * Hold netavark's host-wide lock until release(): flock itself holds it (-o: its shell does not inherit
+ * it) and ends when its shell's stdin closes, so nothing outlives release(). `marker` is made once held.
+ */
+async function holdNetavarkLock(marker: string): Promise<{ release(): Promise<void> }> {
+  const holder = spawn('flock', ['-x', '-o', '/run/tsrun/netavark.lock', 'sh', '-c', `touch ${marker}; read x`], { stdio: ['pipe', 'ignore', 'ignore'] });
+  const closed = new Promise((r) => holder.once('close', r));
+  const release = async () => {
+    if (holder.exitCode === null && holder.signalCode === null) holder.stdin!.end();
+    await closed;
+  };
+  try {
+    await until('flock to hold the netavark lock', () => fs.existsSync(marker), 60_000);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  return { release };
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
