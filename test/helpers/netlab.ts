@@ -18,7 +18,7 @@ export function sh(cmd: string, args: string[]): string {
   return r.stdout.toString();
 }
 
-export function fetchText(url: string, ms = 5000): Promise<string> {
+export function fetchText(url: string, ms = 15_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { timeout: ms }, (res) => {
       let body = '';

@@ -83,7 +83,7 @@ describe('network verbs and options', { concurrency: false }, () => {
   it('--internal: no way out, but the members reach each other by name', () => {
     const out = `${outside.outIp}:8080`;
     // the control: a normal user network gets out through NAT
-    assert.equal(run(['run', '--rm', '--network', A, BB, 'timeout', '5', 'wget', '-qO-', `http://${out}/`]).trim(), outside.hostIp);
+    assert.equal(run(['run', '--rm', '--network', A, BB, 'timeout', '15', 'wget', '-qO-', `http://${out}/`]).trim(), outside.hostIp);
     const inside = tsrun(t().root, ['run', '--rm', '--network', INT, BB, 'timeout', '3', 'wget', '-qO-', `http://${out}/`]);
     assert.notEqual(inside.code, 0, `an internal network reached ${out}: ${inside.stdout}`);
     run(['run', '-d', '--name', 'peer', '--network', INT, BB, 'sleep', '300']);
@@ -127,7 +127,7 @@ describe('network verbs and options', { concurrency: false }, () => {
       tsrunOk(other.root, ['run', '--rm', BB, 'true']); // the other root's bridge loses its last container
       const pending = path.join(other.root, 'networks', 'pending');
       await until('the other root\'s teardown', () => !fs.existsSync(pending) || !fs.readdirSync(pending).some((f) => f.endsWith('.json')), TEARDOWN_MS);
-      const seen = run(['exec', 'stay', 'timeout', '5', 'wget', '-qO-', `http://${outside.outIp}:8080/`]).trim();
+      const seen = run(['exec', 'stay', 'timeout', '15', 'wget', '-qO-', `http://${outside.outIp}:8080/`]).trim();
       assert.equal(seen, outside.hostIp, 'still NATed to the host address');
       run(['rm', '-f', 'stay']);
     } finally {
@@ -225,7 +225,7 @@ describe('network verbs and options', { concurrency: false }, () => {
       await until('the stale job to end', () => jobGroup(rec) === undefined, 60_000);
       job = undefined;
       assert.equal(held().length, 3, `the stale job took from the running container: ${held().join(', ')}`);
-      const out = run(['exec', 'again', 'timeout', '5', 'wget', '-qO-', `http://${outside.outIp}:8080/`]).trim();
+      const out = run(['exec', 'again', 'timeout', '15', 'wget', '-qO-', `http://${outside.outIp}:8080/`]).trim();
       assert.equal(out, outside.hostIp, 'the running container still gets out');
       fs.writeFileSync(path.join(gate, 'go2'), '');
       assert.equal(await second, '0 ');

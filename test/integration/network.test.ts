@@ -52,7 +52,7 @@ after(() => {
 
 describe('networking', { concurrency: false }, () => {
   it('the default bridge: an address, /etc/hosts and resolv.conf, egress through NAT; nothing left after --rm', async () => {
-    const out = run(['run', '--rm', '--name', 'egress', '-h', 'box1', BB, 'sh', '-c', `ip -4 -o addr show eth0; echo ==; cat /etc/hosts; echo ==; cat /etc/resolv.conf; echo ==; timeout 5 wget -qO- http://${OUT_IP}:8080/`]);
+    const out = run(['run', '--rm', '--name', 'egress', '-h', 'box1', BB, 'sh', '-c', `ip -4 -o addr show eth0; echo ==; cat /etc/hosts; echo ==; cat /etc/resolv.conf; echo ==; timeout 15 wget -qO- http://${OUT_IP}:8080/`]);
     const [addr, hosts, resolv, seen] = out.split('==\n');
     const ip = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(addr!)?.[1];
     assert.ok(ip, addr);
@@ -83,7 +83,7 @@ describe('networking', { concurrency: false }, () => {
     assert.equal((await fetchText(`http://${HOST_IP}:${onHost}/`)).trim(), 'hello');
     assert.equal((await fetchText(`http://${HOST_IP}:${all}/`)).trim(), 'hello', '-P publishes EXPOSE 80 on every address');
     // hairpin: the container reaches its own published port through the host's address
-    assert.equal(run(['exec', 'web', 'timeout', '5', 'wget', '-qO-', `http://${HOST_IP}:${onHost}/`]).trim(), 'hello');
+    assert.equal(run(['exec', 'web', 'timeout', '15', 'wget', '-qO-', `http://${HOST_IP}:${onHost}/`]).trim(), 'hello');
     assert.match(run(['ps']), new RegExp(`127\\.0\\.0\\.1:${local}->80/tcp`));
     const ns = JSON.parse(run(['inspect', '-f', '{{json .NetworkSettings}}', 'web'])) as { Ports: Record<string, { HostIp: string; HostPort: string }[]>; Networks: Record<string, { IPAddress: string; Gateway: string }> };
     assert.ok(ns.Ports['80/tcp']!.some((p) => p.HostIp === '127.0.0.1' && p.HostPort === String(local)));
@@ -98,9 +98,9 @@ describe('networking', { concurrency: false }, () => {
     await httpdUp('srv');
     // lookups retried (netlab's retried): aardvark-dns 1.4 drops queries while netavark reloads it,
     // which the teardown job of the container before may do at just that moment
-    assert.equal(run(['run', '--rm', '--network', NET, BB, 'sh', '-c', retried('timeout 5 wget -qO- http://srv/')]).trim(), 'by-name');
+    assert.equal(run(['run', '--rm', '--network', NET, BB, 'sh', '-c', retried('timeout 15 wget -qO- http://srv/')]).trim(), 'by-name');
     assert.match(run(['run', '--rm', '--network', NET, BB, 'sh', '-c', retried('ping -c1 -W3 srv')]), new RegExp(`10\\.251\\.${K}\\.77`));
-    assert.equal(run(['run', '--rm', '--network', 'container:srv', BB, 'timeout', '5', 'wget', '-qO-', 'http://127.0.0.1/']).trim(), 'by-name');
+    assert.equal(run(['run', '--rm', '--network', 'container:srv', BB, 'timeout', '15', 'wget', '-qO-', 'http://127.0.0.1/']).trim(), 'by-name');
     run(['rm', '-f', 'srv']);
     await noBridgePorts();
   });
