@@ -15,10 +15,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { tsrun, tsrunOk, tsrunSpawn, tempRoot, importBusybox, type TempRoot } from '../helpers/cli.js';
 import { Outside, bridgePorts, leftovers, removeNetworkLab, retried, TEARDOWN_MS } from '../helpers/netlab.js';
 import { until } from '../helpers/wait.js';
+import { rootTag } from '../../src/runtime/network/store.js';
 
 let root: TempRoot | undefined;
 const t = () => root!;
@@ -136,6 +137,34 @@ describe('network verbs and options', { concurrency: false }, () => {
     }
   });
 
+  it("two roots never pick the same subnet for their default networks, even with no bridge up to show it as a route", () => {
+    const other = tempRoot();
+    try {
+      /** A new root's default network, made by its first `network inspect bridge`. */
+      const subnetOf = (root: string) => {
+        importBusybox(root);
+        const [info] = JSON.parse(tsrunOk(root, ['network', 'inspect', 'bridge'])) as { IPAM: { Config: { Subnet: string }[] } }[];
+        return info!.IPAM.Config[0]!.Subnet;
+      };
+      const first = path.join(other.scratch, 'first');
+      const a = subnetOf(first); // made now; no container, so no bridge and no host route for it
+      // a root whose first candidate (store.ts pickSubnet: its tag's offset into 10.66-127) is that subnet
+      const k = Number(a.split('.')[1]) - 66;
+      let second = '';
+      for (let i = 0; !second; i++) if (parseInt(rootTag(path.join(other.scratch, `r${i}`)), 16) % 62 === k) second = path.join(other.scratch, `r${i}`);
+      const b = subnetOf(second);
+      assert.notEqual(b, a, 'the second root took the subnet the first root claimed');
+      // the claim goes with its root: once the first root is removed, a third root whose first candidate is
+      // the same subnet gets it
+      fs.rmSync(first, { recursive: true, force: true });
+      let third = '';
+      for (let i = 0; !third; i++) if (parseInt(rootTag(path.join(other.scratch, `t${i}`)), 16) % 62 === k) third = path.join(other.scratch, `t${i}`);
+      assert.equal(subnetOf(third), a);
+    } finally {
+      other.cleanup();
+    }
+  });
+
   it('after run --rm: the next run reuses its host port and --ip at once; a teardown job that dies is replayed', async () => {
     const port = await freePort();
     for (let i = 0; i < 3; i++) {
@@ -185,9 +214,12 @@ describe('network verbs and options', { concurrency: false }, () => {
   });
 
   it("a teardown job that gets netavark's lock only after the container's next start has settled it undoes nothing of that start", async () => {
-    // start -a hands its teardown to a job; the job is stopped (SIGSTOP) while it waits for the lock, the
-    // next start settles the teardown itself and runs; the job, continued, then finds nothing to do: the
-    // running container keeps its namespace (same path as before), its lease (same container ID) and its way out
+    // start -a hands its teardown to a job, which waits for the lock held here; the job is killed and its
+    // argv kept, the lock given back, and the next start settles the teardown itself and runs. The job's
+    // argv is then run as the job would have run had it got the lock only now (a loaded host): it must find
+    // nothing to do, and the running container keep its namespace (same path as before), its lease (same
+    // container ID) and its way out. (Not SIGSTOP on the waiting job: this kernel can grant the lock to a
+    // stopped waiter, which then holds every network setup on the machine.)
     const gate = path.join(t().scratch, 'gate-again');
     fs.mkdirSync(gate, { recursive: true });
     const pendingDir = path.join(t().root, 'networks', 'pending');
@@ -198,11 +230,9 @@ describe('network verbs and options', { concurrency: false }, () => {
       let out = '';
       p.stdout.on('data', (d: Buffer) => (out += d));
       p.stderr.on('data', (d: Buffer) => (out += d));
-      const done = new Promise<string>((r) => p.on('close', (c) => r(`${c} ${out}`)));
-      return done;
+      return new Promise<string>((r) => p.on('close', (c) => r(`${c} ${out}`)));
     };
     let lock: { release(): Promise<void> } | undefined;
-    let job: number | undefined;
     const first = startA(1);
     let second: Promise<string> | undefined;
     try {
@@ -212,19 +242,23 @@ describe('network verbs and options', { concurrency: false }, () => {
       assert.equal(await first, '0 ');
       const rec = path.join(pendingDir, `${id}.json`);
       assert.ok(fs.existsSync(rec), 'start -a handed its teardown to a job');
-      job = jobGroup(rec);
+      const job = jobGroup(rec);
       assert.ok(job, 'the teardown job waits for the lock');
-      process.kill(-job!, 'SIGSTOP');
+      const argv = fs.readFileSync(`/proc/${job}/cmdline`, 'utf8').split('\0').slice(0, -1);
+      assert.equal(argv[0], 'flock', argv.join(' '));
+      process.kill(-job!, 'SIGKILL');
+      await until('the killed job to be gone', () => jobGroup(rec) === undefined, 30_000);
       await lock.release();
       second = startA(2);
-      await until('the second start to run', () => fs.existsSync(path.join(gate, 'started2')), 60_000);
+      await until('the second start to run', () => fs.existsSync(path.join(gate, 'started2')), 60_000).catch((e: Error) => {
+        throw new Error(`${e.message}; ${lockDiagnosis(id)}`);
+      });
       assert.ok(!fs.existsSync(rec), 'the second start settled the first teardown');
       const held = () => leftovers(t().root, id).filter((l) => l.startsWith('lease') || l.startsWith('netns'));
       assert.equal(held().length, 3, `lease, netns file and mount of the running container: ${held().join(', ')}`);
-      process.kill(-job!, 'SIGCONT');
-      await until('the stale job to end', () => jobGroup(rec) === undefined, 60_000);
-      job = undefined;
-      assert.equal(held().length, 3, `the stale job took from the running container: ${held().join(', ')}`);
+      const late = spawnSync(argv[0]!, argv.slice(1), { stdio: 'ignore', timeout: 120_000, env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } });
+      assert.equal(late.status, 0, 'the late job ran');
+      assert.equal(held().length, 3, `the late job took from the running container: ${held().join(', ')}`);
       const out = run(['exec', 'again', 'timeout', '15', 'wget', '-qO-', `http://${outside.outIp}:8080/`]).trim();
       assert.equal(out, outside.hostIp, 'the running container still gets out');
       fs.writeFileSync(path.join(gate, 'go2'), '');
@@ -232,13 +266,6 @@ describe('network verbs and options', { concurrency: false }, () => {
       run(['rm', 'again']);
       assert.deepEqual(leftovers(t().root, id), []);
     } finally {
-      if (job) {
-        try {
-          process.kill(-job, 'SIGCONT');
-        } catch {
-          /* gone */
-        }
-      }
       for (const n of [1, 2]) fs.writeFileSync(path.join(gate, `go${n}`), '');
       await lock?.release();
       await first;
@@ -246,6 +273,29 @@ describe('network verbs and options', { concurrency: false }, () => {
     }
   });
 });
+
+/** Who holds and who waits for netavark's lock, and the processes naming `id`: for a timeout's message. */
+function lockDiagnosis(id: string): string {
+  const out: string[] = [];
+  try {
+    const ino = fs.statSync('/run/tsrun/netavark.lock').ino;
+    out.push(...fs.readFileSync('/proc/locks', 'utf8').split('\n').filter((l) => l.includes(`:${ino} `)));
+  } catch {
+    /* no lock file */
+  }
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (!argv.some((a) => a.includes(id) || a.includes('netavark'))) continue;
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      out.push(`${d} ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]} ${argv.join(' ').slice(0, 150)}`);
+    } catch {
+      /* gone */
+    }
+  }
+  return out.join(' | ');
+}
 
 /**
  * Hold netavark's host-wide lock until release(): flock itself holds it (-o: its shell does not inherit

@@ -19,6 +19,7 @@ import { writeJsonAtomic, readJsonIfExists } from '../../util/atomic.js';
 import { withLockSync } from '../../util/lock.js';
 import { randomHex } from '../../util/builtins.js';
 import { hostRoutes, ipString, overlaps, parseIp, parseSubnet, subnetString, contains, lastIp, type Subnet } from './ipv4.js';
+import { claimedElsewhere, claimSubnet } from './subnet-claims.js';
 
 export interface NetworkRecord {
   name: string;
@@ -118,11 +119,14 @@ function takenSubnets(nets: NetworkRecord[]): Subnet[] {
 
 /**
  * The first free candidate, starting at an offset from the root's tag (so two
- * test roots made at once rarely pick the same): the default network takes a
+ * test roots made at once rarely try the same first): the default network takes a
  * /16 of 10.66-127 (but 10.88, podman's fixed default), user networks a /24 of 10.130.0-255.
+ * Free: no host route, no network of this root, no other root's claim (subnet-claims.ts);
+ * the one picked is claimed for this root's network `name`.
  */
-function pickSubnet(ctx: Ctx, nets: NetworkRecord[], isDefault: boolean): Subnet {
-  const taken = takenSubnets(nets);
+function pickSubnet(ctx: Ctx, name: string, nets: NetworkRecord[], isDefault: boolean): Subnet {
+  const root = path.resolve(ctx.root);
+  const taken = [...takenSubnets(nets), ...claimedElsewhere(root)];
   const count = isDefault ? 62 : 256;
   const start = path.resolve(ctx.root) === DEFAULT_ROOT ? 0 : parseInt(rootTag(ctx.root), 16) % count;
   for (let i = 0; i < count; i++) {
@@ -130,7 +134,7 @@ function pickSubnet(ctx: Ctx, nets: NetworkRecord[], isDefault: boolean): Subnet
     // never podman's default 10.88/16, even while podman is down: its network is fixed there
     if (isDefault && 66 + k === 88) continue;
     const s: Subnet = isDefault ? { base: ((10 << 24) >>> 0) + ((66 + k) << 16), prefix: 16 } : { base: ((10 << 24) >>> 0) + (130 << 16) + (k << 8), prefix: 24 };
-    if (!taken.some((t) => overlaps(t, s))) return s;
+    if (!taken.some((t) => overlaps(t, s)) && claimSubnet(root, name, s)) return s;
   }
   throw new TsrunError('CONFLICT', 'no free subnet for a new network', { hint: 'give one with --subnet' });
 }
@@ -154,7 +158,7 @@ function makeRecord(ctx: Ctx, name: string, o: CreateNetworkOptions, nets: Netwo
     if (route) throw conflict(`subnet ${o.subnet} overlaps the host route ${subnetString(route)}`, 'choose another --subnet');
   } else {
     if (o.gateway) throw usageError('--gateway needs --subnet');
-    subnet = pickSubnet(ctx, nets, isDefault);
+    subnet = pickSubnet(ctx, name, nets, isDefault);
   }
   let gateway = subnet.base + 1;
   if (o.gateway) {
