@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { tempRoot, tsrun, snapshotTree, type TempRoot } from '../helpers/cli.js';
+import { tempRoot, tsrun, snapshotTree, importBusybox, type TempRoot } from '../helpers/cli.js';
 import { buildLayout, skopeoPush, startHttpProxy, startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 let base: TempRoot;
@@ -64,7 +64,8 @@ test('HTTP_PROXY and http_proxy carry the pull; without them the name does not r
   }
   const t = tempRoot();
   try {
-    tsrun(t.root, ['images']); // the store's dirs exist before the snapshot
+    // a store with an image before the snapshot (a read-only command such as `images` makes no store)
+    importBusybox(t.root);
     const snap = snapshotTree(t.root);
     const log = logDuring(() => {
       const r = pull(t, `${name}/busybox:latest`, {});
