@@ -80,9 +80,9 @@ test('starting → healthy → unhealthy at a 1 s interval: ps STATUS and inspec
 
 test('failures within --health-start-period do not count; --health-start-interval checks faster meanwhile', async () => {
   // a start period long enough for two checks at the start interval even on a slow, busy machine
-  // (each check starts a tsrun and an exec): the interval (30 s) alone could not give two in it
+  // (each check starts a tsrun and an exec): the interval (10 s) alone could not give two in it
   const periodMs = 15_000;
-  runD('hc-start', ['--health-cmd', 'exit 1', '--health-interval', '30s', '--health-start-interval', '300ms', '--health-start-period', `${periodMs / 1000}s`, '--health-retries', '1']);
+  runD('hc-start', ['--health-cmd', 'exit 1', '--health-interval', '10s', '--health-start-interval', '300ms', '--health-start-period', `${periodMs / 1000}s`, '--health-retries', '1']);
   const startedAt = Date.parse(tsrunOk(root().root, ['inspect', '-f', '{{.State.StartedAt}}', 'hc-start']).trim());
   const inPeriod = (e: { Start: string }) => Date.parse(e.Start) - startedAt < periodMs;
   // one reading of the record (a later one may already hold a check past the period)
