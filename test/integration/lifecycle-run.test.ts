@@ -118,7 +118,8 @@ test('logs -f follows a running container to its end; -t adds timestamps', async
 });
 
 test('export of a running container holds a change made inside it', async () => {
-  runD(['--name', 'r_export', 'busybox', 'sh', '-c', 'echo inside > /made-inside; rm /bin/true; sleep 100']);
+  // (left running: a container that ended while a later test compares store snapshots would change them)
+  runD(['--name', 'r_export', 'busybox', 'sh', '-c', 'echo inside > /made-inside; rm /bin/true; sleep 1000']);
   const dir = path.join(t.root, 'containers', inspect('r_export').Id);
   await until('the change', () => fs.existsSync(path.join(dir, 'upper', 'made-inside')), 30_000);
   const out = path.join(t.scratch, 'r_export.tar');
@@ -155,7 +156,7 @@ test('top shows the sleep; pause freezes, ps says Paused, unpause thaws', async 
 });
 
 test('restart runs the container again', async () => {
-  const id = runD(['--name', 'r_restart', 'busybox', 'sh', '-c', 'echo start; sleep 100']);
+  const id = runD(['--name', 'r_restart', 'busybox', 'sh', '-c', 'echo start; sleep 1000']);
   const pid1 = inspect(id).State.Pid as number;
   tsrunOk(t.root, ['restart', '-t', '0', 'r_restart']);
   const st = inspect(id).State;
