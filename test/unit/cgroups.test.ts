@@ -99,7 +99,7 @@ test('create, join, list, freeze, thaw, kill, remove', async () => {
   const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_c, s) => r(s)));
   killCgroup(id, 'SIGKILL', ctx);
   assert.equal(await exited, 'SIGKILL');
-  await until('the cgroup to empty', () => cgroupPids(id, ctx).length === 0);
+  await until('the cgroup to empty', () => cgroupPids(id, ctx).length === 0, 60_000);
   removeCgroup(id, ctx);
   assert.ok(!cgroupExists(id, ctx));
   for (const d of layout.dirs) assert.ok(!fs.existsSync(d), `${d} removed`);
@@ -116,7 +116,7 @@ test('killCgroup with another signal reaches every process of the cgroup', async
   const gone = [a, b].map((p) => new Promise<NodeJS.Signals | null>((r) => p.once('exit', (_c, s) => r(s))));
   killCgroup(id, 'SIGTERM', ctx);
   assert.deepEqual(await Promise.all(gone), ['SIGTERM', 'SIGTERM']);
-  await until('the cgroup to empty', () => cgroupPids(id, ctx).length === 0);
+  await until('the cgroup to empty', () => cgroupPids(id, ctx).length === 0, 60_000);
   removeCgroup(id, ctx);
   assert.ok(!cgroupExists(id, ctx));
 });
