@@ -66,30 +66,43 @@ test('commands that read, remove or tear down make no store where there is none'
   }
 });
 
-test("a running container's store removed: its healthcheck and exit jobs, run after that, make nothing", async () => {
-  const t = tempRoot('tsrun-nostore-jobs-');
+/**
+ * A container run with runArgs whose store is moved away while it runs; during(root, id) acts on the
+ * moved-away root, then the container's process 1 is SIGKILLed and its monitor (and restart watcher)
+ * waited out: no job of theirs may have made the store again. The store is put back to clean up.
+ */
+async function storeMovedAway(prefix: string, runArgs: string[], during: (root: string, id: string) => void): Promise<void> {
+  const t = tempRoot(prefix);
   const moved = `${t.root}.moved`;
   let id = '';
   try {
     importBusybox(t.root);
-    id = tsrunOk(t.root, ['run', '-d', '--network', 'none', '--restart', 'on-failure:1', '--health-cmd', 'true', '--health-interval', '1s', 'busybox', 'sleep', '100']).trim();
+    id = tsrunOk(t.root, ['run', '-d', '--network', 'none', ...runArgs, 'busybox', 'sleep', '100']).trim();
     const pid = Number(tsrunOk(t.root, ['inspect', '--format', '{{.State.Pid}}', id]).trim());
     assert.ok(pid > 0);
     fs.renameSync(t.root, moved);
-    // what the monitor runs when its check on the container's dir passed just before the store went
-    for (const args of [['healthcheck', 'run', '--scheduled', id], ['__on-exit', id], ['rm', '-f', id]]) {
-      const r = tsrun(t.root, args);
-      assert.equal(fs.existsSync(t.root), false, `tsrun ${args.join(' ')} made the store again (exit ${r.code}: ${r.stderr.trim()})`);
-    }
-    // and the monitor itself, once the container dies (its check on the container's dir in the way)
+    during(t.root, id);
     process.kill(pid, 'SIGKILL');
     await until('the container process to end', () => !alive(pid), 30_000);
+    // a monitor that removes becomes `tsrun rm -f` in place (the same PID): once the agents the
+    // record names are gone, any job they would have run is over (state.json moved with the store)
     await until('the monitor to end', () => containerAgentsGone(moved, id), 60_000);
-    assert.equal(fs.existsSync(t.root), false, 'a job made the store again');
+    assert.equal(fs.existsSync(t.root), false, 'a job of the monitor made the store again');
   } finally {
-    // put the store back so tsrun removes the container's cgroup and dir, then the temp dir goes
     if (fs.existsSync(moved) && !fs.existsSync(t.root)) fs.renameSync(moved, t.root);
     if (id) tsrun(t.root, ['rm', '-f', id]);
     t.cleanup();
   }
-});
+}
+
+test("a running container's store removed: its healthcheck and exit jobs, run after that, make nothing", () =>
+  storeMovedAway('tsrun-nostore-jobs-', ['--restart', 'on-failure:1', '--health-cmd', 'true', '--health-interval', '1s'], (root, id) => {
+    // what the monitor runs when its check on the container's dir passed just before the store went
+    for (const args of [['healthcheck', 'run', '--scheduled', id], ['__on-exit', id], ['rm', '-f', id]]) {
+      const r = tsrun(root, args);
+      assert.equal(fs.existsSync(root), false, `tsrun ${args.join(' ')} made the store again (exit ${r.code}: ${r.stderr.trim()})`);
+    }
+  }));
+
+test('a detached --rm container whose store was moved away does not make it again when it exits', () =>
+  storeMovedAway('tsrun-autorm-gone-', ['--rm'], () => {}));
