@@ -147,6 +147,20 @@ describe('networking', { concurrency: false }, () => {
     await noBridgePorts();
   });
 
+  it('rm gives back an address a start killed before recording it had taken (a lease naming the container, no network record)', () => {
+    const id = run(['create', '--network', NET, BB, 'true']).trim();
+    // what a run SIGKILLed between allocateIp and writing network.json leaves: the lease file alone
+    const lease = path.join(t().root, 'networks', 'leases', NET, `10.251.${K}.200`);
+    fs.mkdirSync(path.dirname(lease), { recursive: true });
+    fs.writeFileSync(lease, `${id}\n${fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()}\n`);
+    const other = path.join(path.dirname(lease), `10.251.${K}.201`);
+    fs.writeFileSync(other, `${'b'.repeat(64)}\nx\n`); // another container's: left alone
+    run(['rm', id]);
+    assert.equal(fs.existsSync(lease), false, 'the lease of the removed container is gone');
+    assert.equal(fs.existsSync(other), true);
+    fs.rmSync(other);
+  });
+
   it('bad input: one line, status 125 (run) or 1 (network verbs, as docker), nothing made', async () => {
     const blocker = net.createServer().listen(0, '127.0.0.1');
     await new Promise((r) => blocker.once('listening', r));

@@ -21,7 +21,7 @@ import { readContainer, type Container } from '../../containers/record.js';
 import { refresh } from '../../containers/status.js';
 import { readJsonIfExists, writeJsonReplace } from '../../util/atomic.js';
 import { TsrunError } from '../../util/errors.js';
-import { allocateIp, bootId, releaseIps, type Lease } from './ipam.js';
+import { allocateIp, bootId, releaseAllOf, releaseIps, type Lease } from './ipam.js';
 import { findNetavark, netavarkSetup, setHairpin } from './netavark.js';
 import { createNetns, netnsPath } from './netns.js';
 import { getNetwork, netavarkName, rootTag, SPECIAL_MODES, type NetworkRecord } from './store.js';
@@ -163,7 +163,11 @@ export function prepareNetwork(ctx: Ctx, c: Container): PreparedNetwork {
 export function teardownNetwork(ctx: Ctx, c: Container): void {
   settlePending(ctx, (p) => p.id === c.config.id);
   const s = readNetworkState(c);
-  if (!s) return;
+  if (!s) {
+    // a start killed after taking its addresses and before recording them left leases naming it
+    releaseAllOf(ctx, c.config.id, containerNetworks(c));
+    return;
+  }
   const err = undoNamespace(s);
   if (err && ctx.debug) process.stderr.write(`tsrun: ${err.message}\n`);
   releaseIps(ctx, c.config.id, s.leases);

@@ -112,8 +112,18 @@ export function releaseIps(ctx: Ctx, id: string, leases: Lease[]): void {
   });
 }
 
-/** Leases held now, by network (for `network rm`, inspect). */
-export function leasesOf(ctx: Ctx, network: string): { ip: string; id: string }[] {
+/**
+ * Give back every address on `networks` that names container `id`: for a container removed with no
+ * network record (its start was killed between taking a lease and recording it). Such a lease is
+ * already stale once the container's dir is gone; this removes the file too.
+ */
+export function releaseAllOf(ctx: Ctx, id: string, networks: string[]): void {
+  const leases = networks.flatMap((network) => leasesOf(ctx, network, true).filter((l) => l.id === id).map((l) => ({ network, ip: l.ip })));
+  releaseIps(ctx, id, leases);
+}
+
+/** Leases held now, by network (for `network rm`, inspect); withStale: also those whose holder is gone. */
+export function leasesOf(ctx: Ctx, network: string, withStale = false): { ip: string; id: string }[] {
   const dir = leaseDir(ctx, network);
   let names: string[];
   try {
@@ -124,8 +134,12 @@ export function leasesOf(ctx: Ctx, network: string): { ip: string; id: string }[
   const out: { ip: string; id: string }[] = [];
   for (const n of names) {
     const file = path.join(dir, n);
-    if (stale(ctx, file)) continue;
-    out.push({ ip: n, id: fs.readFileSync(file, 'utf8').split('\n')[0]! });
+    if (!withStale && stale(ctx, file)) continue;
+    try {
+      out.push({ ip: n, id: fs.readFileSync(file, 'utf8').split('\n')[0]! });
+    } catch {
+      /* given back meanwhile */
+    }
   }
   return out;
 }
