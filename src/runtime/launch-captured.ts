@@ -36,6 +36,9 @@ export function launchCaptured(spec: string, opts: { timeoutMs: number; maxOutpu
   let child;
   try {
     child = spawn(native().initPath(), [], { stdio: ['ignore', outWrite, outWrite, 'pipe', 'pipe'] });
+  } catch (err) {
+    fs.closeSync(outRead);
+    throw err;
   } finally {
     fs.closeSync(outWrite);
   }
