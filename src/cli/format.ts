@@ -13,7 +13,8 @@
  */
 import type { Command } from 'commander';
 import { Template, TemplateError, goTyped, method } from '../util/template/index.js';
-import { TsrunError } from '../util/errors.js';
+import { TsrunError, isTsrunError } from '../util/errors.js';
+import { printJson } from './common.js';
 import { tabwrite } from '../util/tabwriter.js';
 
 export function formatOption(cmd: Command, what = 'pretty-print using a Go template'): Command {
@@ -97,4 +98,25 @@ export function renderInspect(format: string, items: unknown[]): string {
   let out = '';
   for (const item of items) out += `${runTemplate(t, goTyped(JSON.parse(JSON.stringify(item)), INSPECT_MAPS, true), { missingKey: 'error' })}\n`;
   return out;
+}
+
+/**
+ * docker's `inspect` of several objects: each one found is printed (`[]` when none), as JSON or
+ * through `format`; the ones that fail are returned (tsrun errors only: any other is thrown at once)
+ * for the caller to throw the one docker would name after the output.
+ */
+export function printInspected(refs: string[], inspect: (ref: string) => unknown, format: string | undefined): unknown[] {
+  const found: unknown[] = [];
+  const failures: unknown[] = [];
+  for (const ref of refs) {
+    try {
+      found.push(inspect(ref));
+    } catch (err) {
+      if (!isTsrunError(err)) throw err;
+      failures.push(err);
+    }
+  }
+  if (format && format !== 'json') process.stdout.write(renderInspect(format, found));
+  else printJson(found);
+  return failures;
 }

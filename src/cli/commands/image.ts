@@ -1,7 +1,7 @@
 /** `tsrun image …`: the image commands grouped, as `docker image` does. */
 import type { Command } from 'commander';
-import { action, ctxOf, humanSize, printJson } from '../common.js';
-import { renderInspect } from '../format.js';
+import { action, ctxOf, humanSize } from '../common.js';
+import { printInspected } from '../format.js';
 import { addImagesCommand } from './images.js';
 import { addRmiCommand } from './rmi.js';
 import { addHistoryCommand } from './history.js';
@@ -11,7 +11,6 @@ import { addSaveCommand } from './save.js';
 import { register as registerTag } from './tag.js';
 import { inspectImage } from '../../ops/image-inspect.js';
 import { pruneImages } from '../../ops/prune.js';
-import { isTsrunError } from '../../util/errors.js';
 import { confirm } from '../confirm.js';
 
 export function addImageInspect(parent: Command, name = 'inspect'): Command {
@@ -23,19 +22,8 @@ export function addImageInspect(parent: Command, name = 'inspect'): Command {
     .action(
       action(async (images: string[], opts: { format?: string }, cmd: Command) => {
         const ctx = ctxOf(cmd);
-        const out: unknown[] = [];
-        let failure: unknown;
-        for (const ref of images) {
-          try {
-            out.push(inspectImage(ctx, ref));
-          } catch (err) {
-            if (!isTsrunError(err)) throw err;
-            failure = err;
-          }
-        }
-        if (opts.format && opts.format !== 'json') process.stdout.write(renderInspect(opts.format, out));
-        else printJson(out);
-        if (failure) throw failure;
+        const failures = printInspected(images, (ref) => inspectImage(ctx, ref), opts.format);
+        if (failures.length) throw failures.at(-1);
       }),
     );
 }

@@ -1,7 +1,7 @@
 /** `tsrun network create|ls|inspect|rm|prune|connect|disconnect`: docker's network verbs. */
 import type { Command } from 'commander';
-import { action, collect, ctxCreating, ctxOf, goTime, printJson } from '../common.js';
-import { formatOption, renderInspect, writeFormatted, type FormatSpec } from '../format.js';
+import { action, collect, ctxCreating, ctxOf, goTime } from '../common.js';
+import { formatOption, printInspected, writeFormatted, type FormatSpec } from '../format.js';
 import { GoStruct, method } from '../../util/template/index.js';
 import type { NetworkRecord } from '../../runtime/network/store.js';
 
@@ -80,18 +80,8 @@ export function register(program: Command): void {
         const { inspectNetwork } = await import('../../ops/network.js');
         const ctx = ctxOf(cmd);
         // docker: the networks found are printed (`[]` when none), then the first one missing fails, exit 1
-        const found: unknown[] = [];
-        let failure: unknown;
-        for (const r of refs) {
-          try {
-            found.push(inspectNetwork(ctx, r));
-          } catch (err) {
-            failure ??= err;
-          }
-        }
-        if (o.format && o.format !== 'json') process.stdout.write(renderInspect(o.format, found));
-        else printJson(found);
-        if (failure) throw failure;
+        const failures = printInspected(refs, (r) => inspectNetwork(ctx, r), o.format);
+        if (failures.length) throw failures[0];
       }),
     );
   net
