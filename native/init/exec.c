@@ -38,7 +38,20 @@ struct exec_fds {
   int cgroup[32]; /* the files the child writes "0" to (open_cgroup_files) */
   size_t ncgroup;
   int io[6];
+  bool merged; /* stdout and stderr one pipe (io[2], io[3]): see same_output */
 };
+
+/*
+ * The caller's stdout and stderr are one file (2>&1, a terminal, a
+ * healthcheck probe's one pipe): the child gets one pipe for both, so what it
+ * writes keeps its order (two pipes copied side by side interleave at random:
+ * a shell's trace line split by the command's output).
+ */
+static bool same_output(void)
+{
+  struct stat a, b;
+  return fstat(STDOUT_FILENO, &a) == 0 && fstat(STDERR_FILENO, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
 
 static _Noreturn void exec_child(const struct oci *o, int sync, struct exec_fds *f)
 {
@@ -64,7 +77,7 @@ static _Noreturn void exec_child(const struct oci *o, int sync, struct exec_fds 
       close(f->io[i]);
     f->io[0] = f->io[3] = f->io[5] = -1;
   }
-  stdio_for_child(p, f->io[0], p->detach ? -1 : f->io[3], p->detach ? -1 : f->io[5], sync);
+  stdio_for_child(p, f->io[0], p->detach ? -1 : f->io[3], p->detach ? -1 : f->merged ? f->io[3] : f->io[5], sync);
   /* a session of its own, always (see run.c): never the caller's terminal */
   if (p->tty)
     setup_child_tty(sync, &ws, false);
@@ -130,6 +143,12 @@ int exec_main(struct oci *o)
     status_err("pipe", errno, NULL);
     return 125;
   }
+  f.merged = !p->tty && !p->detach && same_output();
+  if (f.merged) {
+    close(f.io[4]);
+    close(f.io[5]);
+    f.io[4] = f.io[5] = -1;
+  }
   /* inherited by the child, which stays so until it execs: nothing in the container may
      read its memory or fds (the monitor itself is never visible in the container) */
   prctl(PR_SET_DUMPABLE, 0);
@@ -167,7 +186,8 @@ int exec_main(struct oci *o)
     close(f.cgroup[i]);
   close(f.io[0]);
   close(f.io[3]);
-  close(f.io[5]);
+  if (f.io[5] >= 0)
+    close(f.io[5]);
   int in = f.io[1], out = f.io[2], err = f.io[4];
   if (p->tty || !p->open_stdin || p->detach) {
     close(in);
@@ -175,7 +195,8 @@ int exec_main(struct oci *o)
   }
   if (p->tty || p->detach) {
     close(out);
-    close(err);
+    if (err >= 0)
+      close(err);
     out = err = -1;
   }
   tell_child(pid, sv[0], "G");

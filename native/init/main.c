@@ -146,7 +146,7 @@ void stdio_for_child(const struct plan *p, int in, int out, int err, int sync)
   for (int i = 0; i < 3; i++)
     if (dup2(src[i] >= 0 ? src[i] : null, i) < 0)
       child_fail(sync, "stdio", NULL);
-  int all[4] = { null, in, out, err };
+  int all[4] = { null, in, out, err == out ? -1 : err }; /* one pipe for both: closed once */
   for (int i = 0; i < 4; i++)
     if (all[i] > 2)
       close(all[i]);
