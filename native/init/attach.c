@@ -250,6 +250,21 @@ void attach_events(const struct pollfd *pf, int n, const struct attach_target *t
   }
 }
 
+/*
+ * No new clients: the socket's path goes before exit.json is written. A
+ * `start` or restart waiting for that file starts a new monitor, which binds
+ * the same path; an unlink after that (this monitor flushing its clients for
+ * seconds) would take the new monitor's socket away.
+ */
+void attach_stop_listening(void)
+{
+  if (listen_fd >= 0) {
+    close(listen_fd);
+    listen_fd = -1;
+    unlink(sock_path);
+  }
+}
+
 void attach_end(int code)
 {
   for (int i = 0; i < nclients; i++) {
@@ -266,9 +281,5 @@ void attach_end(int code)
     free(c->pending);
   }
   nclients = 0;
-  if (listen_fd >= 0) {
-    close(listen_fd);
-    listen_fd = -1;
-    unlink(sock_path);
-  }
+  attach_stop_listening();
 }

@@ -344,6 +344,7 @@ int attach_pollfds(struct pollfd *pf, int max, bool take_input);
 void attach_events(const struct pollfd *pf, int n, const struct attach_target *t);
 void attach_output(char stream, const char *data, size_t len);
 bool attach_backlogged(void);
+void attach_stop_listening(void);
 void attach_end(int code);
 /* attach_client.c: `tsrun attach`'s side (the first frame "attach=FLAGS\x1fKEYS\x1fPATH"). */
 int attach_client_main(char *frame);

@@ -407,6 +407,7 @@ int run_main(struct oci *o, struct planbuf *b, size_t first)
   run_hooks_warn(o, HOOK_POSTSTART, "running", pid);
   watch_started(p);
   int status = monitor_loop(p, pid, sfd, master, io[1], io[2], io[4]);
+  attach_stop_listening();
   write_exit_file(p->exit_file, status);
   attach_end(exit_code(status));
   run_hooks_warn(o, HOOK_POSTSTOP, "stopped", 0);

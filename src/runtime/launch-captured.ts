@@ -24,6 +24,21 @@ export interface CapturedResult {
   timedOut: boolean;
 }
 
+/** Reads what a non-blocking pipe holds now (up to 1 MiB: a writer still going is not waited for). */
+function takeBuffered(fd: number, keep: (b: Buffer) => void): void {
+  const buf = Buffer.alloc(65536);
+  for (let i = 0; i < 16; i++) {
+    let got: number;
+    try {
+      got = fs.readSync(fd, buf, 0, buf.length, null);
+    } catch {
+      return; // EAGAIN: nothing more now
+    }
+    if (got <= 0) return;
+    keep(Buffer.from(buf.subarray(0, got)));
+  }
+}
+
 /**
  * Starts the launcher with an exec's `spec` (JSON text), resolves `started` once the process runs
  * (or rejects with the launcher's error), and `done` when it has exited or
@@ -104,8 +119,14 @@ export function launchCaptured(spec: string, opts: { timeoutMs: number; maxOutpu
     const code = await exited;
     if (timer) clearTimeout(timer);
     // what the probe wrote is in the pipe already; EOF comes once every process that inherited
-    // the pipe is gone — a probe's background child may hold it on, so wait only briefly for that
+    // the pipe is gone — a probe's background child may hold it on, so wait only briefly for that,
+    // then take what is buffered at once: a process starved of CPU for that long runs the timer
+    // before it reads the pipe, and destroying the socket then would lose the probe's output
     await Promise.race([drained, new Promise((r) => setTimeout(r, 1000).unref())]);
+    if (!output.destroyed) {
+      output.pause();
+      takeBuffered(outRead, keep);
+    }
     output.destroy();
     return { exitCode: timedOut ? -1 : code, output: Buffer.concat(chunks), timedOut };
   })();
