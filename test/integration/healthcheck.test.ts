@@ -112,8 +112,11 @@ test('a probe past --health-timeout is killed and logged with exit code -1, as d
   // cut at the timeout: not before it, and not at docker's default (30 s) or the probe's own end
   const ran = Date.parse(e.End) - Date.parse(e.Start);
   assert.ok(ran >= 300 && ran < 30_000, `the probe ran ${ran} ms`);
-  // the killed probe is gone from the container (later probes may be running: the first one's PID)
-  const first = tsrunOk(root().root, ['exec', 'hc-timeout', 'head', '-n', '1', '/tmp/probes']).trim();
+  // the killed probe is gone from the container. The first PID noted, once a second is: probes run one
+  // at a time, so that one had ended (and a probe killed on a starved machine before its echo notes nothing)
+  const probes = () => tsrunOk(root().root, ['exec', 'hc-timeout', 'cat', '/tmp/probes']).trim().split('\n').filter(Boolean);
+  await until('two probes noted', () => probes().length >= 2, 60_000);
+  const first = probes()[0]!;
   assert.match(first, /^\d+$/);
   const top = tsrunOk(root().root, ['exec', 'hc-timeout', 'ps', '-o', 'pid,args']);
   assert.ok(!top.split('\n').some((l) => l.trim().split(/\s+/)[0] === first), `probe ${first} still runs:\n${top}`);

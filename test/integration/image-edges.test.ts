@@ -52,11 +52,11 @@ test('a FROM-scratch image (one static binary, no /etc) runs as uid 0 gid 0', as
 const IDS = ['awk', '/^[UG]id:/ { printf "%s ", $2 }', '/proc/self/status'];
 
 test('a fifo as /etc/passwd: run and exec without -u run as uid 0 and never block', () => {
-  tsrunOk(tr.root, ['run', '--name', 'mkfifo', 'busybox', 'sh', '-c', 'rm /etc/passwd /etc/group && mkfifo /etc/passwd /etc/group']);
+  tsrunOk(tr.root, ['run', '--network', 'none', '--name', 'mkfifo', 'busybox', 'sh', '-c', 'rm /etc/passwd /etc/group && mkfifo /etc/passwd /etc/group']);
   tsrunOk(tr.root, ['commit', 'mkfifo', 'fifo:1']);
   tsrunOk(tr.root, ['rm', 'mkfifo']);
-  assert.equal(tsrunOk(tr.root, ['run', '--rm', 'fifo:1', ...IDS], { timeoutMs: 60_000 }), '0 0 ');
-  tsrunOk(tr.root, ['run', '-d', '--name', 'fifo', 'fifo:1', 'sleep', '1000']);
+  assert.equal(tsrunOk(tr.root, ['run', '--rm', '--network', 'none', 'fifo:1', ...IDS], { timeoutMs: 60_000 }), '0 0 ');
+  tsrunOk(tr.root, ['run', '-d', '--network', 'none', '--name', 'fifo', 'fifo:1', 'sleep', '1000']);
   try {
     assert.equal(tsrunOk(tr.root, ['exec', 'fifo', ...IDS], { timeoutMs: 60_000 }), '0 0 ');
     // a fifo made inside the running container, too

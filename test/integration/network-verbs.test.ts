@@ -13,12 +13,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { tsrun, tsrunOk, tsrunSpawn, tempRoot, importBusybox, type TempRoot } from '../helpers/cli.js';
 import { Outside, bridgePorts, leftovers, removeNetworkLab, retried, TEARDOWN_MS } from '../helpers/netlab.js';
 import { until } from '../helpers/wait.js';
+import { freePort } from '../helpers/ports.js';
 import { rootTag } from '../../src/runtime/network/store.js';
 
 let root: TempRoot | undefined;
@@ -315,15 +315,6 @@ async function holdNetavarkLock(marker: string): Promise<{ release(): Promise<vo
     throw err;
   }
   return { release };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /**

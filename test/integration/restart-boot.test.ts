@@ -19,6 +19,7 @@ import { REPO, TSRUN, tsrun, tsrunOk, useBusyboxRoot } from '../helpers/cli.js';
 import { sleep, until } from '../helpers/wait.js';
 import { cgroupDirs } from '../../src/runtime/cgroups.js';
 import { openCtx } from '../../src/context.js';
+import { sameProcessAlive } from '../../src/containers/status.js';
 
 const UNIT = path.join(REPO, 'contrib', 'systemd', 'tsrun-restart.service');
 // registered before the root's cleanup: after hooks run in order, and this needs the store
@@ -40,7 +41,7 @@ function unitValue(key: string): string {
 
 const status = (name: string) => tsrunOk(root().root, ['inspect', '-f', '{{.State.Status}}', name]).trim();
 
-function state(name: string): { pid?: number; monitorPid?: number } {
+function state(name: string): { pid?: number; monitorPid?: number; pidStart?: number; monitorStart?: number } {
   const id = tsrunOk(root().root, ['inspect', '-f', '{{.Id}}', name]).trim();
   return JSON.parse(fs.readFileSync(path.join(root().root, 'containers', id, 'state.json'), 'utf8'));
 }
@@ -78,8 +79,9 @@ test('after a simulated reboot, the unit brings back always and unless-stopped c
   const ids = names.map((n) => tsrunOk(r, ['inspect', '-f', '{{.Id}}', n]).trim());
   for (const n of names) {
     const s = state(n);
-    for (const pid of [s.monitorPid, s.pid]) {
-      if (!pid) continue;
+    // only the recorded processes themselves: a stopped container's PIDs may belong to another process by now
+    for (const [pid, start] of [[s.monitorPid, s.monitorStart], [s.pid, s.pidStart]]) {
+      if (!pid || !sameProcessAlive(pid, start)) continue;
       try {
         process.kill(pid, 'SIGKILL');
       } catch {

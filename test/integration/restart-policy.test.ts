@@ -245,7 +245,7 @@ test('update --restart gives a running container a policy its monitor honours; n
 test('update --restart: bad values and a --rm container give docker\'s one-line errors, exit 1, nothing changed', () => {
   names.push('updbad', 'updrm');
   tsrunOk(root().root, ['create', '--network', 'none', '--name', 'updbad', 'busybox', 'true']);
-  tsrunOk(root().root, ['run', '-d', '--rm', '--network', 'none', '--name', 'updrm', 'busybox', 'sleep', '100']);
+  tsrunOk(root().root, ['run', '-d', '--rm', '--network', 'none', '--name', 'updrm', 'busybox', 'sleep', '1000']);
   const before = snapshotTree(root().root);
   const cases: [string[], RegExp][] = [
     [['--restart', 'on-failure:x', 'updbad'], /^tsrun: invalid restart policy format: maximum retry count must be an integer/],

@@ -32,7 +32,7 @@ function freezeRequested(id: string, c: Ctx): boolean {
 }
 
 /** Run tsrun with args asynchronously; resolves with its result. */
-function tsrunAsync(args: string[], timeoutMs = 60_000): Promise<CliResult> {
+function tsrunAsync(args: string[], timeoutMs = 300_000): Promise<CliResult> {
   return new Promise((resolve) => {
     const p = tsrunSpawn(tr.root, args);
     let stdout = '';
@@ -50,7 +50,7 @@ function tsrunAsync(args: string[], timeoutMs = 60_000): Promise<CliResult> {
 test('two concurrent starts of one container launch it once (both succeed, as docker: the second finds it running)', async () => {
   for (let i = 0; i < 4; i++) {
     const name = `twice${i}`;
-    tsrunOk(tr.root, ['create', '--name', name, 'busybox', 'sleep', '1000']);
+    tsrunOk(tr.root, ['create', '--network', 'none', '--name', name, 'busybox', 'sleep', '1000']);
     const id = findContainer(ctx, name).config.id;
     try {
       const results = await Promise.all([tsrunAsync(['start', name]), tsrunAsync(['start', name])]);
@@ -68,7 +68,7 @@ test('two concurrent starts of one container launch it once (both succeed, as do
 test('start racing rm -f: start either runs first or finds No such container; nothing is left behind', async () => {
   for (let i = 0; i < 6; i++) {
     const name = `race${i}`;
-    tsrunOk(tr.root, ['create', '--name', name, 'busybox', 'sleep', '1000']);
+    tsrunOk(tr.root, ['create', '--network', 'none', '--name', name, 'busybox', 'sleep', '1000']);
     const c = findContainer(ctx, name);
     const [start, rm] = await Promise.all([tsrunAsync(['start', name]), tsrunAsync(['rm', '-f', name])]);
     assert.equal(rm.code, 0, `rm -f: ${rm.stderr}`);
@@ -84,7 +84,7 @@ test('start racing rm -f: start either runs first or finds No such container; no
 });
 
 test('a cgroup left frozen by a killed commit is thawed by the next command (exec runs, ps says Up)', async () => {
-  tsrunOk(tr.root, ['run', '-d', '--name', 'frozen', 'busybox', 'sleep', '1000']);
+  tsrunOk(tr.root, ['run', '-d', '--network', 'none', '--name', 'frozen', 'busybox', 'sleep', '1000']);
   const id = findContainer(ctx, 'frozen').config.id;
   // what a commit killed while the container was frozen leaves: state running, freezer FROZEN, no lock held
   freezeCgroup(id, ctx);
@@ -104,7 +104,7 @@ test('a cgroup left frozen by a killed commit is thawed by the next command (exe
 });
 
 test('SIGKILL of commit while the container is frozen: the next exec runs', async () => {
-  tsrunOk(tr.root, ['run', '-d', '--name', 'bigc', 'busybox', 'sh', '-c', 'dd if=/dev/zero of=/big bs=1M count=200 2>/dev/null; touch /ready; sleep 1000']);
+  tsrunOk(tr.root, ['run', '-d', '--network', 'none', '--name', 'bigc', 'busybox', 'sh', '-c', 'dd if=/dev/zero of=/big bs=1M count=200 2>/dev/null; touch /ready; sleep 1000']);
   const c = findContainer(ctx, 'bigc');
   const upper = path.join(c.dir, 'upper');
   const deadline = Date.now() + 120_000;
