@@ -20,9 +20,14 @@ const fs = require('node:fs');
 const os = require('node:os');
 const [dir, procsJson, ...cmd] = process.argv.slice(1);
 const log = fs.openSync(dir + '/ctr.log', 'a');
-// join the cgroup first so the child is born in it (no window outside)
-for (const f of JSON.parse(procsJson)) fs.writeFileSync(f, String(process.pid));
-const child = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+const delay = Number(process.env.FAKE_EXIT_RECORD_DELAY_MS || 0);
+const procs = JSON.parse(procsJson);
+// join the cgroup first so the child is born in it (no window outside); a monitor that must outlive
+// a kill of the cgroup (as tsrun-init's does: it is not in it) has the child join before its exec
+if (!delay) for (const f of procs) fs.writeFileSync(f, String(process.pid));
+const joinThenExec = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1"; shift; n=$((n-1)); done; exec "$@"';
+const argv = delay ? ['sh', '-c', joinThenExec, 'sh', String(procs.length), ...procs, ...cmd] : cmd;
+const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
 const out = (stream) => (buf) => {
   for (const line of buf.toString().split(/(?<=\\n)/)) if (line) fs.writeSync(log, JSON.stringify({ log: line, stream, time: new Date().toISOString() }) + '\\n');
 };
@@ -31,19 +36,21 @@ child.stderr.on('data', out('stderr'));
 child.on('spawn', () => process.stdout.write(child.pid + '\\n'));
 // the real monitor leaves the cgroup's processes to the kernel; ignore what is meant for process 1
 for (const s of ['SIGTERM', 'SIGINT', 'SIGUSR1', 'SIGHUP']) process.on(s, () => {});
-child.on('close', (code, signal) => {
+child.on('close', (code, signal) => setTimeout(() => {
   const exitCode = signal ? 128 + os.constants.signals[signal] : code;
   const tmp = dir + '/.exit.tmp';
   fs.writeFileSync(tmp, JSON.stringify({ exitCode, ...(signal ? { signal } : {}), finishedAt: new Date().toISOString() }));
   fs.renameSync(tmp, dir + '/exit.json');
   process.exit(0);
-});
+}, delay));
 `;
 
 export interface FakeOptions {
   name?: string;
   image?: string;
   created?: string;
+  /** The monitor records the exit this long after the process ended (a real one may flush attach clients first). */
+  exitRecordDelayMs?: number;
 }
 
 function baseConfig(root: string, id: string, name: string, argv: string[], image: string, created?: string): ContainerConfig {
@@ -100,6 +107,7 @@ export async function fakeRun(root: string, argv: string[], opts: FakeOptions = 
   const { procsFiles } = createCgroup(openCtx(root), id);
   const monitor = spawn(process.execPath, ['-e', MONITOR, dir, JSON.stringify(procsFiles), ...argv], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, FAKE_EXIT_RECORD_DELAY_MS: String(opts.exitRecordDelayMs ?? 0) },
     detached: true,
   });
   const pid = await new Promise<number>((resolve, reject) => {
