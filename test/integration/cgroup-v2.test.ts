@@ -21,6 +21,9 @@ const HAS_CGROUP2 = fs.readFileSync('/proc/filesystems', 'utf8').includes('\tcgr
 const skip = V2_HOST ? 'the host mounts cgroup v2: the other tests cover it' : !HAS_CGROUP2 ? 'no cgroup2 in this kernel' : false;
 
 /** A shell in a private mount namespace whose /sys/fs/cgroup is the cgroup2 hierarchy. */
+// Containers here run with --network none: each command's mount namespace is private, so the netns mount
+// a run makes (/run/tsrun/netns) is not seen by a later rm, which then cannot have netavark tear the
+// network down, and its NAT rules would stay on the host (two networks leaked per suite run so).
 const V2_SHELL = 'mount --make-rprivate / && umount -l /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup && exec "$@"';
 
 function inV2(argv: string[]): CliResult {
@@ -57,7 +60,7 @@ describe('cgroup v2', { skip }, () => {
   it('runs the container in its own v2 cgroup, with cgroup2 read-only at /sys/fs/cgroup; --rm removes it', () => {
     // the v2 root is the machine's, shared with whatever else runs (other tests' containers come and
     // go there): the container's own cgroup is looked for, by its short ID (the default hostname)
-    const out = tsrunOk(['run', '--rm', 'busybox', 'sh', '-c', 'hostname; cat /proc/self/cgroup; grep " /sys/fs/cgroup " /proc/self/mountinfo; test -e /sys/fs/cgroup/cgroup.freeze && echo own-cgroup']);
+    const out = tsrunOk(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'hostname; cat /proc/self/cgroup; grep " /sys/fs/cgroup " /proc/self/mountinfo; test -e /sys/fs/cgroup/cgroup.freeze && echo own-cgroup']);
     const short = out.split('\n')[0]!;
     assert.match(short, /^[0-9a-f]{12}$/);
     assert.match(out, /^0::\/$/m, 'the cgroup namespace is rooted at the container cgroup');
@@ -68,7 +71,7 @@ describe('cgroup v2', { skip }, () => {
   });
 
   it('puts what the container forks and what exec starts in the cgroup; pause freezes it; rm -f kills all of it and removes it', async () => {
-    const id = tsrunOk(['run', '-d', 'busybox', 'sh', '-c', 'sleep 300 & sleep 300']).trim();
+    const id = tsrunOk(['run', '-d', '--network', 'none', 'busybox', 'sh', '-c', 'sleep 300 & sleep 300']).trim();
     ids.push(id);
     tsrunOk(['exec', '-d', id, 'sleep', '301']);
     let pids: number[] = [];
@@ -97,29 +100,29 @@ describe('cgroup v2', { skip }, () => {
       assert.match(out, /Operation not permitted\nw=1/, `${what}: /dev/kmsg's node does not open: ${out}`);
       assert.match(out, /Operation not permitted\nr=[1-9]/, `${what}: 7:0 does not open: ${out}`);
     };
-    const out = tsrunOk(['run', '--rm', 'busybox', 'sh', '-c', `${attack}; echo x > /dev/null && echo NULL-OK; head -c 2 /dev/urandom | wc -c; exec 4<>/dev/ptmx && echo PTMX-OK; test -e /sys/fs/cgroup/cgroup.freeze && echo own-cgroup`]);
+    const out = tsrunOk(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', `${attack}; echo x > /dev/null && echo NULL-OK; head -c 2 /dev/urandom | wc -c; exec 4<>/dev/ptmx && echo PTMX-OK; test -e /sys/fs/cgroup/cgroup.freeze && echo own-cgroup`]);
     assert.match(out, /own-cgroup/, 'the container runs in its v2 cgroup');
     denied(out, 'run');
     assert.match(out, /NULL-OK/);
     assert.match(out, /^\s*2$/m);
     assert.match(out, /PTMX-OK/);
 
-    const id = tsrunOk(['run', '-d', 'busybox', 'sleep', '60']).trim();
+    const id = tsrunOk(['run', '-d', '--network', 'none', 'busybox', 'sleep', '60']).trim();
     ids.push(id);
     denied(tsrunOk(['exec', id, 'sh', '-c', attack]), 'exec');
     tsrunOk(['rm', '-f', id]);
 
     // /dev/loop-control (c 10:237): not on docker's list, and opening it needs no capability
-    const dev = tsrunOk(['run', '--rm', '--device', '/dev/loop-control:/dev/lc:r', '--device-cgroup-rule', 'b 7:0 r', 'busybox', 'sh', '-c', 'exec 3</dev/lc && echo OPEN-K; (exec 3>/dev/lc) 2>&1; echo w=$?; mknod /l b 7 0; exec 4</l && echo OPEN-L; (exec 4>/l) 2>&1; echo lw=$?']);
+    const dev = tsrunOk(['run', '--rm', '--network', 'none', '--device', '/dev/loop-control:/dev/lc:r', '--device-cgroup-rule', 'b 7:0 r', 'busybox', 'sh', '-c', 'exec 3</dev/lc && echo OPEN-K; (exec 3>/dev/lc) 2>&1; echo w=$?; mknod /l b 7 0; exec 4</l && echo OPEN-L; (exec 4>/l) 2>&1; echo lw=$?']);
     assert.match(dev, /OPEN-K/);
     assert.match(dev, /Operation not permitted\nw=1/);
     assert.match(dev, /OPEN-L/);
     assert.match(dev, /Operation not permitted\nlw=1/);
 
     // type a: every device (the program's first rule returns 1 for all)
-    assert.match(tsrunOk(['run', '--rm', '--device-cgroup-rule', 'a *:* rwm', 'busybox', 'sh', '-c', 'mknod /l b 7 0; exec 4</l && echo OPEN-L']), /OPEN-L/);
+    assert.match(tsrunOk(['run', '--rm', '--network', 'none', '--device-cgroup-rule', 'a *:* rwm', 'busybox', 'sh', '-c', 'mknod /l b 7 0; exec 4</l && echo OPEN-L']), /OPEN-L/);
 
-    const priv = tsrunOk(['run', '--rm', '--privileged', 'busybox', 'sh', '-c', 'mknod /k c 1 11; exec 3>/k && echo OPEN-K; mknod /l b 7 0; exec 4</l && echo OPEN-L']);
+    const priv = tsrunOk(['run', '--rm', '--network', 'none', '--privileged', 'busybox', 'sh', '-c', 'mknod /k c 1 11; exec 3>/k && echo OPEN-K; mknod /l b 7 0; exec 4</l && echo OPEN-L']);
     assert.match(priv, /OPEN-K[\s\S]*OPEN-L/);
   });
 
@@ -185,7 +188,7 @@ describe('cgroup v2', { skip }, () => {
   });
 
   it('stop reaches every process of the cgroup once the timeout passes', () => {
-    const id = tsrunOk(['run', '-d', 'busybox', 'sh', '-c', "trap '' TERM; sleep 300 & sleep 300"]).trim();
+    const id = tsrunOk(['run', '-d', '--network', 'none', 'busybox', 'sh', '-c', "trap '' TERM; sleep 300 & sleep 300"]).trim();
     ids.push(id);
     const before = Date.now();
     tsrunOk(['stop', '-t', '1', id]);

