@@ -98,12 +98,54 @@ export function netavarkSetup(nv: Netavark, configDir: string, netns: string, op
 }
 
 /** teardown, synchronously (status refresh and rm are synchronous); errors are returned, not thrown. */
-export function netavarkTeardown(nv: Netavark, configDir: string, netns: string, options: unknown): TsrunError | undefined {
+export function netavarkTeardown(nv: Netavark, configDir: string, netns: string, options: { networks?: Record<string, { interface_name?: string }> }): TsrunError | undefined {
   fs.mkdirSync(path.dirname(LOCK), { recursive: true });
   const cp = process.getBuiltinModule('node:child_process') as typeof import('node:child_process');
-  const r = cp.spawnSync('flock', args(nv, configDir, 'teardown', netns), { input: JSON.stringify(options), env: env(), timeout: 60_000 });
+  const nvArgs = ['--config', configDir, ...(nv.aardvark ? ['--aardvark-binary', nv.aardvark] : [])];
+  const argv = ['-x', '-o', LOCK, 'sh', '-c', `${TEARDOWN_IN}\nteardown_in "$@"`, 'sh', netns, containerInterfaces(options), nv.netavark, ...nvArgs];
+  const r = cp.spawnSync('flock', argv, { input: JSON.stringify(options), env: env(), timeout: 60_000 });
   if (r.status === 0) return undefined;
   return failure('teardown', r.status, r.stdout?.toString() ?? '', r.stderr?.toString() ?? '');
+}
+
+/**
+ * `teardown_in NS IFACES NETAVARK ARGS…` (shell; the netavark lock held by
+ * the caller, netavark's input on stdin): netavark's teardown in the
+ * container's namespace NS. When NS is not a namespace here (the mount was
+ * made in another mount namespace: a tsrun run under `unshare -m`, say),
+ * netavark 1.4 fails at the container's missing veth and leaves the network's
+ * NAT rules and bridge on the host; a throwaway namespace stands in, with a
+ * veth named as each of the container's interfaces (IFACES, space-separated)
+ * for it to delete. Its veths went with the container's namespace already.
+ */
+export const TEARDOWN_IN = `
+teardown_in() {
+  ns=$1 ifs=$2; shift 2
+  t=
+  if [ "$(stat -f -c %T "$ns" 2> /dev/null)" != nsfs ]; then
+    t=$(mktemp /run/tsrun/netns/.stand-in-XXXXXX) || return 1
+    if ! unshare --net="$t" sh -c 'n=0; for i; do ip link add "$i" type veth peer name "tsrstandin$n" || exit 1; n=$((n+1)); done' sh $ifs; then
+      umount "$t" 2> /dev/null
+      rm -f "$t"
+      return 1
+    fi
+    ns=$t
+  fi
+  "$@" teardown "$ns"
+  rc=$?
+  if [ -n "$t" ]; then
+    umount "$t"
+    rm -f "$t"
+  fi
+  return $rc
+}`;
+
+/** The container's interface names in netavark's input (eth0, eth1…), space-separated for TEARDOWN_IN. */
+export function containerInterfaces(options: { networks?: Record<string, { interface_name?: string }> }): string {
+  return Object.values(options.networks ?? {})
+    .map((n) => n.interface_name ?? '')
+    .filter((n) => /^[A-Za-z0-9_.-]{1,15}$/.test(n))
+    .join(' ');
 }
 
 /**

@@ -29,7 +29,7 @@ import path from 'node:path';
 import { mkdirInStore, type Ctx } from '../../context.js';
 import { writeJsonReplace, readJsonIfExists } from '../../util/atomic.js';
 import { bootId, leaseFile, pendingRecordPath, releaseIps } from './ipam.js';
-import { findNetavark, netavarkTeardown, NETAVARK_LOCK, type Netavark } from './netavark.js';
+import { containerInterfaces, findNetavark, netavarkTeardown, NETAVARK_LOCK, TEARDOWN_IN, type Netavark } from './netavark.js';
 import { removeNetns } from './netns.js';
 import { networksDir } from './store.js';
 import type { NetworkState } from './attach.js';
@@ -82,20 +82,21 @@ export function pendingTeardowns(ctx: Ctx): PendingTeardown[] {
  * aardvark-dns it may start inherits it). $1 netavark or "" (not installed:
  * only the namespace and leases), $2 config dir, $3 aardvark-dns or "", $4
  * namespace file, $5 netavark's input, $6 networks lock, $7 container ID, $8
- * the record, then the lease files. Without its input file the work was done
+ * the record, $9 the container's interface names (for a stand-in namespace:
+ * netavark.ts TEARDOWN_IN), then the lease files. Without its input file the work was done
  * by whoever had the lock before: nothing to do. Leases are given back under
  * the networks lock (taken inside the netavark lock, never the other way
  * round) and only while they still name this container, as releaseIps does.
  */
-const TEARDOWN = `
-NV=$1 CFG=$2 AV=$3 NS=$4 IN=$5 NL=$6 ID=$7 REC=$8
-shift 8
+const TEARDOWN = `${TEARDOWN_IN}
+NV=$1 CFG=$2 AV=$3 NS=$4 IN=$5 NL=$6 ID=$7 REC=$8 IFS_=$9
+shift 9
 [ -e "$IN" ] || exit 0
-if [ -z "$NV" ] || [ ! -e "$NS" ]; then :
+if [ -z "$NV" ]; then :
 elif [ -n "$AV" ]; then
-  "$NV" --config "$CFG" --aardvark-binary "$AV" teardown "$NS" < "$IN"
+  teardown_in "$NS" "$IFS_" "$NV" --config "$CFG" --aardvark-binary "$AV" < "$IN"
 else
-  "$NV" --config "$CFG" teardown "$NS" < "$IN"
+  teardown_in "$NS" "$IFS_" "$NV" --config "$CFG" < "$IN"
 fi > /dev/null 2>&1
 umount -l "$NS" 2> /dev/null
 rm -f "$NS"
@@ -110,7 +111,7 @@ function teardownArgv(ctx: Ctx, p: PendingTeardown, nv: Netavark | undefined): s
   const input = p.input ?? path.join(pendingDir(ctx), `${p.id}.in`);
   const leases = s.leases.map((l) => leaseFile(ctx, l));
   const lockFile = path.join(networksDir(ctx), 'lock');
-  return ['-x', '-o', NETAVARK_LOCK, 'sh', '-c', TEARDOWN, 'sh', nv?.netavark ?? '', s.configDir, nv?.aardvark ?? '', s.netns, input, lockFile, p.id, recordPath(ctx, p.id), ...leases];
+  return ['-x', '-o', NETAVARK_LOCK, 'sh', '-c', TEARDOWN, 'sh', nv?.netavark ?? '', s.configDir, nv?.aardvark ?? '', s.netns, input, lockFile, p.id, recordPath(ctx, p.id), containerInterfaces(s.options), ...leases];
 }
 
 const SCRIPT_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
@@ -171,7 +172,8 @@ export function undoNamespace(s: NetworkState): TsrunError | undefined {
   } catch {
     nv = undefined;
   }
-  const err = nv && fs.existsSync(s.netns) && s.options.network_info ? netavarkTeardown(nv, s.configDir, s.netns, s.options) : undefined;
+  // a namespace file missing or not a namespace here: netavark tears down in a stand-in (TEARDOWN_IN)
+  const err = nv && s.options.network_info ? netavarkTeardown(nv, s.configDir, s.netns, s.options) : undefined;
   removeNetns(s.netns);
   return err;
 }
