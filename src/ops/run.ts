@@ -13,6 +13,7 @@ import { specNamespaces } from '../runtime/spec/build.js';
 import { mark } from '../util/trace.js';
 import { hostPlatform } from '../oci/types.js';
 import { tryLockDirExclusive, type Lock } from '../util/lock.js';
+import { hasCode } from '../util/errors.js';
 
 export interface RunResult {
   id: string;
@@ -31,7 +32,7 @@ export async function autoRemove(ctx: Ctx, c: Container): Promise<void> {
   // another tsrun removing it first (an `rm -f`, a build's Ctrl-C) holds its lock while we wait
   // for it and leaves it gone (NOT_FOUND): gone is what this removal wants, not an error
   if (fresh) await removeContainer(ctx, fresh, { force: true }).catch((err: unknown) => {
-    if ((err as { code?: unknown }).code !== 'NOT_FOUND') throw err;
+    if (!hasCode(err, 'NOT_FOUND')) throw err;
   });
 }
 

@@ -15,10 +15,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { Ctx } from '../../context.js';
 import { TsrunError, usageError } from '../../util/errors.js';
 import { procState } from '../../containers/status.js';
+import { acceptsConnection } from '../../util/socket-accepts.js';
 
 /** How long a loaded machine may take to end an agent sent SIGTERM. */
 const AGENT_STOP_MS = 5_000;
-import { acceptsConnection } from '../../util/socket-accepts.js';
 
 /** One `--ssh` value: the id and the socket or key files it names (none: $SSH_AUTH_SOCK). */
 export interface SshSpec {

@@ -9,7 +9,8 @@
  * So a picked subnet is claimed: a file /run/tsrun/subnets/A.B.C.D_N (made with O_EXCL) that names
  * the root and the network. A claim holds while that root still has that network with that subnet,
  * or, while the root exists and has no such record yet, for YOUNG_MS (the record is being written);
- * then whoever wants the subnet may take it over. /run is a tmpfs: claims go with the boot, like the bridges.
+ * then whoever wants the subnet may take it over. Where /run is a tmpfs claims go with the boot, like the
+ * bridges; where it is not, a claim outlives a reboot only while its root still has that network.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -28,20 +29,24 @@ function claimFile(s: Subnet): string {
   return path.join(CLAIMS_DIR, subnetString(s).replace('/', '_'));
 }
 
-/** Whether the claim at `file` (for `subnet`) still holds (see the header); a removed root's never does. */
-function holds(file: string, subnet: string): boolean {
+/** The claim in `file`; undefined while it is being written (or torn). */
+function readClaim(file: string): Claim | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Claim;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether claim `c` at `file` (for `subnet`) still holds (see the header); a removed root's never does. */
+function holds(file: string, c: Claim | undefined, subnet: string): boolean {
   let young: boolean;
   try {
     young = Date.now() - fs.statSync(file).mtimeMs < YOUNG_MS;
   } catch {
     return false;
   }
-  let c: Claim;
-  try {
-    c = JSON.parse(fs.readFileSync(file, 'utf8')) as Claim;
-  } catch {
-    return young; // being written
-  }
+  if (!c) return young; // being written
   if (!fs.existsSync(c.root)) return false;
   try {
     const rec = readJsonIfExists<{ subnets: { subnet: string }[] }>(path.join(c.root, 'networks', `${c.name}.json`));
@@ -64,13 +69,10 @@ export function claimedElsewhere(root: string): Subnet[] {
   for (const n of names) {
     const subnet = n.replace('_', '/');
     const file = path.join(CLAIMS_DIR, n);
+    const c = readClaim(file); // undefined: being written (young) or torn: holds() decides
+    if (c?.root === root) continue;
     try {
-      if ((JSON.parse(fs.readFileSync(file, 'utf8')) as Claim).root === root) continue;
-    } catch {
-      /* being written (young) or torn: holds() decides */
-    }
-    try {
-      if (holds(file, subnet)) out.push(parseSubnet(subnet));
+      if (holds(file, c, subnet)) out.push(parseSubnet(subnet));
     } catch {
       /* not a claim file */
     }
@@ -90,18 +92,12 @@ export function claimSubnet(root: string, name: string, s: Subnet): boolean {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    let mine = false;
-    try {
-      const c = JSON.parse(fs.readFileSync(file, 'utf8')) as Claim;
-      mine = c.root === root && c.name === name;
-    } catch {
-      /* being written */
-    }
-    if (mine) {
+    const c = readClaim(file);
+    if (c?.root === root && c.name === name) {
       fs.utimesSync(file, new Date(), new Date());
       return true;
     }
-    if (holds(file, subnetString(s))) return false;
+    if (holds(file, c, subnetString(s))) return false;
     fs.rmSync(file, { force: true }); // a stale claim: taken over
   }
   return false;
