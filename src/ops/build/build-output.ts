@@ -13,7 +13,7 @@ import { sha256 } from '../../oci/digest.js';
 import type { ImageRecord } from '../../images/store.js';
 import { storeImage } from '../layers.js';
 import { convertLayer } from '../commit-image.js';
-import type { State } from './executor.js';
+import type { State } from './build-state.js';
 
 export type OutputFormat = 'oci' | 'docker';
 

@@ -37,3 +37,14 @@ export function atLine<T>(file: string, line: number, fn: () => T): T {
     throw e;
   }
 }
+
+/** atLine for async work: a failure inside names the Dockerfile line. */
+export async function atLineAsync<T>(file: string, line: number, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof LineError) throw dockerfileError(file, line, e.message, e.hint);
+    if (e instanceof TsrunError) throw new TsrunError(e.code, `${file}:${line}: ${e.message}`, { hint: e.hint, exitCode: e.explicitExitCode });
+    throw e;
+  }
+}
